@@ -1,0 +1,34 @@
+# The README's commands: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint bench system-deps venv clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+# The Debian packages the interop, capture and GUI tests use (only where we are root).
+system-deps:
+	bash scripts/install-system-deps.sh
+
+demo: venv
+	$(BIN)/rtsp-workbench demo
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
+test: system-deps venv lint
+	bash scripts/run-tests.sh $(BIN)/python
+
+bench: venv system-deps
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

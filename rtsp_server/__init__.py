@@ -1,0 +1,1 @@
+"""asyncio RTSP 1.0 server streaming MJPEG over RTP (RFC 2326, 3550, 2435)."""

@@ -1,0 +1,1 @@
+"""The `rtsp-workbench` command: sample media, capture, check, report, demo."""

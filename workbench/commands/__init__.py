@@ -1,0 +1,1 @@
+"""One module per `rtsp-workbench` subcommand; each defines ``register(subparsers)``."""
