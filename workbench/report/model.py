@@ -1,0 +1,161 @@
+"""The report's values: functional tests, screenshots, plots, statistics, conformance, ladder.
+
+Text in these values is already in the report's language; the renderer only adds the
+surrounding headings from the message catalog.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class Outcome(enum.Enum):
+    """What happened to one functional test."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    NOT_RUN = "not_run"
+
+
+@dataclass
+class FunctionalTest:
+    """One numbered functional test: what was done, expected, observed, and the evidence."""
+
+    number: int
+    title: str
+    done: str
+    expected: str
+    observed: str
+    outcome: Outcome
+    evidence: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome is Outcome.PASSED
+
+
+@dataclass
+class Screenshot:
+    """A received frame beside the source frame with the same number (PNG files in the report)."""
+
+    label: str
+    received_image: str  # file name relative to the report folder
+    source_image: str | None
+    received_frame_number: int | None
+    source_frame_number: int | None
+
+    @property
+    def matches(self) -> bool:
+        return (
+            self.received_frame_number is not None
+            and self.received_frame_number == self.source_frame_number
+        )
+
+
+@dataclass
+class Plot:
+    """A figure written beside the report."""
+
+    title: str
+    image: str  # file name relative to the report folder
+    caption: str = ""
+
+
+@dataclass
+class StatRow:
+    """One stream's receive statistics (RFC 3550 A.3 loss, A.8 jitter)."""
+
+    stream: str
+    packets: int
+    lost: int
+    loss_percent: float
+    jitter_ms: float | None
+    bitrate_kbps: float | None
+    fps: float | None
+    frames: int | None = None
+
+
+@dataclass
+class ConformanceRow:
+    """One conformance rule's verdict with the RFC section it comes from."""
+
+    rule_id: str
+    rfc: str
+    severity: str
+    title: str
+    passed: bool | None  # None: the rule did not apply to this capture
+    count: int = 0
+    evidence: str = ""
+
+
+@dataclass
+class LadderMessage:
+    """One RTSP message on the ladder diagram."""
+
+    from_client: bool
+    first_line: str
+    text: str
+    time: float | None = None  # seconds since the start of the capture
+    status: int | None = None  # responses only
+
+
+@dataclass
+class LadderSession:
+    """The RTSP messages of one TCP connection, in order."""
+
+    title: str
+    messages: list[LadderMessage] = field(default_factory=list)
+
+
+@dataclass
+class StreamSeries:
+    """Per-packet and per-frame measurements of one RTP stream, for the plots.
+
+    ``arrival`` is in seconds since the capture began; ``pauses`` are (start, end) times
+    in the same clock during which the stream was paused.
+    """
+
+    label: str
+    arrival: list[float] = field(default_factory=list)
+    sequence: list[int] = field(default_factory=list)
+    timestamp: list[int] = field(default_factory=list)
+    jitter_ms: list[float] = field(default_factory=list)
+    frame_arrival: list[float] = field(default_factory=list)
+    frame_sizes: list[int] = field(default_factory=list)
+    pauses: list[tuple[float, float]] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    """Everything the lab report shows."""
+
+    title: str
+    subject: str
+    created: str
+    functional_tests: list[FunctionalTest] = field(default_factory=list)
+    screenshots: list[Screenshot] = field(default_factory=list)
+    plots: list[Plot] = field(default_factory=list)
+    stats: list[StatRow] = field(default_factory=list)
+    conformance: list[ConformanceRow] = field(default_factory=list)
+    ladder: list[LadderSession] = field(default_factory=list)
+    capture: Path | None = None
+    wireshark_command: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        """True only when there is at least one test and every test passed."""
+        return bool(self.functional_tests) and all(t.passed for t in self.functional_tests)
+
+    @property
+    def counts(self) -> dict[Outcome, int]:
+        result = {outcome: 0 for outcome in Outcome}
+        for test in self.functional_tests:
+            result[test.outcome] += 1
+        return result
+
+    def exit_code(self) -> int:
+        """0 when every functional test passed, else 1."""
+        return 0 if self.passed else 1
