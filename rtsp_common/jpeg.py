@@ -1,0 +1,408 @@
+"""RFC 2435: RTP payload format for JPEG, both ways.
+
+``packetize`` turns one baseline JPEG into RTP payloads (main header, Restart
+Marker header on every packet for types 64-127, Quantization Table header on
+the first fragment, scan data).  ``Depacketizer`` reassembles payloads by
+fragment offset and rebuilds a decodable JFIF with ``build_jpeg``.
+
+JPEG marker scanning and JFIF rebuilding live in ``rtsp_common.jfif``, the
+fixed tables in ``rtsp_common.jpeg_tables``; both are re-exported here.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+
+from rtsp_common.errors import ParseError, UnsupportedJPEG
+from rtsp_common.jfif import (
+    DIMENSION_UNIT,
+    EOI_BYTES,
+    QTABLE_8BIT_SIZE,
+    QTABLE_16BIT_SIZE,
+    SOI_BYTES,
+    TYPE_420,
+    TYPE_422,
+    TYPE_RESTART_FLAG,
+    JPEGFrame,
+    build_jpeg,
+    parse_jpeg,
+)
+from rtsp_common.jpeg_tables import MAX_Q_FACTOR, MIN_Q_FACTOR, quant_tables
+
+__all__ = [
+    "JPEGFrame",
+    "parse_jpeg",
+    "packetize",
+    "quant_tables",
+    "build_jpeg",
+    "Depacketizer",
+    "MainHeader",
+    "parse_payload",
+    "JPEGPayload",
+]
+
+logger = logging.getLogger(__name__)
+
+# RFC 2435 §3.1: type-specific (8), fragment offset (24), type, Q, width/8, height/8.
+MAIN_HEADER = struct.Struct(">IBBBB")
+MAIN_HEADER_SIZE = MAIN_HEADER.size  # 8
+FRAGMENT_OFFSET_BITS = 24
+MAX_FRAGMENT_OFFSET = (1 << FRAGMENT_OFFSET_BITS) - 1
+# RFC 2435 §3.1.7: restart interval (16), F (1), L (1), restart count (14).
+RESTART_HEADER = struct.Struct(">HH")
+RESTART_HEADER_SIZE = RESTART_HEADER.size  # 4
+RESTART_FIRST = 0x8000  # F: the packet starts a run of restart intervals
+RESTART_LAST = 0x4000  # L: the packet ends a run of restart intervals
+RESTART_COUNT_ANY = 0x3FFF  # count value meaning "not aligned to restart intervals"
+# RFC 2435 §3.1.8: MBZ (8), precision (8), length (16), then the table data.
+QTABLE_HEADER = struct.Struct(">BBH")
+QTABLE_HEADER_SIZE = QTABLE_HEADER.size  # 4
+# RFC 2435 §4.2: Q 1-99 computed tables, 100-127 reserved, 128-255 in-band tables;
+# 255 means the tables may change every frame and are never cached.
+Q_INBAND_MIN = 128
+Q_DYNAMIC = 255
+SUPPORTED_TYPES = (TYPE_422, TYPE_420, TYPE_422 + TYPE_RESTART_FLAG, TYPE_420 + TYPE_RESTART_FLAG)
+TIMESTAMP_MOD = 1 << 32
+
+
+@dataclass(frozen=True)
+class MainHeader:
+    """RFC 2435 §3.1 main JPEG header; width and height in pixels."""
+
+    type_specific: int
+    offset: int
+    type: int
+    q: int
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class JPEGPayload:
+    """One RFC 2435 payload read apart.
+
+    ``qtables`` is None when the packet carries no table data (not the first
+    fragment, Q < 128, or a zero-length Quantization Table header).
+    """
+
+    header: MainHeader
+    restart_interval: int
+    qtables: tuple[bytes, bytes] | None
+    precision: int
+    data: memoryview
+
+
+def _split_tables(section: memoryview, precision: int) -> tuple[bytes, bytes]:
+    """Split in-band table data into (luminance, chrominance) per the precision bits."""
+    sizes = [QTABLE_16BIT_SIZE if precision >> i & 1 else QTABLE_8BIT_SIZE for i in range(2)]
+    length = len(section)
+    if length >= sizes[0] + sizes[1]:
+        return section[: sizes[0]].tobytes(), section[sizes[0] : sizes[0] + sizes[1]].tobytes()
+    if length == sizes[0]:
+        # One table for all components: tolerated, used for luma and chroma alike.
+        table = section.tobytes()
+        return table, table
+    raise ParseError(
+        f"RFC 2435 quantization table length {length} does not hold two tables "
+        f"of precision {precision:#04b}"
+    )
+
+
+def parse_payload(payload: bytes | bytearray | memoryview) -> JPEGPayload:
+    """Read the RFC 2435 headers of one RTP payload; ParseError on bogus headers."""
+    view = memoryview(payload)
+    if len(view) < MAIN_HEADER_SIZE:
+        raise ParseError(
+            f"RFC 2435 payload of {len(view)} bytes is shorter than the 8-byte main header"
+        )
+    word, ftype, q, w8, h8 = MAIN_HEADER.unpack_from(view)
+    header = MainHeader(word >> FRAGMENT_OFFSET_BITS, word & MAX_FRAGMENT_OFFSET, ftype, q,
+                        w8 * DIMENSION_UNIT, h8 * DIMENSION_UNIT)  # fmt: skip
+    if ftype not in SUPPORTED_TYPES:
+        raise UnsupportedJPEG(f"RFC 2435 type {ftype} is not supported (only 0, 1, 64, 65)")
+    if w8 == 0 or h8 == 0:
+        raise ParseError(f"RFC 2435 header gives a zero size ({header.width}x{header.height})")
+    if q == 0 or MAX_Q_FACTOR < q < Q_INBAND_MIN:
+        raise ParseError(f"RFC 2435 Q value {q} is reserved (use 1-99 or 128-255)")
+    pos = MAIN_HEADER_SIZE
+    restart_interval = 0
+    if ftype >= TYPE_RESTART_FLAG:
+        if len(view) < pos + RESTART_HEADER_SIZE:
+            raise ParseError(f"RFC 2435 type {ftype} payload is missing its Restart Marker header")
+        restart_interval, _ = RESTART_HEADER.unpack_from(view, pos)
+        pos += RESTART_HEADER_SIZE
+    qtables = None
+    precision = 0
+    if q >= Q_INBAND_MIN and header.offset == 0:
+        if len(view) < pos + QTABLE_HEADER_SIZE:
+            raise ParseError("RFC 2435 first fragment is missing its Quantization Table header")
+        _mbz, precision, length = QTABLE_HEADER.unpack_from(view, pos)
+        pos += QTABLE_HEADER_SIZE
+        if pos + length > len(view):
+            raise ParseError(
+                f"RFC 2435 quantization table length {length} exceeds the "
+                f"{len(view) - pos} bytes left in the packet"
+            )
+        if length == 0 and q == Q_DYNAMIC:
+            raise ParseError("RFC 2435 forbids Q=255 with a zero-length quantization table")
+        if length:
+            qtables = _split_tables(view[pos : pos + length], precision)
+        pos += length
+    return JPEGPayload(header, restart_interval, qtables, precision, view[pos:])
+
+
+def _check_max_payload(first_overhead: int, max_payload: int) -> None:
+    if max_payload < first_overhead + 1:
+        raise ValueError(
+            f"max_payload {max_payload} is too small: the first RFC 2435 packet "
+            f"needs {first_overhead} header bytes plus data"
+        )
+
+
+def packetize(jpeg: bytes | bytearray | memoryview | JPEGFrame, max_payload: int) -> list[bytes]:
+    """Split one JPEG into RFC 2435 payloads of at most ``max_payload`` bytes.
+
+    Q=255 with the tables in-band on the first fragment; a Restart Marker
+    header (F=L=1, count 0x3FFF: fragments not aligned to restart intervals) on
+    every packet of types 64-127.  Fragment offsets count scan bytes only.
+    Raises UnsupportedJPEG/ParseError for JPEGs RFC 2435 cannot carry.
+    """
+    frame = jpeg if isinstance(jpeg, JPEGFrame) else parse_jpeg(jpeg)
+    scan = memoryview(frame.scan)
+    total = len(scan)
+    if total and total - 1 > MAX_FRAGMENT_OFFSET:
+        raise UnsupportedJPEG(f"scan of {total} bytes exceeds RFC 2435's 24-bit fragment offsets")
+    restart = b""
+    if frame.type >= TYPE_RESTART_FLAG:
+        restart = RESTART_HEADER.pack(
+            frame.restart_interval, RESTART_FIRST | RESTART_LAST | RESTART_COUNT_ANY
+        )
+    tables = b"".join(frame.qtables[:2])
+    qheader = QTABLE_HEADER.pack(0, frame.precision, len(tables)) + tables
+    overhead = MAIN_HEADER_SIZE + len(restart)
+    _check_max_payload(overhead + len(qheader), max_payload)
+    w8, h8 = frame.width // DIMENSION_UNIT, frame.height // DIMENSION_UNIT
+    pack = MAIN_HEADER.pack
+    ftype = frame.type
+    first_room = max_payload - overhead - len(qheader)
+    room = max_payload - overhead
+    packets = [pack(0, ftype, Q_DYNAMIC, w8, h8) + restart + qheader + scan[:first_room]]
+    offset = first_room
+    while offset < total:
+        packets.append(
+            pack(offset, ftype, Q_DYNAMIC, w8, h8) + restart + scan[offset : offset + room]
+        )
+        offset += room
+    return packets
+
+
+@dataclass
+class _PendingFrame:
+    """A frame being reassembled: fragments by offset, the header fields they agree on."""
+
+    header: MainHeader
+    restart_interval: int
+    fragments: dict[int, bytes] = field(default_factory=dict)
+    held: int = 0  # bytes stored, overlaps included
+    end: int | None = None  # scan length, known once the marker packet arrived
+    qtables: tuple[bytes, bytes] | None = None
+    precision: int = 0
+
+
+class _Conflict(Exception):
+    """Fragments of one frame disagree; the frame must be dropped."""
+
+
+class Depacketizer:
+    """Reassemble RFC 2435 payloads into complete JPEG files (sans-I/O).
+
+    Frames are keyed by RTP timestamp; fragments may arrive reordered or
+    duplicated.  A frame is complete when its marker packet arrived and its
+    fragments cover the scan from offset 0 without gaps.  Two frames are kept
+    in flight so a late fragment of the previous frame can still complete it;
+    a third timestamp drops the oldest incomplete one (``frames_dropped``).
+    """
+
+    IN_FLIGHT = 2  # the current frame and the one before it
+    FINISHED_MEMORY = 16  # timestamps of finished frames whose late packets are ignored
+
+    def __init__(self, max_frame_bytes: int = 8 * 1024 * 1024) -> None:
+        self.max_frame_bytes = max_frame_bytes
+        self.frames_complete = 0
+        self.frames_dropped = 0
+        self.packets_late = 0  # packets for frames already completed or dropped
+        self._pending: OrderedDict[int, _PendingFrame] = OrderedDict()
+        self._finished: deque[int] = deque(maxlen=self.FINISHED_MEMORY)
+        self._qtable_cache: dict[int, tuple[tuple[bytes, bytes], int]] = {}
+
+    def push(
+        self, payload: bytes | bytearray | memoryview, timestamp: int, marker: bool
+    ) -> bytes | None:
+        """Add one RTP payload; return a complete JPEG when this packet finishes a frame.
+
+        Raises ParseError on a malformed RFC 2435 header (the caller counts
+        and drops the packet).  A payload that is a whole JPEG (the lab's
+        server sends one per datagram) is returned as is.
+        """
+        if payload[:2] == SOI_BYTES:
+            return self._whole_jpeg(payload)
+        parsed = parse_payload(payload)
+        timestamp %= TIMESTAMP_MOD
+        frame = self._pending.get(timestamp)
+        if frame is None:
+            if timestamp in self._finished:
+                self.packets_late += 1
+                return None
+            frame = self._open(timestamp, parsed)
+        try:
+            self._add(frame, parsed, marker)
+        except _Conflict as exc:
+            self._drop(timestamp, str(exc))
+            return None
+        except ParseError:
+            self._drop(timestamp, "bogus fragment")
+            raise
+        return self._try_complete(timestamp, frame)
+
+    def flush(self) -> int:
+        """Drop every incomplete frame (end of stream); return how many were dropped."""
+        count = len(self._pending)
+        for timestamp in list(self._pending):
+            self._drop(timestamp, "stream ended before the frame completed")
+        return count
+
+    @property
+    def pending(self) -> int:
+        """Frames currently being reassembled."""
+        return len(self._pending)
+
+    def _whole_jpeg(self, payload: bytes | bytearray | memoryview) -> bytes:
+        if payload[-2:] != EOI_BYTES:
+            raise ParseError(
+                "payload starts like a whole JPEG (FF D8) but does not end with EOI FF D9"
+            )
+        if len(payload) > self.max_frame_bytes:
+            self.frames_dropped += 1
+            raise ParseError(
+                f"whole-JPEG payload of {len(payload)} bytes is over max_frame_bytes", 413
+            )
+        self.frames_complete += 1
+        return bytes(payload)
+
+    def _open(self, timestamp: int, parsed: JPEGPayload) -> _PendingFrame:
+        while len(self._pending) >= self.IN_FLIGHT:
+            oldest = next(iter(self._pending))
+            self._drop(oldest, "a newer frame started before it completed")
+        frame = _PendingFrame(parsed.header, parsed.restart_interval)
+        self._pending[timestamp] = frame
+        return frame
+
+    def _drop(self, timestamp: int, reason: str) -> None:
+        if self._pending.pop(timestamp, None) is not None:
+            self.frames_dropped += 1
+            self._finished.append(timestamp)
+            logger.debug("dropped JPEG frame at timestamp %d: %s", timestamp, reason)
+
+    def _add(self, frame: _PendingFrame, parsed: JPEGPayload, marker: bool) -> None:
+        h, first = parsed.header, frame.header
+        if (h.type, h.q, h.width, h.height) != (first.type, first.q, first.width, first.height):
+            raise _Conflict("fragments disagree on type, Q or size")
+        if parsed.restart_interval != frame.restart_interval:
+            raise _Conflict("fragments disagree on the restart interval")
+        data = parsed.data
+        stop = h.offset + len(data)
+        if stop > self.max_frame_bytes:
+            raise _Conflict(f"frame grows past max_frame_bytes ({self.max_frame_bytes})")
+        if frame.end is not None and stop > frame.end:
+            raise ParseError(
+                f"RFC 2435 fragment at offset {h.offset} extends past the frame end {frame.end}"
+            )
+        if marker:
+            if frame.end is not None and frame.end != stop:
+                raise _Conflict("two marker packets give different frame ends")
+            if any(off + len(d) > stop for off, d in frame.fragments.items()):
+                raise _Conflict("a fragment extends past the marker packet's end")
+            frame.end = stop
+        if h.offset == 0:
+            self._take_tables(frame, parsed)
+        old = frame.fragments.get(h.offset)
+        if old is not None:
+            if old != data:
+                raise _Conflict(f"two different fragments at offset {h.offset}")
+            return  # duplicate
+        frame.held += len(data)
+        if frame.held > self.max_frame_bytes:
+            raise _Conflict(f"frame holds more than max_frame_bytes ({self.max_frame_bytes})")
+        frame.fragments[h.offset] = data.tobytes()
+
+    def _take_tables(self, frame: _PendingFrame, parsed: JPEGPayload) -> None:
+        q = parsed.header.q
+        if q < Q_INBAND_MIN:
+            if MIN_Q_FACTOR <= q <= MAX_Q_FACTOR:
+                frame.qtables, frame.precision = quant_tables(q), 0
+            return
+        if parsed.qtables is not None:
+            frame.qtables, frame.precision = parsed.qtables, parsed.precision
+            if q != Q_DYNAMIC:  # §4.2: 128-254 are static for the session, 255 never cached
+                self._qtable_cache[q] = (parsed.qtables, parsed.precision)
+            return
+        cached = self._qtable_cache.get(q)
+        if cached is not None:
+            frame.qtables, frame.precision = cached
+
+    def _try_complete(self, timestamp: int, frame: _PendingFrame) -> bytes | None:
+        end = frame.end
+        if end is None or frame.held < end:
+            return None
+        try:
+            scan = _assemble(frame.fragments, end)
+        except _Conflict as exc:
+            self._drop(timestamp, str(exc))
+            return None
+        if scan is None:
+            return None
+        if frame.qtables is None:
+            self._drop(timestamp, f"no quantization tables known for Q={frame.header.q}")
+            return None
+        h = frame.header
+        jpeg = build_jpeg(
+            h.type, h.width, h.height, frame.qtables, frame.restart_interval, scan, frame.precision
+        )
+        del self._pending[timestamp]
+        self._finished.append(timestamp)
+        self.frames_complete += 1
+        return jpeg
+
+
+def _assemble(fragments: dict[int, bytes], end: int) -> bytes | None:
+    """Join fragments into ``end`` bytes; None when a gap remains, _Conflict on disagreeing overlap."""
+    ordered = sorted(fragments)
+    pos = 0
+    for off in ordered:  # the usual case: contiguous, no overlap, joined in one copy
+        if off != pos:
+            break
+        pos += len(fragments[off])
+    else:
+        return b"".join(fragments[off] for off in ordered) if pos == end else None
+    buf = bytearray(end)
+    pos = 0
+    for off in ordered:
+        data = fragments[off]
+        if off > pos:
+            return None
+        stop = off + len(data)
+        if off < pos:
+            overlap = min(stop, pos) - off
+            if buf[off : off + overlap] != data[:overlap]:
+                raise _Conflict(f"overlapping fragments at offset {off} differ")
+            if stop > pos:
+                buf[pos:stop] = data[overlap:]
+        else:
+            buf[off:stop] = data
+        pos = max(pos, stop)
+    if pos < end:
+        return None
+    return bytes(buf)

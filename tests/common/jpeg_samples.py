@@ -1,0 +1,128 @@
+"""Real JPEGs made by Pillow for the RFC 2435 tests, and small helpers around them.
+
+The helpers that read JPEG segments here are written independently of
+rtsp_common.jfif, so the tests do not check the parser against itself.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
+
+from PIL import Image
+
+from rtsp_common.jpeg import Depacketizer, packetize
+
+# Pillow's subsampling option: 0 = 4:4:4, 1 = 4:2:2, 2 = 4:2:0.
+SUB_444, SUB_422, SUB_420 = 0, 1, 2
+
+
+@lru_cache(maxsize=64)
+def sample_image(width: int, height: int) -> Image.Image:
+    """A deterministic colour picture with detail in every channel."""
+    red = Image.effect_mandelbrot((width, height), (-2.0, -1.2, 0.8, 1.2), 64)
+    green = Image.radial_gradient("L").resize((width, height))
+    blue = Image.linear_gradient("L").rotate(30).resize((width, height))
+    return Image.merge("RGB", (red, green, blue))
+
+
+def make_jpeg(width: int = 64, height: int = 48, mode: str = "RGB", **options) -> bytes:
+    """Encode the sample picture with Pillow's JPEG encoder and ``options``."""
+    image = sample_image(width, height)
+    if mode != "RGB":
+        image = image.convert(mode)
+    out = io.BytesIO()
+    image.save(out, "JPEG", **options)
+    return out.getvalue()
+
+
+def pixels(jpeg: bytes) -> tuple[tuple[int, int], str, bytes]:
+    """Decode with Pillow: size, mode and raw pixels."""
+    with Image.open(io.BytesIO(jpeg)) as image:
+        image.load()
+        return image.size, image.mode, image.tobytes()
+
+
+def segments(jpeg: bytes) -> list[tuple[int, bytes]]:
+    """(marker, body) of every segment before the scan."""
+    out = []
+    pos = 2
+    while pos < len(jpeg):
+        marker = jpeg[pos + 1]
+        (length,) = struct.unpack_from(">H", jpeg, pos + 2)
+        out.append((marker, jpeg[pos + 4 : pos + 2 + length]))
+        if marker == 0xDA:
+            break
+        pos += 2 + length
+    return out
+
+
+def dqt_tables(jpeg: bytes) -> dict[int, bytes]:
+    """Quantization tables by id, as stored in the DQT segments (zig-zag order)."""
+    tables = {}
+    for marker, body in segments(jpeg):
+        if marker != 0xDB:
+            continue
+        i = 0
+        while i < len(body):
+            size = 128 if body[i] >> 4 else 64
+            tables[body[i] & 15] = body[i + 1 : i + 1 + size]
+            i += 1 + size
+    return tables
+
+
+def dht_tables(jpeg: bytes) -> dict[tuple[int, int], tuple[bytes, bytes]]:
+    """Huffman tables by (class, id) as (16 code counts, symbols)."""
+    tables = {}
+    for marker, body in segments(jpeg):
+        if marker != 0xC4:
+            continue
+        i = 0
+        while i < len(body):
+            bits = body[i + 1 : i + 17]
+            count = sum(bits)
+            tables[(body[i] >> 4, body[i] & 15)] = (bits, body[i + 17 : i + 17 + count])
+            i += 17 + count
+    return tables
+
+
+def marked(payloads: list[bytes]) -> list[tuple[bytes, bool]]:
+    """Pair each payload of one frame with its RTP marker bit (set on the last)."""
+    return [(p, i == len(payloads) - 1) for i, p in enumerate(payloads)]
+
+
+def deliver(
+    packets: Iterable[tuple[bytes, bool]],
+    timestamp: int = 0,
+    depacketizer: Depacketizer | None = None,
+) -> list[bytes]:
+    """Push (payload, marker) pairs of one frame in the given order; collect what comes out."""
+    dep = depacketizer or Depacketizer()
+    out = []
+    for payload, marker in packets:
+        result = dep.push(payload, timestamp, marker)
+        if result is not None:
+            out.append(result)
+    return out
+
+
+def round_trip(jpeg: bytes, max_payload: int = 1400) -> bytes:
+    """depacketize(packetize(jpeg)) in order; fails unless exactly one frame comes out."""
+    frames = deliver(marked(packetize(jpeg, max_payload)))
+    assert len(frames) == 1, f"expected one frame, got {len(frames)}"
+    return frames[0]
+
+
+def read_lab_frames(path: Path) -> list[bytes]:
+    """The lab's .Mjpeg: each frame is 5 ASCII digits of length, then the JPEG."""
+    data = path.read_bytes()
+    frames = []
+    pos = 0
+    while pos < len(data):
+        length = int(data[pos : pos + 5])
+        frames.append(data[pos + 5 : pos + 5 + length])
+        pos += 5 + length
+    return frames
