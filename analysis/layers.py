@@ -1,0 +1,445 @@
+"""Scapy layers for RTSP/RTP/RTCP carrying RFC 2435 (RTP/JPEG).
+
+``from analysis.layers import *`` in the scapy shell gives ``RTP``, ``RTCP``, the three
+RFC 2435 headers, the RTSP interleaved frame and ``decode_negotiated_flows``; then
+``RTP(raw).show()`` prints the JPEG fields of a payload-type 26 packet.
+
+What Scapy ships, and what this module adds:
+
+* ``scapy.layers.rtp.RTP`` is reused through a subclass. Scapy's RTP leaves the padding
+  bytes (P bit, RFC 3550 §5.1) inside the payload, which would corrupt every reassembled
+  JPEG; our ``RTP`` splits them off as a ``Padding`` layer and binds payload type 26 to
+  ``JPEG``. The binding is also made on Scapy's own class, so both show the JPEG fields.
+* ``scapy.contrib.rtcp.RTCP`` is reused through a subclass. Scapy's class reads one packet
+  and computes ``length`` over the whole compound datagram when building; it knows no BYE
+  or APP fields. Our ``RTCP`` cuts each packet at its length field, chains the next packet
+  of a compound datagram as its payload, keeps bytes its fields do not describe (SDES
+  padding, APP data, RTCP padding, unknown types) in ``trailer``, and reads BYE and APP.
+* ``scapy.contrib.rtsp.RTSP`` is reused for RTSP messages, but it binds only TCP port 554
+  and cannot read the ``$`` interleaved frames of RFC 2326 §10.12 that share the TCP
+  connection. ``RTSPInterleaved`` reads them (RTP on even channels, RTCP on odd ones, as
+  interleaved=0-1 pairs them), and ``RTSPOverTCP`` chooses between a frame and a message
+  by the first byte; it is bound on 554 (replacing Scapy's binding) and 8554.
+* Scapy has no RFC 2435 layers: ``JPEG``, ``JPEGRestartMarker`` and
+  ``JPEGQuantizationTable`` are new.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import struct
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from scapy.contrib.rtcp import RTCP as ScapyRTCP
+from scapy.contrib.rtcp import ReceptionReport, SDESItem, SenderInfo
+from scapy.contrib.rtcp import SDESChunk as ScapySDESChunk
+from scapy.contrib.rtsp import RTSP, RTSPRequest, RTSPResponse
+from scapy.fields import (
+    BitField,
+    ByteEnumField,
+    ByteField,
+    ConditionalField,
+    FieldLenField,
+    FieldListField,
+    FlagsField,
+    PacketListField,
+    ShortField,
+    StrField,
+    StrFixedLenField,
+    StrLenField,
+    ThreeBytesField,
+    XByteField,
+    XIntField,
+)
+from scapy.layers.inet import IP, TCP, UDP
+from scapy.layers.l2 import Ether
+from scapy.layers.rtp import RTP as ScapyRTP
+from scapy.layers.rtp import RTPExtension
+from scapy.packet import Packet, Padding, Raw, bind_layers, split_layers
+
+__all__ = [
+    "RTP",
+    "RTPExtension",
+    "RTCP",
+    "SenderInfo",
+    "ReceptionReport",
+    "SDESChunk",
+    "SDESItem",
+    "JPEG",
+    "JPEGRestartMarker",
+    "JPEGQuantizationTable",
+    "RTSPInterleaved",
+    "RTSPOverTCP",
+    "RTSP",
+    "RTSPRequest",
+    "RTSPResponse",
+    "NegotiatedFlow",
+    "find_negotiated_flows",
+    "decode_negotiated_flows",
+    "bind_rtsp_port",
+    "PT_JPEG",
+    "RTSP_DEFAULT_PORTS",
+    "Ether",
+    "IP",
+    "TCP",
+    "UDP",
+]
+
+log = logging.getLogger(__name__)
+
+# RFC 3551 §6: static payload type 26 is JPEG (RFC 2435).
+PT_JPEG = 26
+# RFC 2326 §10.12: an interleaved frame starts with '$', then channel (1 byte), length (2 bytes).
+INTERLEAVED_MAGIC = 0x24
+INTERLEAVED_HEADER_SIZE = 4
+# RFC 2326 §3.2: 554 is the registered port; 8554 is the customary unprivileged one.
+RTSP_DEFAULT_PORTS = (554, 8554)
+# RFC 2435 §3.1.8: a Quantization Table header follows the main header when Q is 128..255.
+JPEG_Q_TABLES_IN_BAND = 128
+# RFC 2435 §3.1.7: types 64..127 carry a Restart Marker header.
+JPEG_RESTART_TYPES = range(64, 128)
+# RFC 2435 §3.1.5/§3.1.6: width and height travel in 8-pixel units.
+JPEG_DIMENSION_UNIT = 8
+# RFC 3550 §6.4.1-§6.6: RTCP packet types.
+RTCP_SR, RTCP_RR, RTCP_SDES, RTCP_BYE, RTCP_APP = 200, 201, 202, 203, 204
+RTCP_WORD = 4
+
+_JPEG_TYPES = {
+    0: "4:2:2 (YUV 2h1v)",
+    1: "4:2:0 (YUV 2h2v)",
+    64: "4:2:2 + restart markers",
+    65: "4:2:0 + restart markers",
+}
+
+
+class PixelsField(ByteField):
+    """One byte in 8-pixel units (RFC 2435 §3.1.5); shown with its size in pixels."""
+
+    def i2repr(self, pkt, x):
+        if x is None:
+            return "None"
+        return f"{x} ({x * JPEG_DIMENSION_UNIT} px)"
+
+
+class RTP(ScapyRTP):
+    """RTP fixed header (RFC 3550 §5.1) with padding split off and PT 26 decoded as JPEG."""
+
+    name = "RTP"
+
+    def extract_padding(self, s):
+        # RFC 3550 §5.1: with P set, the last payload octet counts the padding octets
+        # (itself included). A count beyond the payload is malformed: keep it all as payload.
+        if self.padding and s:
+            count = s[-1]
+            if 0 < count <= len(s):
+                return s[:-count], s[-count:]
+        return s, None
+
+
+class JPEG(Packet):
+    """RFC 2435 §3.1 main JPEG header: 8 bytes in front of every fragment."""
+
+    name = "RFC 2435 JPEG"
+    fields_desc = [
+        ByteField("type_specific", 0),
+        ThreeBytesField("offset", 0),
+        ByteEnumField("type", 1, _JPEG_TYPES),
+        ByteField("q", 255),
+        PixelsField("width", 80),
+        PixelsField("height", 60),
+    ]
+
+    def guess_payload_class(self, payload):
+        if self.type in JPEG_RESTART_TYPES:
+            return JPEGRestartMarker
+        if self.offset == 0 and self.q >= JPEG_Q_TABLES_IN_BAND:
+            return JPEGQuantizationTable
+        return Raw
+
+    def mysummary(self):
+        return self.sprintf(
+            "JPEG type=%JPEG.type% q=%JPEG.q% offset=%JPEG.offset% "
+        ) + f"{self.width * JPEG_DIMENSION_UNIT}x{self.height * JPEG_DIMENSION_UNIT}"
+
+    @property
+    def width_pixels(self) -> int:
+        return self.width * JPEG_DIMENSION_UNIT
+
+    @property
+    def height_pixels(self) -> int:
+        return self.height * JPEG_DIMENSION_UNIT
+
+
+class JPEGRestartMarker(Packet):
+    """RFC 2435 §3.1.7 Restart Marker header (types 64-127), after the main header."""
+
+    name = "RFC 2435 Restart Marker"
+    fields_desc = [
+        ShortField("restart_interval", 0),
+        BitField("first", 1, 1),
+        BitField("last", 1, 1),
+        BitField("restart_count", 0x3FFF, 14),
+    ]
+
+    def guess_payload_class(self, payload):
+        main = self.underlayer
+        if isinstance(main, JPEG) and main.offset == 0 and main.q >= JPEG_Q_TABLES_IN_BAND:
+            return JPEGQuantizationTable
+        return Raw
+
+
+class JPEGQuantizationTable(Packet):
+    """RFC 2435 §3.1.8 Quantization Table header, on the first fragment when Q >= 128."""
+
+    name = "RFC 2435 Quantization Table"
+    fields_desc = [
+        ByteField("mbz", 0),
+        FlagsField("precision", 0, 8, ["table0_16bit", "table1_16bit", "t2", "t3",
+                                       "t4", "t5", "t6", "t7"]),
+        FieldLenField("length", None, length_of="tables", fmt="!H"),
+        # A length beyond the packet yields the bytes there are; the checker flags it.
+        StrLenField("tables", b"", length_from=lambda pkt: pkt.length),
+    ]
+
+    def guess_payload_class(self, payload):
+        return Raw
+
+
+class SDESChunk(ScapySDESChunk):
+    """SDES chunk (RFC 3550 §6.5) that leaves the bytes after its END item to the packet."""
+
+    def extract_padding(self, s):
+        return b"", s
+
+
+def _with_our_sdes_chunks(fields: list) -> list:
+    """Scapy's RTCP fields, with SDES chunks read by our ``SDESChunk``."""
+    out = []
+    for f in fields:
+        if f.name == "sdes_chunks":
+            f = ConditionalField(
+                PacketListField("sdes_chunks", None, pkt_cls=SDESChunk,
+                                count_from=lambda pkt: pkt.count),
+                lambda pkt: pkt.packet_type == RTCP_SDES)
+        out.append(f)
+    return out
+
+
+class RTCP(ScapyRTCP):
+    """One RTCP packet (RFC 3550 §6); the next packet of a compound datagram is its payload."""
+
+    name = "RTCP"
+    fields_desc = _with_our_sdes_chunks(ScapyRTCP.fields_desc) + [
+        # RFC 3550 §6.6 BYE: SC source identifiers (the SSRC count sits in ``count``).
+        ConditionalField(
+            FieldListField("bye_sources", [], XIntField("ssrc", 0),
+                           count_from=lambda pkt: pkt.count),
+            lambda pkt: pkt.packet_type == RTCP_BYE,
+        ),
+        # RFC 3550 §6.7 APP: SSRC/CSRC and a four-character name; the data goes to trailer.
+        ConditionalField(XIntField("app_source", 0), lambda pkt: pkt.packet_type == RTCP_APP),
+        ConditionalField(StrFixedLenField("app_name", b"    ", 4),
+                         lambda pkt: pkt.packet_type == RTCP_APP),
+        # Whatever the fields above leave inside this packet's length.
+        StrField("trailer", b""),
+    ]
+
+    def do_dissect(self, s):
+        if len(s) >= RTCP_WORD:
+            size = (struct.unpack_from("!H", s, 2)[0] + 1) * RTCP_WORD
+        else:
+            size = len(s)
+        body, self._compound_rest = s[:size], s[size:]
+        try:
+            super().do_dissect(body)
+        except (struct.error, IndexError, ValueError):
+            log.debug("RTCP packet shorter than its fields; kept as trailer", exc_info=True)
+        return self._compound_rest
+
+    def extract_padding(self, s):
+        return s, None
+
+    def guess_payload_class(self, payload):
+        if len(payload) >= RTCP_WORD:
+            return RTCP
+        return Padding
+
+    def post_build(self, pkt, pay):
+        # Scapy's RTCP counts the following packets of a compound datagram in the length.
+        if self.length is None:
+            pkt = pkt[:2] + struct.pack("!H", len(pkt) // RTCP_WORD - 1) + pkt[4:]
+        return pkt + pay
+
+
+class RTSPInterleaved(Packet):
+    """RFC 2326 §10.12 interleaved frame: '$', channel, length, then an RTP or RTCP packet."""
+
+    name = "RTSP Interleaved Frame"
+    fields_desc = [
+        XByteField("magic", INTERLEAVED_MAGIC),
+        ByteField("channel", 0),
+        ShortField("length", None),
+    ]
+
+    def post_build(self, pkt, pay):
+        if self.length is None:
+            pkt = pkt[:2] + struct.pack("!H", len(pay)) + pkt[4:]
+        return pkt + pay
+
+    def dissect(self, s):
+        s = self.pre_dissect(s)
+        s = self.do_dissect(s)
+        s = self.post_dissect(s)
+        payload, rest = s[: self.length], s[self.length :]
+        self.do_dissect_payload(payload)
+        # A TCP segment may hold several frames, or a frame then an RTSP message.
+        if rest:
+            self.add_payload(RTSPOverTCP(rest))
+
+    def guess_payload_class(self, payload):
+        # RTSP pairs channels as interleaved=n-(n+1): RTP on the even one, RTCP on the odd.
+        if self.channel % 2 == 0:
+            return RTP
+        return RTCP
+
+
+class RTSPOverTCP(Packet):
+    """What an RTSP TCP connection carries: an interleaved frame ('$') or an RTSP message."""
+
+    name = "RTSP over TCP"
+
+    @classmethod
+    def dispatch_hook(cls, _pkt=None, *args, **kargs):
+        if _pkt and _pkt[:1] == bytes([INTERLEAVED_MAGIC]):
+            return RTSPInterleaved
+        return RTSP
+
+
+def bind_rtsp_port(port: int) -> None:
+    """Decode TCP traffic to or from ``port`` as RTSP messages and interleaved frames."""
+    split_layers(TCP, RTSP, sport=port)
+    split_layers(TCP, RTSP, dport=port)
+    for fval in ({"sport": port}, {"dport": port}):
+        if (fval, RTSPOverTCP) not in TCP.payload_guess:
+            bind_layers(TCP, RTSPOverTCP, **fval)
+
+
+for _port in RTSP_DEFAULT_PORTS:
+    bind_rtsp_port(_port)
+bind_layers(RTP, JPEG, payload_type=PT_JPEG)
+bind_layers(ScapyRTP, JPEG, payload_type=PT_JPEG)
+
+
+# --- Conversation-based decoding, as Wireshark does from SETUP replies -------------------
+
+_TRANSPORT_PAIR = re.compile(r"(client_port|server_port|interleaved)\s*=\s*(\d+)(?:\s*-\s*(\d+))?",
+                             re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class NegotiatedFlow:
+    """The ports one SETUP exchange agreed for RTP and RTCP (RFC 2326 §12.39)."""
+
+    rtsp_port: int
+    client_ports: tuple[int, int] | None = None
+    server_ports: tuple[int, int] | None = None
+    interleaved: tuple[int, int] | None = None
+    transport: str = ""
+
+    @property
+    def rtp_ports(self) -> set[int]:
+        return {p[0] for p in (self.client_ports, self.server_ports) if p}
+
+    @property
+    def rtcp_ports(self) -> set[int]:
+        return {p[1] for p in (self.client_ports, self.server_ports) if p}
+
+
+def parse_transport_ports(transport: str) -> dict[str, tuple[int, int]]:
+    """client_port/server_port/interleaved pairs of a Transport header; one port n means n-(n+1)."""
+    pairs: dict[str, tuple[int, int]] = {}
+    for name, first, second in _TRANSPORT_PAIR.findall(transport):
+        low = int(first)
+        high = int(second) if second else low + 1
+        pairs.setdefault(name.lower(), (low, high))
+    return pairs
+
+
+_TRANSPORT_LINE = re.compile(rb"^transport[ \t]*:[ \t]*(.*?)\r?$", re.IGNORECASE | re.MULTILINE)
+
+
+def find_negotiated_flows(packets: Iterable[Packet]) -> list[NegotiatedFlow]:
+    """Read the Transport headers of RTSP SETUP replies (and requests) in ``packets``.
+
+    The reply's Transport is what the server agreed; a request's Transport is kept only as a
+    fallback, because the lab's server answers without one.
+    """
+    flows: list[NegotiatedFlow] = []
+    seen: set[tuple] = set()
+    for pkt in packets:
+        if TCP not in pkt:
+            continue
+        data = bytes(pkt[TCP].payload)
+        if b"ransport" not in data and b"RANSPORT" not in data:
+            continue
+        for match in _TRANSPORT_LINE.finditer(data):
+            text = match.group(1).decode("latin-1").strip()
+            pairs = parse_transport_ports(text)
+            if not pairs:
+                continue
+            is_reply = data.startswith(b"RTSP/")
+            rtsp_port = pkt[TCP].sport if is_reply else pkt[TCP].dport
+            key = (rtsp_port, pairs.get("client_port"), pairs.get("server_port"),
+                   pairs.get("interleaved"))
+            if key in seen:
+                continue
+            seen.add(key)
+            flows.append(NegotiatedFlow(rtsp_port, pairs.get("client_port"),
+                                        pairs.get("server_port"), pairs.get("interleaved"), text))
+    return flows
+
+
+def decode_negotiated_flows(packets: Iterable[Packet]) -> list[Packet]:
+    """Re-dissect ``packets`` with RTP/RTCP bound on the UDP ports their SETUPs negotiated.
+
+    Like Wireshark's conversation-based decoding: the RTSP exchange in the capture says which
+    UDP ports carry RTP (the first of each pair) and RTCP (the second), so no "Decode As" is
+    needed. Returns new packets. The UDP ports are bound for these packets only; the RTSP
+    ports found are bound globally (``bind_rtsp_port``), as a shell user would expect.
+    """
+    packets = list(packets)
+    flows = find_negotiated_flows(packets)
+    rtp_ports: set[int] = set()
+    rtcp_ports: set[int] = set()
+    for flow in flows:
+        bind_rtsp_port(flow.rtsp_port)
+        rtp_ports |= flow.rtp_ports
+        rtcp_ports |= flow.rtcp_ports
+    decoded = []
+    for pkt in packets:
+        if TCP in pkt and not isinstance(pkt[TCP].payload, (RTSPInterleaved, RTSP)):
+            if {pkt[TCP].sport, pkt[TCP].dport} & {f.rtsp_port for f in flows}:
+                redissected = pkt.__class__(bytes(pkt))
+                redissected.time = pkt.time
+                pkt = redissected
+        if UDP in pkt and not isinstance(pkt[UDP].payload, (RTP, RTCP)):
+            udp = pkt[UDP]
+            ports = {udp.sport, udp.dport}
+            cls = None
+            if ports & rtp_ports:
+                cls = RTP
+            elif ports & rtcp_ports:
+                cls = RTCP
+            if cls is not None:
+                new = pkt.copy()
+                payload = bytes(udp.payload)
+                new[UDP].remove_payload()
+                new[UDP].add_payload(cls(payload))
+                new.time = pkt.time
+                decoded.append(new)
+                continue
+        decoded.append(pkt)
+    return decoded
+
