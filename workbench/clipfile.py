@@ -1,0 +1,55 @@
+"""Write a whole clip at once: into a temporary file beside the target, then moved into place."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from rtsp_common.errors import MediaFileError
+from rtsp_common.mjpeg import format_for_path, open_writer
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WrittenClip:
+    """What :func:`write_clip` wrote."""
+
+    path: Path
+    format: str  # "lab" or "raw"
+    frames: int
+    file_bytes: int
+    largest_frame: int
+
+
+def write_clip(path: str | os.PathLike[str], jpegs: Iterable[bytes]) -> WrittenClip:
+    """Write every JPEG to ``path`` (lab format for .Mjpeg, raw for .mjpeg/.mjpg).
+
+    A reader of ``path`` never sees half a clip, and a failure leaves the old file as it was.
+    Raises MediaFileError on an unknown suffix, a frame the format cannot hold, or no frames.
+    """
+    path = Path(path)
+    format = format_for_path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".part", dir=path.parent)
+    os.close(fd)
+    frames = largest = 0
+    try:
+        with open_writer(tmp_name, format=format, overwrite=True) as writer:
+            for jpeg in jpegs:
+                writer.append(jpeg)
+                frames += 1
+                largest = max(largest, len(jpeg))
+        if frames == 0:
+            raise MediaFileError(f"{path}: no frames to write")
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    written = WrittenClip(path, format, frames, path.stat().st_size, largest)
+    logger.debug("wrote %s", written)
+    return written
