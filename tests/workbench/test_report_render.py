@@ -188,3 +188,25 @@ def test_text_ladder_arrows_point_the_right_way():
     assert len(text_arrow(long)) == len(text_arrow(request))
     ladder = text_ladder(LadderSession("c", [request, reply]), "cliente", "servidor")
     assert ladder.splitlines()[0].startswith("cliente") and ladder.splitlines()[0].endswith("servidor")
+
+
+def test_screenshots_pair_received_and_source_frames(tmp_path):
+    from rtsp_common.mjpeg import open_media
+    from workbench.report.screenshots import ReceivedFrame, decode_frame_number, make_screenshots
+    from workbench.sample import make_sample
+
+    clip = make_sample(tmp_path / "clip.Mjpeg", size=(160, 120), frames=12, fps=10).path
+    with open_media(clip) as source:
+        received = [ReceivedFrame(source[n], 100.0 + n, n) for n in (0, 7)]
+        broken = ReceivedFrame(b"\xff\xd8 not a jpeg", 101.0, 2)
+        shots = make_screenshots(
+            [("first", received[0]), ("broken", broken), ("later", received[1])],
+            source, tmp_path, "udp",
+        )
+    assert decode_frame_number(b"junk") is None
+    assert [s.label for s in shots] == ["first", "later"]  # the broken frame is left out
+    assert [(s.received_frame_number, s.source_frame_number) for s in shots] == [(0, 0), (7, 7)]
+    assert all(s.matches for s in shots)
+    for shot in shots:
+        with Image.open(tmp_path / shot.received_image) as a, Image.open(tmp_path / shot.source_image) as b:
+            assert a.format == b.format == "PNG" and a.size == b.size == (160, 120)
