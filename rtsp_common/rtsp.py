@@ -1,0 +1,578 @@
+"""RTSP/1.0 messages (RFC 2326): headers, requests, responses, interleaved frames, and a parser.
+
+:class:`MessageParser` is sans-I/O: feed it whatever bytes arrived from the socket and it
+returns every complete :class:`Request`, :class:`Response` and :class:`InterleavedFrame`
+in order. It accepts LF-only line ends (the lab's client sends them); serializers always
+write CRLF.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from rtsp_common.errors import ParseError
+from rtsp_common.headers import parse_content_length, parse_cseq
+
+logger = logging.getLogger(__name__)
+
+RTSP_VERSION = "RTSP/1.0"
+CRLF = "\r\n"
+
+# RFC 2326 §10.12: "$", one byte channel, two bytes big-endian length, then the payload.
+INTERLEAVED_MAGIC = 0x24
+INTERLEAVED_HEADER_SIZE = 4
+INTERLEAVED_MAX_CHANNEL = 255
+INTERLEAVED_MAX_PAYLOAD = 0xFFFF
+
+# Limits a server holds clients to (status 413 Request Entity Too Large, RFC 2326 §7.1.1).
+DEFAULT_MAX_HEADER_BYTES = 8192
+DEFAULT_MAX_HEADERS = 64
+DEFAULT_MAX_BODY = 65536
+STATUS_BAD_REQUEST = 400
+STATUS_TOO_LARGE = 413
+
+# RFC 2326 §7.1.1: status codes and their reason phrases.
+REASONS: dict[int, str] = {
+    100: "Continue",
+    200: "OK",
+    201: "Created",
+    250: "Low on Storage Space",
+    300: "Multiple Choices",
+    301: "Moved Permanently",
+    302: "Moved Temporarily",
+    303: "See Other",
+    304: "Not Modified",
+    305: "Use Proxy",
+    400: "Bad Request",
+    401: "Unauthorized",
+    402: "Payment Required",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    406: "Not Acceptable",
+    407: "Proxy Authentication Required",
+    408: "Request Time-out",
+    410: "Gone",
+    411: "Length Required",
+    412: "Precondition Failed",
+    413: "Request Entity Too Large",
+    414: "Request-URI Too Large",
+    415: "Unsupported Media Type",
+    451: "Parameter Not Understood",
+    452: "Conference Not Found",
+    453: "Not Enough Bandwidth",
+    454: "Session Not Found",
+    455: "Method Not Valid in This State",
+    456: "Header Field Not Valid for Resource",
+    457: "Invalid Range",
+    458: "Parameter Is Read-Only",
+    459: "Aggregate operation not allowed",
+    460: "Only aggregate operation allowed",
+    461: "Unsupported transport",
+    462: "Destination unreachable",
+    500: "Internal Server Error",
+    501: "Not Implemented",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Time-out",
+    505: "RTSP Version not supported",
+    551: "Option not supported",
+}
+
+_TOKEN_CHARS = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_TOKEN = re.compile(_TOKEN_CHARS)
+# A version such as RTSP/1.0; other versions still parse so that a server can answer 505.
+_VERSION = r"[A-Za-z]+/[0-9]{1,3}\.[0-9]{1,3}"
+_VERSION_RE = re.compile(_VERSION)
+_STATUS_LINE = re.compile(rf"({_VERSION})[ \t]+([0-9]{{3}})(?:[ \t]+(.*))?")
+_REQUEST_LINE = re.compile(rf"({_TOKEN_CHARS})[ \t]+(\S+)[ \t]+({_VERSION})")
+_HEAD_END = re.compile(rb"\n\r?\n")
+_BINARY = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_CSEQ_IN_HEAD = re.compile(r"^cseq[ \t]*:[ \t]*([0-9]{1,10})[ \t]*$", re.IGNORECASE | re.MULTILINE)
+
+
+class Headers:
+    """An ordered, case-insensitive multimap of header fields that keeps the original names."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
+        self._items: list[tuple[str, str]] = [(str(k), str(v)) for k, v in items]
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """The first value of ``name``, or ``default``."""
+        key = name.lower()
+        for k, v in self._items:
+            if k.lower() == key:
+                return v
+        return default
+
+    def get_all(self, name: str) -> list[str]:
+        """Every value of ``name``, in order."""
+        key = name.lower()
+        return [v for k, v in self._items if k.lower() == key]
+
+    def __getitem__(self, name: str) -> str:
+        value = self.get(name)
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.get(name) is not None
+
+    def add(self, name: str, value: str) -> None:
+        """Append a field, keeping any earlier ones of the same name."""
+        self._items.append((name, value))
+
+    def set(self, name: str, value: str) -> None:
+        """Replace all values of ``name`` by one, at the position of the first (or at the end)."""
+        key = name.lower()
+        for i, (k, _) in enumerate(self._items):
+            if k.lower() == key:
+                self._items[i] = (name, value)
+                self._items[i + 1 :] = [kv for kv in self._items[i + 1 :] if kv[0].lower() != key]
+                return
+        self._items.append((name, value))
+
+    def remove(self, name: str) -> None:
+        """Remove every field called ``name`` (nothing happens when there is none)."""
+        key = name.lower()
+        self._items = [kv for kv in self._items if kv[0].lower() != key]
+
+    def items(self) -> list[tuple[str, str]]:
+        """The fields as (name, value) pairs in order."""
+        return list(self._items)
+
+    def copy(self) -> Headers:
+        return Headers(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([k for k, _ in self._items])
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Headers):
+            return NotImplemented
+        return [(k.lower(), v) for k, v in self._items] == [(k.lower(), v) for k, v in other._items]
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __repr__(self) -> str:
+        return f"Headers({self._items!r})"
+
+
+def _coerce_headers(obj: object) -> None:
+    """Let callers pass a list of pairs where a Headers is expected."""
+    headers = obj.headers  # type: ignore[attr-defined]
+    if not isinstance(headers, Headers):
+        object.__setattr__(obj, "headers", Headers(headers))
+    body = obj.body  # type: ignore[attr-defined]
+    if not isinstance(body, bytes):
+        object.__setattr__(obj, "body", bytes(body))
+
+
+def _cseq_of(headers: Headers) -> int | None:
+    value = headers.get("CSeq")
+    if value is None:
+        return None
+    try:
+        return parse_cseq(value)
+    except ParseError:
+        return None
+
+
+def _serialize(start_line: str, headers: Headers, body: bytes) -> bytes:
+    """Start line, header fields and body with CRLF line ends and a correct Content-Length."""
+    fixed = Headers(headers.items())
+    if body or "Content-Length" in fixed:
+        fixed.set("Content-Length", str(len(body)))
+    items = fixed.items()
+    lines = [start_line]
+    for name, value in items:
+        if not _TOKEN.fullmatch(name):
+            raise ValueError(f"header name {name!r} is not an RFC 2326 token")
+        if _CONTROL_CHARS.search(value):
+            raise ValueError(f"header {name} value {value!r} holds a line break or control character")
+        lines.append(f"{name}: {value}")
+    return (CRLF.join(lines) + CRLF + CRLF).encode("utf-8") + body
+
+
+@dataclass(frozen=True)
+class Request:
+    """An RTSP request (RFC 2326 §6). ``line_ending`` records what the parser saw."""
+
+    method: str
+    uri: str
+    headers: Headers = field(default_factory=Headers)
+    body: bytes = b""
+    version: str = RTSP_VERSION
+    line_ending: str = CRLF
+
+    def __post_init__(self) -> None:
+        _coerce_headers(self)
+
+    @property
+    def cseq(self) -> int | None:
+        """The CSeq number, or None when absent or not a number."""
+        return _cseq_of(self.headers)
+
+    def to_bytes(self) -> bytes:
+        """The request on the wire: CRLF line ends, Content-Length set when there is a body."""
+        if not _TOKEN.fullmatch(self.method) or self.method.startswith("$"):
+            # a leading "$" would read as an interleaved frame (RFC 2326 §10.12)
+            raise ValueError(f"method {self.method!r} is not an RFC 2326 token")
+        if not self.uri or any(c.isspace() for c in self.uri) or _CONTROL_CHARS.search(self.uri):
+            raise ValueError(f"request URI {self.uri!r} is empty or holds whitespace")
+        if not _VERSION_RE.fullmatch(self.version):
+            raise ValueError(f"version {self.version!r} is not of the form RTSP/1.0")
+        return _serialize(f"{self.method} {self.uri} {self.version}", self.headers, self.body)
+
+
+@dataclass(frozen=True)
+class Response:
+    """An RTSP response (RFC 2326 §7)."""
+
+    status: int
+    reason: str
+    headers: Headers = field(default_factory=Headers)
+    body: bytes = b""
+    version: str = RTSP_VERSION
+    line_ending: str = CRLF
+
+    def __post_init__(self) -> None:
+        _coerce_headers(self)
+
+    @property
+    def cseq(self) -> int | None:
+        """The CSeq number, or None when absent or not a number."""
+        return _cseq_of(self.headers)
+
+    @classmethod
+    def make(
+        cls,
+        status: int,
+        cseq: int | None,
+        headers: Iterable[tuple[str, str]] = (),
+        body: bytes = b"",
+        reason: str | None = None,
+    ) -> Response:
+        """A response with the standard reason phrase and, when ``cseq`` is given, CSeq first."""
+        fields = [("CSeq", str(cseq))] if cseq is not None else []
+        fields.extend(headers)
+        if reason is None:
+            reason = REASONS.get(status, "Unknown")
+        return cls(status, reason, Headers(fields), bytes(body))
+
+    def to_bytes(self) -> bytes:
+        """The response on the wire: CRLF line ends, Content-Length set when there is a body."""
+        if not 100 <= self.status <= 999:
+            raise ValueError(f"status {self.status} is not a three-digit code")
+        if _CONTROL_CHARS.search(self.reason):
+            raise ValueError(f"reason {self.reason!r} holds a line break or control character")
+        if not _VERSION_RE.fullmatch(self.version):
+            raise ValueError(f"version {self.version!r} is not of the form RTSP/1.0")
+        start = f"{self.version} {self.status} {self.reason}".rstrip(" ")
+        return _serialize(start, self.headers, self.body)
+
+
+@dataclass(frozen=True)
+class InterleavedFrame:
+    """An RTP or RTCP packet carried on the RTSP connection (RFC 2326 §10.12)."""
+
+    channel: int
+    payload: bytes
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.channel <= INTERLEAVED_MAX_CHANNEL:
+            raise ValueError(f"interleaved channel {self.channel} is not 0-{INTERLEAVED_MAX_CHANNEL}")
+        if not isinstance(self.payload, bytes):
+            object.__setattr__(self, "payload", bytes(self.payload))
+        if len(self.payload) > INTERLEAVED_MAX_PAYLOAD:
+            raise ValueError(
+                f"interleaved payload of {len(self.payload)} bytes exceeds {INTERLEAVED_MAX_PAYLOAD}"
+            )
+
+    def to_bytes(self) -> bytes:
+        """``$``, channel, 16-bit big-endian length, payload."""
+        n = len(self.payload)
+        return bytes((INTERLEAVED_MAGIC, self.channel, n >> 8, n & 0xFF)) + self.payload
+
+
+Message = Request | Response | InterleavedFrame
+
+
+class MessageError(ParseError):
+    """A ParseError from :meth:`MessageParser.feed` that also carries what parsed before it.
+
+    ``parsed`` holds the complete items that came before the bad bytes in the same
+    ``feed`` call (answer them first); ``cseq`` is the bad message's CSeq when it
+    could be read, so that the error response can carry it.
+    """
+
+    def __init__(self, message: str, status: int = STATUS_BAD_REQUEST, cseq: int | None = None) -> None:
+        super().__init__(message, status)
+        self.cseq = cseq
+        self.parsed: list[Message] = []
+
+
+@dataclass
+class _PendingBody:
+    """A parsed head waiting for ``length`` body bytes."""
+
+    head: Request | Response
+    length: int
+    head_bytes: int
+
+
+class MessageParser:
+    """Incremental parser for an RTSP byte stream, requests and responses alike.
+
+    After a :class:`ParseError` the stream cannot be resynchronised: the parser
+    keeps raising, and the connection should be answered (``error.status``) and closed.
+    """
+
+    def __init__(
+        self,
+        max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
+        max_headers: int = DEFAULT_MAX_HEADERS,
+        max_body: int = DEFAULT_MAX_BODY,
+    ) -> None:
+        self.max_header_bytes = max_header_bytes
+        self.max_headers = max_headers
+        self.max_body = max_body
+        self._buf = bytearray()
+        # bytes of the current partial head already searched for its end (no rescans)
+        self._scanned = 0
+        self._start_checked = False
+        self._pending: _PendingBody | None = None
+        self._error: MessageError | None = None
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received but not yet returned in an item (a parsed head waiting for its body counts)."""
+        held = len(self._buf)
+        if self._pending is not None:
+            held += self._pending.head_bytes
+        return held
+
+    def feed(self, data: bytes) -> list[Message]:
+        """Add received bytes; return every item they complete, in order.
+
+        Raises :class:`MessageError` (a ParseError) with status 400 for bad syntax
+        or 413 for a size limit, naming the limit.
+        """
+        if self._error is not None:
+            raise MessageError(f"stream already failed: {self._error}", self._error.status)
+        self._buf += data
+        out: list[Message] = []
+        pos = 0
+        try:
+            while True:
+                item, pos = self._next(pos)
+                if item is None:
+                    break
+                out.append(item)
+        except MessageError as exc:
+            exc.parsed = out
+            self._fail(exc)
+            raise
+        if pos:
+            del self._buf[:pos]
+        return out
+
+    def flush(self) -> list[Message]:
+        """Treat a head still waiting for its blank line as complete.
+
+        The lab's client and server never write the blank line that ends a message;
+        an I/O shell calls this when such a peer has gone quiet for a moment.
+        """
+        if self._error is not None or self._pending is not None:
+            return []
+        stripped = bytes(self._buf).lstrip(b"\r\n")
+        if not stripped or stripped[0] == INTERLEAVED_MAGIC:
+            return []
+        return self.feed(b"\n" if stripped.endswith(b"\n") else b"\n\n")
+
+    def _fail(self, exc: MessageError) -> None:
+        logger.debug("RTSP stream error: %s", exc)
+        self._error = exc
+        self._buf.clear()
+        self._pending = None
+
+    def _next(self, pos: int) -> tuple[Message | None, int]:
+        """Parse one item starting at ``pos``; (None, pos) when more bytes are needed."""
+        buf = self._buf
+        end = len(buf)
+        if self._pending is not None:
+            pending = self._pending
+            if end - pos < pending.length:
+                return None, pos
+            self._pending = None
+            body = bytes(buf[pos : pos + pending.length])
+            return _with_body(pending.head, body), pos + pending.length
+        while pos < end and buf[pos] in (0x0D, 0x0A):  # CR/LF between messages
+            pos += 1
+            self._scanned = 0
+        if pos == end:
+            return None, pos
+        if buf[pos] == INTERLEAVED_MAGIC:
+            return self._interleaved(pos)
+        match = _HEAD_END.search(buf, pos + max(0, self._scanned - 2))
+        if match is None:
+            if end - pos >= self.max_header_bytes:
+                raise MessageError(
+                    f"request line and headers exceed the limit of {self.max_header_bytes} bytes "
+                    "(max_header_bytes)",
+                    STATUS_TOO_LARGE,
+                )
+            self._check_start_line(pos, end)
+            self._scanned = end - pos
+            return None, pos
+        head_end = match.end()
+        self._scanned = 0
+        self._start_checked = False
+        if head_end - pos > self.max_header_bytes:
+            raise MessageError(
+                f"request line and headers take {head_end - pos} bytes, over the limit of "
+                f"{self.max_header_bytes} (max_header_bytes)",
+                STATUS_TOO_LARGE,
+            )
+        head, length = self._parse_head(bytes(buf[pos : match.start()]))
+        if length == 0:
+            return head, head_end
+        if end - head_end >= length:
+            return _with_body(head, bytes(buf[head_end : head_end + length])), head_end + length
+        self._pending = _PendingBody(head, length, head_end - pos)
+        return None, head_end
+
+    def _interleaved(self, pos: int) -> tuple[Message | None, int]:
+        buf = self._buf
+        if len(buf) - pos < INTERLEAVED_HEADER_SIZE:
+            return None, pos
+        length = (buf[pos + 2] << 8) | buf[pos + 3]
+        start = pos + INTERLEAVED_HEADER_SIZE
+        if len(buf) - start < length:
+            return None, pos
+        return InterleavedFrame(buf[pos + 1], bytes(buf[start : start + length])), start + length
+
+    def _check_start_line(self, pos: int, end: int) -> None:
+        """Reject garbage as soon as its first line is complete, not after 8 KiB of it."""
+        if self._start_checked:
+            return
+        # only the bytes that arrived since the last call: earlier ones held no newline
+        first_new = pos + self._scanned
+        newline = self._buf.find(b"\n", first_new, end)
+        if newline == -1:
+            if _BINARY.search(self._buf, first_new, end):
+                raise MessageError("binary data where an RTSP start line was expected")
+            return
+        self._start_checked = True
+        _parse_start_line(_decode(bytes(self._buf[pos:newline])).rstrip("\r"))
+
+    def _parse_head(self, raw: bytes) -> tuple[Request | Response, int]:
+        text = _decode(raw)
+        lines = text.split("\n")
+        line_ending = CRLF if lines[0].endswith("\r") else "\n"
+        lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+        cseq_match = _CSEQ_IN_HEAD.search("\n".join(lines[1:]))
+        cseq = int(cseq_match.group(1)) if cseq_match else None
+        try:
+            start = _parse_start_line(lines[0])
+            headers = _parse_header_lines(lines[1:], self.max_headers)
+            length = _content_length(headers)
+        except MessageError as exc:
+            exc.cseq = cseq
+            raise
+        if length > self.max_body:
+            raise MessageError(
+                f"body of {length} bytes exceeds the limit of {self.max_body} (max_body)",
+                STATUS_TOO_LARGE,
+                cseq,
+            )
+        if isinstance(start, _StatusLine):
+            return Response(start.status, start.reason, headers, b"", start.version, line_ending), length
+        return Request(start.method, start.uri, headers, b"", start.version, line_ending), length
+
+
+def _with_body(head: Request | Response, body: bytes) -> Request | Response:
+    return dataclasses.replace(head, body=body)
+
+
+def _decode(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")  # tolerate legacy 8-bit header text
+
+
+@dataclass(frozen=True)
+class _RequestLine:
+    method: str
+    uri: str
+    version: str
+
+
+@dataclass(frozen=True)
+class _StatusLine:
+    status: int
+    reason: str
+    version: str
+
+
+def _parse_start_line(line: str) -> _RequestLine | _StatusLine:
+    """Read a request line (``METHOD uri RTSP/1.0``) or a status line (``RTSP/1.0 200 OK``)."""
+    if _CONTROL_CHARS.search(line):
+        raise MessageError(f"start line holds control characters: {line[:80]!r}")
+    match = _STATUS_LINE.fullmatch(line.rstrip(" \t"))
+    if match:
+        return _StatusLine(int(match.group(2)), match.group(3) or "", match.group(1))
+    match = _REQUEST_LINE.fullmatch(line.rstrip(" \t"))
+    if match:
+        return _RequestLine(match.group(1), match.group(2), match.group(3))
+    raise MessageError(
+        f"not an RTSP request or status line: {line[:80]!r} "
+        "(expected 'METHOD uri RTSP/1.0' or 'RTSP/1.0 200 OK')"
+    )
+
+
+def _parse_header_lines(lines: list[str], max_headers: int) -> Headers:
+    items: list[tuple[str, str]] = []
+    for line in lines:
+        if line[:1] in (" ", "\t"):
+            if not items:
+                raise MessageError(f"continuation line before any header: {line[:80]!r}")
+            name, value = items[-1]
+            items[-1] = (name, f"{value} {line.strip()}".strip())  # RFC 2326 §4.2 folding
+            continue
+        name, colon, value = line.partition(":")
+        name = name.rstrip(" \t")
+        if not colon or not _TOKEN.fullmatch(name):
+            raise MessageError(f"malformed header line {line[:80]!r}: expected 'Name: value'")
+        if _CONTROL_CHARS.search(value):
+            raise MessageError(f"header {name} holds control characters")
+        items.append((name, value.strip(" \t")))
+        if len(items) > max_headers:
+            raise MessageError(
+                f"more than {max_headers} header fields (max_headers)", STATUS_TOO_LARGE
+            )
+    return Headers(items)
+
+
+def _content_length(headers: Headers) -> int:
+    values = {v.strip() for v in headers.get_all("Content-Length")}
+    if not values:
+        return 0  # RFC 2326 §12.14: no Content-Length means no body
+    if len(values) > 1:
+        raise MessageError(f"conflicting Content-Length values {sorted(values)}")
+    try:
+        return parse_content_length(values.pop())
+    except ParseError as exc:
+        raise MessageError(str(exc)) from None
