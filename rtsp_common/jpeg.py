@@ -221,12 +221,13 @@ class Depacketizer:
 
     Frames are keyed by RTP timestamp; fragments may arrive reordered or
     duplicated.  A frame is complete when its marker packet arrived and its
-    fragments cover the scan from offset 0 without gaps.  Two frames are kept
-    in flight so a late fragment of the previous frame can still complete it;
-    a third timestamp drops the oldest incomplete one (``frames_dropped``).
+    fragments cover the scan from offset 0 without gaps.  The frames of the
+    last two timestamps are kept, so a late fragment of the previous frame can
+    still complete it; an older incomplete frame is dropped when a newer
+    timestamp starts (``frames_dropped``).
     """
 
-    IN_FLIGHT = 2  # the current frame and the one before it
+    IN_FLIGHT = 2  # timestamps kept: the current frame and the one before it
     FINISHED_MEMORY = 16  # timestamps of finished frames whose late packets are ignored
 
     def __init__(self, max_frame_bytes: int = 8 * 1024 * 1024) -> None:
@@ -236,6 +237,7 @@ class Depacketizer:
         self.packets_late = 0  # packets for frames already completed or dropped
         self._pending: OrderedDict[int, _PendingFrame] = OrderedDict()
         self._finished: deque[int] = deque(maxlen=self.FINISHED_MEMORY)
+        self._recent: deque[int] = deque(maxlen=self.IN_FLIGHT)  # last timestamps opened
         self._qtable_cache: dict[int, tuple[tuple[bytes, bytes], int]] = {}
 
     def push(
@@ -293,9 +295,9 @@ class Depacketizer:
         return bytes(payload)
 
     def _open(self, timestamp: int, parsed: JPEGPayload) -> _PendingFrame:
-        while len(self._pending) >= self.IN_FLIGHT:
-            oldest = next(iter(self._pending))
-            self._drop(oldest, "a newer frame started before it completed")
+        self._recent.append(timestamp)
+        for old in [ts for ts in self._pending if ts not in self._recent]:
+            self._drop(old, "newer frames started before it completed")
         frame = _PendingFrame(parsed.header, parsed.restart_interval)
         self._pending[timestamp] = frame
         return frame
