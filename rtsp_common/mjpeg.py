@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import mmap
+import operator
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,7 +44,8 @@ RAW_FORMAT = "raw"
 LAB_SUFFIX = ".Mjpeg"  # the lab's name, capital M
 RAW_SUFFIXES = (".mjpeg", ".mjpg")
 
-FrameIndex = list[tuple[int, int]]  # (offset of the JPEG bytes, length)
+FrameIndex = list[tuple[int, int]]
+_HAVE_PREAD = hasattr(os, "pread")  # (offset of the JPEG bytes, length)
 
 
 def _standalone(marker: int) -> bool:
@@ -93,6 +95,7 @@ class MediaReader:
         return len(self._index)
 
     def __getitem__(self, n: int) -> bytes:
+        n = operator.index(n)  # TypeError for slices and other non-integers
         if self._file is None:
             raise MediaFileError(f"{self.path}: the reader is closed")
         try:
@@ -101,14 +104,21 @@ class MediaReader:
             raise IndexError(
                 f"frame {n} out of range: {self.path} has {len(self)} frames"
             ) from None
-        self._file.seek(offset)
-        data = self._file.read(length)
+        data = self._read_at(offset, length)
         if len(data) != length:
             raise MediaFileError(
                 f"{self.path}: frame {n} at offset {offset} is cut short "
                 f"(the file changed since it was opened?)"
             )
         return data
+
+    def _read_at(self, offset: int, length: int) -> bytes:
+        assert self._file is not None
+        if _HAVE_PREAD:
+            # pread leaves no shared file position: readers can be shared across threads.
+            return os.pread(self._file.fileno(), length, offset)
+        self._file.seek(offset)
+        return self._file.read(length)
 
     def __iter__(self) -> Iterator[bytes]:
         for n in range(len(self)):

@@ -237,3 +237,16 @@ def test_lab_movie_as_raw_splits_the_same(lab_movie, tmp_path):
     with open_media(raw) as reader:
         assert list(reader) == frames[:60]
     assert os.path.getsize(raw) == sum(map(len, frames[:60]))
+
+
+def test_shared_reader_is_safe_across_threads(tmp_path, frames):
+    # A server may hand one reader to several workers: reads must not share a file position.
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = write(tmp_path / "clip.Mjpeg", frames)
+    order = [random.Random(seed).randrange(len(frames)) for seed in range(400)]
+    with open_media(path) as reader, ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(reader.__getitem__, order))
+        with pytest.raises(TypeError):
+            reader[1:3]
+    assert got == [frames[n] for n in order]
