@@ -1,0 +1,199 @@
+"""The RTP/RTCP receive path, sans I/O: datagrams in, whole JPEG frames out.
+
+Packets are accepted only from the server's address and, once known, from the session's
+SSRC; they pass a small reorder buffer, feed the statistics, and are reassembled into
+frames per RFC 2435 (or taken whole, as the lab's server sends them). Every malformed or
+foreign packet is counted by kind and dropped: nothing raised here reaches the event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from enum import StrEnum
+
+from rtsp_client.reorder import DEFAULT_MAX_DELAY, ReorderBuffer
+from rtsp_client.stats import VIDEO_CLOCK_RATE, ReceptionStats, StatsAccumulator
+from rtsp_common.errors import ParseError
+from rtsp_common.jpeg import Depacketizer
+from rtsp_common.rtcp import Bye, SenderReport, parse_compound
+from rtsp_common.rtp import RTPPacket
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_FRAME_BYTES = 8 * 1024 * 1024  # reassembly memory bound per frame
+
+
+class DropReason(StrEnum):
+    """Why a packet or frame was refused; the keys of ``Receiver.drops``."""
+
+    FOREIGN_ADDRESS = "foreign_address"  # not from the server we talk to
+    FOREIGN_SSRC = "foreign_ssrc"  # not the session's source
+    MALFORMED_RTP = "malformed_rtp"  # RTP header unreadable
+    PAYLOAD_TYPE = "payload_type"  # not the negotiated payload type
+    MALFORMED_JPEG = "malformed_jpeg"  # bad RFC 2435 header or fragment
+    LATE = "late"  # behind what the reorder buffer already released
+    NOT_COUNTED = "not_counted"  # RFC 3550 A.1 refused the sequence number
+    MALFORMED_RTCP = "malformed_rtcp"
+    INTERNAL = "internal_error"  # a bug of ours, caught so the session survives
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One reassembled JPEG frame, as handed to the application."""
+
+    jpeg: bytes
+    timestamp: int  # RTP timestamp
+    arrival: float  # seconds (the receiver's clock) when its last packet came in
+    index: int  # 0-based count of frames delivered in this session
+
+
+@dataclass
+class _Pending:
+    packet: RTPPacket
+    arrival: float
+
+
+class Receiver:
+    """Sans-I/O RTP receiver: call ``rtp_received``/``rtcp_received`` and ``poll``.
+
+    ``server_host`` is the server's IP address (None: do not check, as for TCP interleaving).
+    ``ssrc`` is the source announced in SETUP, or None to latch onto the first valid packet.
+    """
+
+    def __init__(
+        self,
+        server_host: str | None = None,
+        ssrc: int | None = None,
+        payload_type: int | None = None,
+        clock_rate: int = VIDEO_CLOCK_RATE,
+        max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+        reorder_delay: float = DEFAULT_MAX_DELAY,
+    ) -> None:
+        self.server_host = server_host
+        self.ssrc = ssrc
+        self.payload_type = payload_type
+        self.max_frame_bytes = max_frame_bytes
+        self.stats = StatsAccumulator(clock_rate=clock_rate)
+        self.drops: Counter[str] = Counter()
+        self.bye = False
+        self._reorder: ReorderBuffer[_Pending] = ReorderBuffer(max_delay=reorder_delay)
+        self._depacketizer = Depacketizer(max_frame_bytes)
+        self._depacketizer_dropped = 0
+        self._index = 0
+
+    # --- input ---------------------------------------------------------------
+
+    def rtp_received(self, data: bytes, addr: tuple | None, now: float) -> list[Frame]:
+        """One RTP datagram (or interleaved payload); returns frames completed by it."""
+        try:
+            return self._rtp(data, addr, now)
+        except Exception:  # the receive path must survive our own bugs too
+            logger.exception("unexpected error on the RTP receive path")
+            self.drops[DropReason.INTERNAL] += 1
+            return []
+
+    def rtcp_received(self, data: bytes, addr: tuple | None, now: float) -> None:
+        """One RTCP datagram: remembers SR times for LSR/DLSR, notes a BYE."""
+        try:
+            self._rtcp(data, addr, now)
+        except Exception:
+            logger.exception("unexpected error on the RTCP receive path")
+            self.drops[DropReason.INTERNAL] += 1
+
+    def poll(self, now: float) -> list[Frame]:
+        """Frames released because a reorder gap waited too long."""
+        try:
+            return self._reassemble(self._reorder.poll(now))
+        except Exception:
+            logger.exception("unexpected error while releasing reordered packets")
+            self.drops[DropReason.INTERNAL] += 1
+            return []
+
+    def deadline(self) -> float | None:
+        """When ``poll`` should next be called, or None."""
+        return self._reorder.deadline()
+
+    def restart_sequence(self) -> None:
+        """Forget the reorder position (a PLAY from another point may jump the numbers)."""
+        self._reorder.reset()
+
+    def snapshot(self, now: float | None = None) -> ReceptionStats:
+        """Statistics so far, with the drop counts."""
+        return self.stats.snapshot(now, dropped=dict(self.drops))
+
+    # --- internals -----------------------------------------------------------
+
+    def _from_server(self, addr: tuple | None) -> bool:
+        return self.server_host is None or addr is None or addr[0] == self.server_host
+
+    def _rtp(self, data: bytes, addr: tuple | None, now: float) -> list[Frame]:
+        if not self._from_server(addr):
+            self.drops[DropReason.FOREIGN_ADDRESS] += 1
+            return []
+        try:
+            packet = RTPPacket.parse(data)
+        except ParseError as exc:
+            logger.debug("malformed RTP from %s: %s", addr, exc)
+            self.drops[DropReason.MALFORMED_RTP] += 1
+            return []
+        if self.payload_type is not None and packet.payload_type != self.payload_type:
+            self.drops[DropReason.PAYLOAD_TYPE] += 1
+            return []
+        if self.ssrc is None:
+            self.ssrc = packet.ssrc
+            logger.debug("latched onto SSRC %08x", packet.ssrc)
+        elif packet.ssrc != self.ssrc:
+            self.drops[DropReason.FOREIGN_SSRC] += 1
+            return []
+        if not self.stats.packet(packet.sequence, packet.timestamp, now, len(packet.payload)):
+            self.drops[DropReason.NOT_COUNTED] += 1
+            return []
+        late_before = self._reorder.late
+        released = self._reorder.push(packet.sequence, _Pending(packet, now), now)
+        if self._reorder.late != late_before:
+            self.drops[DropReason.LATE] += 1
+        return self._reassemble(released)
+
+    def _reassemble(self, pending: list[_Pending]) -> list[Frame]:
+        frames: list[Frame] = []
+        for item in pending:
+            packet = item.packet
+            try:
+                jpeg = self._depacketizer.push(packet.payload, packet.timestamp, packet.marker)
+            except ParseError as exc:
+                logger.debug("bad RFC 2435 payload seq %d: %s", packet.sequence, exc)
+                self.drops[DropReason.MALFORMED_JPEG] += 1
+                self._count_depacketizer_drops()
+                continue
+            self._count_depacketizer_drops()
+            if jpeg is None:
+                continue
+            self.stats.frame_complete(item.arrival)
+            frames.append(Frame(bytes(jpeg), packet.timestamp, item.arrival, self._index))
+            self._index += 1
+        return frames
+
+    def _count_depacketizer_drops(self) -> None:
+        dropped = self._depacketizer.frames_dropped
+        if dropped > self._depacketizer_dropped:
+            self.stats.frames_dropped(dropped - self._depacketizer_dropped)
+        self._depacketizer_dropped = dropped
+
+    def _rtcp(self, data: bytes, addr: tuple | None, now: float) -> None:
+        if not self._from_server(addr):
+            self.drops[DropReason.FOREIGN_ADDRESS] += 1
+            return
+        try:
+            packets = parse_compound(data)
+        except ParseError as exc:
+            logger.debug("malformed RTCP from %s: %s", addr, exc)
+            self.drops[DropReason.MALFORMED_RTCP] += 1
+            return
+        for packet in packets:
+            if isinstance(packet, SenderReport) and packet.ssrc == self.ssrc:
+                self.stats.sender_report(packet.ntp_timestamp, now)
+            elif isinstance(packet, Bye) and self.ssrc in packet.ssrcs:
+                logger.info("server said BYE%s", f": {packet.reason}" if packet.reason else "")
+                self.bye = True
