@@ -1,0 +1,153 @@
+"""Which captured frames belong to an RTSP session: a sans-I/O filter over raw Ethernet bytes.
+
+It keeps the TCP connections on the RTSP port and the UDP flows their SETUP exchanges
+negotiate (the Transport headers of requests and replies, RFC 2326 §12.39), and nothing else.
+Headers are read with ``struct`` at fixed offsets, not with Scapy, so a capture thread keeps up
+with many video streams.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import struct
+from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
+
+# IEEE 802.3 / 802.1Q ethertypes.
+ETHERTYPE_IPV4 = 0x0800
+ETHERTYPE_IPV6 = 0x86DD
+ETHERTYPE_VLAN = 0x8100
+ETHER_HEADER_SIZE = 14
+VLAN_TAG_SIZE = 4
+# IP protocol numbers (IANA).
+PROTO_TCP = 6
+PROTO_UDP = 17
+IPV6_HEADER_SIZE = 40
+# RFC 791: the low 13 bits of the flags/offset word are the fragment offset.
+IPV4_FRAGMENT_OFFSET_MASK = 0x1FFF
+# Bytes of an unfinished header line kept per TCP direction while waiting for its end.
+MAX_PENDING_LINE = 8192
+
+_TRANSPORT = re.compile(rb"^transport[ \t]*:[ \t]*([^\r\n]*)\r?\n", re.IGNORECASE | re.MULTILINE)
+_PORT_PAIR = re.compile(rb"(client_port|server_port)[ \t]*=[ \t]*(\d+)(?:[ \t]*-[ \t]*(\d+))?",
+                        re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class FrameInfo:
+    """The addresses and ports of one IPv4/IPv6 TCP or UDP frame, and where its payload starts."""
+
+    proto: int
+    src: bytes
+    dst: bytes
+    sport: int
+    dport: int
+    payload_offset: int
+
+
+def parse_frame(frame: bytes | memoryview) -> FrameInfo | None:
+    """Read an Ethernet frame's IP and TCP/UDP headers; None for anything else."""
+    if len(frame) < ETHER_HEADER_SIZE:
+        return None
+    (ethertype,) = struct.unpack_from("!H", frame, 12)
+    offset = ETHER_HEADER_SIZE
+    if ethertype == ETHERTYPE_VLAN and len(frame) >= offset + VLAN_TAG_SIZE:
+        (ethertype,) = struct.unpack_from("!H", frame, offset + 2)
+        offset += VLAN_TAG_SIZE
+    if ethertype == ETHERTYPE_IPV4:
+        if len(frame) < offset + 20:
+            return None
+        ihl = (frame[offset] & 0x0F) * 4
+        (frag,) = struct.unpack_from("!H", frame, offset + 6)
+        if frag & IPV4_FRAGMENT_OFFSET_MASK:
+            return None  # a later fragment has no transport header
+        proto = frame[offset + 9]
+        src = bytes(frame[offset + 12 : offset + 16])
+        dst = bytes(frame[offset + 16 : offset + 20])
+        offset += ihl
+    elif ethertype == ETHERTYPE_IPV6:
+        if len(frame) < offset + IPV6_HEADER_SIZE:
+            return None
+        proto = frame[offset + 6]
+        src = bytes(frame[offset + 8 : offset + 24])
+        dst = bytes(frame[offset + 24 : offset + 40])
+        offset += IPV6_HEADER_SIZE
+    else:
+        return None
+    if proto == PROTO_UDP:
+        if len(frame) < offset + 8:
+            return None
+        sport, dport = struct.unpack_from("!HH", frame, offset)
+        return FrameInfo(proto, src, dst, sport, dport, offset + 8)
+    if proto == PROTO_TCP:
+        if len(frame) < offset + 20:
+            return None
+        sport, dport = struct.unpack_from("!HH", frame, offset)
+        data_offset = (frame[offset + 12] >> 4) * 4
+        return FrameInfo(proto, src, dst, sport, dport, offset + data_offset)
+    return None
+
+
+def transport_ports(header_value: bytes) -> dict[str, tuple[int, ...]]:
+    """client_port/server_port of a Transport value; a single port n means n and n+1."""
+    ports: dict[str, tuple[int, ...]] = {}
+    for name, first, second in _PORT_PAIR.findall(header_value):
+        low = int(first)
+        high = int(second) if second else low + 1
+        ports.setdefault(name.decode().lower(), (low, high))
+    return ports
+
+
+@dataclass
+class _Direction:
+    pending: bytes = b""
+
+
+@dataclass
+class SessionFlowFilter:
+    """Accepts the frames of RTSP sessions on ``rtsp_port``: their TCP connection, and the UDP
+    RTP/RTCP flows negotiated by the Transport headers seen so far on it."""
+
+    rtsp_port: int
+    endpoints: set[tuple[bytes, int]] = field(default_factory=set)
+    _streams: dict[tuple, _Direction] = field(default_factory=dict)
+
+    def accept(self, frame: bytes | memoryview) -> bool:
+        """True when the frame belongs to a watched RTSP session; learns from RTSP text."""
+        info = parse_frame(frame)
+        if info is None:
+            return False
+        if info.proto == PROTO_TCP:
+            if self.rtsp_port not in (info.sport, info.dport):
+                return False
+            if len(frame) > info.payload_offset:
+                self._learn(info, bytes(frame[info.payload_offset :]))
+            return True
+        return ((info.dst, info.dport) in self.endpoints
+                or (info.src, info.sport) in self.endpoints)
+
+    def _learn(self, info: FrameInfo, data: bytes) -> None:
+        """Scan the complete lines of this TCP direction for Transport headers."""
+        key = (info.src, info.sport, info.dst, info.dport)
+        direction = self._streams.setdefault(key, _Direction())
+        text = direction.pending + data
+        end = text.rfind(b"\n")
+        if end < 0:
+            direction.pending = text[-MAX_PENDING_LINE:]
+            return
+        complete, direction.pending = text[: end + 1], text[end + 1 :][-MAX_PENDING_LINE:]
+        if b"ransport" not in complete and b"RANSPORT" not in complete:
+            return
+        from_server = info.sport == self.rtsp_port
+        client_ip = info.dst if from_server else info.src
+        server_ip = info.src if from_server else info.dst
+        for match in _TRANSPORT.finditer(complete):
+            ports = transport_ports(match.group(1))
+            for port in ports.get("client_port", ()):
+                self.endpoints.add((client_ip, port))
+            for port in ports.get("server_port", ()):
+                self.endpoints.add((server_ip, port))
+            if ports:
+                log.info("negotiated UDP ports learned: %s", ports)

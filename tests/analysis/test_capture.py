@@ -1,0 +1,231 @@
+"""analysis.capture: the session filter on raw bytes, the pcap writer, and live capture on lo."""
+
+from __future__ import annotations
+
+import io
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from conftest import require_raw_socket, require_tool
+from scapy.utils import rdpcap
+
+from analysis import capture as capture_module
+from analysis.capture import Capture, CapturePermissionError, PcapFileWriter
+from analysis.capture_filter import SessionFlowFilter, parse_frame, transport_ports
+from analysis.craft import SessionBuilder, valid_rtp_jpeg
+from analysis.layers import RTCP, RTP, SenderInfo
+
+
+def test_filter_keeps_rtsp_and_negotiated_udp_only():
+    b = SessionBuilder(rtsp_port=8554, client_rtp_port=5000, server_rtp_port=6000)
+    early_noise = b.udp_noise(sport=6000, dport=5000)  # before SETUP: not yet negotiated
+    wanted = b.start()
+    wanted += [p for f in b.frames(3) for p in f]
+    wanted.append(b.sender_report())
+    wanted.append(b.receiver_report())
+    noise = [b.udp_noise(sport=7000, dport=7001), b.udp_noise(sport=5002, dport=6002)]
+    f = SessionFlowFilter(8554)
+    kept = [p for p in b.packets if f.accept(bytes(p))]
+    assert kept == wanted
+    assert early_noise not in kept and not set(map(id, noise)) & set(map(id, kept))
+
+
+def test_filter_learns_from_lab_request_form_split_across_segments():
+    b = SessionBuilder(client_rtp_port=25000)
+    b.handshake()
+    b.client_bytes(b"SETUP movie.Mjpeg RTSP/1.0\nCSeq: 1\nTrans")
+    b.client_bytes(b"port: RTP/UDP; client_port= 25000\n\n")
+    b.server_bytes(b"RTSP/1.0 200 OK\nCSeq: 1\nSession: 123456\n\n")
+    rtp = b.lab_frame()
+    f = SessionFlowFilter(8554)
+    assert all(f.accept(bytes(p)) for p in b.packets)
+    assert f.accept(bytes(rtp))
+
+
+def test_transport_ports_and_frame_parsing_edge_cases():
+    assert transport_ports(b"RTP/AVP;unicast;client_port=5000-5001;server_port=6000") == {
+        "client_port": (5000, 5001), "server_port": (6000, 6001)}
+    assert transport_ports(b"RTP/AVP/TCP;interleaved=0-1") == {}
+    assert parse_frame(b"") is None
+    assert parse_frame(b"\x00" * 12 + b"\x08\x06" + b"\x00" * 28) is None  # ARP
+    assert parse_frame(b"\x00" * 12 + b"\x08\x00" + b"\x45") is None  # truncated IPv4
+    b = SessionBuilder()
+    info = parse_frame(bytes(b.udp_noise(sport=1, dport=2)))
+    assert (info.proto, info.sport, info.dport) == (17, 1, 2)
+
+
+def test_pcap_writer_output_reads_back(tmp_path):
+    b = SessionBuilder()
+    b.start()
+    frames = [bytes(p) for p in b.packets]
+    path = tmp_path / "w.pcap"
+    with open(path, "wb") as f:
+        writer = PcapFileWriter(f)
+        for i, frame in enumerate(frames):
+            writer.write(frame, 1_700_000_000.25 + i)
+    back = rdpcap(str(path))
+    assert [bytes(p) for p in back] == frames
+    assert float(back[3].time) == pytest.approx(1_700_000_003.25)
+
+
+def test_permission_error_says_root_or_cap_net_raw(monkeypatch, tmp_path):
+    def refuse(*args, **kwargs):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(capture_module.socket, "socket", refuse)
+    cap = Capture(output=tmp_path / "x.pcap")
+    with pytest.raises(CapturePermissionError, match="root or CAP_NET_RAW"):
+        cap.start()
+    assert not (tmp_path / "x.pcap").exists()
+
+
+def test_cli_reports_permission_error(monkeypatch, tmp_path, capsys):
+    from workbench.cli import main
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(capture_module.socket, "socket", refuse)
+    assert main(["capture", "--count", "1", "-o", str(tmp_path / "x.pcap")]) == 2
+    assert "CAP_NET_RAW" in capsys.readouterr().err
+
+
+# --- live capture on the loopback device ------------------------------------------------
+
+
+def _rtsp_listener() -> socket.socket:
+    """Listen on 554 or 8554 when free (ports Wireshark knows as RTSP), else any port."""
+    for port in (554, 8554, 0):
+        try:
+            return socket.create_server(("127.0.0.1", port))
+        except OSError:
+            continue
+    raise RuntimeError("no TCP port")
+
+
+def _udp(port: int = 0) -> socket.socket:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", port))
+    return s
+
+
+def _play_session(listener: socket.socket, n_rtp: int) -> dict:
+    """A SETUP exchange over TCP, then RTP/RTCP on the negotiated ports, plus UDP noise."""
+    rtsp_port = listener.getsockname()[1]
+    c_rtp, c_rtcp, s_rtp, s_rtcp, noise_rx, noise_tx = (_udp() for _ in range(6))
+    ports = {name: s.getsockname()[1] for name, s in
+             [("c_rtp", c_rtp), ("c_rtcp", c_rtcp), ("s_rtp", s_rtp), ("s_rtcp", s_rtcp),
+              ("noise_rx", noise_rx), ("noise_tx", noise_tx)]}
+    transport = f"RTP/AVP;unicast;client_port={ports['c_rtp']}-{ports['c_rtcp']}"
+    reply_transport = transport + f";server_port={ports['s_rtp']}-{ports['s_rtcp']}"
+    accepted = {}
+
+    def serve():
+        conn, _ = listener.accept()
+        conn.recv(4096)
+        conn.sendall(f"RTSP/1.0 200 OK\r\nCSeq: 1\r\nSession: 12345678\r\n"
+                     f"Transport: {reply_transport}\r\n\r\n".encode())
+        accepted["conn"] = conn
+
+    server = threading.Thread(target=serve)
+    server.start()
+    client = socket.create_connection(("127.0.0.1", rtsp_port))
+    noise_tx.sendto(b"noise before", ("127.0.0.1", ports["noise_rx"]))
+    client.sendall(f"SETUP rtsp://127.0.0.1:{rtsp_port}/clip/track0 RTSP/1.0\r\nCSeq: 1\r\n"
+                   f"Transport: {transport}\r\n\r\n".encode())
+    reply = client.recv(4096)
+    server.join()
+    assert b"200 OK" in reply
+    for seq in range(n_rtp):
+        s_rtp.sendto(valid_rtp_jpeg(sequence=seq), ("127.0.0.1", ports["c_rtp"]))
+        noise_tx.sendto(b"noise %d" % seq, ("127.0.0.1", ports["noise_rx"]))
+    sr = RTCP(packet_type=200, sourcesync=0x11223344,
+              sender_info=SenderInfo(ntp_timestamp=1, rtp_timestamp=2,
+                                     sender_packet_count=n_rtp, sender_octet_count=3))
+    s_rtcp.sendto(bytes(sr), ("127.0.0.1", ports["c_rtcp"]))
+    c_rtcp.sendto(bytes(RTCP(packet_type=201, sourcesync=5)), ("127.0.0.1", ports["s_rtcp"]))
+    client.close()
+    accepted["conn"].close()
+    for s in (c_rtp, c_rtcp, s_rtp, s_rtcp, noise_rx, noise_tx):
+        s.close()
+    return ports | {"rtsp": rtsp_port}
+
+
+@pytest.mark.capture
+def test_live_capture_keeps_exactly_the_negotiated_flows_once(tmp_path):
+    require_raw_socket()
+    listener = _rtsp_listener()
+    rtsp_port = listener.getsockname()[1]
+    out = tmp_path / "live.pcap"
+    n_rtp = 25
+    with Capture(interface="lo", rtsp_port=rtsp_port, output=out) as cap:
+        ports = _play_session(listener, n_rtp)
+        deadline = time.monotonic() + 5
+        # The SETUP pair, 25 RTP, 2 RTCP: wait until they are all written.
+        while cap.packets_written < n_rtp + 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    listener.close()
+    summary = cap.stop()
+    assert summary.packets_written == cap.packets_written
+    assert summary.kernel_drops == 0
+    packets = rdpcap(str(out))
+    assert len(packets) == summary.packets_written
+    allowed_udp = {(ports["s_rtp"], ports["c_rtp"]), (ports["s_rtcp"], ports["c_rtcp"]),
+                   (ports["c_rtcp"], ports["s_rtcp"])}
+    udp = [p for p in packets if p.haslayer("UDP")]
+    tcp = [p for p in packets if p.haslayer("TCP")]
+    assert len(udp) + len(tcp) == len(packets)
+    assert all((p["UDP"].sport, p["UDP"].dport) in allowed_udp for p in udp)
+    assert all(rtsp_port in (p["TCP"].sport, p["TCP"].dport) for p in tcp)
+    rtp = [RTP(bytes(p["UDP"].payload)) for p in udp if p["UDP"].dport == ports["c_rtp"]]
+    # Each packet once: loopback shows every frame twice to a raw socket.
+    assert sorted(r.sequence for r in rtp) == list(range(n_rtp))
+    assert len([p for p in udp if p["UDP"].dport in (ports["c_rtcp"], ports["s_rtcp"])]) == 2
+    text = b"".join(bytes(p["TCP"].payload) for p in tcp)
+    assert text.count(b"SETUP rtsp://") == 1 and text.count(b"RTSP/1.0 200 OK") == 1
+
+    require_tool("tshark")
+    decode = [] if rtsp_port in (554, 8554) else ["-d", f"tcp.port=={rtsp_port},rtsp"]
+    result = subprocess.run(["tshark", "-r", str(out), *decode, "-Y", "rtp"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == n_rtp
+
+
+@pytest.mark.capture
+def test_live_capture_stops_by_itself_at_count(tmp_path):
+    require_raw_socket()
+    listener = _rtsp_listener()
+    cap = Capture(interface="lo", rtsp_port=listener.getsockname()[1],
+                  output=tmp_path / "count.pcap", count=5)
+    cap.start()
+    _play_session(listener, 10)
+    listener.close()
+    assert cap.wait(10)
+    summary = cap.stop()
+    assert summary.packets_written == 5
+    assert len(rdpcap(str(tmp_path / "count.pcap"))) == 5
+
+
+@pytest.mark.capture
+def test_cli_capture_for_a_duration_prints_counts(tmp_path):
+    require_raw_socket()
+    out = tmp_path / "cli.pcap"
+    result = subprocess.run(
+        [sys.executable, "-m", "workbench", "capture", "-i", "lo", "--rtsp-port", "1",
+         "--duration", "0.5", "-o", str(out)],
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "wrote 0 packets" in result.stdout and "kernel drops: 0" in result.stdout
+    assert len(rdpcap(str(out))) == 0
+
+
+def test_pcap_writer_on_any_binary_stream():
+    # PcapFileWriter works on any binary stream, not only files.
+    buf = io.BytesIO()
+    PcapFileWriter(buf).write(b"\x00" * 60, 1.5)
+    assert len(buf.getvalue()) == 24 + 16 + 60
