@@ -1,0 +1,176 @@
+"""One RTSP connection: bytes in, parsed requests to the handler, responses and RTP out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from rtsp_common.errors import ParseError
+from rtsp_common.rtsp import InterleavedFrame, MessageParser, Request, Response
+from rtsp_server.handler import HandlerResult, RequestHandler
+
+if TYPE_CHECKING:
+    from rtsp_server.server import RTSPServer
+
+log = logging.getLogger(__name__)
+
+CR = 0x0D
+LF = 0x0A
+
+
+class RTSPConnection(asyncio.Protocol):
+    """asyncio glue around a MessageParser and a RequestHandler for one TCP peer."""
+
+    def __init__(self, server: RTSPServer, connection_id: int) -> None:
+        self.server = server
+        self.id = connection_id
+        self.transport: asyncio.Transport | None = None
+        self.handler: RequestHandler | None = None
+        self.parser = MessageParser(
+            max_header_bytes=server.max_request_bytes, max_body=server.max_request_bytes
+        )
+        self.peer = ("?", 0)
+        self.last_bytes = 0.0
+        self.partial_since: float | None = None  # when a still-incomplete message began
+        self._pending = b""  # the parser's unconsumed bytes, to recognise the lab's dialect
+        self._flush_timer: asyncio.TimerHandle | None = None
+        self.closed = False
+
+    # asyncio callbacks --------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peer = transport.get_extra_info("peername") or ("?", 0)
+        local = transport.get_extra_info("sockname") or ("0.0.0.0", 0)
+        self.peer = (peer[0], peer[1])
+        self.last_bytes = self.server.loop_time()
+        if len(self.server.connections) >= self.server.max_connections:
+            log.warning(
+                "%s:%d refused: %d connections open", *self.peer, len(self.server.connections)
+            )
+            self.closed = True
+            transport.abort()
+            return
+        self.handler = RequestHandler(
+            self.server.config,
+            self.server.library,
+            self.server.sessions,
+            self.id,
+            peer_host=peer[0],
+            local_host=local[0],
+            local_port=local[1],
+        )
+        self.server.connections[self.id] = self
+
+    def data_received(self, data: bytes) -> None:
+        if self.closed:
+            return
+        self.last_bytes = self.server.loop_time()
+        self._feed(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self._cancel_flush()
+        if self.server.connections.pop(self.id, None) is not None and self.handler is not None:
+            self.server.perform(self.handler.connection_closed())
+
+    # parsing ------------------------------------------------------------------------------
+
+    def _feed(self, data: bytes, flush: bool = False) -> None:
+        assert self.handler is not None
+        try:
+            items = self.parser.flush() if flush else self.parser.feed(data)
+        except ParseError as exc:
+            for item in getattr(exc, "parsed", []):
+                self._dispatch(item)
+            result = self.handler.handle_parse_error(exc)
+            log.info("%s:%d bad request: %s", *self.peer, exc)
+            self._respond(None, result, time.perf_counter())
+            self.close()
+            return
+        for item in items:
+            self._dispatch(item)
+            if self.closed:
+                return
+        buffered = self.parser.buffered
+        if buffered:
+            self._pending = (self._pending + data)[-buffered:]
+            if self.partial_since is None:
+                self.partial_since = self.server.loop_time()
+            self._arm_flush()
+        else:
+            self._pending = b""
+            self.partial_since = None
+            self._cancel_flush()
+
+    def _looks_like_lab_request(self) -> bool:
+        """LF-only text: the lab's client never ends a request with a blank line."""
+        pending = self._pending.lstrip(b"\r\n")
+        return bool(pending) and pending[:1].isalpha() and LF in pending and CR not in pending
+
+    def _arm_flush(self) -> None:
+        self._cancel_flush()
+        if self._looks_like_lab_request():
+            self._flush_timer = asyncio.get_running_loop().call_later(
+                self.server.lab_flush_delay, self._flush
+            )
+
+    def _cancel_flush(self) -> None:
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+
+    def _flush(self) -> None:
+        self._flush_timer = None
+        if not self.closed and self.parser.buffered and self._looks_like_lab_request():
+            self._feed(b"", flush=True)
+
+    # requests -----------------------------------------------------------------------------
+
+    def _dispatch(self, item: Request | Response | InterleavedFrame) -> None:
+        assert self.handler is not None
+        if isinstance(item, Request):
+            started = time.perf_counter()
+            result = self.handler.handle(item, self.server.loop_time())
+            self._respond(item, result, started)
+            self.server.perform(result.actions)
+            if result.close:
+                self.close()
+        elif isinstance(item, InterleavedFrame):
+            self.server.interleaved_received(self, item)
+        else:
+            log.debug("%s:%d sent a response (%d); ignored", *self.peer, item.status)
+
+    def _respond(self, request: Request | None, result: HandlerResult, started: float) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(result.response.to_bytes())
+        elapsed = (time.perf_counter() - started) * 1000
+        method, uri = (request.method, request.uri) if request is not None else ("-", "-")
+        log.info(
+            "%s:%d %s %s session=%s %d %.1fms",
+            self.peer[0],
+            self.peer[1],
+            method,
+            uri,
+            result.session_id or "-",
+            result.response.status,
+            elapsed,
+        )
+
+    # output -------------------------------------------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    def write_buffer_size(self) -> int:
+        return self.transport.get_write_buffer_size() if self.transport is not None else 0
+
+    def close(self) -> None:
+        self.closed = True
+        self._cancel_flush()
+        if self.transport is not None:
+            self.transport.close()

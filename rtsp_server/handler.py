@@ -1,0 +1,500 @@
+"""Per-connection RTSP request handling: Request (+ server state) -> Response + actions, no I/O.
+
+The I/O shell feeds each parsed request to :meth:`RequestHandler.handle` and carries out the
+returned actions (start or stop a session's stream, end a session with an RTCP BYE).
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from rtsp_common.errors import ParseError
+from rtsp_common.headers import (
+    NptRange,
+    RTPInfo,
+    Transport,
+    format_public,
+    format_rtp_info,
+    parse_cseq,
+    parse_transports,
+)
+from rtsp_common.headers import Session as SessionHeader
+from rtsp_common.rtsp import RTSP_VERSION, Request, Response
+from rtsp_common.sdp import SessionDescription
+from rtsp_server.media import (
+    TRACK_CONTROL,
+    MediaLibrary,
+    MediaNotFound,
+    MediaRequest,
+    MediaTrack,
+    MediaUnsupported,
+    parse_media_uri,
+)
+from rtsp_server.session import (
+    InterleavedChannels,
+    InvalidTransition,
+    Session,
+    SessionLimitReached,
+    SessionRegistry,
+    SessionState,
+    UDPDestination,
+)
+from rtsp_server.stream import RTPStream
+
+log = logging.getLogger(__name__)
+
+SERVER_NAME = "rtsp-workbench"
+PUBLIC_METHODS = ("OPTIONS", "DESCRIBE", "SETUP", "PLAY", "PAUSE", "TEARDOWN", "GET_PARAMETER")
+SESSION_METHODS = ("PLAY", "PAUSE", "TEARDOWN")  # RFC 2326 §12.37: these need a Session
+SDP_CONTENT_TYPE = "application/sdp"  # RFC 2326 §C.1
+UDP_PROTOCOLS = ("RTP/AVP", "RTP/AVP/UDP")  # RFC 2326 §12.39: UDP is the default lower transport
+TCP_PROTOCOL = "RTP/AVP/TCP"
+PLAY_MODE = "PLAY"  # RFC 2326 §12.39: mode=PLAY is the default; RECORD is not offered
+MAX_CHANNEL = 255  # RFC 2326 §10.12: a channel id is one octet
+
+STATUS_OK = 200
+STATUS_BAD_REQUEST = 400
+STATUS_NOT_FOUND = 404
+STATUS_UNSUPPORTED_MEDIA = 415
+STATUS_NOT_ENOUGH_BANDWIDTH = 453  # RFC 2326 §11.3.11: also the answer when sessions run out
+STATUS_SESSION_NOT_FOUND = 454
+STATUS_METHOD_NOT_VALID = 455
+STATUS_INVALID_RANGE = 457
+STATUS_UNSUPPORTED_TRANSPORT = 461
+STATUS_NOT_IMPLEMENTED = 501
+STATUS_VERSION_NOT_SUPPORTED = 505
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Settings every connection's handler shares."""
+
+    fps: float = 20.0
+    mtu: int = 1400
+    loop: bool = False
+    session_timeout: float = 60.0
+    max_sessions: int = 1000
+    server_rtp_port: int = 0
+    server_rtcp_port: int = 0
+
+
+# Actions for the I/O shell ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StartStreaming:
+    """Start pacing ``session``'s frames from its current position now."""
+
+    session: Session
+
+
+@dataclass(frozen=True)
+class StopStreaming:
+    """Stop pacing ``session`` (PAUSE, or before a seek); its position is kept."""
+
+    session: Session
+
+
+@dataclass(frozen=True)
+class EndSession:
+    """``session`` is gone from the registry: stop it and send RTCP BYE when ``bye``."""
+
+    session: Session
+    reason: str
+    bye: bool = True
+
+
+Action = StartStreaming | StopStreaming | EndSession
+
+
+@dataclass(frozen=True)
+class HandlerResult:
+    """A response to send, what to do around it, and whether to close the connection after."""
+
+    response: Response
+    actions: tuple[Action, ...] = ()
+    close: bool = False
+    session_id: str | None = None
+
+
+class RequestError(Exception):
+    """Ends a request with ``status``; ``message`` goes to the log and, when ``body``, the reply."""
+
+    def __init__(
+        self, status: int, message: str, body: bool = False, headers: Iterable[tuple[str, str]] = ()
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body
+        self.headers = tuple(headers)
+
+
+@dataclass
+class _Reply:
+    """The response being built for one request."""
+
+    cseq: int
+    lab: bool = False
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+    session: Session | None = None
+    actions: list[Action] = field(default_factory=list)
+
+
+def error_response(
+    status: int, cseq: int | None, message: str = "", body: bool = False
+) -> Response:
+    """A response for a failed request; the body carries ``message`` when asked (e.g. 415)."""
+    headers = [("Server", SERVER_NAME)]
+    content = b""
+    if body and message:
+        content = (message + "\n").encode()
+        headers.append(("Content-Type", "text/plain; charset=utf-8"))
+    if status == STATUS_NOT_IMPLEMENTED:
+        headers.append(("Public", format_public(PUBLIC_METHODS)))
+    return Response.make(status, cseq, headers, content)
+
+
+class RequestHandler:
+    """Answers the requests of one RTSP connection against the shared server state."""
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        library: MediaLibrary,
+        sessions: SessionRegistry,
+        connection_id: int,
+        peer_host: str,
+        local_host: str,
+        local_port: int,
+        interleaved_capable: bool = True,
+    ) -> None:
+        self.config = config
+        self.library = library
+        self.sessions = sessions
+        self.connection_id = connection_id
+        self.peer_host = peer_host
+        self.local_host = local_host
+        self.local_port = local_port
+        self.interleaved_capable = interleaved_capable
+        self._channels_in_use: set[int] = set()
+
+    # entry points -------------------------------------------------------------------------
+
+    def handle(self, request: Request, now: float) -> HandlerResult:
+        """Answer one request; never raises for bad input."""
+        raw_cseq = request.headers.get("CSeq")
+        if raw_cseq is None:
+            log.info("%s: %s without CSeq", self.peer_host, request.method)
+            return HandlerResult(error_response(STATUS_BAD_REQUEST, None))
+        try:
+            cseq = parse_cseq(raw_cseq)
+        except ParseError:
+            return HandlerResult(error_response(STATUS_BAD_REQUEST, None))
+        if request.version != RTSP_VERSION:
+            return HandlerResult(error_response(STATUS_VERSION_NOT_SUPPORTED, cseq))
+        method = (
+            getattr(self, "_" + request.method.lower(), None)
+            if request.method in PUBLIC_METHODS
+            else None
+        )
+        if method is None:
+            return HandlerResult(error_response(STATUS_NOT_IMPLEMENTED, cseq))
+        reply = _Reply(cseq=cseq)
+        try:
+            method(request, reply, now)
+        except RequestError as exc:
+            log.info(
+                "%s %s %s: %d %s", self.peer_host, request.method, request.uri, exc.status, exc
+            )
+            response = error_response(exc.status, cseq, str(exc), exc.body)
+            for name, value in exc.headers:
+                response.headers.add(name, value)
+            return HandlerResult(response, tuple(reply.actions), session_id=_sid(reply.session))
+        return HandlerResult(
+            self._build(reply), tuple(reply.actions), session_id=_sid(reply.session)
+        )
+
+    def handle_parse_error(self, error: ParseError) -> HandlerResult:
+        """The answer to bytes the parser refused: their status (400/413), then close."""
+        cseq = getattr(error, "cseq", None)
+        return HandlerResult(error_response(error.status, cseq), close=True)
+
+    def connection_closed(self) -> list[Action]:
+        """The connection is gone: its TCP interleaved sessions end with it.
+
+        UDP sessions outlive the connection, as RFC 2326 §3 allows (a session is not bound to
+        a transport connection), until TEARDOWN or their timeout.
+        """
+        actions: list[Action] = []
+        for session in self.sessions.owned_by(self.connection_id):
+            if session.is_interleaved:
+                self.sessions.remove(session.id)
+                actions.append(EndSession(session, "connection closed", bye=False))
+        return actions
+
+    # building responses ---------------------------------------------------------------------
+
+    def _build(self, reply: _Reply) -> Response:
+        headers: list[tuple[str, str]] = []
+        if reply.session is not None:
+            if reply.lab:
+                # The lab's client reads the Session id from the second line: CSeq, then Session.
+                headers.append(("Session", reply.session.id))
+            else:
+                timeout = int(reply.session.timeout)
+                headers.append(("Session", str(SessionHeader(reply.session.id, timeout))))
+        if not reply.lab:
+            headers.append(("Server", SERVER_NAME))
+        headers.extend(reply.headers)
+        return Response.make(STATUS_OK, reply.cseq, headers, reply.body)
+
+    def _base_url(self, request: Request, name: str) -> str:
+        """The aggregate URL of ``name`` as the client addressed us (with scheme and host)."""
+        if "://" in request.uri:
+            parts = urlsplit(request.uri)
+            return f"{parts.scheme}://{parts.netloc}/{name}"
+        return f"rtsp://{_url_host(self.local_host)}:{self.local_port}/{name}"
+
+    def _media(self, request: Request) -> MediaRequest:
+        try:
+            return parse_media_uri(request.uri)
+        except MediaNotFound as exc:
+            raise RequestError(STATUS_NOT_FOUND, str(exc)) from exc
+
+    def _track(self, name: str) -> MediaTrack:
+        try:
+            return self.library.track(name)
+        except MediaNotFound as exc:
+            raise RequestError(STATUS_NOT_FOUND, str(exc)) from exc
+        except MediaUnsupported as exc:
+            raise RequestError(STATUS_UNSUPPORTED_MEDIA, str(exc), body=True) from exc
+
+    def _session(
+        self, request: Request, reply: _Reply, now: float, required: bool = True
+    ) -> Session | None:
+        """The session the request names (bound to this peer); 454 when unknown."""
+        value = request.headers.get("Session")
+        if value is None:
+            if required:
+                raise RequestError(STATUS_SESSION_NOT_FOUND, "request needs a Session header")
+            return None
+        try:
+            session_id = SessionHeader.parse(value).id
+        except ParseError as exc:
+            raise RequestError(STATUS_SESSION_NOT_FOUND, str(exc)) from exc
+        session = self.sessions.get(session_id)
+        if session is None or session.peer_host != self.peer_host:
+            # A session made from another address is reported as unknown: ids are not
+            # capabilities to be used from anywhere.
+            raise RequestError(STATUS_SESSION_NOT_FOUND, f"no session {session_id!r} for this peer")
+        session.touch(now)
+        reply.session = session
+        reply.lab = session.lab_dialect
+        return session
+
+    def _transition(self, session: Session, method: str) -> None:
+        try:
+            session.apply(method)
+        except InvalidTransition as exc:
+            raise RequestError(STATUS_METHOD_NOT_VALID, str(exc)) from exc
+
+    # methods ----------------------------------------------------------------------------------
+
+    def _options(self, request: Request, reply: _Reply, now: float) -> None:
+        self._session(request, reply, now, required=False)
+        reply.headers.append(("Public", format_public(PUBLIC_METHODS)))
+
+    def _get_parameter(self, request: Request, reply: _Reply, now: float) -> None:
+        # RFC 2326 §10.8: with no body this is a keep-alive; the session's activity was touched.
+        self._session(request, reply, now, required=False)
+
+    def _describe(self, request: Request, reply: _Reply, now: float) -> None:
+        media = self._media(request)
+        track = self._track(media.name)
+        base = self._base_url(request, media.name)
+        sdp = SessionDescription(
+            origin_address=self.local_host,
+            session_id=zlib.crc32(media.name.encode()),
+            connection_address="0.0.0.0",
+            control="*",
+            track_control=TRACK_CONTROL,
+            framerate=self.config.fps,
+            duration=track.duration(self.config.fps),
+            width=track.width,
+            height=track.height,
+        )
+        reply.body = sdp.to_text().encode()
+        reply.headers += [("Content-Base", base + "/"), ("Content-Type", SDP_CONTENT_TYPE)]
+
+    def _setup(self, request: Request, reply: _Reply, now: float) -> None:
+        media = self._media(request)
+        session = self._session(request, reply, now, required=False)
+        if session is not None:
+            if session.media_path != media.name:
+                raise RequestError(STATUS_METHOD_NOT_VALID, "a session carries one media file")
+            self._transition(session, "SETUP")
+        track = self._track(media.name)
+        transport = self._choose_transport(request)
+        lab = transport.is_lab_form
+        if session is None:
+            try:
+                session_id = self.sessions.new_id()
+            except SessionLimitReached as exc:
+                raise RequestError(STATUS_NOT_ENOUGH_BANDWIDTH, str(exc)) from exc
+            destination = self._destination(transport)
+            stream = RTPStream.create(
+                self.config.fps, len(track), self.config.loop, lab_dialect=lab
+            )
+            session = Session(
+                id=session_id,
+                peer_host=self.peer_host,
+                media_path=media.name,
+                track=track,
+                stream=stream,
+                destination=destination,
+                connection_id=self.connection_id,
+                timeout=self.config.session_timeout,
+                last_activity=now,
+                lab_dialect=lab,
+            )
+            self.sessions.add(session)
+        else:
+            self._release(session)
+            session.destination = self._destination(transport)
+        reply.session = session
+        reply.lab = lab
+        reply.headers.append(("Transport", str(self._reply_transport(transport, session))))
+
+    def _choose_transport(self, request: Request) -> Transport:
+        value = request.headers.get("Transport")
+        if value is None:
+            raise RequestError(STATUS_BAD_REQUEST, "SETUP needs a Transport header")
+        try:
+            offers = parse_transports(value)
+        except ParseError as exc:
+            raise RequestError(STATUS_BAD_REQUEST, f"bad Transport header: {exc}") from exc
+        reasons = []
+        for offer in offers:
+            reason = self._refusal(offer)
+            if reason is None:
+                return offer
+            reasons.append(reason)
+        raise RequestError(STATUS_UNSUPPORTED_TRANSPORT, "; ".join(reasons))
+
+    def _refusal(self, offer: Transport) -> str | None:
+        """Why ``offer`` cannot be used, or None when it can."""
+        protocol = offer.protocol.upper()
+        if not offer.unicast:
+            return "multicast is not offered"
+        if offer.mode is not None and offer.mode.upper() != PLAY_MODE:
+            return f"mode {offer.mode} is not offered"
+        if offer.destination and offer.destination != self.peer_host:
+            # No reflection: media only ever goes to the host that asked for it.
+            return f"destination {offer.destination} is not the requesting host"
+        if protocol == TCP_PROTOCOL:
+            if not self.interleaved_capable:
+                return "TCP interleaved is not available on this connection"
+            return None
+        if protocol in UDP_PROTOCOLS or offer.is_lab_form:
+            if offer.client_port is None:
+                return "UDP transport needs client_port"
+            return None
+        return f"protocol {offer.protocol} is not offered"
+
+    def _destination(self, offer: Transport) -> UDPDestination | InterleavedChannels:
+        if offer.is_tcp:
+            if offer.interleaved is not None and not ({*offer.interleaved} & self._channels_in_use):
+                rtp, rtcp = offer.interleaved
+            else:
+                rtp = next(
+                    c for c in range(0, MAX_CHANNEL, 2) if not {c, c + 1} & self._channels_in_use
+                )
+                rtcp = rtp + 1
+            self._channels_in_use |= {rtp, rtcp}
+            return InterleavedChannels(rtp, rtcp)
+        assert offer.client_port is not None
+        return UDPDestination(self.peer_host, offer.client_port[0], offer.client_port[1])
+
+    def _release(self, session: Session) -> None:
+        if isinstance(session.destination, InterleavedChannels):
+            self._channels_in_use -= {session.destination.rtp, session.destination.rtcp}
+
+    def _reply_transport(self, offer: Transport, session: Session) -> Transport:
+        ssrc = None if session.lab_dialect else session.stream.ssrc
+        if isinstance(session.destination, InterleavedChannels):
+            channels = (session.destination.rtp, session.destination.rtcp)
+            return Transport(protocol=offer.protocol, interleaved=channels, ssrc=ssrc)
+        return Transport(
+            protocol=offer.protocol,
+            client_port=offer.client_port,
+            server_port=(self.config.server_rtp_port, self.config.server_rtcp_port),
+            ssrc=ssrc,
+        )
+
+    def _play(self, request: Request, reply: _Reply, now: float) -> None:
+        session = self._session(request, reply, now)
+        assert session is not None
+        requested = self._range(request)
+        stream = session.stream
+        duration = stream.frame_count / stream.fps
+        if requested is not None and requested.start is not None and requested.start > duration:
+            raise RequestError(
+                STATUS_INVALID_RANGE,
+                f"start {requested.start} is beyond the end ({duration:.3f} s)",
+            )
+        was_playing = session.state is SessionState.PLAYING
+        self._transition(session, "PLAY")
+        seeking = requested is not None and requested.start is not None
+        # RFC 2326 §10.5: PLAY while playing without a Range only confirms the position.
+        if not was_playing or seeking or session.ended:
+            if was_playing:
+                reply.actions.append(StopStreaming(session))
+            if seeking:
+                assert requested is not None and requested.start is not None
+                stream.seek(requested.start)
+            elif stream.at_end:
+                stream.seek(0.0)  # played to the end: PLAY again starts over
+            session.ended = False
+            reply.actions.append(StartStreaming(session))
+        if session.lab_dialect:
+            return
+        aggregate = self._base_url(request, session.media_path)
+        reply.headers.append(("Range", str(NptRange(stream.position_seconds, duration))))
+        info = RTPInfo(f"{aggregate}/{TRACK_CONTROL}", stream.next_seq, stream.next_timestamp)
+        reply.headers.append(("RTP-Info", format_rtp_info([info])))
+
+    def _range(self, request: Request) -> NptRange | None:
+        value = request.headers.get("Range")
+        if value is None:
+            return None
+        try:
+            return NptRange.parse(value)
+        except ParseError as exc:
+            raise RequestError(STATUS_INVALID_RANGE, str(exc)) from exc
+
+    def _pause(self, request: Request, reply: _Reply, now: float) -> None:
+        session = self._session(request, reply, now)
+        assert session is not None
+        self._transition(session, "PAUSE")
+        reply.actions.append(StopStreaming(session))
+
+    def _teardown(self, request: Request, reply: _Reply, now: float) -> None:
+        session = self._session(request, reply, now)
+        assert session is not None
+        self._transition(session, "TEARDOWN")
+        self.sessions.remove(session.id)
+        self._release(session)
+        reply.actions.append(EndSession(session, "teardown", bye=not session.ended))
+
+
+def _sid(session: Session | None) -> str | None:
+    return None if session is None else session.id
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

@@ -1,0 +1,112 @@
+"""Putting RTP packets on the wire: UDP with GSO or scatter/gather, TCP interleaved.
+
+Payloads are shared among sessions (packetized once per file and MTU); only the 12-byte header
+differs, so the send path hands the kernel (header, payload) pairs without copying payloads.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import struct
+from collections.abc import Sequence
+
+log = logging.getLogger(__name__)
+
+# Linux UDP generic segmentation offload (linux/udp.h): one sendmsg carries many datagrams.
+SOL_UDP = getattr(socket, "SOL_UDP", 17)
+UDP_SEGMENT = getattr(socket, "UDP_SEGMENT", 103)
+GSO_MAX_SEGMENTS = 64  # linux/udp.h UDP_MAX_SEGMENTS
+GSO_MAX_BYTES = 65_507  # one UDP datagram's payload limit bounds the whole GSO super-packet
+MAX_UDP_PAYLOAD = 65_507  # RFC 768 length field minus IPv4 and UDP headers
+INTERLEAVED_MAGIC = b"$"  # RFC 2326 §10.12
+_INTERLEAVED = struct.Struct("!cBH")
+_SEGMENT_SIZE = struct.Struct("=H")
+
+
+class UDPSender:
+    """Sends a frame's packets to one address with as few syscalls as the kernel allows."""
+
+    def __init__(self, sock: socket.socket, use_gso: bool = True) -> None:
+        self.sock = sock
+        self.use_gso = use_gso and sock.family in (socket.AF_INET, socket.AF_INET6)
+        self.packets_dropped = 0  # refused by a full socket buffer
+        self.syscalls = 0
+
+    def send_frame(
+        self, address: tuple[str, int], headers: Sequence[bytes], payloads: Sequence[bytes]
+    ) -> int:
+        """Send packets header[i] + payload[i]; return how many the kernel accepted."""
+        sent = 0
+        start = 0
+        count = len(payloads)
+        while start < count:
+            end = self._gso_batch_end(headers, payloads, start) if self.use_gso else start + 1
+            if end - start > 1 and self._send_gso(address, headers, payloads, start, end):
+                sent += end - start
+            else:
+                end = start + 1
+                if self._send_one(address, headers[start], payloads[start]):
+                    sent += 1
+            start = end
+        return sent
+
+    @staticmethod
+    def _gso_batch_end(headers: Sequence[bytes], payloads: Sequence[bytes], start: int) -> int:
+        """End of the run from ``start`` that GSO can carry: equal sizes, the last may be shorter."""
+        size = len(headers[start]) + len(payloads[start])
+        end = start + 1
+        total = size
+        while end < len(payloads) and end - start < GSO_MAX_SEGMENTS:
+            this = len(headers[end]) + len(payloads[end])
+            if this > size or total + this > GSO_MAX_BYTES:
+                break
+            total += this
+            end += 1
+            if this < size:
+                break
+        return end
+
+    def _send_gso(self, address, headers, payloads, start: int, end: int) -> bool:
+        buffers = []
+        for i in range(start, end):
+            buffers.append(headers[i])
+            buffers.append(payloads[i])
+        segment = len(headers[start]) + len(payloads[start])
+        try:
+            self.sock.sendmsg(
+                buffers, [(SOL_UDP, UDP_SEGMENT, _SEGMENT_SIZE.pack(segment))], 0, address
+            )
+        except BlockingIOError:
+            self.packets_dropped += end - start
+            self.syscalls += 1
+            return True  # counted as dropped; do not retry one by one into a full buffer
+        except OSError as exc:
+            log.info("UDP GSO unavailable (%s): sending one datagram per packet", exc)
+            self.use_gso = False
+            return False
+        self.syscalls += 1
+        return True
+
+    def _send_one(self, address, header: bytes, payload: bytes) -> bool:
+        self.syscalls += 1
+        try:
+            self.sock.sendmsg([header, payload], [], 0, address)
+        except BlockingIOError:
+            self.packets_dropped += 1
+            return False
+        except OSError as exc:
+            # e.g. ECONNREFUSED from an earlier ICMP port unreachable: the client went away.
+            log.debug("RTP to %s failed: %s", address, exc)
+            return False
+        return True
+
+
+def interleaved_frame(channel: int, headers: Sequence[bytes], payloads: Sequence[bytes]) -> bytes:
+    """Every packet of a frame framed for the RTSP connection, as one buffer for one write."""
+    parts = []
+    for header, payload in zip(headers, payloads):
+        parts.append(_INTERLEAVED.pack(INTERLEAVED_MAGIC, channel, len(header) + len(payload)))
+        parts.append(header)
+        parts.append(payload)
+    return b"".join(parts)

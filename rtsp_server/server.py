@@ -1,0 +1,490 @@
+"""RTSPServer: the asyncio shell around the handler, media library, scheduler and senders."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Hashable, Iterable
+from concurrent.futures import Future
+from typing import Any
+
+from rtsp_common.errors import ParseError
+from rtsp_common.rtsp import InterleavedFrame
+from rtsp_server.connection import RTSPConnection
+from rtsp_server.handler import (
+    Action,
+    EndSession,
+    ServerConfig,
+    StartStreaming,
+    StopStreaming,
+)
+from rtsp_server.media import MediaLibrary, max_rtp_payload
+from rtsp_server.reports import (
+    REPORT_INTERVAL,
+    goodbye,
+    is_rtcp_report,
+    reception_reports,
+    sender_report,
+)
+from rtsp_server.rtp_sender import MAX_UDP_PAYLOAD, UDPSender, interleaved_frame
+from rtsp_server.scheduler import Scheduler
+from rtsp_server.session import InterleavedChannels, Session, SessionRegistry, UDPDestination
+from rtsp_server.stream import RTP_HEADER_SIZE
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 8554  # RFC 2326 §3.2 names 554; 8554 needs no privileges
+HOUSEKEEPING_INTERVAL = 0.25  # s between checks for idle sessions and stalled connections
+SEND_BUFFER = 4 * 1024 * 1024  # bytes: room for bursts of many sessions' frames
+WRITE_BUFFER_LIMIT = 1024 * 1024  # bytes queued on a TCP connection before frames are skipped
+PORT_PAIR_ATTEMPTS = 64
+
+
+class _Discard(asyncio.DatagramProtocol):
+    """Reads and drops what clients send to the RTP port (e.g. NAT keep-alives)."""
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        pass
+
+
+class _RTCPReceiver(asyncio.DatagramProtocol):
+    def __init__(self, server: RTSPServer) -> None:
+        self.server = server
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        self.server.rtcp_received(data, addr[0], addr[1])
+
+
+def _bind_port_pair(host: str, rtp_port: int) -> tuple[socket.socket, socket.socket]:
+    """Bind an even RTP port and the next odd one for RTCP (RFC 3550 §11)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    for _ in range(PORT_PAIR_ATTEMPTS):
+        rtp = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            rtp.bind((host, rtp_port))
+            port = rtp.getsockname()[1]
+            if port % 2:
+                raise OSError("odd port")
+            rtcp = socket.socket(family, socket.SOCK_DGRAM)
+            try:
+                rtcp.bind((host, port + 1))
+            except OSError:
+                rtcp.close()
+                raise
+        except OSError:
+            rtp.close()
+            if rtp_port:
+                raise
+            continue
+        for sock in (rtp, rtcp):
+            sock.setblocking(False)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+        return rtp, rtcp
+    raise OSError(f"no free even/odd UDP port pair on {host}")
+
+
+class RTSPServer:
+    """An RTSP 1.0 server streaming MJPEG files over RTP to many clients.
+
+    ``RTSPServer(554, "movie.Mjpeg").start()`` is the lab's API (blocking). Also
+    ``RTSPServer(port=0, media=DIR_OR_FILE, ...)``, ``await serve()``, and ``with`` to run it
+    in a background thread (``.port`` is the bound port).
+    """
+
+    def __init__(
+        self,
+        server_port: int | None = None,
+        video_file: str | os.PathLike[str] | None = None,
+        *,
+        port: int | None = None,
+        media: str | os.PathLike[str] | None = None,
+        host: str = "0.0.0.0",
+        fps: float = 20.0,
+        mtu: int = 1400,
+        loop: bool = False,
+        session_timeout: float = 60.0,
+        max_sessions: int = 1000,
+        max_connections: int = 1000,
+        max_request_bytes: int = 8192,
+        request_timeout: float = 10.0,
+        idle_timeout: float | None = None,
+        rtp_port: int = 0,
+        lab_flush_delay: float = 0.15,
+        report_interval: float = REPORT_INTERVAL,
+        use_gso: bool = True,
+    ) -> None:
+        chosen_port = port if port is not None else server_port
+        self.requested_port = DEFAULT_PORT if chosen_port is None else chosen_port
+        source = media if media is not None else video_file
+        if source is None:
+            raise ValueError("RTSPServer needs media (a folder or file) or video_file")
+        if fps <= 0:
+            raise ValueError("fps must be positive")
+        if max_rtp_payload(mtu) < 256:
+            raise ValueError(f"mtu {mtu} leaves no room for RFC 2435 headers and tables")
+        self.library = MediaLibrary(source)
+        self.host = host
+        self.fps = fps
+        self.mtu = mtu
+        self.loop_media = loop
+        self.session_timeout = session_timeout
+        self.max_connections = max_connections
+        self.max_request_bytes = max_request_bytes
+        self.request_timeout = request_timeout
+        self.idle_timeout = session_timeout if idle_timeout is None else idle_timeout
+        self.rtp_port_request = rtp_port
+        self.lab_flush_delay = lab_flush_delay
+        self.report_interval = report_interval
+        self.use_gso = use_gso
+        self.max_payload = max_rtp_payload(mtu)
+        self.sessions = SessionRegistry(max_sessions)
+        self.config = ServerConfig(
+            fps=fps, mtu=mtu, loop=loop, session_timeout=session_timeout, max_sessions=max_sessions
+        )
+        self.connections: dict[int, RTSPConnection] = {}
+        self.port = 0
+        self.rtp_port = 0
+        self._ids = itertools.count(1)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._startup_error: BaseException | None = None
+        self._scheduler: Scheduler | None = None
+        self._udp: UDPSender | None = None
+        self._rtcp_sock: socket.socket | None = None
+        self.cname = f"rtsp-workbench@{socket.gethostname()}"
+
+    # running ---------------------------------------------------------------------------------
+
+    def loop_time(self) -> float:
+        assert self._loop is not None
+        return self._loop.time()
+
+    async def serve(self) -> None:
+        """Run until stop(); every session gets an RTCP BYE on the way out."""
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        self._stop = asyncio.Event()
+        rtp_sock, rtcp_sock = _bind_port_pair(self.host, self.rtp_port_request)
+        self.rtp_port = rtp_sock.getsockname()[1]
+        self.config = ServerConfig(
+            fps=self.fps,
+            mtu=self.mtu,
+            loop=self.loop_media,
+            session_timeout=self.session_timeout,
+            max_sessions=self.sessions.max_sessions,
+            server_rtp_port=self.rtp_port,
+            server_rtcp_port=self.rtp_port + 1,
+        )
+        self._udp = UDPSender(rtp_sock, self.use_gso)
+        self._rtcp_sock = rtcp_sock
+        rtp_transport, _ = await loop.create_datagram_endpoint(_Discard, sock=rtp_sock)
+        rtcp_transport, _ = await loop.create_datagram_endpoint(
+            lambda: _RTCPReceiver(self), sock=rtcp_sock
+        )
+        self._scheduler = Scheduler(loop, self._send_frame)
+        tcp = await loop.create_server(
+            lambda: RTSPConnection(self, next(self._ids)),
+            self.host,
+            self.requested_port,
+            reuse_address=True,
+        )
+        self.port = tcp.sockets[0].getsockname()[1]
+        housekeeping = loop.create_task(self._housekeeping(), name="rtsp-housekeeping")
+        log.info(
+            "serving %s on rtsp://%s:%d/ (RTP/RTCP ports %d-%d): %s",
+            self.library.root,
+            self.host,
+            self.port,
+            self.rtp_port,
+            self.rtp_port + 1,
+            ", ".join(self.library.names()) or "no media yet",
+        )
+        self._ready.set()
+        try:
+            await self._stop.wait()
+        finally:
+            log.info(
+                "shutting down: %d sessions, %d connections",
+                len(self.sessions),
+                len(self.connections),
+            )
+            for session in list(self.sessions):
+                self.sessions.remove(session.id)
+                self._end(session, "server shutdown", bye=True)
+            self._scheduler.close()
+            tcp.close()
+            for connection in list(self.connections.values()):
+                connection.close()
+            housekeeping.cancel()
+            await asyncio.gather(housekeeping, return_exceptions=True)
+            await asyncio.sleep(0)
+            rtp_transport.close()
+            rtcp_transport.close()
+            await tcp.wait_closed()
+            await asyncio.sleep(0)
+            self._ready.clear()
+
+    def start(self) -> None:
+        """Serve until Ctrl-C or SIGTERM (blocking, the lab's API); return after a clean stop."""
+
+        async def main() -> None:
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                try:
+                    loop.add_signal_handler(signum, self.stop)
+                except (NotImplementedError, RuntimeError, ValueError):
+                    pass  # not the main thread: stop() still works
+            await self.serve()
+
+        try:
+            asyncio.run(main())
+        except KeyboardInterrupt:
+            pass
+
+    def stop(self) -> None:
+        """Ask the server to shut down (callable from any thread)."""
+        if self._loop is None or self._stop is None:
+            return
+        if threading.current_thread() is threading.main_thread() and self._thread is None:
+            try:
+                if asyncio.get_running_loop() is self._loop:
+                    self._stop.set()
+                    return
+            except RuntimeError:
+                pass
+        self._loop.call_soon_threadsafe(self._stop.set)
+
+    def __enter__(self) -> RTSPServer:
+        self._thread = threading.Thread(target=self._run_thread, name="rtsp-server", daemon=True)
+        self._thread.start()
+        self._ready.wait(10)
+        if self._startup_error is not None:
+            raise self._startup_error
+        if not self._ready.is_set():
+            raise RuntimeError("RTSP server did not start within 10 s")
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+        if self._thread is not None:
+            self._thread.join(10)
+            self._thread = None
+
+    def _run_thread(self) -> None:
+        try:
+            asyncio.run(self.serve())
+        except BaseException as exc:  # surfaced to __enter__
+            self._startup_error = exc
+            self._ready.set()
+
+    def call(self, function, *args):
+        """Run ``function(*args)`` on the server's loop thread and return its result (tests)."""
+        assert self._loop is not None
+        future: Future = Future()
+
+        def run() -> None:
+            try:
+                future.set_result(function(*args))
+            except BaseException as exc:
+                future.set_exception(exc)
+
+        self._loop.call_soon_threadsafe(run)
+        return future.result(10)
+
+    def stats(self) -> dict[str, int]:
+        """Counts for leak checks: sessions, connections, scheduled streams, asyncio tasks."""
+
+        def collect() -> dict[str, int]:
+            return {
+                "sessions": len(self.sessions),
+                "connections": len(self.connections),
+                "streaming": len(self._scheduler) if self._scheduler else 0,
+                "tasks": len(asyncio.all_tasks(self._loop)),
+            }
+
+        return self.call(collect)
+
+    # actions from the handler --------------------------------------------------------------
+
+    def perform(self, actions: Iterable[Action]) -> None:
+        assert self._scheduler is not None
+        for action in actions:
+            session = action.session
+            if isinstance(action, StartStreaming):
+                session.next_report = self.loop_time()
+                self._scheduler.add(session.id, self.fps)
+            elif isinstance(action, StopStreaming):
+                self._scheduler.remove(session.id)
+            elif isinstance(action, EndSession):
+                self._end(session, action.reason, action.bye)
+
+    def _end(self, session: Session, reason: str, bye: bool) -> None:
+        if self._scheduler is not None:
+            self._scheduler.remove(session.id)
+        if bye and not session.lab_dialect and not session.ended:
+            self._send_rtcp(
+                session,
+                goodbye(
+                    session.stream, self.cname, time.time(), self._now_timestamp(session), reason
+                ),
+            )
+        log.info("session %s ended: %s", session.id, reason)
+
+    def _now_timestamp(self, session: Session) -> int:
+        stream = session.stream
+        return stream.last_timestamp if stream.last_timestamp is not None else stream.next_timestamp
+
+    # media out -----------------------------------------------------------------------------
+
+    def _send_frame(self, key: Hashable, deadline: float) -> bool:
+        session = self.sessions.get(str(key))
+        if session is None:
+            return False
+        stream = session.stream
+        if stream.at_end:
+            if not session.lab_dialect:
+                wallclock = time.time() - (self.loop_time() - deadline)
+                self._send_rtcp(
+                    session,
+                    goodbye(
+                        stream, self.cname, wallclock, self._now_timestamp(session), "end of stream"
+                    ),
+                )
+            session.ended = True
+            log.info("session %s reached the end of %s", session.id, session.media_path)
+            return False
+        index = stream.position
+        if session.lab_dialect:
+            frame = session.track.frames[index]
+            if len(frame) + RTP_HEADER_SIZE > MAX_UDP_PAYLOAD:
+                log.warning(
+                    "frame %d of %s too big for one datagram: skipped", index, session.media_path
+                )
+                stream.skip_frame()
+                return True
+            payloads = [frame]
+        else:
+            payloads = session.track.payloads(index, self.max_payload)
+        destination = session.destination
+        if isinstance(destination, InterleavedChannels):
+            connection = self.connections.get(session.connection_id)
+            if connection is None:
+                return False
+            if connection.write_buffer_size() > WRITE_BUFFER_LIMIT:
+                stream.skip_frame()  # a slow reader loses frames, not the server's memory
+                return True
+            headers = stream.frame_headers(payloads)
+            connection.write(interleaved_frame(destination.rtp, headers, payloads))
+        else:
+            assert self._udp is not None
+            headers = stream.frame_headers(payloads)
+            self._udp.send_frame((destination.host, destination.rtp_port), headers, payloads)
+        if not session.lab_dialect and self.loop_time() >= session.next_report:
+            session.next_report = self.loop_time() + self.report_interval
+            wallclock = time.time() - (self.loop_time() - deadline)
+            assert stream.last_timestamp is not None
+            self._send_rtcp(
+                session, sender_report(stream, self.cname, wallclock, stream.last_timestamp)
+            )
+        return True
+
+    def _send_rtcp(self, session: Session, data: bytes) -> None:
+        destination = session.destination
+        if isinstance(destination, InterleavedChannels):
+            connection = self.connections.get(session.connection_id)
+            if connection is not None:
+                connection.write(InterleavedFrame(destination.rtcp, data).to_bytes())
+        elif isinstance(destination, UDPDestination) and self._rtcp_sock is not None:
+            try:
+                self._rtcp_sock.sendto(data, (destination.host, destination.rtcp_port))
+            except OSError as exc:
+                log.debug("RTCP to %s failed: %s", destination, exc)
+
+    # RTCP in -------------------------------------------------------------------------------
+
+    def rtcp_received(self, data: bytes, host: str, port: int) -> None:
+        """A compound from a client: receiver reports are logged and count as activity."""
+        try:
+            reports = reception_reports(data)
+            is_report = is_rtcp_report(data)
+        except ParseError as exc:
+            log.debug("malformed RTCP from %s:%d: %s", host, port, exc)
+            return
+        now = self.loop_time()
+        touched: set[str] = set()
+        for report in reports:
+            session = self.sessions.by_ssrc(report.block.ssrc)
+            if session is None or session.peer_host != host:
+                continue
+            touched.add(session.id)
+            session.touch(now)
+            session.receiver_reports += 1
+            log.info(
+                "session %s: receiver report from %s: lost %.1f%% (%d total), jitter %.1f ms",
+                session.id,
+                host,
+                report.fraction_lost * 100,
+                report.block.cumulative_lost,
+                report.jitter_ms,
+            )
+        if is_report and not touched:
+            # A report without blocks (nothing received yet) still proves the client is there.
+            for session in self.sessions:
+                dest = session.destination
+                if (
+                    isinstance(dest, UDPDestination)
+                    and dest.host == host
+                    and dest.rtcp_port == port
+                ):
+                    session.touch(now)
+                    session.receiver_reports += 1
+
+    def interleaved_received(self, connection: RTSPConnection, frame: InterleavedFrame) -> None:
+        for session in self.sessions.owned_by(connection.id):
+            dest = session.destination
+            if isinstance(dest, InterleavedChannels) and frame.channel == dest.rtcp:
+                self.rtcp_received(frame.payload, connection.peer[0], 0)
+                session.touch(self.loop_time())
+                return
+
+    # timeouts ------------------------------------------------------------------------------
+
+    async def _housekeeping(self) -> None:
+        while True:
+            await asyncio.sleep(HOUSEKEEPING_INTERVAL)
+            self.check_timeouts(self.loop_time())
+
+    def check_timeouts(self, now: float) -> None:
+        """End idle sessions; close trickling or idle connections."""
+        for session in self.sessions.expired(now):
+            self.sessions.remove(session.id)
+            log.warning(
+                "session %s idle for %.0f s: torn down", session.id, now - session.last_activity
+            )
+            self._end(session, "session timeout", bye=True)
+        for connection in list(self.connections.values()):
+            if (
+                connection.partial_since is not None
+                and now - connection.partial_since > self.request_timeout
+            ):
+                log.warning(
+                    "%s:%d sent an incomplete request for %.0f s: closed",
+                    *connection.peer,
+                    now - connection.partial_since,
+                )
+                connection.close()
+            elif now - connection.last_bytes > self.idle_timeout and not self.sessions.owned_by(
+                connection.id
+            ):
+                log.info(
+                    "%s:%d idle for %.0f s: closed", *connection.peer, now - connection.last_bytes
+                )
+                connection.close()

@@ -1,0 +1,159 @@
+"""RTSP sessions: identifiers, the RFC 2326 Appendix A.2 server state table, session records."""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from dataclasses import dataclass
+
+from rtsp_server.media import MediaTrack
+from rtsp_server.stream import RTPStream
+
+# The lab's client calls int() on the id; 16+ decimal digits keep ids unguessable (about 2^56).
+SESSION_ID_DIGITS = 18
+
+
+class SessionState(enum.Enum):
+    """Server-side session states of RFC 2326 Appendix A.2 (no RECORD support)."""
+
+    INIT = "init"
+    READY = "ready"
+    PLAYING = "playing"
+
+
+# RFC 2326 Appendix A.2, server state machine. A (state, method) pair absent here is answered
+# with 455 Method Not Valid in This State. SETUP while playing would change the transport under
+# a running stream, which RFC 2326 §10.4 lets a server refuse.
+TRANSITIONS: dict[tuple[SessionState, str], SessionState] = {
+    (SessionState.INIT, "SETUP"): SessionState.READY,
+    (SessionState.INIT, "TEARDOWN"): SessionState.INIT,
+    (SessionState.READY, "SETUP"): SessionState.READY,
+    (SessionState.READY, "PLAY"): SessionState.PLAYING,
+    (SessionState.READY, "TEARDOWN"): SessionState.INIT,
+    (SessionState.READY, "GET_PARAMETER"): SessionState.READY,
+    (SessionState.PLAYING, "PLAY"): SessionState.PLAYING,
+    (SessionState.PLAYING, "PAUSE"): SessionState.READY,
+    (SessionState.PLAYING, "TEARDOWN"): SessionState.INIT,
+    (SessionState.PLAYING, "GET_PARAMETER"): SessionState.PLAYING,
+}
+
+
+class InvalidTransition(Exception):
+    """A method the session's current state does not allow (RTSP 455)."""
+
+
+def next_state(state: SessionState, method: str) -> SessionState:
+    """Return the state after ``method``; raise InvalidTransition when the table has no entry."""
+    try:
+        return TRANSITIONS[(state, method)]
+    except KeyError:
+        raise InvalidTransition(f"{method} is not valid in state {state.name}") from None
+
+
+def new_session_id() -> str:
+    """A fresh random session id of SESSION_ID_DIGITS decimal digits, no leading zero."""
+    first = str(secrets.randbelow(9) + 1)
+    rest = "".join(str(secrets.randbelow(10)) for _ in range(SESSION_ID_DIGITS - 1))
+    return first + rest
+
+
+@dataclass(frozen=True)
+class UDPDestination:
+    """Where a UDP session's RTP and RTCP go: always the RTSP peer's host."""
+
+    host: str
+    rtp_port: int
+    rtcp_port: int
+
+
+@dataclass(frozen=True)
+class InterleavedChannels:
+    """RFC 2326 §10.12 channels carrying RTP and RTCP on the RTSP connection."""
+
+    rtp: int
+    rtcp: int
+
+
+@dataclass(eq=False)
+class Session:
+    """One client's stream of one media file; owned by the connection that made it."""
+
+    id: str
+    peer_host: str
+    media_path: str
+    track: MediaTrack
+    stream: RTPStream
+    destination: UDPDestination | InterleavedChannels
+    connection_id: int
+    timeout: float
+    last_activity: float
+    lab_dialect: bool = False
+    state: SessionState = SessionState.READY
+    ended: bool = False  # reached the end of the file without --loop: BYE sent, kept until TEARDOWN
+    receiver_reports: int = 0
+    next_report: float = 0.0  # loop time of the next RTCP sender report
+
+    @property
+    def is_interleaved(self) -> bool:
+        return isinstance(self.destination, InterleavedChannels)
+
+    def touch(self, now: float) -> None:
+        """Record activity (an RTSP request or an RTCP receiver report) at ``now``."""
+        self.last_activity = now
+
+    def expired(self, now: float) -> bool:
+        return now - self.last_activity > self.timeout
+
+    def apply(self, method: str) -> None:
+        """Move along the state table; InvalidTransition when ``method`` is not allowed now."""
+        self.state = next_state(self.state, method)
+
+
+class SessionLimitReached(Exception):
+    """The server already holds its maximum number of sessions (RTSP 453)."""
+
+
+class SessionRegistry:
+    """All sessions of one server, by id, with a size limit."""
+
+    def __init__(self, max_sessions: int) -> None:
+        self.max_sessions = max_sessions
+        self._sessions: dict[str, Session] = {}
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def __iter__(self):
+        return iter(list(self._sessions.values()))
+
+    def get(self, session_id: str) -> Session | None:
+        return self._sessions.get(session_id)
+
+    def new_id(self) -> str:
+        """A session id not in use; raise SessionLimitReached when full."""
+        if len(self._sessions) >= self.max_sessions:
+            raise SessionLimitReached(f"session limit of {self.max_sessions} reached")
+        while True:
+            session_id = new_session_id()
+            if session_id not in self._sessions:
+                return session_id
+
+    def add(self, session: Session) -> None:
+        if len(self._sessions) >= self.max_sessions:
+            raise SessionLimitReached(f"session limit of {self.max_sessions} reached")
+        self._sessions[session.id] = session
+
+    def remove(self, session_id: str) -> Session | None:
+        return self._sessions.pop(session_id, None)
+
+    def owned_by(self, connection_id: int) -> list[Session]:
+        return [s for s in self._sessions.values() if s.connection_id == connection_id]
+
+    def expired(self, now: float) -> list[Session]:
+        return [s for s in self._sessions.values() if s.expired(now)]
+
+    def by_ssrc(self, ssrc: int) -> Session | None:
+        for session in self._sessions.values():
+            if session.stream.ssrc == ssrc:
+                return session
+        return None

@@ -1,0 +1,112 @@
+"""Per-session RTP numbering: sequence numbers, 90 kHz timestamps, position, counters (pure)."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from rtsp_common.rtp import RTP_HEADER_SIZE, SEQ_MOD, TS_MOD, pack_header
+
+RTP_CLOCK_RATE = 90_000  # RFC 2435 §3: the JPEG payload uses a 90 kHz clock
+JPEG_PAYLOAD_TYPE = 26  # RFC 3551 §6: static payload type 26 is JPEG
+LAB_FIRST_SEQUENCE = 1  # the lab's server numbers packets by frame number, from 1
+
+
+@dataclass
+class RTPStream:
+    """Numbering state of one session's RTP stream.
+
+    The timestamp of frame number n (counted from the start of the file, loops included) is
+    ``ts_base + n * 90000 / fps``, so a position in the file always maps to the same time and a
+    PAUSE/PLAY or a seek keeps timestamps coherent; sequence numbers simply continue.
+    """
+
+    ssrc: int
+    next_seq: int
+    ts_base: int
+    fps: float
+    frame_count: int
+    loop: bool = False
+    position: int = 0  # index of the next frame to send, in [0, frame_count]
+    loops: int = 0  # completed passes over the file (with loop)
+    packet_count: int = 0  # RFC 3550 §6.4.1 sender's packet count
+    octet_count: int = 0  # RFC 3550 §6.4.1 sender's octet count (payload only)
+    last_timestamp: int | None = None
+
+    @classmethod
+    def create(
+        cls, fps: float, frame_count: int, loop: bool = False, lab_dialect: bool = False
+    ) -> RTPStream:
+        """A stream with random SSRC, initial sequence number and timestamp (RFC 3550 §5.1)."""
+        seq = LAB_FIRST_SEQUENCE if lab_dialect else secrets.randbelow(SEQ_MOD)
+        return cls(
+            ssrc=secrets.randbits(32),
+            next_seq=seq,
+            ts_base=secrets.randbelow(TS_MOD),
+            fps=fps,
+            frame_count=frame_count,
+            loop=loop,
+        )
+
+    @property
+    def frame_number(self) -> int:
+        """The next frame counted from the start of the file across loops."""
+        return self.loops * self.frame_count + self.position
+
+    @property
+    def at_end(self) -> bool:
+        """True when every frame was sent and the stream does not loop."""
+        return self.position >= self.frame_count and not self.loop
+
+    def timestamp_of(self, frame_number: int) -> int:
+        return (self.ts_base + round(frame_number * RTP_CLOCK_RATE / self.fps)) % TS_MOD
+
+    @property
+    def next_timestamp(self) -> int:
+        return self.timestamp_of(self.frame_number)
+
+    def seek(self, seconds: float) -> float:
+        """Move to the frame nearest ``seconds`` (clamped to the file); return its exact time."""
+        index = round(max(0.0, seconds) * self.fps)
+        self.position = min(index, max(self.frame_count - 1, 0))
+        self.loops = 0
+        return self.position / self.fps
+
+    @property
+    def position_seconds(self) -> float:
+        return self.position / self.fps
+
+    def skip_frame(self) -> None:
+        """Advance past the current frame without sending it (its timestamp is simply unused)."""
+        self._advance()
+
+    def _advance(self) -> None:
+        self.position += 1
+        if self.position >= self.frame_count and self.loop:
+            self.position = 0
+            self.loops += 1
+
+    def frame_headers(self, payloads: list[bytes]) -> list[bytes]:
+        """RTP headers for the current frame's payloads; advance the position and counters.
+
+        Every fragment carries the frame's timestamp; only the last one has the marker bit
+        (RFC 2435 §3.1).
+        """
+        timestamp = self.next_timestamp
+        last = len(payloads) - 1
+        headers = []
+        seq = self.next_seq
+        for i, payload in enumerate(payloads):
+            headers.append(pack_header(JPEG_PAYLOAD_TYPE, seq, timestamp, self.ssrc, i == last))
+            seq = (seq + 1) % SEQ_MOD
+            self.octet_count += len(payload)
+        self.next_seq = seq
+        self.packet_count += len(payloads)
+        self.last_timestamp = timestamp
+        self._advance()
+        return headers
+
+
+def packet_size(payload: bytes) -> int:
+    """Bytes of one RTP packet carrying ``payload`` with the fixed header only."""
+    return RTP_HEADER_SIZE + len(payload)
