@@ -363,6 +363,20 @@ def parse_compound(data: bytes | memoryview) -> list[RTCPPacket]:
     return packets
 
 
+def compound_problems(packets: list[RTCPPacket]) -> list[str]:
+    """What a parsed compound packet lacks by RFC 3550 §6.1; an empty list when none.
+
+    Every compound packet starts with an SR or RR and carries an SDES with a CNAME.
+    """
+    problems = []
+    if not packets or not isinstance(packets[0], SenderReport | ReceiverReport):
+        first = type(packets[0]).__name__ if packets else "nothing"
+        problems.append(f"compound RTCP starts with {first}, not an SR or RR (RFC 3550 §6.1)")
+    if not any(isinstance(p, SourceDescription) and p.cnames() for p in packets):
+        problems.append("compound RTCP carries no SDES CNAME (RFC 3550 §6.1)")
+    return problems
+
+
 def build_compound(packets: Iterable[RTCPPacket]) -> bytes:
     """Concatenate packets into one compound datagram."""
     return b"".join(packet.to_bytes() for packet in packets)

@@ -19,6 +19,7 @@ from rtsp_common.rtcp import (
     SourceDescription,
     UnknownRTCP,
     build_compound,
+    compound_problems,
     ntp_from_unix,
     ntp_middle32,
     parse_compound,
@@ -195,3 +196,16 @@ def test_ntp_helpers():
         1_700_000_000.25, abs=1e-6
     )
     assert ntp_middle32(0x0102030405060708) == 0x03040506
+
+
+def test_compound_problems_per_rfc3550_section_6_1():
+    good = [ReceiverReport(1), SourceDescription.cname(1, "c@h")]
+    assert compound_problems(good) == []
+    assert compound_problems(parse_compound(build_compound(good))) == []
+    bye_only = compound_problems([Bye((1,))])
+    assert len(bye_only) == 2
+    assert "starts with Bye" in bye_only[0] and "no SDES CNAME" in bye_only[1]
+    assert compound_problems([SenderReport(1, 0, 0, 0, 0)]) == [
+        "compound RTCP carries no SDES CNAME (RFC 3550 §6.1)"
+    ]
+    assert "starts with nothing" in compound_problems([])[0]
