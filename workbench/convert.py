@@ -202,10 +202,15 @@ def _source_frames(path: Path, fps: float | None) -> tuple[str, Iterator[Image.I
         raise ConvertError(f"{path}: no such file or folder")
     try:
         with open_media(path) as reader:
-            frames = len(reader)
+            len(reader)
     except MediaFileError:
-        frames = 0
-    if frames:
+        with path.open("rb") as file:
+            if file.read(1).isdigit():
+                raise  # a lab .Mjpeg that does not read: its error says where
+        # Not an MJPEG clip (or a lone JPEG with trailing bytes): Pillow or ffmpeg may read it.
+    else:
+        if fps is not None:
+            logger.warning("--fps does not apply to an MJPEG file: each frame is kept once")
         return "MJPEG file", _mjpeg_frames(path)
     try:
         image = Image.open(path)

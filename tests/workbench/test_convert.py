@@ -156,3 +156,9 @@ def test_cli(tmp_path, capsys):
     assert "5 frames from GIF, 128x96" in capsys.readouterr().out
     assert main(["convert", str(tmp_path / "nope"), str(tmp_path / "x.Mjpeg")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_corrupt_lab_file_keeps_its_own_error(tmp_path):
+    (tmp_path / "bad.Mjpeg").write_bytes(b"00100\xff\xd8 too short")
+    with pytest.raises(MediaFileError, match="frame 0 at offset 0 is truncated"):
+        convert(tmp_path / "bad.Mjpeg", tmp_path / "out.Mjpeg")
