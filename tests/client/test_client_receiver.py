@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 import tracemalloc
 
-from conftest import decode, make_jpeg
+from client_support import decode, make_jpeg
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

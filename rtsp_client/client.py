@@ -1,0 +1,266 @@
+"""The lab's synchronous client API over the asyncio core.
+
+``RTSPClient(server_host, server_port, rtp_port, video_file)`` with ``setup()``,
+``play()``, ``pause()`` and ``teardown()``, each blocking until the reply and raising
+``RTSPError`` (status and reason) on a non-2xx. One background thread runs the event
+loop; frames reach the caller through an iterator or a callback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any, TypeVar
+
+from rtsp_client.errors import ClientError, ConnectionLost
+from rtsp_client.protocol import ClientCore, Dialect, split_url
+from rtsp_client.receiver import DEFAULT_MAX_FRAME_BYTES, Frame
+from rtsp_client.session import ClientState
+from rtsp_client.stats import ReceptionStats
+from rtsp_common.sdp import SessionDescription
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+FrameCallback = Callable[[bytes, int, float, int], None]
+FRAME_QUEUE_SIZE = 256  # frames held for a slow iterator before the oldest is dropped
+_END = None  # queue sentinel: the session ended
+
+
+class _LoopThread:
+    """One daemon thread running one event loop for one client."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._run, name="rtsp-client-loop", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def call(self, fn: Callable[[], T]) -> T:
+        async def wrapper() -> T:
+            return fn()
+
+        return self.run(wrapper())
+
+    def stop(self) -> None:
+        if self.loop.is_closed():
+            return
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=5)
+        if not self.thread.is_alive():
+            self.loop.close()
+
+
+class RTSPClient:
+    """A blocking RTSP client for one MJPEG stream.
+
+    ``rtp_port`` 0 picks a free even/odd UDP pair. ``transport`` is "udp" or "tcp"
+    (interleaved); ``dialect="lab"`` speaks the lab's Client.py wire form. ``on_frame``
+    is called from the network thread with (jpeg, rtp_timestamp, arrival_time, index).
+    """
+
+    def __init__(
+        self,
+        server_host: str,
+        server_port: int,
+        rtp_port: int = 0,
+        video_file: str = "",
+        *,
+        transport: str = "udp",
+        dialect: str = Dialect.STANDARD,
+        timeout: float = 5.0,
+        on_frame: FrameCallback | None = None,
+        max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+    ) -> None:
+        self._core = ClientCore(
+            server_host,
+            int(server_port),
+            video_file,
+            transport=transport,
+            rtp_port=int(rtp_port),
+            dialect=dialect,
+            timeout=timeout,
+            max_frame_bytes=max_frame_bytes,
+        )
+        self.timeout = timeout
+        self.on_frame = on_frame
+        self._frames: queue.Queue[Frame | None] = queue.Queue(FRAME_QUEUE_SIZE)
+        self._loop: _LoopThread | None = None
+        self._connected = False
+        self._ended = False
+
+    @classmethod
+    def from_url(
+        cls, url: str, transport: str = "udp", rtp_port: int = 0, **kwargs: Any
+    ) -> RTSPClient:
+        """A client for ``rtsp://host:port/path``."""
+        host, port, path = split_url(url)
+        return cls(host, port, rtp_port, path, transport=transport, **kwargs)
+
+    # --- the lab's four requests ----------------------------------------------------
+
+    def setup(self) -> None:
+        """SETUP (after DESCRIBE in the standard dialect); binds the RTP port pair."""
+        self._run(self._core.setup())
+
+    def play(self, start: float | None = None) -> None:
+        """PLAY, from ``start`` seconds into the presentation when given."""
+        self._run(self._core.play(start))
+
+    def pause(self) -> None:
+        """PAUSE."""
+        self._run(self._core.pause())
+
+    def teardown(self) -> None:
+        """TEARDOWN and release the media sockets; the frame iterator then ends."""
+        try:
+            self._run(self._core.teardown())
+        finally:
+            self._end()
+
+    # --- the rest ------------------------------------------------------------------
+
+    def options(self) -> list[str]:
+        """OPTIONS: the methods the server supports."""
+        return self._run(self._core.options())
+
+    def describe(self) -> SessionDescription:
+        """DESCRIBE: the parsed SDP (the text is in ``sdp_text``)."""
+        return self._run(self._core.describe())
+
+    @property
+    def sdp_text(self) -> str:
+        """The SDP body of the last DESCRIBE reply."""
+        return self._core.info.sdp_text
+
+    @property
+    def state(self) -> ClientState:
+        """INIT, READY or PLAYING."""
+        return self._core.state.state
+
+    @property
+    def rtp_port(self) -> int:
+        """The local RTP port (after SETUP when it was 0)."""
+        return self._core.rtp_port
+
+    @property
+    def session_id(self) -> str | None:
+        """The server's session identifier after SETUP."""
+        return self._core.info.session_id
+
+    @property
+    def core(self) -> ClientCore:
+        """The asyncio core (its timings and session info)."""
+        return self._core
+
+    def stats(self) -> ReceptionStats:
+        """Reception statistics so far."""
+        if self._loop is None:
+            return ReceptionStats()
+        return self._loop.call(self._core.stats)
+
+    def frames(self, timeout: float | None = None) -> Iterator[Frame]:
+        """Yield frames as they arrive; stops after TEARDOWN, when the server goes away,
+        or when no frame came for ``timeout`` seconds (None waits as long as it takes)."""
+        while True:
+            if self._ended and self._frames.empty():
+                return
+            try:
+                frame = self._frames.get(timeout=timeout)
+            except queue.Empty:
+                return
+            if frame is _END:
+                return
+            yield frame
+
+    @property
+    def connection_closed(self) -> bool:
+        """True once the RTSP connection is gone."""
+        return self._core.closed.is_set()
+
+    @property
+    def close_reason(self) -> str | None:
+        """Why the connection ended, when it did."""
+        return self._core.close_reason
+
+    def close(self) -> None:
+        """Drop the connection without TEARDOWN and stop the background thread."""
+        if self._loop is not None:
+            try:
+                self._loop.run(self._core.close(), timeout=self.timeout)
+            except Exception as exc:  # closing must always finish
+                logger.debug("close: %s", exc)
+            self._loop.stop()
+            self._loop = None
+        self._end()
+
+    def __enter__(self) -> RTSPClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._connected and self.state is not ClientState.INIT and not self.connection_closed:
+            try:
+                self.teardown()
+            except ClientError as err:
+                logger.debug("teardown on exit: %s", err)
+        self.close()
+
+    # --- plumbing ------------------------------------------------------------------
+
+    def _ensure_connected(self) -> _LoopThread:
+        if self._loop is None:
+            self._loop = _LoopThread()
+            self._loop.call(lambda: self._core.add_listener(self._on_frame))
+            self._loop.call(lambda: asyncio.ensure_future(self._watch_close()))
+        if not self._connected:
+            self._loop.run(self._core.connect())
+            self._connected = True
+        return self._loop
+
+    async def _watch_close(self) -> None:
+        await self._core.closed.wait()
+        self._end()
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        try:
+            loop = self._ensure_connected()
+        except BaseException:
+            coro.close()
+            raise
+        if self.connection_closed:
+            coro.close()
+            raise ConnectionLost(self.close_reason or "connection closed")
+        return loop.run(coro)
+
+    def _on_frame(self, frame: Frame) -> None:
+        if self.on_frame is not None:
+            try:
+                self.on_frame(frame.jpeg, frame.timestamp, frame.arrival, frame.index)
+            except Exception:
+                logger.exception("on_frame callback failed")
+        try:
+            self._frames.put_nowait(frame)
+        except queue.Full:
+            try:
+                self._frames.get_nowait()  # a slow reader loses the oldest frame
+            except queue.Empty:
+                pass
+            self._frames.put_nowait(frame)
+
+    def _end(self) -> None:
+        if self._ended:
+            return
+        self._ended = True
+        try:
+            self._frames.put_nowait(_END)
+        except queue.Full:
+            pass

@@ -1,0 +1,86 @@
+"""A scripted RTSP peer for the client's tests: answers each request with a handler."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable
+
+from rtsp_common.rtsp import MessageParser, Request
+
+Handler = Callable[[Request], bytes | None]
+
+
+class FakeRTSPServer:
+    """Accepts one connection at a time; ``handler(request)`` returns the bytes to send
+    (None: stay silent). ``greeting`` is sent right after accepting (garbage servers)."""
+
+    def __init__(self, handler: Handler | None = None, greeting: bytes = b"") -> None:
+        self.handler = handler or (lambda request: None)
+        self.greeting = greeting
+        self.requests: list[Request] = []
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.sock.settimeout(0.1)  # so the serving thread notices the stop flag
+        self.port = self.sock.getsockname()[1]
+        self.conn: socket.socket | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def __enter__(self) -> FakeRTSPServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self.sock.close()
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            except OSError:
+                pass
+        self._thread.join(timeout=3)
+
+    def methods(self) -> list[str]:
+        return [r.method for r in self.requests]
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.conn = conn
+            conn.settimeout(0.1)
+            if self.greeting:
+                conn.sendall(self.greeting)
+            parser = MessageParser()
+            while not self._stop.is_set():
+                try:
+                    data = conn.recv(65536)
+                except TimeoutError:
+                    continue
+                except OSError:
+                    break
+                if not data:
+                    break
+                for item in parser.feed(data):
+                    if isinstance(item, Request):
+                        self.requests.append(item)
+                        reply = self.handler(item)
+                        if reply == b"CLOSE":
+                            conn.close()
+                            break
+                        if reply:
+                            conn.sendall(reply)
+            conn.close()
+
+
+def reply(request: Request, status: int = 200, headers=(), body: bytes = b"") -> bytes:
+    from rtsp_common.rtsp import Response
+
+    return Response.make(status, request.cseq, list(headers), body).to_bytes()

@@ -1,0 +1,172 @@
+"""The client against scripted servers: errors, garbage, silence, keep-alive and RTCP."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+from fake_rtsp import FakeRTSPServer, reply
+
+from rtsp_client import (
+    ConnectionLost,
+    ProtocolViolation,
+    RTSPClient,
+    RTSPError,
+    RTSPTimeout,
+    StateError,
+)
+from rtsp_common.rtcp import ReceiverReport, SourceDescription, parse_compound
+from rtsp_common.sdp import SessionDescription
+
+SDP = SessionDescription(framerate=30.0, width=64, height=48).to_text().encode()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def standard(request, session="abc123;timeout=60", server_port=None, status=None):
+    """A polite server: DESCRIBE gives an SDP, SETUP a session, the rest 200."""
+    if status and request.method in status:
+        return reply(request, status[request.method])
+    if request.method == "DESCRIBE":
+        return reply(request, headers=[("Content-Type", "application/sdp")], body=SDP)
+    if request.method == "SETUP":
+        transport = request.headers["Transport"]
+        if server_port:
+            transport += f";server_port={server_port}-{server_port + 1}"
+        return reply(request, headers=[("Session", session), ("Transport", transport)])
+    return reply(request, headers=[("Session", session.split(";")[0])])
+
+
+def test_connection_refused_is_a_clear_error():
+    client = RTSPClient("127.0.0.1", free_port(), 0, "x", timeout=2)
+    with pytest.raises(ConnectionLost, match="connection refused"):
+        client.setup()
+    client.close()
+
+
+def test_non_2xx_raises_rtsp_error_with_status_and_reason():
+    with FakeRTSPServer(lambda r: standard(r, status={"SETUP": 454})) as server:
+        client = RTSPClient("127.0.0.1", server.port, 0, "movie", timeout=2)
+        with pytest.raises(RTSPError) as info:
+            client.setup()
+        assert (info.value.status, info.value.reason, info.value.method) == (
+            454,
+            "Session Not Found",
+            "SETUP",
+        )
+        assert "454" in str(info.value)
+        client.close()
+
+
+def test_play_before_setup_is_refused_locally():
+    with FakeRTSPServer(standard) as server:
+        client = RTSPClient("127.0.0.1", server.port, 0, "movie", timeout=2)
+        with pytest.raises(StateError):
+            client.play()
+        client.close()
+        assert "PLAY" not in server.methods()
+
+
+def test_a_server_answering_garbage_is_a_protocol_violation():
+    with FakeRTSPServer(lambda r: b"\x00\x01garbage that is not RTSP\r\n\r\n") as server:
+        client = RTSPClient("127.0.0.1", server.port, 0, "movie", timeout=2)
+        with pytest.raises((ProtocolViolation, ConnectionLost)):
+            client.options()
+        assert client.connection_closed
+        client.close()
+
+
+def test_a_silent_server_times_out():
+    with FakeRTSPServer(lambda r: None) as server:
+        client = RTSPClient("127.0.0.1", server.port, 0, "movie", timeout=0.5)
+        started = time.monotonic()
+        with pytest.raises(RTSPTimeout, match="no reply"):
+            client.options()
+        assert time.monotonic() - started < 3
+        client.close()
+
+
+def test_a_server_hanging_up_mid_request_is_connection_lost():
+    with FakeRTSPServer(lambda r: b"CLOSE") as server:
+        client = RTSPClient("127.0.0.1", server.port, 0, "movie", timeout=2)
+        with pytest.raises(ConnectionLost):
+            client.options()
+        client.close()
+
+
+def test_bad_sdp_is_reported():
+    def handler(request):
+        return reply(request, headers=[("Content-Type", "application/sdp")], body=b"not sdp")
+
+    with FakeRTSPServer(handler) as server:
+        client = RTSPClient("127.0.0.1", server.port, 0, "movie", timeout=2)
+        with pytest.raises(ProtocolViolation, match="SDP"):
+            client.describe()
+        client.close()
+
+
+def test_setup_sends_describe_then_a_port_pair_and_picks_the_session():
+    with FakeRTSPServer(standard) as server:
+        client = RTSPClient("127.0.0.1", server.port, 0, "movie", timeout=2)
+        client.setup()
+        assert server.methods() == ["DESCRIBE", "SETUP"]
+        setup = server.requests[1]
+        assert setup.uri == f"rtsp://127.0.0.1:{server.port}/movie/track1"
+        port = client.rtp_port
+        assert port % 2 == 0
+        assert f"client_port={port}-{port + 1}" in setup.headers["Transport"]
+        assert client.session_id == "abc123"
+        client.teardown()
+        assert server.requests[-1].headers["Session"] == "abc123"
+        client.close()
+
+
+def test_keepalive_falls_back_to_options_when_get_parameter_is_501():
+    handler = lambda r: standard(r, session="s1;timeout=2", status={"GET_PARAMETER": 501})  # noqa: E731
+    with FakeRTSPServer(handler) as server:
+        client = RTSPClient("127.0.0.1", server.port, 0, "movie", timeout=2)
+        client.setup()
+        deadline = time.monotonic() + 6
+        while time.monotonic() < deadline and server.methods().count("OPTIONS") < 2:
+            time.sleep(0.1)
+        methods = server.methods()
+        client.close()
+    assert methods[2] == "GET_PARAMETER"
+    assert methods[3:5] == ["OPTIONS", "OPTIONS"]
+    assert methods.count("GET_PARAMETER") == 1
+
+
+def test_receiver_reports_with_cname_go_to_the_server_rtcp_port():
+    rtcp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rtcp.bind(("127.0.0.1", 0))
+    rtcp.settimeout(5)
+    server_rtp_port = rtcp.getsockname()[1] - 1
+    with FakeRTSPServer(lambda r: standard(r, server_port=server_rtp_port)) as server:
+        client = RTSPClient("127.0.0.1", server.port, 0, "movie", timeout=2)
+        client.core.rtcp_interval = 0.2
+        client.setup()
+        data, addr = rtcp.recvfrom(2048)
+        client.close()
+    rtcp.close()
+    assert addr[1] == client.rtp_port + 1  # sent from our RTCP port
+    packets = parse_compound(data)
+    assert isinstance(packets[0], ReceiverReport)
+    assert isinstance(packets[1], SourceDescription)
+    assert packets[1].cnames()[packets[0].ssrc].startswith("rtsp-client")
+
+
+def test_from_url_parses_host_port_and_path():
+    client = RTSPClient.from_url("rtsp://127.0.0.1:8554/clips/movie.Mjpeg", transport="tcp")
+    assert (client.core.host, client.core.port, client.core.path) == (
+        "127.0.0.1",
+        8554,
+        "clips/movie.Mjpeg",
+    )
+    assert client.core.transport_kind == "tcp"
+    with pytest.raises(ValueError):
+        RTSPClient.from_url("http://example.com/")
