@@ -10,7 +10,7 @@ import threading
 import time
 
 import pytest
-from conftest import require_raw_socket, require_tool
+from realtools import require_raw_socket, require_tool
 from scapy.utils import rdpcap
 
 from analysis import capture as capture_module

@@ -8,8 +8,8 @@ import struct
 import subprocess
 
 import pytest
-from conftest import require_tool
 from PIL import Image
+from realtools import require_tool
 from scapy.packet import Raw
 from scapy.utils import rdpcap
 

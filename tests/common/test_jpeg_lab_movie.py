@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from conftest import require_tool
 from jpeg_samples import SUB_422, deliver, make_jpeg, marked, pixels, read_lab_frames
+from realtools import require_tool
 
 from rtsp_common.jpeg import Depacketizer, packetize, parse_jpeg
 

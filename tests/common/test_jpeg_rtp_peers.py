@@ -7,8 +7,8 @@ import subprocess
 import time
 
 import pytest
-from conftest import require_tool
 from jpeg_samples import SUB_422, make_jpeg, pixels
+from realtools import require_tool
 
 from rtsp_common.jpeg import Depacketizer, packetize
 from rtsp_common.rtp import RTPPacket, pack_header

@@ -8,9 +8,9 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import require_tool
 from jpeg_markers_check import assert_rfc2435_ready
 from PIL import Image
+from realtools import require_tool
 
 from rtsp_common.errors import MediaFileError
 from rtsp_common.mjpeg import MAX_LAB_FRAME, open_media

@@ -6,7 +6,7 @@ import shlex
 import struct
 
 import pytest
-from conftest import require_tool
+from realtools import require_tool
 from scapy.all import IP, UDP, Raw, wrpcap
 
 from workbench.wireshark import check_with_tshark, wireshark_command, wireshark_options

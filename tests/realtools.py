@@ -1,0 +1,47 @@
+"""Real-tool requirements shared by the tests: import with `from realtools import ...`.
+
+Locally a missing tool skips the test with its reason; under CI=true it fails,
+so nothing is silently skipped in CI.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+LAB_MOVIE = ROOT.parent / "shared" / "lab" / "movie.Mjpeg"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def missing(reason: str) -> None:
+    """Skip locally, fail under CI=true."""
+    if IN_CI:
+        pytest.fail(f"required in CI: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def require_tool(*names: str) -> dict[str, str]:
+    """Return the paths of the named executables, or skip/fail when one is absent."""
+    paths = {}
+    for name in names:
+        path = shutil.which(name)
+        if path is None:
+            missing(f"{name} not found on PATH")
+        paths[name] = path
+    return paths
+
+
+def require_raw_socket() -> None:
+    """Skip/fail unless we may open an AF_PACKET socket (root or CAP_NET_RAW)."""
+    import socket
+
+    try:
+        s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+    except (PermissionError, AttributeError, OSError) as exc:
+        missing(f"raw capture not permitted ({exc}): needs root or CAP_NET_RAW")
+    else:
+        s.close()
