@@ -82,7 +82,7 @@ class PacingQueue:
                 log.warning(
                     "session %s fell %.1f s behind: rescheduling", run.key, now - run.deadline()
                 )
-                run.start, run.sent = now, 0
+                run.start, run.sent = now, 1
             self._push(run)
         return due
 

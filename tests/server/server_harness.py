@@ -1,0 +1,185 @@
+"""Test harness for rtsp_server: sample clips and a tiny blocking RTSP/RTP client (rtsp_common)."""
+
+from __future__ import annotations
+
+import io
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+from rtsp_common.mjpeg import open_writer
+from rtsp_common.rtcp import parse_compound
+from rtsp_common.rtp import RTPPacket
+from rtsp_common.rtsp import InterleavedFrame, MessageParser, Request, Response
+
+
+def make_frames(
+    count: int = 64, size: tuple[int, int] = (160, 120), quality: int = 80
+) -> list[bytes]:
+    """Baseline JPEG frames (Pillow's defaults: standard Huffman tables, 4:2:0), each different."""
+    frames = []
+    for n in range(count):
+        image = Image.new("RGB", size, ((n * 37) % 256, (n * 11) % 256, 200 - n % 100))
+        draw = ImageDraw.Draw(image)
+        draw.rectangle((n % size[0], 10, n % size[0] + 20, 40), fill=(255, 255, 0))
+        draw.text((5, size[1] - 20), f"frame {n}", fill=(0, 0, 0))
+        out = io.BytesIO()
+        image.save(out, "JPEG", quality=quality)
+        frames.append(out.getvalue())
+    return frames
+
+
+def write_clip(path: Path, frames: list[bytes]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    with open_writer(path) as writer:
+        for frame in frames:
+            writer.append(frame)
+    return path
+
+
+def progressive_jpeg(size: tuple[int, int] = (64, 48)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, (10, 200, 30)).save(out, "JPEG", progressive=True, quality=80)
+    return out.getvalue()
+
+
+def free_port_pair() -> tuple[socket.socket, socket.socket]:
+    """Two bound UDP sockets on 127.0.0.1: an even RTP port and the next RTCP port."""
+    for _ in range(100):
+        rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        rtp.bind(("127.0.0.1", 0))
+        port = rtp.getsockname()[1]
+        if port % 2 == 0:
+            rtcp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                rtcp.bind(("127.0.0.1", port + 1))
+            except OSError:
+                rtcp.close()
+                rtp.close()
+                continue
+            for s in (rtp, rtcp):
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
+            return rtp, rtcp
+        rtp.close()
+    raise OSError("no even/odd port pair")
+
+
+@dataclass
+class RTSPTestClient:
+    """Blocking RTSP client over one TCP connection; keeps interleaved frames it reads."""
+
+    host: str
+    port: int
+    sock: socket.socket = field(init=False)
+    parser: MessageParser = field(default_factory=MessageParser)
+    cseq: int = 0
+    interleaved: list[InterleavedFrame] = field(default_factory=list)
+    responses: list[Response] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.sock = socket.create_connection((self.host, self.port), timeout=5)
+
+    @property
+    def base(self) -> str:
+        return f"rtsp://{self.host}:{self.port}"
+
+    def send_raw(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def request(self, method: str, url: str, headers: dict[str, str] | None = None) -> Response:
+        self.cseq += 1
+        items = [("CSeq", str(self.cseq))] + list((headers or {}).items())
+        from rtsp_common.rtsp import Headers
+
+        self.send_raw(Request(method, url, Headers(items)).to_bytes())
+        return self.read_response()
+
+    def read_response(self, timeout: float = 5.0) -> Response:
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.responses:
+                return self.responses.pop(0)
+            self._read(deadline)
+
+    def read_interleaved(self, count: int, timeout: float = 5.0) -> list[InterleavedFrame]:
+        deadline = time.monotonic() + timeout
+        while len(self.interleaved) < count:
+            self._read(deadline)
+        taken, self.interleaved = self.interleaved[:count], self.interleaved[count:]
+        return taken
+
+    def _read(self, deadline: float) -> None:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("no data from the server")
+        self.sock.settimeout(remaining)
+        data = self.sock.recv(65536)
+        if not data:
+            raise ConnectionError("server closed the connection")
+        for item in self.parser.feed(data):
+            if isinstance(item, InterleavedFrame):
+                self.interleaved.append(item)
+            elif isinstance(item, Response):
+                self.responses.append(item)
+
+    def closed_by_server(self, timeout: float = 5.0) -> bool:
+        """True when the server closes the connection within ``timeout``."""
+        self.sock.settimeout(timeout)
+        try:
+            while self.sock.recv(65536):
+                pass
+        except TimeoutError:
+            return False
+        except ConnectionResetError:
+            return True
+        return True
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self) -> RTSPTestClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def receive_rtp(
+    sock: socket.socket, count: int, timeout: float = 10.0
+) -> list[tuple[RTPPacket, int]]:
+    """Read ``count`` RTP packets from ``sock``; each with its datagram size."""
+    got = []
+    deadline = time.monotonic() + timeout
+    while len(got) < count:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        data = sock.recv(70000)
+        got.append((RTPPacket.parse(data), len(data)))
+    return got
+
+
+def receive_rtcp(sock: socket.socket, timeout: float = 10.0) -> list:
+    sock.settimeout(timeout)
+    return parse_compound(sock.recv(70000))
+
+
+def drain(sock: socket.socket, quiet: float = 0.3) -> list[bytes]:
+    """Everything that arrives until ``quiet`` seconds pass without a datagram."""
+    out = []
+    sock.settimeout(quiet)
+    try:
+        while True:
+            out.append(sock.recv(70000))
+    except TimeoutError:
+        return out
+
+
+def frames_of(packets: list[RTPPacket]) -> dict[int, list[RTPPacket]]:
+    """Packets grouped by RTP timestamp, in arrival order."""
+    frames: dict[int, list[RTPPacket]] = {}
+    for packet in packets:
+        frames.setdefault(packet.timestamp, []).append(packet)
+    return frames
