@@ -95,16 +95,18 @@ class JPEGPayload:
     data: memoryview
 
 
-def _split_tables(section: memoryview, precision: int) -> tuple[bytes, bytes]:
-    """Split in-band table data into (luminance, chrominance) per the precision bits."""
-    sizes = [QTABLE_16BIT_SIZE if precision >> i & 1 else QTABLE_8BIT_SIZE for i in range(2)]
+def _split_tables(section: memoryview, precision: int) -> tuple[tuple[bytes, bytes], int]:
+    """Split in-band table data into (luminance, chrominance) and their precision bits."""
+    bits = [precision >> i & 1 for i in range(2)]
+    sizes = [QTABLE_16BIT_SIZE if bit else QTABLE_8BIT_SIZE for bit in bits]
     length = len(section)
     if length >= sizes[0] + sizes[1]:
-        return section[: sizes[0]].tobytes(), section[sizes[0] : sizes[0] + sizes[1]].tobytes()
+        luma = section[: sizes[0]].tobytes()
+        return (luma, section[sizes[0] : sizes[0] + sizes[1]].tobytes()), bits[0] | bits[1] << 1
     if length == sizes[0]:
         # One table for all components: tolerated, used for luma and chroma alike.
         table = section.tobytes()
-        return table, table
+        return (table, table), bits[0] | bits[0] << 1
     raise ParseError(
         f"RFC 2435 quantization table length {length} does not hold two tables "
         f"of precision {precision:#04b}"
@@ -149,7 +151,7 @@ def parse_payload(payload: bytes | bytearray | memoryview) -> JPEGPayload:
         if length == 0 and q == Q_DYNAMIC:
             raise ParseError("RFC 2435 forbids Q=255 with a zero-length quantization table")
         if length:
-            qtables = _split_tables(view[pos : pos + length], precision)
+            qtables, precision = _split_tables(view[pos : pos + length], precision)
         pos += length
     return JPEGPayload(header, restart_interval, qtables, precision, view[pos:])
 

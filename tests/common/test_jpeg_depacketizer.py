@@ -261,3 +261,22 @@ def test_whole_jpeg_payload_is_returned_as_is():
     assert dep.push(SOURCE, 0, True) == SOURCE
     assert dep.push(bytearray(SOURCE), 1, True) == SOURCE
     assert dep.frames_complete == 2
+
+
+@pytest.mark.parametrize(
+    ("precision", "table_bytes"),
+    [(0b10, 64), (0b01, 128), (0b11, 128), (0b100, 128), (0b111, 256)],
+)
+def test_in_band_tables_of_any_declared_precision_rebuild_or_raise_parse_error(
+    precision, table_bytes
+):
+    # One table where two are due, or precision bits beyond the two tables: never a crash.
+    frame = parse_jpeg(SOURCE)
+    tables = bytes(range(1, table_bytes + 1)) if table_bytes <= 255 else bytes([7]) * table_bytes
+    header = struct.pack(">IBBBB", 0, frame.type, 255, frame.width // 8, frame.height // 8)
+    payload = header + struct.pack(">BBH", 0, precision, len(tables)) + tables + bytes(frame.scan)
+    dep = Depacketizer()
+    out = dep.push(payload, 0, True)
+    assert out is not None and out.startswith(b"\xff\xd8") and out.endswith(b"\xff\xd9")
+    assert dep.frames_complete == 1
+    assert pixels(out)[0] == (frame.width, frame.height)  # Pillow decodes it

@@ -91,3 +91,37 @@ def test_mutated_real_payloads_to_depacketizer(pushes):
         except ParseError:
             continue
         assert frame is None or _is_jpeg(frame)
+
+
+_header_fields = st.tuples(
+    st.sampled_from([0, 0, 3, 0xFF]),  # offset high byte: mostly small offsets
+    st.integers(0, 0xFFFF),  # offset low bits
+    st.sampled_from([0, 1, 64, 65, 2, 130]),  # type
+    st.sampled_from([1, 50, 99, 0, 100, 128, 200, 255]),  # Q
+    st.integers(0, 3),  # width / 8
+    st.integers(0, 3),  # height / 8
+    st.integers(0, 255),  # precision
+    st.sampled_from([0, 64, 128, 192, 256, 10, 4000]),  # table length
+    st.binary(max_size=300),
+    st.booleans(),
+)
+
+
+@FUZZ
+@given(st.lists(_header_fields, max_size=12))
+def test_structured_headers_to_depacketizer(fields):
+    """Plausible RFC 2435 headers with hostile values: only ParseError, and only JPEGs out."""
+    dep = Depacketizer(max_frame_bytes=1 << 16)
+    for high, low, rtp_type, q, w8, h8, precision, length, rest, marker in fields:
+        offset = high << 16 | low
+        payload = bytes([0, high, low >> 8, low & 0xFF, rtp_type, q, w8, h8])
+        if rtp_type >= 64:
+            payload += b"\x00\x02\xff\xff"
+        if q >= 128 and offset == 0:
+            payload += bytes([0, precision]) + length.to_bytes(2, "big")
+        payload += rest
+        try:
+            frame = dep.push(payload, 0, marker)
+        except ParseError:
+            continue
+        assert frame is None or _is_jpeg(frame)
