@@ -5,6 +5,15 @@ type, restart interval, quantization tables, entropy-coded scan) and refuses,
 with ``UnsupportedJPEG`` naming the reason, every JPEG the payload format
 cannot carry.  ``build_jpeg`` does the reverse on the receiving side: from
 those values it writes a complete JFIF file any decoder reads.
+
+Sizes: RFC 2435 sends width and height in 8-pixel units, so only multiples of
+8 up to 2040 are accepted.  A 4:2:0 frame need not be a multiple of its
+16-pixel MCU: the receiver writes the exact size into SOF and the decoder
+crops the last MCU row just as it did for the original.  Anything else would
+change the picture size on the way, so it is refused rather than padded.
+SOF1 (extended sequential) is accepted when it uses 8-bit samples and the
+standard Huffman tables, since its scan is then coded exactly like baseline.
+JPEGs without DHT (common from Motion-JPEG cameras) use the standard tables.
 """
 
 from __future__ import annotations

@@ -225,3 +225,11 @@ def test_frame_is_a_frozen_value():
     assert isinstance(frame, JPEGFrame)
     with pytest.raises(AttributeError):
         frame.width = 8  # type: ignore[misc]
+
+
+def test_parse_accepts_bytearray_and_memoryview():
+    source = make_jpeg(32, 16)
+    expected = bytes(parse_jpeg(source).scan)
+    assert bytes(parse_jpeg(bytearray(source)).scan) == expected
+    assert bytes(parse_jpeg(memoryview(source)).scan) == expected
+    assert pixels(round_trip(bytearray(source))) == pixels(source)
