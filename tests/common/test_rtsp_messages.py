@@ -163,6 +163,29 @@ def test_byte_by_byte_with_interleaved_frames_between_messages() -> None:
     assert parser.buffered == 0
 
 
+def test_byte_by_byte_feeding_scans_each_byte_a_bounded_number_of_times(monkeypatch) -> None:
+    """No quadratic rescans: searching for the end of a head fed byte by byte stays linear."""
+    import rtsp_common.rtsp as rtsp
+
+    scanned = 0
+    real = rtsp._HEAD_END
+
+    class CountingPattern:
+        def search(self, buf, pos=0):
+            nonlocal scanned
+            scanned += len(buf) - pos
+            return real.search(buf, pos)
+
+    monkeypatch.setattr(rtsp, "_HEAD_END", CountingPattern())
+    wire = b"OPTIONS * RTSP/1.0\r\nX-Pad: " + b"p" * 8000 + b"\r\n\r\n"
+    parser = MessageParser()
+    out = []
+    for i in range(len(wire)):
+        out += parser.feed(wire[i : i + 1])
+    assert len(out) == 1
+    assert scanned <= 3 * len(wire)  # a rescan from the start each time would be ~len**2 / 2
+
+
 def test_frame_payload_that_looks_like_rtsp_is_not_parsed() -> None:
     frame = InterleavedFrame(0, b"RTSP/1.0 200 OK\r\n\r\n")
     assert MessageParser().feed(frame.to_bytes() + OPTIONS) == [
@@ -364,8 +387,25 @@ def test_arbitrary_bytes_raise_only_parse_error(chunks: list[bytes]) -> None:
         for chunk in chunks:
             for item in parser.feed(chunk):
                 assert isinstance(item, Request | Response | InterleavedFrame)
+        parser.flush()
     except ParseError as exc:
         assert exc.status in (400, 413)
+
+
+@given(st.lists(items, min_size=1, max_size=3), st.data())
+def test_mutated_valid_streams_raise_only_parse_error(sequence: list, data: st.DataObject) -> None:
+    """Valid messages with bytes overwritten, in random chunks: values or ParseError, nothing else."""
+    wire = bytearray(b"".join(item.to_bytes() for item in sequence))
+    for _ in range(data.draw(st.integers(1, 4))):
+        wire[data.draw(st.integers(0, len(wire) - 1))] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(0, len(wire)))
+    parser = MessageParser()
+    try:
+        out = parser.feed(bytes(wire[:cut])) + parser.feed(bytes(wire[cut:])) + parser.flush()
+    except ParseError as exc:
+        assert exc.status in (400, 413)
+    else:
+        assert all(isinstance(item, Request | Response | InterleavedFrame) for item in out)
 
 
 @given(
