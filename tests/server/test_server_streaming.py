@@ -1,0 +1,352 @@
+"""Streaming over loopback: RTP/RTCP as RFC 3550/2435 want it, over UDP and TCP interleaved."""
+
+from __future__ import annotations
+
+import io
+import socket
+import struct
+import sys
+import time
+from pathlib import Path
+
+from PIL import Image
+from server_harness import RTSPTestClient, drain, frames_of, free_port_pair, receive_rtp
+
+from rtsp_common.headers import Session as SessionHeader
+from rtsp_common.headers import Transport, parse_rtp_info
+from rtsp_common.jpeg import Depacketizer
+from rtsp_common.rtcp import Bye, ReceiverReport, ReportBlock, SenderReport, parse_compound
+from rtsp_common.rtp import RTPPacket
+from rtsp_server import RTSPServer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "peers"))
+from lab_client import LabClient  # noqa: E402
+
+MTU = 600  # the `server` fixture's --mtu
+FPS = 50  # the `server` fixture's --fps
+TS_STEP = 90000 // FPS
+MAX_RTP = MTU - 28  # IPv4 + UDP headers
+
+
+def pixels(jpeg: bytes) -> bytes:
+    return Image.open(io.BytesIO(jpeg)).convert("RGB").tobytes()
+
+
+def setup_udp(client: RTSPTestClient, url: str, rtp: socket.socket) -> tuple[str, Transport]:
+    port = rtp.getsockname()[1]
+    answer = client.request(
+        "SETUP", url + "/track1", {"Transport": f"RTP/AVP;unicast;client_port={port}-{port + 1}"}
+    )
+    assert answer.status == 200, answer
+    return SessionHeader.parse(answer.headers["Session"]).id, Transport.parse(
+        answer.headers["Transport"]
+    )
+
+
+def check_rtp(packets: list[RTPPacket], ssrc: int, first_seq: int, first_ts: int) -> None:
+    """RFC 3550/2435 properties of a packet sequence starting at RTP-Info's seq/rtptime."""
+    assert all(p.ssrc == ssrc and p.payload_type == 26 for p in packets)
+    assert packets[0].sequence == first_seq and packets[0].timestamp == first_ts
+    for a, b in zip(packets, packets[1:]):
+        assert b.sequence == (a.sequence + 1) % 65536
+        step = (b.timestamp - a.timestamp) % (1 << 32)
+        assert step == (TS_STEP if a.marker else 0)  # fragments share the frame's timestamp
+    for frame in frames_of(packets).values():
+        assert [p.marker for p in frame] == [False] * (len(frame) - 1) + [True]
+
+
+def test_udp_stream_to_end_rtp_rtcp_and_pixels(server, clip_frames):
+    rtp, rtcp = free_port_pair()
+    url = f"rtsp://127.0.0.1:{server.port}/sub/raw.mjpeg"  # 8 frames
+    with RTSPTestClient("127.0.0.1", server.port) as client, rtp, rtcp:
+        sid, transport = setup_udp(client, url, rtp)
+        assert transport.server_port == (server.rtp_port, server.rtp_port + 1)
+        answer = client.request("PLAY", url + "/", {"Session": sid, "Range": "npt=0-"})
+        (info,) = parse_rtp_info(answer.headers["RTP-Info"])
+        datagrams = drain(rtp, quiet=0.5)
+        packets = [RTPPacket.parse(d) for d in datagrams]
+        assert all(len(d) <= MAX_RTP for d in datagrams)
+        check_rtp(packets, transport.ssrc, info.seq, info.rtptime)
+        depacketizer = Depacketizer()
+        jpegs = [j for p in packets if (j := depacketizer.push(p.payload, p.timestamp, p.marker))]
+        assert [pixels(j) for j in jpegs] == [pixels(f) for f in clip_frames[:8]]
+        compounds = [parse_compound(d) for d in drain(rtcp, quiet=0.3)]
+        final = compounds[-1]
+        assert isinstance(final[0], SenderReport) and isinstance(final[-1], Bye)
+        assert final[-1].ssrcs == (transport.ssrc,)
+        assert final[0].packet_count == len(packets)
+        assert final[0].octet_count == sum(len(p.payload) for p in packets)
+        first_sr = compounds[0][0]
+        assert isinstance(first_sr, SenderReport) and first_sr.rtp_timestamp == info.rtptime
+        # kept until TEARDOWN after the end
+        assert client.request("TEARDOWN", url, {"Session": sid}).status == 200
+
+
+def test_tcp_interleaved_stream(server, clip_frames):
+    url = f"rtsp://127.0.0.1:{server.port}/sub/raw.mjpeg"
+    with RTSPTestClient("127.0.0.1", server.port) as client:
+        answer = client.request(
+            "SETUP", url + "/track1", {"Transport": "RTP/AVP/TCP;unicast;interleaved=0-1"}
+        )
+        sid = SessionHeader.parse(answer.headers["Session"]).id
+        ssrc = Transport.parse(answer.headers["Transport"]).ssrc
+        answer = client.request("PLAY", url, {"Session": sid})
+        (info,) = parse_rtp_info(answer.headers["RTP-Info"])
+        packets, rtcp = [], []
+        while not any(isinstance(p, Bye) for c in rtcp for p in c):
+            (frame,) = client.read_interleaved(1)
+            if frame.channel == 0:
+                packets.append(RTPPacket.parse(frame.payload))
+                assert len(frame.payload) <= MAX_RTP
+            else:
+                assert frame.channel == 1
+                rtcp.append(parse_compound(frame.payload))
+        check_rtp(packets, ssrc, info.seq, info.rtptime)
+        assert len(frames_of(packets)) == 8
+        assert rtcp[-1][0].packet_count == len(packets)
+        assert client.request("TEARDOWN", url, {"Session": sid}).status == 200
+
+
+def test_pause_and_resume_continue_sequence_and_timestamps(server):
+    rtp, rtcp = free_port_pair()
+    url = f"rtsp://127.0.0.1:{server.port}/clip.Mjpeg"
+    with RTSPTestClient("127.0.0.1", server.port) as client, rtp, rtcp:
+        sid, transport = setup_udp(client, url, rtp)
+        client.request("PLAY", url, {"Session": sid})
+        before = [p for p, _ in receive_rtp(rtp, 6)]
+        assert client.request("PAUSE", url, {"Session": sid}).status == 200
+        before += [RTPPacket.parse(d) for d in drain(rtp, quiet=0.3)]
+        last = before[-1]
+        assert drain(rtp, quiet=0.2) == []  # paused: nothing flows
+        answer = client.request("PLAY", url, {"Session": sid})
+        (info,) = parse_rtp_info(answer.headers["RTP-Info"])
+        (first, _), *_ = receive_rtp(rtp, 1)
+        assert (first.sequence, first.timestamp) == (info.seq, info.rtptime)
+        assert last.marker  # pauses fall between frames
+        assert first.sequence == (last.sequence + 1) % 65536
+        assert (first.timestamp - last.timestamp) % (1 << 32) == TS_STEP
+        client.request("TEARDOWN", url, {"Session": sid})
+
+
+def test_seek_maps_position_to_timestamp(server):
+    rtp, rtcp = free_port_pair()
+    url = f"rtsp://127.0.0.1:{server.port}/clip.Mjpeg"
+    with RTSPTestClient("127.0.0.1", server.port) as client, rtp, rtcp:
+        sid, _ = setup_udp(client, url, rtp)
+        a = parse_rtp_info(
+            client.request("PLAY", url, {"Session": sid, "Range": "npt=0-"}).headers["RTP-Info"]
+        )[0]
+        client.request("PAUSE", url, {"Session": sid})
+        answer = client.request("PLAY", url, {"Session": sid, "Range": "npt=1.0-"})
+        assert answer.headers["Range"].startswith("npt=1.000-")
+        b = parse_rtp_info(answer.headers["RTP-Info"])[0]
+        assert (b.rtptime - a.rtptime) % (1 << 32) == 90000  # 1.0 s later on the media clock
+        drain(rtp, quiet=0.2)
+        client.request("TEARDOWN", url, {"Session": sid})
+
+
+def test_many_sessions_share_payloads(server):
+    url = f"rtsp://127.0.0.1:{server.port}/sub/raw.mjpeg"
+    pairs = [free_port_pair() for _ in range(3)]
+    with RTSPTestClient("127.0.0.1", server.port) as client:
+        sids = [setup_udp(client, url, rtp)[0] for rtp, _ in pairs]
+        for sid in sids:
+            client.request("PLAY", url, {"Session": sid})
+        payloads = [[RTPPacket.parse(d).payload for d in drain(rtp, quiet=0.4)] for rtp, _ in pairs]
+        assert payloads[0] and payloads[0] == payloads[1] == payloads[2]
+    for a, b in pairs:
+        a.close()
+        b.close()
+
+
+def test_lab_client_gets_its_replies_and_whole_jpegs(media_dir, clip_frames):
+    with RTSPServer(port=0, media=media_dir / "clip.Mjpeg", host="127.0.0.1", fps=50) as server:
+        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        probe.bind(("127.0.0.1", 0))
+        rtp_port = probe.getsockname()[1]
+        probe.close()
+        client = LabClient("127.0.0.1", server.port, rtp_port, "clip.Mjpeg")
+        try:
+            assert client.setup() == 200
+            assert len(str(client.session_id)) >= 16
+            assert client.replies[0].split("\n")[2].strip() == f"Session: {client.session_id}"
+            assert client.play() == 200
+            frames = [client.receive() for _ in range(10)]
+            assert [f.sequence for f in frames] == list(range(1, 11))
+            assert all(f.version == 2 and f.payload_type == 26 for f in frames)
+            assert [f.jpeg for f in frames] == clip_frames[:10]
+            assert client.pause() == 200
+            assert client.teardown() == 200
+            assert server.stats()["sessions"] == 0
+        finally:
+            client.close()
+
+
+def test_lab_movie_through_lab_client(lab_movie):
+    from rtsp_common.mjpeg import open_media
+
+    with RTSPServer(0, lab_movie, host="127.0.0.1", fps=100) as server:
+        client = LabClient("127.0.0.1", server.port, 0, "movie.Mjpeg")
+        client.rtp_port = client.rtp.getsockname()[1]
+        try:
+            assert client.setup() == 200 and client.play() == 200
+            frames = [client.receive() for _ in range(5)]
+            with open_media(lab_movie) as reader:
+                assert [f.jpeg for f in frames] == [reader[i] for i in range(5)]
+            client.teardown()
+        finally:
+            client.close()
+
+
+def test_loop_keeps_playing_with_coherent_timestamps(media_dir):
+    with RTSPServer(port=0, media=media_dir, host="127.0.0.1", fps=100, loop=True) as server:
+        rtp, rtcp = free_port_pair()
+        url = f"rtsp://127.0.0.1:{server.port}/sub/raw.mjpeg"
+        with RTSPTestClient("127.0.0.1", server.port) as client, rtp, rtcp:
+            sid, _ = setup_udp(client, url, rtp)
+            client.request("PLAY", url, {"Session": sid})
+            packets = [p for p, _ in receive_rtp(rtp, 60)]
+            stamps = sorted(
+                frames_of(packets), key=lambda t: (t - packets[0].timestamp) % (1 << 32)
+            )
+            assert len(stamps) > 8  # past the end of the 8-frame file
+            steps = {(b - a) % (1 << 32) for a, b in zip(stamps, stamps[1:])}
+            assert steps == {900}
+            assert not any(isinstance(p, Bye) for d in drain(rtcp, 0.1) for p in parse_compound(d))
+            client.request("TEARDOWN", url, {"Session": sid})
+
+
+def test_shutdown_sends_bye_to_every_session(media_dir):
+    pairs = [free_port_pair() for _ in range(2)]
+    with RTSPServer(port=0, media=media_dir, host="127.0.0.1", fps=50) as server:
+        url = f"rtsp://127.0.0.1:{server.port}/clip.Mjpeg"
+        client = RTSPTestClient("127.0.0.1", server.port)
+        ssrcs = []
+        for rtp, _ in pairs:
+            sid, transport = setup_udp(client, url, rtp)
+            ssrcs.append(transport.ssrc)
+            client.request("PLAY", url, {"Session": sid})
+    for (rtp, rtcp), ssrc in zip(pairs, ssrcs):
+        byes = [p for d in drain(rtcp, 0.3) for p in parse_compound(d) if isinstance(p, Bye)]
+        assert [b.ssrcs for b in byes] == [(ssrc,)]
+        rtp.close()
+        rtcp.close()
+    assert client.closed_by_server(2)
+    client.close()
+
+
+def test_closed_tcp_connection_ends_its_interleaved_sessions(server):
+    url = f"rtsp://127.0.0.1:{server.port}/clip.Mjpeg"
+    client = RTSPTestClient("127.0.0.1", server.port)
+    answer = client.request(
+        "SETUP", url + "/track1", {"Transport": "RTP/AVP/TCP;unicast;interleaved=0-1"}
+    )
+    client.request("PLAY", url, {"Session": SessionHeader.parse(answer.headers["Session"]).id})
+    client.read_interleaved(2)
+    assert server.stats()["sessions"] == 1
+    client.close()
+    deadline = time.monotonic() + 5
+    while server.stats()["sessions"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.stats() | {"tasks": 0} == {
+        "sessions": 0,
+        "connections": 0,
+        "streaming": 0,
+        "tasks": 0,
+    }
+
+
+def send_receiver_report(sock: socket.socket, server: RTSPServer, ssrc: int) -> None:
+    block = ReportBlock(
+        ssrc=ssrc, fraction_lost=0, cumulative_lost=0, highest_seq=1, jitter=90, lsr=0, dlsr=0
+    )
+    sock.sendto(
+        ReceiverReport(ssrc=0x1234, reports=(block,)).to_bytes(), ("127.0.0.1", server.rtp_port + 1)
+    )
+
+
+def wait_for(predicate, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def test_idle_session_times_out_and_receiver_reports_keep_it_alive(media_dir, caplog):
+    caplog.set_level("INFO")
+    with RTSPServer(port=0, media=media_dir, host="127.0.0.1", fps=50, session_timeout=1) as server:
+        url = f"rtsp://127.0.0.1:{server.port}/clip.Mjpeg"
+        quiet_rtp, quiet_rtcp = free_port_pair()
+        live_rtp, live_rtcp = free_port_pair()
+        with RTSPTestClient("127.0.0.1", server.port) as client:
+            quiet, _ = setup_udp(client, url, quiet_rtp)
+            live, transport = setup_udp(client, url, live_rtp)
+            started = time.monotonic()
+            while time.monotonic() - started < 2.0:
+                send_receiver_report(live_rtcp, server, transport.ssrc)
+                time.sleep(0.2)
+            assert server.sessions.get(quiet) is None
+            assert server.sessions.get(live) is not None
+            assert server.sessions.get(live).receiver_reports >= 5
+            assert f"session {quiet} idle" in caplog.text
+            assert "receiver report" in caplog.text
+            assert wait_for(lambda: server.stats()["sessions"] == 0, 3)
+        for s in (quiet_rtp, quiet_rtcp, live_rtp, live_rtcp):
+            s.close()
+
+
+def test_trickling_and_idle_connections_are_closed(media_dir):
+    with RTSPServer(
+        port=0, media=media_dir, host="127.0.0.1", request_timeout=1, idle_timeout=1
+    ) as server:
+        trickler = socket.create_connection(("127.0.0.1", server.port))
+        idle = socket.create_connection(("127.0.0.1", server.port))
+        trickler.settimeout(0.2)
+        closed_after = None
+        started = time.monotonic()
+        for byte in b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\nX-Slow: " + b"a" * 100:
+            try:
+                trickler.send(bytes([byte]))
+                if trickler.recv(100) == b"":
+                    closed_after = time.monotonic() - started
+                    break
+            except TimeoutError:
+                continue
+            except OSError:
+                closed_after = time.monotonic() - started
+                break
+        assert closed_after is not None and closed_after < 5
+        idle.settimeout(3)
+        assert idle.recv(10) == b""
+        trickler.close()
+        idle.close()
+        assert wait_for(lambda: server.stats()["connections"] == 0)
+
+
+def test_connection_limit(media_dir):
+    with RTSPServer(port=0, media=media_dir, host="127.0.0.1", max_connections=2) as server:
+        keep = [RTSPTestClient("127.0.0.1", server.port) for _ in range(2)]
+        for client in keep:
+            assert client.request("OPTIONS", "*").status == 200
+        extra = RTSPTestClient("127.0.0.1", server.port)
+        assert extra.closed_by_server(2)
+        for client in keep + [extra]:
+            client.close()
+
+
+def test_lab_request_without_blank_line_is_answered(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=3) as sock:
+        sock.send(b"OPTIONS * RTSP/1.0\nCSeq: 4")
+        reply = sock.recv(1024).decode()
+        assert reply.startswith("RTSP/1.0 200") and "CSeq: 4" in reply
+
+
+def test_garbage_on_the_wire_gets_400_and_close(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=3) as sock:
+        sock.send(struct.pack("!Q", 0xDEADBEEF) * 8 + b"\r\n\r\n")
+        reply = sock.recv(1024)
+        assert reply.startswith(b"RTSP/1.0 400")
+        assert sock.recv(1024) == b""
+    assert server.stats()["sessions"] == 0
