@@ -164,7 +164,7 @@ def test_gstreamer_describe_and_udp_setup(gst_server: str) -> None:
         assert (sdp.payload_type, sdp.encoding, sdp.clock_rate, sdp.framerate) == (26, "JPEG", 90000, 10.0)
 
         base = describe.headers.get("Content-Base", gst_server + "/")
-        offer = Transport(client_port=(40000, 40001))
+        offer = Transport(client_port=(40000, 40001), mode="PLAY")  # sent as mode="PLAY"
         setup = conn.request("SETUP", base + sdp.track_control, ("Transport", str(offer)))
         assert setup.status == 200
         answer = Transport.parse(setup.headers["Transport"])
