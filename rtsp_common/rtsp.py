@@ -9,6 +9,7 @@ write CRLF.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import logging
 import re
 from collections.abc import Iterable, Iterator
@@ -150,6 +151,7 @@ class Headers:
         return list(self._items)
 
     def copy(self) -> Headers:
+        """An independent copy (messages are frozen, their Headers are not)."""
         return Headers(self._items)
 
     def __len__(self) -> int:
@@ -332,6 +334,16 @@ class _PendingBody:
     head_bytes: int
 
 
+class ParserState(enum.Enum):
+    """Where a :class:`MessageParser` stands between two ``feed`` calls."""
+
+    IDLE = "idle"  # nothing held: the last item ended exactly at the last byte
+    HEAD = "head"  # part of a start line and headers
+    BODY = "body"  # a complete head, waiting for Content-Length bytes
+    FRAME = "frame"  # part of a $-interleaved frame
+    FAILED = "failed"  # a ParseError was raised; the stream is unusable
+
+
 class MessageParser:
     """Incremental parser for an RTSP byte stream, requests and responses alike.
 
@@ -362,6 +374,18 @@ class MessageParser:
         if self._pending is not None:
             held += self._pending.head_bytes
         return held
+
+    @property
+    def state(self) -> ParserState:
+        """What the parser is waiting for (an I/O shell times out a peer stuck mid-message)."""
+        if self._error is not None:
+            return ParserState.FAILED
+        if self._pending is not None:
+            return ParserState.BODY
+        start = next((i for i, b in enumerate(self._buf) if b not in (0x0D, 0x0A)), None)
+        if start is None:
+            return ParserState.IDLE
+        return ParserState.FRAME if self._buf[start] == INTERLEAVED_MAGIC else ParserState.HEAD
 
     def feed(self, data: bytes) -> list[Message]:
         """Add received bytes; return every item they complete, in order.

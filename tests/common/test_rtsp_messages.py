@@ -14,6 +14,7 @@ from rtsp_common.rtsp import (
     InterleavedFrame,
     MessageError,
     MessageParser,
+    ParserState,
     Request,
     Response,
 )
@@ -184,6 +185,24 @@ def test_byte_by_byte_feeding_scans_each_byte_a_bounded_number_of_times(monkeypa
         out += parser.feed(wire[i : i + 1])
     assert len(out) == 1
     assert scanned <= 3 * len(wire)  # a rescan from the start each time would be ~len**2 / 2
+
+
+def test_parser_state_follows_the_stream() -> None:
+    parser = MessageParser()
+    assert parser.state is ParserState.IDLE
+    parser.feed(b"\r\n")
+    assert parser.state is ParserState.IDLE
+    parser.feed(ANNOUNCE[:10])
+    assert parser.state is ParserState.HEAD
+    parser.feed(ANNOUNCE[10:-3])
+    assert parser.state is ParserState.BODY
+    parser.feed(ANNOUNCE[-3:] + b"$\x00")
+    assert parser.state is ParserState.FRAME
+    parser.feed(b"\x00\x00")
+    assert parser.state is ParserState.IDLE
+    with pytest.raises(ParseError):
+        parser.feed(b"junk\r\n\r\n")
+    assert parser.state is ParserState.FAILED
 
 
 def test_frame_payload_that_looks_like_rtsp_is_not_parsed() -> None:
