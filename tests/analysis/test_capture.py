@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import io
+import re
 import socket
 import subprocess
-import sys
 import threading
 import time
 
@@ -18,6 +19,7 @@ from analysis.capture import Capture, CapturePermissionError, PcapFileWriter
 from analysis.capture_filter import SessionFlowFilter, parse_frame, transport_ports
 from analysis.craft import SessionBuilder, valid_rtp_jpeg
 from analysis.layers import RTCP, RTP, SenderInfo
+from workbench.commands import capture as capture_command
 
 
 def test_filter_keeps_rtsp_and_negotiated_udp_only():
@@ -83,14 +85,19 @@ def test_permission_error_says_root_or_cap_net_raw(monkeypatch, tmp_path):
     assert not (tmp_path / "x.pcap").exists()
 
 
-def test_cli_reports_permission_error(monkeypatch, tmp_path, capsys):
-    from workbench.cli import main
+def _run_cli(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser()
+    capture_command.register(parser.add_subparsers())
+    args = parser.parse_args(argv)
+    return args.func(args)
 
+
+def test_cli_reports_permission_error(monkeypatch, tmp_path, capsys):
     def refuse(*args, **kwargs):
         raise PermissionError(1, "Operation not permitted")
 
     monkeypatch.setattr(capture_module.socket, "socket", refuse)
-    assert main(["capture", "--count", "1", "-o", str(tmp_path / "x.pcap")]) == 2
+    assert _run_cli(["capture", "--count", "1", "-o", str(tmp_path / "x.pcap")]) == 2
     assert "CAP_NET_RAW" in capsys.readouterr().err
 
 
@@ -212,16 +219,21 @@ def test_live_capture_stops_by_itself_at_count(tmp_path):
 
 
 @pytest.mark.capture
-def test_cli_capture_for_a_duration_prints_counts(tmp_path):
+def test_cli_capture_for_a_duration_prints_counts(tmp_path, capsys):
     require_raw_socket()
     out = tmp_path / "cli.pcap"
-    result = subprocess.run(
-        [sys.executable, "-m", "workbench", "capture", "-i", "lo", "--rtsp-port", "1",
-         "--duration", "0.5", "-o", str(out)],
-        capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    assert "wrote 0 packets" in result.stdout and "kernel drops: 0" in result.stdout
-    assert len(rdpcap(str(out))) == 0
+    listener = _rtsp_listener()
+    port = listener.getsockname()[1]
+    sender = threading.Thread(target=lambda: (time.sleep(0.3), _play_session(listener, 3)))
+    sender.start()
+    assert _run_cli(["capture", "-i", "lo", "--rtsp-port", str(port), "--duration", "1.5",
+                     "-o", str(out)]) == 0
+    sender.join()
+    listener.close()
+    printed = capsys.readouterr().out
+    written = int(re.search(r"wrote (\d+) packets", printed).group(1))
+    assert written == len(rdpcap(str(out))) >= 3 + 4
+    assert "kernel drops: 0" in printed
 
 
 def test_pcap_writer_on_any_binary_stream():

@@ -1,0 +1,440 @@
+"""Active RTSP probing: a battery of crafted requests, each reply judged against RFC 2326.
+
+The battery runs the normal flow (OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN) on one
+connection, then each hostile or odd request on a fresh connection so one server reaction
+(closing, say) cannot spoil the next case. The I/O is behind ``ProbeEnvironment``
+(``analysis.probe_channel`` gives the socket one), so the judging logic here has none.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+from analysis.probe_wire import Reply, Target, build_request, raw_request, sdp_setup_urls
+
+__all__ = ["Verdict", "CaseResult", "ProbeReport", "Exchange", "Channel", "RTPReceiver",
+           "ProbeEnvironment", "run_probe", "CASE_IDS"]
+
+log = logging.getLogger(__name__)
+
+# RFC 2326 §7.1.1 status codes the battery expects.
+OK = 200
+BAD_REQUEST = 400
+FORBIDDEN = 403
+NOT_FOUND = 404
+METHOD_NOT_ALLOWED = 405
+ENTITY_TOO_LARGE = 413
+SESSION_NOT_FOUND = 454
+METHOD_NOT_VALID_IN_STATE = 455
+UNSUPPORTED_TRANSPORT = 461
+NOT_IMPLEMENTED = 501
+VERSION_NOT_SUPPORTED = 505
+OVERSIZED_HEADER_BYTES = 64 * 1024
+TRAVERSAL_PATH = "/../../../../etc/passwd"
+USER_AGENT = "rtsp-workbench-probe"
+
+
+class Verdict(StrEnum):
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    SKIP = "skip"
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """What came back for one request: a reply, or the connection closed, or nothing in time."""
+
+    reply: Reply | None = None
+    closed: bool = False
+    error: str | None = None
+
+
+class Channel(Protocol):
+    def exchange(self, request: bytes) -> Exchange: ...
+    def close(self) -> None: ...
+
+
+class RTPReceiver(Protocol):
+    rtp_port: int
+    rtcp_port: int
+
+    def wait_datagram(self, timeout: float) -> bool: ...
+    def close(self) -> None: ...
+
+
+@dataclass
+class ProbeEnvironment:
+    """How the battery reaches the server: new connections and a local RTP receiver."""
+
+    connect: Callable[[], Channel]
+    rtp_receiver: Callable[[], RTPReceiver]
+    rtp_wait: float = 2.0
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """One probe case: what was sent, what RFC 2326 expects, what came back, the verdict."""
+
+    case: str
+    title: str
+    rfc: str
+    expected: str
+    request: str
+    verdict: Verdict
+    reason: str
+    status: int | None = None
+    reply: str | None = None
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["verdict"] = self.verdict.value
+        return data
+
+
+@dataclass
+class ProbeReport:
+    """Every case result for one target, and the totals per verdict."""
+
+    target: str
+    results: list[CaseResult] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return any(r.verdict is Verdict.FAIL for r in self.results)
+
+    def counts(self) -> dict[str, int]:
+        return {v.value: sum(r.verdict is v for r in self.results) for v in Verdict}
+
+    def to_dict(self) -> dict:
+        return {"target": self.target, "counts": self.counts(),
+                "results": [r.to_dict() for r in self.results]}
+
+
+@dataclass(frozen=True)
+class _Case:
+    case: str
+    title: str
+    rfc: str
+    expected: str
+
+
+CASES = {c.case: c for c in [
+    _Case("options", "OPTIONS lists the methods", "RFC 2326 §10.1", "200 with Public"),
+    _Case("describe", "DESCRIBE returns SDP", "RFC 2326 §10.2, RFC 4566", "200 application/sdp"),
+    _Case("setup", "SETUP over UDP", "RFC 2326 §10.4, §12.39",
+          "200 with Session and Transport"),
+    _Case("play", "PLAY starts RTP", "RFC 2326 §10.5", "200, then RTP on client_port"),
+    _Case("teardown", "TEARDOWN ends the session", "RFC 2326 §10.7", "200"),
+    _Case("missing_cseq", "request without CSeq", "RFC 2326 §12.17", "400"),
+    _Case("wrong_version", "RTSP/2.0 request line", "RFC 2326 §7.1.1 (505)",
+          "505, or a reply in RTSP/2.0"),
+    _Case("play_before_setup", "PLAY without SETUP", "RFC 2326 §11.3.6, Appendix A.2",
+          "455 or 454"),
+    _Case("wrong_session", "PLAY with an unknown Session", "RFC 2326 §11.3.5, §12.37", "454"),
+    _Case("unknown_method", "unknown method", "RFC 2326 §7.1.1 (501)", "501"),
+    _Case("oversized_header", f"{OVERSIZED_HEADER_BYTES // 1024} KiB header line",
+          "RFC 2326 §7.1.1 (400/413)", "400, 413 or connection closed"),
+    _Case("path_traversal", "DESCRIBE ../../etc/passwd", "RFC 2326 §7.1.1 (403/404)",
+          "404, 403 or 400"),
+    _Case("bad_transport", "SETUP with an unknown transport", "RFC 2326 §11.3.12, §12.39",
+          "461"),
+    _Case("lab_request_form", "the lab's SETUP: no scheme, LF ends, RTP/UDP",
+          "RFC 2326 §4 (CR or LF line ends), §12.39", "a reply with CSeq echoed"),
+]}
+CASE_IDS = tuple(CASES)
+
+
+class _Run:
+    """State of one battery run: the report, CSeq numbering, the normal flow's session."""
+
+    def __init__(self, target: Target, env: ProbeEnvironment) -> None:
+        self.target = target
+        self.env = env
+        self.report = ProbeReport(target.url)
+        self.cseq = 0
+
+    def next_cseq(self) -> int:
+        self.cseq += 1
+        return self.cseq
+
+    def request(self, method: str, uri: str, headers: list[tuple[str, str]] = ()) -> tuple[
+            bytes, int]:
+        cseq = self.next_cseq()
+        data = build_request(method, uri, [("CSeq", str(cseq)), ("User-Agent", USER_AGENT),
+                                           *headers])
+        return data, cseq
+
+    def add(self, case: str, data: bytes, verdict: Verdict, reason: str,
+            outcome: Exchange | None = None) -> CaseResult:
+        meta = CASES[case]
+        reply = outcome.reply if outcome else None
+        result = CaseResult(meta.case, meta.title, meta.rfc, meta.expected,
+                            _first_line(data), verdict, reason,
+                            reply.status if reply else None, reply.head if reply else None)
+        log.info("%s: %s (%s)", case, verdict.value, reason)
+        self.report.results.append(result)
+        return result
+
+    def judge(self, case: str, data: bytes, outcome: Exchange, cseq: int | None, *,
+              passes: set[int], warns: dict[int, str] | None = None,
+              closed_passes: bool = False, no_reply: Verdict = Verdict.FAIL) -> CaseResult:
+        """The common verdict: status in ``passes``, CSeq echoed, or a named failure."""
+        reply = outcome.reply
+        if reply is None:
+            if outcome.closed and closed_passes:
+                return self.add(case, data, Verdict.PASS, "connection closed without a reply",
+                                outcome)
+            why = ("connection closed without a reply" if outcome.closed
+                   else outcome.error or "no reply")
+            return self.add(case, data, no_reply, why, outcome)
+        if cseq is not None and reply.cseq != str(cseq):
+            got = "no CSeq" if reply.cseq is None else f"CSeq {reply.cseq}"
+            return self.add(case, data, Verdict.FAIL,
+                            f"{reply.status} with {got}; the request's CSeq {cseq} must be "
+                            "echoed (RFC 2326 §12.17)", outcome)
+        if reply.status in passes:
+            return self.add(case, data, Verdict.PASS, f"answered {reply.head}", outcome)
+        if warns and reply.status in warns:
+            return self.add(case, data, Verdict.WARN,
+                            f"answered {reply.head}: {warns[reply.status]}", outcome)
+        return self.add(case, data, Verdict.FAIL,
+                        f"answered {reply.head}; expected {CASES[case].expected}", outcome)
+
+
+def _first_line(data: bytes) -> str:
+    line = data.split(b"\n", 1)[0].rstrip(b"\r")
+    text = line.decode("latin-1")
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def run_probe(target: Target, env: ProbeEnvironment) -> ProbeReport:
+    """Run the whole battery against ``target``; never raises for what the server does."""
+    run = _Run(target, env)
+    setup_url = _normal_flow(run)
+    for case in (_missing_cseq, _wrong_version, _play_before_setup, _wrong_session,
+                 _unknown_method, _oversized_header, _path_traversal, _bad_transport,
+                 _lab_request_form):
+        channel = None
+        try:
+            channel = env.connect()
+            case(run, channel, setup_url)
+        except OSError as exc:
+            name = case.__name__.lstrip("_")
+            run.add(name, b"", Verdict.FAIL, f"could not connect: {exc}")
+        finally:
+            if channel is not None:
+                channel.close()
+    return run.report
+
+
+def _normal_flow(run: _Run) -> str:
+    """OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN on one connection; returns the SETUP URL."""
+    url = run.target.url
+    try:
+        channel = run.env.connect()
+    except OSError as exc:
+        for case in ("options", "describe", "setup", "play", "teardown"):
+            run.add(case, b"", Verdict.FAIL, f"could not connect: {exc}")
+        return url + "/"
+    receiver = None
+    try:
+        data, cseq = run.request("OPTIONS", url)
+        outcome = channel.exchange(data)
+        result = run.judge("options", data, outcome, cseq, passes={OK})
+        if result.verdict is Verdict.PASS and outcome.reply.get("Public") is None:
+            run.report.results[-1] = _downgrade(result, "no Public header listing methods")
+
+        data, cseq = run.request("DESCRIBE", url, [("Accept", "application/sdp")])
+        outcome = channel.exchange(data)
+        result = run.judge("describe", data, outcome, cseq, passes={OK})
+        setup_url = url + "/"
+        if result.verdict is Verdict.PASS:
+            reply = outcome.reply
+            problem = _sdp_problem(reply)
+            if problem:
+                run.report.results[-1] = _fail(result, problem)
+            setup_url = sdp_setup_urls(reply, url)[0]
+
+        receiver = run.env.rtp_receiver()
+        transport = (f"RTP/AVP;unicast;client_port={receiver.rtp_port}-{receiver.rtcp_port}")
+        data, cseq = run.request("SETUP", setup_url, [("Transport", transport)])
+        outcome = channel.exchange(data)
+        result = run.judge("setup", data, outcome, cseq, passes={OK})
+        session = None
+        if result.verdict is Verdict.PASS:
+            reply = outcome.reply
+            session_header = reply.get("Session")
+            reply_transport = reply.get("Transport") or ""
+            if not session_header:
+                run.report.results[-1] = _fail(result, "200 without a Session header (§12.37)")
+            else:
+                session = session_header.split(";")[0].strip()
+            if f"client_port={receiver.rtp_port}" not in reply_transport.replace(" ", ""):
+                run.report.results[-1] = _fail(
+                    run.report.results[-1],
+                    f"Transport reply {reply_transport!r} does not echo our client_port")
+        if session is None:
+            for case in ("play", "teardown"):
+                run.add(case, b"", Verdict.SKIP, "not run: SETUP gave no session")
+            return setup_url
+
+        data, cseq = run.request("PLAY", url, [("Session", session), ("Range", "npt=0-")])
+        outcome = channel.exchange(data)
+        result = run.judge("play", data, outcome, cseq, passes={OK})
+        if result.verdict is Verdict.PASS:
+            if receiver.wait_datagram(run.env.rtp_wait):
+                run.report.results[-1] = _note(result, "RTP arrived on client_port")
+            else:
+                run.report.results[-1] = _downgrade(
+                    result, f"no RTP on client_port {receiver.rtp_port} within "
+                            f"{run.env.rtp_wait:.1f} s")
+
+        data, cseq = run.request("TEARDOWN", url, [("Session", session)])
+        run.judge("teardown", data, channel.exchange(data), cseq, passes={OK})
+        return setup_url
+    finally:
+        channel.close()
+        if receiver is not None:
+            receiver.close()
+
+
+def _sdp_problem(reply: Reply) -> str | None:
+    content_type = (reply.get("Content-Type") or "").split(";")[0].strip().lower()
+    if content_type != "application/sdp":
+        return f"Content-Type {content_type or 'missing'}, expected application/sdp"
+    if not reply.body.startswith(b"v=0"):
+        return "the SDP body does not start with v=0 (RFC 4566 §5)"
+    if b"m=video" not in reply.body:
+        return "the SDP has no m=video line"
+    return None
+
+
+def _downgrade(result: CaseResult, why: str) -> CaseResult:
+    return _replace(result, Verdict.WARN, f"{result.reason}, but {why}")
+
+
+def _fail(result: CaseResult, why: str) -> CaseResult:
+    return _replace(result, Verdict.FAIL, f"{result.reason}, but {why}")
+
+
+def _note(result: CaseResult, note: str) -> CaseResult:
+    return _replace(result, result.verdict, f"{result.reason}; {note}")
+
+
+def _replace(result: CaseResult, verdict: Verdict, reason: str) -> CaseResult:
+    data = asdict(result)
+    data.update(verdict=verdict, reason=reason)
+    return CaseResult(**data)
+
+
+# --- the hostile and odd cases, one connection each ----------------------------------------
+
+
+def _setup_session(run: _Run, channel: Channel, setup_url: str) -> str | None:
+    """A SETUP to get a real session for the cases that need one."""
+    data, _ = run.request("SETUP", setup_url,
+                          [("Transport", "RTP/AVP;unicast;client_port=40998-40999")])
+    outcome = channel.exchange(data)
+    if outcome.reply is None or outcome.reply.status != OK:
+        return None
+    session = outcome.reply.get("Session")
+    return session.split(";")[0].strip() if session else None
+
+
+def _missing_cseq(run: _Run, channel: Channel, setup_url: str) -> None:
+    data = raw_request(f"OPTIONS {run.target.url} RTSP/1.0", [("User-Agent", USER_AGENT)])
+    run.judge("missing_cseq", data, channel.exchange(data), None, passes={BAD_REQUEST},
+              closed_passes=True,
+              warns={OK: "CSeq is mandatory in every request; a 400 was expected"})
+
+
+def _wrong_version(run: _Run, channel: Channel, setup_url: str) -> None:
+    cseq = run.next_cseq()
+    data = raw_request(f"OPTIONS {run.target.url} RTSP/2.0", [("CSeq", str(cseq))])
+    outcome = channel.exchange(data)
+    reply = outcome.reply
+    if reply is not None and reply.version == "RTSP/2.0" and reply.cseq == str(cseq):
+        # A server that also speaks RTSP 2.0 (RFC 7826) rightly answers in 2.0.
+        run.add("wrong_version", data, Verdict.PASS,
+                f"answered {reply.head}: the server speaks RTSP 2.0 (RFC 7826)", outcome)
+        return
+    run.judge("wrong_version", data, outcome, cseq,
+              passes={VERSION_NOT_SUPPORTED},
+              warns={BAD_REQUEST: "505 RTSP Version not supported names the problem"},
+              closed_passes=False, no_reply=Verdict.WARN)
+
+
+def _play_before_setup(run: _Run, channel: Channel, setup_url: str) -> None:
+    data, cseq = run.request("PLAY", run.target.url, [("Range", "npt=0-")])
+    run.judge("play_before_setup", data, channel.exchange(data), cseq,
+              passes={METHOD_NOT_VALID_IN_STATE, SESSION_NOT_FOUND},
+              warns={BAD_REQUEST: "455 or 454 names the problem"})
+
+
+def _wrong_session(run: _Run, channel: Channel, setup_url: str) -> None:
+    session = _setup_session(run, channel, setup_url)
+    if session is None:
+        run.add("wrong_session", b"", Verdict.SKIP, "not run: SETUP gave no session")
+        return
+    bogus = "0" + session[::-1] + "X"
+    data, cseq = run.request("PLAY", run.target.url, [("Session", bogus), ("Range", "npt=0-")])
+    run.judge("wrong_session", data, channel.exchange(data), cseq, passes={SESSION_NOT_FOUND},
+              warns={BAD_REQUEST: "454 Session Not Found names the problem"})
+    teardown, _ = run.request("TEARDOWN", run.target.url, [("Session", session)])
+    channel.exchange(teardown)
+
+
+def _unknown_method(run: _Run, channel: Channel, setup_url: str) -> None:
+    data, cseq = run.request("FROBNICATE", run.target.url)
+    run.judge("unknown_method", data, channel.exchange(data), cseq, passes={NOT_IMPLEMENTED},
+              warns={BAD_REQUEST: "501 Not Implemented names the problem",
+                     METHOD_NOT_ALLOWED: "405 is for known methods; 501 was expected"})
+
+
+def _oversized_header(run: _Run, channel: Channel, setup_url: str) -> None:
+    data, cseq = run.request("OPTIONS", run.target.url,
+                             [("X-Probe-Padding", "A" * OVERSIZED_HEADER_BYTES)])
+    run.judge("oversized_header", data, channel.exchange(data), cseq,
+              passes={BAD_REQUEST, ENTITY_TOO_LARGE}, closed_passes=True,
+              warns={OK: "a 64 KiB header was accepted: the server sets no header limit"})
+
+
+def _path_traversal(run: _Run, channel: Channel, setup_url: str) -> None:
+    uri = run.target.url_for(TRAVERSAL_PATH)
+    data, cseq = run.request("DESCRIBE", uri, [("Accept", "application/sdp")])
+    outcome = channel.exchange(data)
+    if outcome.reply is not None and b"root:" in outcome.reply.body:
+        run.add("path_traversal", data, Verdict.FAIL,
+                "the reply body holds /etc/passwd: the path escaped the media root", outcome)
+        return
+    run.judge("path_traversal", data, outcome, cseq,
+              passes={NOT_FOUND, FORBIDDEN, BAD_REQUEST}, closed_passes=True)
+
+
+def _bad_transport(run: _Run, channel: Channel, setup_url: str) -> None:
+    data, cseq = run.request("SETUP", setup_url,
+                             [("Transport", "RTP/XYZ;multicast;client_port=abc-def")])
+    run.judge("bad_transport", data, channel.exchange(data), cseq,
+              passes={UNSUPPORTED_TRANSPORT},
+              warns={BAD_REQUEST: "461 Unsupported transport names the problem"})
+
+
+def _lab_request_form(run: _Run, channel: Channel, setup_url: str) -> None:
+    cseq = run.next_cseq()
+    name = run.target.path.rsplit("/", 1)[-1] or "movie.Mjpeg"
+    data = raw_request(f"SETUP {name} RTSP/1.0",
+                       [("CSeq", str(cseq)), ("Transport", "RTP/UDP; client_port= 25000")],
+                       line_end="\n")
+    outcome = channel.exchange(data)
+    if outcome.reply is None:
+        run.judge("lab_request_form", data, outcome, cseq, passes=set(), no_reply=Verdict.WARN)
+        return
+    # Any status is a fair answer (the URI has no scheme, RTP/UDP is no RTSP transport);
+    # what matters is that the LF-terminated request was read and answered.
+    run.judge("lab_request_form", data, outcome, cseq,
+              passes={outcome.reply.status})

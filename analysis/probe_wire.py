@@ -1,0 +1,189 @@
+"""RTSP requests as the probe sends them, and the replies it reads back (RFC 2326 §6, §7).
+
+Well-formed requests are built with ``scapy.contrib.rtsp.RTSPRequest``; the deliberately
+malformed ones (LF line ends, no CSeq, odd versions) are plain bytes, since Scapy's builder
+always writes CRLF. ``ReplyReader`` frames replies out of a byte stream (headers up to the
+blank line, then Content-Length bytes of body), skipping interleaved '$' frames.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from scapy.contrib.rtsp import RTSP, RTSPRequest
+
+RTSP_VERSION = "RTSP/1.0"
+# RFC 2326 §3.2: the default RTSP port.
+RTSP_DEFAULT_PORT = 554
+# RFC 2326 §10.12: interleaved binary data starts with '$', channel, 16-bit length.
+INTERLEAVED_MAGIC = ord("$")
+INTERLEAVED_HEADER_SIZE = 4
+MAX_REPLY_HEAD = 64 * 1024
+MAX_REPLY_BODY = 1024 * 1024
+
+_STATUS_LINE = re.compile(rb"^(RTSP/\d+\.\d+)[ \t]+(\d{3})(?:[ \t]+(.*))?$")
+
+
+class ReplyError(ValueError):
+    """The server's bytes are not an RTSP reply."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where to probe: host, port and path of an rtsp:// URL."""
+
+    host: str
+    port: int
+    path: str
+
+    @classmethod
+    def parse(cls, url: str) -> Target:
+        parts = urlsplit(url)
+        if parts.scheme.lower() != "rtsp" or not parts.hostname:
+            raise ValueError(f"not an rtsp://HOST[:PORT]/PATH URL: {url!r}")
+        return cls(parts.hostname, parts.port or RTSP_DEFAULT_PORT, parts.path or "/")
+
+    @property
+    def url(self) -> str:
+        return f"rtsp://{self.host}:{self.port}{self.path}"
+
+    def url_for(self, path: str) -> str:
+        return f"rtsp://{self.host}:{self.port}{path}"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One RTSP response: status line, headers (in order, names as sent) and body."""
+
+    version: str
+    status: int
+    reason: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes = b""
+    line_ending: str = "\r\n"
+
+    def get(self, name: str) -> str | None:
+        lowered = name.lower()
+        for key, value in self.headers:
+            if key.lower() == lowered:
+                return value
+        return None
+
+    @property
+    def cseq(self) -> str | None:
+        value = self.get("CSeq")
+        return value.strip() if value is not None else None
+
+    @property
+    def head(self) -> str:
+        return f"{self.version} {self.status} {self.reason}".strip()
+
+
+def build_request(method: str, uri: str, headers: list[tuple[str, str]] | None = None,
+                  body: bytes = b"") -> bytes:
+    """A well-formed request (CRLF line ends), built with Scapy's RTSPRequest."""
+    extra = {name.encode(): value.encode() for name, value in (headers or [])}
+    if body:
+        extra[b"Content-Length"] = str(len(body)).encode()
+    request = RTSPRequest(Method=method.encode(), Request_Uri=uri.encode(),
+                          Version=RTSP_VERSION.encode(), Unknown_Headers=extra or None)
+    return bytes(RTSP() / request) + body
+
+
+def raw_request(request_line: str, headers: list[tuple[str, str]], *, line_end: str = "\r\n",
+                final_blank_line: bool = True) -> bytes:
+    """A request written byte for byte, for the malformed forms Scapy will not build."""
+    lines = [request_line] + [f"{name}: {value}" for name, value in headers]
+    text = line_end.join(lines) + line_end
+    if final_blank_line:
+        text += line_end
+    return text.encode("latin-1")
+
+
+@dataclass
+class ReplyReader:
+    """Frames RTSP replies out of a TCP byte stream (sans-I/O: feed bytes, take replies)."""
+
+    buffer: bytearray = field(default_factory=bytearray)
+    skipped_interleaved: int = 0
+
+    def feed(self, data: bytes) -> list[Reply]:
+        """Add bytes; return every complete reply. ``ReplyError`` on bytes that are not RTSP."""
+        self.buffer += data
+        replies = []
+        while True:
+            reply = self._next()
+            if reply is None:
+                return replies
+            replies.append(reply)
+
+    def _next(self) -> Reply | None:
+        buf = self.buffer
+        while buf[:1] in (b"\r", b"\n"):
+            del buf[:1]
+        if buf[:1] == bytes([INTERLEAVED_MAGIC]):
+            if len(buf) < INTERLEAVED_HEADER_SIZE:
+                return None
+            size = int.from_bytes(buf[2:4], "big")
+            if len(buf) < INTERLEAVED_HEADER_SIZE + size:
+                return None
+            del buf[: INTERLEAVED_HEADER_SIZE + size]
+            self.skipped_interleaved += 1
+            return self._next()
+        match = re.search(rb"\r?\n\r?\n", buf)
+        if match is None:
+            if len(buf) > MAX_REPLY_HEAD:
+                raise ReplyError(f"reply head exceeds {MAX_REPLY_HEAD} bytes without a blank line")
+            if buf and not bytes(buf[:5]).startswith(b"RTSP/"[: len(buf)]):
+                raise ReplyError(f"not an RTSP reply: {bytes(buf[:40])!r}")
+            return None
+        head = bytes(buf[: match.start()])
+        line_ending = "\r\n" if b"\r\n" in head or match.group(0).startswith(b"\r") else "\n"
+        lines = re.split(rb"\r?\n", head)
+        status = _STATUS_LINE.match(lines[0])
+        if status is None:
+            raise ReplyError(f"bad status line: {lines[0][:80]!r}")
+        headers = []
+        for line in lines[1:]:
+            name, sep, value = line.partition(b":")
+            if not sep:
+                raise ReplyError(f"header line without a colon: {line[:80]!r}")
+            headers.append((name.strip().decode("latin-1"), value.strip().decode("latin-1")))
+        length = 0
+        for name, value in headers:
+            if name.lower() == "content-length":
+                if not value.isdigit() or int(value) > MAX_REPLY_BODY:
+                    raise ReplyError(f"bad Content-Length: {value!r}")
+                length = int(value)
+        end = match.end() + length
+        if len(buf) < end:
+            return None
+        body = bytes(buf[match.end() : end])
+        del buf[:end]
+        return Reply(status.group(1).decode(), int(status.group(2)),
+                     (status.group(3) or b"").decode("latin-1").strip(), tuple(headers), body,
+                     line_ending)
+
+
+def sdp_setup_urls(reply: Reply, request_url: str) -> list[str]:
+    """The URLs to SETUP for each media of a DESCRIBE reply (RFC 2326 C.1.1 control rules)."""
+    base = reply.get("Content-Base") or reply.get("Content-Location") or request_url
+    if not base.endswith("/"):
+        base += "/"
+    urls = []
+    in_media = False
+    for line in reply.body.decode("latin-1").splitlines():
+        if line.startswith("m="):
+            in_media = True
+        elif in_media and line.startswith("a=control:"):
+            control = line[len("a=control:"):].strip()
+            if control == "*":
+                urls.append(base.rstrip("/"))
+            elif "://" in control:
+                urls.append(control)
+            else:
+                urls.append(base + control)
+            in_media = False
+    return urls or [request_url]

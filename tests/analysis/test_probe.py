@@ -1,0 +1,276 @@
+"""analysis.probe: reply framing, and the battery against GStreamer and misbehaving servers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import socket
+import subprocess
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, missing, require_tool
+
+from analysis.probe import CASE_IDS, Verdict, run_probe
+from analysis.probe_channel import socket_environment
+from analysis.probe_wire import (
+    Reply,
+    ReplyError,
+    ReplyReader,
+    Target,
+    build_request,
+    raw_request,
+    sdp_setup_urls,
+)
+from workbench.commands import probe as probe_command
+
+GST_PEER = ROOT / "tests" / "peers" / "gst_rtsp_server.py"
+DEBIAN_PYTHON = "/usr/bin/python3"
+
+
+# --- wire: requests and reply framing -----------------------------------------------------
+
+
+def test_build_request_is_crlf_with_headers_and_body():
+    data = build_request("SETUP", "rtsp://h:1/x", [("CSeq", "3"), ("Transport", "RTP/AVP")],
+                         body=b"abc")
+    assert data.startswith(b"SETUP rtsp://h:1/x RTSP/1.0\r\n")
+    assert b"CSeq: 3\r\n" in data and b"Content-Length: 3\r\n" in data
+    assert data.endswith(b"\r\n\r\nabc")
+
+
+def test_raw_request_lab_form():
+    data = raw_request("SETUP movie.Mjpeg RTSP/1.0", [("CSeq", "1")], line_end="\n")
+    assert data == b"SETUP movie.Mjpeg RTSP/1.0\nCSeq: 1\n\n"
+
+
+def test_reply_reader_frames_split_replies_bodies_and_interleaved():
+    reader = ReplyReader()
+    stream = (b"RTSP/1.0 200 OK\r\nCSeq: 1\r\nContent-Length: 4\r\n\r\nv=0\n"
+              b"$\x00\x00\x03abc"
+              b"RTSP/1.0 454 Session Not Found\nCSeq: 2\n\n")
+    replies = []
+    for i in range(0, len(stream), 7):
+        replies += reader.feed(stream[i : i + 7])
+    assert [r.status for r in replies] == [200, 454]
+    assert replies[0].body == b"v=0\n" and replies[0].cseq == "1"
+    assert replies[1].reason == "Session Not Found" and replies[1].line_ending == "\n"
+    assert reader.skipped_interleaved == 1 and not reader.buffer
+
+
+@pytest.mark.parametrize("junk, message", [
+    (b"HTTP/1.1 200 OK\r\n\r\n", "bad status line"),
+    (b"hello there", "not an RTSP reply"),
+    (b"RTSP/1.0 200 OK\r\nno colon here\r\n\r\n", "without a colon"),
+    (b"RTSP/1.0 200 OK\r\nContent-Length: -5\r\n\r\n", "Content-Length"),
+])
+def test_reply_reader_rejects_junk_with_a_reason(junk, message):
+    with pytest.raises(ReplyError, match=message):
+        ReplyReader().feed(junk)
+
+
+def test_setup_urls_follow_content_base_and_control():
+    body = b"v=0\r\nm=video 0 RTP/AVP 26\r\na=control:stream=0\r\n"
+    reply = Reply("RTSP/1.0", 200, "OK", (("Content-Base", "rtsp://h:1/clip/"),), body)
+    assert sdp_setup_urls(reply, "rtsp://h:1/clip") == ["rtsp://h:1/clip/stream=0"]
+    absolute = Reply("RTSP/1.0", 200, "OK", (), b"m=video 0 RTP/AVP 26\na=control:rtsp://x/t\n")
+    assert sdp_setup_urls(absolute, "rtsp://h:1/clip") == ["rtsp://x/t"]
+
+
+def test_target_parse():
+    t = Target.parse("rtsp://127.0.0.1:8554/clip")
+    assert (t.host, t.port, t.path) == ("127.0.0.1", 8554, "/clip")
+    assert Target.parse("rtsp://cam/").port == 554
+    with pytest.raises(ValueError, match="rtsp://"):
+        Target.parse("http://x/y")
+
+
+# --- servers to probe -------------------------------------------------------------------
+
+
+class ScriptedServer:
+    """A tiny RTSP server in a thread that answers each request with ``answer(request)``."""
+
+    def __init__(self, answer: Callable[[bytes], bytes | None]) -> None:
+        self.answer = answer
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.requests: list[bytes] = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        buf = b""
+        with conn:
+            while True:
+                match = re.search(rb"\r?\n\r?\n", buf)
+                if match is None:
+                    try:
+                        data = conn.recv(65536)
+                    except OSError:
+                        return
+                    if not data:
+                        return
+                    buf += data
+                    continue
+                request, buf = buf[: match.end()], buf[match.end() :]
+                self.requests.append(request)
+                reply = self.answer(request)
+                if reply is None:
+                    return
+                conn.sendall(reply)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _cseq(request: bytes) -> str:
+    match = re.search(rb"(?im)^cseq:\s*(\d+)", request)
+    return match.group(1).decode() if match else "0"
+
+
+def _probe(port: int, path: str = "/clip", rtp_wait: float = 0.2):
+    target = Target("127.0.0.1", port, path)
+    return run_probe(target, socket_environment(target, timeout=2.0, rtp_wait=rtp_wait))
+
+
+def _run_cli(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser()
+    probe_command.register(parser.add_subparsers())
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+@pytest.fixture
+def yes_server() -> Iterator[ScriptedServer]:
+    """Answers 200 OK (CSeq echoed, a Session) to everything, whatever it was."""
+    server = ScriptedServer(lambda req: (f"RTSP/1.0 200 OK\r\nCSeq: {_cseq(req)}\r\n"
+                                         "Session: 12345678\r\n\r\n").encode())
+    yield server
+    server.close()
+
+
+def test_probe_fires_on_a_server_that_says_yes_to_everything(yes_server, tmp_path):
+    report = _probe(yes_server.port)
+    by_case = {r.case: r for r in report.results}
+    assert [r.case for r in report.results] == list(CASE_IDS)
+    for case in ("play_before_setup", "wrong_session", "unknown_method", "path_traversal",
+                 "bad_transport", "wrong_version"):
+        assert by_case[case].verdict is Verdict.FAIL, by_case[case]
+        assert "answered RTSP/1.0 200 OK; expected" in by_case[case].reason
+    assert by_case["describe"].verdict is Verdict.FAIL
+    assert "Content-Type" in by_case["describe"].reason
+    assert by_case["setup"].verdict is Verdict.FAIL
+    assert "client_port" in by_case["setup"].reason
+    assert by_case["missing_cseq"].verdict is Verdict.WARN
+    assert by_case["oversized_header"].verdict is Verdict.WARN
+    assert by_case["play"].verdict is Verdict.WARN  # 200, but no RTP came
+    assert report.failed
+    out = tmp_path / "probe.json"
+    assert _run_cli(["probe", f"rtsp://127.0.0.1:{yes_server.port}/clip", "--rtp-wait", "0.1",
+                     "--timeout", "2", "--json", str(out)]) == 1
+    saved = json.loads(out.read_text())
+    assert saved["counts"]["fail"] >= 6
+    assert {r["case"] for r in saved["results"]} == set(CASE_IDS)
+
+
+def test_probe_fails_a_server_that_does_not_echo_cseq():
+    server = ScriptedServer(lambda req: b"RTSP/1.0 200 OK\r\nCSeq: 999\r\n\r\n")
+    try:
+        report = _probe(server.port)
+    finally:
+        server.close()
+    options = report.results[0]
+    assert options.verdict is Verdict.FAIL and "§12.17" in options.reason
+
+
+def test_probe_reports_a_server_that_hangs_up():
+    server = ScriptedServer(lambda req: None)
+    try:
+        report = _probe(server.port)
+    finally:
+        server.close()
+    options = report.results[0]
+    assert options.verdict is Verdict.FAIL and "closed" in options.reason
+    assert report.failed
+
+
+def test_probe_of_a_closed_port_says_it_could_not_connect():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    report = _probe(port)
+    assert all(r.verdict is Verdict.FAIL for r in report.results)
+    assert "could not connect" in report.results[0].reason
+
+
+def test_cli_rejects_a_non_rtsp_url(capsys):
+    assert _run_cli(["probe", "http://example/x"]) == 2
+    assert "rtsp://" in capsys.readouterr().err
+
+
+# --- GStreamer's rtsp-server as the reference peer -----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def gst_clip(tmp_path_factory) -> Path:
+    """A 2 s 320x240 4:2:0 MJPEG clip in Matroska, as GStreamer's rtpjpegpay wants it."""
+    require_tool("ffmpeg")
+    folder = tmp_path_factory.mktemp("gst")
+    mjpeg, mkv = folder / "clip.mjpeg", folder / "clip.mkv"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i",
+                    "testsrc=size=320x240:rate=30", "-t", "2", "-pix_fmt", "yuvj420p",
+                    "-c:v", "mjpeg", "-q:v", "5", "-f", "mjpeg", str(mjpeg)],
+                   check=True, timeout=120)
+    subprocess.run(["ffmpeg", "-v", "error", "-framerate", "30", "-f", "mjpeg", "-i",
+                    str(mjpeg), "-c", "copy", str(mkv)], check=True, timeout=120)
+    return mkv
+
+
+@pytest.fixture(scope="module")
+def gst_server(gst_clip) -> Iterator[int]:
+    """GStreamer's rtsp-server on a free port, serving the clip at /clip."""
+    check = subprocess.run([DEBIAN_PYTHON, "-c", "import gi; gi.require_version("
+                            "'GstRtspServer', '1.0'); from gi.repository import GstRtspServer"],
+                           capture_output=True, timeout=60)
+    if check.returncode != 0:
+        missing(f"GstRtspServer bindings for {DEBIAN_PYTHON}: {check.stderr.decode()[-200:]}")
+    proc = subprocess.Popen([DEBIAN_PYTHON, str(GST_PEER), "--port", "0", "--media",
+                             str(gst_clip), "--path", "/clip"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("PORT "), f"peer did not start: {line!r}"
+        yield int(line.split()[1])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.mark.interop
+def test_probe_gstreamer_rtsp_server(gst_server, tmp_path):
+    report = _probe(gst_server, rtp_wait=3.0)
+    by_case = {r.case: r for r in report.results}
+    for case in ("options", "describe", "setup", "play", "teardown"):
+        assert by_case[case].verdict is Verdict.PASS, by_case[case]
+    assert "RTP arrived" in by_case["play"].reason
+    assert by_case["missing_cseq"].status == 400
+    assert by_case["play_before_setup"].status in (454, 455)
+    assert by_case["wrong_session"].status == 454
+    assert by_case["path_traversal"].status == 404
+    assert by_case["bad_transport"].status == 461
+    assert not report.failed, [r for r in report.results if r.verdict is Verdict.FAIL]
+    out = tmp_path / "gst.json"
+    assert _run_cli(["probe", f"rtsp://127.0.0.1:{gst_server}/clip", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["counts"]["fail"] == 0

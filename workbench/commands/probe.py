@@ -1,0 +1,63 @@
+"""`rtsp-workbench probe URL`: send a battery of crafted RTSP requests, judge each reply."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from analysis.probe import ProbeReport, Verdict, run_probe
+from analysis.probe_channel import socket_environment
+from analysis.probe_wire import Target
+
+_STYLE = {Verdict.PASS: "green", Verdict.WARN: "yellow", Verdict.FAIL: "bold red",
+          Verdict.SKIP: "dim"}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "probe",
+        help="probe an RTSP server with normal, malformed and hostile requests",
+        description="Send the normal flow and a battery of odd requests (missing CSeq, wrong "
+                    "version, PLAY before SETUP, wrong Session, unknown method, oversized "
+                    "header, path traversal, bad Transport, the lab's request form) and judge "
+                    "each reply against RFC 2326. Exits 1 when a case fails.",
+    )
+    parser.add_argument("url", help="rtsp://HOST[:PORT]/PATH")
+    parser.add_argument("--timeout", type=float, default=3.0, help="seconds to wait per reply")
+    parser.add_argument("--rtp-wait", type=float, default=2.0,
+                        help="seconds to wait for RTP after PLAY")
+    parser.add_argument("--json", type=Path, metavar="F", help="also write the results as JSON")
+    parser.set_defaults(func=run)
+
+
+def render(report: ProbeReport, console: Console) -> None:
+    """The results as a rich table, then the totals."""
+    table = Table(title=f"RTSP probe of {report.target}", show_lines=False)
+    for column in ("case", "request", "expected", "got", "verdict", "reason"):
+        table.add_column(column, overflow="fold")
+    for r in report.results:
+        style = _STYLE[r.verdict]
+        table.add_row(r.case, r.request, r.expected, r.reply or "-",
+                      f"[{style}]{r.verdict.value.upper()}[/{style}]", r.reason)
+    console.print(table)
+    counts = report.counts()
+    console.print(", ".join(f"{n} {name}" for name, n in counts.items()))
+
+
+def run(args: argparse.Namespace) -> int:
+    console = Console()
+    try:
+        target = Target.parse(args.url)
+    except ValueError as exc:
+        Console(stderr=True).print(f"[red]error:[/red] {exc}")
+        return 2
+    report = run_probe(target, socket_environment(target, args.timeout, args.rtp_wait))
+    render(report, console)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+    return 1 if report.failed else 0
