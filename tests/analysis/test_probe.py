@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, missing, require_tool
+from realtools import ROOT, missing, require_tool
 
 from analysis.probe import CASE_IDS, Verdict, run_probe
 from analysis.probe_channel import socket_environment
