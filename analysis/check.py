@@ -1,0 +1,164 @@
+"""`check_capture`: read a capture, rebuild its sessions and streams, run every rule.
+
+The result (:class:`CheckResult`) is what the workbench's summary, JSON, JUnit XML and
+reports are drawn from; its shape is documented on the class.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from analysis.errors import CaptureError
+from analysis.netdecode import Traffic, decode
+from analysis.pcapfile import read_records
+from analysis.rtcp_wire import RtcpFlow
+from analysis.rtp_stream import RtpStream
+from analysis.rules import Context, Outcome, RuleResult, Severity, run_all
+from analysis.sessions import CaptureSessions, RtspConnection, RtspSession, build
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CheckResult:
+    """Everything `check` learnt from one capture.
+
+    - ``packets_read``: records read (Wireshark numbers them 1..packets_read);
+      ``error``: the :class:`CaptureError` that stopped reading early, or None.
+    - ``connections`` / ``sessions``: RTSP connections and sessions
+      (``analysis.sessions``), each session with its ``streams`` and ``rtcp`` flows.
+    - ``streams``: every RTP stream (one SSRC on one flow), linked or found by ports or
+      heuristics. Each has ``stats`` (:class:`analysis.rtp_stream.StreamStats`), ``frames``
+      (:class:`analysis.frames.Frame`, with ``jpeg()``), and ``series()``: per-packet
+      lists ``pktno, time, seq, timestamp, marker, size`` in arrival order for plots.
+    - ``rtcp``: RTCP flows with their sender reports.
+    - ``rules``: one :class:`analysis.rules.RuleResult` per registered rule.
+    """
+
+    path: str
+    packets_read: int
+    error: CaptureError | None
+    connections: list[RtspConnection] = field(default_factory=list)
+    sessions: list[RtspSession] = field(default_factory=list)
+    streams: list[RtpStream] = field(default_factory=list)
+    rtcp: list[RtcpFlow] = field(default_factory=list)
+    rules: list[RuleResult] = field(default_factory=list)
+    traffic: Traffic | None = None
+    capture: CaptureSessions | None = None
+
+    def failures(self, at_least: Severity = Severity.ERROR) -> list[RuleResult]:
+        """Failed rules of that severity or worse."""
+        return [r for r in self.rules if r.failed and r.rule.severity.rank >= at_least.rank]
+
+    def result(self, rule_id: str) -> RuleResult:
+        """The result of one rule by id."""
+        for r in self.rules:
+            if r.rule.id == rule_id:
+                return r
+        raise KeyError(rule_id)
+
+    def to_dict(self) -> dict:
+        """A JSON-ready summary (series included per stream)."""
+        return {
+            "capture": self.path,
+            "packets_read": self.packets_read,
+            "error": None
+            if self.error is None
+            else {"message": str(self.error), "offset": self.error.offset},
+            "sessions": [
+                {
+                    "id": s.id,
+                    "client": str(s.connection.client),
+                    "server": str(s.connection.server),
+                    "uris": [st.uri for st in s.setups],
+                    "transports": [st.granted.raw for st in s.setups if st.granted],
+                    "ssrcs": [st.ssrc for st in s.streams],
+                }
+                for s in self.sessions
+            ],
+            "streams": [stream_dict(s) for s in self.streams],
+            "rules": [r.to_dict() for r in self.rules],
+        }
+
+
+def stream_dict(s: RtpStream) -> dict:
+    """One stream as plain data: identity, statistics, series and frame sizes."""
+    st = s.stats
+    return {
+        "ssrc": s.ssrc,
+        "src": str(s.src),
+        "dst": str(s.dst),
+        "transport": s.transport,
+        "channel": s.channel,
+        "session": s.session_id,
+        "payload_type": s.payload_type,
+        "format": s.format.value,
+        "stats": {k: getattr(st, k) for k in st.__dataclass_fields__},
+        "series": s.series(),
+        "frames": {
+            "time": [f.time for f in s.frames],
+            "timestamp": [f.timestamp for f in s.frames],
+            "size": [f.size for f in s.frames],
+            "packets": [f.packets for f in s.frames],
+            "complete": [f.complete for f in s.frames],
+        },
+    }
+
+
+def check_capture(path: str | Path, rtp_ports: list[int] | None = None) -> CheckResult:
+    """Check one capture file. Raises CaptureError only when nothing can be read."""
+    records = read_records(path)
+    traffic = decode(records)
+    capture = build(traffic, rtp_ports)
+    result = CheckResult(
+        str(path),
+        len(records),
+        records.error,
+        capture.connections,
+        capture.sessions,
+        capture.streams,
+        capture.rtcp,
+        traffic=traffic,
+        capture=capture,
+    )
+    result.rules = run_all(Context(traffic, capture))
+    return result
+
+
+def write_json(result: CheckResult, path: str | Path) -> None:
+    """Write the result as JSON."""
+    Path(path).write_text(json.dumps(result.to_dict(), indent=1, default=str))
+
+
+def write_junit(result: CheckResult, path: str | Path) -> None:
+    """Write one JUnit test case per rule: failures as failures, not applicable as skipped."""
+    suite = ET.Element(
+        "testsuite",
+        name=f"rtsp-workbench check {Path(result.path).name}",
+        tests=str(len(result.rules)),
+        failures=str(sum(r.failed for r in result.rules)),
+        skipped=str(sum(r.outcome is Outcome.NOT_APPLICABLE for r in result.rules)),
+        errors="1" if result.error else "0",
+    )
+    if result.error:
+        case = ET.SubElement(suite, "testcase", classname="capture", name="read")
+        ET.SubElement(case, "error", message=str(result.error))
+    for r in result.rules:
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname=f"{r.rule.rfc} §{r.rule.section}",
+            name=f"{r.rule.id} {r.rule.title}",
+        )
+        if r.failed:
+            failure = ET.SubElement(case, "failure", message=r.evidence, type=r.rule.severity.value)
+            failure.text = f"{r.count} offence(s); first packets {r.packets}"
+        elif r.outcome is Outcome.NOT_APPLICABLE:
+            ET.SubElement(case, "skipped", message=r.evidence)
+        elif r.evidence:
+            ET.SubElement(case, "system-out").text = r.evidence
+    ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)

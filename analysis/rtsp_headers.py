@@ -1,0 +1,105 @@
+"""RTSP header values the checker needs: Transport (RFC 2326 §12.39) and RTP-Info (§12.33)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class TransportSpec:
+    """One transport specification of a Transport header."""
+
+    raw: str
+    protocol: str = ""  # "RTP/AVP"
+    lower: str = "UDP"  # "UDP" or "TCP"
+    unicast: bool = True
+    client_ports: tuple[int, int] | None = None
+    server_ports: tuple[int, int] | None = None
+    interleaved: tuple[int, int] | None = None
+    ssrc: int | None = None
+    destination: str | None = None
+    source: str | None = None
+    problems: tuple[str, ...] = ()
+
+
+def _port_pair(value: str) -> tuple[int, int] | None:
+    first, _, second = value.partition("-")
+    if not first.strip().isdigit():
+        return None
+    a = int(first)
+    b = int(second) if second.strip().isdigit() else a + 1
+    return a, b
+
+
+def parse_transport(value: str) -> list[TransportSpec]:
+    """Every comma-separated specification of a Transport header value."""
+    specs = []
+    for raw in value.split(","):
+        raw = raw.strip()
+        if not raw:
+            continue
+        parts = [p.strip() for p in raw.split(";")]
+        spec = TransportSpec(raw)
+        problems = []
+        proto = parts[0].upper().split("/")
+        spec.protocol = "/".join(proto[:2])
+        spec.lower = proto[2] if len(proto) > 2 else "UDP"
+        if spec.protocol != "RTP/AVP":
+            problems.append(f"transport protocol {parts[0]!r} is not RTP/AVP")
+        for param in parts[1:]:
+            name, eq, arg = param.partition("=")
+            name = name.strip().lower()
+            if name == "unicast":
+                spec.unicast = True
+            elif name == "multicast":
+                spec.unicast = False
+            elif name in ("client_port", "server_port", "interleaved"):
+                pair = _port_pair(arg)
+                if pair is None:
+                    problems.append(f"{name}={arg!r} is not a port or port range")
+                elif name == "client_port":
+                    spec.client_ports = pair
+                elif name == "server_port":
+                    spec.server_ports = pair
+                else:
+                    spec.interleaved = pair
+            elif name == "ssrc":
+                try:
+                    spec.ssrc = int(arg, 16)
+                except ValueError:
+                    problems.append(f"ssrc={arg!r} is not hexadecimal")
+            elif name == "destination":
+                spec.destination = arg
+            elif name == "source":
+                spec.source = arg
+        spec.problems = tuple(problems)
+        specs.append(spec)
+    return specs
+
+
+@dataclass
+class RtpInfoEntry:
+    """One stream of an RTP-Info header."""
+
+    url: str
+    seq: int | None
+    rtptime: int | None
+
+
+def parse_rtp_info(value: str) -> list[RtpInfoEntry]:
+    """Entries of an RTP-Info header (url=...;seq=...;rtptime=...)."""
+    entries = []
+    for chunk in value.split(","):
+        url, seq, rtptime = "", None, None
+        for param in chunk.split(";"):
+            name, _, arg = param.strip().partition("=")
+            name = name.lower()
+            if name == "url":
+                url = arg
+            elif name == "seq" and arg.strip().isdigit():
+                seq = int(arg)
+            elif name == "rtptime" and arg.strip().isdigit():
+                rtptime = int(arg)
+        if url or seq is not None or rtptime is not None:
+            entries.append(RtpInfoEntry(url, seq, rtptime))
+    return entries

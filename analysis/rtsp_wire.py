@@ -1,0 +1,209 @@
+"""RTSP/1.0 messages and interleaved frames read from a reassembled TCP stream.
+
+This is the checker's own reading of RFC 2326: it keeps each message's raw bytes,
+the packet it started in, and every deviation it saw (LF-only line ends, bad start
+lines, header lines without a colon, a body that disagrees with Content-Length), so
+that rules can judge them instead of the reader silently fixing them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+
+from analysis.tcp import TcpStream
+
+INTERLEAVED_MAGIC = 0x24  # "$", RFC 2326 §10.12
+INTERLEAVED_HEADER_LEN = 4
+MAX_HEAD_BYTES = 65536
+
+_REQUEST_LINE = re.compile(rb"^([!#$%&'*+.^_`|~0-9A-Za-z-]+) (\S+) (RTSP/\d+\.\d+)$")
+_STATUS_LINE = re.compile(rb"^(RTSP/\d+\.\d+) (\d{3}) ?(.*)$")
+# What may follow a complete message: another message, an interleaved frame, or nothing.
+_MESSAGE_START = re.compile(rb"[\r\n]*(?:\$|RTSP/|[A-Z_]{3,20} )")
+_HEAD_END = re.compile(rb"\r?\n\r?\n")
+
+
+class Kind(Enum):
+    """What a message's start line says it is."""
+
+    REQUEST = "request"
+    RESPONSE = "response"
+    INVALID = "invalid"
+
+
+@dataclass
+class RtspMessage:
+    """One RTSP request or response as it appeared on the wire."""
+
+    kind: Kind
+    start_line: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    raw: bytes
+    offset: int
+    pktno: int
+    time: float
+    method: str = ""
+    uri: str = ""
+    version: str = ""
+    status: int = 0
+    reason: str = ""
+    lf_only_lines: int = 0  # lines ended by LF alone (RFC 2326 §4 wants CRLF)
+    problems: list[str] = field(default_factory=list)  # syntax problems in words
+    length_mismatch: str = ""  # why the body disagrees with Content-Length, if it does
+    truncated: bool = False  # the capture ends inside this message
+
+    def header(self, name: str) -> str | None:
+        """First value of a header (case-insensitive), or None."""
+        lname = name.lower()
+        for key, value in self.headers:
+            if key.lower() == lname:
+                return value
+        return None
+
+    @property
+    def cseq(self) -> int | None:
+        """The CSeq as a number, or None when absent or not a number."""
+        value = self.header("CSeq")
+        if value is None or not value.strip().isdigit():
+            return None
+        return int(value.strip())
+
+    @property
+    def session_id(self) -> str | None:
+        """The Session header's id, without the ;timeout parameter."""
+        value = self.header("Session")
+        return value.split(";")[0].strip() if value is not None else None
+
+
+@dataclass
+class InterleavedFrame:
+    """A ``$``-framed binary packet (RTP or RTCP) on an RTSP connection."""
+
+    channel: int
+    payload: bytes
+    offset: int
+    pktno: int
+    time: float
+
+
+def read_stream(stream: TcpStream) -> list[RtspMessage | InterleavedFrame]:
+    """Every RTSP message and interleaved frame in one direction of a connection."""
+    data = stream.data
+    n = len(data)
+    items: list[RtspMessage | InterleavedFrame] = []
+    pos = 0
+    while pos < n:
+        first = data[pos]
+        if first in (0x0D, 0x0A):  # blank lines between messages are tolerated
+            pos += 1
+            continue
+        if first == INTERLEAVED_MAGIC:
+            if pos + INTERLEAVED_HEADER_LEN > n:
+                break
+            length = (data[pos + 2] << 8) | data[pos + 3]
+            end = pos + INTERLEAVED_HEADER_LEN + length
+            if end > n:
+                break
+            pktno, t = stream.packet_at(pos)
+            items.append(
+                InterleavedFrame(
+                    data[pos + 1], data[pos + INTERLEAVED_HEADER_LEN : end], pos, pktno, t
+                )
+            )
+            pos = end
+            continue
+        match = _HEAD_END.search(data, pos, min(n, pos + MAX_HEAD_BYTES))
+        pktno, t = stream.packet_at(pos)
+        if match is None:
+            message = _parse_head(data[pos:n], pos, pktno, t)
+            message.truncated = True
+            message.raw = data[pos:n]
+            items.append(message)
+            break
+        head_end = match.end()
+        message = _parse_head(data[pos : match.start()], pos, pktno, t)
+        length_text = message.header("Content-Length")
+        body_len = 0
+        if length_text is not None:
+            if length_text.strip().isdigit():
+                body_len = int(length_text.strip())
+            else:
+                message.problems.append(f"Content-Length {length_text!r} is not a number")
+        end = head_end + body_len
+        if end > n:
+            message.truncated = True
+            end = n
+        message.body = data[head_end:end]
+        message.raw = data[pos:end]
+        items.append(message)
+        pos = end
+        if pos < n and not _MESSAGE_START.match(data, pos):
+            # The bytes after the body are not a message: the body was longer than
+            # Content-Length said. Skip to the next plausible message start.
+            resync = _next_message_start(data, pos)
+            extra = resync - pos
+            declared = "no Content-Length" if length_text is None else f"Content-Length {body_len}"
+            message.length_mismatch = f"{declared} but {extra} more body bytes follow"
+            message.body += data[pos:resync]
+            message.raw += data[pos:resync]
+            pos = resync
+    return items
+
+
+def _next_message_start(data: bytes, pos: int) -> int:
+    for match in re.finditer(rb"\n", data[pos:]):
+        candidate = pos + match.end()
+        if _MESSAGE_START.match(data, candidate) and data[candidate : candidate + 1] not in (
+            b"\r",
+            b"\n",
+        ):
+            return candidate
+    return len(data)
+
+
+def _parse_head(head: bytes, offset: int, pktno: int, t: float) -> RtspMessage:
+    lines = head.split(b"\n")
+    lf_only = sum(1 for line in lines if not line.endswith(b"\r"))
+    lines = [line[:-1] if line.endswith(b"\r") else line for line in lines]
+    start = lines[0] if lines else b""
+    message = RtspMessage(
+        Kind.INVALID,
+        start.decode("latin-1"),
+        [],
+        b"",
+        b"",
+        offset,
+        pktno,
+        t,
+        lf_only_lines=lf_only,
+    )
+    if m := _REQUEST_LINE.match(start):
+        message.kind = Kind.REQUEST
+        message.method, message.uri, message.version = (g.decode("latin-1") for g in m.groups())
+    elif m := _STATUS_LINE.match(start):
+        message.kind = Kind.RESPONSE
+        message.version = m.group(1).decode("latin-1")
+        message.status = int(m.group(2))
+        message.reason = m.group(3).decode("latin-1")
+    else:
+        message.problems.append(
+            f"start line {message.start_line[:60]!r} is neither request nor status line"
+        )
+    if message.version and message.version != "RTSP/1.0":
+        message.problems.append(f"version {message.version} is not RTSP/1.0")
+    for line in lines[1:]:
+        if line[:1] in (b" ", b"\t") and message.headers:  # folded continuation (RFC 2326 §4.2)
+            name, value = message.headers[-1]
+            message.headers[-1] = (name, value + " " + line.strip().decode("latin-1"))
+            continue
+        name, colon, value = line.partition(b":")
+        if not colon or not name.strip():
+            message.problems.append(
+                f"header line {line[:60].decode('latin-1')!r} has no name: value"
+            )
+            continue
+        message.headers.append((name.strip().decode("latin-1"), value.strip().decode("latin-1")))
+    return message

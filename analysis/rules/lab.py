@@ -1,0 +1,93 @@
+"""The lab's own format, named as such: whole JPEGs as RTP payloads, wall-clock-second
+timestamps, SSRC 0, no marker bits (the "Video Streaming with RTSP and RTP" lab)."""
+
+from __future__ import annotations
+
+import statistics
+
+from analysis.frames import PayloadFormat
+from analysis.rtp_stream import RtpStream
+from analysis.rules import Context, Finding, Severity, not_applicable, passed, rule, verdict
+
+WALL_CLOCK_STEPS = (0, 1)  # a timestamp in seconds moves by 0 or 1 between frames
+
+
+def _streams(ctx: Context) -> list[RtpStream]:
+    return [s for s in ctx.capture.streams if s.packets]
+
+
+@rule(
+    "LAB-FMT-1",
+    "RFC 2435",
+    "3",
+    Severity.ERROR,
+    "payload carries an RFC 2435 header, not a whole JPEG (the lab's format)",
+)
+def whole_jpeg(ctx: Context) -> Finding:
+    if not _streams(ctx):
+        return not_applicable("no RTP stream")
+    return verdict(
+        (
+            s.packets[0][0],
+            f"payloads begin with the JPEG SOI (FF D8) and carry no RFC 2435 header: the lab's "
+            f"format, not RFC 2435; {len(s.frames)} frame(s) extracted ({s.label})",
+        )
+        for s in _streams(ctx)
+        if s.format is PayloadFormat.WHOLE_JPEG
+    )
+
+
+@rule(
+    "LAB-TS-1",
+    "RFC 3551",
+    "5",
+    Severity.WARNING,
+    "timestamps run on the 90 kHz clock, not in wall-clock seconds",
+)
+def wall_clock(ctx: Context) -> Finding:
+    streams = [s for s in _streams(ctx) if len(s.frames) > 2]
+    if not streams:
+        return not_applicable("no stream with three frames")
+    offences = []
+    for s in streams:
+        steps = [(b.timestamp - a.timestamp) % (1 << 32) for a, b in zip(s.frames, s.frames[1:])]
+        if statistics.median(steps) in WALL_CLOCK_STEPS:
+            offences.append(
+                (
+                    s.frames[0].first_pktno,
+                    f"timestamps step by {sorted(set(steps))[:4]} between frames: wall-clock "
+                    f"seconds, not the 90 kHz media clock ({s.label})",
+                )
+            )
+    return verdict(offences)
+
+
+@rule("LAB-SSRC-1", "RFC 3550", "5.1, 8", Severity.WARNING, "SSRC is random, not 0")
+def ssrc_zero(ctx: Context) -> Finding:
+    if not _streams(ctx):
+        return not_applicable("no RTP stream")
+    return verdict(
+        (s.packets[0][0], f"SSRC 0, the lab's fixed value ({s.label})")
+        for s in _streams(ctx)
+        if s.ssrc == 0
+    )
+
+
+@rule(
+    "LAB-MARK-1",
+    "RFC 3551 / RFC 2435",
+    "5 / 3",
+    Severity.WARNING,
+    "marker bit set on the last packet of each frame (whole-JPEG payloads)",
+)
+def whole_jpeg_marker(ctx: Context) -> Finding:
+    streams = [s for s in _streams(ctx) if s.format is PayloadFormat.WHOLE_JPEG]
+    if not streams:
+        return not_applicable("no stream in the lab's format")
+    offences = [
+        (f.first_pktno, f"missing marker bit: the lab's server never sets it ({s.label})")
+        for s in streams
+        for f in s.frames
+        if not f.marker_last
+    ]
+    return verdict(offences) if offences else passed("every whole-JPEG packet has the marker")

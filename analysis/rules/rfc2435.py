@@ -1,0 +1,123 @@
+"""RFC 2435 rules: JPEG headers, fragments, tables, restart markers, decodable frames."""
+
+from __future__ import annotations
+
+import io
+import logging
+import warnings
+import zlib
+
+from PIL import Image
+
+from analysis.frames import Frame, PayloadFormat
+from analysis.rtp_stream import RtpStream
+from analysis.rules import Context, Finding, Severity, not_applicable, rule, verdict
+
+log = logging.getLogger(__name__)
+
+RFC = "RFC 2435"
+DECODE_SCALE = 8  # decode at 1/8 scale: every coefficient is still entropy-decoded
+
+
+def _streams(ctx: Context) -> list[RtpStream]:
+    return [s for s in ctx.capture.streams if s.format is PayloadFormat.RFC2435]
+
+
+def _frame_rule(ctx: Context, attribute: str) -> Finding:
+    streams = _streams(ctx)
+    if not streams:
+        return not_applicable("no RFC 2435 stream")
+    return verdict(
+        (p, f"{text} in {s.label}")
+        for s in streams
+        for f in s.frames
+        for p, text in getattr(f, attribute)
+    )
+
+
+@rule(
+    "JPEG-HDR-1",
+    RFC,
+    "3.1.3-3.1.6",
+    Severity.ERROR,
+    "type, Q, width and height valid and constant within a frame",
+)
+def header(ctx: Context) -> Finding:
+    return _frame_rule(ctx, "header_problems")
+
+
+@rule(
+    "JPEG-FRAG-1",
+    RFC,
+    "3.1.2",
+    Severity.ERROR,
+    "fragment offsets start at 0, contiguous, non-overlapping",
+)
+def fragments(ctx: Context) -> Finding:
+    return _frame_rule(ctx, "fragment_problems")
+
+
+@rule(
+    "JPEG-QT-1",
+    RFC,
+    "3.1.8, 4.2",
+    Severity.ERROR,
+    "Quantization Table header on offset 0 when Q >= 128, with a length that fits",
+)
+def tables(ctx: Context) -> Finding:
+    return _frame_rule(ctx, "table_problems")
+
+
+@rule(
+    "JPEG-RST-1",
+    RFC,
+    "3.1.7",
+    Severity.ERROR,
+    "Restart Marker header present and consistent for types 64-127",
+)
+def restart(ctx: Context) -> Finding:
+    return _frame_rule(ctx, "restart_problems")
+
+
+def decode_problem(frame: Frame, cache: dict) -> str:
+    """Why the frame does not decode to width x height, or "" when it does."""
+    data = frame.jpeg()
+    if data is None:
+        return "frame could not be rebuilt"
+    key = (len(data), zlib.crc32(data), frame.width, frame.height)
+    if key in cache:
+        return cache[key]
+    problem = ""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            image = Image.open(io.BytesIO(data))
+            size = image.size
+            image.draft("RGB", (max(size[0] // DECODE_SCALE, 1), max(size[1] // DECODE_SCALE, 1)))
+            image.load()
+        if frame.width and size != (frame.width, frame.height):
+            problem = f"decodes to {size[0]}x{size[1]}, header says {frame.width}x{frame.height}"
+    except Exception as exc:  # Pillow raises many types for broken JPEG data
+        problem = f"Pillow cannot decode it: {exc}"
+    cache[key] = problem
+    return problem
+
+
+@rule("JPEG-DEC-1", RFC, "4, Appendix B", Severity.ERROR, "each frame decodes to width x height")
+def decodes(ctx: Context) -> Finding:
+    streams = _streams(ctx)
+    if not streams:
+        return not_applicable("no RFC 2435 stream")
+    offences = []
+    decoded = 0
+    for s in streams:
+        for f in s.frames:
+            if not f.structurally_sound:
+                continue  # incomplete or already reported by the header rules
+            decoded += 1
+            problem = decode_problem(f, ctx.decode_cache)
+            if problem:
+                offences.append((f.first_pktno, f"{problem} ({s.label})"))
+    if not decoded:
+        return not_applicable("no complete, well-formed frame to decode")
+    return verdict(offences, f"{decoded} frame(s) decode with Pillow")

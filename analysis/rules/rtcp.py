@@ -1,0 +1,152 @@
+"""RTCP rules (RFC 3550 §6)."""
+
+from __future__ import annotations
+
+import bisect
+
+from analysis.rtcp_wire import RtcpFlow
+from analysis.rtp_stream import RtpStream
+from analysis.rules import Context, Finding, Severity, not_applicable, rule, verdict
+
+RFC = "RFC 3550"
+SR_COUNT_SLACK = 5  # packets sent around the moment the report was built
+SR_MAPPING_SLACK_S = 0.05  # NTP vs RTP timestamp disagreement tolerated between reports
+SR_MAPPING_FRACTION = 0.01
+MIN_MEAN_INTERVAL_S = 1.0  # §6.2: 5 s nominal; far shorter means no interval computation
+
+
+def _flows(ctx: Context) -> list[RtcpFlow]:
+    return [f for f in ctx.capture.rtcp if f.compounds]
+
+
+def _none(ctx: Context) -> Finding | None:
+    return None if _flows(ctx) else not_applicable("no RTCP in the capture")
+
+
+@rule("RTCP-VER-1", RFC, "6.4", Severity.ERROR, "RTCP version is 2")
+def version(ctx: Context) -> Finding:
+    if na := _none(ctx):
+        return na
+    return verdict((p, f"version is not 2 ({f.label})") for f in _flows(ctx) for p in f.bad_version)
+
+
+@rule("RTCP-CMP-1", RFC, "6.1", Severity.ERROR, "compound packets start with SR or RR")
+def compound_first(ctx: Context) -> Finding:
+    if na := _none(ctx):
+        return na
+    return verdict(
+        (p, f"compound packet starts with packet type {pt} ({f.label})")
+        for f in _flows(ctx)
+        for p, pt in f.bad_first
+    )
+
+
+@rule("RTCP-LEN-1", RFC, "6.4.1", Severity.ERROR, "length fields add up to the datagram")
+def lengths(ctx: Context) -> Finding:
+    if na := _none(ctx):
+        return na
+    return verdict((p, f"{text} ({f.label})") for f in _flows(ctx) for p, text in f.length_problems)
+
+
+def _stream_for(ctx: Context, flow: RtcpFlow, ssrc: int) -> RtpStream | None:
+    candidates = [s for s in ctx.capture.streams if s.ssrc == ssrc]
+    same = [s for s in candidates if s.session_id is not None and s.session_id == flow.session_id]
+    return (same or candidates or [None])[0]
+
+
+@rule(
+    "RTCP-SR-1",
+    RFC,
+    "6.4.1",
+    Severity.ERROR,
+    "SR packet and octet counts agree with the RTP seen",
+)
+def sender_counts(ctx: Context) -> Finding:
+    offences = []
+    checked = 0
+    for flow in _flows(ctx):
+        for sr in flow.sender_reports:
+            stream = _stream_for(ctx, flow, sr.ssrc)
+            if stream is None:
+                continue
+            checked += 1
+            times = [p[1] for p in stream.packets]
+            seen = bisect.bisect_right(times, sr.time)
+            if seen > sr.packet_count + SR_COUNT_SLACK:
+                offences.append(
+                    (
+                        sr.pktno,
+                        f"SR says {sr.packet_count} packets sent, {seen} of SSRC "
+                        f"{sr.ssrc:#010x} were already seen",
+                    )
+                )
+                continue
+            octets = sum(len(p[6]) for p in stream.packets[:seen])
+            slack = SR_COUNT_SLACK * max((len(p[6]) for p in stream.packets[:seen]), default=0)
+            if octets > sr.octet_count + slack:
+                offences.append(
+                    (
+                        sr.pktno,
+                        f"SR says {sr.octet_count} payload octets sent, {octets} were already seen",
+                    )
+                )
+    if not checked:
+        return not_applicable("no sender report for an RTP stream in the capture")
+    return verdict(offences, f"{checked} sender report(s) agree with the RTP seen")
+
+
+@rule(
+    "RTCP-SR-2",
+    RFC,
+    "6.4.1",
+    Severity.ERROR,
+    "SR NTP and RTP timestamps advance together at the media clock",
+)
+def sender_mapping(ctx: Context) -> Finding:
+    offences = []
+    checked = 0
+    for flow in _flows(ctx):
+        by_ssrc: dict[int, list] = {}
+        for sr in flow.sender_reports:
+            by_ssrc.setdefault(sr.ssrc, []).append(sr)
+        for ssrc, reports in by_ssrc.items():
+            stream = _stream_for(ctx, flow, ssrc)
+            rate = stream.clock_rate if stream else 90000
+            for a, b in zip(reports, reports[1:]):
+                d_ntp = b.ntp - a.ntp
+                if d_ntp <= 0:
+                    continue
+                checked += 1
+                d_rtp = (
+                    (b.rtp_timestamp - a.rtp_timestamp + (1 << 31)) % (1 << 32) - (1 << 31)
+                ) / rate
+                if abs(d_rtp - d_ntp) > SR_MAPPING_SLACK_S + SR_MAPPING_FRACTION * d_ntp:
+                    offences.append(
+                        (
+                            b.pktno,
+                            f"NTP advanced {d_ntp:.3f} s but RTP timestamp {d_rtp:.3f} s "
+                            f"at {rate} Hz (SSRC {ssrc:#010x})",
+                        )
+                    )
+    if not checked:
+        return not_applicable("fewer than two sender reports from one source")
+    return verdict(offences, f"{checked} pair(s) of sender reports consistent")
+
+
+@rule("RTCP-INT-1", RFC, "6.2", Severity.INFO, "report interval near the 5 s nominal minimum")
+def interval(ctx: Context) -> Finding:
+    offences = []
+    measured = []
+    for flow in _flows(ctx):
+        times = [t for _, t, _ in flow.compounds]
+        if len(times) < 3:
+            continue
+        mean = (times[-1] - times[0]) / (len(times) - 1)
+        measured.append(mean)
+        if mean < MIN_MEAN_INTERVAL_S:
+            offences.append(
+                (flow.compounds[1][0], f"reports every {mean:.2f} s on average ({flow.label})")
+            )
+    if not measured:
+        return not_applicable("fewer than three reports from any source")
+    return verdict(offences, f"mean intervals {', '.join(f'{m:.1f} s' for m in measured)}")
