@@ -160,15 +160,22 @@ class SessionBuilder:
 
     # --- TCP and RTSP ----------------------------------------------------------------------
 
-    def _tcp(self, sender: _TCPSide, receiver: _TCPSide, flags: str, payload: bytes = b"",
-             gap: float = 0.0001) -> Packet:
+    def _tcp(self, sender: _TCPSide, receiver: _TCPSide, flags: str,
+             payload: bytes | Packet = b"", gap: float = 0.0001) -> Packet:
         pkt = (Ether(src=sender.mac, dst=receiver.mac)
                / IP(src=sender.ip, dst=receiver.ip)
                / TCP(sport=sender.port, dport=receiver.port, flags=flags, seq=sender.seq,
                      ack=receiver.seq if "A" in flags else 0, window=TCP_WINDOW))
-        if payload:
+        size = 0
+        if isinstance(payload, Packet):
+            # Kept as layers so fields stay editable; edits that change the length would
+            # desynchronise the TCP sequence numbers that follow.
+            size = len(bytes(payload))
+            pkt = pkt / payload
+        elif payload:
+            size = len(payload)
             pkt = pkt / Raw(payload)
-        advance = len(payload) + (1 if ("S" in flags or "F" in flags) else 0)
+        advance = size + (1 if ("S" in flags or "F" in flags) else 0)
         sender.seq = (sender.seq + advance) % TS_MOD
         return self._emit(pkt, gap)
 
@@ -209,16 +216,21 @@ class SessionBuilder:
 
     def response(self, status: int = 200, reason: str = "OK",
                  headers: Iterable[tuple[str, str]] = (), *, body: bytes = b"",
-                 cseq: int | None | bool = True, delay: float = 0.001) -> Packet:
-        """An RTSP response; ``cseq=True`` echoes the last request's CSeq."""
+                 cseq: int | None | bool = True, delay: float = 0.001,
+                 content_length: int | None = None) -> Packet:
+        """An RTSP response; ``cseq=True`` echoes the last request's CSeq.
+
+        ``content_length`` overrides the Content-Length written for the body (a defect knob).
+        """
         if cseq is True:
             cseq = self.cseq
         lines = [f"RTSP/1.0 {status} {reason}"]
         if cseq is not None and cseq is not False:
             lines.append(f"CSeq: {cseq}")
         lines += [f"{k}: {v}" for k, v in headers]
-        if body:
-            lines.append(f"Content-Length: {len(body)}")
+        if body or content_length is not None:
+            length = len(body) if content_length is None else content_length
+            lines.append(f"Content-Length: {length}")
         self.advance(delay)
         return self.server_bytes(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
 
@@ -250,26 +262,33 @@ class SessionBuilder:
 
     def setup(self, *, reply_transport: str | None = None,
               session: str | None = None) -> list[Packet]:
+        """SETUP and its reply; ``session`` is the id the reply assigns."""
         return [self.request("SETUP", [("Transport", self.transport(reply=False))],
                              uri=self.url + "/track0"),
                 self.response(headers=[("Session", f"{session or self.session_id};timeout=60"),
                                        ("Transport", reply_transport
                                         or self.transport(reply=True))])]
 
-    def play(self, *, session: str | None = None) -> list[Packet]:
-        info = f"url={self.url}/track0;seq={self.next_seq};rtptime={self.next_ts}"
-        return [self.request("PLAY", [("Session", session or self.session_id),
-                                      ("Range", "npt=0.000-")]),
-                self.response(headers=[("Session", session or self.session_id),
+    def play(self, *, session: str | None = None, reply_session: str | None = None,
+             rtp_info: str | None = None) -> list[Packet]:
+        """PLAY and its reply with RTP-Info for the next RTP packet (RFC 2326 §12.33)."""
+        info = rtp_info or f"url={self.url}/track0;seq={self.next_seq};rtptime={self.next_ts}"
+        session = session or self.session_id
+        return [self.request("PLAY", [("Session", session), ("Range", "npt=0.000-")]),
+                self.response(headers=[("Session", reply_session or session),
                                        ("Range", "npt=0.000-"), ("RTP-Info", info)])]
 
-    def pause(self) -> list[Packet]:
-        return [self.request("PAUSE", [("Session", self.session_id)]),
-                self.response(headers=[("Session", self.session_id)])]
+    def pause(self, *, session: str | None = None,
+              reply_session: str | None = None) -> list[Packet]:
+        session = session or self.session_id
+        return [self.request("PAUSE", [("Session", session)]),
+                self.response(headers=[("Session", reply_session or session)])]
 
-    def teardown(self, *, session: str | None = None) -> list[Packet]:
-        return [self.request("TEARDOWN", [("Session", session or self.session_id)]),
-                self.response(headers=[("Session", session or self.session_id)])]
+    def teardown(self, *, session: str | None = None,
+                 reply_session: str | None = None) -> list[Packet]:
+        session = session or self.session_id
+        return [self.request("TEARDOWN", [("Session", session)]),
+                self.response(headers=[("Session", reply_session or session)])]
 
     def start(self, *, handshake: bool = True) -> list[Packet]:
         """Handshake, OPTIONS, DESCRIBE, SETUP and PLAY: the usual opening."""
@@ -285,7 +304,7 @@ class SessionBuilder:
         if self.lower is Lower.TCP:
             channel = self.interleaved[1 if rtcp else 0]
             return self._tcp(self.server, self.client, "PA",
-                             bytes(RTSPInterleaved(channel=channel) / layer), gap)
+                             RTSPInterleaved(channel=channel) / layer, gap)
         offset = 1 if rtcp else 0
         pkt = (Ether(src=self.server.mac, dst=self.client.mac)
                / IP(src=self.server.ip, dst=self.client.ip)
@@ -318,17 +337,19 @@ class SessionBuilder:
 
     def frame(self, image: ScanImage | bytes | None = None, *, index: int = 0,
               width: int = 64, height: int = 48, max_payload: int = UDP_PAYLOAD_MAX,
-              restart_blocks: int = 0, advance_clock: bool = True) -> list[Packet]:
+              restart_blocks: int = 0, advance_clock: bool = True, q: int = 255,
+              include_qtable: bool = True) -> list[Packet]:
         """One RFC 2435 frame (a JPEG, or a Pillow-made test picture) as RTP packets.
 
         The last packet has the marker bit (RFC 2435 §3); all share the frame's timestamp.
         Then the RTP timestamp and the virtual clock step by one frame interval.
+        ``include_qtable=False`` leaves out the Quantization Table header Q >= 128 requires.
         """
         if image is None:
             image = self._image(index, width, height, restart_blocks)
         elif isinstance(image, bytes):
             image = read_scan_image(image)
-        payloads = fragment_scan(image, max_payload)
+        payloads = fragment_scan(image, max_payload, q=q, include_qtable=include_qtable)
         out = [self.rtp(p, marker=(i == len(payloads) - 1))
                for i, p in enumerate(payloads)]
         if advance_clock:
@@ -374,7 +395,7 @@ class SessionBuilder:
         layer = rr / _sdes(reporter_ssrc, "crafted@client")
         if self.lower is Lower.TCP:
             return self._tcp(self.client, self.server, "PA",
-                             bytes(RTSPInterleaved(channel=self.interleaved[1]) / layer))
+                             RTSPInterleaved(channel=self.interleaved[1]) / layer)
         pkt = (Ether(src=self.client.mac, dst=self.server.mac)
                / IP(src=self.client.ip, dst=self.server.ip)
                / UDP(sport=self.client_rtp_port + 1, dport=self.server_rtp_port + 1) / layer)

@@ -130,8 +130,12 @@ def read_scan_image(jpeg: bytes) -> ScanImage:
                      precision, restart, scan, jpeg)
 
 
-def fragment_scan(image: ScanImage, max_payload: int = 1400, q: int = Q_IN_BAND) -> list[Packet]:
-    """RFC 2435 payloads (JPEG header layers + scan bytes) for one frame, in order."""
+def fragment_scan(image: ScanImage, max_payload: int = 1400, q: int = Q_IN_BAND, *,
+                  include_qtable: bool = True) -> list[Packet]:
+    """RFC 2435 payloads (JPEG header layers + scan bytes) for one frame, in order.
+
+    ``include_qtable=False`` omits the Quantization Table header (a defect when Q >= 128).
+    """
     packets: list[Packet] = []
     offset = 0
     restart = image.jpeg_type >= RESTART_TYPE_OFFSET
@@ -144,7 +148,7 @@ def fragment_scan(image: ScanImage, max_payload: int = 1400, q: int = Q_IN_BAND)
                                                 first=1, last=1,
                                                 restart_count=RESTART_COUNT_ALL)
             room -= RESTART_HEADER_SIZE
-        if offset == 0 and q >= 128:
+        if offset == 0 and q >= 128 and include_qtable:
             header = header / JPEGQuantizationTable(precision=image.precision,
                                                     tables=image.qtables)
             room -= QTABLE_HEADER_SIZE + len(image.qtables)

@@ -205,3 +205,35 @@ def test_tshark_decodes_the_crafted_session_without_decode_as(tmp_path):
     assert count("rtsp.request") == 5
     assert count("jpeg.main_hdr.offset == 0") == 4
     assert count("rtp.marker == 1") == 4
+
+
+def test_interleaved_packets_stay_editable_layers(tmp_path):
+    b = SessionBuilder(lower=Lower.TCP)
+    b.start()
+    (frame,) = b.frames(1)
+    frame[0][RTP].version = 1
+    frame[0][JPEG].offset = 77
+    packets = rdpcap(str(b.write(tmp_path / "e.pcap")))
+    edited = [p for p in packets if RTSPInterleaved in p][0]
+    assert edited[RTP].version == 1 and edited[JPEG].offset == 77
+
+
+def test_rtsp_defect_knobs(tmp_path):
+    b = SessionBuilder()
+    b.handshake()
+    b.request("OPTIONS")
+    b.response(cseq=99)
+    b.request("DESCRIBE")
+    b.response(body=b"v=0\r\n", content_length=50)
+    b.setup()
+    b.play(reply_session="OTHER")
+    (bare,) = b.frame(include_qtable=False)
+    text = b"".join(bytes(p[TCP].payload) for p in rdpcap(str(b.write(tmp_path / "r.pcap")))
+                    if TCP in p)
+    assert b"CSeq: 99\r\n" in text and b"Content-Length: 50\r\n\r\nv=0" in text
+    assert b"PLAY" in text and b"Session: OTHER\r\n" in text
+    rtp = _rtp_packets(tmp_path / "r.pcap")
+    # Q=255 at offset 0 but the scan data follows the main header straight away.
+    scan = read_scan_image(make_test_jpeg(64, 48, index=0)).scan
+    assert rtp[0][JPEG].q == 255
+    assert bytes(rtp[0][RTP].payload)[8:] == scan == bytes(bare[RTP].payload)[8:]
