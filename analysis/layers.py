@@ -10,6 +10,8 @@ What Scapy ships, and what this module adds:
   bytes (P bit, RFC 3550 §5.1) inside the payload, which would corrupt every reassembled
   JPEG; our ``RTP`` splits them off as a ``Padding`` layer and binds payload type 26 to
   ``JPEG``. The binding is also made on Scapy's own class, so both show the JPEG fields.
+  Scapy's ``RTPExtension`` ends the dissection with Raw; ``RTPHeaderExtension`` goes on
+  to ``JPEG`` when the RTP payload type is 26.
 * ``scapy.contrib.rtcp.RTCP`` is reused through a subclass. Scapy's class reads one packet
   and computes ``length`` over the whole compound datagram when building; it knows no BYE
   or APP fields. Our ``RTCP`` cuts each packet at its length field, chains the next packet
@@ -62,6 +64,7 @@ from scapy.packet import Packet, Padding, Raw, bind_layers, split_layers
 __all__ = [
     "RTP",
     "RTPExtension",
+    "RTPHeaderExtension",
     "RTCP",
     "SenderInfo",
     "ReceptionReport",
@@ -128,6 +131,11 @@ class RTP(ScapyRTP):
 
     name = "RTP"
 
+    def guess_payload_class(self, payload):
+        if self.extension:
+            return RTPHeaderExtension
+        return super().guess_payload_class(payload)
+
     def extract_padding(self, s):
         # RFC 3550 §5.1: with P set, the last payload octet counts the padding octets
         # (itself included). A count beyond the payload is malformed: keep it all as payload.
@@ -136,6 +144,18 @@ class RTP(ScapyRTP):
             if 0 < count <= len(s):
                 return s[:-count], s[-count:]
         return s, None
+
+
+class RTPHeaderExtension(RTPExtension):
+    """RTP header extension (RFC 3550 §5.3.1) that hands a PT 26 payload on to ``JPEG``."""
+
+    name = "RTP extension"
+
+    def guess_payload_class(self, payload):
+        rtp = self.underlayer
+        if isinstance(rtp, ScapyRTP) and rtp.payload_type == PT_JPEG:
+            return JPEG
+        return Raw
 
 
 class JPEG(Packet):

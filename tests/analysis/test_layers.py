@@ -20,6 +20,7 @@ from analysis.layers import (
     JPEGQuantizationTable,
     JPEGRestartMarker,
     ReceptionReport,
+    RTPHeaderExtension,
     RTSPInterleaved,
     RTSPOverTCP,
     RTSPResponse,
@@ -221,3 +222,22 @@ def test_arbitrary_rtcp_and_interleaved_never_crash(data):
 def test_qtable_presence_rule(q, offset, expected):
     raw = _rtp_header() + bytes([0]) + offset.to_bytes(3, "big") + bytes([1, q, 1, 1]) + bytes(8)
     assert (JPEGQuantizationTable in RTP(raw)) is expected
+
+
+def test_header_extension_then_jpeg():
+    raw = (_rtp_header(first=0x90) + struct.pack("!HH", 0xBEDE, 1) + b"\x01\x02\x03\x04"
+           + bytes([0, 0, 0, 9, 1, 60, 80, 60]) + b"scan")
+    pkt = RTP(raw)
+    assert pkt[RTPHeaderExtension].header_len == 1
+    assert pkt[RTPHeaderExtension].header == [0x01020304]
+    assert pkt[JPEG].offset == 9 and pkt[Raw].load == b"scan"
+
+
+def test_star_import_gives_the_shell_names():
+    namespace: dict = {}
+    exec("from analysis.layers import *", namespace)
+    for name in ("RTP", "RTCP", "JPEG", "JPEGRestartMarker", "JPEGQuantizationTable",
+                 "RTSPInterleaved", "RTSP", "decode_negotiated_flows", "Ether", "UDP"):
+        assert name in namespace, name
+    shown = namespace["RTP"](_rtp_header() + bytes([0, 0, 0, 0, 1, 20, 80, 60])).show(dump=True)
+    assert "RFC 2435 JPEG" in shown and "80 (640 px)" in shown
