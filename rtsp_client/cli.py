@@ -1,11 +1,245 @@
-"""Command line for rtsp_client (being built: see the README)."""
+"""``rtsp-client``: play an RTSP MJPEG stream headless (recording, statistics) or in a window.
+
+Exit status: 0 for a clean session; otherwise a one-line reason on stderr and one of the
+codes in ``ExitCode`` (connection refused, an RTSP error status, no RTP after PLAY, the
+server gone).
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
+import sys
+import time
+from enum import IntEnum
+from pathlib import Path
+
+from rtsp_client.client import RTSPClient
+from rtsp_client.errors import ClientError, ConnectionLost, RTSPError, RTSPTimeout
+from rtsp_client.protocol import Dialect
+from rtsp_client.stats import ReceptionStats
+from rtsp_common.errors import MediaFileError
+from rtsp_common.mjpeg import open_writer
+
+logger = logging.getLogger(__name__)
+
+NO_RTP_TIMEOUT = 5.0  # seconds after PLAY (or after the last packet) before giving up
+STATUS_INTERVAL = 0.5  # seconds between live status line updates
+POLL = 0.1  # seconds: how often the main loop looks at its stop conditions
+
+
+class ExitCode(IntEnum):
+    """The command's exit statuses."""
+
+    OK = 0
+    FAILURE = 1  # anything else (a file that cannot be written, garbage from the server)
+    USAGE = 2  # argparse's own code for a bad command line
+    CONNECT = 3  # connection refused or unreachable
+    RTSP_STATUS = 4  # the server answered a request with a non-2xx status (404, 454...)
+    NO_RTP = 5  # no RTP within the timeout after PLAY
+    SERVER_GONE = 6  # the server closed the connection, went silent or stopped answering
+    INTERRUPTED = 130
+
+
+class SessionFailed(Exception):
+    """Ends the session with an exit code and a one-line reason."""
+
+    def __init__(self, code: ExitCode, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rtsp-client",
+        description="Receive an RTSP MJPEG stream: record it, save frames, measure it, or watch it.",
+    )
+    parser.add_argument("url", help="rtsp://host:port/path")
+    parser.add_argument("--transport", choices=("udp", "tcp"), default="udp")
+    parser.add_argument("--rtp-port", type=int, default=0, help="local RTP port (0: any free pair)")
+    stop = parser.add_mutually_exclusive_group()
+    stop.add_argument("--duration", type=float, help="stop after S seconds of playing")
+    stop.add_argument("--frames", type=int, help="stop after N frames")
+    parser.add_argument("--record", type=Path, help="write frames to a .Mjpeg (lab) or .mjpeg file")
+    parser.add_argument("--frames-dir", type=Path, help="write each frame as a JPEG file here")
+    parser.add_argument("--stats-json", type=Path, help="write the final statistics as JSON")
+    parser.add_argument("--gui", action="store_true", help="open the Tk player instead")
+    parser.add_argument(
+        "--dialect",
+        choices=(Dialect.STANDARD, Dialect.LAB),
+        default=Dialect.STANDARD,
+        help="'lab' speaks the lab's Client.py wire form",
+    )
+    parser.add_argument(
+        "--rtp-timeout",
+        type=float,
+        default=NO_RTP_TIMEOUT,
+        help="seconds without RTP (after PLAY) before the session is given up",
+    )
+    parser.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for a reply")
+    parser.add_argument("-v", "--verbose", action="count", default=0)
+    return parser
+
+
+def status_line(stats: ReceptionStats) -> str:
+    """The live one-line summary: fps, kbit/s, loss, jitter."""
+    return (
+        f"{stats.frames_complete:6d} frames  {stats.fps:5.1f} fps  {stats.bitrate_kbps:8.1f} kbit/s"
+        f"  loss {stats.loss_percent:5.2f}%  jitter {stats.jitter_ms:6.2f} ms"
+    )
+
+
+def summary(stats: ReceptionStats) -> str:
+    """The end-of-session report."""
+    dropped = ", ".join(f"{k} {v}" for k, v in sorted(stats.dropped.items())) or "none"
+    return "\n".join(
+        [
+            f"frames:   {stats.frames_complete} complete, {stats.frames_incomplete} incomplete",
+            f"packets:  {stats.packets_received} received of {stats.packets_expected} expected, "
+            f"{stats.packets_lost} lost ({stats.loss_percent:.2f}%), {stats.duplicates} duplicated, "
+            f"{stats.reordered} reordered",
+            f"jitter:   {stats.jitter_ms:.2f} ms",
+            f"rate:     {stats.average_fps:.1f} fps, {stats.average_bitrate_kbps:.1f} kbit/s "
+            f"over {stats.elapsed:.1f} s",
+            f"dropped:  {dropped}",
+        ]
+    )
+
+
+class Recorder:
+    """Writes frames to a media file and/or a folder of JPEGs."""
+
+    def __init__(self, record: Path | None, frames_dir: Path | None) -> None:
+        self.writer = open_writer(record) if record else None
+        self.frames_dir = frames_dir
+        if frames_dir is not None:
+            frames_dir.mkdir(parents=True, exist_ok=True)
+
+    def add(self, jpeg: bytes, index: int) -> None:
+        if self.writer is not None:
+            self.writer.append(jpeg)
+        if self.frames_dir is not None:
+            (self.frames_dir / f"frame_{index:06d}.jpg").write_bytes(jpeg)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def run_session(client: RTSPClient, args: argparse.Namespace, recorder: Recorder) -> str:
+    """SETUP, PLAY, receive until a stop condition; return why it stopped (clean cases)."""
+    client.setup()
+    client.play()
+    played = time.monotonic()
+    last_frame = played
+    last_status = 0.0
+    count = 0
+    live = sys.stderr.isatty()
+    while True:
+        now = time.monotonic()
+        if args.duration is not None and now - played >= args.duration:
+            return f"played {args.duration:g} s"
+        if args.frames is not None and count >= args.frames:
+            return f"received {count} frames"
+        frame = client.next_frame(timeout=POLL)
+        now = time.monotonic()
+        if frame is not None:
+            recorder.add(frame.jpeg, frame.index)
+            count += 1
+            last_frame = now
+        if live and now - last_status >= STATUS_INTERVAL:
+            last_status = now
+            print("\r" + status_line(client.stats()), end="", file=sys.stderr, flush=True)
+        if frame is not None:
+            continue
+        if client.stream_ended:
+            return "the server ended the stream"
+        if client.connection_closed:
+            raise SessionFailed(ExitCode.SERVER_GONE, f"server gone: {client.close_reason}")
+        if client.first_packet_time is None and now - played >= args.rtp_timeout:
+            raise SessionFailed(ExitCode.NO_RTP, f"no RTP within {args.rtp_timeout:g} s of PLAY")
+        if client.first_packet_time is not None and now - last_frame >= args.rtp_timeout:
+            if args.dialect == Dialect.LAB:
+                return "the stream went quiet (the lab's server just stops at the end)"
+            raise SessionFailed(
+                ExitCode.SERVER_GONE, f"server gone: no RTP for {args.rtp_timeout:g} s"
+            )
+
+
+def classify(exc: Exception) -> tuple[ExitCode, str]:
+    """Exit code and one-line reason for an error out of the client."""
+    if isinstance(exc, SessionFailed):
+        return exc.code, str(exc)
+    if isinstance(exc, RTSPError):
+        return ExitCode.RTSP_STATUS, str(exc)
+    if isinstance(exc, ConnectionLost):
+        text = str(exc)
+        if "connection refused" in text or "cannot connect" in text or "connecting" in text:
+            return ExitCode.CONNECT, text
+        return ExitCode.SERVER_GONE, f"server gone: {text}"
+    if isinstance(exc, RTSPTimeout):
+        return ExitCode.SERVER_GONE, f"server not answering: {exc}"
+    return ExitCode.FAILURE, str(exc)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="rtsp-client")
-    parser.parse_args(argv)
-    return 0
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG
+        if args.verbose > 1
+        else logging.INFO
+        if args.verbose
+        else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if args.gui:
+        from rtsp_client.player import run_player
+
+        return run_player(args.url, transport=args.transport, rtp_port=args.rtp_port,
+                          dialect=args.dialect)  # fmt: skip
+    try:
+        client = RTSPClient.from_url(
+            args.url,
+            transport=args.transport,
+            rtp_port=args.rtp_port,
+            dialect=args.dialect,
+            timeout=args.timeout,
+        )
+    except ValueError as exc:
+        print(f"rtsp-client: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
+    code, reason = ExitCode.OK, ""
+    recorder: Recorder | None = None
+    try:
+        recorder = Recorder(args.record, args.frames_dir)
+        reason = run_session(client, args, recorder)
+        client.teardown()
+    except KeyboardInterrupt:
+        code, reason = ExitCode.OK, "interrupted"
+        try:
+            client.teardown()
+        except ClientError:
+            pass
+    except (ClientError, SessionFailed, MediaFileError, OSError) as exc:
+        code, reason = classify(exc)
+        if code != ExitCode.SERVER_GONE and not client.connection_closed:
+            try:
+                client.teardown()
+            except ClientError as err:
+                logger.debug("teardown after failure: %s", err)
+    finally:
+        if recorder is not None:
+            recorder.close()
+        stats = client.stats()
+        client.close()
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    if code == ExitCode.OK or stats.packets_received:
+        print(summary(stats))
+    if args.stats_json:
+        payload = {"exit_code": int(code), "reason": reason, **stats.to_dict()}
+        args.stats_json.write_text(json.dumps(payload, indent=2) + "\n")
+    if code != ExitCode.OK:
+        print(f"rtsp-client: {reason}", file=sys.stderr)
+    return int(code)

@@ -97,6 +97,7 @@ class RTSPClient:
         self._loop: _LoopThread | None = None
         self._connected = False
         self._ended = False
+        self._watcher: asyncio.Future | None = None
 
     @classmethod
     def from_url(
@@ -182,6 +183,29 @@ class RTSPClient:
                 return
             yield frame
 
+    def next_frame(self, timeout: float | None = None) -> Frame | None:
+        """The next frame, or None after ``timeout`` seconds or once the session ended."""
+        if self._ended and self._frames.empty():
+            return None
+        try:
+            frame = self._frames.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        if frame is _END:
+            self._frames.put_nowait(_END)  # later calls see the end too
+        return frame
+
+    @property
+    def stream_ended(self) -> bool:
+        """True once the server said RTCP BYE for our source (end of stream or shutdown)."""
+        receiver = self._core.receiver
+        return receiver is not None and receiver.bye
+
+    @property
+    def first_packet_time(self) -> float | None:
+        """When the first RTP packet arrived (``time.time()``), or None."""
+        return self._core.first_packet_time
+
     @property
     def connection_closed(self) -> bool:
         """True once the RTSP connection is gone."""
@@ -196,7 +220,7 @@ class RTSPClient:
         """Drop the connection without TEARDOWN and stop the background thread."""
         if self._loop is not None:
             try:
-                self._loop.run(self._core.close(), timeout=self.timeout)
+                self._loop.run(self._shutdown(), timeout=self.timeout)
             except Exception as exc:  # closing must always finish
                 logger.debug("close: %s", exc)
             self._loop.stop()
@@ -220,11 +244,17 @@ class RTSPClient:
         if self._loop is None:
             self._loop = _LoopThread()
             self._loop.call(lambda: self._core.add_listener(self._on_frame))
-            self._loop.call(lambda: asyncio.ensure_future(self._watch_close()))
+            self._watcher = self._loop.call(lambda: asyncio.ensure_future(self._watch_close()))
         if not self._connected:
             self._loop.run(self._core.connect())
             self._connected = True
         return self._loop
+
+    async def _shutdown(self) -> None:
+        await self._core.close()
+        if self._watcher is not None:
+            self._watcher.cancel()
+            await asyncio.gather(self._watcher, return_exceptions=True)
 
     async def _watch_close(self) -> None:
         await self._core.closed.wait()

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 
 from rtsp_common.rtsp import MessageParser, Request
+from rtsp_common.sdp import SessionDescription
 
 Handler = Callable[[Request], bytes | None]
 
@@ -84,3 +85,26 @@ def reply(request: Request, status: int = 200, headers=(), body: bytes = b"") ->
     from rtsp_common.rtsp import Response
 
     return Response.make(status, request.cseq, list(headers), body).to_bytes()
+
+
+SDP = SessionDescription(framerate=30.0, width=64, height=48).to_text().encode()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def standard(request, session="abc123;timeout=60", server_port=None, status=None):
+    """A polite server: DESCRIBE gives an SDP, SETUP a session, the rest 200."""
+    if status and request.method in status:
+        return reply(request, status[request.method])
+    if request.method == "DESCRIBE":
+        return reply(request, headers=[("Content-Type", "application/sdp")], body=SDP)
+    if request.method == "SETUP":
+        transport = request.headers["Transport"]
+        if server_port:
+            transport += f";server_port={server_port}-{server_port + 1}"
+        return reply(request, headers=[("Session", session), ("Transport", transport)])
+    return reply(request, headers=[("Session", session.split(";")[0])])

@@ -6,7 +6,7 @@ import socket
 import time
 
 import pytest
-from fake_rtsp import FakeRTSPServer, reply
+from fake_rtsp import FakeRTSPServer, free_port, reply, standard
 
 from rtsp_client import (
     ConnectionLost,
@@ -17,29 +17,6 @@ from rtsp_client import (
     StateError,
 )
 from rtsp_common.rtcp import ReceiverReport, SourceDescription, parse_compound
-from rtsp_common.sdp import SessionDescription
-
-SDP = SessionDescription(framerate=30.0, width=64, height=48).to_text().encode()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def standard(request, session="abc123;timeout=60", server_port=None, status=None):
-    """A polite server: DESCRIBE gives an SDP, SETUP a session, the rest 200."""
-    if status and request.method in status:
-        return reply(request, status[request.method])
-    if request.method == "DESCRIBE":
-        return reply(request, headers=[("Content-Type", "application/sdp")], body=SDP)
-    if request.method == "SETUP":
-        transport = request.headers["Transport"]
-        if server_port:
-            transport += f";server_port={server_port}-{server_port + 1}"
-        return reply(request, headers=[("Session", session), ("Transport", transport)])
-    return reply(request, headers=[("Session", session.split(";")[0])])
 
 
 def test_connection_refused_is_a_clear_error():

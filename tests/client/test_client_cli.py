@@ -1,0 +1,137 @@
+"""`rtsp-client`: exit codes, one-line reasons, recording, statistics."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from client_support import decode
+from fake_rtsp import FakeRTSPServer, standard
+
+from rtsp_client.cli import ExitCode, main
+from rtsp_common.mjpeg import open_media
+from rtsp_server import RTSPServer
+
+
+@pytest.fixture(scope="module")
+def server(lab_movie):
+    with RTSPServer(port=0, media=lab_movie, host="127.0.0.1", fps=30) as running:
+        yield running
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def one_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.startswith("rtsp-client:")]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+def test_records_frames_and_statistics(server, lab_movie, tmp_path, capsys, transport):
+    record = tmp_path / "out.Mjpeg"
+    frames_dir = tmp_path / "frames"
+    stats_file = tmp_path / "stats.json"
+    url = f"rtsp://127.0.0.1:{server.port}/movie.Mjpeg"
+    code = main(
+        [url, "--transport", transport, "--frames", "8", "--record", str(record),
+         "--frames-dir", str(frames_dir), "--stats-json", str(stats_file)]
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == ExitCode.OK
+    assert "frames:   8 complete, 0 incomplete" in out or "frames:   9 complete" in out
+    with open_media(record) as recorded, open_media(lab_movie) as source:
+        assert len(recorded) == 8
+        for i in range(8):
+            assert decode(recorded[i]).tobytes() == decode(source[i]).tobytes()
+    assert len(list(frames_dir.glob("frame_*.jpg"))) == 8
+    stats = json.loads(stats_file.read_text())
+    assert stats["exit_code"] == 0 and stats["frames_complete"] >= 8
+    assert stats["packets_lost"] == 0 and stats["reason"] == "received 8 frames"
+
+
+def test_duration_stops_the_session(server, capsys):
+    started = time.monotonic()
+    code = main([f"rtsp://127.0.0.1:{server.port}/movie.Mjpeg", "--duration", "0.4"])
+    assert code == ExitCode.OK
+    assert time.monotonic() - started < 4
+    assert "complete" in capsys.readouterr().out
+
+
+def test_connection_refused(capsys):
+    code = main([f"rtsp://127.0.0.1:{free_port()}/movie.Mjpeg"])
+    assert code == ExitCode.CONNECT
+    assert "connection refused" in one_line(capsys.readouterr().err)
+
+
+def test_not_found(server, capsys):
+    code = main([f"rtsp://127.0.0.1:{server.port}/missing.Mjpeg"])
+    assert code == ExitCode.RTSP_STATUS
+    assert "404" in one_line(capsys.readouterr().err)
+
+
+def test_session_not_found(capsys):
+    with FakeRTSPServer(lambda r: standard(r, status={"PLAY": 454})) as fake:
+        code = main([f"rtsp://127.0.0.1:{fake.port}/movie"])
+    assert code == ExitCode.RTSP_STATUS
+    assert "PLAY failed: 454 Session Not Found" in one_line(capsys.readouterr().err)
+
+
+def test_no_rtp_after_play(capsys):
+    with FakeRTSPServer(standard) as fake:  # answers everything, sends no media
+        code = main([f"rtsp://127.0.0.1:{fake.port}/movie", "--rtp-timeout", "0.5"])
+        methods = fake.methods()
+    assert code == ExitCode.NO_RTP
+    assert "no RTP within 0.5 s of PLAY" in one_line(capsys.readouterr().err)
+    assert methods[-1] == "TEARDOWN"
+
+
+def test_server_gone_mid_stream(lab_movie, capsys):
+    server = RTSPServer(port=0, media=lab_movie, host="127.0.0.1", fps=30)
+    server.__enter__()
+    stopper = threading.Timer(0.6, server.__exit__, args=(None, None, None))
+    stopper.start()
+    try:
+        code = main([f"rtsp://127.0.0.1:{server.port}/movie.Mjpeg", "--rtp-timeout", "1"])
+    finally:
+        stopper.join()
+    assert code == ExitCode.SERVER_GONE
+    assert "server gone" in one_line(capsys.readouterr().err)
+
+
+def test_lab_dialect_from_the_command_line(lab_movie, tmp_path, capsys):
+    from lab_server import LabServer
+
+    record = tmp_path / "lab.Mjpeg"
+    with LabServer(lab_movie) as lab:
+        code = main(
+            [f"rtsp://127.0.0.1:{lab.port}/movie.Mjpeg", "--dialect", "lab", "--frames", "3",
+             "--record", str(record)]
+        )  # fmt: skip
+    assert code == ExitCode.OK
+    with open_media(record) as recorded, open_media(lab_movie) as source:
+        assert [recorded[i] for i in range(3)] == [source[i] for i in range(3)]
+
+
+def test_console_entry_point_runs(server):
+    result = subprocess.run(
+        [sys.executable, "-m", "rtsp_client", f"rtsp://127.0.0.1:{server.port}/movie.Mjpeg",
+         "--frames", "2"],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "frames:" in result.stdout
+
+
+def test_bad_url_is_a_usage_error(capsys):
+    assert main(["http://example.com/x"]) == ExitCode.USAGE
+    assert "not an rtsp:// URL" in capsys.readouterr().err

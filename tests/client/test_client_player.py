@@ -1,0 +1,129 @@
+"""The Tk player under Xvfb: after Play the window shows the source frame."""
+
+from __future__ import annotations
+
+import gc
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+from client_support import decode
+from realtools import require_tool
+
+from rtsp_client import RTSPClient
+from rtsp_client.session import ClientState
+from rtsp_common.mjpeg import open_media
+from rtsp_server import RTSPServer
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture(scope="module")
+def display():
+    """A private Xvfb display for this module; DISPLAY points at it meanwhile."""
+    require_tool("Xvfb")
+    read_fd, write_fd = os.pipe()
+    proc = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "800x640x24", "-nolisten", "tcp"],
+        pass_fds=(write_fd,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write_fd)
+    number = b""
+    with os.fdopen(read_fd, "rb") as pipe:
+        while not number.endswith(b"\n"):
+            chunk = pipe.read(1)
+            if not chunk:
+                break
+            number += chunk
+    if not number.strip():
+        proc.kill()
+        pytest.fail("Xvfb did not report a display number")
+    old = os.environ.get("DISPLAY")
+    os.environ["DISPLAY"] = f":{number.decode().strip()}"
+    yield os.environ["DISPLAY"]
+    if old is None:
+        os.environ.pop("DISPLAY", None)
+    else:
+        os.environ["DISPLAY"] = old
+    proc.terminate()
+    proc.wait(timeout=5)
+
+
+def pump(root, until, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        root.update()
+        if until():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def widget_pixels(app, tmp_path):
+    """The pixels of the image the label shows, read back from Tk itself."""
+    from PIL import Image
+
+    path = tmp_path / "widget.png"
+    app.photo._PhotoImage__photo.write(str(path), format="png")  # Tk's own copy of the image
+    return Image.open(path).convert("RGB")
+
+
+@pytest.mark.parametrize("three_buttons", [False, True], ids=["four-buttons", "three-buttons"])
+def test_player_shows_the_source_frame_and_tears_down_on_close(
+    display, lab_movie, tmp_path, artifacts_dir, three_buttons
+):
+    import tkinter as tk
+
+    from rtsp_client.player import PlayerApp
+
+    with RTSPServer(port=0, media=lab_movie, host="127.0.0.1", fps=30) as server:
+        client = RTSPClient("127.0.0.1", server.port, 0, "movie.Mjpeg")
+        root = tk.Tk()
+        app = PlayerApp(root, client, three_buttons=three_buttons)
+        expected = (
+            ["Play", "Pause", "Stop"] if three_buttons else ["Setup", "Play", "Pause", "Teardown"]
+        )
+        assert list(app.buttons) == [*expected, "Describe"]
+        if not three_buttons:
+            app.buttons["Setup"].invoke()
+            assert pump(root, lambda: client.state is ClientState.READY)
+        app.buttons["Play"].invoke()
+        assert pump(root, lambda: app.shown_index is not None and app.shown_index >= 3)
+        app.buttons["Pause"].invoke()
+        assert pump(root, lambda: client.state is ClientState.READY)
+        pump(root, lambda: False, 0.3)  # let the last frames in flight be shown
+        index = app.shown_index
+        with open_media(lab_movie) as media:
+            source = decode(media[index])
+        assert widget_pixels(app, tmp_path).tobytes() == source.tobytes()
+        assert pump(root, lambda: "kbit/s" in app.status.cget("text"))
+        assert "loss 0.00%" in app.status.cget("text")
+
+        app.buttons["Describe"].invoke()
+        assert pump(root, lambda: app.sdp_window is not None)
+        sdp = app.sdp_window.winfo_children()[0].get("1.0", "end")
+        assert "m=video" in sdp and "JPEG/90000" in sdp
+        app.sdp_window.destroy()
+        pump(root, lambda: False, 0.2)
+
+        name = "player-three-buttons.png" if three_buttons else "player.png"
+        shot = artifacts_dir / name
+        if shutil.which("import"):
+            subprocess.run(
+                ["import", "-display", display, "-window", "root", str(shot)],
+                check=True,
+                timeout=20,
+            )
+        else:
+            widget_pixels(app, tmp_path).save(shot)
+        assert shot.stat().st_size > 1000
+
+        app.close()  # the window's close button: TEARDOWN, then gone
+        assert app.closed
+        assert server.stats()["sessions"] == 0
+        app = root = None  # drop the last references here, on the Tk thread
+        gc.collect()  # Tcl objects must be freed on this (the Tk) thread
