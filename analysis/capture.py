@@ -59,7 +59,8 @@ class CapturePermissionError(CaptureError, PermissionError):
 
 @dataclass(frozen=True)
 class CaptureSummary:
-    """What a capture did: frames kept and written, frames seen, kernel drops, time spent."""
+    """What a capture did: frames kept and written, frames seen, kernel drops, wall time, and
+    the CPU time of the capture thread."""
 
     output: Path
     interface: str
@@ -68,6 +69,7 @@ class CaptureSummary:
     kernel_drops: int
     duration: float
     negotiated_ports: tuple[int, ...]
+    cpu_seconds: float = 0.0
 
 
 class PcapFileWriter:
@@ -158,6 +160,7 @@ class Capture:
         self._stopped_at: float | None = None
         self._error: BaseException | None = None
         self._summary: CaptureSummary | None = None
+        self._cpu_seconds = 0.0
 
     # --- life cycle ------------------------------------------------------------------------
 
@@ -197,7 +200,7 @@ class Capture:
             self._summary = CaptureSummary(
                 self.output, self.interface, self._written, self._seen, self._drops,
                 (self._stopped_at or time.monotonic()) - self._started_at,
-                tuple(sorted({port for _, port in self.filter.endpoints})))
+                tuple(sorted({port for _, port in self.filter.endpoints})), self._cpu_seconds)
         if self._error is not None:
             raise CaptureError(f"capture failed: {self._error}") from self._error
         return self._summary
@@ -241,6 +244,7 @@ class Capture:
         anc_size = socket.CMSG_SPACE(_TIMESPEC.size)
         last_flush = time.monotonic()
         deadline = None if self.duration is None else self._started_at + self.duration
+        cpu_start = time.thread_time()
         try:
             while not self._stop.is_set():
                 now = time.monotonic()
@@ -272,6 +276,7 @@ class Capture:
             self._error = exc
         finally:
             self._stopped_at = time.monotonic()
+            self._cpu_seconds = time.thread_time() - cpu_start
             try:
                 self._flush_and_count(sock)
             finally:
