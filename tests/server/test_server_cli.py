@@ -1,0 +1,108 @@
+"""The rtsp-server command: serves, logs one line per request, exits 0 with BYE on SIGTERM/Ctrl-C."""
+
+from __future__ import annotations
+
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+from server_harness import RTSPTestClient, drain, free_port_pair
+
+from rtsp_common.headers import Session as SessionHeader
+from rtsp_common.rtcp import Bye, parse_compound
+from rtsp_server.cli import build_parser
+
+
+def free_tcp_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_listening(port: int, proc: subprocess.Popen, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read()
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError("rtsp-server did not start")
+
+
+def test_cli_defaults_match_the_issue():
+    args = build_parser().parse_args([])
+    assert (args.host, args.port, args.fps, args.mtu, args.loop, args.session_timeout) == (
+        "0.0.0.0",
+        8554,
+        20.0,
+        1400,
+        False,
+        60.0,
+    )
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_cli_serves_logs_and_stops_cleanly(media_dir, signum):
+    port = free_tcp_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "rtsp_server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--media",
+            str(media_dir),
+            "--fps",
+            "50",
+            "-v",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    rtp, rtcp = free_port_pair()
+    try:
+        wait_listening(port, proc)
+        url = f"rtsp://127.0.0.1:{port}/clip.Mjpeg"
+        with RTSPTestClient("127.0.0.1", port) as client:
+            p = rtp.getsockname()[1]
+            answer = client.request(
+                "SETUP", url + "/track1", {"Transport": f"RTP/AVP;unicast;client_port={p}-{p + 1}"}
+            )
+            sid = SessionHeader.parse(answer.headers["Session"]).id
+            assert client.request("PLAY", url, {"Session": sid}).status == 200
+            rtp.settimeout(5)
+            rtp.recv(2000)
+            proc.send_signal(signum)
+            assert proc.wait(10) == 0
+        byes = [p for d in drain(rtcp, 0.3) for p in parse_compound(d) if isinstance(p, Bye)]
+        assert len(byes) == 1
+        log = proc.stderr.read()
+        line = re.search(rf"127\.0\.0\.1:\d+ PLAY {re.escape(url)} session={sid} 200 [\d.]+ms", log)
+        assert line, log
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        rtp.close()
+        rtcp.close()
+
+
+def test_cli_reports_missing_media(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "rtsp_server", "--port", "0", "--media", str(tmp_path / "absent")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "does not exist" in result.stderr
