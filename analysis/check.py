@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analysis.errors import CaptureError
+from analysis.errors import CaptureFileError
 from analysis.netdecode import Traffic, decode
 from analysis.pcapfile import read_records
 from analysis.rtcp_wire import RtcpFlow
@@ -28,7 +28,7 @@ class CheckResult:
     """Everything `check` learnt from one capture.
 
     - ``packets_read``: records read (Wireshark numbers them 1..packets_read);
-      ``error``: the :class:`CaptureError` that stopped reading early, or None.
+      ``error``: the :class:`CaptureFileError` that stopped reading early, or None.
     - ``connections`` / ``sessions``: RTSP connections and sessions
       (``analysis.sessions``), each session with its ``streams`` and ``rtcp`` flows.
     - ``streams``: every RTP stream (one SSRC on one flow), linked or found by ports or
@@ -41,7 +41,7 @@ class CheckResult:
 
     path: str
     packets_read: int
-    error: CaptureError | None
+    error: CaptureFileError | None
     connections: list[RtspConnection] = field(default_factory=list)
     sessions: list[RtspSession] = field(default_factory=list)
     streams: list[RtpStream] = field(default_factory=list)
@@ -110,7 +110,7 @@ def stream_dict(s: RtpStream) -> dict:
 
 
 def check_capture(path: str | Path, rtp_ports: list[int] | None = None) -> CheckResult:
-    """Check one capture file. Raises CaptureError only when nothing can be read."""
+    """Check one capture file. Raises CaptureFileError only when nothing can be read."""
     records = read_records(path)
     traffic = decode(records)
     capture = build(traffic, rtp_ports)

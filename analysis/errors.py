@@ -7,7 +7,7 @@ class AnalysisError(Exception):
     """Base class of every error analysis raises for bad input."""
 
 
-class CaptureError(AnalysisError):
+class CaptureFileError(AnalysisError):
     """A capture file is corrupt, truncated or of an unknown format.
 
     ``offset`` is the byte offset in the file where reading stopped; ``packets_read``

@@ -184,7 +184,13 @@ def _assemble_rfc2435(packets: list[SeqPacket]) -> list[Frame]:
                         f"within the frame (was {cur.jpeg_type}/{cur.q}/{cur.width}x{cur.height})",
                     )
                 )
-            if header and offset != next_offset and not lost:
+            if (
+                header
+                and offset != next_offset
+                and next_offset >= 0
+                and not lost
+                and not cur.header_problems  # the layout hangs on type and Q
+            ):
                 what = "overlaps" if offset < next_offset else "leaves a gap after"
                 cur.fragment_problems.append(
                     (pktno, f"fragment offset {offset} {what} the previous end {next_offset}")
@@ -215,6 +221,7 @@ def _assemble_rfc2435(packets: list[SeqPacket]) -> list[Frame]:
         if offset == 0 and q >= rfc2435.Q_INBAND_FIRST:
             pos = _read_tables(cur, pktno, payload, pos, q, cached_tables)
             if pos < 0:
+                next_offset = -1  # where the data starts is unknown: offsets cannot be judged
                 continue
         elif offset == 0 and 1 <= q <= rfc2435.Q_TABLE_LAST:
             cur.tables = rfc2435.standard_tables(q)
@@ -295,6 +302,8 @@ def _read_tables(
 
 
 def _finish(frame: Frame) -> None:
+    if frame.header_problems:
+        return  # without a valid type and Q there is no knowing which tables apply
     if frame.tables is None and frame.complete and not frame.table_problems and frame.q > 0:
         if frame.q < rfc2435.Q_INBAND_FIRST and frame.q not in rfc2435.Q_RESERVED:
             return

@@ -5,7 +5,7 @@ packets, so this module reads records with ``struct`` straight out of one buffer
 Packets are numbered as Wireshark numbers them: the first record is packet 1.
 
 A corrupt or truncated file raises nothing here: reading stops, the records read so
-far are kept, and ``Records.error`` holds a :class:`CaptureError` naming the byte offset.
+far are kept, and ``Records.error`` holds a :class:`CaptureFileError` naming the byte offset.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analysis.errors import CaptureError
+from analysis.errors import CaptureFileError
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class Records:
     times: list[float] = field(default_factory=list)
     frames: list[bytes] = field(default_factory=list)
     linktypes: list[int] = field(default_factory=list)
-    error: CaptureError | None = None
+    error: CaptureFileError | None = None
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -57,7 +57,7 @@ class Records:
 def read_records(source: str | Path | bytes) -> Records:
     """Read every record of a pcap or pcapng file (or its bytes).
 
-    Raises :class:`CaptureError` only when the file header itself is unreadable;
+    Raises :class:`CaptureFileError` only when the file header itself is unreadable;
     damage further in is reported in ``Records.error`` with what was read before it.
     """
     if isinstance(source, bytes | bytearray | memoryview):
@@ -67,9 +67,9 @@ def read_records(source: str | Path | bytes) -> Records:
         try:
             buf = Path(source).read_bytes()
         except OSError as exc:
-            raise CaptureError(f"cannot read capture {name}: {exc.strerror or exc}", 0) from exc
+            raise CaptureFileError(f"cannot read capture {name}: {exc.strerror or exc}", 0) from exc
     if len(buf) < 4:
-        raise CaptureError(f"{name}: too short to be a capture file ({len(buf)} bytes)", 0)
+        raise CaptureFileError(f"{name}: too short to be a capture file ({len(buf)} bytes)", 0)
     magic_le = struct.unpack_from("<I", buf)[0]
     if magic_le == PCAPNG_SHB:
         return _read_pcapng(buf, name)
@@ -77,7 +77,7 @@ def read_records(source: str | Path | bytes) -> Records:
         magic = struct.unpack_from(endian + "I", buf)[0]
         if magic in (PCAP_MAGIC_US, PCAP_MAGIC_NS):
             return _read_pcap(buf, name, endian, magic == PCAP_MAGIC_NS)
-    raise CaptureError(
+    raise CaptureFileError(
         f"{name}: not a pcap or pcapng file (magic {buf[:4].hex()}); "
         "save it from Wireshark as pcap or pcapng",
         0,
@@ -88,7 +88,7 @@ def _read_pcap(buf: bytes, name: str, endian: str, nanos: bool) -> Records:
     records = Records(name, "pcap")
     n = len(buf)
     if n < PCAP_GLOBAL_HEADER_LEN:
-        raise CaptureError(f"{name}: pcap global header truncated ({n} of 24 bytes)", n)
+        raise CaptureFileError(f"{name}: pcap global header truncated ({n} of 24 bytes)", n)
     snaplen, linktype = struct.unpack_from(endian + "II", buf, 16)
     linktype &= 0xFFFF  # the upper bits carry FCS information (pcap-linktype(7))
     limit = max(snaplen, MAX_RECORD_LEN)
@@ -101,7 +101,7 @@ def _read_pcap(buf: bytes, name: str, endian: str, nanos: bool) -> Records:
     while off <= end_hdr:
         sec, frac, incl, _orig = header(buf, off)
         if incl > limit:
-            records.error = CaptureError(
+            records.error = CaptureFileError(
                 f"{name}: corrupt record header (captured length {incl} exceeds {limit})",
                 off,
                 len(frames),
@@ -110,7 +110,7 @@ def _read_pcap(buf: bytes, name: str, endian: str, nanos: bool) -> Records:
         start = off + PCAP_RECORD_HEADER_LEN
         stop = start + incl
         if stop > n:
-            records.error = CaptureError(
+            records.error = CaptureFileError(
                 f"{name}: truncated record ({n - start} of {incl} bytes present)", off, len(frames)
             )
             break
@@ -119,7 +119,7 @@ def _read_pcap(buf: bytes, name: str, endian: str, nanos: bool) -> Records:
         off = stop
     else:
         if off != n:
-            records.error = CaptureError(
+            records.error = CaptureFileError(
                 f"{name}: truncated record header ({n - off} of 16 bytes present)",
                 off,
                 len(frames),
@@ -149,7 +149,7 @@ def _read_pcapng(buf: bytes, name: str) -> Records:
     )
 
     def fail(message: str, at: int) -> None:
-        records.error = CaptureError(f"{name}: {message}", at, len(records.frames))
+        records.error = CaptureFileError(f"{name}: {message}", at, len(records.frames))
 
     while off < n:
         if off + 12 > n:

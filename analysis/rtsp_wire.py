@@ -125,6 +125,8 @@ def read_stream(stream: TcpStream) -> list[RtspMessage | InterleavedFrame]:
             break
         head_end = match.end()
         message = _parse_head(data[pos : match.start()], pos, pktno, t)
+        terminated = data[pos:head_end]
+        message.lf_only_lines = terminated.count(b"\n") - terminated.count(b"\r\n")
         length_text = message.header("Content-Length")
         body_len = 0
         if length_text is not None:
@@ -166,7 +168,7 @@ def _next_message_start(data: bytes, pos: int) -> int:
 
 def _parse_head(head: bytes, offset: int, pktno: int, t: float) -> RtspMessage:
     lines = head.split(b"\n")
-    lf_only = sum(1 for line in lines if not line.endswith(b"\r"))
+    lf_only = sum(1 for line in lines[:-1] if not line.endswith(b"\r"))
     lines = [line[:-1] if line.endswith(b"\r") else line for line in lines]
     start = lines[0] if lines else b""
     message = RtspMessage(

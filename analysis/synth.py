@@ -200,3 +200,195 @@ def rfc2435_payloads(parts: JpegParts, max_payload: int = 1400, q: int = 255) ->
         out.append(header + piece)
         offset += len(piece)
     return out
+
+
+NTP_UNIX_OFFSET = 2208988800  # seconds from 1900 (NTP era 0) to 1970 (RFC 868)
+VIDEO_CLOCK = 90000
+
+
+@dataclass
+class SynthRtp:
+    """One RTP packet to be written; fields are editable before writing."""
+
+    t: float
+    seq: int
+    ts: int
+    marker: bool
+    payload: bytes
+    ssrc: int
+    pt: int = 26
+    version: int = 2
+    frame: int = 0  # index of the frame it belongs to
+    dst_port: int | None = None  # None: the negotiated client port
+
+    def to_bytes(self) -> bytes:
+        return (
+            rtp_header(self.seq, self.ts, self.ssrc, self.pt, self.marker, self.version)
+            + self.payload
+        )
+
+
+@dataclass
+class SynthMessage:
+    """One RTSP message on the TCP connection."""
+
+    t: float
+    from_client: bool
+    data: bytes
+
+
+class SynthSession:
+    """A whole RTSP session (OPTIONS .. TEARDOWN over TCP, RTP and RTCP over UDP) kept as
+    editable lists, so that tests can put one defect in before writing.
+
+    ``messages`` and ``rtp`` hold everything in order; ``write_into`` frames them.
+    """
+
+    def __init__(
+        self,
+        frames: list[JpegParts],
+        *,
+        count: int = 45,
+        fps: int = 30,
+        t0: float = 1_700_000_000.0,
+        client_ip: str = "10.0.0.2",
+        server_ip: str = "10.0.0.1",
+        rtsp_client_port: int = 40000,
+        rtsp_port: int = 8554,
+        client_rtp_port: int = 50000,
+        server_rtp_port: int = 6000,
+        ssrc: int = 0x1234ABCD,
+        seq0: int = 31000,
+        ts0: int = 1_234_567,
+        max_payload: int = 1400,
+        session_id: str = "5EC0A1B2",
+        sender_reports: bool = True,
+    ) -> None:
+        self.client_ip, self.server_ip = client_ip, server_ip
+        self.rtsp_client_port, self.rtsp_port = rtsp_client_port, rtsp_port
+        self.client_rtp_port, self.server_rtp_port = client_rtp_port, server_rtp_port
+        self.ssrc, self.fps, self.ts0, self.t0 = ssrc, fps, ts0, t0
+        self.session_id = session_id
+        url = f"rtsp://{server_ip}:{rtsp_port}/clip"
+        w, h = frames[0].width, frames[0].height
+        sdp = (
+            f"v=0\r\no=- 1 1 IN IP4 {server_ip}\r\ns=clip\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n"
+            f"m=video 0 RTP/AVP 26\r\na=rtpmap:26 JPEG/90000\r\na=framerate:{fps}\r\n"
+            f"a=x-dimensions:{w},{h}\r\na=control:stream=0\r\n"
+        ).encode()
+        transport = f"RTP/AVP;unicast;client_port={client_rtp_port}-{client_rtp_port + 1}"
+        reply_transport = transport + f";server_port={server_rtp_port}-{server_rtp_port + 1}"
+        t = t0
+        self.messages: list[SynthMessage] = []
+
+        def exchange(
+            method: str, uri: str, cseq: int, req_headers: str, resp_headers: str, body=b""
+        ):
+            nonlocal t
+            self.messages.append(
+                SynthMessage(
+                    t,
+                    True,
+                    f"{method} {uri} RTSP/1.0\r\nCSeq: {cseq}\r\n{req_headers}\r\n".encode(),
+                )
+            )
+            length = f"Content-Length: {len(body)}\r\n" if body else ""
+            self.messages.append(
+                SynthMessage(
+                    t + 0.002,
+                    False,
+                    f"RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\n{resp_headers}{length}\r\n".encode()
+                    + body,
+                )
+            )
+            t += 0.005
+
+        session = f"Session: {session_id}\r\n"
+        exchange(
+            "OPTIONS", url, 1, "", "Public: OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN\r\n"
+        )
+        exchange(
+            "DESCRIBE",
+            url,
+            2,
+            "Accept: application/sdp\r\n",
+            "Content-Type: application/sdp\r\n",
+            sdp,
+        )
+        exchange(
+            "SETUP", url + "/stream=0", 3, f"Transport: {transport}\r\n",
+            f"Transport: {reply_transport}\r\nSession: {session_id};timeout=60\r\n",
+        )  # fmt: skip
+        self.play_time = t
+        rtp_info = f"RTP-Info: url={url}/stream=0;seq={seq0};rtptime={ts0}\r\n"
+        exchange("PLAY", url, 4, session + "Range: npt=0-\r\n", session + rtp_info)
+        self.rtp: list[SynthRtp] = []
+        step = VIDEO_CLOCK // fps
+        start = t
+        for i in range(count):
+            payloads = rfc2435_payloads(frames[i % len(frames)], max_payload)
+            ft = start + i / fps
+            for k, payload in enumerate(payloads):
+                self.rtp.append(
+                    SynthRtp(
+                        ft + k * 0.0002, (seq0 + len(self.rtp)) & 0xFFFF, (ts0 + i * step) & 0xFFFFFFFF,
+                        k == len(payloads) - 1, payload, ssrc, frame=i,
+                    )
+                )  # fmt: skip
+        t = start + count / fps + 0.02
+        self.teardown_time = t
+        exchange("TEARDOWN", url, 5, session, session)
+        self.end_time = t
+        self.sender_reports = sender_reports
+
+    def frame_packets(self, index: int) -> list[SynthRtp]:
+        """The packets of frame ``index`` in sending order."""
+        return [p for p in self.rtp if p.frame == index]
+
+    def _reports(self) -> list[tuple[float, bytes]]:
+        """Sender reports at the start of play and every second, on the sender's clock."""
+        out = []
+        t = self.play_time + 0.004
+        while self.sender_reports and t < self.teardown_time:
+            sent = [p for p in self.rtp if p.t < t and p.ssrc == self.ssrc]
+            ntp = t + NTP_UNIX_OFFSET
+            rtp_ts = (self.ts0 + round((t - self.play_time - 0.005) * VIDEO_CLOCK)) & 0xFFFFFFFF
+            sr = struct.pack(
+                "!BBHIIIIII", 0x80, 200, 6, self.ssrc, int(ntp), int((ntp % 1) * 2**32), rtp_ts,
+                len(sent), sum(len(p.payload) for p in sent),
+            )  # fmt: skip
+            out.append((t, sr))
+            t += 1.0
+        return out
+
+    def write_into(self, synth: PcapSynth) -> None:
+        """Write the session's packets, in time order, into a capture."""
+        client = (self.client_ip, self.rtsp_client_port)
+        server = (self.server_ip, self.rtsp_port)
+        conv = TcpConversation(synth, client, server)
+        events: list[tuple[float, int, object]] = [(self.t0 - 0.001, 0, None)]
+        events += [(m.t, 1, m) for m in self.messages]
+        events += [(p.t, 2, p) for p in self.rtp]
+        events += [(t, 3, sr) for t, sr in self._reports()]
+        events.sort(key=lambda e: (e[0], e[1]))
+        for t, kind, item in events:
+            if kind == 0:
+                conv.open(t)
+            elif kind == 1:
+                conv.send(t, item.from_client, item.data)
+            elif kind == 2:
+                synth.udp(
+                    t, (self.server_ip, self.server_rtp_port),
+                    (self.client_ip, item.dst_port or self.client_rtp_port), item.to_bytes(),
+                )  # fmt: skip
+            else:
+                synth.udp(
+                    t, (self.server_ip, self.server_rtp_port + 1),
+                    (self.client_ip, self.client_rtp_port + 1), item,
+                )  # fmt: skip
+        conv.close(self.end_time + 0.01)
+
+    def write(self, path: str | Path) -> Path:
+        synth = PcapSynth()
+        self.write_into(synth)
+        return synth.write(path)

@@ -137,7 +137,10 @@ def verdict(offences: Iterable[tuple[int, str]], ok_evidence: str = "") -> Findi
 
 def run_all(context: Context) -> list[RuleResult]:
     """Run every registered rule (importing the rule modules registers them)."""
-    from analysis.rules import lab, rfc2435, rtcp, rtp, rtsp  # noqa: F401
+    # Registration order is report order: RTP, RFC 2435, RTCP, RTSP, the lab's format.
+    from analysis.rules import rtp  # noqa: F401, I001
+    from analysis.rules import rfc2435, rtcp, rtsp  # noqa: F401
+    from analysis.rules import lab  # noqa: F401
 
     results = []
     for r in RULES:

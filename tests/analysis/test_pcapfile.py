@@ -1,5 +1,5 @@
 """Bulk capture reading: classic pcap (both byte orders, micro/nano), pcapng, link types,
-corrupt and truncated files (a clear CaptureError with the byte offset, earlier packets kept)."""
+corrupt and truncated files (a clear CaptureFileError with the byte offset, earlier packets kept)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analysis.errors import AnalysisError, CaptureError
+from analysis.errors import AnalysisError, CaptureFileError
 from analysis.netdecode import decode, endpoints
 from analysis.pcapfile import read_records
 from analysis.synth import PcapSynth
@@ -140,7 +140,7 @@ def test_truncated_record_keeps_earlier_packets_and_names_the_offset():
     cut = data[:-10]
     records = read_records(cut)
     assert len(records) == 2
-    assert isinstance(records.error, CaptureError)
+    assert isinstance(records.error, CaptureFileError)
     record_len = 16 + len(ETH + ipv4_udp())
     assert records.error.offset == 24 + 2 * record_len
     assert "truncated" in str(records.error) and "offset" in str(records.error)
@@ -172,13 +172,13 @@ def test_truncated_pcapng_block():
     "data", [b"", b"abc", b"not a capture file at all", b"\xd4\xc3\xb2\xa1" + bytes(5)]
 )
 def test_unreadable_headers_raise_capture_error(data):
-    with pytest.raises(CaptureError) as info:
+    with pytest.raises(CaptureFileError) as info:
         read_records(data)
     assert "offset" in str(info.value)
 
 
 def test_missing_file_raises_capture_error(tmp_path):
-    with pytest.raises(CaptureError, match="cannot read"):
+    with pytest.raises(CaptureFileError, match="cannot read"):
         read_records(tmp_path / "absent.pcap")
 
 

@@ -1,0 +1,282 @@
+"""Crafted captures for the checker's tests: a clean RTSP session and one defect at a time.
+
+Built with analysis.synth (raw bytes, fast); each defect edits the session's message or
+packet lists before they are written.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from collections.abc import Callable
+from pathlib import Path
+
+from PIL import Image
+
+from analysis.synth import JpegParts, SynthMessage, SynthRtp, SynthSession, split_jpeg
+
+WIDTH, HEIGHT = 64, 48
+DEFECT_FRAME = 10
+
+
+def small_jpeg(index: int, width: int = WIDTH, height: int = HEIGHT) -> bytes:
+    """A small baseline 4:2:0 JPEG with standard Huffman tables (Pillow's default)."""
+    image = Image.new("RGB", (width, height), ((index * 40) % 256, 100, 200))
+    for x in range(0, width, 8):
+        for y in range(height):
+            image.putpixel((x, y), (255, (index * 17) % 256, 0))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=75)
+    return out.getvalue()
+
+
+def frames(count: int = 3) -> list[JpegParts]:
+    return [split_jpeg(small_jpeg(i)) for i in range(count)]
+
+
+def clean_session(**kwargs) -> SynthSession:
+    kwargs.setdefault("max_payload", 300)  # several packets per frame
+    return SynthSession(frames(), **kwargs)
+
+
+def _message(s: SynthSession, start: bytes) -> SynthMessage:
+    return next(m for m in s.messages if m.data.startswith(start))
+
+
+def _response_to(s: SynthSession, cseq: int) -> SynthMessage:
+    return next(
+        m for m in s.messages if not m.from_client and f"CSeq: {cseq}\r\n".encode() in m.data
+    )
+
+
+def _frame(s: SynthSession, index: int = DEFECT_FRAME) -> list[SynthRtp]:
+    return s.frame_packets(index)
+
+
+def gap(s):
+    s.rtp.remove(_frame(s)[1])
+
+
+def duplicate(s):
+    p = _frame(s)[1]
+    copy = SynthRtp(**{**p.__dict__, "t": p.t + 0.0001})
+    s.rtp.insert(s.rtp.index(p) + 1, copy)
+
+
+def reorder(s):
+    a, b = _frame(s)[0], _frame(s)[1]
+    a.t, b.t = b.t, a.t
+
+
+def wrong_version(s):
+    _frame(s)[1].version = 1
+
+
+def missing_marker(s):
+    _frame(s)[-1].marker = False
+
+
+def timestamp_jump(s):
+    for p in s.rtp:
+        if p.frame >= 20:
+            p.ts = (p.ts + 45000) & 0xFFFFFFFF
+
+
+def timestamp_per_packet(s):
+    for f in range(len(s.rtp)):
+        packets = _frame(s, f)
+        if not packets:
+            break
+        for k, p in enumerate(packets):
+            p.ts = (p.ts + k * 100) & 0xFFFFFFFF
+
+
+def ssrc_change(s):
+    for p in s.rtp:
+        if p.frame >= 20:
+            p.ssrc = 0x0BADCAFE
+
+
+def bad_fragment_offset(s):
+    p = _frame(s)[1]
+    offset = int.from_bytes(p.payload[1:4], "big") + 40
+    p.payload = p.payload[:1] + offset.to_bytes(3, "big") + p.payload[4:]
+
+
+def missing_quantization_table(s):
+    p = _frame(s)[0]
+    tables_len = int.from_bytes(p.payload[10:12], "big")
+    p.payload = p.payload[:8] + p.payload[12 + tables_len :]
+
+
+def reserved_q(s):
+    for p in _frame(s):
+        p.payload = p.payload[:5] + bytes([110]) + p.payload[6:]
+
+
+def bad_padding(s):
+    p = _frame(s)[1]
+    p.payload = p.payload + bytes([0, 0, 0])  # P bit set, but a padding count of 0
+
+    def to_bytes(original=p.to_bytes):
+        data = bytearray(original())
+        data[0] |= 0x20
+        return bytes(data)
+
+    p.to_bytes = to_bytes
+
+
+def wrong_payload_type(s):
+    for p in s.rtp:
+        p.pt = 96
+
+
+def cseq_not_echoed(s):
+    m = _response_to(s, 4)
+    m.data = m.data.replace(b"CSeq: 4\r\n", b"CSeq: 40\r\n")
+
+
+def missing_cseq(s):
+    m = _message(s, b"OPTIONS")
+    m.data = m.data.replace(b"CSeq: 1\r\n", b"")
+    r = _response_to(s, 1)
+    r.data = r.data.replace(b"CSeq: 1\r\n", b"")
+
+
+def session_mismatch(s):
+    m = _response_to(s, 4)
+    m.data = m.data.replace(s.session_id.encode(), b"0THER1D")
+
+
+def rtp_after_teardown(s):
+    """Three more whole frames a second after TEARDOWN was answered."""
+    last = s.rtp[-1]
+    seq = last.seq
+    for k in range(3):
+        packets = s.frame_packets(k)
+        for p in packets:
+            seq += 1
+            s.rtp.append(
+                SynthRtp(
+                    s.teardown_time + 1.0 + k / 30 + (p.t - packets[0].t), seq & 0xFFFF,
+                    (last.ts + (k + 1) * 3000) & 0xFFFFFFFF, p.marker, p.payload, p.ssrc,
+                    frame=1000 + k,
+                )
+            )  # fmt: skip
+
+
+def lf_line_ends(s):
+    m = _message(s, b"OPTIONS")
+    m.data = m.data.replace(b"\r\n", b"\n")
+
+
+def content_length_short(s):
+    m = _response_to(s, 2)
+    head, _, body = m.data.partition(b"\r\n\r\n")
+    head = head.replace(
+        f"Content-Length: {len(body)}".encode(), f"Content-Length: {len(body) - 20}".encode()
+    )
+    m.data = head + b"\r\n\r\n" + body
+
+
+def bad_sdp(s):
+    m = _response_to(s, 2)
+    head, _, body = m.data.partition(b"\r\n\r\n")
+    new_body = body.replace(b"v=0\r\n", b"").replace(b"s=clip\r\n", b"")
+    head = head.replace(
+        f"Content-Length: {len(body)}".encode(), f"Content-Length: {len(new_body)}".encode()
+    )
+    m.data = head + b"\r\n\r\n" + new_body
+
+
+def play_before_setup_accepted(s):
+    url = f"rtsp://{s.server_ip}:{s.rtsp_port}/clip"
+    t = _message(s, b"OPTIONS").t + 0.003
+    s.messages.insert(1, SynthMessage(t, True, f"PLAY {url} RTSP/1.0\r\nCSeq: 99\r\n\r\n".encode()))
+    s.messages.insert(2, SynthMessage(t + 0.0005, False, b"RTSP/1.0 200 OK\r\nCSeq: 99\r\n\r\n"))
+
+
+def rtp_info_mismatch(s):
+    m = _response_to(s, 4)
+    m.data = m.data.replace(
+        f"seq={s.rtp[0].seq}".encode(), f"seq={(s.rtp[0].seq + 7) & 0xFFFF}".encode()
+    )
+
+
+def unnegotiated_port(s):
+    for p in s.rtp:
+        if p.frame >= 30:
+            p.dst_port = s.client_rtp_port + 10
+
+
+def lab_format(s):
+    """Whole JPEGs as payloads (and nothing else of the lab's habits)."""
+    jpegs = [small_jpeg(i) for i in range(3)]
+    kept = []
+    for f in range(max(p.frame for p in s.rtp) + 1):
+        packets = s.frame_packets(f)
+        first = packets[0]
+        first.payload, first.marker = jpegs[f % 3], True
+        kept.append(first)
+    for k, p in enumerate(kept):
+        p.seq = (kept[0].seq + k) & 0xFFFF
+    s.rtp[:] = kept
+
+
+def _rewrite_reports(s, edit: Callable[[bytes], bytes]) -> None:
+    original = s._reports
+
+    def reports():
+        return [(t, edit(sr)) for t, sr in original()]
+
+    s._reports = reports
+
+
+def rtcp_wrong_version(s):
+    _rewrite_reports(s, lambda sr: bytes([0x40 | (sr[0] & 0x3F)]) + sr[1:])
+
+
+def rtcp_bad_length(s):
+    _rewrite_reports(s, lambda sr: sr[:2] + struct.pack("!H", 9) + sr[4:])
+
+
+def rtcp_starts_with_sdes(s):
+    _rewrite_reports(s, lambda sr: b"\x81\xca\x00\x01" + struct.pack("!I", s.ssrc) + sr)
+
+
+# defect -> the error rule that must name it (warnings listed where the defect is one).
+DEFECTS: dict[str, tuple[Callable[[SynthSession], None], str]] = {
+    "gap": (gap, "RTP-SEQ-1"),
+    "duplicate": (duplicate, "RTP-SEQ-2"),
+    "reorder": (reorder, "RTP-SEQ-3"),
+    "wrong version": (wrong_version, "RTP-VER-1"),
+    "missing marker": (missing_marker, "RTP-MARK-1"),
+    "timestamp jump": (timestamp_jump, "RTP-TS-3"),
+    "timestamp per packet": (timestamp_per_packet, "RTP-TS-1"),
+    "SSRC change": (ssrc_change, "RTP-SSRC-1"),
+    "bad fragment offset": (bad_fragment_offset, "JPEG-FRAG-1"),
+    "missing quantization table": (missing_quantization_table, "JPEG-QT-1"),
+    "reserved Q": (reserved_q, "JPEG-HDR-1"),
+    "padding count zero": (bad_padding, "RTP-LEN-1"),
+    "payload type not in SDP": (wrong_payload_type, "RTP-PT-1"),
+    "CSeq not echoed": (cseq_not_echoed, "RTSP-CSEQ-2"),
+    "CSeq missing": (missing_cseq, "RTSP-CSEQ-1"),
+    "session mismatch": (session_mismatch, "RTSP-SES-1"),
+    "RTP after TEARDOWN": (rtp_after_teardown, "RTSP-PLAY-1"),
+    "LF line ends": (lf_line_ends, "RTSP-CRLF-1"),
+    "Content-Length short": (content_length_short, "RTSP-CLEN-1"),
+    "invalid SDP": (bad_sdp, "RTSP-SDP-1"),
+    "PLAY before SETUP accepted": (play_before_setup_accepted, "RTSP-STATE-1"),
+    "RTP-Info mismatch": (rtp_info_mismatch, "RTSP-INFO-1"),
+    "RTP to an unnegotiated port": (unnegotiated_port, "RTSP-PORT-1"),
+    "the lab's format": (lab_format, "LAB-FMT-1"),
+    "RTCP wrong version": (rtcp_wrong_version, "RTCP-VER-1"),
+    "RTCP bad length": (rtcp_bad_length, "RTCP-LEN-1"),
+    "RTCP compound starts with SDES": (rtcp_starts_with_sdes, "RTCP-CMP-1"),
+}
+
+
+def write_defect(name: str, directory: Path) -> Path:
+    session = clean_session()
+    DEFECTS[name][0](session)
+    return session.write(directory / (name.replace(" ", "_").replace("'", "") + ".pcap"))

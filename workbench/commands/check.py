@@ -1,0 +1,121 @@
+"""`rtsp-workbench check`: conformance check of a capture, as tables, JSON and JUnit XML."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from analysis.check import CheckResult, check_capture, write_json, write_junit
+from analysis.errors import AnalysisError
+from analysis.rules import Outcome, Severity
+
+log = logging.getLogger(__name__)
+
+OUTCOME_STYLE = {Outcome.PASSED: "green", Outcome.FAILED: "red", Outcome.NOT_APPLICABLE: "dim"}
+SEVERITY_STYLE = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "check",
+        help="check a capture against RTP, RFC 2435, RTCP and RTSP rules",
+        description="Read a pcap/pcapng, rebuild its RTSP sessions and RTP streams, and check "
+        "them against RFC 3550, RFC 2435 and RFC 2326. Exit status 1 when a rule at or "
+        "above --fail-on failed (or the file could not be read whole).",
+    )
+    parser.add_argument("capture", help="pcap or pcapng file")
+    parser.add_argument("--json", metavar="F", help="write the result as JSON to F")
+    parser.add_argument("--junit", metavar="F", help="write one JUnit test case per rule to F")
+    parser.add_argument(
+        "--fail-on",
+        choices=["error", "warning"],
+        default="error",
+        help="lowest severity that makes the exit status 1 (default: error)",
+    )
+    parser.add_argument(
+        "--rtp-port",
+        type=int,
+        action="append",
+        metavar="N",
+        help="treat UDP to/from port N as RTP (N+1 as RTCP); repeatable",
+    )
+    parser.set_defaults(func=run)
+
+
+def print_summary(result: CheckResult, console: Console) -> None:
+    """Per session and stream figures, then every rule with its evidence."""
+    console.print(f"[bold]{result.path}[/]: {result.packets_read} packets read")
+    if result.error is not None:
+        console.print(f"[red]capture damaged:[/] {result.error}")
+    if result.sessions:
+        table = Table(title="RTSP sessions")
+        for col in ("session", "client", "server", "transport", "streams"):
+            table.add_column(col)
+        for s in result.sessions:
+            table.add_row(
+                s.id,
+                str(s.connection.client),
+                str(s.connection.server),
+                "; ".join(st.granted.raw for st in s.setups if st.granted),
+                str(len(s.streams)),
+            )
+        console.print(table)
+    table = Table(title="RTP streams")
+    for col in ("stream", "session", "format", "packets", "frames", "lost", "jitter ms", "fps"):
+        table.add_column(col, justify="right" if col not in ("stream", "format") else "left")
+    for s in result.streams:
+        st = s.stats
+        table.add_row(
+            f"{s.ssrc:#010x}\n{s.src} -> {s.dst}"
+            + (f" ch {s.channel}" if s.channel is not None else ""),
+            s.session_id or "-",
+            s.format.value,
+            str(st.packets),
+            f"{st.complete_frames}/{st.frames}",
+            str(st.lost),
+            f"{st.jitter_ms:.2f}",
+            f"{st.fps:.2f}",
+        )
+    console.print(table)
+    table = Table(title="Rules")
+    for col in ("rule", "severity", "outcome", "title and evidence"):
+        table.add_column(col)
+    for r in result.rules:
+        outcome = f"[{OUTCOME_STYLE[r.outcome]}]{r.outcome.value}[/]"
+        if r.failed:
+            outcome += f"\n{r.count}x, packets {','.join(map(str, r.packets))}"
+        table.add_row(
+            r.rule.id,
+            f"[{SEVERITY_STYLE[r.rule.severity]}]{r.rule.severity.value}[/]",
+            outcome,
+            f"{r.rule.title} ({r.rule.rfc} §{r.rule.section})"
+            + (f"\n[dim]{escape(r.evidence)}[/]" if r.evidence else ""),
+        )
+    console.print(table)
+    counts = {
+        sev: len([r for r in result.failures(sev) if r.rule.severity is sev]) for sev in Severity
+    }
+    console.print(
+        f"failed: [red]{counts[Severity.ERROR]} error[/], [yellow]{counts[Severity.WARNING]} "
+        f"warning[/], [cyan]{counts[Severity.INFO]} info[/]"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    console = Console(width=None if Console().is_terminal else 140)
+    try:
+        result = check_capture(args.capture, args.rtp_port)
+    except AnalysisError as exc:
+        console.print(f"[red]cannot check {args.capture}:[/] {exc}")
+        return 2
+    print_summary(result, console)
+    if args.json:
+        write_json(result, args.json)
+    if args.junit:
+        write_junit(result, args.junit)
+    threshold = Severity(args.fail_on)
+    return 1 if result.failures(threshold) or result.error is not None else 0
