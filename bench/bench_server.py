@@ -1,0 +1,233 @@
+"""Our rtsp-server against GStreamer's rtsp-server under the same load, side by side.
+
+N concurrent UDP sessions of a 640x480, 30 fps MJPEG clip for a fixed window. Per server:
+CPU seconds per stream-second (utime+stime of the server process from /proc/<pid>/stat),
+packet loss, each session's frame rate, and the ratio ours/GStreamer.
+
+    python -m bench.bench_server [--sessions 60] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.rtsp_load import LoadResult, close_sessions, open_session, run_load
+
+ROOT = Path(__file__).resolve().parent.parent
+GST_PEER = ROOT / "tests" / "peers" / "gst_rtsp_server.py"
+DEBIAN_PYTHON = "/usr/bin/python3"
+FPS = 30
+WIDTH, HEIGHT = 640, 480
+TARGET_RATIO = 0.5  # the issue's target: at most half of GStreamer's CPU per stream
+WARMUP = 1.5  # s before the window: sessions set up, first frames and SRs out
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class ServerRun:
+    name: str
+    cpu_seconds: float
+    load: LoadResult
+
+    @property
+    def cpu_per_stream_second(self) -> float:
+        return self.cpu_seconds / (self.load.sessions * self.load.seconds)
+
+
+def process_cpu(pid: int) -> float:
+    """utime + stime of ``pid`` in seconds (proc(5): fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def make_clip(folder: Path, seconds: float) -> tuple[Path, Path]:
+    """testsrc 640x480 at 30 fps as baseline MJPEG (standard Huffman tables), raw and Matroska."""
+    raw = folder / "clip.mjpeg"
+    mkv = folder / "clip.mkv"
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc=size={WIDTH}x{HEIGHT}:rate={FPS}",
+            "-t",
+            str(seconds),
+            "-c:v",
+            "mjpeg",
+            "-pix_fmt",
+            "yuvj420p",
+            "-huffman",
+            "default",
+            "-q:v",
+            "5",
+            "-f",
+            "mjpeg",
+            str(raw),
+        ],
+        check=True,
+    )
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-framerate",
+            str(FPS),
+            "-f",
+            "mjpeg",
+            "-i",
+            str(raw),
+            "-c",
+            "copy",
+            str(mkv),
+        ],
+        check=True,
+    )
+    return raw, mkv
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, proc: subprocess.Popen, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing listening on {port}")
+
+
+def measure(
+    name: str, command: list[str], port: int, url: str, sessions: int, seconds: float
+) -> ServerRun:
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port, proc)
+        opened = [open_session("127.0.0.1", port, url) for _ in range(sessions)]
+        marks: dict[str, float] = {}
+        load = run_load(
+            opened,
+            WARMUP,
+            seconds,
+            on_window_start=lambda: marks.__setitem__("start", process_cpu(proc.pid)),
+            on_window_end=lambda: marks.__setitem__("end", process_cpu(proc.pid)),
+        )
+        close_sessions(opened)
+        return ServerRun(name, marks["end"] - marks["start"], load)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def report(run: ServerRun) -> None:
+    fps = run.load.fps
+    print(
+        f"{run.name:<10} sessions={run.load.sessions:<3} cpu={run.cpu_seconds:6.2f}s "
+        f"cpu/stream-s={run.cpu_per_stream_second:.5f} loss={run.load.loss_ratio * 100:.3f}% "
+        f"({sum(run.load.lost)} of {sum(run.load.packets) + sum(run.load.lost)} packets) "
+        f"fps min/mean/max={min(fps):.1f}/{sum(fps) / len(fps):.1f}/{max(fps):.1f}",
+        flush=True,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=60)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--no-gstreamer", action="store_true", help="measure our server only")
+    args = parser.parse_args(argv)
+    if shutil.which("ffmpeg") is None:
+        print("bench_server: ffmpeg not found; skipped")
+        return 1
+    with tempfile.TemporaryDirectory(prefix="bench-server-") as tmp:
+        folder = Path(tmp)
+        raw, mkv = make_clip(folder, args.seconds + WARMUP + 3)
+        print(
+            f"clip: {WIDTH}x{HEIGHT} {FPS} fps, {raw.stat().st_size // 1024} KiB; "
+            f"{args.sessions} UDP sessions, {args.seconds:.0f} s window",
+            flush=True,
+        )
+        port = free_port()
+        ours = measure(
+            "ours",
+            [
+                sys.executable,
+                "-m",
+                "rtsp_server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--media",
+                str(folder),
+                "--fps",
+                str(FPS),
+                "--max-sessions",
+                str(args.sessions + 10),
+            ],
+            port,
+            f"rtsp://127.0.0.1:{port}/clip.mjpeg",
+            args.sessions,
+            args.seconds,
+        )
+        report(ours)
+        ok = ours.load.loss_ratio == 0 and min(ours.load.fps) >= FPS * 0.98
+        if args.no_gstreamer or not (Path(DEBIAN_PYTHON).exists() and GST_PEER.exists()):
+            print("GStreamer peer not run: no ratio")
+            return 0 if ok else 1
+        port = free_port()
+        gst = measure(
+            "gstreamer",
+            [
+                DEBIAN_PYTHON,
+                str(GST_PEER),
+                "--port",
+                str(port),
+                "--media",
+                str(mkv),
+                "--path",
+                "/clip",
+            ],
+            port,
+            f"rtsp://127.0.0.1:{port}/clip",
+            args.sessions,
+            args.seconds,
+        )
+        report(gst)
+        ratio = ours.cpu_per_stream_second / gst.cpu_per_stream_second
+        verdict = "meets" if ratio <= TARGET_RATIO and ok else "misses"
+        print(
+            f"ratio ours/gstreamer cpu per stream-second = {ratio:.3f} ({verdict} the target <= {TARGET_RATIO}, "
+            f"zero loss, {FPS} fps each)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
