@@ -15,6 +15,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from rtsp_common.errors import ParseError
+from rtsp_common.rtp import RTP_HEADER_SIZE, TS_MOD
 from rtsp_common.rtsp import InterleavedFrame
 from rtsp_server.connection import RTSPConnection
 from rtsp_server.handler import (
@@ -35,7 +36,7 @@ from rtsp_server.reports import (
 from rtsp_server.rtp_sender import MAX_UDP_PAYLOAD, UDPSender, interleaved_frame
 from rtsp_server.scheduler import Scheduler
 from rtsp_server.session import InterleavedChannels, Session, SessionRegistry, UDPDestination
-from rtsp_server.stream import RTP_HEADER_SIZE
+from rtsp_server.stream import RTP_CLOCK_RATE
 
 log = logging.getLogger(__name__)
 
@@ -339,8 +340,12 @@ class RTSPServer:
         log.info("session %s ended: %s", session.id, reason)
 
     def _now_timestamp(self, session: Session) -> int:
+        """The RTP timestamp of this instant, extrapolated from the last frame (RFC 3550 §6.4.1)."""
         stream = session.stream
-        return stream.last_timestamp if stream.last_timestamp is not None else stream.next_timestamp
+        if stream.last_timestamp is None or session.last_frame_wallclock is None:
+            return stream.next_timestamp
+        elapsed = time.time() - session.last_frame_wallclock
+        return (stream.last_timestamp + round(elapsed * RTP_CLOCK_RATE)) % TS_MOD
 
     # media out -----------------------------------------------------------------------------
 
@@ -387,9 +392,10 @@ class RTSPServer:
             assert self._udp is not None
             headers = stream.frame_headers(payloads)
             self._udp.send_frame((destination.host, destination.rtp_port), headers, payloads)
+        wallclock = time.time() - (self.loop_time() - deadline)
+        session.last_frame_wallclock = wallclock
         if not session.lab_dialect and self.loop_time() >= session.next_report:
             session.next_report = self.loop_time() + self.report_interval
-            wallclock = time.time() - (self.loop_time() - deadline)
             assert stream.last_timestamp is not None
             self._send_rtcp(
                 session, sender_report(stream, self.cname, wallclock, stream.last_timestamp)
