@@ -1,7 +1,9 @@
 """The command that opens a capture in Wireshark with RTP decoded, checked with tshark.
 
-Wireshark decodes RTP on the ports an RTSP SETUP in the same capture negotiated; enabling
-its RTP-over-UDP heuristic also decodes streams whose SETUP is not in the capture.
+Wireshark reads RTSP on TCP port 554 (and 8554) by itself; on any other port it must be
+told (``-d tcp.port==N,rtsp``). Once it reads the SETUP exchanges it decodes RTP on the
+negotiated ports and interleaved channels; its RTP-over-UDP heuristic (and ``-d`` per
+UDP port) also decodes streams whose SETUP is not in the capture.
 """
 
 from __future__ import annotations
@@ -19,17 +21,25 @@ RTP_HEURISTIC = "rtp_udp"  # Wireshark's name for its RTP-over-UDP heuristic dis
 TSHARK_TIMEOUT = 60.0  # seconds
 
 
-def wireshark_options(udp_ports: list[int] | None = None) -> list[str]:
-    """Options that make Wireshark (and tshark) decode the capture's RTP."""
+def wireshark_options(
+    udp_ports: list[int] | None = None, rtsp_ports: list[int] | None = None
+) -> list[str]:
+    """Options that make Wireshark (and tshark) decode the capture's RTSP and RTP."""
     options = ["--enable-heuristic", RTP_HEURISTIC]
+    for port in sorted(set(rtsp_ports or [])):
+        options += ["-d", f"tcp.port=={port},rtsp"]
     for port in sorted(set(udp_ports or [])):
         options += ["-d", f"udp.port=={port},rtp"]
     return options
 
 
-def wireshark_command(capture: Path, udp_ports: list[int] | None = None) -> str:
+def wireshark_command(
+    capture: Path, udp_ports: list[int] | None = None, rtsp_ports: list[int] | None = None
+) -> str:
     """The shell command line that opens ``capture`` in Wireshark with RTP decoded."""
-    return shlex.join(["wireshark", "-r", str(capture), *wireshark_options(udp_ports)])
+    return shlex.join(
+        ["wireshark", "-r", str(capture), *wireshark_options(udp_ports, rtsp_ports)]
+    )
 
 
 @dataclass(frozen=True)
@@ -42,12 +52,14 @@ class TsharkCheck:
     message: str
 
 
-def check_with_tshark(capture: Path, udp_ports: list[int] | None = None) -> TsharkCheck:
+def check_with_tshark(
+    capture: Path, udp_ports: list[int] | None = None, rtsp_ports: list[int] | None = None
+) -> TsharkCheck:
     """Run ``tshark -r capture <options> -Y rtp`` and count the RTP packets it decodes."""
     tshark = shutil.which("tshark")
     if tshark is None:
         return TsharkCheck(False, False, 0, "tshark is not installed")
-    command = [tshark, "-r", str(capture), *wireshark_options(udp_ports), "-Y", "rtp", "-T",
+    command = [tshark, "-r", str(capture), *wireshark_options(udp_ports, rtsp_ports), "-Y", "rtp", "-T",
                "fields", "-e", "frame.number"]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=TSHARK_TIMEOUT)

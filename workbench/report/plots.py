@@ -36,9 +36,27 @@ def _save(fig, path: Path) -> None:
     plt.close(fig)
 
 
+MIN_SHOWN_MS = 0.001  # fragments of one frame arrive microseconds apart: floor for a log axis
+GAP_BREAK_S = 0.5  # a silence this long (a pause) breaks the plotted line
+
+
 def _interarrival_ms(series: StreamSeries) -> tuple[list[float], list[float]]:
     times = series.arrival
-    return times[1:], [(b - a) * 1000.0 for a, b in zip(times, times[1:])]
+    gaps = [max((b - a) * 1000.0, MIN_SHOWN_MS) for a, b in zip(times, times[1:])]
+    return times[1:], gaps
+
+
+def _broken(x: list[float], y: list[float]) -> tuple[list[float], list[float]]:
+    """The line interrupted (NaN) where arrivals pause, so no line is drawn across a pause."""
+    out_x: list[float] = []
+    out_y: list[float] = []
+    for i, (a, b) in enumerate(zip(x, y)):
+        if i and a - x[i - 1] > GAP_BREAK_S:
+            out_x.append(float("nan"))
+            out_y.append(float("nan"))
+        out_x.append(a)
+        out_y.append(b)
+    return out_x, out_y
 
 
 def plot_timing(series: StreamSeries, folder: Path, name: str, catalog: Catalog) -> Plot:
@@ -46,10 +64,12 @@ def plot_timing(series: StreamSeries, folder: Path, name: str, catalog: Catalog)
     fig, (top, bottom) = plt.subplots(2, 1, figsize=FIGURE_SIZE, sharex=True)
     x, gaps = _interarrival_ms(series)
     top.plot(x, gaps, ".", markersize=2, color="#1f77b4")
+    top.set_yscale("log")  # microsecond fragments, 1/fps frames and a pause on one axis
     top.set_ylabel(catalog.t("plot.interarrival_ms"))
     _shade_pauses(top, series, catalog)
     if series.jitter_ms:
-        bottom.plot(series.arrival[: len(series.jitter_ms)], series.jitter_ms, color="#d62728")
+        bottom.plot(*_broken(series.arrival[: len(series.jitter_ms)], series.jitter_ms),
+                    color="#d62728", linewidth=1)
     bottom.set_ylabel(catalog.t("plot.jitter_ms"))
     bottom.set_xlabel(catalog.t("plot.time_s"))
     _shade_pauses(bottom, series, catalog)
@@ -65,8 +85,8 @@ def plot_timing(series: StreamSeries, folder: Path, name: str, catalog: Catalog)
 def plot_frame_sizes(series: StreamSeries, folder: Path, name: str, catalog: Catalog) -> Plot:
     """Size of each reassembled frame over time."""
     fig, ax = plt.subplots(figsize=FIGURE_SIZE)
-    ax.plot(series.frame_arrival, [size / 1024 for size in series.frame_sizes], ".-",
-            markersize=3, linewidth=0.6, color="#2ca02c")
+    ax.plot(*_broken(series.frame_arrival, [size / 1024 for size in series.frame_sizes]),
+            ".-", markersize=3, linewidth=0.6, color="#2ca02c")
     ax.set_xlabel(catalog.t("plot.time_s"))
     ax.set_ylabel(catalog.t("plot.frame_kib"))
     _shade_pauses(ax, series, catalog)

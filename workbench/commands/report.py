@@ -1,0 +1,77 @@
+"""`rtsp-workbench report CAPTURE -o DIR`: the lab report for any capture.
+
+Reads the capture with the analysis package, runs every conformance rule, and writes
+index.html and report.md with their plots into DIR. The functional tests come from the
+capture itself: each RTSP exchange, each RTP stream, and the conformance rules.
+Exit 0 when every test passed, 1 when one failed, 2 when the capture cannot be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from rich.console import Console
+
+from workbench.capture_tests import add_capture_tests
+from workbench.report.build import analyse_capture, build_report
+from workbench.report.i18n import DEFAULT_LANGUAGE, Catalog, available_languages
+from workbench.report.render import render_report
+from workbench.testbook import TestBook
+
+log = logging.getLogger(__name__)
+
+EXIT_UNREADABLE = 2
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "report",
+        help="write the lab report (HTML and Markdown) for a capture",
+        description=__doc__.split("\n\n", 1)[1],
+    )
+    parser.add_argument("capture", type=Path, help="pcap or pcapng file")
+    parser.add_argument("-o", "--output", type=Path, required=True,
+                        help="folder to write the report into (made when missing)")
+    parser.add_argument("--lang", choices=available_languages(), default=DEFAULT_LANGUAGE,
+                        help="report language (default en)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    console = Console()
+    err = Console(stderr=True)
+    if not args.capture.is_file():
+        err.print(f"rtsp-workbench report: no such capture file: {args.capture}")
+        return EXIT_UNREADABLE
+    catalog = Catalog.load(args.lang)
+    with console.status(f"checking {args.capture}"):
+        analysed = analyse_capture(args.capture)
+    if analysed.check is None:
+        err.print(f"rtsp-workbench report: cannot read {args.capture}: {analysed.error}")
+        return EXIT_UNREADABLE
+    book = TestBook(catalog)
+    add_capture_tests(book, analysed)
+    with console.status("writing the report"):
+        report = build_report(
+            catalog,
+            subject=catalog.t("report.subject", capture=args.capture),
+            tests=book.tests,
+            analysis=analysed,
+            folder=args.output,
+        )
+        rendered = render_report(report, args.output, catalog)
+    passed = sum(1 for test in report.functional_tests if test.passed)
+    style = "green" if report.passed else "red"
+    console.print(f"[{style}]{passed} of {len(report.functional_tests)} tests passed[/]")
+    for test in report.functional_tests:
+        if not test.passed:
+            console.print(f"  [red]{test.number}. {test.title}[/]: {test.observed}",
+                          highlight=False)
+    console.print(f"report: {rendered.html}")
+    console.print(f"        {rendered.markdown}")
+    if report.wireshark_command:
+        console.print("open the capture in Wireshark with RTP decoded:")
+        console.print(f"  {report.wireshark_command}", markup=False, highlight=False)
+    return report.exit_code()

@@ -1,0 +1,102 @@
+"""The scenario's negative cases: requests a server must refuse, with the status RFC 2326 wants.
+
+Each case opens its own connection, sends what it needs and returns the exchange that
+shows the server's answer.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from dataclasses import dataclass, field
+
+from workbench.rawrtsp import Exchange, RawRTSPConnection, RawRTSPError
+
+log = logging.getLogger(__name__)
+
+# RFC 2326 §7.1.1 status codes the cases expect.
+METHOD_NOT_VALID_IN_STATE = 455
+SESSION_NOT_FOUND = 454
+NOT_FOUND = 404
+NOT_IMPLEMENTED = 501
+
+UNKNOWN_METHOD = "FROBNICATE"  # no RTSP method has this name
+MISSING_FILE = "no-such-clip.Mjpeg"
+MADE_UP_SESSION = "9999999999999999"  # 16 digits, shaped like the server's ids but not one
+
+
+class NegativeCase(enum.Enum):
+    """The refused requests the demo tries, with the statuses that answer each rightly."""
+
+    # PLAY in the Init state is not valid (Appendix A: 455); with no SETUP there is also
+    # no Session id, which §11.3.7 answers with 454. Either names the problem.
+    PLAY_BEFORE_SETUP = (METHOD_NOT_VALID_IN_STATE, SESSION_NOT_FOUND)
+    WRONG_SESSION = (SESSION_NOT_FOUND,)
+    MISSING_FILE = (NOT_FOUND,)
+    UNKNOWN_METHOD = (NOT_IMPLEMENTED,)
+
+    @property
+    def expected_statuses(self) -> tuple[int, ...]:
+        return self.value
+
+
+@dataclass
+class NegativeOutcome:
+    """The exchanges of one case; ``decisive`` is the one whose status is judged."""
+
+    case: NegativeCase
+    exchanges: list[Exchange] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def decisive(self) -> Exchange | None:
+        return self.exchanges[-1] if self.exchanges else None
+
+    @property
+    def status(self) -> int | None:
+        return self.decisive.response.status if self.decisive else None
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None and self.status in self.case.expected_statuses
+
+    def evidence(self) -> list[str]:
+        items = [f"{x.request_text.strip()}\n\n{x.response_text.strip()}" for x in self.exchanges]
+        if self.error:
+            items.append(self.error)
+        return items
+
+
+def _setup_headers() -> list[tuple[str, str]]:
+    return [("Transport", "RTP/AVP/TCP;unicast;interleaved=0-1")]
+
+
+def run_case(case: NegativeCase, host: str, port: int, url: str) -> NegativeOutcome:
+    """Run one case against the server at ``host:port`` serving ``url``."""
+    outcome = NegativeOutcome(case)
+    try:
+        with RawRTSPConnection(host, port) as rtsp:
+            if case is NegativeCase.PLAY_BEFORE_SETUP:
+                outcome.exchanges.append(rtsp.send("PLAY", url))
+            elif case is NegativeCase.WRONG_SESSION:
+                setup = rtsp.send("SETUP", url, _setup_headers())
+                outcome.exchanges.append(setup)
+                outcome.exchanges.append(rtsp.send("PLAY", url, [("Session", MADE_UP_SESSION)]))
+                session = setup.response.headers.get("Session")
+                if session:  # leave nothing behind on the server
+                    rtsp.send("TEARDOWN", url, [("Session", session.split(";")[0].strip())])
+            elif case is NegativeCase.MISSING_FILE:
+                base = url.rsplit("/", 1)[0]
+                outcome.exchanges.append(rtsp.send("DESCRIBE", f"{base}/{MISSING_FILE}",
+                                                   [("Accept", "application/sdp")]))
+            elif case is NegativeCase.UNKNOWN_METHOD:
+                outcome.exchanges.append(rtsp.send(UNKNOWN_METHOD, url))
+    except (OSError, RawRTSPError) as exc:
+        outcome.error = f"{type(exc).__name__}: {exc}"
+        log.warning("negative case %s: %s", case.name, outcome.error)
+    return outcome
+
+
+def run_all(host: str, port: int, url: str) -> list[NegativeOutcome]:
+    """Every case, in the order of the enum."""
+    return [run_case(case, host, port, url) for case in NegativeCase]

@@ -1,0 +1,227 @@
+"""Assemble a Report: functional tests, the checked capture's parts, screenshots, plots.
+
+``analyse_capture`` reads a pcap with the analysis package (the independent checker);
+``judge_capture`` turns what it found into the demo's capture tests; ``build_report``
+puts everything together and draws the plots into the report folder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from analysis.capture import CaptureSummary
+from analysis.check import CheckResult, check_capture
+from analysis.errors import AnalysisError
+from analysis.rtp_stream import RtpStream
+from analysis.rules import Outcome as RuleOutcome
+from workbench.report.from_check import (
+    conformance_row,
+    ladder_from_connection,
+    series_from_stream,
+    stat_row,
+    stream_label,
+)
+from workbench.report.i18n import Catalog
+from workbench.report.model import ConformanceRow, FunctionalTest, Report, Screenshot
+from workbench.report.plots import plot_stream
+from workbench.testbook import TestBook
+from workbench.wireshark import TsharkCheck, check_with_tshark, wireshark_command
+
+log = logging.getLogger(__name__)
+
+ERROR = "error"
+MAX_PLOTTED_STREAMS = 4  # a report with more streams plots the first ones only
+
+
+@dataclass
+class CaptureStage:
+    """What happened to the live capture during the demo."""
+
+    path: Path
+    summary: CaptureSummary | None = None
+    start_error: str | None = None
+    stop_error: str | None = None
+
+    def describe(self, catalog: Catalog) -> str | None:
+        if self.start_error:
+            return catalog.t("obs.capture_refused", error=self.start_error)
+        if self.stop_error:
+            return catalog.t("obs.error", error=self.stop_error)
+        if self.summary is None:
+            return None
+        s = self.summary
+        return catalog.t("obs.capture_summary", packets=s.packets_written, seen=s.packets_seen,
+                         drops=s.kernel_drops, seconds=round(s.duration, 1))
+
+
+@dataclass
+class AnalysedCapture:
+    """A capture read back and checked, translated into report parts."""
+
+    path: Path
+    check: CheckResult | None = None
+    error: str | None = None
+    conformance: list[ConformanceRow] = field(default_factory=list)
+    wireshark: str | None = None
+    tshark: TsharkCheck | None = None
+
+    @property
+    def streams(self) -> list[RtpStream]:
+        return list(self.check.streams) if self.check is not None else []
+
+    @property
+    def failed_errors(self) -> list[ConformanceRow]:
+        return [r for r in self.conformance if r.passed is False and r.severity == ERROR]
+
+
+def analyse_capture(path: Path, tshark: bool = True) -> AnalysedCapture:
+    """Check a pcap and prepare its report parts; a broken file is reported, not raised.
+
+    With ``tshark`` the Wireshark command is also tried on it with tshark."""
+    result = AnalysedCapture(path)
+    try:
+        result.check = check_capture(path)
+    except (AnalysisError, OSError, ValueError) as exc:
+        result.error = f"{type(exc).__name__}: {exc}"
+        log.warning("cannot check %s: %s", path, result.error)
+        return result
+    except Exception as exc:  # a checker bug must not cost the user the rest of the report
+        result.error = f"the checker failed on this capture: {type(exc).__name__}: {exc}"
+        log.exception("checking %s", path)
+        return result
+    result.conformance = [
+        conformance_row(r.rule.id, f"{r.rule.rfc} §{r.rule.section}", r.rule.severity.value,
+                        r.rule.title,
+                        None if r.outcome is RuleOutcome.NOT_APPLICABLE else not r.failed,
+                        r.count, r.packets, r.evidence)
+        for r in result.check.rules
+    ]
+    if result.check.error is not None:
+        result.error = f"{type(result.check.error).__name__}: {result.check.error}"
+    udp_ports = sorted({s.dst.port for s in result.streams if s.transport == "udp"})
+    rtsp_ports = sorted({c.server.port for c in result.check.connections})
+    result.wireshark = wireshark_command(path, udp_ports, rtsp_ports)
+    if tshark:
+        result.tshark = check_with_tshark(path, udp_ports, rtsp_ports)
+    return result
+
+
+def judge_capture(
+    book: TestBook,
+    stage: CaptureStage | None,
+    expected_sessions: int,
+    standard: AnalysedCapture | None,
+    progress: Callable[[int | None], None] = lambda _: None,
+) -> AnalysedCapture | None:
+    """The demo's three capture tests: read back, conformance, Wireshark."""
+    t = book.catalog.t
+    if stage is None or stage.summary is None:
+        reason = (stage.describe(book.catalog) if stage else None) or t("obs.no_capture")
+        for key in ("capture_read", "conformance", "wireshark"):
+            book.not_run(key, reason, sessions=expected_sessions)
+        return None
+    analysed = analyse_capture(stage.path)
+    progress(None)
+    if analysed.check is None:
+        book.add("capture_read", False, t("obs.error", error=analysed.error),
+                 sessions=expected_sessions)
+        book.not_run("conformance", analysed.error or "", sessions=expected_sessions)
+        book.not_run("wireshark", analysed.error or "", sessions=expected_sessions)
+        return analysed
+    check = analysed.check
+    playing_sessions = [s for s in check.sessions if s.streams]
+    book.add(
+        "capture_read",
+        len(playing_sessions) >= expected_sessions and check.error is None,
+        t("obs.capture_read", packets=check.packets_read, sessions=len(check.sessions),
+          streams=len(check.streams)),
+        [f"{s.id}: " + ", ".join(stream_label(x) for x in s.streams) for s in check.sessions]
+        + ([analysed.error] if analysed.error else []),
+        sessions=expected_sessions,
+    )
+    if standard is None or standard.check is None:
+        book.not_run("conformance", (standard.error if standard else None)
+                     or t("obs.no_capture"), sessions=expected_sessions)
+    else:
+        failures = standard.failed_errors
+        book.add(
+            "conformance",
+            not failures,
+            t("obs.conformance_standard", failed=len(failures),
+              rules=len(standard.conformance)),
+            [f"{r.rule_id} ({r.rfc}): {r.title} — {r.evidence}" for r in failures],
+            sessions=expected_sessions,
+        )
+    tshark = analysed.tshark
+    if tshark is None or not tshark.ran:
+        book.not_run("wireshark", tshark.message if tshark else t("obs.no_capture"),
+                     sessions=expected_sessions)
+    else:
+        book.add("wireshark", tshark.accepted and tshark.rtp_packets > 0, tshark.message,
+                 [analysed.wireshark or ""], sessions=expected_sessions)
+    return analysed
+
+
+def capture_origin(check: CheckResult) -> float:
+    """Time of the first TCP or UDP packet: plots and the ladder count from there."""
+    traffic = check.traffic
+    firsts = []
+    if traffic is not None:
+        firsts += [flow[0][1] for flow in traffic.udp.values() if flow]
+        firsts += [flow[0][1] for flow in traffic.tcp.values() if flow]
+    return min(firsts, default=0.0)
+
+
+def _pauses(session) -> list[tuple[float, float]]:
+    """Gaps between a session's play periods (PAUSE reply to the next PLAY)."""
+    periods = [p for p in session.playing if p[1] is not None]
+    return [(a[1], b[0]) for a, b in zip(periods, session.playing[1:]) if a[1] < b[0]]
+
+
+def build_report(
+    catalog: Catalog,
+    subject: str,
+    tests: list[FunctionalTest],
+    analysis: AnalysedCapture | None,
+    folder: Path,
+    screenshots: list[Screenshot] | None = None,
+    notes: list[str] | None = None,
+) -> Report:
+    """Put the report together and draw its plots into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    report = Report(
+        title=catalog.t("report.title"),
+        subject=subject,
+        created=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        functional_tests=list(tests),
+        screenshots=list(screenshots or []),
+        notes=list(notes or []),
+    )
+    if analysis is None:
+        return report
+    report.capture = analysis.path
+    report.wireshark_command = analysis.wireshark
+    report.conformance = analysis.conformance
+    if analysis.check is None:
+        if analysis.error:
+            report.notes.append(analysis.error)
+        return report
+    check = analysis.check
+    if analysis.error:
+        report.notes.append(analysis.error)
+    origin = capture_origin(check)
+    for n, connection in enumerate(check.connections, start=1):
+        report.ladder.append(ladder_from_connection(
+            connection, origin, catalog.t("ladder.connection", n=n, label=connection.label)))
+    pauses_by_session = {s.id: _pauses(s) for s in check.sessions}
+    for index, stream in enumerate(check.streams):
+        report.stats.append(stat_row(stream))
+        if index < MAX_PLOTTED_STREAMS:
+            series = series_from_stream(stream, origin,
+                                        pauses=pauses_by_session.get(stream.session_id, []))
+            report.plots += plot_stream(series, folder, f"stream{index + 1}", catalog)
+    return report

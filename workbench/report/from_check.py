@@ -1,0 +1,141 @@
+"""Report parts read from a checked capture: ladder, statistics, plot series, conformance.
+
+The analysis package is the independent oracle: these functions only translate what it
+found (connections, RTP streams, rule results) into the report's model.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from analysis.rtp_stream import RtpStream
+from analysis.rtsp_wire import Kind
+from analysis.sessions import RtspConnection
+from workbench.report.model import (
+    ConformanceRow,
+    LadderMessage,
+    LadderSession,
+    StatRow,
+    StreamSeries,
+)
+
+log = logging.getLogger(__name__)
+
+SEQ_MODULUS = 1 << 16  # RFC 3550 §5.1: 16-bit sequence number
+TS_MODULUS = 1 << 32  # RFC 3550 §5.1: 32-bit timestamp
+JITTER_GAIN = 16  # RFC 3550 A.8: J += (|D| - J) / 16
+PERCENT = 100.0
+MAX_EVIDENCE = 8  # packet numbers named in a conformance row
+
+
+def unwrap(values: Iterable[int], modulus: int) -> list[int]:
+    """Values counted on past their wrap-around (each step taken as the signed nearest)."""
+    result: list[int] = []
+    half = modulus // 2
+    for value in values:
+        if not result:
+            result.append(value)
+            continue
+        step = (value - result[-1]) % modulus
+        if step >= half:
+            step -= modulus
+        result.append(result[-1] + step)
+    return result
+
+
+def jitter_series_ms(times: list[float], timestamps: list[int], clock_rate: int) -> list[float]:
+    """RFC 3550 A.8 interarrival jitter after each packet, in milliseconds."""
+    series: list[float] = []
+    jitter = 0.0
+    previous = None
+    for t, ts in zip(times, timestamps):
+        transit = t * clock_rate - ts
+        if previous is not None:
+            jitter += (abs(transit - previous) - jitter) / JITTER_GAIN
+        previous = transit
+        series.append(jitter * 1000.0 / clock_rate)
+    return series
+
+
+def stream_label(stream: RtpStream) -> str:
+    """A short name for a stream: transport, SSRC and destination."""
+    kind = "TCP" if stream.transport == "tcp" else "UDP"
+    return f"{kind} SSRC 0x{stream.ssrc:08X} → {stream.dst}"
+
+
+def series_from_stream(
+    stream: RtpStream, origin: float, label: str | None = None,
+    pauses: Iterable[tuple[float, float]] = (),
+) -> StreamSeries:
+    """Per-packet and per-frame measurements of a stream, times relative to ``origin``."""
+    packets = stream.packets
+    times = [p[1] for p in packets]
+    timestamps = unwrap((p[3] for p in packets), TS_MODULUS)
+    series = StreamSeries(label or stream_label(stream))
+    series.arrival = [t - origin for t in times]
+    series.sequence = unwrap((p[2] for p in packets), SEQ_MODULUS)
+    series.timestamp = timestamps
+    series.jitter_ms = jitter_series_ms(times, timestamps, stream.clock_rate)
+    series.frame_arrival = [f.time - origin for f in stream.frames]
+    series.frame_sizes = [f.size for f in stream.frames]
+    if times:
+        first, last = times[0], times[-1]
+        series.pauses = [
+            (start - origin, end - origin) for start, end in pauses if first < end and start < last
+        ]
+    return series
+
+
+def stat_row(stream: RtpStream, label: str | None = None) -> StatRow:
+    """The statistics table's row for one stream (RFC 3550 A.3 loss, A.8 jitter)."""
+    stats = stream.stats
+    expected = max(stats.expected, 1)
+    lost = max(stats.lost, 0)
+    return StatRow(
+        stream=label or stream_label(stream),
+        packets=stats.packets,
+        lost=lost,
+        loss_percent=PERCENT * lost / expected,
+        jitter_ms=stats.jitter_ms,
+        bitrate_kbps=stats.bitrate_bps / 1000.0 if stats.bitrate_bps else None,
+        fps=stats.fps or None,
+        frames=stats.frames,
+    )
+
+
+def ladder_from_connection(
+    connection: RtspConnection, origin: float, title: str | None = None
+) -> LadderSession:
+    """Every RTSP message of a connection, in capture order."""
+    session = LadderSession(title or connection.label)
+    for message in connection.messages:
+        text = message.raw.decode("utf-8", "replace")
+        session.messages.append(
+            LadderMessage(
+                # an unreadable message is placed by its start line: replies begin "RTSP/"
+                from_client=message.kind is Kind.REQUEST
+                or (message.kind is Kind.INVALID and not message.start_line.startswith("RTSP/")),
+                first_line=message.start_line,
+                text=text,
+                time=message.time - origin,
+                status=message.status if message.kind is Kind.RESPONSE else None,
+            )
+        )
+    return session
+
+
+def evidence_text(packets: Iterable[int], detail: str = "") -> str:
+    """``#12, #13, ... (+n more)`` as Wireshark numbers the packets, after the detail."""
+    numbers = list(packets)
+    shown = ", ".join(f"#{n}" for n in numbers[:MAX_EVIDENCE])
+    if len(numbers) > MAX_EVIDENCE:
+        shown += f" (+{len(numbers) - MAX_EVIDENCE})"
+    return "; ".join(part for part in (detail, shown) if part)
+
+
+def conformance_row(rule_id: str, rfc: str, severity: str, title: str, passed: bool | None,
+                    count: int = 0, packets: Iterable[int] = (), detail: str = "") -> ConformanceRow:
+    """One row of the conformance table."""
+    return ConformanceRow(rule_id, rfc, severity, title, passed, count,
+                          evidence_text(packets, detail))

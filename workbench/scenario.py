@@ -1,0 +1,232 @@
+"""The demo scenario: server, capture, client sessions, refused requests, checks, report.
+
+Everything runs in this process: the server in its background thread, the capture in
+its thread, the client sessions one after another so the capture and the ladder read
+in order. Each step becomes a numbered functional test; a step that cannot run is
+reported as not run, with the reason, and the demo then fails.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from analysis.capture import Capture, CaptureError
+from rtsp_common.mjpeg import open_media
+from rtsp_server import RTSPServer
+from workbench.judge import NumberedFrame, PlaybackJudge, judge_lab, judge_negative
+from workbench.negative import run_all
+from workbench.playback import (
+    PlaybackOutcome,
+    Timings,
+    lab_script,
+    run_script,
+    standard_script,
+)
+from workbench.report.build import CaptureStage, analyse_capture, build_report, judge_capture
+from workbench.report.i18n import Catalog
+from workbench.report.model import Outcome, Report
+from workbench.report.render import RenderedReport, render_report
+from workbench.report.screenshots import ReceivedFrame, make_screenshots
+from workbench.sample import DEFAULT_PATH, ensure_sample
+from workbench.testbook import TestBook
+
+log = logging.getLogger(__name__)
+
+LOOPBACK = "127.0.0.1"
+TICK_S = 0.2  # how often the progress display is refreshed while a session plays
+
+
+@dataclass
+class DemoConfig:
+    """Where the demo reads and writes, and how long each phase lasts."""
+
+    media: Path = DEFAULT_PATH
+    pcaps: Path = Path("pcaps")
+    reports: Path = Path("reports")
+    interface: str = "lo"
+    timings: Timings = field(default_factory=Timings)
+    lab_seconds: float = 1.5
+    language: str = "en"
+    stamp: str = field(
+        default_factory=lambda: dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    )
+
+    @property
+    def capture_path(self) -> Path:
+        return self.pcaps / f"demo-{self.stamp}.pcap"
+
+    @property
+    def report_dir(self) -> Path:
+        return self.reports / f"demo-{self.stamp}"
+
+
+class DemoProgress:
+    """What the scenario tells its display; the base class shows nothing."""
+
+    def step(self, text: str) -> None:
+        """A new phase begins."""
+
+    def tick(self, captured: int | None) -> None:
+        """Time passes inside a phase; ``captured`` packets are in the pcap so far."""
+
+    def note(self, text: str) -> None:
+        """Something worth telling now (a warning)."""
+
+
+@dataclass
+class DemoResult:
+    """What the demo made."""
+
+    report: Report
+    rendered: RenderedReport
+    capture: Path | None
+    wireshark_command: str | None
+
+    @property
+    def exit_code(self) -> int:
+        return self.report.exit_code()
+
+
+STEPS = 9  # phases announced through DemoProgress.step
+
+
+def _sleeper(progress: DemoProgress, capture: Capture | None) -> Callable[[float], None]:
+    def sleep(seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            time.sleep(min(TICK_S, left))
+            progress.tick(capture.packets_written if capture is not None else None)
+
+    return sleep
+
+
+def _screenshot_picks(
+    label: str, outcome: PlaybackOutcome, frames: list[NumberedFrame], catalog: Catalog
+) -> list[tuple[str, ReceivedFrame]]:
+    """First frame, the last before PAUSE, the first after resume, and the last."""
+    if not frames:
+        return []
+    picks = [(catalog.t("shots.first", transport=label), frames[0].frame)]
+    pause, resume = outcome.reply("PAUSE"), outcome.reply("RESUME")
+    if pause is not None:
+        before = [f for f in frames if f.frame.arrival < pause.sent_at]
+        if before:
+            picks.append((catalog.t("shots.before_pause", transport=label), before[-1].frame))
+    if resume is not None:
+        after = [f for f in frames if f.frame.arrival >= resume.sent_at]
+        if after:
+            picks.append((catalog.t("shots.after_resume", transport=label), after[0].frame))
+    picks.append((catalog.t("shots.last", transport=label), frames[-1].frame))
+    return picks
+
+
+def _start_capture(config: DemoConfig, port: int, output: Path,
+                   stage: CaptureStage) -> Capture | None:
+    try:
+        return Capture(interface=config.interface, rtsp_port=port, output=output).start()
+    except (CaptureError, PermissionError, OSError) as exc:
+        stage.start_error = str(exc)
+        return None
+
+
+def _stop_capture(capture: Capture | None, stage: CaptureStage) -> None:
+    if capture is None:
+        return
+    time.sleep(TICK_S)  # let the last packets of the TEARDOWNs reach the capture
+    try:
+        stage.summary = capture.stop()
+    except CaptureError as exc:
+        stage.stop_error = str(exc)
+
+
+def run_demo(config: DemoConfig, progress: DemoProgress | None = None) -> DemoResult:
+    """Run the whole scenario and write the report; never raises for a failed step."""
+    progress = progress or DemoProgress()
+    catalog = Catalog.load(config.language)
+    book = TestBook(catalog)
+    progress.step(catalog.t("demo.sample"))
+    sample, made = ensure_sample(config.media)
+    notes = [catalog.t("demo.note_sample", clip=sample.describe(),
+                       made=catalog.t("demo.made" if made else "demo.found"))]
+    fps = sample.fps
+    path = config.media.name
+    sessions: dict[str, tuple[PlaybackOutcome, list[NumberedFrame]]] = {}
+    stage = CaptureStage(path=config.capture_path)
+    folder = config.report_dir
+    folder.mkdir(parents=True, exist_ok=True)
+
+    progress.step(catalog.t("demo.server"))
+    # GSO off: on loopback a packet socket sees a GSO super-packet before it is cut into
+    # datagrams, so the capture would hold one RTP "packet" per frame instead of each one.
+    with RTSPServer(port=0, media=config.media.parent, fps=fps, use_gso=False) as server, \
+            tempfile.TemporaryDirectory(prefix="rtsp-demo-") as scratch:
+        port = server.port
+        url = f"rtsp://{LOOPBACK}:{port}/{path}"
+        notes.append(catalog.t("demo.note_server", url=url))
+        progress.step(catalog.t("demo.capture", interface=config.interface))
+        capture = _start_capture(config, port, config.capture_path, stage)
+        if capture is None:
+            progress.note(catalog.t("obs.capture_refused", error=stage.start_error))
+        # A second capture of the standard sessions alone, for the conformance test.
+        standard_stage = CaptureStage(path=Path(scratch) / "standard.pcap")
+        standard_capture = (
+            _start_capture(config, port, standard_stage.path, standard_stage)
+            if capture is not None else None
+        )
+        sleep = _sleeper(progress, capture)
+        capture_test = book.add("capture", capture is not None,
+                                stage.describe(catalog) or
+                                catalog.t("obs.capture_started", interface=config.interface),
+                                port=port)
+        judge = PlaybackJudge(book, fps, config.timings)
+        for transport in ("udp", "tcp"):
+            label = transport.upper()
+            progress.step(catalog.t("demo.session", transport=label))
+            outcome = run_script(LOOPBACK, port, path, standard_script(config.timings),
+                                 transport=transport, sleep=sleep)
+            sessions[label] = (outcome, judge.judge(outcome, label))
+        _stop_capture(standard_capture, standard_stage)
+        progress.step(catalog.t("demo.negative"))
+        judge_negative(book, run_all(LOOPBACK, port, url))
+        progress.step(catalog.t("demo.lab"))
+        lab = run_script(LOOPBACK, port, path, lab_script(config.lab_seconds),
+                         dialect="lab", sleep=sleep)
+        sessions["lab"] = (lab, judge_lab(book, lab, config.lab_seconds))
+        _stop_capture(capture, stage)
+        if stage.summary is not None or stage.stop_error:
+            capture_test.observed = stage.describe(catalog) or capture_test.observed
+        if stage.stop_error:
+            capture_test.outcome = Outcome.FAILED
+
+        progress.step(catalog.t("demo.check"))
+        standard = (analyse_capture(standard_stage.path, tshark=False)
+                    if standard_stage.summary is not None else None)
+        notes.append(catalog.t("demo.note_standard"))
+        analysis = judge_capture(book, stage if capture is not None else None,
+                                 expected_sessions=len(sessions), standard=standard,
+                                 progress=progress.tick)
+
+    progress.step(catalog.t("demo.report"))
+    shots = []
+    with open_media(config.media) as source:
+        for label in ("UDP", "TCP"):
+            outcome, frames = sessions[label]
+            picks = _screenshot_picks(label, outcome, frames, catalog)
+            shots += make_screenshots(picks, source, folder, label.lower())
+    report = build_report(
+        catalog,
+        subject=catalog.t("demo.subject", url=url, stamp=config.stamp),
+        tests=book.tests,
+        analysis=analysis,
+        folder=folder,
+        screenshots=shots,
+        notes=notes,
+    )
+    rendered = render_report(report, folder, catalog)
+    return DemoResult(report, rendered, report.capture, report.wireshark_command)
