@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from analysis.capture_bpf import attach, session_filter
 from analysis.capture_filter import SessionFlowFilter
 
 __all__ = ["Capture", "CaptureError", "CapturePermissionError", "CaptureSummary", "PcapFileWriter"]
@@ -45,6 +46,8 @@ PCAP_VERSION = (2, 4)
 LINKTYPE_ETHERNET = 1
 POLL_SECONDS = 0.1
 FLUSH_SECONDS = 0.2
+# On stop, frames already queued are read for at most this long (a flood never ends).
+DRAIN_SECONDS = 0.5
 _TIMESPEC = struct.Struct("@ll")
 _TPACKET_STATS = struct.Struct("@II")
 
@@ -137,12 +140,15 @@ class Capture:
 
     Use ``start()``/``stop()`` or ``with Capture(...) as cap:``. On a loopback device the kernel
     shows each frame twice (outgoing, then incoming); only the incoming copy is written.
+    ``kernel_filter`` attaches a hand-assembled socket filter (``analysis.capture_bpf``) that
+    drops in the kernel what cannot belong to a session.
     """
 
     def __init__(self, interface: str = "lo", rtsp_port: int = 8554,
                  output: str | Path = "capture.pcap", duration: float | None = None,
-                 count: int | None = None) -> None:
+                 count: int | None = None, kernel_filter: bool = True) -> None:
         self.interface = interface
+        self.kernel_filter = kernel_filter
         self.rtsp_port = rtsp_port
         self.output = Path(output)
         self.duration = duration
@@ -170,6 +176,10 @@ class Capture:
             raise CaptureError("this capture was already started")
         self._sock = open_packet_socket(self.interface)
         self._loopback = _is_loopback(self.interface)
+        if self.kernel_filter:
+            # Spares the thread every frame that cannot matter; the user-space filter
+            # still decides, so a refused filter only costs CPU.
+            attach(self._sock, session_filter(self.rtsp_port, drop_outgoing=self._loopback))
         try:
             self.output.parent.mkdir(parents=True, exist_ok=True)
             self._file = open(self.output, "wb")  # noqa: SIM115 - closed by the thread
@@ -245,19 +255,25 @@ class Capture:
         last_flush = time.monotonic()
         deadline = None if self.duration is None else self._started_at + self.duration
         cpu_start = time.thread_time()
+        drain_until = None
         try:
-            while not self._stop.is_set():
+            while True:
                 now = time.monotonic()
-                if deadline is not None and now >= deadline:
+                if drain_until is None and (self._stop.is_set() or (
+                        deadline is not None and now >= deadline)):
+                    # Frames the kernel queued before the stop still belong to the capture.
+                    drain_until = now + DRAIN_SECONDS
+                    sock.setblocking(False)
+                if drain_until is not None and now >= drain_until:
                     break
                 if now - last_flush >= FLUSH_SECONDS:
                     self._flush_and_count(sock)
                     last_flush = now
                 try:
                     size, ancdata, _flags, address = sock.recvmsg_into([view], anc_size)
-                except TimeoutError:
-                    continue
-                except InterruptedError:
+                except BlockingIOError:
+                    break  # drained
+                except (TimeoutError, InterruptedError):
                     continue
                 self._seen += 1
                 # address: (ifname, proto, pkttype, hatype, hwaddr)

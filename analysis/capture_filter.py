@@ -25,8 +25,11 @@ VLAN_TAG_SIZE = 4
 PROTO_TCP = 6
 PROTO_UDP = 17
 IPV6_HEADER_SIZE = 40
-# RFC 791: the low 13 bits of the flags/offset word are the fragment offset.
+# RFC 791: the low 13 bits of the flags/offset word are the fragment offset; 0x2000 is MF.
 IPV4_FRAGMENT_OFFSET_MASK = 0x1FFF
+IPV4_MORE_FRAGMENTS = 0x2000
+# Fragmented datagrams whose later fragments are still awaited (oldest forgotten first).
+MAX_TRACKED_FRAGMENTS = 1024
 # Bytes of an unfinished header line kept per TCP direction while waiting for its end.
 MAX_PENDING_LINE = 8192
 
@@ -45,6 +48,10 @@ class FrameInfo:
     sport: int
     dport: int
     payload_offset: int
+    # (src, dst, IP id) for IPv4 fragments: the first one carries the ports, later ones
+    # (``is_later_fragment``) only this key.
+    fragment_key: tuple[bytes, bytes, int] | None = None
+    is_later_fragment: bool = False
 
 
 def parse_frame(frame: bytes | memoryview) -> FrameInfo | None:
@@ -56,16 +63,20 @@ def parse_frame(frame: bytes | memoryview) -> FrameInfo | None:
     if ethertype == ETHERTYPE_VLAN and len(frame) >= offset + VLAN_TAG_SIZE:
         (ethertype,) = struct.unpack_from("!H", frame, offset + 2)
         offset += VLAN_TAG_SIZE
+    fragment_key = None
     if ethertype == ETHERTYPE_IPV4:
         if len(frame) < offset + 20:
             return None
         ihl = (frame[offset] & 0x0F) * 4
-        (frag,) = struct.unpack_from("!H", frame, offset + 6)
-        if frag & IPV4_FRAGMENT_OFFSET_MASK:
-            return None  # a later fragment has no transport header
+        ip_id, frag = struct.unpack_from("!HH", frame, offset + 4)
         proto = frame[offset + 9]
         src = bytes(frame[offset + 12 : offset + 16])
         dst = bytes(frame[offset + 16 : offset + 20])
+        if frag & (IPV4_FRAGMENT_OFFSET_MASK | IPV4_MORE_FRAGMENTS):
+            fragment_key = (src, dst, ip_id)
+            if frag & IPV4_FRAGMENT_OFFSET_MASK:
+                # A later fragment has no transport header: only its key says whose it is.
+                return FrameInfo(proto, src, dst, 0, 0, offset + ihl, fragment_key, True)
         offset += ihl
     elif ethertype == ETHERTYPE_IPV6:
         if len(frame) < offset + IPV6_HEADER_SIZE:
@@ -80,7 +91,7 @@ def parse_frame(frame: bytes | memoryview) -> FrameInfo | None:
         if len(frame) < offset + 8:
             return None
         sport, dport = struct.unpack_from("!HH", frame, offset)
-        return FrameInfo(proto, src, dst, sport, dport, offset + 8)
+        return FrameInfo(proto, src, dst, sport, dport, offset + 8, fragment_key)
     if proto == PROTO_TCP:
         if len(frame) < offset + 20:
             return None
@@ -113,20 +124,28 @@ class SessionFlowFilter:
     rtsp_port: int
     endpoints: set[tuple[bytes, int]] = field(default_factory=set)
     _streams: dict[tuple, _Direction] = field(default_factory=dict)
+    _fragments: dict[tuple, None] = field(default_factory=dict)
 
     def accept(self, frame: bytes | memoryview) -> bool:
         """True when the frame belongs to a watched RTSP session; learns from RTSP text."""
         info = parse_frame(frame)
         if info is None:
             return False
+        if info.is_later_fragment:
+            return info.fragment_key in self._fragments
         if info.proto == PROTO_TCP:
             if self.rtsp_port not in (info.sport, info.dport):
                 return False
             if len(frame) > info.payload_offset:
                 self._learn(info, bytes(frame[info.payload_offset :]))
             return True
-        return ((info.dst, info.dport) in self.endpoints
+        keep = ((info.dst, info.dport) in self.endpoints
                 or (info.src, info.sport) in self.endpoints)
+        if keep and info.fragment_key is not None:
+            self._fragments[info.fragment_key] = None
+            if len(self._fragments) > MAX_TRACKED_FRAGMENTS:
+                del self._fragments[next(iter(self._fragments))]
+        return keep
 
     def _learn(self, info: FrameInfo, data: bytes) -> None:
         """Scan the complete lines of this TCP direction for Transport headers."""
