@@ -7,6 +7,7 @@ import json
 import re
 import socket
 import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -274,3 +275,38 @@ def test_probe_gstreamer_rtsp_server(gst_server, tmp_path):
     out = tmp_path / "gst.json"
     assert _run_cli(["probe", f"rtsp://127.0.0.1:{gst_server}/clip", "--json", str(out)]) == 0
     assert json.loads(out.read_text())["counts"]["fail"] == 0
+
+
+# --- the project's own server, as a user would run it ---------------------------------------
+
+
+@pytest.fixture
+def our_server(lab_movie) -> Iterator[int]:
+    """`rtsp-server` on a free port, serving the lab's movie; yields the port."""
+    proc = subprocess.Popen([sys.executable, "-m", "rtsp_server.cli", "--host", "127.0.0.1",
+                             "--port", "0", "--media", str(lab_movie)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(50):
+            line = proc.stderr.readline()
+            match = re.search(r"rtsp://127\.0\.0\.1:(\d+)/", line)
+            if match or not line:
+                break
+        assert match, f"rtsp-server did not start: {line!r}"
+        # Keep reading its log so a full pipe never blocks the server.
+        threading.Thread(target=proc.stderr.read, daemon=True).start()
+        yield int(match.group(1))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_probe_passes_the_project_server_on_every_case(our_server):
+    report = _probe(our_server, path="/movie.Mjpeg", rtp_wait=3.0)
+    assert [r.case for r in report.results] == list(CASE_IDS)
+    not_passed = [r for r in report.results if r.verdict is not Verdict.PASS]
+    assert not not_passed, not_passed
+    by_case = {r.case: r for r in report.results}
+    assert by_case["wrong_version"].status == 505
+    assert by_case["unknown_method"].status == 501
+    assert by_case["oversized_header"].status in (400, 413)
