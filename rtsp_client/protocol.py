@@ -46,6 +46,8 @@ INTERLEAVED_CHANNELS = (0, 1)  # RFC 2326 §10.12: RTP on the even channel, RTCP
 LAB_UNTERMINATED_WAIT = 0.15  # seconds a reply head may sit without its blank line (lab server)
 UDP_RECEIVE_BUFFER = 4 * 1024 * 1024  # room for bursts of a frame's packets
 PORT_PAIR_ATTEMPTS = 64
+MAX_DATAGRAM = 65536  # the largest UDP payload, so no datagram is ever truncated
+RTP_DRAIN_LIMIT = 64  # datagrams read per wake-up before yielding to the loop
 USER_AGENT = "rtsp-workbench-client/0.1"
 
 
@@ -154,7 +156,7 @@ class _RTSPStream(asyncio.Protocol):
 
 
 class _MediaDatagrams(asyncio.DatagramProtocol):
-    """The UDP edge for one of the RTP/RTCP pair."""
+    """The UDP edge for RTCP (and RTP when given as a datagram endpoint)."""
 
     def __init__(self, core: ClientCore, rtcp: bool) -> None:
         self.core = core
@@ -223,7 +225,9 @@ class ClientCore:
         self._cseq = 0
         self._pending: dict[int, asyncio.Future[Response]] = {}
         self._lock = asyncio.Lock()
-        self._udp: list[asyncio.DatagramTransport] = []
+        self._udp: list[asyncio.DatagramTransport] = []  # the RTCP endpoint
+        self._rtp_sock: socket.socket | None = None
+        self._rtp_buffer = bytearray(MAX_DATAGRAM)
         self._tasks: list[asyncio.Task] = []
         self._poll_timer: asyncio.TimerHandle | None = None
         self._keepalive_method = "GET_PARAMETER"
@@ -285,7 +289,7 @@ class ClientCore:
         """SETUP the one video track over the chosen transport."""
         if self.dialect == Dialect.STANDARD and self.info.sdp is None:
             await self.describe()  # the track's control URL comes from the SDP
-        if self.transport_kind == "udp" and not self._udp:
+        if self.transport_kind == "udp" and self._rtp_sock is None:
             await self._open_udp()
         reply = await self.request(
             "SETUP", uri=self._track_url(), headers=[("Transport", self._transport_header())]
@@ -350,6 +354,10 @@ class ClientCore:
         for udp in self._udp:
             udp.close()
         self._udp.clear()
+        if self._rtp_sock is not None:
+            asyncio.get_running_loop().remove_reader(self._rtp_sock.fileno())
+            self._rtp_sock.close()
+            self._rtp_sock = None
         if self._poll_timer is not None:
             self._poll_timer.cancel()
             self._poll_timer = None
@@ -449,13 +457,29 @@ class ClientCore:
         loop = asyncio.get_running_loop()
         rtp_sock, rtcp_sock = bind_port_pair("0.0.0.0", self.rtp_port)
         self.rtp_port = rtp_sock.getsockname()[1]
-        rtp, _ = await loop.create_datagram_endpoint(
-            lambda: _MediaDatagrams(self, rtcp=False), sock=rtp_sock
-        )
+        # RTP is read straight off the socket, draining every datagram a wake-up finds:
+        # a frame's packets arrive in a burst, so this saves a loop round trip per packet.
+        self._rtp_sock = rtp_sock
+        loop.add_reader(rtp_sock.fileno(), self._drain_rtp)
         rtcp, _ = await loop.create_datagram_endpoint(
             lambda: _MediaDatagrams(self, rtcp=True), sock=rtcp_sock
         )
-        self._udp = [rtp, rtcp]
+        self._udp = [rtcp]
+
+    def _drain_rtp(self) -> None:
+        sock = self._rtp_sock
+        if sock is None:
+            return
+        buffer = self._rtp_buffer
+        for _ in range(RTP_DRAIN_LIMIT):
+            try:
+                size, addr = sock.recvfrom_into(buffer)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # ICMP errors and the like: nothing to do for a receiver
+                logger.debug("RTP socket: %s", exc)
+                return
+            self._rtp_in(bytes(buffer[:size]), addr)
 
     def _rtp_in(self, data: bytes, addr: tuple | None) -> None:
         receiver = self.receiver
@@ -553,9 +577,9 @@ class ClientCore:
             self._stream.transport.write(frame.to_bytes())
             return True
         transport = self.info.transport
-        if len(self._udp) < 2 or transport is None or transport.server_port is None:
+        if not self._udp or transport is None or transport.server_port is None:
             return False
-        self._udp[1].sendto(data, (self.server_address, transport.server_port[1]))
+        self._udp[0].sendto(data, (self.server_address, transport.server_port[1]))
         return True
 
     # --- from the TCP edge -------------------------------------------------------

@@ -9,6 +9,7 @@ foreign packet is counted by kind and dropped: nothing raised here reaches the e
 from __future__ import annotations
 
 import logging
+import struct
 from collections import Counter
 from dataclasses import dataclass
 from enum import StrEnum
@@ -18,7 +19,7 @@ from rtsp_client.stats import VIDEO_CLOCK_RATE, ReceptionStats, StatsAccumulator
 from rtsp_common.errors import ParseError
 from rtsp_common.jpeg import Depacketizer
 from rtsp_common.rtcp import Bye, SenderReport, parse_compound
-from rtsp_common.rtp import RTPPacket
+from rtsp_common.rtp import RTP_HEADER_SIZE, RTP_VERSION, RTPPacket
 
 logger = logging.getLogger(__name__)
 
@@ -49,10 +50,23 @@ class Frame:
     index: int  # 0-based count of frames delivered in this session
 
 
-@dataclass
+@dataclass(slots=True)
 class _Pending:
-    packet: RTPPacket
+    """What reassembly needs of one accepted packet."""
+
+    sequence: int
+    timestamp: int
+    marker: bool
+    payload: bytes | memoryview
     arrival: float
+
+
+# RFC 3550 §5.1: first octet V=2 with no padding, extension or CSRC (the usual packet);
+# then M/PT, sequence, timestamp, SSRC.
+_PLAIN_FIRST_OCTET = RTP_VERSION << 6
+_FIXED = struct.Struct("!BHII")
+_MARKER_BIT = 0x80
+_PT_MASK = 0x7F
 
 
 class Receiver:
@@ -132,26 +146,35 @@ class Receiver:
         if not self._from_server(addr):
             self.drops[DropReason.FOREIGN_ADDRESS] += 1
             return []
-        try:
-            packet = RTPPacket.parse(data)
-        except ParseError as exc:
-            logger.debug("malformed RTP from %s: %s", addr, exc)
-            self.drops[DropReason.MALFORMED_RTP] += 1
-            return []
-        if self.payload_type is not None and packet.payload_type != self.payload_type:
+        if len(data) > RTP_HEADER_SIZE and data[0] == _PLAIN_FIRST_OCTET:
+            # The fast path for the usual packet: read the fixed header in place.
+            second, sequence, timestamp, ssrc = _FIXED.unpack_from(data, 1)
+            payload_type, marker = second & _PT_MASK, bool(second & _MARKER_BIT)
+            payload: bytes | memoryview = memoryview(data)[RTP_HEADER_SIZE:]
+        else:
+            try:
+                packet = RTPPacket.parse(data)
+            except ParseError as exc:
+                logger.debug("malformed RTP from %s: %s", addr, exc)
+                self.drops[DropReason.MALFORMED_RTP] += 1
+                return []
+            payload_type, marker, sequence = packet.payload_type, packet.marker, packet.sequence
+            timestamp, ssrc, payload = packet.timestamp, packet.ssrc, packet.payload
+        if self.payload_type is not None and payload_type != self.payload_type:
             self.drops[DropReason.PAYLOAD_TYPE] += 1
             return []
         if self.ssrc is None:
-            self.ssrc = packet.ssrc
-            logger.debug("latched onto SSRC %08x", packet.ssrc)
-        elif packet.ssrc != self.ssrc:
+            self.ssrc = ssrc
+            logger.debug("latched onto SSRC %08x", ssrc)
+        elif ssrc != self.ssrc:
             self.drops[DropReason.FOREIGN_SSRC] += 1
             return []
-        if not self.stats.packet(packet.sequence, packet.timestamp, now, len(packet.payload)):
+        if not self.stats.packet(sequence, timestamp, now, len(payload)):
             self.drops[DropReason.NOT_COUNTED] += 1
             return []
         late_before = self._reorder.late
-        released = self._reorder.push(packet.sequence, _Pending(packet, now), now)
+        pending = _Pending(sequence, timestamp, marker, payload, now)
+        released = self._reorder.push(sequence, pending, now)
         if self._reorder.late != late_before:
             self.drops[DropReason.LATE] += 1
         return self._reassemble(released)
@@ -159,11 +182,10 @@ class Receiver:
     def _reassemble(self, pending: list[_Pending]) -> list[Frame]:
         frames: list[Frame] = []
         for item in pending:
-            packet = item.packet
             try:
-                jpeg = self._depacketizer.push(packet.payload, packet.timestamp, packet.marker)
+                jpeg = self._depacketizer.push(item.payload, item.timestamp, item.marker)
             except ParseError as exc:
-                logger.debug("bad RFC 2435 payload seq %d: %s", packet.sequence, exc)
+                logger.debug("bad RFC 2435 payload seq %d: %s", item.sequence, exc)
                 self.drops[DropReason.MALFORMED_JPEG] += 1
                 self._count_depacketizer_drops()
                 continue
@@ -171,7 +193,7 @@ class Receiver:
             if jpeg is None:
                 continue
             self.stats.frame_complete(item.arrival)
-            frames.append(Frame(bytes(jpeg), packet.timestamp, item.arrival, self._index))
+            frames.append(Frame(bytes(jpeg), item.timestamp, item.arrival, self._index))
             self._index += 1
         return frames
 

@@ -86,9 +86,12 @@ class StatsAccumulator:
         self._last_arrival: float | None = None
         self._first_frame: float | None = None
         self._last_frame: float | None = None
-        self._recent_seqs: deque[int] = deque(maxlen=DUPLICATE_WINDOW)
-        self._recent_set: set[int] = set()
-        self._window: deque[tuple[float, int, int]] = deque()  # (time, bytes, frames)
+        # extended sequence numbers seen lately, by slot: a duplicate finds itself in its slot
+        self._recent: list[int] = [-1] * DUPLICATE_WINDOW
+        # (time, bytes, frames) per complete frame: the live rates' window; bytes of
+        # packets since the last frame wait in _unframed_bytes (cheap per packet)
+        self._window: deque[tuple[float, int, int]] = deque()
+        self._unframed_bytes = 0
         self._last_sr: int = 0  # middle 32 bits of the last SR's NTP time
         self._last_sr_arrival: float | None = None
 
@@ -102,17 +105,14 @@ class StatsAccumulator:
         self.received = 0
         self.received_prior = 0
         self.expected_prior = 0
-        self._recent_seqs.clear()
-        self._recent_set.clear()
+        self._recent = [-1] * DUPLICATE_WINDOW
 
     def _remember(self, extended: int) -> bool:
         """Note an extended sequence number; True if it was seen recently (a duplicate)."""
-        if extended in self._recent_set:
+        slot = extended % DUPLICATE_WINDOW
+        if self._recent[slot] == extended:
             return True
-        if len(self._recent_seqs) == self._recent_seqs.maxlen:
-            self._recent_set.discard(self._recent_seqs[0])
-        self._recent_seqs.append(extended)
-        self._recent_set.add(extended)
+        self._recent[slot] = extended
         return False
 
     def _update_seq(self, seq: int) -> bool:
@@ -179,9 +179,8 @@ class StatsAccumulator:
             self.reordered += 1
         self.received += 1
         self.bytes_received += size
+        self._unframed_bytes += size
         self._jitter(timestamp, arrival)
-        self._window.append((arrival, size, 0))
-        self._trim(arrival)
         return True
 
     def _jitter(self, timestamp: int, arrival: float) -> None:
@@ -203,7 +202,8 @@ class StatsAccumulator:
         if self._first_frame is None:
             self._first_frame = arrival
         self._last_frame = arrival
-        self._window.append((arrival, 0, 1))
+        self._window.append((arrival, self._unframed_bytes, 1))
+        self._unframed_bytes = 0
         self._trim(arrival)
 
     def frames_dropped(self, count: int = 1) -> None:
@@ -281,7 +281,7 @@ class StatsAccumulator:
         span = RATE_WINDOW
         if self._window:
             span = max(min(RATE_WINDOW, now - self._window[0][0]), 1e-3)
-        window_bytes = sum(b for _, b, _ in self._window)
+        window_bytes = sum(b for _, b, _ in self._window) + self._unframed_bytes
         window_frames = sum(f for _, _, f in self._window)
         elapsed = 0.0
         if self._first_arrival is not None and self._last_arrival is not None:

@@ -1,0 +1,184 @@
+"""The client's receive cost against ffmpeg on the same 640x480, 30 fps RTSP stream.
+
+Our server streams the lab's movie (640x480 MJPEG) at 30 fps, looping. In the same run,
+one after the other for the same duration:
+- ``rtsp-client URL --duration D`` in a child process (RTP over UDP, RFC 2435 reassembly,
+  statistics, RTCP), its CPU seconds from the child's rusage;
+- ``ffmpeg -rtsp_transport udp -i URL -c copy -f null -`` for the same duration.
+It prints both CPU figures and their ratio, over a steady window sampled from /proc while
+both stream (start-up excluded for both) and over the whole run, and the delay from the PLAY reply to the first
+complete frame (target: under 100 ms on loopback).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rtsp_client import RTSPClient
+from rtsp_server import RTSPServer
+
+LAB_MOVIE = Path(__file__).resolve().parents[2] / "shared" / "lab" / "movie.Mjpeg"
+DURATION = 8.0  # seconds each receiver runs
+FPS = 30.0
+FIRST_FRAME_TARGET = 0.100  # seconds from the PLAY reply
+FIRST_FRAME_TRIALS = 5
+STEADY_FROM = 2.0  # seconds after a child starts: start-up and PLAY are behind it
+STEADY_SPAN = 5.5  # seconds of steady reception measured (both children stream >= 8 s)
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def media_path(folder: Path) -> Path:
+    """The lab's movie, or a generated 640x480 clip of the same shape when it is absent."""
+    if LAB_MOVIE.exists():
+        return LAB_MOVIE
+    import io
+
+    from PIL import Image
+
+    from rtsp_common.mjpeg import open_writer
+
+    path = folder / "bench.Mjpeg"
+    base = Image.effect_mandelbrot((640, 480), (-2.0, -1.2, 0.8, 1.2), 64).convert("RGB")
+    with open_writer(path) as writer:
+        for i in range(120):
+            out = io.BytesIO()
+            base.rotate(i * 3).save(out, "JPEG", quality=75)
+            writer.append(out.getvalue())
+    return path
+
+
+def proc_cpu(pid: int) -> float | None:
+    """CPU seconds (user + system, all threads) a live process has used, from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime (proc(5))
+
+
+@dataclass
+class Measured:
+    """A child's CPU: in total (start-up included) and over the steady window."""
+
+    total: float
+    steady: float | None
+    code: int
+
+
+def run_measured(command: list[str], timeout: float) -> Measured:
+    """Run a child; total CPU from its rusage, steady-state CPU sampled from /proc."""
+    proc = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True
+    )
+    started = time.monotonic()
+    deadline = started + timeout
+    samples: dict[str, float | None] = {}
+    while True:
+        elapsed = time.monotonic() - started
+        if "start" not in samples and elapsed >= STEADY_FROM:
+            samples["start"] = proc_cpu(proc.pid)
+        if "end" not in samples and elapsed >= STEADY_FROM + STEADY_SPAN:
+            samples["end"] = proc_cpu(proc.pid)
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.monotonic() > deadline:
+            proc.kill()
+            pid, status, usage = os.wait4(proc.pid, 0)
+            break
+        time.sleep(0.02)
+    start, end = samples.get("start"), samples.get("end")
+    steady = end - start if start is not None and end is not None else None
+    return Measured(usage.ru_utime + usage.ru_stime, steady, os.waitstatus_to_exitcode(status))
+
+
+def our_client(url: str, folder: Path) -> tuple[Measured, dict]:
+    stats_file = folder / "client-stats.json"
+    command = [sys.executable, "-m", "rtsp_client", url, "--duration", str(DURATION),
+               "--stats-json", str(stats_file)]  # fmt: skip
+    measured = run_measured(command, DURATION + 20)
+    if measured.code != 0 or not stats_file.exists():
+        raise RuntimeError(f"rtsp-client exited {measured.code}")
+    return measured, json.loads(stats_file.read_text())
+
+
+def ffmpeg_client(url: str) -> Measured | None:
+    if shutil.which("ffmpeg") is None:
+        return None
+    command = ["ffmpeg", "-nostdin", "-v", "error", "-rtsp_transport", "udp", "-i", url,
+               "-t", str(DURATION), "-c", "copy", "-f", "null", "-"]  # fmt: skip
+    measured = run_measured(command, DURATION + 20)
+    return measured if measured.code == 0 else None
+
+
+def first_frame_delays(url: str) -> list[float]:
+    """Seconds from the PLAY reply to the first complete frame, a few trials."""
+    delays = []
+    for _ in range(FIRST_FRAME_TRIALS):
+        with RTSPClient.from_url(url) as client:
+            client.setup()
+            client.play()
+            frame = client.next_frame(timeout=5)
+            if frame is not None and client.core.play_reply_time is not None:
+                # Negative when the frame was complete before the reply was read: count 0.
+                delays.append(max(0.0, frame.arrival - client.core.play_reply_time))
+    return delays
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        media = media_path(folder)
+        with RTSPServer(port=0, media=media, host="127.0.0.1", fps=FPS, loop=True) as server:
+            url = f"rtsp://127.0.0.1:{server.port}/{media.name}"
+            ours, stats = our_client(url, folder)
+            theirs = ffmpeg_client(url)
+            delays = first_frame_delays(url)
+    print(f"stream: {media.name} 640x480 at {FPS:g} fps over UDP, {DURATION:g} s per receiver")
+    print(
+        f"rtsp-client received {stats['frames_complete']} frames, "
+        f"{stats['packets_received']} packets, {stats['packets_lost']} lost, "
+        f"{stats['average_bitrate_kbps']:.0f} kbit/s"
+    )
+    print(f"CPU-s while receiving, from {STEADY_FROM:g} s to {STEADY_FROM + STEADY_SPAN:g} s "
+          "after start (start-up excluded for both):")  # fmt: skip
+    ok = True
+    print(f"  rtsp-client:            {fmt(ours.steady)}   (whole run {ours.total:.3f})")
+    if theirs is None:
+        print("  ffmpeg: not available; no ratio")
+    else:
+        print(f"  ffmpeg -c copy -f null: {fmt(theirs.steady)}   (whole run {theirs.total:.3f})")
+        if ours.steady is not None and theirs.steady:
+            ratio = ours.steady / theirs.steady
+            print(f"  ratio rtsp-client / ffmpeg while receiving: {ratio:.2f} (target < 1)")
+            ok = ok and ratio < 1
+        print(f"  ratio over the whole run: {ours.total / theirs.total:.2f} "
+              "(Python start-up and imports included)")  # fmt: skip
+    if delays:
+        worst = max(delays)
+        print(
+            f"first frame after the PLAY reply: median {sorted(delays)[len(delays) // 2] * 1000:.1f} ms, "
+            f"worst {worst * 1000:.1f} ms over {len(delays)} trials (target < "
+            f"{FIRST_FRAME_TARGET * 1000:.0f} ms)"
+        )
+        ok = ok and worst < FIRST_FRAME_TARGET
+    else:
+        print("first frame: none arrived")
+        ok = False
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
