@@ -7,6 +7,7 @@ returned actions (start or stop a session's stream, end a session with an RTCP B
 from __future__ import annotations
 
 import logging
+import re
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ UDP_PROTOCOLS = ("RTP/AVP", "RTP/AVP/UDP")  # RFC 2326 §12.39: UDP is the defau
 TCP_PROTOCOL = "RTP/AVP/TCP"
 PLAY_MODE = "PLAY"  # RFC 2326 §12.39: mode=PLAY is the default; RECORD is not offered
 MAX_CHANNEL = 255  # RFC 2326 §10.12: a channel id is one octet
+MAX_CSEQ_SCAN = 8192  # bytes of a refused message searched for its CSeq
 
 STATUS_OK = 200
 STATUS_BAD_REQUEST = 400
@@ -219,9 +221,15 @@ class RequestHandler:
             self._build(reply), tuple(reply.actions), session_id=_sid(reply.session)
         )
 
-    def handle_parse_error(self, error: ParseError) -> HandlerResult:
-        """The answer to bytes the parser refused: their status (400/413), then close."""
+    def handle_parse_error(self, error: ParseError, raw: bytes = b"") -> HandlerResult:
+        """The answer to bytes the parser refused: their status (400/413), then close.
+
+        The CSeq is echoed when the parser read it, or when it can be found in ``raw``, the
+        refused message's first bytes (a header over the size limit may follow a good CSeq).
+        """
         cseq = getattr(error, "cseq", None)
+        if cseq is None:
+            cseq = find_cseq(raw)
         return HandlerResult(error_response(error.status, cseq), close=True)
 
     def connection_closed(self) -> list[Action]:
@@ -377,7 +385,10 @@ class RequestHandler:
         try:
             offers = parse_transports(value)
         except ParseError as exc:
-            raise RequestError(STATUS_BAD_REQUEST, f"bad Transport header: {exc}") from exc
+            # RFC 2326 §12.39: a transport we cannot read is one we do not support.
+            raise RequestError(
+                STATUS_UNSUPPORTED_TRANSPORT, f"unsupported Transport header: {exc}"
+            ) from exc
         reasons = []
         for offer in offers:
             reason = self._refusal(offer)
@@ -490,6 +501,16 @@ class RequestHandler:
         self.sessions.remove(session.id)
         self._release(session)
         reply.actions.append(EndSession(session, "teardown", bye=not session.ended))
+
+
+_CSEQ_LINE = re.compile(rb"\r?\ncseq[ \t]*:[ \t]*([0-9]{1,10})[ \t]*\r?\n", re.IGNORECASE)
+
+
+def find_cseq(raw: bytes) -> int | None:
+    """The CSeq of the first message head in ``raw`` (within the header size limit), if any."""
+    head = raw[:MAX_CSEQ_SCAN].split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    match = _CSEQ_LINE.search(head + b"\n")
+    return int(match.group(1)) if match else None
 
 
 def _sid(session: Session | None) -> str | None:

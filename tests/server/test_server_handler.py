@@ -65,7 +65,7 @@ class Harness:
         try:
             requests = parser.feed(data)
         except ParseError as exc:
-            result = self.handler.handle_parse_error(exc)
+            result = self.handler.handle_parse_error(exc, data)
             self.closed = result.close
             return [reparse(result.response)]
         for request in requests:
@@ -193,6 +193,10 @@ def test_setup_without_transport_is_400(h):
     assert h.send("SETUP", TRACK).status == 400
 
 
+def test_unreadable_transport_is_461(h):
+    assert h.send("SETUP", TRACK, Transport="RTP/XYZ;multicast;client_port=abc-def").status == 461
+
+
 def test_play_reply_has_range_and_rtp_info_of_first_packet(h):
     sid = h.setup()
     answer = h.send("PLAY", URL + "/", Session=sid, Range="npt=0.000-")
@@ -318,6 +322,7 @@ def test_oversized_request_is_413_and_closes(h):
     big = b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\nX-Pad: " + b"a" * 9000 + b"\r\n\r\n"
     (answer,) = h.raw(big)
     assert answer.status in (400, 413)
+    assert answer.cseq == 1  # read from the bytes before the oversized header
     assert h.closed
 
 
