@@ -32,7 +32,8 @@ class CheckResult:
     - ``connections`` / ``sessions``: RTSP connections and sessions
       (``analysis.sessions``), each session with its ``streams`` and ``rtcp`` flows.
     - ``streams``: every RTP stream (one SSRC on one flow), linked or found by ports or
-      heuristics. Each has ``stats`` (:class:`analysis.rtp_stream.StreamStats`), ``frames``
+      heuristics, then any header-only "keepalive" streams a client sent toward the
+      server to open NATs (``capture.keepalives``; rules judge media streams only). Each has ``stats`` (:class:`analysis.rtp_stream.StreamStats`), ``frames``
       (:class:`analysis.frames.Frame`, with ``jpeg()``), and ``series()``: per-packet
       lists ``pktno, time, seq, timestamp, marker, size`` in arrival order for plots.
     - ``rtcp``: RTCP flows with their sender reports.
@@ -120,7 +121,7 @@ def check_capture(path: str | Path, rtp_ports: list[int] | None = None) -> Check
         records.error,
         capture.connections,
         capture.sessions,
-        capture.streams,
+        capture.streams + capture.keepalives,
         capture.rtcp,
         traffic=traffic,
         capture=capture,

@@ -118,11 +118,19 @@ def read_stream(stream: TcpStream) -> list[RtspMessage | InterleavedFrame]:
         match = _HEAD_END.search(data, pos, min(n, pos + MAX_HEAD_BYTES))
         pktno, t = stream.packet_at(pos)
         if match is None:
-            message = _parse_head(data[pos:n], pos, pktno, t)
-            message.truncated = True
-            message.raw = data[pos:n]
+            # No empty line ends this header. Another message may still follow (the lab's
+            # server sends replies so); else the capture ends inside it.
+            stop = _next_message_start(data, pos + 1)
+            message = _parse_head(data[pos:stop].rstrip(b"\r\n"), pos, pktno, t)
+            message.raw = data[pos:stop]
+            message.lf_only_lines = message.raw.count(b"\n") - message.raw.count(b"\r\n")
+            if stop < n:
+                message.problems.append("header not ended by an empty line")
+            else:
+                message.truncated = True
             items.append(message)
-            break
+            pos = stop
+            continue
         head_end = match.end()
         message = _parse_head(data[pos : match.start()], pos, pktno, t)
         terminated = data[pos:head_end]

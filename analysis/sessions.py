@@ -149,6 +149,8 @@ class CaptureSessions:
     streams: list[RtpStream] = field(default_factory=list)
     rtcp: list[RtcpFlow] = field(default_factory=list)
     unlinked_rtp: list[RtpStream] = field(default_factory=list)  # RTP no SETUP negotiated
+    # Header-only RTP from a client's RTP port to the server (NAT hole punching).
+    keepalives: list[RtpStream] = field(default_factory=list)
     sdps: list[SdpInfo] = field(default_factory=list)
 
 
@@ -363,6 +365,20 @@ def _link_media(traffic: Traffic, result: CaptureSessions, rtp_ports: set[int]) 
                 src, dst = endpoints(key)
                 for stream in split_by_ssrc(src, dst, traffic.udp[key]):
                     _adopt(result, session, stream, jpeg_pts)
+            for key in by_src.get((client_ip, ports[0]), []):
+                # From the client's RTP port toward the server: ffmpeg and others send an
+                # empty RTP packet there to open NATs. Kept apart from the media.
+                if key in claimed:
+                    continue
+                claimed.add(key)
+                src, dst = endpoints(key)
+                for stream in split_by_ssrc(src, dst, traffic.udp[key]):
+                    if all(len(p[6]) == 0 for p in stream.packets):
+                        stream.session_id = session.id
+                        analyse(stream)
+                        result.keepalives.append(stream)
+                    else:
+                        _adopt(result, session, stream, jpeg_pts)
             rtcp_keys = by_dst.get((client_ip, ports[1]), []) + by_src.get(
                 (client_ip, ports[1]), []
             )

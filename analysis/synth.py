@@ -361,34 +361,50 @@ class SynthSession:
             t += 1.0
         return out
 
-    def write_into(self, synth: PcapSynth) -> None:
-        """Write the session's packets, in time order, into a capture."""
-        client = (self.client_ip, self.rtsp_client_port)
-        server = (self.server_ip, self.rtsp_port)
-        conv = TcpConversation(synth, client, server)
+    def events(self) -> list[tuple[float, int, object]]:
+        """(time, kind, item) of everything the session sends: kind 0 opens the TCP
+        connection, 1 is an RTSP message, 2 an RTP packet, 3 an RTCP report, 4 closes."""
         events: list[tuple[float, int, object]] = [(self.t0 - 0.001, 0, None)]
         events += [(m.t, 1, m) for m in self.messages]
         events += [(p.t, 2, p) for p in self.rtp]
         events += [(t, 3, sr) for t, sr in self._reports()]
-        events.sort(key=lambda e: (e[0], e[1]))
-        for t, kind, item in events:
-            if kind == 0:
-                conv.open(t)
-            elif kind == 1:
-                conv.send(t, item.from_client, item.data)
-            elif kind == 2:
-                synth.udp(
-                    t, (self.server_ip, self.server_rtp_port),
-                    (self.client_ip, item.dst_port or self.client_rtp_port), item.to_bytes(),
-                )  # fmt: skip
-            else:
-                synth.udp(
-                    t, (self.server_ip, self.server_rtp_port + 1),
-                    (self.client_ip, self.client_rtp_port + 1), item,
-                )  # fmt: skip
-        conv.close(self.end_time + 0.01)
+        events.append((self.end_time + 0.01, 4, None))
+        return events
+
+    def write_into(self, synth: PcapSynth) -> None:
+        """Write the session's packets, in time order, into a capture."""
+        write_sessions(synth, [self])
 
     def write(self, path: str | Path) -> Path:
         synth = PcapSynth()
         self.write_into(synth)
         return synth.write(path)
+
+
+def write_sessions(synth: PcapSynth, sessions: list[SynthSession]) -> None:
+    """Write several sessions into one capture, interleaved in time order."""
+    conversations = [
+        TcpConversation(synth, (s.client_ip, s.rtsp_client_port), (s.server_ip, s.rtsp_port))
+        for s in sessions
+    ]
+    merged = [
+        (t, kind, index, item) for index, s in enumerate(sessions) for t, kind, item in s.events()
+    ]
+    merged.sort(key=lambda e: (e[0], e[1], e[2]))
+    for t, kind, index, item in merged:
+        s, conv = sessions[index], conversations[index]
+        if kind == 0:
+            conv.open(t)
+        elif kind == 1:
+            conv.send(t, item.from_client, item.data)
+        elif kind == 2:
+            synth.udp(
+                t, (s.server_ip, s.server_rtp_port),
+                (s.client_ip, item.dst_port or s.client_rtp_port), item.to_bytes(),
+            )  # fmt: skip
+        elif kind == 3:
+            synth.udp(
+                t, (s.server_ip, s.server_rtp_port + 1), (s.client_ip, s.client_rtp_port + 1), item
+            )
+        else:
+            conv.close(t)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import itertools
 
 from analysis.rtcp_wire import RtcpFlow
 from analysis.rtp_stream import RtpStream
@@ -64,13 +65,18 @@ def _stream_for(ctx: Context, flow: RtcpFlow, ssrc: int) -> RtpStream | None:
 def sender_counts(ctx: Context) -> Finding:
     offences = []
     checked = 0
+    cumulative: dict[int, tuple[list[float], list[int]]] = {}  # id(stream) -> times, octets
     for flow in _flows(ctx):
         for sr in flow.sender_reports:
             stream = _stream_for(ctx, flow, sr.ssrc)
             if stream is None:
                 continue
             checked += 1
-            times = [p[1] for p in stream.packets]
+            if id(stream) not in cumulative:
+                times = [p[1] for p in stream.packets]
+                octets = list(itertools.accumulate(len(p[6]) for p in stream.packets))
+                cumulative[id(stream)] = (times, octets)
+            times, octets = cumulative[id(stream)]
             seen = bisect.bisect_right(times, sr.time)
             if seen > sr.packet_count + SR_COUNT_SLACK:
                 offences.append(
@@ -81,13 +87,13 @@ def sender_counts(ctx: Context) -> Finding:
                     )
                 )
                 continue
-            octets = sum(len(p[6]) for p in stream.packets[:seen])
-            slack = SR_COUNT_SLACK * max((len(p[6]) for p in stream.packets[:seen]), default=0)
-            if octets > sr.octet_count + slack:
+            seen_octets = octets[seen - 1] if seen else 0
+            largest = max((len(p[6]) for p in stream.packets[: SR_COUNT_SLACK * 4]), default=0)
+            if seen_octets > sr.octet_count + SR_COUNT_SLACK * largest:
                 offences.append(
                     (
                         sr.pktno,
-                        f"SR says {sr.octet_count} payload octets sent, {octets} were already seen",
+                        f"SR says {sr.octet_count} payload octets sent, {seen_octets} were already seen",
                     )
                 )
     if not checked:

@@ -1,0 +1,157 @@
+"""tshark and `check` agree on RTP packet counts, loss and SSRCs: on crafted captures,
+on ffmpeg's RTP sender, and on GStreamer's rtsp-server played by ffmpeg; the real
+captures give zero errors."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+from analysis_corpus import DEFECTS, clean_session
+from realtools import require_raw_socket, require_tool
+from tshark_streams import check_streams, live_capture, tshark_rtp_streams
+
+from analysis.check import check_capture
+from analysis.rules import Severity
+
+PEERS = Path(__file__).resolve().parent.parent / "peers"
+
+
+def free_port(kind=socket.SOCK_DGRAM, pair: bool = False) -> int:
+    """A free port (an even one with its odd neighbour free too, when ``pair``)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, kind) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if not pair:
+            return port
+        port -= port % 2
+        try:
+            with socket.socket(socket.AF_INET, kind) as a, socket.socket(socket.AF_INET, kind) as b:
+                a.bind(("127.0.0.1", port))
+                b.bind(("127.0.0.1", port + 1))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no free port pair")
+
+
+def assert_agree(
+    tshark: str, path: Path, result, rtp_ports: list[int] = (), rtsp_port: int | None = None
+) -> None:
+    ours = check_streams(result)
+    theirs = tshark_rtp_streams(tshark, path, rtp_ports, rtsp_port)
+    assert theirs, "tshark found no RTP stream"
+    assert ours == theirs
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("defect", [None, "gap", "duplicate", "reorder", "SSRC change"])
+def test_crafted_captures_agree_with_tshark(tmp_path, defect):
+    tshark = require_tool("tshark")["tshark"]
+    session = clean_session()
+    if defect:
+        DEFECTS[defect][0](session)
+    path = session.write(tmp_path / "crafted.pcap")
+    assert_agree(tshark, path, check_capture(path))
+
+
+def mjpeg_encoder_args() -> list[str]:
+    # RFC 2435 carries only the standard Huffman tables: ask ffmpeg's encoder for them.
+    return ["-c:v", "mjpeg", "-huffman", "default", "-pix_fmt", "yuvj420p"]
+
+
+@pytest.mark.interop
+@pytest.mark.capture
+def test_ffmpeg_rtp_sender_capture_is_clean_and_agrees(tmp_path):
+    tools = require_tool("tshark", "ffmpeg")
+    require_raw_socket()
+    port = free_port(pair=True)
+    pcap = tmp_path / "ffmpeg.pcap"
+    with live_capture(tools["tshark"], pcap, f"udp and (port {port} or port {port + 1})"):
+        subprocess.run(
+            [tools["ffmpeg"], "-loglevel", "error", "-re", "-f", "lavfi", "-i",
+             "testsrc=size=320x240:rate=30", "-t", "2", *mjpeg_encoder_args(),
+             "-f", "rtp", f"rtp://127.0.0.1:{port}"],
+            check=True, timeout=60, capture_output=True,
+        )  # fmt: skip
+    result = check_capture(pcap)
+    assert [(r.rule.id, r.evidence) for r in result.failures(Severity.WARNING)] == []
+    (stream,) = result.streams
+    assert stream.stats.frames >= 55 and stream.stats.complete_frames == stream.stats.frames
+    assert stream.frames[0].width == 320 and stream.frames[0].height == 240
+    assert 28 < stream.stats.fps < 32
+    assert result.result("JPEG-DEC-1").evidence.startswith(f"{stream.stats.frames} frame")
+    assert_agree(tools["tshark"], pcap, result, [port])
+
+
+@pytest.fixture
+def gst_server(tmp_path):
+    require_tool("ffmpeg")
+    if not Path("/usr/bin/python3").exists():
+        pytest.skip("Debian python3 with python3-gi not present")
+    clip = tmp_path / "clip.mjpeg"
+    subprocess.run(
+        ["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=30",
+         "-t", "3", *mjpeg_encoder_args(), "-f", "mjpeg", str(clip)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    mkv = tmp_path / "clip.mkv"
+    subprocess.run(
+        ["ffmpeg", "-loglevel", "error", "-framerate", "30", "-f", "mjpeg", "-i", str(clip),
+         "-c", "copy", str(mkv)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    proc = subprocess.Popen(
+        ["/usr/bin/python3", str(PEERS / "gst_rtsp_server.py"), "--port", "0", "--media", str(mkv)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline()
+        if not line.startswith("PORT"):
+            proc.kill()
+            pytest.fail(f"GStreamer peer did not start: {line} {proc.stderr.read()}")
+        yield int(line.split()[1])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.mark.interop
+@pytest.mark.capture
+def test_gstreamer_rtsp_server_session_is_clean_and_agrees(tmp_path, gst_server):
+    tools = require_tool("tshark", "ffmpeg")
+    require_raw_socket()
+    low = free_port(pair=True)
+    pcap = tmp_path / "gst.pcap"
+    bpf = f"tcp port {gst_server} or (udp and portrange {low}-{low + 3})"
+    with live_capture(tools["tshark"], pcap, bpf):
+        subprocess.run(
+            [tools["ffmpeg"], "-loglevel", "error", "-rtsp_transport", "udp",
+             "-min_port", str(low), "-max_port", str(low + 3),
+             "-i", f"rtsp://127.0.0.1:{gst_server}/clip", "-t", "2", "-f", "null", "-"],
+            check=True, timeout=60, capture_output=True,
+        )  # fmt: skip
+    result = check_capture(pcap)
+    assert [(r.rule.id, r.evidence) for r in result.failures(Severity.WARNING)] == []
+    (session,) = result.sessions
+    (stream,) = session.streams
+    assert stream.session_id == session.id and stream.stats.frames >= 50
+    for rule_id in ("RTSP-INFO-1", "RTP-SSRC-2", "RTP-PT-1", "RTSP-PLAY-1", "RTSP-SDP-1"):
+        assert result.result(rule_id).outcome.value == "passed", rule_id
+    assert_agree(tools["tshark"], pcap, result, rtsp_port=gst_server)
+
+
+def test_tshark_row_parser_reads_negative_loss(tmp_path):
+    if shutil.which("tshark") is None:
+        pytest.skip("tshark not installed")
+    session = clean_session()
+    DEFECTS["duplicate"][0](session)
+    path = session.write(tmp_path / "dup.pcap")
+    (row,) = tshark_rtp_streams(shutil.which("tshark"), path).values()
+    assert row["lost"] == -1 and row["packets"] == 91

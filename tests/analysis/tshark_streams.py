@@ -1,0 +1,85 @@
+"""tshark as the reference reader of our captures, and live loopback capture with it."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+_ROW = re.compile(
+    r"^\s*\S+\s+\S+\s+(\S+)\s+(\d+)\s+(\S+)\s+(\d+)\s+(0x[0-9A-Fa-f]+)\s+.+?\s+(\d+)\s+(-?\d+) \("
+)
+
+
+def tshark_rtp_streams(
+    tshark: str, path: Path, rtp_ports: list[int] = (), rtsp_port: int | None = None
+) -> dict[int, dict]:
+    """`tshark -q -z rtp,streams` as {ssrc: {src, dst, packets, lost}}.
+
+    RTP is found through the RTSP SETUP in the capture (tshark knows RTSP on 554 and 8554
+    only, so other ports are named), or on the UDP ports given.
+    """
+    cmd = [tshark, "-q", "-z", "rtp,streams", "-r", str(path)]
+    for port in rtp_ports:
+        cmd += ["-d", f"udp.port=={port},rtp"]
+    if rtsp_port is not None:
+        cmd += ["-d", f"tcp.port=={rtsp_port},rtsp"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True).stdout
+    streams = {}
+    for line in out.splitlines():
+        m = _ROW.match(line)
+        if m:
+            src, sport, dst, dport, ssrc, packets, lost = m.groups()
+            streams[int(ssrc, 16)] = {
+                "src": f"{src}:{sport}",
+                "dst": f"{dst}:{dport}",
+                "packets": int(packets),
+                "lost": int(lost),
+            }
+    return streams
+
+
+def check_streams(result) -> dict[int, dict]:
+    """The same figures from a CheckResult."""
+    return {
+        s.ssrc: {
+            "src": str(s.src),
+            "dst": str(s.dst),
+            "packets": s.stats.packets,
+            "lost": s.stats.lost,
+        }
+        for s in result.streams
+    }
+
+
+@contextlib.contextmanager
+def live_capture(tshark: str, path: Path, capture_filter: str) -> Iterator[Path]:
+    """Capture loopback traffic matching a BPF filter into ``path`` while the body runs."""
+    proc = subprocess.Popen(
+        [tshark, "-i", "lo", "-w", str(path), "-f", capture_filter],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        seen = ""
+        while "Capturing on" not in seen:
+            line = proc.stderr.readline()
+            if not line and proc.poll() is not None:
+                raise RuntimeError(f"tshark could not capture: {seen}")
+            seen += line
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"tshark did not start capturing: {seen}")
+        yield path
+        time.sleep(0.5)  # let the last packets reach the file
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
