@@ -11,10 +11,12 @@ import threading
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from realtools import require_raw_socket, require_tool
 from scapy.layers.inet import ICMP, IP, TCP, UDP, IPOption_NOP, fragment
 from scapy.layers.inet6 import IPv6
-from scapy.layers.l2 import ARP, Ether
+from scapy.layers.l2 import ARP, Dot1Q, Ether
 from scapy.utils import rdpcap
 
 from analysis import capture as capture_module
@@ -293,3 +295,56 @@ def test_pcap_writer_on_any_binary_stream():
     buf = io.BytesIO()
     PcapFileWriter(buf).write(b"\x00" * 60, 1.5)
     assert len(buf.getvalue()) == 24 + 16 + 60
+
+
+_TRAINING = SessionBuilder(client_rtp_port=5000, server_rtp_port=6000)
+_TRAINING.start(handshake=False)
+_TRAINING_FRAMES = [bytes(p) for p in _TRAINING.packets]
+
+
+def _trained_filter() -> tuple[SessionFlowFilter, SessionBuilder]:
+    """A filter that has seen a SETUP for client ports 5000-5001 and server 6000-6001."""
+    f = SessionFlowFilter(8554)
+    for frame in _TRAINING_FRAMES:
+        f.accept(frame)
+    return f, _TRAINING
+
+
+_PORTS = st.one_of(st.sampled_from([8554, 5000, 5001, 6000, 6001]), st.integers(0, 65535))
+
+
+@settings(max_examples=300, deadline=None)
+@given(proto=st.sampled_from(["tcp", "udp", "icmp"]), sport=_PORTS, dport=_PORTS,
+       vlan=st.booleans(), ipv6=st.booleans(), frag=st.sampled_from([0, 0, 1, 2]),
+       options=st.integers(0, 3), payload=st.binary(max_size=40))
+def test_kernel_filter_never_drops_what_the_session_filter_keeps(
+        proto, sport, dport, vlan, ipv6, frag, options, payload):
+    f, b = _trained_filter()
+    l4 = {"tcp": TCP(sport=sport, dport=dport), "udp": UDP(sport=sport, dport=dport),
+          "icmp": ICMP()}[proto]
+    if ipv6:
+        l3 = IPv6(src="::1", dst="::1")
+    else:
+        l3 = IP(src=b.server.ip, dst=b.client.ip, id=99, options=[IPOption_NOP()] * options,
+                flags="MF" if frag else 0, frag=0 if frag < 2 else 50)
+    frame = Ether() / Dot1Q() / l3 / l4 / payload if vlan else Ether() / l3 / l4 / payload
+    data = bytes(frame)
+    if frag == 2:
+        # A later fragment of a datagram whose first fragment was kept.
+        first = IP(src=b.server.ip, dst=b.client.ip, id=99, flags="MF") / UDP(
+            sport=6000, dport=5000) / payload
+        f.accept(bytes(Ether() / first))
+    keep = f.accept(data)
+    kernel = capture_bpf.run(capture_bpf.session_filter(8554, drop_outgoing=True), data)
+    assert kernel > 0 or not keep
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200))
+def test_filters_take_arbitrary_bytes(data):
+    f, _ = _trained_filter()
+    f.accept(data)
+    f.accept(b"\x00" * 12 + b"\x08\x00" + data)
+    capture_bpf.run(capture_bpf.session_filter(8554, drop_outgoing=True), data)
+    capture_bpf.run(capture_bpf.session_filter(8554, drop_outgoing=True),
+                    b"\x00" * 12 + b"\x08\x00" + data)

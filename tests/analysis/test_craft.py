@@ -6,6 +6,7 @@ import io
 import socket
 import struct
 import subprocess
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -195,8 +196,8 @@ def test_tshark_decodes_the_crafted_session_without_decode_as(tmp_path):
     path = b.write(tmp_path / "s.pcap")
     n_rtp = sum(len(f) for f in frames)
 
-    def count(display_filter: str) -> int:
-        out = subprocess.run(["tshark", "-r", str(path), "-Y", display_filter],
+    def count(display_filter: str, pcap: Path = path) -> int:
+        out = subprocess.run(["tshark", "-r", str(pcap), "-Y", display_filter],
                              capture_output=True, text=True, check=True, timeout=60).stdout
         return len(out.splitlines())
 
@@ -205,6 +206,14 @@ def test_tshark_decodes_the_crafted_session_without_decode_as(tmp_path):
     assert count("rtsp.request") == 5
     assert count("jpeg.main_hdr.offset == 0") == 4
     assert count("rtp.marker == 1") == 4
+    # Interleaved in the RTSP connection: tshark finds the RTP by the channel from SETUP.
+    t = SessionBuilder(lower=Lower.TCP)
+    t.start()
+    frames = t.frames(3)
+    t.sender_report()
+    interleaved = t.write(tmp_path / "t.pcap")
+    assert count("rtp", interleaved) == sum(len(f) for f in frames)
+    assert count("rtcp.pt == 200", interleaved) == 1
 
 
 def test_interleaved_packets_stay_editable_layers(tmp_path):

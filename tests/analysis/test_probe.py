@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from realtools import ROOT, missing, require_tool
 
 from analysis.probe import CASE_IDS, Verdict, run_probe
@@ -310,3 +312,28 @@ def test_probe_passes_the_project_server_on_every_case(our_server):
     assert by_case["wrong_version"].status == 505
     assert by_case["unknown_method"].status == 501
     assert by_case["oversized_header"].status in (400, 413)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.binary(max_size=60), max_size=6))
+def test_reply_reader_raises_only_reply_error(chunks):
+    reader = ReplyReader()
+    try:
+        for chunk in chunks:
+            for reply in reader.feed(chunk):
+                assert 100 <= reply.status <= 999
+    except ReplyError:
+        pass
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(100, 599), st.binary(max_size=50), st.integers(1, 30))
+def test_reply_reader_round_trip_in_any_chunking(status, body, step):
+    wire = (f"RTSP/1.0 {status} Some Reason\r\nCSeq: 7\r\nContent-Length: {len(body)}\r\n\r\n"
+            .encode() + body)
+    reader = ReplyReader()
+    replies = []
+    for i in range(0, len(wire), step):
+        replies += reader.feed(wire[i : i + step])
+    assert len(replies) == 1
+    assert (replies[0].status, replies[0].cseq, replies[0].body) == (status, "7", body)
