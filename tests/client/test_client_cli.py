@@ -95,6 +95,35 @@ def test_no_rtp_after_play(capsys):
     assert methods[-1] == "TEARDOWN"
 
 
+def test_server_going_silent_mid_stream(small_jpegs, capsys):
+    from rtsp_common.rtp import RTPPacket
+
+    def handler(request):
+        if request.method == "PLAY":
+            port = int(setup_transport[0].split("client_port=")[1].split("-")[0])
+
+            def send() -> None:
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                    udp.bind(("127.0.0.1", 0))
+                    for seq, jpeg in enumerate(small_jpegs[:3]):
+                        packet = RTPPacket(26, seq, seq * 3000, 7, True, jpeg)
+                        udp.sendto(packet.to_bytes(), ("127.0.0.1", port))
+                        time.sleep(0.03)  # then nothing more: the server went quiet
+
+            threading.Thread(target=send, daemon=True).start()
+        if request.method == "SETUP":
+            setup_transport.append(request.headers["Transport"])
+        return standard(request)
+
+    setup_transport: list[str] = []
+    with FakeRTSPServer(handler) as fake:
+        code = main([f"rtsp://127.0.0.1:{fake.port}/movie", "--rtp-timeout", "0.5"])
+    assert code == ExitCode.SERVER_GONE
+    captured = capsys.readouterr()
+    assert "server gone: no RTP for 0.5 s" in one_line(captured.err)
+    assert "frames:   3 complete, 0 incomplete" in captured.out
+
+
 def test_server_gone_mid_stream(lab_movie, capsys):
     server = RTSPServer(port=0, media=lab_movie, host="127.0.0.1", fps=30)
     server.__enter__()

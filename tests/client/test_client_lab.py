@@ -84,3 +84,16 @@ def test_lab_server_runs_as_a_script(lab_movie):
     finally:
         proc.terminate()
         proc.wait(timeout=5)
+
+
+def test_lab_dialect_against_our_server(lab_movie):
+    from rtsp_server import RTSPServer
+
+    with RTSPServer(port=0, media=lab_movie, host="127.0.0.1", fps=30) as server:
+        with RTSPClient("127.0.0.1", server.port, 0, "movie.Mjpeg", dialect="lab") as client:
+            client.setup()
+            client.play()
+            frames = [frame for _, frame in zip(range(5), client.frames(timeout=3))]
+            client.pause()
+    with open_media(lab_movie) as media:
+        assert [f.jpeg for f in frames] == [media[i] for i in range(5)]

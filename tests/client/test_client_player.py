@@ -6,6 +6,7 @@ import gc
 import os
 import shutil
 import subprocess
+import sys
 import time
 
 import pytest
@@ -127,3 +128,29 @@ def test_player_shows_the_source_frame_and_tears_down_on_close(
         assert server.stats()["sessions"] == 0
         app = root = None  # drop the last references here, on the Tk thread
         gc.collect()  # Tcl objects must be freed on this (the Tk) thread
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        lambda port: [sys.executable, "-m", "rtsp_client.player", "127.0.0.1", str(port), "0",
+                      "movie.Mjpeg"],
+        lambda port: [sys.executable, "-m", "rtsp_client",
+                      f"rtsp://127.0.0.1:{port}/movie.Mjpeg", "--gui"],
+    ],
+    ids=["launcher", "cli-gui"],
+)  # fmt: skip
+def test_launchers_open_the_player_window(display, lab_movie, command):
+    require_tool("xdotool")
+    with RTSPServer(port=0, media=lab_movie, host="127.0.0.1", fps=30) as server:
+        proc = subprocess.Popen(command(server.port), env={**os.environ, "DISPLAY": display})
+        try:
+            found = subprocess.run(
+                ["xdotool", "search", "--sync", "--name", "RTSP player"],
+                capture_output=True, text=True, timeout=20, env={**os.environ, "DISPLAY": display},
+            )  # fmt: skip
+            assert found.returncode == 0 and found.stdout.strip()
+            assert proc.poll() is None  # the window is up and running its loop
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
