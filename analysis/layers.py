@@ -23,7 +23,8 @@ What Scapy ships, and what this module adds:
   interleaved=0-1 pairs them), and ``RTSPOverTCP`` chooses between a frame and a message
   by the first byte; it is bound on 554 (replacing Scapy's binding) and 8554.
 * Scapy has no RFC 2435 layers: ``JPEG``, ``JPEGRestartMarker`` and
-  ``JPEGQuantizationTable`` are new.
+  ``JPEGQuantizationTable`` are new, and ``WholeJPEG`` names a PT 26 payload that is a
+  whole JPEG file with no RFC 2435 header (what the lab's server sends).
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ __all__ = [
     "JPEG",
     "JPEGRestartMarker",
     "JPEGQuantizationTable",
+    "WholeJPEG",
     "RTSPInterleaved",
     "RTSPOverTCP",
     "RTSP",
@@ -134,6 +136,8 @@ class RTP(ScapyRTP):
     def guess_payload_class(self, payload):
         if self.extension:
             return RTPHeaderExtension
+        if self.payload_type == PT_JPEG:
+            return _jpeg_payload_class(payload)
         return super().guess_payload_class(payload)
 
     def extract_padding(self, s):
@@ -146,6 +150,28 @@ class RTP(ScapyRTP):
         return s, None
 
 
+# A JPEG file starts with SOI (FF D8) and then another marker (FF xx): ITU T.81 B.1.1.
+JPEG_FILE_START = b"\xff\xd8\xff"
+
+
+class WholeJPEG(Packet):
+    """A whole JPEG file as the RTP payload, with no RFC 2435 header: the lab's format.
+
+    Read as RFC 2435 it would claim type-specific 0xFF and a fragment offset near 14 MB,
+    so a payload starting with SOI and a marker is taken for a file, not a header.
+    """
+
+    name = "Whole JPEG file (no RFC 2435 header; the lab's format)"
+    fields_desc = [StrField("jpeg", b"")]
+
+    def mysummary(self):
+        return f"whole JPEG file, {len(self.jpeg)} bytes, no RFC 2435 header"
+
+
+def _jpeg_payload_class(payload: bytes) -> type[Packet]:
+    return WholeJPEG if payload[:3] == JPEG_FILE_START else JPEG
+
+
 class RTPHeaderExtension(RTPExtension):
     """RTP header extension (RFC 3550 §5.3.1) that hands a PT 26 payload on to ``JPEG``."""
 
@@ -154,7 +180,7 @@ class RTPHeaderExtension(RTPExtension):
     def guess_payload_class(self, payload):
         rtp = self.underlayer
         if isinstance(rtp, ScapyRTP) and rtp.payload_type == PT_JPEG:
-            return JPEG
+            return _jpeg_payload_class(payload)
         return Raw
 
 

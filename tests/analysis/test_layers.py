@@ -25,6 +25,7 @@ from analysis.layers import (
     RTSPOverTCP,
     RTSPResponse,
     SenderInfo,
+    WholeJPEG,
     decode_negotiated_flows,
     find_negotiated_flows,
 )
@@ -241,3 +242,11 @@ def test_star_import_gives_the_shell_names():
         assert name in namespace, name
     shown = namespace["RTP"](_rtp_header() + bytes([0, 0, 0, 0, 1, 20, 80, 60])).show(dump=True)
     assert "RFC 2435 JPEG" in shown and "80 (640 px)" in shown
+
+
+def test_lab_whole_jpeg_payload_is_not_read_as_rfc2435():
+    jpeg = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(20) + b"\xff\xd9"
+    pkt = RTP(_rtp_header(marker=0, ssrc=0) + jpeg)
+    assert JPEG not in pkt
+    assert pkt[WholeJPEG].jpeg == jpeg
+    assert "no RFC 2435 header" in pkt.summary()
