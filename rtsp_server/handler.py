@@ -56,6 +56,7 @@ UDP_PROTOCOLS = ("RTP/AVP", "RTP/AVP/UDP")  # RFC 2326 §12.39: UDP is the defau
 TCP_PROTOCOL = "RTP/AVP/TCP"
 PLAY_MODE = "PLAY"  # RFC 2326 §12.39: mode=PLAY is the default; RECORD is not offered
 MAX_CHANNEL = 255  # RFC 2326 §10.12: a channel id is one octet
+MIN_PORT, MAX_PORT = 1, 65535  # UDP port 0 cannot be a destination (RFC 768)
 MAX_CSEQ_SCAN = 8192  # bytes of a refused message searched for its CSeq
 
 STATUS_OK = 200
@@ -374,6 +375,9 @@ class RequestHandler:
         else:
             self._release(session)
             session.destination = self._destination(transport)
+            session.connection_id = (
+                self.connection_id
+            )  # interleaved data follows the new connection
         reply.session = session
         reply.lab = lab
         reply.headers.append(("Transport", str(self._reply_transport(transport, session))))
@@ -414,6 +418,8 @@ class RequestHandler:
         if protocol in UDP_PROTOCOLS or offer.is_lab_form:
             if offer.client_port is None:
                 return "UDP transport needs client_port"
+            if not all(MIN_PORT <= port <= MAX_PORT for port in offer.client_port):
+                return f"client_port {offer.client_port} is not a usable port pair"
             return None
         return f"protocol {offer.protocol} is not offered"
 

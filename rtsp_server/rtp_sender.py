@@ -31,6 +31,7 @@ class UDPSender:
         self.sock = sock
         self.use_gso = use_gso and sock.family in (socket.AF_INET, socket.AF_INET6)
         self.packets_dropped = 0  # refused by a full socket buffer
+        self._gso_works = False  # set by the first accepted GSO send: later errors are not GSO's
         self.syscalls = 0
 
     def send_frame(
@@ -82,9 +83,11 @@ class UDPSender:
             self.syscalls += 1
             return True  # counted as dropped; do not retry one by one into a full buffer
         except OSError as exc:
-            log.info("UDP GSO unavailable (%s): sending one datagram per packet", exc)
-            self.use_gso = False
-            return False
+            if not self._gso_works:
+                log.info("UDP GSO unavailable (%s): sending one datagram per packet", exc)
+                self.use_gso = False
+            return False  # retried packet by packet, which reports a per-destination error
+        self._gso_works = True
         self.syscalls += 1
         return True
 

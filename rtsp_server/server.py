@@ -1,4 +1,17 @@
-"""RTSPServer: the asyncio shell around the handler, media library, scheduler and senders."""
+"""RTSPServer: the asyncio shell around the handler, media library, scheduler and senders.
+
+Decisions where RFC 2326 leaves a choice:
+- One even/odd UDP port pair serves every session (server_port in each SETUP reply); clients
+  are told apart by SSRC and address, and RTP/RTCP only ever go to the RTSP peer's host.
+- A TCP interleaved session ends with its connection. A UDP session outlives the connection
+  that made it (RFC 2326 §3: sessions are not tied to transport connections) until TEARDOWN or
+  its timeout, and may be resumed from a new connection from the same host.
+- A session's activity is any RTSP request naming it or an RTCP report about its stream.
+- At the end of a file without --loop: RTCP BYE, the session is kept until TEARDOWN, and a
+  PLAY without Range starts over.
+- The lab's client (Transport "RTP/UDP") gets its own reply layout and whole-JPEG datagrams
+  numbered by frame, and no RTCP (it has no RTCP port).
+"""
 
 from __future__ import annotations
 
@@ -251,16 +264,9 @@ class RTSPServer:
             pass
 
     def stop(self) -> None:
-        """Ask the server to shut down (callable from any thread)."""
-        if self._loop is None or self._stop is None:
+        """Ask the server to shut down (callable from any thread or a signal handler)."""
+        if self._loop is None or self._stop is None or self._loop.is_closed():
             return
-        if threading.current_thread() is threading.main_thread() and self._thread is None:
-            try:
-                if asyncio.get_running_loop() is self._loop:
-                    self._stop.set()
-                    return
-            except RuntimeError:
-                pass
         self._loop.call_soon_threadsafe(self._stop.set)
 
     def __enter__(self) -> RTSPServer:

@@ -174,6 +174,7 @@ def test_setup_picks_first_supported_alternative(h):
         "RTP/AVP;unicast",  # UDP without client_port
         "RTP/SAVP;unicast;client_port=5000-5001",
         'RTP/AVP;unicast;client_port=5000-5001;mode="RECORD"',
+        "RTP/AVP;unicast;client_port=0-1",
     ],
 )
 def test_unsupported_transports_get_461(h, transport):
