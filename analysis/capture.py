@@ -183,9 +183,9 @@ class Capture:
         try:
             self.output.parent.mkdir(parents=True, exist_ok=True)
             self._file = open(self.output, "wb")  # noqa: SIM115 - closed by the thread
-        except OSError:
+        except OSError as exc:
             self._sock.close()
-            raise
+            raise CaptureError(f"cannot write the capture to {self.output}: {exc}") from exc
         self._writer = PcapFileWriter(self._file)
         self._writer.flush()
         read_kernel_stats(self._sock)  # start the drop counters from zero

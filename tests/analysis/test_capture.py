@@ -21,7 +21,7 @@ from scapy.utils import rdpcap
 
 from analysis import capture as capture_module
 from analysis import capture_bpf
-from analysis.capture import Capture, CapturePermissionError, PcapFileWriter
+from analysis.capture import Capture, CaptureError, CapturePermissionError, PcapFileWriter
 from analysis.capture_filter import SessionFlowFilter, parse_frame, transport_ports
 from analysis.craft import SessionBuilder, valid_rtp_jpeg
 from analysis.layers import RTCP, RTP, SenderInfo
@@ -348,3 +348,33 @@ def test_filters_take_arbitrary_bytes(data):
     capture_bpf.run(capture_bpf.session_filter(8554, drop_outgoing=True), data)
     capture_bpf.run(capture_bpf.session_filter(8554, drop_outgoing=True),
                     b"\x00" * 12 + b"\x08\x00" + data)
+
+
+def test_bad_interface_and_unwritable_output_are_clear_errors(tmp_path):
+    require_raw_socket()
+    with pytest.raises(CaptureError, match="interface 'nosuch0'"):
+        Capture(interface="nosuch0", output=tmp_path / "x.pcap").start()
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(CaptureError, match="cannot write the capture"):
+        Capture(output=blocker / "x.pcap").start()
+
+
+def test_life_cycle_misuse_is_a_clear_error(tmp_path):
+    with pytest.raises(CaptureError, match="never started"):
+        Capture(output=tmp_path / "x.pcap").stop()
+    require_raw_socket()
+    cap = Capture(output=tmp_path / "x.pcap").start()
+    try:
+        with pytest.raises(CaptureError, match="already started"):
+            cap.start()
+    finally:
+        first = cap.stop()
+    assert cap.stop() == first  # idempotent
+
+
+def test_cli_names_a_bad_interface(tmp_path, capsys):
+    require_raw_socket()
+    assert _run_cli(["capture", "-i", "nosuch0", "--count", "1",
+                     "-o", str(tmp_path / "x.pcap")]) == 2
+    assert "nosuch0" in capsys.readouterr().err

@@ -337,3 +337,14 @@ def test_reply_reader_round_trip_in_any_chunking(status, body, step):
         replies += reader.feed(wire[i : i + step])
     assert len(replies) == 1
     assert (replies[0].status, replies[0].cseq, replies[0].body) == (status, "7", body)
+
+
+def test_probe_names_a_reply_that_is_not_rtsp():
+    server = ScriptedServer(lambda req: b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    try:
+        report = _probe(server.port)
+    finally:
+        server.close()
+    options = report.results[0]
+    assert options.verdict is Verdict.FAIL
+    assert "unreadable reply" in options.reason and "status line" in options.reason
