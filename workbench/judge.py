@@ -14,6 +14,7 @@ from workbench.negative import NegativeCase, NegativeOutcome
 from workbench.playback import PlaybackOutcome, StepReply, Timings
 from workbench.report.screenshots import ReceivedFrame, decode_frame_number
 from workbench.testbook import TestBook
+from workbench.wire import WireExchange
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ class PlaybackJudge:
     """Turns one PlaybackOutcome into the seven tests of the script."""
 
     def __init__(self, book: TestBook, fps: float, timings: Timings) -> None:
+        self._wire: dict[str, WireExchange] = {}
         self.book = book
         self.t = book.catalog.t
         self.fps = fps
@@ -91,6 +93,9 @@ class PlaybackJudge:
     def _status_text(self, reply: StepReply) -> str:
         if reply.error is not None:
             return self.t("obs.error", error=reply.error)
+        wire = self._wire.get(reply.step)
+        if wire is not None and wire.status is not None:
+            return wire.status_line
         return self.t("obs.accepted")
 
     def _values(self, label: str) -> dict[str, object]:
@@ -101,8 +106,15 @@ class PlaybackJudge:
         self.book.not_run(key, outcome.aborted or self.t("obs.earlier_step_failed"),
                           **self._values(label))
 
-    def judge(self, outcome: PlaybackOutcome, label: str) -> list[NumberedFrame]:
-        """Add the tests; return the numbered frames (for screenshots)."""
+    def judge(
+        self, outcome: PlaybackOutcome, label: str,
+        wire: dict[str, WireExchange] | None = None,
+    ) -> list[NumberedFrame]:
+        """Add the tests; return the numbered frames (for screenshots).
+
+        ``wire`` holds the captured exchange of each step: its status line is reported,
+        its text is the evidence, and a non-2xx status on the wire fails the step."""
+        self._wire = wire or {}
         frames = number_frames(outcome.frames)
         checks = [
             ("OPTIONS", "options", self._options),
@@ -119,6 +131,10 @@ class PlaybackJudge:
                 self._unrun(key, outcome, label)
                 continue
             passed, observed, evidence = check(reply, outcome, frames)
+            captured = self._wire.get(step)
+            if captured is not None:
+                passed = passed and captured.status is not None and 200 <= captured.status < 300
+                evidence = [captured.evidence()]  # the wire says all the client saw, and more
             self.book.add(key, passed, observed, evidence, **self._values(label))
         return frames
 
@@ -240,23 +256,31 @@ def judge_negative(book: TestBook, outcomes: list[NegativeOutcome]) -> None:
                  status=" / ".join(map(str, outcome.case.expected_statuses)))
 
 
-def judge_lab(book: TestBook, outcome: PlaybackOutcome, seconds: float) -> list[NumberedFrame]:
+def judge_lab(
+    book: TestBook, outcome: PlaybackOutcome, seconds: float,
+    wire: dict[str, WireExchange] | None = None,
+) -> list[NumberedFrame]:
     """The lab-dialect session: every request accepted and frames in order."""
+    wire = wire or {}
     frames = number_frames(outcome.frames)
     run = describe_run(frames)
     steps = [outcome.reply(step) for step in ("SETUP", "PLAY", "TEARDOWN")]
     all_ok = all(reply is not None and reply.ok for reply in steps)
-    observed = "; ".join(
-        f"{reply.step}: " + (book.catalog.t("obs.accepted") if reply.ok else
-                             book.catalog.t("obs.error", error=reply.error))
-        for reply in steps if reply is not None
-    )
+    def said(reply: StepReply) -> str:
+        if not reply.ok:
+            return book.catalog.t("obs.error", error=reply.error)
+        captured = wire.get(reply.step)
+        return captured.status_line if captured else book.catalog.t("obs.accepted")
+
+    observed = "; ".join(f"{reply.step}: {said(reply)}" for reply in steps if reply is not None)
     if outcome.aborted and not steps[0]:
         observed = book.catalog.t("obs.error", error=outcome.aborted)
     observed += "; " + book.catalog.t(
         "obs.frames", count=run.count, first=_n(run.first), last=_n(run.last),
         missing=run.missing, repeated=run.repeated, unreadable=run.unreadable)
-    passed = all_ok and run.consecutive and run.first == 0
-    book.add("lab", passed, observed, [r.evidence() for r in steps if r is not None],
-             seconds=seconds)
+    wire_ok = all(w.status is not None and 200 <= w.status < 300 for w in wire.values())
+    passed = all_ok and wire_ok and run.consecutive and run.first == 0
+    evidence = [w.evidence() for w in wire.values()] or [
+        r.evidence() for r in steps if r is not None]
+    book.add("lab", passed, observed, evidence, seconds=seconds)
     return frames

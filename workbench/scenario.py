@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -35,6 +36,7 @@ from workbench.report.render import RenderedReport, render_report
 from workbench.report.screenshots import ReceivedFrame, make_screenshots
 from workbench.sample import DEFAULT_PATH, ensure_sample
 from workbench.testbook import TestBook
+from workbench.wire import STEP_METHODS, session_steps
 
 log = logging.getLogger(__name__)
 
@@ -164,8 +166,8 @@ def run_demo(config: DemoConfig, progress: DemoProgress | None = None) -> DemoRe
     progress.step(catalog.t("demo.server"))
     # GSO off: on loopback a packet socket sees a GSO super-packet before it is cut into
     # datagrams, so the capture would hold one RTP "packet" per frame instead of each one.
-    with RTSPServer(port=0, media=config.media.parent, fps=fps, use_gso=False) as server, \
-            tempfile.TemporaryDirectory(prefix="rtsp-demo-") as scratch:
+    scratch = Path(tempfile.mkdtemp(prefix="rtsp-demo-"))
+    with RTSPServer(port=0, media=config.media.parent, fps=fps, use_gso=False) as server:
         port = server.port
         url = f"rtsp://{LOOPBACK}:{port}/{path}"
         notes.append(catalog.t("demo.note_server", url=url))
@@ -174,7 +176,7 @@ def run_demo(config: DemoConfig, progress: DemoProgress | None = None) -> DemoRe
         if capture is None:
             progress.note(catalog.t("obs.capture_refused", error=stage.start_error))
         # A second capture of the standard sessions alone, for the conformance test.
-        standard_stage = CaptureStage(path=Path(scratch) / "standard.pcap")
+        standard_stage = CaptureStage(path=scratch / "standard.pcap")
         standard_capture = (
             _start_capture(config, port, standard_stage.path, standard_stage)
             if capture is not None else None
@@ -184,33 +186,43 @@ def run_demo(config: DemoConfig, progress: DemoProgress | None = None) -> DemoRe
                                 stage.describe(catalog) or
                                 catalog.t("obs.capture_started", interface=config.interface),
                                 port=port)
-        judge = PlaybackJudge(book, fps, config.timings)
+        outcomes: dict[str, PlaybackOutcome] = {}
         for transport in ("udp", "tcp"):
             label = transport.upper()
             progress.step(catalog.t("demo.session", transport=label))
-            outcome = run_script(LOOPBACK, port, path, standard_script(config.timings),
-                                 transport=transport, sleep=sleep)
-            sessions[label] = (outcome, judge.judge(outcome, label))
+            outcomes[label] = run_script(LOOPBACK, port, path, standard_script(config.timings),
+                                         transport=transport, sleep=sleep)
         _stop_capture(standard_capture, standard_stage)
         progress.step(catalog.t("demo.negative"))
-        judge_negative(book, run_all(LOOPBACK, port, url))
+        negatives = run_all(LOOPBACK, port, url)
         progress.step(catalog.t("demo.lab"))
-        lab = run_script(LOOPBACK, port, path, lab_script(config.lab_seconds),
-                         dialect="lab", sleep=sleep)
-        sessions["lab"] = (lab, judge_lab(book, lab, config.lab_seconds))
+        outcomes["lab"] = run_script(LOOPBACK, port, path, lab_script(config.lab_seconds),
+                                     dialect="lab", sleep=sleep)
         _stop_capture(capture, stage)
         if stage.summary is not None or stage.stop_error:
             capture_test.observed = stage.describe(catalog) or capture_test.observed
         if stage.stop_error:
             capture_test.outcome = Outcome.FAILED
 
-        progress.step(catalog.t("demo.check"))
-        standard = (analyse_capture(standard_stage.path, tshark=False)
-                    if standard_stage.summary is not None else None)
-        notes.append(catalog.t("demo.note_standard"))
-        analysis = judge_capture(book, stage if capture is not None else None,
-                                 expected_sessions=len(sessions), standard=standard,
-                                 progress=progress.tick)
+    progress.step(catalog.t("demo.check"))
+    analysis = analyse_capture(stage.path) if stage.summary is not None else None
+    standard = (analyse_capture(standard_stage.path, tshark=False)
+                if standard_stage.summary is not None else None)
+    shutil.rmtree(scratch, ignore_errors=True)
+    check = analysis.check if analysis is not None else None
+    judge = PlaybackJudge(book, fps, config.timings)
+    for label in ("UDP", "TCP"):
+        outcome = outcomes[label]
+        wire = session_steps(check, outcome.session_id, list(STEP_METHODS)) if check else {}
+        sessions[label] = (outcome, judge.judge(outcome, label, wire))
+    judge_negative(book, negatives)
+    lab = outcomes["lab"]
+    lab_wire = (session_steps(check, lab.session_id, ["SETUP", "PLAY", "TEARDOWN"])
+                if check else {})
+    sessions["lab"] = (lab, judge_lab(book, lab, config.lab_seconds, lab_wire))
+    notes.append(catalog.t("demo.note_standard"))
+    judge_capture(book, stage if stage.summary is not None else None, analysis,
+                  expected_sessions=len(sessions), standard=standard)
 
     progress.step(catalog.t("demo.report"))
     shots = []

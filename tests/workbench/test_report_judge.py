@@ -179,3 +179,25 @@ def test_lab_session_judged_on_replies_and_frames(jpegs):
     judge_lab(book, PlaybackOutcome("x", "udp", replies, []), 1.0)
     assert [t.outcome for t in book.tests] == [Outcome.PASSED, Outcome.FAILED]
     assert book.tests[0].title == "O dialeto do roteiro: SETUP, PLAY e TEARDOWN"
+
+
+def test_the_captured_reply_is_the_evidence_and_must_be_2xx(jpegs):
+    from workbench.wire import WireExchange
+
+    outcome = _outcome(jpegs, range(0, 10), range(10, 20))
+    ok = WireExchange("OPTIONS", "OPTIONS * RTSP/1.0\nCSeq: 1\n", "RTSP/1.0 200 OK\nCSeq: 1\n",
+                      200, "OK")
+    odd = WireExchange("PAUSE", "PAUSE x RTSP/1.0\nCSeq: 5\n", "RTSP/1.0 299 Odd\nCSeq: 5\n",
+                       299, "Odd")
+    bad = WireExchange("TEARDOWN", "TEARDOWN x RTSP/1.0\nCSeq: 7\n",
+                       "RTSP/1.0 500 Internal Server Error\nCSeq: 7\n", 500,
+                       "Internal Server Error")
+    book = TestBook(Catalog.load("en"))
+    PlaybackJudge(book, FPS, TIMINGS).judge(outcome, "UDP",
+                                            {"OPTIONS": ok, "PAUSE": odd, "TEARDOWN": bad})
+    tests = {t.title.split(": ", 1)[1].split(" ")[0]: t for t in book.tests}
+    assert tests["OPTIONS"].passed and tests["OPTIONS"].observed.startswith("200 OK")
+    assert tests["OPTIONS"].evidence == [ok.evidence()]
+    assert tests["PAUSE"].passed and tests["PAUSE"].observed.startswith("299 Odd")
+    assert not tests["TEARDOWN"].passed and tests["TEARDOWN"].observed == "500 Internal Server Error"
+    assert tests["DESCRIBE"].observed.startswith("accepted (2xx)")  # nothing captured for it

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -113,25 +112,23 @@ def analyse_capture(path: Path, tshark: bool = True) -> AnalysedCapture:
 def judge_capture(
     book: TestBook,
     stage: CaptureStage | None,
+    analysed: AnalysedCapture | None,
     expected_sessions: int,
     standard: AnalysedCapture | None,
-    progress: Callable[[int | None], None] = lambda _: None,
-) -> AnalysedCapture | None:
+) -> None:
     """The demo's three capture tests: read back, conformance, Wireshark."""
     t = book.catalog.t
-    if stage is None or stage.summary is None:
+    if stage is None or stage.summary is None or analysed is None:
         reason = (stage.describe(book.catalog) if stage else None) or t("obs.no_capture")
         for key in ("capture_read", "conformance", "wireshark"):
             book.not_run(key, reason, sessions=expected_sessions)
-        return None
-    analysed = analyse_capture(stage.path)
-    progress(None)
+        return
     if analysed.check is None:
         book.add("capture_read", False, t("obs.error", error=analysed.error),
                  sessions=expected_sessions)
         book.not_run("conformance", analysed.error or "", sessions=expected_sessions)
         book.not_run("wireshark", analysed.error or "", sessions=expected_sessions)
-        return analysed
+        return
     check = analysed.check
     playing_sessions = [s for s in check.sessions if s.streams]
     book.add(
@@ -139,7 +136,8 @@ def judge_capture(
         len(playing_sessions) >= expected_sessions and check.error is None,
         t("obs.capture_read", packets=check.packets_read, sessions=len(check.sessions),
           streams=len(check.streams)),
-        [f"{s.id}: " + ", ".join(stream_label(x) for x in s.streams) for s in check.sessions]
+        [f"{s.id}: " + (", ".join(stream_label(x) for x in s.streams) or t("obs.no_streams"))
+         for s in check.sessions]
         + ([analysed.error] if analysed.error else []),
         sessions=expected_sessions,
     )
@@ -163,7 +161,6 @@ def judge_capture(
     else:
         book.add("wireshark", tshark.accepted and tshark.rtp_packets > 0, tshark.message,
                  [analysed.wireshark or ""], sessions=expected_sessions)
-    return analysed
 
 
 def capture_origin(check: CheckResult) -> float:
