@@ -8,6 +8,7 @@ that rules can judge them instead of the reader silently fixing them.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 from enum import Enum
@@ -120,7 +121,7 @@ def read_stream(stream: TcpStream) -> list[RtspMessage | InterleavedFrame]:
         if match is None:
             # No empty line ends this header. Another message may still follow (the lab's
             # server sends replies so); else the capture ends inside it.
-            stop = _next_message_start(data, pos + 1)
+            stop = _next_boundary_start(stream, pos)
             message = _parse_head(data[pos:stop].rstrip(b"\r\n"), pos, pktno, t)
             message.raw = data[pos:stop]
             message.lf_only_lines = message.raw.count(b"\n") - message.raw.count(b"\r\n")
@@ -161,6 +162,16 @@ def read_stream(stream: TcpStream) -> list[RtspMessage | InterleavedFrame]:
             message.raw += data[pos:resync]
             pos = resync
     return items
+
+
+def _next_boundary_start(stream: TcpStream, pos: int) -> int:
+    """The first segment boundary after ``pos`` where a message or frame begins."""
+    data = stream.data
+    i = bisect.bisect_right(stream.starts, pos)
+    for start in stream.starts[i:]:
+        if _MESSAGE_START.match(data, start) and data[start : start + 1] not in (b"\r", b"\n"):
+            return start
+    return len(data)
 
 
 def _next_message_start(data: bytes, pos: int) -> int:

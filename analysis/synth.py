@@ -263,6 +263,8 @@ class SynthSession:
         max_payload: int = 1400,
         session_id: str = "5EC0A1B2",
         sender_reports: bool = True,
+        interleaved: bool = False,
+        q: int = 255,
     ) -> None:
         self.client_ip, self.server_ip = client_ip, server_ip
         self.rtsp_client_port, self.rtsp_port = rtsp_client_port, rtsp_port
@@ -276,8 +278,12 @@ class SynthSession:
             f"m=video 0 RTP/AVP 26\r\na=rtpmap:26 JPEG/90000\r\na=framerate:{fps}\r\n"
             f"a=x-dimensions:{w},{h}\r\na=control:stream=0\r\n"
         ).encode()
-        transport = f"RTP/AVP;unicast;client_port={client_rtp_port}-{client_rtp_port + 1}"
-        reply_transport = transport + f";server_port={server_rtp_port}-{server_rtp_port + 1}"
+        self.interleaved = interleaved
+        if interleaved:  # RFC 2326 §10.12: RTP on channel 0, RTCP on 1 of the RTSP connection
+            transport = reply_transport = "RTP/AVP/TCP;unicast;interleaved=0-1"
+        else:
+            transport = f"RTP/AVP;unicast;client_port={client_rtp_port}-{client_rtp_port + 1}"
+            reply_transport = transport + f";server_port={server_rtp_port}-{server_rtp_port + 1}"
         t = t0
         self.messages: list[SynthMessage] = []
 
@@ -326,7 +332,7 @@ class SynthSession:
         step = VIDEO_CLOCK // fps
         start = t
         for i in range(count):
-            payloads = rfc2435_payloads(frames[i % len(frames)], max_payload)
+            payloads = rfc2435_payloads(frames[i % len(frames)], max_payload, q)
             ft = start + i / fps
             for k, payload in enumerate(payloads):
                 self.rtp.append(
@@ -397,6 +403,9 @@ def write_sessions(synth: PcapSynth, sessions: list[SynthSession]) -> None:
             conv.open(t)
         elif kind == 1:
             conv.send(t, item.from_client, item.data)
+        elif kind in (2, 3) and s.interleaved:
+            data = item.to_bytes() if kind == 2 else item
+            conv.send(t, False, b"$" + bytes((kind - 2,)) + struct.pack("!H", len(data)) + data)
         elif kind == 2:
             synth.udp(
                 t, (s.server_ip, s.server_rtp_port),

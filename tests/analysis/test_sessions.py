@@ -1,0 +1,146 @@
+"""Sessions from captures: interleaved RTP over RTSP, RTP without RTSP (heuristics or
+given ports), the lab's whole-JPEG payloads, and RFC 2435 frames rebuilt into JPEGs that
+decode to the same pixels as the originals."""
+
+from __future__ import annotations
+
+import io
+import struct
+
+import pytest
+from analysis_corpus import DEFECTS, clean_session, small_jpeg
+from PIL import Image, ImageChops
+
+from analysis import rfc2435
+from analysis.check import check_capture
+from analysis.frames import PayloadFormat
+from analysis.synth import PcapSynth, SynthSession, rfc2435_payloads, rtp_header, split_jpeg
+
+
+def test_interleaved_rtp_belongs_to_its_session_by_channel(tmp_path):
+    result = check_capture(clean_session(interleaved=True).write(tmp_path / "tcp.pcap"))
+    assert [r.rule.id for r in result.rules if r.failed] == []
+    (session,) = result.sessions
+    (stream,) = session.streams
+    assert stream.transport == "tcp" and stream.channel == 0
+    assert stream.stats.frames == 45 and stream.session_id == session.id
+    (rtcp,) = session.rtcp
+    assert rtcp.channel == 1 and len(rtcp.sender_reports) == 2
+
+
+def test_session_follows_setup_play_teardown(tmp_path):
+    session = clean_session()
+    result = check_capture(session.write(tmp_path / "s.pcap"))
+    (rtsp,) = result.sessions
+    assert rtsp.id == "5EC0A1B2"
+    assert [ex.method for ex in rtsp.connection.exchanges] == [
+        "OPTIONS", "DESCRIBE", "SETUP", "PLAY", "TEARDOWN"
+    ]  # fmt: skip
+    assert all(ex.response is not None and not ex.cseq_problem for ex in rtsp.connection.exchanges)
+    ((start, stop),) = rtsp.playing
+    assert start == pytest.approx(session.play_time) and stop > start
+    assert rtsp.sdp.media[0].rtpmap[26] == ("JPEG", 90000) and rtsp.sdp.media[0].framerate == 30
+    ((play, info),) = rtsp.plays
+    assert info[0].seq == session.rtp[0].seq and info[0].rtptime == session.rtp[0].ts
+
+
+def rtp_only_capture(tmp_path, port: int = 5004, count: int = 20, pt: int = 26):
+    parts = split_jpeg(small_jpeg(1))
+    synth = PcapSynth()
+    seq = 500
+    for i in range(count):
+        payloads = rfc2435_payloads(parts, 300)
+        for k, payload in enumerate(payloads):
+            synth.udp(
+                10 + i / 30 + k * 1e-4, ("192.168.1.5", 7000), ("192.168.1.9", port),
+                rtp_header(seq, 9000 + 3000 * i, 0xFEED, pt, k == len(payloads) - 1) + payload,
+            )  # fmt: skip
+            seq += 1
+    synth.udp(10.5, ("192.168.1.5", 9999), ("192.168.1.9", 9998), b"not rtp at all, just noise")
+    return synth.write(tmp_path / "rtp.pcap")
+
+
+def test_rtp_without_rtsp_is_found_heuristically(tmp_path):
+    result = check_capture(rtp_only_capture(tmp_path))
+    (stream,) = result.streams
+    assert stream.ssrc == 0xFEED and stream.format is PayloadFormat.RFC2435
+    assert stream.stats.frames == 20 and stream.stats.complete_frames == 20
+    assert result.failures() == []
+    assert result.result("RTSP-PLAY-1").outcome.value == "not applicable"
+
+
+def test_rtp_ports_given_explicitly(tmp_path):
+    path = rtp_only_capture(tmp_path, count=1)  # one frame: too few packets for heuristics
+    assert check_capture(path).streams == []
+    (stream,) = check_capture(path, rtp_ports=[5004]).streams
+    assert stream.stats.packets >= 2
+
+
+def test_lab_format_frames_are_the_original_jpegs(tmp_path):
+    session = clean_session()
+    DEFECTS["the lab's format"][0](session)
+    result = check_capture(session.write(tmp_path / "lab.pcap"))
+    (stream,) = result.streams
+    assert stream.format is PayloadFormat.WHOLE_JPEG
+    assert [f.jpeg() for f in stream.frames[:3]] == [small_jpeg(i) for i in range(3)]
+    assert "the lab's format, not RFC 2435" in result.result("LAB-FMT-1").evidence
+
+
+def decode(data: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image
+
+
+@pytest.mark.parametrize("q", [255, 50, 75, 90])
+def test_rebuilt_frames_decode_to_the_original_pixels(tmp_path, q):
+    """In-band tables (Q=255), and the Appendix A tables for Q 1..99, which must equal the
+    tables Pillow (libjpeg) writes at quality Q: zig-zag order and scaling both matter."""
+    original = small_jpeg(3) if q == 255 else _pillow_jpeg(q)
+    parts = split_jpeg(original)
+    session = SynthSession([parts], count=3, max_payload=200, q=q)
+    result = check_capture(session.write(tmp_path / "q.pcap"))
+    (stream,) = result.streams
+    frame = stream.frames[0]
+    assert frame.q == q and (frame.width, frame.height) == (64, 48)
+    rebuilt = decode(frame.jpeg())
+    assert (
+        ImageChops.difference(rebuilt.convert("RGB"), decode(original).convert("RGB")).getbbox()
+        is None
+    )
+    assert result.result("JPEG-DEC-1").outcome.value == "passed"
+
+
+def _pillow_jpeg(quality: int) -> bytes:
+    image = decode(small_jpeg(3)).convert("RGB")
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
+def _segments(jpeg: bytes, marker: int) -> list[bytes]:
+    out, pos = [], 2
+    while pos < len(jpeg) and jpeg[pos + 1] != rfc2435.SOS:
+        length = struct.unpack_from("!H", jpeg, pos + 2)[0]
+        if jpeg[pos + 1] == marker:
+            out.append(jpeg[pos + 4 : pos + 2 + length])
+        pos += 2 + length
+    return out
+
+
+def test_huffman_tables_are_the_standard_annex_k_ones():
+    """The rebuilt DHT segments equal the ones libjpeg writes (Annex K, unoptimised)."""
+    pillow = b"".join(_segments(small_jpeg(0), rfc2435.DHT))
+    ours = b"".join(_segments(rfc2435.jfif_header(1, 64, 48, bytes(128)), rfc2435.DHT))
+    tables_pillow = _split_dht(pillow)
+    tables_ours = _split_dht(ours)
+    assert tables_ours == tables_pillow
+
+
+def _split_dht(body: bytes) -> dict[int, bytes]:
+    tables, pos = {}, 0
+    while pos < len(body):
+        count = sum(body[pos + 1 : pos + 17])
+        tables[body[pos]] = body[pos + 1 : pos + 17 + count]
+        pos += 17 + count
+    return tables
