@@ -11,6 +11,7 @@ import argparse
 import json
 import logging
 import sys
+import threading
 import time
 from enum import IntEnum
 from pathlib import Path
@@ -127,31 +128,59 @@ class Recorder:
             self.writer.close()
 
 
+class FrameSink:
+    """Receives frames on the network thread: records them and counts them."""
+
+    def __init__(self, recorder: Recorder, limit: int | None) -> None:
+        self.recorder = recorder
+        self.limit = limit
+        self.count = 0
+        self.last_frame: float | None = None
+        self.error: Exception | None = None
+        self.done = threading.Event()  # the frame limit was reached or recording failed
+
+    def __call__(self, jpeg: bytes, timestamp: int, arrival: float, index: int) -> None:
+        if self.done.is_set():
+            return
+        try:
+            self.recorder.add(jpeg, index)
+        except (MediaFileError, OSError) as exc:
+            self.error = exc
+            self.done.set()
+            return
+        self.count += 1
+        self.last_frame = time.monotonic()
+        if self.limit is not None and self.count >= self.limit:
+            self.done.set()
+
+
 def run_session(client: RTSPClient, args: argparse.Namespace, recorder: Recorder) -> str:
-    """SETUP, PLAY, receive until a stop condition; return why it stopped (clean cases)."""
+    """SETUP, PLAY, receive until a stop condition; return why it stopped (clean cases).
+
+    Frames are handled on the network thread; this thread only wakes a few times a
+    second to look at the stop conditions and the status line.
+    """
+    sink = FrameSink(recorder, args.frames)
+    client.on_frame = sink
     client.setup()
     client.play()
     played = time.monotonic()
-    last_frame = played
     last_status = 0.0
-    count = 0
     live = sys.stderr.isatty()
     while True:
+        finished = sink.done.wait(POLL)
+        if sink.error is not None:
+            raise sink.error
+        if finished:
+            return f"received {sink.count} frames"
         now = time.monotonic()
         if args.duration is not None and now - played >= args.duration:
             return f"played {args.duration:g} s"
-        if args.frames is not None and count >= args.frames:
-            return f"received {count} frames"
-        frame = client.next_frame(timeout=POLL)
-        now = time.monotonic()
-        if frame is not None:
-            recorder.add(frame.jpeg, frame.index)
-            count += 1
-            last_frame = now
         if live and now - last_status >= STATUS_INTERVAL:
             last_status = now
             print("\r" + status_line(client.stats()), end="", file=sys.stderr, flush=True)
-        if frame is not None:
+        last = sink.last_frame
+        if last is not None and now - last < POLL:
             continue
         if client.stream_ended:
             return "the server ended the stream"
@@ -159,7 +188,11 @@ def run_session(client: RTSPClient, args: argparse.Namespace, recorder: Recorder
             raise SessionFailed(ExitCode.SERVER_GONE, f"server gone: {client.close_reason}")
         if client.first_packet_time is None and now - played >= args.rtp_timeout:
             raise SessionFailed(ExitCode.NO_RTP, f"no RTP within {args.rtp_timeout:g} s of PLAY")
-        if client.first_packet_time is not None and now - last_frame >= args.rtp_timeout:
+        if last is None and now - played >= args.rtp_timeout:
+            raise SessionFailed(
+                ExitCode.NO_RTP, f"RTP arrives but no complete frame within {args.rtp_timeout:g} s"
+            )
+        if last is not None and now - last >= args.rtp_timeout:
             if args.dialect == Dialect.LAB:
                 return "the stream went quiet (the lab's server just stops at the end)"
             raise SessionFailed(
@@ -205,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
             rtp_port=args.rtp_port,
             dialect=args.dialect,
             timeout=args.timeout,
+            queue_frames=False,
         )
     except ValueError as exc:
         print(f"rtsp-client: {exc}", file=sys.stderr)

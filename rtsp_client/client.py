@@ -65,7 +65,8 @@ class RTSPClient:
 
     ``rtp_port`` 0 picks a free even/odd UDP pair. ``transport`` is "udp" or "tcp"
     (interleaved); ``dialect="lab"`` speaks the lab's Client.py wire form. ``on_frame``
-    is called from the network thread with (jpeg, rtp_timestamp, arrival_time, index).
+    is called from the network thread with (jpeg, rtp_timestamp, arrival_time, index);
+    ``queue_frames=False`` skips the iterator's queue when only the callback is used.
     """
 
     def __init__(
@@ -80,6 +81,7 @@ class RTSPClient:
         timeout: float = 5.0,
         on_frame: FrameCallback | None = None,
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+        queue_frames: bool = True,
     ) -> None:
         self._core = ClientCore(
             server_host,
@@ -93,6 +95,8 @@ class RTSPClient:
         )
         self.timeout = timeout
         self.on_frame = on_frame
+        # False when only the callback consumes frames (nothing reads the iterator).
+        self.queue_frames = queue_frames
         self._frames: queue.Queue[Frame | None] = queue.Queue(FRAME_QUEUE_SIZE)
         self._loop: _LoopThread | None = None
         self._connected = False
@@ -277,6 +281,8 @@ class RTSPClient:
                 self.on_frame(frame.jpeg, frame.timestamp, frame.arrival, frame.index)
             except Exception:
                 logger.exception("on_frame callback failed")
+        if not self.queue_frames:
+            return
         try:
             self._frames.put_nowait(frame)
         except queue.Full:
