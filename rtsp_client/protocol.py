@@ -251,7 +251,14 @@ class ClientCore:
         loop = asyncio.get_running_loop()
         try:
             _, stream = await asyncio.wait_for(
-                loop.create_connection(lambda: _RTSPStream(self), self.host, self.port),
+                loop.create_connection(
+                    lambda: _RTSPStream(self),
+                    self.host,
+                    self.port,
+                    # The media sockets are IPv4: talk to the server over IPv4 too, so the
+                    # address RTP must come from is one a UDP packet can carry.
+                    family=socket.AF_INET if self.transport_kind == "udp" else 0,
+                ),
                 self.timeout,
             )
         except ConnectionRefusedError as exc:

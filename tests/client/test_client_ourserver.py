@@ -95,3 +95,15 @@ def test_first_frame_arrives_soon_after_the_play_reply(server):
         delay = frame.arrival - client.core.play_reply_time
     # Generous bound: the benchmark measures the real figure; this only catches a stall.
     assert delay < 1.0
+
+
+def test_the_labs_own_example_works_with_localhost(server, source_hashes):
+    # client = RTSPClient('localhost', 554, 1234, 'movie.Mjpeg'), with a free port for 554
+    client = RTSPClient("localhost", server.port, 0, "movie.Mjpeg")
+    client.setup()
+    client.play()
+    frame = next(client.frames(timeout=3))
+    client.pause()
+    client.teardown()
+    client.close()
+    assert pixel_hash(frame.jpeg) == source_hashes[0]
