@@ -18,7 +18,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from workbench.playback import Timings
-from workbench.report.i18n import DEFAULT_LANGUAGE, available_languages
+from workbench.report.i18n import DEFAULT_LANGUAGE, Catalog, available_languages
 from workbench.report.model import Outcome
 from workbench.sample import DEFAULT_PATH, ensure_sample
 from workbench.scenario import STEPS, DemoConfig, DemoProgress, DemoResult, run_demo
@@ -80,23 +80,24 @@ class RichProgress(DemoProgress):
         self.progress.update(self.task, completed=STEPS)
 
 
-def print_summary(console: Console, result: DemoResult) -> None:
+def print_summary(console: Console, result: DemoResult, catalog: Catalog) -> None:
     """The tests as a table, then where the report and the capture are."""
     report = result.report
     table = Table(title=report.title, show_lines=False)
     table.add_column("#", justify="right")
-    table.add_column("test")
-    table.add_column("result")
+    table.add_column(catalog.t("test.title"))
+    table.add_column(catalog.t("test.result"))
     for test in report.functional_tests:
         style = OUTCOME_STYLE[test.outcome]
-        table.add_row(str(test.number), test.title, f"[{style}]{test.outcome.value}[/]")
+        table.add_row(str(test.number), test.title,
+                      f"[{style}]{catalog.t('outcome.' + test.outcome.value)}[/]")
     console.print(table)
     if report.stats:
         stats = Table(title="RTP streams")
         for column in ("stream", "packets", "lost", "jitter ms", "kbit/s", "fps"):
             stats.add_column(column, justify="left" if column == "stream" else "right")
         for row in report.stats:
-            stats.add_row(row.stream, str(row.packets), str(row.lost),
+            stats.add_row(row.stream.split(" → ")[0], str(row.packets), str(row.lost),
                           f"{row.jitter_ms:.2f}" if row.jitter_ms is not None else "–",
                           f"{row.bitrate_kbps:.0f}" if row.bitrate_kbps else "–",
                           f"{row.fps:.1f}" if row.fps else "–")
@@ -136,5 +137,5 @@ def run(args: argparse.Namespace) -> int:
         display = RichProgress(progress, console)
         result = run_demo(config, display)
         display.finish()
-    print_summary(console, result)
+    print_summary(console, result, Catalog.load(args.lang))
     return result.exit_code
