@@ -45,6 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="even UDP port for RTP, RTCP on the next (default any)",
     )
     parser.add_argument(
+        "--gso",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="UDP segmentation offload: one syscall per frame instead of one per packet; a "
+        "capture on this host then shows one large datagram per frame (default off)",
+    )
+    parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="-v: one line per request; -vv: debug"
     )
     return parser
@@ -75,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             max_sessions=args.max_sessions,
             max_connections=args.max_connections,
             rtp_port=args.rtp_port,
+            use_gso=args.gso,
         )
         server.start()
     except (MediaFileError, ValueError, OSError) as exc:

@@ -9,6 +9,9 @@ Decisions where RFC 2326 leaves a choice:
 - A session's activity is any RTSP request naming it or an RTCP report about its stream.
 - At the end of a file without --loop: RTCP BYE, the session is kept until TEARDOWN, and a
   PLAY without Range starts over.
+- RTP goes out with one sendmsg per packet (header and shared payload gathered) by default;
+  use_gso=True (--gso) sends a whole frame in one syscall with UDP GSO, but a capture on the
+  sending host (Wireshark on lo) then sees one unsegmented datagram per frame.
 - The lab's client (Transport "RTP/UDP") gets its own reply layout and whole-JPEG datagrams
   numbered by frame, and no RTCP (it has no RTCP port).
 """
@@ -131,7 +134,7 @@ class RTSPServer:
         rtp_port: int = 0,
         lab_flush_delay: float = 0.15,
         report_interval: float = REPORT_INTERVAL,
-        use_gso: bool = True,
+        use_gso: bool = False,
     ) -> None:
         chosen_port = port if port is not None else server_port
         self.requested_port = DEFAULT_PORT if chosen_port is None else chosen_port

@@ -56,6 +56,17 @@ def check_rtp(packets: list[RTPPacket], ssrc: int, first_seq: int, first_ts: int
 
 
 def test_udp_stream_to_end_rtp_rtcp_and_pixels(server, clip_frames):
+    check_udp_stream_to_end(server, clip_frames)
+
+
+def test_udp_stream_with_gso_is_the_same_on_the_wire(media_dir, clip_frames):
+    with RTSPServer(
+        port=0, media=media_dir, host="127.0.0.1", fps=FPS, mtu=MTU, use_gso=True
+    ) as server:
+        check_udp_stream_to_end(server, clip_frames)
+
+
+def check_udp_stream_to_end(server: RTSPServer, clip_frames: list[bytes]) -> None:
     rtp, rtcp = free_port_pair()
     url = f"rtsp://127.0.0.1:{server.port}/sub/raw.mjpeg"  # 8 frames
     with RTSPTestClient("127.0.0.1", server.port) as client, rtp, rtcp:
