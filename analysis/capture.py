@@ -2,7 +2,8 @@
 
 No libpcap and no BPF: a background thread reads raw frames, ``SessionFlowFilter`` keeps the
 RTSP connection(s) and the RTP/RTCP flows their SETUP exchanges negotiate, and each kept frame
-is appended to a pcap (LINKTYPE_ETHERNET) that is flushed as it goes. Because the RTSP exchange
+is appended to a pcap (LINKTYPE_ETHERNET) that is flushed as it goes. UDP GSO
+super-datagrams are cut into the datagrams the receiver gets (``analysis.capture_gso``). Because the RTSP exchange
 is in the file, Wireshark and tshark decode the RTP without "Decode As". The kernel's drop
 count (PACKET_STATISTICS) is reported, so drops are never silent.
 """
@@ -20,6 +21,7 @@ from typing import BinaryIO
 
 from analysis.capture_bpf import attach, session_filter
 from analysis.capture_filter import SessionFlowFilter
+from analysis.capture_gso import GSO_UDP_L4, VNET_HDR_SIZE, VnetHeader, split_udp_gso
 
 __all__ = ["Capture", "CaptureError", "CapturePermissionError", "CaptureSummary", "PcapFileWriter"]
 
@@ -30,6 +32,7 @@ ETH_P_ALL = 0x0003
 # <linux/if_packet.h>
 SOL_PACKET = 263
 PACKET_STATISTICS = 6
+PACKET_VNET_HDR = 15
 PACKET_OUTGOING = 4
 # <linux/if_arp.h>: the loopback device's hardware type.
 ARPHRD_LOOPBACK = 772
@@ -176,6 +179,13 @@ class Capture:
             raise CaptureError("this capture was already started")
         self._sock = open_packet_socket(self.interface)
         self._loopback = _is_loopback(self.interface)
+        try:
+            # Asks the kernel for each frame's GSO segment size (see analysis.capture_gso).
+            self._sock.setsockopt(SOL_PACKET, PACKET_VNET_HDR, 1)
+            self._vnet = True
+        except OSError:
+            log.info("no PACKET_VNET_HDR: UDP GSO super-datagrams are written uncut")
+            self._vnet = False
         if self.kernel_filter:
             # Spares the thread every frame that cannot matter; the user-space filter
             # still decides, so a refused filter only costs CPU.
@@ -279,12 +289,23 @@ class Capture:
                 # address: (ifname, proto, pkttype, hatype, hwaddr)
                 if self._loopback and address[2] == PACKET_OUTGOING:
                     continue
-                frame = view[:size]
+                gso = None
+                if self._vnet:
+                    gso = VnetHeader.parse(view)
+                    frame = view[VNET_HDR_SIZE:size]
+                else:
+                    frame = view[:size]
                 if not self.filter.accept(frame):
                     continue
-                self._writer.write(frame, _timestamp(ancdata))
+                stamp = _timestamp(ancdata)
+                if gso is not None and gso.gso_type == GSO_UDP_L4:
+                    frames = split_udp_gso(bytes(frame), gso.gso_size)
+                else:
+                    frames = [frame]
+                for piece in frames:
+                    self._writer.write(piece, stamp)
                 with self._lock:
-                    self._written += 1
+                    self._written += len(frames)
                 if self.count is not None and self._written >= self.count:
                     break
         except BaseException as exc:  # noqa: BLE001 - reported by stop()

@@ -6,6 +6,7 @@ import argparse
 import io
 import re
 import socket
+import struct
 import subprocess
 import threading
 import time
@@ -23,6 +24,7 @@ from analysis import capture as capture_module
 from analysis import capture_bpf
 from analysis.capture import Capture, CaptureError, CapturePermissionError, PcapFileWriter
 from analysis.capture_filter import SessionFlowFilter, parse_frame, transport_ports
+from analysis.capture_gso import VnetHeader, split_udp_gso
 from analysis.craft import SessionBuilder, valid_rtp_jpeg
 from analysis.layers import RTCP, RTP, SenderInfo
 from workbench.commands import capture as capture_command
@@ -378,3 +380,38 @@ def test_cli_names_a_bad_interface(tmp_path, capsys):
     assert _run_cli(["capture", "-i", "nosuch0", "--count", "1",
                      "-o", str(tmp_path / "x.pcap")]) == 2
     assert "nosuch0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("ipv6", [False, True])
+def test_udp_gso_super_datagram_is_cut_into_valid_datagrams(ipv6):
+    rtp_packets = [bytes([0x80, 26, 0, i]) + bytes([i]) * 96 for i in range(3)]
+    rtp_packets.append(b"\x80\x9a\x00\x03" + b"\x07" * 40)  # a shorter last segment
+    l3 = IPv6(src="::1", dst="::2") if ipv6 else IP(src="10.0.0.1", dst="10.0.0.2", id=500)
+    big = bytes(Ether() / l3 / UDP(sport=6000, dport=5000) / b"".join(rtp_packets))
+    pieces = split_udp_gso(big, 100)
+    assert len(pieces) == 4
+    for piece, payload in zip(pieces, rtp_packets):
+        pkt = Ether(piece)
+        assert bytes(pkt[UDP].payload) == payload
+        assert pkt[UDP].len == 8 + len(payload)
+        # Checksums as Scapy computes them for the same fields.
+        reference = Ether(piece)
+        del reference[UDP].chksum
+        if not ipv6:
+            del reference[IP].chksum, reference[IP].len
+        rebuilt = Ether(bytes(reference))
+        assert rebuilt[UDP].chksum == pkt[UDP].chksum
+        if not ipv6:
+            assert rebuilt[IP].chksum == pkt[IP].chksum and pkt[IP].len == 28 + len(payload)
+    if not ipv6:
+        assert [Ether(p)[IP].id for p in pieces] == [500, 501, 502, 503]
+
+
+def test_gso_split_leaves_other_frames_alone():
+    small = bytes(Ether() / IP() / UDP() / bytes(50))
+    assert split_udp_gso(small, 100) == [small]
+    tcp = bytes(Ether() / IP() / TCP() / bytes(500))
+    assert split_udp_gso(tcp, 100) == [tcp]
+    assert split_udp_gso(b"\x00" * 10, 100) == [b"\x00" * 10]
+    header = VnetHeader.parse(struct.pack("=BBHHHH", 0, 5, 42, 1388, 0, 0))
+    assert (header.gso_type, header.gso_size) == (5, 1388)
