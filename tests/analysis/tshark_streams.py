@@ -74,6 +74,7 @@ def live_capture(tshark: str, path: Path, capture_filter: str) -> Iterator[Path]
             seen += line
             if time.monotonic() > deadline:
                 raise RuntimeError(f"tshark did not start capturing: {seen}")
+        time.sleep(1.0)  # dumpcap reports before its filter is live: give it a moment
         yield path
         time.sleep(0.5)  # let the last packets reach the file
     finally:
