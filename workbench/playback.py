@@ -108,7 +108,7 @@ def _call(outcome: PlaybackOutcome, client: RTSPClient, step: str,
     sent = time.time()
     try:
         result = action()
-    except ClientError as exc:
+    except (ClientError, OSError) as exc:  # OSError: a socket the client could not open
         outcome.replies[step] = StepReply(
             step, False, error=str(exc), status=getattr(exc, "status", None), sent_at=sent,
             replied_at=time.time())

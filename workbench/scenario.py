@@ -21,7 +21,7 @@ from analysis.capture import Capture, CaptureError
 from rtsp_common.mjpeg import open_media
 from rtsp_server import RTSPServer
 from workbench.judge import NumberedFrame, PlaybackJudge, judge_lab, judge_negative
-from workbench.negative import run_all
+from workbench.negative import NegativeOutcome, run_all
 from workbench.playback import (
     PlaybackOutcome,
     Timings,
@@ -29,7 +29,13 @@ from workbench.playback import (
     run_script,
     standard_script,
 )
-from workbench.report.build import CaptureStage, analyse_capture, build_report, judge_capture
+from workbench.report.build import (
+    AnalysedCapture,
+    CaptureStage,
+    analyse_capture,
+    build_report,
+    judge_capture,
+)
 from workbench.report.i18n import Catalog
 from workbench.report.model import Outcome, Report
 from workbench.report.render import RenderedReport, render_report
@@ -147,40 +153,39 @@ def _stop_capture(capture: Capture | None, stage: CaptureStage) -> None:
         stage.stop_error = str(exc)
 
 
-def run_demo(config: DemoConfig, progress: DemoProgress | None = None) -> DemoResult:
-    """Run the whole scenario and write the report; never raises for a failed step."""
-    progress = progress or DemoProgress()
-    catalog = Catalog.load(config.language)
-    book = TestBook(catalog)
-    progress.step(catalog.t("demo.sample"))
-    sample, made = ensure_sample(config.media)
-    notes = [catalog.t("demo.note_sample", clip=sample.describe(),
-                       made=catalog.t("demo.made" if made else "demo.found"))]
-    fps = sample.fps
-    path = config.media.name
-    sessions: dict[str, tuple[PlaybackOutcome, list[NumberedFrame]]] = {}
-    stage = CaptureStage(path=config.capture_path)
-    folder = config.report_dir
-    folder.mkdir(parents=True, exist_ok=True)
+@dataclass
+class Recorded:
+    """What the live part of the demo recorded, before anything is judged."""
 
+    url: str
+    port: int
+    outcomes: dict[str, PlaybackOutcome]
+    negatives: list[NegativeOutcome]
+    stage: CaptureStage
+    standard_stage: CaptureStage
+
+
+def _record(config: DemoConfig, fps: float, scratch: Path, book: TestBook,
+            progress: DemoProgress) -> Recorded:
+    """Serve, capture and play every session; adds the capture test (test 1)."""
+    catalog = book.catalog
+    path = config.media.name
+    stage = CaptureStage(path=config.capture_path)
+    # A second capture of the standard sessions alone, for the conformance test.
+    standard_stage = CaptureStage(path=scratch / "standard.pcap")
     progress.step(catalog.t("demo.server"))
     # GSO off: on loopback a packet socket sees a GSO super-packet before it is cut into
     # datagrams, so the capture would hold one RTP "packet" per frame instead of each one.
-    scratch = Path(tempfile.mkdtemp(prefix="rtsp-demo-"))
     with RTSPServer(port=0, media=config.media.parent, fps=fps, use_gso=False) as server:
         port = server.port
         url = f"rtsp://{LOOPBACK}:{port}/{path}"
-        notes.append(catalog.t("demo.note_server", url=url))
         progress.step(catalog.t("demo.capture", interface=config.interface))
-        capture = _start_capture(config, port, config.capture_path, stage)
+        capture = _start_capture(config, port, stage.path, stage)
+        standard_capture = None
         if capture is None:
             progress.note(catalog.t("obs.capture_refused", error=stage.start_error))
-        # A second capture of the standard sessions alone, for the conformance test.
-        standard_stage = CaptureStage(path=scratch / "standard.pcap")
-        standard_capture = (
-            _start_capture(config, port, standard_stage.path, standard_stage)
-            if capture is not None else None
-        )
+        else:
+            standard_capture = _start_capture(config, port, standard_stage.path, standard_stage)
         sleep = _sleeper(progress, capture)
         capture_test = book.add("capture", capture is not None,
                                 stage.describe(catalog) or
@@ -199,41 +204,72 @@ def run_demo(config: DemoConfig, progress: DemoProgress | None = None) -> DemoRe
         outcomes["lab"] = run_script(LOOPBACK, port, path, lab_script(config.lab_seconds),
                                      dialect="lab", sleep=sleep)
         _stop_capture(capture, stage)
-        if stage.summary is not None or stage.stop_error:
-            capture_test.observed = stage.describe(catalog) or capture_test.observed
-        if stage.stop_error:
-            capture_test.outcome = Outcome.FAILED
+    if stage.summary is not None or stage.stop_error:
+        capture_test.observed = stage.describe(catalog) or capture_test.observed
+    if stage.stop_error:
+        capture_test.outcome = Outcome.FAILED
+    return Recorded(url, port, outcomes, negatives, stage, standard_stage)
 
-    progress.step(catalog.t("demo.check"))
-    analysis = analyse_capture(stage.path) if stage.summary is not None else None
-    standard = (analyse_capture(standard_stage.path, tshark=False)
-                if standard_stage.summary is not None else None)
-    shutil.rmtree(scratch, ignore_errors=True)
+
+def _judge(recorded: Recorded, config: DemoConfig, fps: float, book: TestBook,
+           analysis: AnalysedCapture | None, standard: AnalysedCapture | None,
+           ) -> dict[str, list[NumberedFrame]]:
+    """Add the tests of every session, refusal and capture check, in scenario order."""
     check = analysis.check if analysis is not None else None
     judge = PlaybackJudge(book, fps, config.timings)
+    frames: dict[str, list[NumberedFrame]] = {}
     for label in ("UDP", "TCP"):
-        outcome = outcomes[label]
+        outcome = recorded.outcomes[label]
         wire = session_steps(check, outcome.session_id, list(STEP_METHODS)) if check else {}
-        sessions[label] = (outcome, judge.judge(outcome, label, wire))
-    judge_negative(book, negatives)
-    lab = outcomes["lab"]
+        frames[label] = judge.judge(outcome, label, wire)
+    judge_negative(book, recorded.negatives)
+    lab = recorded.outcomes["lab"]
     lab_wire = (session_steps(check, lab.session_id, ["SETUP", "PLAY", "TEARDOWN"])
                 if check else {})
-    sessions["lab"] = (lab, judge_lab(book, lab, config.lab_seconds, lab_wire))
-    notes.append(catalog.t("demo.note_standard"))
+    frames["lab"] = judge_lab(book, lab, config.lab_seconds, lab_wire)
+    stage = recorded.stage
     judge_capture(book, stage if stage.summary is not None else None, analysis,
-                  expected_sessions=len(sessions), standard=standard)
+                  expected_sessions=len(recorded.outcomes), standard=standard)
+    return frames
+
+
+def run_demo(config: DemoConfig, progress: DemoProgress | None = None) -> DemoResult:
+    """Run the whole scenario and write the report; never raises for a failed step."""
+    progress = progress or DemoProgress()
+    catalog = Catalog.load(config.language)
+    book = TestBook(catalog)
+    progress.step(catalog.t("demo.sample"))
+    sample, made = ensure_sample(config.media)
+    fps = sample.fps
+    scratch = Path(tempfile.mkdtemp(prefix="rtsp-demo-"))
+    try:
+        recorded = _record(config, fps, scratch, book, progress)
+        progress.step(catalog.t("demo.check"))
+        analysis = (analyse_capture(recorded.stage.path)
+                    if recorded.stage.summary is not None else None)
+        standard = (analyse_capture(recorded.standard_stage.path, tshark=False)
+                    if recorded.standard_stage.summary is not None else None)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    frames = _judge(recorded, config, fps, book, analysis, standard)
 
     progress.step(catalog.t("demo.report"))
+    folder = config.report_dir
+    folder.mkdir(parents=True, exist_ok=True)
     shots = []
     with open_media(config.media) as source:
         for label in ("UDP", "TCP"):
-            outcome, frames = sessions[label]
-            picks = _screenshot_picks(label, outcome, frames, catalog)
+            picks = _screenshot_picks(label, recorded.outcomes[label], frames[label], catalog)
             shots += make_screenshots(picks, source, folder, label.lower())
+    notes = [
+        catalog.t("demo.note_sample", clip=sample.describe(),
+                  made=catalog.t("demo.made" if made else "demo.found")),
+        catalog.t("demo.note_server", url=recorded.url),
+        catalog.t("demo.note_standard"),
+    ]
     report = build_report(
         catalog,
-        subject=catalog.t("demo.subject", url=url, stamp=config.stamp),
+        subject=catalog.t("demo.subject", url=recorded.url, stamp=config.stamp),
         tests=book.tests,
         analysis=analysis,
         folder=folder,
