@@ -1,0 +1,115 @@
+"""Report parts read from a checked capture: a crafted session with a pause, no root needed.
+
+analysis.craft builds the capture (RTSP over TCP, RFC 2435 over UDP, a PAUSE and a
+second PLAY); analysis.check reads it; the report turns it into ladder, statistics,
+series with the pause marked, and capture-derived functional tests.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from analysis.craft import SessionBuilder
+from workbench.capture_tests import add_capture_tests
+from workbench.report.build import analyse_capture, build_report, capture_origin
+from workbench.report.from_check import jitter_series_ms, series_from_stream, unwrap
+from workbench.report.i18n import Catalog
+from workbench.report.model import Outcome
+from workbench.report.render import render_report
+from workbench.testbook import TestBook
+
+FRAMES_BEFORE, FRAMES_AFTER = 8, 6
+PAUSE_S = 1.0
+
+
+@pytest.fixture(scope="module")
+def crafted(tmp_path_factory):
+    b = SessionBuilder(initial_seq=65530)  # wraps around during the session
+    b.handshake()
+    b.options()
+    b.describe()
+    b.setup()
+    b.play()
+    b.frames(FRAMES_BEFORE)
+    b.pause()
+    b.advance(PAUSE_S)
+    b.play()
+    b.frames(FRAMES_AFTER)
+    b.teardown()
+    path = b.write(tmp_path_factory.mktemp("crafted") / "session.pcap")
+    return analyse_capture(path, tshark=False)
+
+
+def test_ladder_holds_every_message_in_order(crafted):
+    catalog = Catalog.load("en")
+    report = build_report(catalog, "crafted", [], crafted, crafted.path.parent / "r1")
+    assert len(report.ladder) == 1
+    messages = report.ladder[0].messages
+    methods = [m.first_line.split(" ")[0] for m in messages if m.from_client]
+    assert methods == ["OPTIONS", "DESCRIBE", "SETUP", "PLAY", "PAUSE", "PLAY", "TEARDOWN"]
+    replies = [m for m in messages if not m.from_client]
+    assert len(replies) == 7 and all(m.status == 200 for m in replies)
+    assert [m.from_client for m in messages] == [True, False] * 7
+    times = [m.time for m in messages]
+    assert times == sorted(times) and times[0] >= 0
+    assert "CSeq: 1" in messages[0].text
+
+
+def test_series_mark_the_pause_and_unwrap_sequence_numbers(crafted):
+    check = crafted.check
+    (stream,) = check.streams
+    session = check.sessions[0]
+    (pause,) = [(a[1], b[0]) for a, b in zip(session.playing, session.playing[1:])]
+    series = series_from_stream(stream, capture_origin(check), pauses=[pause])
+    assert len(series.pauses) == 1
+    start, end = series.pauses[0]
+    assert end - start == pytest.approx(PAUSE_S, abs=0.05)
+    assert series.sequence == sorted(series.sequence)  # 65530 ... past 65535, unwrapped
+    assert series.sequence[-1] - series.sequence[0] == len(series.sequence) - 1
+    assert len(series.frame_sizes) == FRAMES_BEFORE + FRAMES_AFTER
+    assert len(series.jitter_ms) == len(series.arrival)
+
+
+def test_stats_plots_and_capture_tests(crafted, tmp_path):
+    catalog = Catalog.load("en")
+    book = TestBook(catalog)
+    add_capture_tests(book, crafted)
+    exchanges = [t for t in book.tests if t.title.startswith("RTSP exchange")]
+    assert len(exchanges) == 7 and all(t.passed for t in exchanges)
+    streams = [t for t in book.tests if t.title.startswith("RTP stream")]
+    assert len(streams) == 1 and streams[0].passed
+    report = build_report(catalog, "crafted", book.tests, crafted, tmp_path)
+    (row,) = report.stats
+    assert (row.packets, row.lost, row.frames) == (
+        crafted.check.streams[0].stats.packets, 0, FRAMES_BEFORE + FRAMES_AFTER)
+    assert {p.image for p in report.plots} == {
+        "stream1-timing.png", "stream1-seq-ts.png", "stream1-frames.png"}
+    assert all((tmp_path / p.image).is_file() for p in report.plots)
+    assert report.conformance and all(r.rfc.startswith(("RFC", "ITU")) for r in report.conformance)
+    rendered = render_report(report, tmp_path, catalog)
+    assert "RTSP exchange 7: TEARDOWN" in rendered.markdown.read_text(encoding="utf-8")
+
+
+def test_a_refusal_is_judged_against_what_the_request_deserved(tmp_path):
+    b = SessionBuilder()
+    b.handshake()
+    b.request("PLAY", [])
+    b.response(455, "Method Not Valid in This State")
+    b.request("FROBNICATE", [])
+    b.response(200, "OK")  # should have been 501
+    analysed = analyse_capture(b.write(tmp_path / "refusals.pcap"), tshark=False)
+    book = TestBook(Catalog.load("en"))
+    add_capture_tests(book, analysed)
+    play, frob = book.tests[0], book.tests[1]
+    assert play.outcome is Outcome.PASSED and "455" in play.observed
+    assert frob.outcome is Outcome.FAILED and "501" in frob.observed
+
+
+def test_unwrap_and_jitter_helpers():
+    assert unwrap([65534, 65535, 0, 1, 0xFFFF], 1 << 16) == [65534, 65535, 65536, 65537, 65535]
+    # a steady 90 kHz stream arriving on time has no jitter; one late packet raises it by 1/16
+    times = [0.0, 0.1, 0.2, 0.31]
+    stamps = [0, 9000, 18000, 27000]
+    jitter = jitter_series_ms(times, stamps, 90000)
+    assert jitter[:3] == [0.0, 0.0, 0.0]
+    assert jitter[3] == pytest.approx(10.0 / 16, rel=1e-6)
