@@ -7,8 +7,8 @@ packet it makes is returned to the caller, who may alter any field before ``writ
 bytes are computed at write time) or ``drop``/``duplicate``/``swap`` packets: that is how
 defects are injected.
 
-``MALFORMED_RTP`` names hostile RTP/RFC 2435 datagrams; ``send_udp`` sends bytes to a
-receiver's port for robustness tests.
+``MALFORMED_RTP`` and ``MALFORMED_RTCP`` name hostile RTP/RFC 2435 and RTCP datagrams;
+``send_udp`` sends bytes to a receiver's port for robustness tests.
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ __all__ = [
     "Lower",
     "SessionBuilder",
     "MALFORMED_RTP",
+    "MALFORMED_RTCP",
+    "valid_rtcp_sr",
     "send_udp",
     "valid_rtp_jpeg",
     "make_test_jpeg",
@@ -505,6 +507,70 @@ MALFORMED_RTP: dict[str, Callable[[], bytes]] = {
     "random_bytes": _random_bytes,
 }
 """Hostile RTP datagrams, by name: each callable returns the bytes of one UDP payload."""
+
+
+# --- malformed RTCP datagrams ----------------------------------------------------------------
+
+
+def valid_rtcp_sr(ssrc: int = 0x11223344) -> bytes:
+    """A compound SR + SDES CNAME (RFC 3550 §6.1): the baseline to mutate."""
+    sr = RTCP(packet_type=RTCP_SR, sourcesync=ssrc,
+              sender_info=SenderInfo(ntp_timestamp=0xE0000000_00000000, rtp_timestamp=90_000,
+                                     sender_packet_count=10, sender_octet_count=10_000))
+    return bytes(sr / _sdes(ssrc, "crafted@server"))
+
+
+def _rtcp_wrong_version() -> bytes:
+    data = valid_rtcp_sr()
+    return _with_header_byte(data, 0, (data[0] & 0x3F) | 0x40)
+
+
+def _rtcp_length_beyond_datagram() -> bytes:
+    data = valid_rtcp_sr()
+    return data[:2] + b"\x00\xff" + data[4:]
+
+
+def _rtcp_zero_length_word_count_mismatch() -> bytes:
+    # Length 0 says "header only", but an SR needs 6 more words.
+    data = valid_rtcp_sr()
+    return data[:2] + b"\x00\x00" + data[4:]
+
+
+def _rtcp_compound_starts_with_sdes() -> bytes:
+    # RFC 3550 §6.1: a compound packet starts with SR or RR.
+    return bytes(_sdes(0x11223344, "crafted@server"))
+
+
+def _rtcp_report_count_beyond_length() -> bytes:
+    # RC says 31 report blocks; none follow.
+    data = bytes(RTCP(packet_type=RTCP_RR, sourcesync=1))
+    return _with_header_byte(data, 0, 0x80 | 31)
+
+
+def _rtcp_truncated_header() -> bytes:
+    return valid_rtcp_sr()[:3]
+
+
+def _rtcp_padding_count_beyond_packet() -> bytes:
+    data = bytes(RTCP(packet_type=RTCP_RR, sourcesync=1))
+    return _with_header_byte(data, 0, data[0] | 0x20)[:-1] + b"\xff"
+
+
+def _rtcp_unknown_type() -> bytes:
+    return b"\x80\x63\x00\x01" + b"\x00\x00\x00\x01"
+
+
+MALFORMED_RTCP: dict[str, Callable[[], bytes]] = {
+    "wrong_version": _rtcp_wrong_version,
+    "length_beyond_datagram": _rtcp_length_beyond_datagram,
+    "length_too_small": _rtcp_zero_length_word_count_mismatch,
+    "compound_starts_with_sdes": _rtcp_compound_starts_with_sdes,
+    "report_count_beyond_length": _rtcp_report_count_beyond_length,
+    "truncated_header": _rtcp_truncated_header,
+    "padding_count_beyond_packet": _rtcp_padding_count_beyond_packet,
+    "unknown_type": _rtcp_unknown_type,
+}
+"""Hostile RTCP datagrams, by name: each callable returns the bytes of one UDP payload."""
 
 
 def send_udp(datagrams: Iterable[bytes | Packet], host: str, port: int) -> int:

@@ -14,7 +14,15 @@ from realtools import require_tool
 from scapy.packet import Raw
 from scapy.utils import rdpcap
 
-from analysis.craft import MALFORMED_RTP, Lower, SessionBuilder, send_udp, valid_rtp_jpeg
+from analysis.craft import (
+    MALFORMED_RTCP,
+    MALFORMED_RTP,
+    Lower,
+    SessionBuilder,
+    send_udp,
+    valid_rtcp_sr,
+    valid_rtp_jpeg,
+)
 from analysis.craft_jpeg import (
     JPEGSourceError,
     fragment_scan,
@@ -246,3 +254,26 @@ def test_rtsp_defect_knobs(tmp_path):
     scan = read_scan_image(make_test_jpeg(64, 48, index=0)).scan
     assert rtp[0][JPEG].q == 255
     assert bytes(rtp[0][RTP].payload)[8:] == scan == bytes(bare[RTP].payload)[8:]
+
+
+def test_malformed_rtcp_datagrams_have_their_defect():
+    valid = valid_rtcp_sr()
+    first = RTCP(valid)
+    assert first.packet_type == 200 and first.payload.packet_type == 202
+    m = {name: make() for name, make in MALFORMED_RTCP.items()}
+    assert all(data != valid for data in m.values())
+    assert m["wrong_version"][0] >> 6 == 1
+    assert (struct.unpack_from("!H", m["length_beyond_datagram"], 2)[0] + 1) * 4 > len(
+        m["length_beyond_datagram"])
+    assert struct.unpack_from("!H", m["length_too_small"], 2)[0] == 0
+    assert m["compound_starts_with_sdes"][1] == 202
+    assert m["report_count_beyond_length"][0] & 0x1F == 31
+    assert len(m["report_count_beyond_length"]) < 8 + 24
+    assert len(m["truncated_header"]) < 4
+    pad = m["padding_count_beyond_packet"]
+    assert pad[0] & 0x20 and pad[-1] > len(pad)
+    assert m["unknown_type"][1] not in (200, 201, 202, 203, 204)
+    # Our layers read each without raising: the checker can show them.
+    for data in m.values():
+        if len(data) >= 4:
+            RTCP(data).summary()
