@@ -110,6 +110,9 @@ JPEG_DIMENSION_UNIT = 8
 # RFC 3550 §6.4.1-§6.6: RTCP packet types.
 RTCP_SR, RTCP_RR, RTCP_SDES, RTCP_BYE, RTCP_APP = 200, 201, 202, 203, 204
 RTCP_WORD = 4
+RTP_VERSION = 2
+# RFC 5761 §4: RTCP packet types occupy 192-223 in the octet where RTP has M and PT.
+RTCP_PACKET_TYPES = range(192, 224)
 
 _JPEG_TYPES = {
     0: "4:2:2 (YUV 2h1v)",
@@ -345,6 +348,12 @@ class RTSPInterleaved(Packet):
             self.add_payload(RTSPOverTCP(rest))
 
     def guess_payload_class(self, payload):
+        # Not version 2: neither RTP nor RTCP (RFC 3550 §5.1, §6.4.1).
+        if len(payload) < RTCP_WORD or payload[0] >> 6 != RTP_VERSION:
+            return Raw
+        # RFC 5761 §4: the second octet tells RTCP (types 192-223) from RTP on one channel.
+        if payload[1] in RTCP_PACKET_TYPES:
+            return RTCP
         # RTSP pairs channels as interleaved=n-(n+1): RTP on the even one, RTCP on the odd.
         if self.channel % 2 == 0:
             return RTP

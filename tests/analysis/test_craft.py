@@ -228,11 +228,11 @@ def test_interleaved_packets_stay_editable_layers(tmp_path):
     b = SessionBuilder(lower=Lower.TCP)
     b.start()
     (frame,) = b.frames(1)
-    frame[0][RTP].version = 1
+    frame[0][RTP].sequence = 7
     frame[0][JPEG].offset = 77
     packets = rdpcap(str(b.write(tmp_path / "e.pcap")))
     edited = [p for p in packets if RTSPInterleaved in p][0]
-    assert edited[RTP].version == 1 and edited[JPEG].offset == 77
+    assert edited[RTP].sequence == 7 and edited[JPEG].offset == 77
 
 
 def test_rtsp_defect_knobs(tmp_path):

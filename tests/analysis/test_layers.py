@@ -250,3 +250,12 @@ def test_lab_whole_jpeg_payload_is_not_read_as_rfc2435():
     assert JPEG not in pkt
     assert pkt[WholeJPEG].jpeg == jpeg
     assert "no RFC 2435 header" in pkt.summary()
+
+
+def test_interleaved_payload_kind_when_parity_is_not_enough():
+    sr = bytes(RTCP(packet_type=200, sourcesync=1))
+    # RTCP on an even channel (rtcp-mux style) is still RTCP.
+    assert RTSPInterleaved(bytes(RTSPInterleaved(channel=0) / sr)).haslayer(RTCP)
+    # Not version 2: left raw, not forced into RTP.
+    pkt = RTSPInterleaved(b"$\x00\x00\x05hello")
+    assert RTP not in pkt and pkt[Raw].load == b"hello"
