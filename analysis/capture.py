@@ -4,7 +4,8 @@ No libpcap and no BPF: a background thread reads raw frames, ``SessionFlowFilter
 RTSP connection(s) and the RTP/RTCP flows their SETUP exchanges negotiate, and each kept frame
 is appended to a pcap (LINKTYPE_ETHERNET) that is flushed as it goes. UDP GSO
 super-datagrams are cut into the datagrams the receiver gets (``analysis.capture_gso``). Because the RTSP exchange
-is in the file, Wireshark and tshark decode the RTP without "Decode As". The kernel's drop
+is in the file, Wireshark and tshark decode the RTP without "Decode As" (they read RTSP on
+ports 554 and 8554; on another port name it with ``-d tcp.port==N,rtsp``). The kernel's drop
 count (PACKET_STATISTICS) is reported, so drops are never silent.
 """
 

@@ -278,7 +278,7 @@ def test_live_capture_stops_by_itself_at_count(tmp_path):
 def test_cli_capture_for_a_duration_prints_counts(tmp_path, capsys):
     require_raw_socket()
     out = tmp_path / "cli.pcap"
-    listener = _rtsp_listener()
+    listener = socket.create_server(("127.0.0.1", 0))  # a port Wireshark does not know
     port = listener.getsockname()[1]
     sender = threading.Thread(target=lambda: (time.sleep(0.3), _play_session(listener, 3)))
     sender.start()
@@ -290,6 +290,7 @@ def test_cli_capture_for_a_duration_prints_counts(tmp_path, capsys):
     written = int(re.search(r"wrote (\d+) packets", printed).group(1))
     assert written == len(rdpcap(str(out))) >= 3 + 4
     assert "kernel drops: 0" in printed
+    assert f"wireshark -d tcp.port=={port},rtsp {out}" in printed
 
 
 def test_pcap_writer_on_any_binary_stream():

@@ -14,6 +14,8 @@ from analysis.capture import Capture, CaptureError
 log = logging.getLogger(__name__)
 
 REFRESH_SECONDS = 0.25
+# The TCP ports Wireshark's RTSP dissector claims by default.
+WIRESHARK_RTSP_PORTS = (554, 8554)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -65,11 +67,16 @@ def run(args: argparse.Namespace) -> int:
     except CaptureError as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 2
-    out = Console()
+    out = Console(soft_wrap=True)
     out.print(f"wrote {summary.packets_written} packets to {summary.output} "
               f"({summary.packets_seen} seen on {summary.interface} in {summary.duration:.1f} s)")
     drops_style = "bold red" if summary.kernel_drops else "green"
     out.print(f"kernel drops: [{drops_style}]{summary.kernel_drops}[/{drops_style}]")
     if summary.negotiated_ports:
         out.print("negotiated UDP ports: " + ", ".join(map(str, summary.negotiated_ports)))
+    if args.rtsp_port not in WIRESHARK_RTSP_PORTS:
+        # Wireshark finds the RTP through the SETUP exchange, once it reads RTSP there.
+        out.print(f"Wireshark reads RTSP on ports 554 and 8554 only: open with "
+                  f"`wireshark -d tcp.port=={args.rtsp_port},rtsp {summary.output}`",
+                  soft_wrap=True)
     return 0
