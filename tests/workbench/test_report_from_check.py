@@ -113,3 +113,26 @@ def test_unwrap_and_jitter_helpers():
     jitter = jitter_series_ms(times, stamps, 90000)
     assert jitter[:3] == [0.0, 0.0, 0.0]
     assert jitter[3] == pytest.approx(10.0 / 16, rel=1e-6)
+
+
+def test_report_command_finds_rtp_by_port_without_the_rtsp_part(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    b = SessionBuilder(client_rtp_port=5004)
+    b.frames(3)  # RTP alone, too few packets for the heuristic: only the port names it
+    pcap = b.write(tmp_path / "rtp-only.pcap")
+    script = Path(sys.executable).parent / "rtsp-workbench"
+
+    def report(folder: str, *extra: str) -> str:
+        done = subprocess.run([str(script), "report", str(pcap), "-o", str(tmp_path / folder),
+                               *extra], capture_output=True, text=True, timeout=120)
+        assert done.returncode in (0, 1), done.stderr
+        return (tmp_path / folder / "report.md").read_text(encoding="utf-8")
+
+    assert "RTP stream 0x1A2B3C4D" not in report("plain")
+    md = report("by-port", "--rtp-port", "5004")
+    assert "RTP stream 0x1A2B3C4D" in md
+    packets = len(b.packets)
+    assert f"| {packets} | 0 |" in md  # every packet, none lost, in the statistics table

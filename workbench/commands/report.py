@@ -36,6 +36,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="folder to write the report into (made when missing)")
     parser.add_argument("--lang", choices=available_languages(), default=DEFAULT_LANGUAGE,
                         help="report language (default en)")
+    parser.add_argument("--rtp-port", type=int, action="append", default=[], metavar="N",
+                        help="a UDP port carrying RTP when the capture lacks the RTSP SETUP "
+                        "(repeatable)")
     parser.set_defaults(func=run)
 
 
@@ -47,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_UNREADABLE
     catalog = Catalog.load(args.lang)
     with console.status(f"checking {args.capture}"):
-        analysed = analyse_capture(args.capture)
+        analysed = analyse_capture(args.capture, rtp_ports=args.rtp_port or None)
     if analysed.check is None:
         err.print(f"rtsp-workbench report: cannot read {args.capture}: {analysed.error}")
         return EXIT_UNREADABLE

@@ -77,13 +77,16 @@ class AnalysedCapture:
         return [r for r in self.conformance if r.passed is False and r.severity == ERROR]
 
 
-def analyse_capture(path: Path, tshark: bool = True) -> AnalysedCapture:
+def analyse_capture(
+    path: Path, tshark: bool = True, rtp_ports: list[int] | None = None
+) -> AnalysedCapture:
     """Check a pcap and prepare its report parts; a broken file is reported, not raised.
 
-    With ``tshark`` the Wireshark command is also tried on it with tshark."""
+    With ``tshark`` the Wireshark command is also tried on it with tshark; ``rtp_ports``
+    name UDP ports that carry RTP when no RTSP SETUP in the capture says so."""
     result = AnalysedCapture(path)
     try:
-        result.check = check_capture(path)
+        result.check = check_capture(path, rtp_ports)
     except (AnalysisError, OSError, ValueError) as exc:
         result.error = f"{type(exc).__name__}: {exc}"
         log.warning("cannot check %s: %s", path, result.error)
