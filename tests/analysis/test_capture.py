@@ -416,3 +416,22 @@ def test_gso_split_leaves_other_frames_alone():
     assert split_udp_gso(b"\x00" * 10, 100) == [b"\x00" * 10]
     header = VnetHeader.parse(struct.pack("=BBHHHH", 0, 5, 42, 1388, 0, 0))
     assert (header.gso_type, header.gso_size) == (5, 1388)
+
+
+def test_filter_follows_several_sessions_at_once():
+    first = SessionBuilder(client_tcp_port=40001, client_rtp_port=5000, server_rtp_port=6000)
+    second = SessionBuilder(client_tcp_port=40002, client_rtp_port=5100, server_rtp_port=6100,
+                            client_ip="10.0.0.3")
+    for b in (first, second):
+        b.start()
+    f = SessionFlowFilter(8554)
+    assert all(f.accept(bytes(p)) for b in (first, second) for p in b.packets)
+    rtp = [p for b in (first, second) for frame in b.frames(2) for p in frame]
+    assert all(f.accept(bytes(p)) for p in rtp)
+    # The second client's port on the first client's address, from a port nobody
+    # negotiated: not a session's flow.
+    stray = Ether() / IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=7000, dport=5100)
+    assert not f.accept(bytes(stray))
+    # From a negotiated server port to the wrong client it is kept: a checker must see it.
+    misdirected = Ether() / IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=6100, dport=5100)
+    assert f.accept(bytes(misdirected))
