@@ -55,6 +55,7 @@ class PlayerApp:
         self.sdp_window: tk.Toplevel | None = None
         self.closed = False
         client.on_frame = self._frame_arrived  # called on the client's loop thread
+        client.queue_frames = False  # the window is the only consumer
 
         root.title(f"RTSP player - {client.core.url}")
         self.video = tk.Label(root, width=80, height=20, bg="black")
