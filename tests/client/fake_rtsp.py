@@ -6,7 +6,7 @@ import socket
 import threading
 from collections.abc import Callable
 
-from rtsp_common.rtsp import MessageParser, Request
+from rtsp_common.rtsp import InterleavedFrame, MessageParser, Request
 from rtsp_common.sdp import SessionDescription
 
 Handler = Callable[[Request], bytes | None]
@@ -20,6 +20,7 @@ class FakeRTSPServer:
         self.handler = handler or (lambda request: None)
         self.greeting = greeting
         self.requests: list[Request] = []
+        self.interleaved: list[InterleavedFrame] = []  # what the client sent on the connection
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
@@ -70,6 +71,8 @@ class FakeRTSPServer:
                 if not data:
                     break
                 for item in parser.feed(data):
+                    if isinstance(item, InterleavedFrame):
+                        self.interleaved.append(item)
                     if isinstance(item, Request):
                         self.requests.append(item)
                         reply = self.handler(item)

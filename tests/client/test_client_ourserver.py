@@ -107,3 +107,35 @@ def test_the_labs_own_example_works_with_localhost(server, source_hashes):
     client.teardown()
     client.close()
     assert pixel_hash(frame.jpeg) == source_hashes[0]
+
+
+def test_hostile_datagrams_mid_stream_are_counted_and_the_stream_goes_on(server, source_hashes):
+    import socket
+    import struct
+
+    from rtsp_common.rtp import RTPPacket
+
+    with RTSPClient.from_url(url(server)) as client:
+        client.setup()
+        client.play()
+        first = take(client, 3)
+        port = client.rtp_port
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as attacker:
+            attacker.bind(("127.0.0.1", 0))
+            hostile = [
+                b"garbage",
+                b"\x80" + bytes(5),
+                RTPPacket(26, 1, 0, 0xDEADBEEF, True, b"\x00" * 40).to_bytes(),  # another SSRC
+                b"\x80\x1a" + bytes(10) + struct.pack(">IBBBB", 5_000_000, 1, 255, 0, 60),
+            ]
+            for data in hostile:
+                attacker.sendto(data, ("127.0.0.1", port))
+                attacker.sendto(data, ("127.0.0.1", port + 1))  # and at the RTCP port
+        rest = take(client, 6)
+        stats = client.stats()
+    frames = first + rest
+    assert [pixel_hash(f.jpeg) for f in frames] == source_hashes[: len(frames)]
+    assert stats.dropped.get("malformed_rtp", 0) >= 1
+    assert stats.dropped.get("foreign_ssrc", 0) >= 1
+    assert stats.dropped.get("malformed_rtcp", 0) >= 1
+    assert stats.frames_incomplete == 0

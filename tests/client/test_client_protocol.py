@@ -147,3 +147,23 @@ def test_from_url_parses_host_port_and_path():
     assert client.core.transport_kind == "tcp"
     with pytest.raises(ValueError):
         RTSPClient.from_url("http://example.com/")
+
+
+def test_receiver_reports_go_interleaved_on_the_rtcp_channel_over_tcp():
+    with FakeRTSPServer(standard) as server:
+        client = RTSPClient("127.0.0.1", server.port, 0, "movie", transport="tcp", timeout=2)
+        client.core.rtcp_interval = 0.2
+        client.setup()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not server.interleaved:
+            time.sleep(0.05)
+        client.close()
+    setup = server.requests[1]
+    assert (
+        "RTP/AVP/TCP" in setup.headers["Transport"]
+        and "interleaved=0-1" in setup.headers["Transport"]
+    )
+    frame = server.interleaved[0]
+    assert frame.channel == 1
+    packets = parse_compound(frame.payload)
+    assert isinstance(packets[0], ReceiverReport) and isinstance(packets[1], SourceDescription)
