@@ -89,7 +89,7 @@ def analyse_capture(
         result.check = check_capture(path, rtp_ports)
     except (AnalysisError, OSError, ValueError) as exc:
         result.error = f"{type(exc).__name__}: {exc}"
-        log.warning("cannot check %s: %s", path, result.error)
+        log.info("cannot check %s: %s", path, result.error)
         return result
     except Exception as exc:  # a checker bug must not cost the user the rest of the report
         result.error = f"the checker failed on this capture: {type(exc).__name__}: {exc}"
