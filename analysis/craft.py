@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from scapy.contrib.rtcp import ReceptionReport, SDESChunk, SDESItem, SenderInfo
+from scapy.contrib.rtcp import ReceptionReport, SenderInfo
 from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Raw
@@ -34,6 +34,8 @@ from analysis.layers import (
     RTP,
     JPEGQuantizationTable,
     RTSPInterleaved,
+    SDESChunk,
+    SDESItem,
 )
 
 __all__ = [
@@ -60,7 +62,7 @@ TS_MOD = 1 << 32
 TCP_WINDOW = 65535
 # RFC 3550 §6.4.1 / §6.5: RTCP packet types and SDES item CNAME.
 RTCP_SR, RTCP_RR, RTCP_SDES, RTCP_BYE = 200, 201, 202, 203
-SDES_CNAME, SDES_END = 1, 0
+SDES_CNAME = 1
 UDP_PAYLOAD_MAX = 1400
 
 
@@ -412,17 +414,10 @@ class SessionBuilder:
 
 
 def _sdes(ssrc: int, cname: str) -> Packet:
-    """An SDES packet with one CNAME, padded to 32 bits by its END item (RFC 3550 §6.5)."""
-    value = cname.encode()
-    # Chunk: SSRC(4) + type(1) + length(1) + value + at least one END octet, to a 4-byte boundary.
-    used = 4 + 2 + len(value)
-    pad = 4 - used % 4
-    if pad < 2:
-        # One null octet would do for the RFC, but keep two so END reads as a whole item.
-        pad += 4
-    items = [SDESItem(chunk_type=SDES_CNAME, value=value)]
-    chunk = SDESChunk(sourcesync=ssrc, items=items)
-    return RTCP(packet_type=RTCP_SDES, count=1, sdes_chunks=[chunk], trailer=bytes(pad))
+    """An SDES packet with one CNAME; the chunk adds END and pads to 32 bits (RFC 3550 §6.5)."""
+    chunk = SDESChunk(sourcesync=ssrc, items=[SDESItem(chunk_type=SDES_CNAME,
+                                                       value=cname.encode())])
+    return RTCP(packet_type=RTCP_SDES, count=1, sdes_chunks=[chunk])
 
 
 # --- malformed RTP / RFC 2435 datagrams -----------------------------------------------------

@@ -14,7 +14,8 @@ What Scapy ships, and what this module adds:
   to ``JPEG`` when the RTP payload type is 26.
 * ``scapy.contrib.rtcp.RTCP`` is reused through a subclass. Scapy's class reads one packet
   and computes ``length`` over the whole compound datagram when building; it knows no BYE
-  or APP fields. Our ``RTCP`` cuts each packet at its length field, chains the next packet
+  or APP fields; its SDES items read END as two octets and lengths as signed, and its
+  chunks are not padded to 32 bits, so ``SDESItem`` and ``SDESChunk`` are our own. Our ``RTCP`` cuts each packet at its length field, chains the next packet
   of a compound datagram as its payload, keeps bytes its fields do not describe (SDES
   padding, APP data, RTCP padding, unknown types) in ``trailer``, and reads BYE and APP.
 * ``scapy.contrib.rtsp.RTSP`` is reused for RTSP messages, but it binds only TCP port 554
@@ -36,8 +37,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from scapy.contrib.rtcp import RTCP as ScapyRTCP
-from scapy.contrib.rtcp import ReceptionReport, SDESItem, SenderInfo
-from scapy.contrib.rtcp import SDESChunk as ScapySDESChunk
+from scapy.contrib.rtcp import ReceptionReport, SenderInfo
 from scapy.contrib.rtsp import RTSP, RTSPRequest, RTSPResponse
 from scapy.fields import (
     BitField,
@@ -47,6 +47,7 @@ from scapy.fields import (
     FieldLenField,
     FieldListField,
     FlagsField,
+    IntField,
     PacketListField,
     ShortField,
     StrField,
@@ -256,8 +257,57 @@ class JPEGQuantizationTable(Packet):
         return Raw
 
 
-class SDESChunk(ScapySDESChunk):
-    """SDES chunk (RFC 3550 §6.5) that leaves the bytes after its END item to the packet."""
+SDES_END = 0
+_SDES_ITEM_TYPES = {0: "END", 1: "CNAME", 2: "NAME", 3: "EMAIL", 4: "PHONE", 5: "LOC",
+                    6: "TOOL", 7: "NOTE", 8: "PRIV"}
+
+
+class SDESItem(Packet):
+    """SDES item (RFC 3550 §6.5): type, length, text; END is the single null octet."""
+
+    name = "SDES item"
+    fields_desc = [
+        ByteEnumField("chunk_type", 1, _SDES_ITEM_TYPES),
+        ConditionalField(FieldLenField("length", None, length_of="value", fmt="B"),
+                         lambda pkt: pkt.chunk_type != SDES_END),
+        ConditionalField(StrLenField("value", b"", length_from=lambda pkt: pkt.length),
+                         lambda pkt: pkt.chunk_type != SDES_END),
+    ]
+
+    def extract_padding(self, s):
+        return b"", s
+
+
+def _next_sdes_item(pkt, items, current, remain):
+    if not remain or (current is not None and current.chunk_type == SDES_END):
+        return None
+    return SDESItem
+
+
+def _chunk_pad_length(pkt) -> int:
+    used = 4 + sum(len(bytes(item)) for item in pkt.items)
+    return -used % RTCP_WORD
+
+
+class SDESChunk(Packet):
+    """SDES chunk (RFC 3550 §6.5): SSRC, items up to END, null octets to a 32-bit boundary.
+
+    Built without ``pad``, it ends its item list with END if needed and pads itself.
+    """
+
+    name = "SDES chunk"
+    fields_desc = [
+        IntField("sourcesync", 0),
+        PacketListField("items", [], SDESItem, next_cls_cb=_next_sdes_item),
+        StrLenField("pad", None, length_from=_chunk_pad_length),
+    ]
+
+    def post_build(self, pkt, pay):
+        if self.pad is None:
+            if not self.items or self.items[-1].chunk_type != SDES_END:
+                pkt += bytes(1)  # the END item
+            pkt += bytes(-len(pkt) % RTCP_WORD)
+        return pkt + pay
 
     def extract_padding(self, s):
         return b"", s

@@ -24,6 +24,8 @@ from analysis.layers import (
     RTSPInterleaved,
     RTSPOverTCP,
     RTSPResponse,
+    SDESChunk,
+    SDESItem,
     SenderInfo,
     WholeJPEG,
     decode_negotiated_flows,
@@ -259,3 +261,21 @@ def test_interleaved_payload_kind_when_parity_is_not_enough():
     # Not version 2: left raw, not forced into RTP.
     pkt = RTSPInterleaved(b"$\x00\x00\x05hello")
     assert RTP not in pkt and pkt[Raw].load == b"hello"
+
+
+def test_sdes_chunks_end_and_pad_to_32_bits():
+    # Two chunks: END lands on different offsets, so the padding differs (RFC 3550 §6.5).
+    raw = (bytes.fromhex("82ca0008") + struct.pack("!I", 1) + b"\x01\x02ab\x00\x00\x00\x00"
+           + struct.pack("!I", 2) + b"\x01\x06abcdef\x06\x04tool\x00\x00")
+    pkt = RTCP(raw)
+    first, second = pkt.sdes_chunks
+    assert first.sourcesync == 1 and [i.chunk_type for i in first.items] == [1, 0]
+    assert first.items[0].value == b"ab" and first.pad == b"\x00\x00\x00"
+    assert second.sourcesync == 2 and [i.value for i in second.items[:2]] == [b"abcdef", b"tool"]
+    assert pkt.trailer == b"" and bytes(pkt) == raw
+    # Built without END or padding, a chunk adds both; long values keep an unsigned length.
+    built = bytes(RTCP(packet_type=202, count=1, sdes_chunks=[SDESChunk(
+        sourcesync=9, items=[SDESItem(chunk_type=1, value=b"x" * 200)])]))
+    assert len(built) % 4 == 0
+    again = RTCP(built).sdes_chunks[0]
+    assert again.items[0].length == 200 and again.items[-1].chunk_type == 0
