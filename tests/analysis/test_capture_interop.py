@@ -11,11 +11,20 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from gst_peer import gst_rtsp_server, make_clip
 from realtools import require_raw_socket, require_tool
 from scapy.utils import rdpcap
 
 from analysis.capture import Capture
-from analysis.layers import RTCP, RTP, TCP, UDP, decode_negotiated_flows
+from analysis.layers import (
+    JPEG,
+    RTCP,
+    RTP,
+    TCP,
+    UDP,
+    JPEGQuantizationTable,
+    decode_negotiated_flows,
+)
 
 pytestmark = [pytest.mark.capture, pytest.mark.interop]
 
@@ -72,6 +81,35 @@ def _interleaved_rtp_sequences(packets, rtsp_port: int) -> list[int]:
     return sequences
 
 
+_FIELDS = ["frame.number", "rtp.seq", "rtp.timestamp", "rtp.ssrc", "rtp.marker", "rtp.p_type",
+           "jpeg.main_hdr.offset", "jpeg.main_hdr.type", "jpeg.main_hdr.q",
+           "jpeg.main_hdr.width", "jpeg.main_hdr.height", "jpeg.qtable_hdr.length"]
+
+
+def _assert_fields_agree_with_tshark(pcap, rtsp_port: int) -> int:
+    """Our Scapy layers and tshark read the same RTP and RFC 2435 fields, packet by packet
+    (UDP captures: one RTP packet per frame). Returns the number of packets compared."""
+    out = subprocess.run(["tshark", "-r", str(pcap), "-d", f"tcp.port=={rtsp_port},rtsp",
+                          "-Y", "rtp.p_type == 26 && udp", "-T", "fields",
+                          *[arg for f in _FIELDS for arg in ("-e", f)]],
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    packets = decode_negotiated_flows(rdpcap(str(pcap)))
+    compared = 0
+    for line in out.splitlines():
+        values = line.split("\t")
+        number = int(values[0])
+        pkt = packets[number - 1]
+        rtp, jpeg = pkt[RTP], pkt[JPEG]
+        qt = pkt[JPEGQuantizationTable].length if JPEGQuantizationTable in pkt else None
+        ours = [rtp.sequence, rtp.timestamp, rtp.sourcesync, rtp.marker, rtp.payload_type,
+                jpeg.offset, jpeg.type, jpeg.q, jpeg.width_pixels, jpeg.height_pixels, qt]
+        theirs = [int(v, 0) if v not in ("", "False", "True") else
+                  {"": None, "False": 0, "True": 1}[v] for v in values[1:]]
+        assert ours == theirs, f"packet {number}: ours {ours} tshark {theirs}"
+        compared += 1
+    return compared
+
+
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
 def test_capture_of_ffmpeg_playing_from_our_server(server_port, transport, tmp_path):
     require_raw_socket()
@@ -104,3 +142,28 @@ def test_capture_of_ffmpeg_playing_from_our_server(server_port, transport, tmp_p
     # Each packet once, none missing.
     assert [(s - sequences[0]) % 65536 for s in sequences] == list(range(len(sequences)))
     assert _tshark_jpeg_rtp_sequences(pcap, server_port) == sequences
+    if transport == "udp":
+        assert _assert_fields_agree_with_tshark(pcap, server_port) == len(sequences)
+
+
+@pytest.fixture(scope="module")
+def gst_port(tmp_path_factory) -> Iterator[int]:
+    with gst_rtsp_server(make_clip(tmp_path_factory.mktemp("gst"))) as port:
+        yield port
+
+
+def test_capture_of_ffmpeg_playing_from_gstreamer(gst_port, tmp_path):
+    require_raw_socket()
+    require_tool("ffmpeg", "tshark")
+    pcap = tmp_path / "gst.pcap"
+    with Capture("lo", gst_port, pcap) as cap:
+        subprocess.run(["ffmpeg", "-v", "error", "-rtsp_transport", "udp", "-i",
+                        f"rtsp://127.0.0.1:{gst_port}/clip", "-t", "1", "-f", "null", "-"],
+                       check=True, capture_output=True, timeout=60)
+        time.sleep(0.1)
+    summary = cap.stop()
+    assert summary.kernel_drops == 0
+    sequences = _tshark_jpeg_rtp_sequences(pcap, gst_port)
+    assert len(sequences) > 20
+    assert [(s - sequences[0]) % 65536 for s in sequences] == list(range(len(sequences)))
+    assert _assert_fields_agree_with_tshark(pcap, gst_port) == len(sequences)

@@ -10,12 +10,11 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
+from gst_peer import gst_rtsp_server, make_clip
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from realtools import ROOT, missing, require_tool
 
 from analysis.probe import CASE_IDS, Verdict, run_probe
 from analysis.probe_channel import socket_environment
@@ -29,10 +28,6 @@ from analysis.probe_wire import (
     sdp_setup_urls,
 )
 from workbench.commands import probe as probe_command
-
-GST_PEER = ROOT / "tests" / "peers" / "gst_rtsp_server.py"
-DEBIAN_PYTHON = "/usr/bin/python3"
-
 
 # --- wire: requests and reply framing -----------------------------------------------------
 
@@ -227,38 +222,10 @@ def test_cli_rejects_a_non_rtsp_url(capsys):
 
 
 @pytest.fixture(scope="module")
-def gst_clip(tmp_path_factory) -> Path:
-    """A 2 s 320x240 4:2:0 MJPEG clip in Matroska, as GStreamer's rtpjpegpay wants it."""
-    require_tool("ffmpeg")
-    folder = tmp_path_factory.mktemp("gst")
-    mjpeg, mkv = folder / "clip.mjpeg", folder / "clip.mkv"
-    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i",
-                    "testsrc=size=320x240:rate=30", "-t", "2", "-pix_fmt", "yuvj420p",
-                    "-c:v", "mjpeg", "-q:v", "5", "-f", "mjpeg", str(mjpeg)],
-                   check=True, timeout=120)
-    subprocess.run(["ffmpeg", "-v", "error", "-framerate", "30", "-f", "mjpeg", "-i",
-                    str(mjpeg), "-c", "copy", str(mkv)], check=True, timeout=120)
-    return mkv
-
-
-@pytest.fixture(scope="module")
-def gst_server(gst_clip) -> Iterator[int]:
-    """GStreamer's rtsp-server on a free port, serving the clip at /clip."""
-    check = subprocess.run([DEBIAN_PYTHON, "-c", "import gi; gi.require_version("
-                            "'GstRtspServer', '1.0'); from gi.repository import GstRtspServer"],
-                           capture_output=True, timeout=60)
-    if check.returncode != 0:
-        missing(f"GstRtspServer bindings for {DEBIAN_PYTHON}: {check.stderr.decode()[-200:]}")
-    proc = subprocess.Popen([DEBIAN_PYTHON, str(GST_PEER), "--port", "0", "--media",
-                             str(gst_clip), "--path", "/clip"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        line = proc.stdout.readline()
-        assert line.startswith("PORT "), f"peer did not start: {line!r}"
-        yield int(line.split()[1])
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+def gst_server(tmp_path_factory) -> Iterator[int]:
+    """GStreamer's rtsp-server on a free port, serving a 2 s clip at /clip."""
+    with gst_rtsp_server(make_clip(tmp_path_factory.mktemp("gst"))) as port:
+        yield port
 
 
 @pytest.mark.interop
