@@ -49,6 +49,7 @@ PORT_PAIR_ATTEMPTS = 64
 MAX_DATAGRAM = 65536  # the largest UDP payload, so no datagram is ever truncated
 RTP_DRAIN_LIMIT = 64  # datagrams read per wake-up before yielding to the loop
 USER_AGENT = "rtsp-workbench-client/0.1"
+RTSP_VERSION_PREFIX = "RTSP/"  # RFC 2326 §7.1: Status-Line = RTSP-Version SP Status-Code ...
 
 
 class Dialect:
@@ -610,6 +611,9 @@ class ClientCore:
                 self._stream.transport.write(reply.to_bytes())
             return
         logger.debug("< %d %s", item.status, item.reason)
+        if not item.version.upper().startswith(RTSP_VERSION_PREFIX):
+            self._protocol_violation(f"server answered in {item.version}, not RTSP/1.0")
+            return
         cseq = item.cseq
         future = self._pending.get(cseq) if cseq is not None else None
         if future is None and len(self._pending) == 1:

@@ -164,3 +164,27 @@ def test_console_entry_point_runs(server):
 def test_bad_url_is_a_usage_error(capsys):
     assert main(["http://example.com/x"]) == ExitCode.USAGE
     assert "not an rtsp:// URL" in capsys.readouterr().err
+
+
+def test_a_frame_too_big_for_the_lab_format_is_a_clear_failure(tmp_path, capsys):
+    import io
+    import random
+
+    from PIL import Image
+
+    rng = random.Random(1)
+    noise = Image.frombytes(
+        "RGB", (400, 304), bytes(rng.getrandbits(8) for _ in range(400 * 304 * 3))
+    )
+    out = io.BytesIO()
+    noise.save(out, "JPEG", quality=95, subsampling=2)
+    assert len(out.getvalue()) > 99_999
+    clip = tmp_path / "big.mjpeg"
+    clip.write_bytes(out.getvalue() * 3)
+    with RTSPServer(port=0, media=clip, host="127.0.0.1", fps=30) as big:
+        code = main(
+            [f"rtsp://127.0.0.1:{big.port}/big.mjpeg", "--frames", "2",
+             "--record", str(tmp_path / "out.Mjpeg")]
+        )  # fmt: skip
+    assert code == ExitCode.FAILURE
+    assert "99" in one_line(capsys.readouterr().err)

@@ -58,6 +58,25 @@ def test_a_server_answering_garbage_is_a_protocol_violation():
         client.close()
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"RTSP/1.0 200 OK\r\n" + b"X-Junk: " + b"a" * 20000 + b"\r\n\r\n",  # head too big
+        b"RTSP/1.0 200 OK\r\nCSeq: 1\r\nContent-Length: 99999999\r\n\r\n",  # body too big
+        b"RTSP/1.0 abc Nope\r\nCSeq: 1\r\n\r\n",  # no status code
+        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",  # another protocol
+        bytes(range(256)) * 4,  # binary noise
+    ],
+    ids=["huge-head", "huge-body", "bad-status", "http", "noise"],
+)
+def test_garbage_replies_end_in_a_client_error_never_a_crash(answer):
+    with FakeRTSPServer(lambda r: answer) as server:
+        client = RTSPClient("127.0.0.1", server.port, 0, "movie", timeout=1)
+        with pytest.raises((ProtocolViolation, ConnectionLost, RTSPTimeout, RTSPError)):
+            client.options()
+        client.close()
+
+
 def test_a_silent_server_times_out():
     with FakeRTSPServer(lambda r: None) as server:
         client = RTSPClient("127.0.0.1", server.port, 0, "movie", timeout=0.5)
