@@ -72,8 +72,10 @@ def test_pause_and_resume_lose_or_repeat_no_frame(server, source_hashes, transpo
     frames = before + straggling + after
     hashes = [pixel_hash(f.jpeg) for f in frames]
     assert hashes == source_hashes[: len(hashes)]
-    steps = {(b.timestamp - a.timestamp) % (1 << 32) for a, b in zip(frames, frames[1:])}
-    assert steps == {FRAME_TICKS}
+    steps = [(b.timestamp - a.timestamp) % (1 << 32) for a, b in zip(frames, frames[1:])]
+    # One frame period between frames; across the pause the clock may also count the pause.
+    assert all(FRAME_TICKS <= step < 90000 * 5 for step in steps)
+    assert sum(step != FRAME_TICKS for step in steps) <= 1
 
 
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
