@@ -188,3 +188,23 @@ def test_a_frame_too_big_for_the_lab_format_is_a_clear_failure(tmp_path, capsys)
         )  # fmt: skip
     assert code == ExitCode.FAILURE
     assert "99" in one_line(capsys.readouterr().err)
+
+
+def test_status_line_and_summary_show_the_figures():
+    from rtsp_client.cli import status_line, summary
+    from rtsp_client.stats import ReceptionStats
+
+    stats = ReceptionStats(
+        packets_expected=100, packets_received=97, packets_lost=3, loss_percent=3.0,
+        jitter_ms=1.25, frames_complete=40, frames_incomplete=1, fps=29.5,
+        bitrate_kbps=2900.0, average_fps=30.0, average_bitrate_kbps=2950.0, elapsed=1.3,
+        dropped={"foreign_ssrc": 2},
+    )  # fmt: skip
+    line = status_line(stats)
+    for text in ("29.5 fps", "2900.0 kbit/s", "loss  3.00%", "jitter   1.25 ms"):
+        assert text in line
+    assert "\n" not in line
+    report = summary(stats)
+    assert "40 complete, 1 incomplete" in report
+    assert "97 received of 100 expected, 3 lost (3.00%)" in report
+    assert "foreign_ssrc 2" in report
