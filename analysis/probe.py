@@ -192,6 +192,11 @@ class _Run:
             why = ("connection closed without a reply" if outcome.closed
                    else outcome.error or "no reply")
             return self.add(case, data, no_reply, why, outcome)
+        if reply.unterminated:
+            return self.add(case, data, Verdict.FAIL,
+                            f"answered {reply.head} but never sent the empty line that ends "
+                            "a message (RFC 2326 §7): a conforming client waits forever",
+                            outcome)
         if cseq is not None and reply.cseq != str(cseq):
             got = "no CSeq" if reply.cseq is None else f"CSeq {reply.cseq}"
             return self.add(case, data, Verdict.FAIL,
@@ -266,14 +271,14 @@ def _normal_flow(run: _Run) -> str:
         outcome = channel.exchange(data)
         result = run.judge("setup", data, outcome, cseq, passes={OK})
         session = None
+        reply = outcome.reply
+        if reply is not None and reply.status == OK and reply.get("Session"):
+            # Go on with the session even when the reply broke a rule, to probe PLAY.
+            session = reply.get("Session").split(";")[0].strip()
         if result.verdict is Verdict.PASS:
-            reply = outcome.reply
-            session_header = reply.get("Session")
             reply_transport = reply.get("Transport") or ""
-            if not session_header:
+            if session is None:
                 run.report.results[-1] = _fail(result, "200 without a Session header (§12.37)")
-            else:
-                session = session_header.split(";")[0].strip()
             if f"client_port={receiver.rtp_port}" not in reply_transport.replace(" ", ""):
                 run.report.results[-1] = _fail(
                     run.report.results[-1],

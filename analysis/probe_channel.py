@@ -13,6 +13,7 @@ from analysis.probe_wire import ReplyError, ReplyReader, Target
 log = logging.getLogger(__name__)
 
 RECV_SIZE = 65536
+UNTERMINATED_IDLE = 0.5
 # Ports tried for the RTP/RTCP pair: RFC 3550 §11 wants RTP on an even port, RTCP on the next.
 RTP_PORT_TRIES = 50
 
@@ -40,12 +41,19 @@ class TCPChannel:
         deadline = time.monotonic() + self.timeout
         while not self.pending:
             remaining = deadline - time.monotonic()
+            partial = bool(self.reader.buffer)
             if remaining <= 0:
-                return Exchange(error=f"no reply within {self.timeout:.1f} s")
+                return self._unterminated() or Exchange(
+                    error=f"no reply within {self.timeout:.1f} s")
             try:
-                self.sock.settimeout(remaining)
+                # A reply head that stops short of its empty line (the lab's server) is
+                # taken as sent once the peer has been quiet for a moment.
+                self.sock.settimeout(min(remaining, UNTERMINATED_IDLE) if partial
+                                     else remaining)
                 data = self.sock.recv(RECV_SIZE)
             except TimeoutError:
+                if partial:
+                    return self._unterminated() or Exchange(error="unreadable partial reply")
                 continue
             except (ConnectionResetError, BrokenPipeError):
                 data = b""
@@ -53,13 +61,20 @@ class TCPChannel:
                 return Exchange(error=f"receive failed: {exc}")
             if not data:
                 self.closed = True
-                return Exchange(closed=True)
+                return self._unterminated() or Exchange(closed=True)
             try:
                 self.pending.extend(self.reader.feed(data))
             except ReplyError as exc:
                 self.closed = True
                 return Exchange(error=f"unreadable reply: {exc}")
         return Exchange(reply=self.pending.pop(0))
+
+    def _unterminated(self) -> Exchange | None:
+        try:
+            reply = self.reader.flush_unterminated()
+        except ReplyError as exc:
+            return Exchange(error=f"unreadable reply: {exc}")
+        return Exchange(reply=reply) if reply is not None else None
 
     def close(self) -> None:
         self.sock.close()

@@ -63,6 +63,8 @@ class Reply:
     headers: tuple[tuple[str, str], ...]
     body: bytes = b""
     line_ending: str = "\r\n"
+    # True when the sender went quiet without the empty line that ends a message (§7).
+    unterminated: bool = False
 
     def get(self, name: str) -> str | None:
         lowered = name.lower()
@@ -133,14 +135,41 @@ class ReplyReader:
             self.skipped_interleaved += 1
             return self._next()
         match = re.search(rb"\r?\n\r?\n", buf)
-        if match is None:
-            if len(buf) > MAX_REPLY_HEAD:
-                raise ReplyError(f"reply head exceeds {MAX_REPLY_HEAD} bytes without a blank line")
-            if buf and not bytes(buf[:5]).startswith(b"RTSP/"[: len(buf)]):
-                raise ReplyError(f"not an RTSP reply: {bytes(buf[:40])!r}")
+        return self._reply_from(buf, match) if match is not None else self._incomplete(buf)
+
+    def _incomplete(self, buf: bytearray) -> None:
+        if len(buf) > MAX_REPLY_HEAD:
+            raise ReplyError(f"reply head exceeds {MAX_REPLY_HEAD} bytes without a blank line")
+        if buf and not bytes(buf[:5]).startswith(b"RTSP/"[: len(buf)]):
+            raise ReplyError(f"not an RTSP reply: {bytes(buf[:40])!r}")
+        return None
+
+    def flush_unterminated(self) -> Reply | None:
+        """The buffered head as a reply when the peer stopped sending before the empty line
+        (the lab's server does); None when nothing that looks like a reply is buffered."""
+        buf = self.buffer
+        while buf[:1] in (b"\r", b"\n"):
+            del buf[:1]
+        if not bytes(buf[:5]) == b"RTSP/":
             return None
+        reply = self._parse_head(bytes(buf).rstrip(b"\r\n"), b"", unterminated=True)
+        buf.clear()
+        return reply
+
+    def _reply_from(self, buf: bytearray, match: re.Match) -> Reply | None:
         head = bytes(buf[: match.start()])
-        line_ending = "\r\n" if b"\r\n" in head or match.group(0).startswith(b"\r") else "\n"
+        length = _content_length(head)
+        end = match.end() + length
+        if len(buf) < end:
+            return None
+        body = bytes(buf[match.end() : end])
+        del buf[:end]
+        return self._parse_head(head, body, crlf=match.group(0).startswith(b"\r"))
+
+    @staticmethod
+    def _parse_head(head: bytes, body: bytes, *, crlf: bool = False,
+                    unterminated: bool = False) -> Reply:
+        line_ending = "\r\n" if b"\r\n" in head or crlf else "\n"
         lines = re.split(rb"\r?\n", head)
         status = _STATUS_LINE.match(lines[0])
         if status is None:
@@ -151,20 +180,19 @@ class ReplyReader:
             if not sep:
                 raise ReplyError(f"header line without a colon: {line[:80]!r}")
             headers.append((name.strip().decode("latin-1"), value.strip().decode("latin-1")))
-        length = 0
-        for name, value in headers:
-            if name.lower() == "content-length":
-                if not value.isdigit() or int(value) > MAX_REPLY_BODY:
-                    raise ReplyError(f"bad Content-Length: {value!r}")
-                length = int(value)
-        end = match.end() + length
-        if len(buf) < end:
-            return None
-        body = bytes(buf[match.end() : end])
-        del buf[:end]
         return Reply(status.group(1).decode(), int(status.group(2)),
                      (status.group(3) or b"").decode("latin-1").strip(), tuple(headers), body,
-                     line_ending)
+                     line_ending, unterminated)
+
+
+def _content_length(head: bytes) -> int:
+    match = re.search(rb"(?im)^content-length[ \t]*:[ \t]*(\S*)[ \t]*\r?$", head)
+    if match is None:
+        return 0
+    value = match.group(1)
+    if not value.isdigit() or int(value) > MAX_REPLY_BODY:
+        raise ReplyError(f"bad Content-Length: {value.decode('latin-1')!r}")
+    return int(value)
 
 
 def sdp_setup_urls(reply: Reply, request_url: str) -> list[str]:

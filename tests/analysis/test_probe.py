@@ -15,6 +15,7 @@ import pytest
 from gst_peer import gst_rtsp_server, make_clip
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from realtools import ROOT
 
 from analysis.probe import CASE_IDS, Verdict, run_probe
 from analysis.probe_channel import socket_environment
@@ -57,6 +58,14 @@ def test_reply_reader_frames_split_replies_bodies_and_interleaved():
     assert replies[0].body == b"v=0\n" and replies[0].cseq == "1"
     assert replies[1].reason == "Session Not Found" and replies[1].line_ending == "\n"
     assert reader.skipped_interleaved == 1 and not reader.buffer
+
+
+def test_reply_reader_flushes_a_reply_without_its_empty_line():
+    reader = ReplyReader()
+    assert reader.feed(b"RTSP/1.0 200 OK\nCSeq: 1\nSession: 123456") == []
+    reply = reader.flush_unterminated()
+    assert reply.unterminated and reply.cseq == "1" and reply.get("Session") == "123456"
+    assert reader.flush_unterminated() is None and not reader.buffer
 
 
 @pytest.mark.parametrize("junk, message", [
@@ -315,3 +324,28 @@ def test_probe_names_a_reply_that_is_not_rtsp():
     options = report.results[0]
     assert options.verdict is Verdict.FAIL
     assert "unreadable reply" in options.reason and "status line" in options.reason
+
+
+@pytest.mark.slow
+def test_probe_names_the_lab_servers_faults(lab_movie):
+    """The lab's server: replies lack the closing empty line, odd requests get silence."""
+    proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "peers" / "lab_server.py"),
+                             "--port", "0", "--media", str(lab_movie)],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("PORT "), line
+        target = Target("127.0.0.1", int(line.split()[1]), "/movie.Mjpeg")
+        report = run_probe(target, socket_environment(target, timeout=1.0, rtp_wait=0.5))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    by_case = {r.case: r for r in report.results}
+    setup = by_case["setup"]
+    assert setup.verdict is Verdict.FAIL and setup.status == 200
+    assert "empty line" in setup.reason and "§7" in setup.reason
+    # The session it assigned is still used for PLAY.
+    assert by_case["play"].verdict is Verdict.FAIL and "empty line" in by_case["play"].reason
+    assert by_case["unknown_method"].verdict is Verdict.FAIL
+    assert "no reply" in by_case["unknown_method"].reason
+    assert report.failed
