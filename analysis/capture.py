@@ -303,6 +303,8 @@ class Capture:
                     frames = split_udp_gso(bytes(frame), gso.gso_size)
                 else:
                     frames = [frame]
+                if self.count is not None:
+                    frames = frames[: self.count - self._written]
                 for piece in frames:
                     self._writer.write(piece, stamp)
                 with self._lock:
