@@ -156,18 +156,14 @@ class _RTSPStream(asyncio.Protocol):
         self.core._connection_lost(exc)
 
 
-class _MediaDatagrams(asyncio.DatagramProtocol):
-    """The UDP edge for RTCP (and RTP when given as a datagram endpoint)."""
+class _RTCPDatagrams(asyncio.DatagramProtocol):
+    """The UDP edge for RTCP (RTP is drained straight off its socket)."""
 
-    def __init__(self, core: ClientCore, rtcp: bool) -> None:
+    def __init__(self, core: ClientCore) -> None:
         self.core = core
-        self.rtcp = rtcp
 
     def datagram_received(self, data: bytes, addr: tuple) -> None:
-        if self.rtcp:
-            self.core._rtcp_in(data, addr)
-        else:
-            self.core._rtp_in(data, addr)
+        self.core._rtcp_in(data, addr)
 
     def error_received(self, exc: Exception) -> None:
         # ICMP port unreachable and the like: nothing to do for a receiver but note it.
@@ -469,9 +465,7 @@ class ClientCore:
         # a frame's packets arrive in a burst, so this saves a loop round trip per packet.
         self._rtp_sock = rtp_sock
         loop.add_reader(rtp_sock.fileno(), self._drain_rtp)
-        rtcp, _ = await loop.create_datagram_endpoint(
-            lambda: _MediaDatagrams(self, rtcp=True), sock=rtcp_sock
-        )
+        rtcp, _ = await loop.create_datagram_endpoint(lambda: _RTCPDatagrams(self), sock=rtcp_sock)
         self._udp = [rtcp]
 
     def _drain_rtp(self) -> None:
