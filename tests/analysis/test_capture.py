@@ -435,3 +435,20 @@ def test_filter_follows_several_sessions_at_once():
     # From a negotiated server port to the wrong client it is kept: a checker must see it.
     misdirected = Ether() / IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=6100, dport=5100)
     assert f.accept(bytes(misdirected))
+
+
+def test_a_failing_disk_stops_the_capture_with_a_clear_error(tmp_path):
+    require_raw_socket()
+    listener = _rtsp_listener()
+    cap = Capture(interface="lo", rtsp_port=listener.getsockname()[1],
+                  output=tmp_path / "full.pcap").start()
+
+    def disk_full(frame, timestamp):
+        raise OSError(28, "No space left on device")
+
+    cap._writer.write = disk_full
+    _play_session(listener, 3)
+    listener.close()
+    assert cap.wait(5)  # the thread ends on the error instead of spinning
+    with pytest.raises(CaptureError, match="No space left on device"):
+        cap.stop()
