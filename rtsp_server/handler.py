@@ -90,9 +90,10 @@ class ServerConfig:
 
 @dataclass(frozen=True)
 class StartStreaming:
-    """Start pacing ``session``'s frames from its current position now."""
+    """Start pacing ``session``'s frames from its current position at clock time ``at``."""
 
     session: Session
+    at: float
 
 
 @dataclass(frozen=True)
@@ -477,7 +478,8 @@ class RequestHandler:
             elif stream.at_end:
                 stream.seek(0.0)  # played to the end: PLAY again starts over
             session.ended = False
-            reply.actions.append(StartStreaming(session))
+            stream.start_run(now)
+            reply.actions.append(StartStreaming(session, now))
         if session.lab_dialect:
             return
         aggregate = self._base_url(request, session.media_path)

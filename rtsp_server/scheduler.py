@@ -103,8 +103,9 @@ class Scheduler:
     def __len__(self) -> int:
         return len(self.queue)
 
-    def add(self, key: Hashable, fps: float) -> None:
-        self.queue.add(key, fps, self._loop.time())
+    def add(self, key: Hashable, fps: float, start: float | None = None) -> None:
+        """Pace ``key`` from clock time ``start`` (now by default)."""
+        self.queue.add(key, fps, self._loop.time() if start is None else start)
         self._arm()
 
     def remove(self, key: Hashable) -> None:

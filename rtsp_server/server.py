@@ -329,8 +329,8 @@ class RTSPServer:
         for action in actions:
             session = action.session
             if isinstance(action, StartStreaming):
-                session.next_report = self.loop_time()
-                self._scheduler.add(session.id, self.fps)
+                session.next_report = action.at
+                self._scheduler.add(session.id, self.fps, action.at)
             elif isinstance(action, StopStreaming):
                 self._scheduler.remove(session.id)
             elif isinstance(action, EndSession):
@@ -395,11 +395,11 @@ class RTSPServer:
             if connection.write_buffer_size() > WRITE_BUFFER_LIMIT:
                 stream.skip_frame()  # a slow reader loses frames, not the server's memory
                 return True
-            headers = stream.frame_headers(payloads)
+            headers = stream.frame_headers(payloads, deadline)
             connection.write(interleaved_frame(destination.rtp, headers, payloads))
         else:
             assert self._udp is not None
-            headers = stream.frame_headers(payloads)
+            headers = stream.frame_headers(payloads, deadline)
             self._udp.send_frame((destination.host, destination.rtp_port), headers, payloads)
         wallclock = time.time() - (self.loop_time() - deadline)
         session.last_frame_wallclock = wallclock

@@ -16,9 +16,10 @@ LAB_FIRST_SEQUENCE = 1  # the lab's server numbers packets by frame number, from
 class RTPStream:
     """Numbering state of one session's RTP stream.
 
-    The timestamp of frame number n (counted from the start of the file, loops included) is
-    ``ts_base + n * 90000 / fps``, so a position in the file always maps to the same time and a
-    PAUSE/PLAY or a seek keeps timestamps coherent; sequence numbers simply continue.
+    The media clock runs in real time (RFC 3550 §5.1: monotonic and linear), across PAUSE and
+    seeks too: within a play run frame k has ``run_base + k * 90000 / fps``, and a new run
+    starts where the clock has got to since the last frame. RTP-Info maps each run's first
+    timestamp to its position (RFC 2326 §12.33). Sequence numbers simply continue.
     """
 
     ssrc: int
@@ -32,6 +33,9 @@ class RTPStream:
     packet_count: int = 0  # RFC 3550 §6.4.1 sender's packet count
     octet_count: int = 0  # RFC 3550 §6.4.1 sender's octet count (payload only)
     last_timestamp: int | None = None
+    last_sent_at: float | None = None  # clock time the last frame was due
+    run_base: int | None = None  # timestamp of the current run's first frame
+    run_frames: int = 0  # frames of the current run sent (or skipped)
 
     @classmethod
     def create(
@@ -49,21 +53,27 @@ class RTPStream:
         )
 
     @property
-    def frame_number(self) -> int:
-        """The next frame counted from the start of the file across loops."""
-        return self.loops * self.frame_count + self.position
-
-    @property
     def at_end(self) -> bool:
         """True when every frame was sent and the stream does not loop."""
         return self.position >= self.frame_count and not self.loop
 
-    def timestamp_of(self, frame_number: int) -> int:
-        return (self.ts_base + round(frame_number * RTP_CLOCK_RATE / self.fps)) % TS_MOD
+    @property
+    def frame_interval(self) -> float:
+        return 1.0 / self.fps
+
+    def start_run(self, now: float) -> None:
+        """A PLAY starts sending at clock time ``now``: the media clock ran on since the last frame."""
+        if self.last_timestamp is None or self.last_sent_at is None:
+            self.run_base = self.ts_base
+        else:
+            elapsed = max(now - self.last_sent_at, self.frame_interval)
+            self.run_base = (self.last_timestamp + round(elapsed * RTP_CLOCK_RATE)) % TS_MOD
+        self.run_frames = 0
 
     @property
     def next_timestamp(self) -> int:
-        return self.timestamp_of(self.frame_number)
+        base = self.ts_base if self.run_base is None else self.run_base
+        return (base + round(self.run_frames * RTP_CLOCK_RATE / self.fps)) % TS_MOD
 
     def seek(self, seconds: float) -> float:
         """Move to the frame nearest ``seconds`` (clamped to the file); return its exact time."""
@@ -77,7 +87,8 @@ class RTPStream:
         return self.position / self.fps
 
     def skip_frame(self) -> None:
-        """Advance past the current frame without sending it (its timestamp is simply unused)."""
+        """Advance past the current frame without sending it (its time slot passes unused)."""
+        self.run_frames += 1
         self._advance()
 
     def _advance(self) -> None:
@@ -86,8 +97,9 @@ class RTPStream:
             self.position = 0
             self.loops += 1
 
-    def frame_headers(self, payloads: list[bytes]) -> list[bytes]:
-        """RTP headers for the current frame's payloads; advance the position and counters.
+    def frame_headers(self, payloads: list[bytes], sent_at: float | None = None) -> list[bytes]:
+        """RTP headers for the current frame's payloads, due at clock time ``sent_at``;
+        advance the position and counters.
 
         Every fragment carries the frame's timestamp; only the last one has the marker bit
         (RFC 2435 §3.1).
@@ -103,6 +115,8 @@ class RTPStream:
         self.next_seq = seq
         self.packet_count += len(payloads)
         self.last_timestamp = timestamp
+        self.last_sent_at = sent_at
+        self.run_frames += 1
         self._advance()
         return headers
 
