@@ -9,14 +9,18 @@ Facts are gathered here in one pass; rules judge them.
 from __future__ import annotations
 
 import logging
+import zlib
 from dataclasses import dataclass, field
 from enum import Enum
+
+import numpy as np
 
 from analysis import rfc2435
 
 log = logging.getLogger(__name__)
 
 JPEG_SOI_PREFIX = b"\xff\xd8\xff"
+Q_RESERVED_FIRST = 100  # RFC 2435 §3.1.4: Q 100..127 reserved
 
 
 class PayloadFormat(Enum):
@@ -61,6 +65,36 @@ class Frame:
     precision: int = 0
     parts: list[bytes] = field(default_factory=list)
     whole: bytes | None = None  # the lab's format: the payload is the JPEG
+    # The scan data as spans of a capture buffer, when the vectorized path built the frame.
+    source: bytes | None = None
+    spans: tuple[list[int], list[int]] | None = None  # (starts, ends) in ``source``
+
+    def scan_parts(self) -> list:
+        """The frame's scan data pieces."""
+        if self.spans is not None:
+            source = self.source
+            return [source[a:b] for a, b in zip(*self.spans, strict=True)]
+        return self.parts
+
+    def header(self) -> bytes | None:
+        """The JPEG headers rebuilt for this frame (None for the lab's whole JPEGs, or when
+        no tables are known)."""
+        if self.whole is not None or self.tables is None or self.jpeg_type < 0:
+            return None
+        return rfc2435.jfif_header(
+            self.jpeg_type, self.width, self.height, self.tables, self.precision, self.dri
+        )
+
+    def content_key(self) -> tuple | None:
+        """Identifies the frame's image without building it: headers, length and CRC-32 of
+        the scan data (frames shared by many sessions decode once)."""
+        if self.whole is not None:
+            return (len(self.whole), zlib.crc32(self.whole))
+        header = self.header()
+        if header is None:
+            return None
+        scan = b"".join(self.scan_parts())
+        return (header, len(scan), zlib.crc32(scan))
 
     @property
     def structurally_sound(self) -> bool:
@@ -77,12 +111,11 @@ class Frame:
         """The frame as a JPEG file, or None when it cannot be rebuilt."""
         if self.whole is not None:
             return self.whole
-        if self.tables is None or not self.parts or self.jpeg_type < 0:
+        parts = self.scan_parts()
+        header = self.header()
+        if header is None or not parts:
             return None
-        scan = b"".join(self.parts)
-        header = rfc2435.jfif_header(
-            self.jpeg_type, self.width, self.height, self.tables, self.precision, self.dri
-        )
+        scan = b"".join(parts)
         tail = b"" if scan.endswith(rfc2435.EOI) else rfc2435.EOI
         return header + scan + tail
 
@@ -308,3 +341,92 @@ def _finish(frame: Frame) -> None:
         if frame.q < rfc2435.Q_INBAND_FIRST and frame.q not in rfc2435.Q_RESERVED:
             return
         frame.table_problems.append((frame.first_pktno, f"no quantization tables for Q {frame.q}"))
+
+
+def fast_rfc2435(stream, order: np.ndarray, ext: np.ndarray) -> list[Frame] | None:
+    """Frames of an RFC 2435 stream in one vectorized pass, or None when anything is
+    irregular (loss, restart markers, a bad offset or header...): the packet-by-packet
+    reader then runs and names each problem. Regular means exactly what
+    ``_assemble_rfc2435`` would accept without a problem."""
+    n = len(order)
+    if n == 0 or (n > 1 and not (np.diff(ext) == 1).all()):
+        return None
+    buf = np.frombuffer(stream.buffer, dtype=np.uint8)
+    p = stream.pstart[order]
+    length = stream.pend[order] - p
+    if (length < rfc2435.MAIN_HEADER_LEN).any():
+        return None
+    i64 = np.int64
+    offset = (buf[p + 1].astype(i64) << 16) | (buf[p + 2].astype(i64) << 8) | buf[p + 3]
+    jtype, q = buf[p + 4].astype(i64), buf[p + 5].astype(i64)
+    width, height = buf[p + 6].astype(i64), buf[p + 7].astype(i64)
+    starts = offset == 0
+    if not starts[0]:
+        return None
+    if not (np.isin(jtype, rfc2435.BASE_TYPES).all() and (width > 0).all() and (height > 0).all()):
+        return None
+    if ((q == 0) | ((q >= Q_RESERVED_FIRST) & (q < rfc2435.Q_INBAND_FIRST))).any():
+        return None
+    frame_of = np.cumsum(starts) - 1
+    first = np.nonzero(starts)[0]
+    last = np.concatenate((first[1:] - 1, [n - 1]))
+    ts = stream.ts[order]
+    marker = (stream.b1[order] >> 7).astype(bool)
+    if not marker[last].all() or marker.sum() != len(first):
+        return None  # a missing or misplaced marker, or the capture ends inside a frame
+    for column in (ts, jtype, q, width, height):
+        if (column != column[first][frame_of]).any():
+            return None
+    header = np.full(n, rfc2435.MAIN_HEADER_LEN, dtype=i64)
+    inband = starts & (q >= rfc2435.Q_INBAND_FIRST)
+    tables_at = {}
+    if inband.any():
+        at = np.nonzero(inband)[0]
+        if (length[at] < rfc2435.MAIN_HEADER_LEN + rfc2435.QT_HEADER_LEN).any():
+            return None
+        pq = p[at] + rfc2435.MAIN_HEADER_LEN
+        mbz, precision = buf[pq], buf[pq + 1].astype(i64)
+        qlen = (buf[pq + 2].astype(i64) << 8) | buf[pq + 3]
+        one = np.where(precision & 1, rfc2435.TABLE_BYTES_16BIT, rfc2435.TABLE_BYTES_8BIT)
+        two = one + np.where(precision & 2, rfc2435.TABLE_BYTES_16BIT, rfc2435.TABLE_BYTES_8BIT)
+        room = length[at] - rfc2435.MAIN_HEADER_LEN - rfc2435.QT_HEADER_LEN
+        if (mbz != 0).any() or (qlen < one).any() or (qlen > room).any():
+            return None
+        header[at] += rfc2435.QT_HEADER_LEN + qlen
+        take = np.where(qlen >= two, two, one)
+        data = stream.buffer
+        for k, row in enumerate(at.tolist()):
+            a = int(pq[k]) + rfc2435.QT_HEADER_LEN
+            tables_at[row] = (data[a : a + int(take[k])], int(precision[k]))
+    data_len = length - header
+    expected = offset[:-1] + data_len[:-1]
+    if n > 1 and (offset[1:][~starts[1:]] != expected[~starts[1:]]).any():
+        return None
+    pstart = (p + header).tolist()
+    pend = (p + length).tolist()
+    pktnos = stream.pktno[order].tolist()
+    times = stream.time[order].tolist()
+    exts = ext.tolist()
+    ts_list, types, qs = ts.tolist(), jtype.tolist(), q.tolist()
+    widths, heights = width.tolist(), height.tolist()
+    sizes = np.add.reduceat(data_len, first).tolist()
+    standard: dict[int, bytes] = {}
+    frames = []
+    empty = ()  # problem lists of a regular frame: none, and never appended to
+    for a, b, size in zip(first.tolist(), last.tolist(), sizes, strict=True):
+        qa = qs[a]
+        if qa >= rfc2435.Q_INBAND_FIRST:
+            tables, precision = tables_at[a]
+        else:
+            tables = standard.get(qa) or standard.setdefault(qa, rfc2435.standard_tables(qa))
+            precision = 0
+        frames.append(
+            Frame(
+                ts_list[a], pktnos[a], times[a], exts[a], exts[b], pktnos[b], times[b],
+                b - a + 1, size, True, True, empty, empty, empty, empty, empty, empty,
+                types[a], qa, widths[a] * rfc2435.PIXELS_PER_UNIT,
+                heights[a] * rfc2435.PIXELS_PER_UNIT, 0, tables, precision, empty, None,
+                stream.buffer, (pstart[a : b + 1], pend[a : b + 1]),
+            )
+        )  # fmt: skip
+    return frames

@@ -9,7 +9,10 @@ from __future__ import annotations
 import ipaddress
 import logging
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from analysis.pcapfile import Records
 
@@ -78,16 +81,57 @@ def endpoints(key: FlowKey) -> tuple[Endpoint, Endpoint]:
     )
 
 
+class UdpFlow(Sequence):
+    """The datagrams of one UDP flow, as arrays: payload i is
+    ``buffer[starts[i]:ends[i]]``, sent as packet ``pktnos[i]`` at ``times[i]``.
+
+    Indexing yields ``(packet number, time, payload)`` tuples, so small consumers need not
+    know about the arrays; bulk consumers use the arrays directly.
+    """
+
+    __slots__ = ("buffer", "pktnos", "times", "starts", "ends")
+
+    def __init__(self, buffer, pktnos, times, starts, ends) -> None:
+        self.buffer = buffer
+        self.pktnos = np.asarray(pktnos, dtype=np.int64)
+        self.times = np.asarray(times, dtype=np.float64)
+        self.starts = np.asarray(starts, dtype=np.int64)
+        self.ends = np.asarray(ends, dtype=np.int64)
+
+    @classmethod
+    def from_datagrams(cls, datagrams: list[tuple[int, float, bytes]]) -> UdpFlow:
+        """A flow from (packet number, time, payload) tuples, payloads joined in one buffer."""
+        lengths = [len(d[2]) for d in datagrams]
+        ends = np.cumsum(lengths, dtype=np.int64) if lengths else np.zeros(0, np.int64)
+        return cls(
+            b"".join(d[2] for d in datagrams),
+            [d[0] for d in datagrams],
+            [d[1] for d in datagrams],
+            ends - np.asarray(lengths, dtype=np.int64),
+            ends,
+        )
+
+    def __len__(self) -> int:
+        return len(self.pktnos)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        start, end = int(self.starts[index]), int(self.ends[index])
+        return int(self.pktnos[index]), float(self.times[index]), self.buffer[start:end]
+
+
 @dataclass
 class Traffic:
     """Transport-level view of a capture.
 
-    ``udp[key]`` is a list of ``(packet number, time, payload)``; ``tcp[key]`` a list of
+    ``udp[key]`` is a :class:`UdpFlow` (a sequence of ``(packet number, time, payload)``);
+    ``tcp[key]`` a list of
     ``(packet number, time, sequence number, flags, payload)``, both in capture order.
     """
 
     packets: int = 0
-    udp: dict[FlowKey, list[tuple[int, float, bytes]]] = field(default_factory=dict)
+    udp: dict[FlowKey, UdpFlow] = field(default_factory=dict)
     tcp: dict[FlowKey, list[tuple[int, float, int, int, bytes]]] = field(default_factory=dict)
     other: int = 0  # neither UDP nor TCP over IP (ARP, ICMP, ...)
     malformed: list[int] = field(default_factory=list)  # packet numbers too short to decode
@@ -95,13 +139,75 @@ class Traffic:
     unsupported_linktypes: set[int] = field(default_factory=set)
 
 
+# Ethernet + IPv4 without options + UDP: where the bytes of interest sit (RFC 791, 768).
+FAST_IP = ETHER_HEADER_LEN
+FAST_UDP = ETHER_HEADER_LEN + 20
+FAST_PAYLOAD = FAST_UDP + UDP_HEADER_LEN
+IPV4_NO_OPTIONS = 0x45
+
+
+def _fast_udp(records: Records, traffic: Traffic) -> np.ndarray:
+    """Decode the common case (Ethernet, IPv4 without options, unfragmented UDP) for all
+    records at once; returns a mask of the records it handled."""
+    n = len(records)
+    handled = np.zeros(n, dtype=bool)
+    if not n:
+        return handled
+    buf = np.frombuffer(records.buffer, dtype=np.uint8)
+    offs = np.asarray(records.offsets, dtype=np.int64)
+    lens = np.asarray(records.lengths, dtype=np.int64)
+    candidates = np.nonzero(
+        (np.asarray(records.linktypes) == LINKTYPE_ETHERNET) & (lens >= FAST_PAYLOAD)
+    )[0]
+    o = offs[candidates]
+    frag = (buf[o + FAST_IP + 6].astype(np.int64) << 8) | buf[o + FAST_IP + 7]
+    total = (buf[o + FAST_IP + 2].astype(np.int64) << 8) | buf[o + FAST_IP + 3]
+    ok = (
+        (buf[o + 12] == ETHERTYPE_IPV4 >> 8)
+        & (buf[o + 13] == ETHERTYPE_IPV4 & 0xFF)
+        & (buf[o + FAST_IP] == IPV4_NO_OPTIONS)
+        & (buf[o + FAST_IP + 9] == IPPROTO_UDP)
+        & ((frag & 0x3FFF) == 0)
+        & (total >= 20 + UDP_HEADER_LEN)
+    )
+    index = candidates[ok]
+    if not len(index):
+        return handled
+    handled[index] = True
+    o = offs[index]
+    ends = np.minimum(o + ETHER_HEADER_LEN + total[ok], o + lens[index])
+    keys = buf[o[:, None] + np.arange(FAST_IP + 12, FAST_UDP + 4)]  # addresses and ports
+    unique, inverse = np.unique(
+        np.ascontiguousarray(keys).view(np.dtype((np.void, keys.shape[1]))).ravel(),
+        return_inverse=True,
+    )
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.cumsum(np.bincount(inverse.ravel(), minlength=len(unique)))
+    times = np.asarray(records.times, dtype=np.float64)
+    first = 0
+    for flow_index, key_bytes in enumerate(unique):
+        members = order[first : bounds[flow_index]]
+        first = bounds[flow_index]
+        kb = key_bytes.tobytes()
+        key = (kb[0:4], int.from_bytes(kb[8:10], "big"), kb[4:8], int.from_bytes(kb[10:12], "big"))
+        rows = index[members]
+        traffic.udp[key] = UdpFlow(
+            records.buffer, rows + 1, times[rows], o[members] + FAST_PAYLOAD, ends[members]
+        )
+    return handled
+
+
 def decode(records: Records) -> Traffic:
     """Decode link, IP and UDP/TCP headers of every record."""
     traffic = Traffic(packets=len(records))
-    udp, tcp = traffic.udp, traffic.tcp
-    times, frames, linktypes = records.times, records.frames, records.linktypes
-    for index in range(len(frames)):
-        data = frames[index]
+    handled = _fast_udp(records, traffic)
+    udp: dict[FlowKey, list] = {}
+    tcp = traffic.tcp
+    times, linktypes = records.times, records.linktypes
+    buffer, offsets, lengths = records.buffer, records.offsets, records.lengths
+    for index in np.nonzero(~handled)[0].tolist():
+        start = offsets[index]
+        data = buffer[start : start + lengths[index]]
         pktno = index + 1
         try:
             lt = linktypes[index]
@@ -194,4 +300,9 @@ def decode(records: Records) -> Traffic:
                 traffic.other += 1
         except (IndexError, struct.error):
             traffic.malformed.append(pktno)
+    for key, datagrams in udp.items():
+        fast = traffic.udp.get(key)
+        if fast is not None:  # a flow seen on both paths: merge in capture order
+            datagrams = sorted(list(fast) + datagrams)
+        traffic.udp[key] = UdpFlow.from_datagrams(datagrams)
     return traffic

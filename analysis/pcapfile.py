@@ -11,6 +11,8 @@ far are kept, and ``Records.error`` holds a :class:`CaptureFileError` naming the
 from __future__ import annotations
 
 import logging
+import mmap
+import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,17 +43,34 @@ MAX_RECORD_LEN = 262144 * 4
 
 @dataclass
 class Records:
-    """Raw records of one capture: parallel lists indexed by packet number - 1."""
+    """Raw records of one capture, indexed by packet number - 1.
+
+    The file's bytes stay in ``buffer``; record i's captured bytes are
+    ``buffer[offsets[i] : offsets[i] + lengths[i]]`` (``frame(i)``), so reading makes no
+    copy per packet.
+    """
 
     path: str
     format: str  # "pcap" or "pcapng"
+    buffer: bytes | mmap.mmap = b""
     times: list[float] = field(default_factory=list)
-    frames: list[bytes] = field(default_factory=list)
+    offsets: list[int] = field(default_factory=list)
+    lengths: list[int] = field(default_factory=list)
     linktypes: list[int] = field(default_factory=list)
     error: CaptureFileError | None = None
 
     def __len__(self) -> int:
-        return len(self.frames)
+        return len(self.offsets)
+
+    def frame(self, index: int) -> bytes:
+        """The captured bytes of record ``index`` (packet number - 1)."""
+        start = self.offsets[index]
+        return self.buffer[start : start + self.lengths[index]]
+
+    @property
+    def frames(self) -> list[bytes]:
+        """Every record's bytes (copies: prefer ``frame(i)`` or the offsets)."""
+        return [self.frame(i) for i in range(len(self.offsets))]
 
 
 def read_records(source: str | Path | bytes) -> Records:
@@ -65,7 +84,7 @@ def read_records(source: str | Path | bytes) -> Records:
     else:
         name = str(source)
         try:
-            buf = Path(source).read_bytes()
+            buf = _load(Path(source))
         except OSError as exc:
             raise CaptureFileError(f"cannot read capture {name}: {exc.strerror or exc}", 0) from exc
     if len(buf) < 4:
@@ -84,8 +103,21 @@ def read_records(source: str | Path | bytes) -> Records:
     )
 
 
+MMAP_MIN_BYTES = 1 << 20  # below this, reading is as quick as mapping
+
+
+def _load(path: Path) -> bytes | mmap.mmap:
+    """The file's bytes; large files are mapped read-only rather than copied (a file
+    truncated by another program while it is being checked is not supported)."""
+    with path.open("rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size < MMAP_MIN_BYTES:
+            return f.read()
+        return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+
+
 def _read_pcap(buf: bytes, name: str, endian: str, nanos: bool) -> Records:
-    records = Records(name, "pcap")
+    records = Records(name, "pcap", buf)
     n = len(buf)
     if n < PCAP_GLOBAL_HEADER_LEN:
         raise CaptureFileError(f"{name}: pcap global header truncated ({n} of 24 bytes)", n)
@@ -94,8 +126,8 @@ def _read_pcap(buf: bytes, name: str, endian: str, nanos: bool) -> Records:
     limit = max(snaplen, MAX_RECORD_LEN)
     scale = 1e-9 if nanos else 1e-6
     header = struct.Struct(endian + "IIII").unpack_from
-    times, frames = records.times, records.frames
-    t_append, f_append = times.append, frames.append
+    offsets, lengths, times = records.offsets, records.lengths, records.times
+    o_append, l_append, t_append = offsets.append, lengths.append, times.append
     off = PCAP_GLOBAL_HEADER_LEN
     end_hdr = n - PCAP_RECORD_HEADER_LEN
     while off <= end_hdr:
@@ -104,27 +136,29 @@ def _read_pcap(buf: bytes, name: str, endian: str, nanos: bool) -> Records:
             records.error = CaptureFileError(
                 f"{name}: corrupt record header (captured length {incl} exceeds {limit})",
                 off,
-                len(frames),
+                len(offsets),
             )
             break
         start = off + PCAP_RECORD_HEADER_LEN
-        stop = start + incl
-        if stop > n:
+        off = start + incl
+        if off > n:
             records.error = CaptureFileError(
-                f"{name}: truncated record ({n - start} of {incl} bytes present)", off, len(frames)
+                f"{name}: truncated record ({n - start} of {incl} bytes present)",
+                start - PCAP_RECORD_HEADER_LEN,
+                len(offsets),
             )
             break
         t_append(sec + frac * scale)
-        f_append(buf[start:stop])
-        off = stop
+        o_append(start)
+        l_append(incl)
     else:
         if off != n:
             records.error = CaptureFileError(
                 f"{name}: truncated record header ({n - off} of 16 bytes present)",
                 off,
-                len(frames),
+                len(offsets),
             )
-    records.linktypes = [linktype] * len(frames)
+    records.linktypes = [linktype] * len(offsets)
     if records.error:
         log.warning("%s", records.error)
     return records
@@ -137,19 +171,16 @@ class _Interface:
 
 
 def _read_pcapng(buf: bytes, name: str) -> Records:
-    records = Records(name, "pcapng")
+    records = Records(name, "pcapng", buf)
     n = len(buf)
     off = 0
     endian = "<"
     interfaces: list[_Interface] = []
-    t_append, f_append, l_append = (
-        records.times.append,
-        records.frames.append,
-        records.linktypes.append,
-    )
+    t_append, lt_append = records.times.append, records.linktypes.append
+    o_append, l_append = records.offsets.append, records.lengths.append
 
     def fail(message: str, at: int) -> None:
-        records.error = CaptureFileError(f"{name}: {message}", at, len(records.frames))
+        records.error = CaptureFileError(f"{name}: {message}", at, len(records.offsets))
 
     while off < n:
         if off + 12 > n:
@@ -197,8 +228,9 @@ def _read_pcapng(buf: bytes, name: str) -> Records:
                 break
             iface = interfaces[ifid]
             t_append(((ts_hi << 32) | ts_lo) * iface.tsresol)
-            f_append(buf[body + 20 : body + 20 + incl])
-            l_append(iface.linktype)
+            o_append(body + 20)
+            l_append(incl)
+            lt_append(iface.linktype)
         elif btype == PCAPNG_SPB:
             if not interfaces:
                 fail("simple packet block before any interface description", off)
@@ -207,8 +239,9 @@ def _read_pcapng(buf: bytes, name: str) -> Records:
             incl = min(orig, blen - 16)
             # Simple packet blocks carry no timestamp: reuse the previous one.
             t_append(records.times[-1] if records.times else 0.0)
-            f_append(buf[body + 4 : body + 4 + incl])
-            l_append(interfaces[0].linktype)
+            o_append(body + 4)
+            l_append(incl)
+            lt_append(interfaces[0].linktype)
         off += blen
     if records.error:
         log.warning("%s", records.error)

@@ -4,6 +4,7 @@ rebuild of a JFIF image from a frame's fragments.
 
 from __future__ import annotations
 
+import functools
 import struct
 
 from analysis.jpeg_tables import (
@@ -77,6 +78,7 @@ _HUFFMAN = (
 )
 
 
+@functools.lru_cache(maxsize=256)
 def jfif_header(
     jtype: int, width: int, height: int, tables: bytes, precision: int = 0, dri: int = 0
 ) -> bytes:

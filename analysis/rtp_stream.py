@@ -5,11 +5,19 @@ receiver statistics of Appendix A (A.1 extended sequence, A.3 loss, A.8 jitter).
 from __future__ import annotations
 
 import logging
-import struct
 from dataclasses import dataclass, field
 
-from analysis.frames import Frame, PayloadFormat, SeqPacket, assemble, detect_format
-from analysis.netdecode import Endpoint
+import numpy as np
+
+from analysis.frames import (
+    Frame,
+    PayloadFormat,
+    SeqPacket,
+    assemble,
+    detect_format,
+    fast_rfc2435,
+)
+from analysis.netdecode import Endpoint, UdpFlow
 
 log = logging.getLogger(__name__)
 
@@ -25,10 +33,9 @@ TS_HALF = 1 << 31
 VIDEO_CLOCK_RATE = 90000  # RFC 3551 §5: JPEG and most video payload types
 JITTER_GAIN = 16  # RFC 3550 A.8: J += (|D| - J) / 16
 
-_FIXED = struct.Struct("!BBHII").unpack_from
-
 # One packet in arrival order: pktno, time, seq, timestamp, second header byte, size, payload.
 RtpPacket = tuple[int, float, int, int, int, int, bytes]
+_EMPTY = np.zeros(0, dtype=np.int64)
 
 
 @dataclass
@@ -56,14 +63,27 @@ class StreamStats:
 
 @dataclass
 class RtpStream:
-    """Every packet of one SSRC on one flow (UDP ports, or an interleaved channel)."""
+    """Every packet of one SSRC on one flow (UDP ports, or an interleaved channel).
+
+    Per-packet fields are columns (numpy arrays, arrival order): ``pktno``, ``time``,
+    ``seq``, ``ts``, ``b1`` (marker and payload type byte), ``size`` (whole RTP packet),
+    and the payload's ``pstart``/``pend`` in ``buffer``.
+    """
 
     src: Endpoint
     dst: Endpoint
     ssrc: int
     transport: str = "udp"  # "udp" or "tcp" (interleaved)
     channel: int | None = None
-    packets: list[RtpPacket] = field(default_factory=list)
+    buffer: bytes = b""
+    pktno: np.ndarray = field(default_factory=lambda: _EMPTY)
+    time: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    seq: np.ndarray = field(default_factory=lambda: _EMPTY)
+    ts: np.ndarray = field(default_factory=lambda: _EMPTY)
+    b1: np.ndarray = field(default_factory=lambda: _EMPTY)
+    size: np.ndarray = field(default_factory=lambda: _EMPTY)
+    pstart: np.ndarray = field(default_factory=lambda: _EMPTY)
+    pend: np.ndarray = field(default_factory=lambda: _EMPTY)
     bad_version: list[int] = field(default_factory=list)
     length_problems: list[tuple[int, str]] = field(default_factory=list)
     clock_rate: int = VIDEO_CLOCK_RATE
@@ -74,6 +94,10 @@ class RtpStream:
     reorder_pktnos: list[int] = field(default_factory=list)
     gaps: list[tuple[int, int]] = field(default_factory=list)  # (pktno after gap, seqs missing)
     session_id: str | None = None  # the RTSP session this stream belongs to, when known
+    _packets: list[RtpPacket] | None = None
+
+    def __len__(self) -> int:
+        return len(self.pktno)
 
     @property
     def label(self) -> str:
@@ -85,146 +109,194 @@ class RtpStream:
     @property
     def payload_type(self) -> int:
         """The payload type of the first packet."""
-        return self.packets[0][4] & 0x7F if self.packets else -1
+        return int(self.b1[0]) & 0x7F if len(self.b1) else -1
+
+    @property
+    def first_pktno(self) -> int:
+        return int(self.pktno[0]) if len(self.pktno) else 0
+
+    def payload(self, i: int) -> bytes:
+        """The payload of packet ``i`` (arrival order)."""
+        return self.buffer[int(self.pstart[i]) : int(self.pend[i])]
+
+    @property
+    def packets(self) -> list[RtpPacket]:
+        """Per-packet tuples ``(pktno, time, seq, timestamp, b1, size, payload)``."""
+        if self._packets is None:
+            buf = self.buffer
+            self._packets = [
+                (pk, t, sq, ts, b1, size, buf[a:b])
+                for pk, t, sq, ts, b1, size, a, b in zip(
+                    self.pktno.tolist(), self.time.tolist(), self.seq.tolist(),
+                    self.ts.tolist(), self.b1.tolist(), self.size.tolist(),
+                    self.pstart.tolist(), self.pend.tolist(),
+                )
+            ]  # fmt: skip
+        return self._packets
 
     def series(self) -> dict[str, list]:
         """Per-packet series in arrival order, for plots: time, seq, timestamp, marker, size."""
-        if not self.packets:
-            return {k: [] for k in ("pktno", "time", "seq", "timestamp", "marker", "size")}
-        pktnos, times, seqs, tss, b1s, sizes, _ = zip(*self.packets, strict=True)
         return {
-            "pktno": list(pktnos),
-            "time": list(times),
-            "seq": list(seqs),
-            "timestamp": list(tss),
-            "marker": [b >> 7 for b in b1s],
-            "size": list(sizes),
+            "pktno": self.pktno.tolist(),
+            "time": self.time.tolist(),
+            "seq": self.seq.tolist(),
+            "timestamp": self.ts.tolist(),
+            "marker": (self.b1 >> 7).tolist(),
+            "size": self.size.tolist(),
         }
 
 
 def split_by_ssrc(
-    src: Endpoint, dst: Endpoint, datagrams: list[tuple[int, float, bytes]], **where
+    src: Endpoint, dst: Endpoint, datagrams: UdpFlow | list[tuple[int, float, bytes]], **where
 ) -> list[RtpStream]:
-    """Read the RTP fixed header of every datagram and group them by SSRC."""
-    streams: dict[int, RtpStream] = {}
-    last_ssrc = None
-    stream = None
-    short: list[int] = []
-    for pktno, t, p in datagrams:
-        n = len(p)
-        if n < RTP_HEADER_LEN:
-            short.append(pktno)
-            continue
-        b0, b1, seq, ts, ssrc = _FIXED(p)
-        if ssrc != last_ssrc:
-            stream = streams.get(ssrc)
-            if stream is None:
-                stream = streams[ssrc] = RtpStream(src, dst, ssrc, **where)
-            last_ssrc = ssrc
-        if b0 == RTP_PLAIN_FIRST_BYTE:
-            stream.packets.append((pktno, t, seq, ts, b1, n, p[RTP_HEADER_LEN:]))
-            continue
-        if b0 >> 6 != RTP_VERSION:
-            stream.bad_version.append(pktno)
-        payload, problem = _payload(p, b0)
+    """Read the RTP fixed header of every datagram (all at once) and group them by SSRC."""
+    flow = datagrams if isinstance(datagrams, UdpFlow) else UdpFlow.from_datagrams(datagrams)
+    buf = np.frombuffer(flow.buffer, dtype=np.uint8)
+    starts, ends = flow.starts, flow.ends
+    sizes = ends - starts
+    long_enough = sizes >= RTP_HEADER_LEN
+    short = flow.pktnos[~long_enough].tolist()
+    keep = np.nonzero(long_enough)[0]
+    s = starts[keep]
+    u32 = np.uint32
+    b0 = buf[s]
+    b1 = buf[s + 1].astype(np.int64)
+    seq = (buf[s + 2].astype(np.int64) << 8) | buf[s + 3]
+    ts = (
+        (buf[s + 4].astype(u32) << 24) | (buf[s + 5].astype(u32) << 16)
+        | (buf[s + 6].astype(u32) << 8) | buf[s + 7].astype(u32)
+    ).astype(np.int64)  # fmt: skip
+    ssrc = (
+        (buf[s + 8].astype(u32) << 24) | (buf[s + 9].astype(u32) << 16)
+        | (buf[s + 10].astype(u32) << 8) | buf[s + 11].astype(u32)
+    ).astype(np.int64)  # fmt: skip
+    pstart = s + RTP_HEADER_LEN
+    pend = ends[keep].copy()
+    bad_version: list[int] = []
+    problems: list[tuple[int, str]] = []
+    problem_ssrc: list[int] = []
+    for i in np.nonzero(b0 != RTP_PLAIN_FIRST_BYTE)[0].tolist():
+        first = int(b0[i])
+        pktno = int(flow.pktnos[keep[i]])
+        if first >> 6 != RTP_VERSION:
+            bad_version.append(pktno)
+        a, b, problem = _payload_span(flow.buffer, int(s[i]), int(pend[i]), first)
+        pstart[i], pend[i] = a, b
         if problem:
-            stream.length_problems.append((pktno, problem))
-        stream.packets.append((pktno, t, seq, ts, b1, n, payload))
-    if short:
-        first = next(iter(streams.values()), None)
-        if first is not None:
-            first.length_problems.extend(
-                (pk, "shorter than the 12-byte RTP header") for pk in short
-            )
-    return list(streams.values())
+            problems.append((pktno, problem))
+            problem_ssrc.append(int(ssrc[i]))
+    streams: list[RtpStream] = []
+    if len(keep):
+        uniq, first_index, inverse = np.unique(ssrc, return_index=True, return_inverse=True)
+        for u in np.argsort(first_index, kind="stable").tolist():
+            rows = np.nonzero(inverse.ravel() == u)[0] if len(uniq) > 1 else np.arange(len(keep))
+            value = int(uniq[u])
+            stream = RtpStream(
+                src, dst, value, buffer=flow.buffer, pktno=flow.pktnos[keep[rows]],
+                time=flow.times[keep[rows]], seq=seq[rows], ts=ts[rows], b1=b1[rows],
+                size=sizes[keep[rows]], pstart=pstart[rows], pend=pend[rows], **where,
+            )  # fmt: skip
+            pks = set(stream.pktno.tolist()) if (bad_version or problems) else set()
+            stream.bad_version = [p for p in bad_version if p in pks]
+            stream.length_problems = [pr for pr in problems if pr[0] in pks]
+            streams.append(stream)
+    if short and streams:
+        streams[0].length_problems.extend(
+            (pk, "shorter than the 12-byte RTP header") for pk in short
+        )
+    return streams
 
 
-def _payload(p: bytes, b0: int) -> tuple[bytes, str]:
-    """The payload after CSRCs, extension and before padding, and any length problem."""
-    n = len(p)
+def _payload_span(buffer: bytes, start: int, end: int, b0: int) -> tuple[int, int, str]:
+    """Where the payload lies after CSRCs and extension and before padding, and any
+    length problem (RFC 3550 §5.1, §5.3.1)."""
+    n = end - start
     hdr = RTP_HEADER_LEN + (b0 & 0x0F) * RTP_CSRC_LEN
     if hdr > n:
-        return b"", f"CSRC count {b0 & 0x0F} needs {hdr} bytes, packet has {n}"
+        return end, end, f"CSRC count {b0 & 0x0F} needs {hdr} bytes, packet has {n}"
     if b0 & 0x10:
         if hdr + RTP_EXTENSION_HEADER_LEN > n:
-            return b"", "extension bit set but no room for the extension header"
-        words = (p[hdr + 2] << 8) | p[hdr + 3]
+            return end, end, "extension bit set but no room for the extension header"
+        words = (buffer[start + hdr + 2] << 8) | buffer[start + hdr + 3]
         hdr += RTP_EXTENSION_HEADER_LEN + words * 4
         if hdr > n:
-            return b"", f"extension of {words} words runs past the end ({hdr} > {n} bytes)"
-    pad = 0
+            return end, end, f"extension of {words} words runs past the end ({hdr} > {n} bytes)"
     if b0 & 0x20:
-        pad = p[-1]
+        pad = buffer[end - 1]
         if pad == 0 or hdr + pad > n:
-            return p[hdr:], f"padding count {pad} does not fit the {n - hdr}-byte payload"
-    return p[hdr : n - pad], ""
+            return start + hdr, end, f"padding count {pad} does not fit the {n - hdr}-byte payload"
+        return start + hdr, end - pad, ""
+    return start + hdr, end, ""
+
+
+JITTER_CHUNK = 2048  # (16/15)**2048 stays far inside float range
+
+
+def jitter_series(arrival: np.ndarray, ts: np.ndarray, rate: int) -> np.ndarray:
+    """RFC 3550 A.8 jitter after each packet, in timestamp units (J += (|D| - J) / 16).
+
+    The recurrence is a first-order filter: computed in chunks with a scaled cumulative sum.
+    """
+    n = len(arrival)
+    out = np.zeros(n)
+    if n < 2:
+        return out
+    transit = arrival * rate - ts
+    d = np.diff(transit)
+    d = np.abs((d + TS_HALF) % TS_MODULUS - TS_HALF)
+    keep = 1.0 - 1.0 / JITTER_GAIN
+    j = 0.0
+    for a in range(0, len(d), JITTER_CHUNK):
+        chunk = d[a : a + JITTER_CHUNK] / JITTER_GAIN
+        k = np.arange(1, len(chunk) + 1)
+        scale = keep ** -k.astype(float)
+        series = keep**k * (j + np.cumsum(chunk * scale))
+        out[a + 1 : a + 1 + len(chunk)] = series
+        j = float(series[-1])
+    return out
 
 
 def analyse(stream: RtpStream, jpeg_from_sdp: bool = False) -> None:
     """Fill in statistics and frames of a stream whose packets are loaded."""
-    packets = stream.packets
+    n = len(stream.pktno)
     stats = stream.stats
-    if not packets:
+    if not n:
         return
     rate = stream.clock_rate
-    first = packets[0]
-    stats.first_seq, stats.first_timestamp = first[2], first[3]
-    max_seq = first[2]
-    ext_max = first[2]
-    ext_base = ext_max
-    seen: set[int] = set()
-    dups, reorders = stream.duplicate_pktnos, stream.reorder_pktnos
-    ordered: list[SeqPacket] = []
-    jitter = 0.0
-    max_jitter = 0.0
-    prev_transit = None
-    payload_bytes = 0
-    for pktno, t, seq, ts, b1, _size, payload in packets:
-        delta = (seq - max_seq) & 0xFFFF
-        if delta < SEQ_HALF:
-            ext = ext_max + delta
-            if delta:
-                ext_max, max_seq = ext, seq
-        else:
-            ext = ext_max - (SEQ_MODULUS - delta)
-        if ext in seen:
-            dups.append(pktno)
-        else:
-            if ext < ext_max:
-                reorders.append(pktno)
-            seen.add(ext)
-            ordered.append((ext, pktno, t, ts, b1 >> 7 == 1, payload))
-        if ext < ext_base:
-            ext_base = ext
-        payload_bytes += len(payload)
-        # A.8: transit time in timestamp units; wrap of the timestamp is harmless in the
-        # difference once brought back to a signed 32-bit value.
-        transit = t * rate - ts
-        if prev_transit is not None:
-            d = transit - prev_transit
-            d = (d + TS_HALF) % TS_MODULUS - TS_HALF
-            jitter += (abs(d) - jitter) / JITTER_GAIN
-            if jitter > max_jitter:
-                max_jitter = jitter
-        prev_transit = transit
-    ordered.sort()
-    for i in range(1, len(ordered)):
-        step = ordered[i][0] - ordered[i - 1][0]
-        if step > 1:
-            stream.gaps.append((ordered[i][1], step - 1))
-    stats.packets = len(packets)
-    stats.expected = ext_max - ext_base + 1
-    stats.lost = stats.expected - stats.packets
-    stats.missing = stats.expected - len(ordered)
-    stats.duplicates = len(dups)
-    stats.reorders = len(reorders)
-    stats.jitter_ms = jitter * 1000.0 / rate
-    stats.max_jitter_ms = max_jitter * 1000.0 / rate
-    stats.duration_s = packets[-1][1] - first[1]
+    seq = stream.seq
+    stats.first_seq, stats.first_timestamp = int(seq[0]), int(stream.ts[0])
+    # A.1: extended sequence numbers; each step taken as the nearest signed 16-bit one.
+    steps = (np.diff(seq) + SEQ_HALF) % SEQ_MODULUS - SEQ_HALF
+    ext = np.concatenate(([0], np.cumsum(steps))) + int(seq[0])
+    uniq, first = np.unique(ext, return_index=True)
+    is_first = np.zeros(n, dtype=bool)
+    is_first[first] = True
+    before_max = np.concatenate(([ext[0]], np.maximum.accumulate(ext)[:-1]))
+    reordered = is_first & (ext < before_max)
+    pktno = stream.pktno
+    stream.duplicate_pktnos = pktno[~is_first].tolist()
+    stream.reorder_pktnos = pktno[reordered].tolist()
+    order = first  # arrival indices of first copies, in sequence order
+    jumps = np.diff(uniq)
+    gap_at = np.nonzero(jumps > 1)[0]
+    stream.gaps = list(
+        zip(pktno[order[gap_at + 1]].tolist(), (jumps[gap_at] - 1).tolist(), strict=True)
+    )
+    stats.packets = n
+    stats.expected = int(uniq[-1] - uniq[0] + 1)
+    stats.lost = stats.expected - n
+    stats.missing = stats.expected - len(uniq)
+    stats.duplicates = len(stream.duplicate_pktnos)
+    stats.reorders = len(stream.reorder_pktnos)
+    jitter = jitter_series(stream.time, stream.ts.astype(np.float64), rate)
+    stats.jitter_ms = float(jitter[-1]) * 1000.0 / rate
+    stats.max_jitter_ms = float(jitter.max()) * 1000.0 / rate
+    stats.duration_s = float(stream.time[-1] - stream.time[0])
     if stats.duration_s > 0:
-        stats.bitrate_bps = payload_bytes * 8 / stats.duration_s
-    stream.format = detect_format(stream.payload_type, [p[5] for p in ordered[:50]], jpeg_from_sdp)
-    stream.frames = assemble(ordered, stream.format)
+        stats.bitrate_bps = float((stream.pend - stream.pstart).sum()) * 8 / stats.duration_s
+    sample = [stream.payload(i) for i in order[:50].tolist()]
+    stream.format = detect_format(stream.payload_type, sample, jpeg_from_sdp)
+    stream.frames = assemble_stream(stream, order, uniq)
     frames = stream.frames
     stats.frames = len(frames)
     stats.complete_frames = sum(1 for f in frames if f.complete)
@@ -237,6 +309,25 @@ def analyse(stream: RtpStream, jpeg_from_sdp: bool = False) -> None:
         if span_ts > 0:
             stats.media_fps = (len(frames) - 1) * rate / span_ts
         stats.drift_ppm = drift_ppm([f.time for f in frames], ext_ts, rate)
+
+
+def assemble_stream(stream: RtpStream, order: np.ndarray, ext: np.ndarray) -> list[Frame]:
+    """Frames of a stream: the vectorized path for regular RFC 2435 streams, else the
+    packet-by-packet reader (which names every problem)."""
+    if stream.format is PayloadFormat.RFC2435:
+        frames = fast_rfc2435(stream, order, ext)
+        if frames is not None:
+            return frames
+    buf = stream.buffer
+    packets: list[SeqPacket] = [
+        (e, pk, t, ts, b1 >> 7 == 1, buf[a:b])
+        for e, pk, t, ts, b1, a, b in zip(
+            ext.tolist(), stream.pktno[order].tolist(), stream.time[order].tolist(),
+            stream.ts[order].tolist(), stream.b1[order].tolist(),
+            stream.pstart[order].tolist(), stream.pend[order].tolist(),
+        )
+    ]  # fmt: skip
+    return assemble(packets, stream.format)
 
 
 def extended_timestamps(timestamps: list[int]) -> list[int]:

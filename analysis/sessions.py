@@ -373,7 +373,7 @@ def _link_media(traffic: Traffic, result: CaptureSessions, rtp_ports: set[int]) 
                 claimed.add(key)
                 src, dst = endpoints(key)
                 for stream in split_by_ssrc(src, dst, traffic.udp[key]):
-                    if all(len(p[6]) == 0 for p in stream.packets):
+                    if (stream.pend == stream.pstart).all():
                         stream.session_id = session.id
                         analyse(stream)
                         result.keepalives.append(stream)

@@ -13,7 +13,7 @@ WALL_CLOCK_STEPS = (0, 1)  # a timestamp in seconds moves by 0 or 1 between fram
 
 
 def _streams(ctx: Context) -> list[RtpStream]:
-    return [s for s in ctx.capture.streams if s.packets]
+    return [s for s in ctx.capture.streams if len(s)]
 
 
 @rule(
@@ -28,7 +28,7 @@ def whole_jpeg(ctx: Context) -> Finding:
         return not_applicable("no RTP stream")
     return verdict(
         (
-            s.packets[0][0],
+            s.first_pktno,
             f"payloads begin with the JPEG SOI (FF D8) and carry no RFC 2435 header: the lab's "
             f"format, not RFC 2435; {len(s.frames)} frame(s) extracted ({s.label})",
         )
@@ -67,7 +67,7 @@ def ssrc_zero(ctx: Context) -> Finding:
     if not _streams(ctx):
         return not_applicable("no RTP stream")
     return verdict(
-        (s.packets[0][0], f"SSRC 0, the lab's fixed value ({s.label})")
+        (s.first_pktno, f"SSRC 0, the lab's fixed value ({s.label})")
         for s in _streams(ctx)
         if s.ssrc == 0
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import logging
 import warnings
-import zlib
 
 from PIL import Image
 
@@ -81,12 +80,13 @@ def restart(ctx: Context) -> Finding:
 
 def decode_problem(frame: Frame, cache: dict) -> str:
     """Why the frame does not decode to width x height, or "" when it does."""
-    data = frame.jpeg()
-    if data is None:
+    key = frame.content_key()
+    if key is None:
         return "frame could not be rebuilt"
-    key = (len(data), zlib.crc32(data), frame.width, frame.height)
+    key = (*key, frame.width, frame.height)
     if key in cache:
         return cache[key]
+    data = frame.jpeg()
     problem = ""
     try:
         with warnings.catch_warnings():

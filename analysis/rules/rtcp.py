@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import bisect
-import itertools
+import numpy as np
 
 from analysis.rtcp_wire import RtcpFlow
 from analysis.rtp_stream import RtpStream
@@ -65,7 +64,7 @@ def _stream_for(ctx: Context, flow: RtcpFlow, ssrc: int) -> RtpStream | None:
 def sender_counts(ctx: Context) -> Finding:
     offences = []
     checked = 0
-    cumulative: dict[int, tuple[list[float], list[int]]] = {}  # id(stream) -> times, octets
+    cumulative: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}  # times, octets, largest
     for flow in _flows(ctx):
         for sr in flow.sender_reports:
             stream = _stream_for(ctx, flow, sr.ssrc)
@@ -73,11 +72,11 @@ def sender_counts(ctx: Context) -> Finding:
                 continue
             checked += 1
             if id(stream) not in cumulative:
-                times = [p[1] for p in stream.packets]
-                octets = list(itertools.accumulate(len(p[6]) for p in stream.packets))
-                cumulative[id(stream)] = (times, octets)
-            times, octets = cumulative[id(stream)]
-            seen = bisect.bisect_right(times, sr.time)
+                payload = stream.pend - stream.pstart
+                largest = int(payload.max()) if len(payload) else 0
+                cumulative[id(stream)] = (stream.time, np.cumsum(payload), largest)
+            times, octets, largest = cumulative[id(stream)]
+            seen = int(np.searchsorted(times, sr.time, side="right"))
             if seen > sr.packet_count + SR_COUNT_SLACK:
                 offences.append(
                     (
@@ -87,8 +86,7 @@ def sender_counts(ctx: Context) -> Finding:
                     )
                 )
                 continue
-            seen_octets = octets[seen - 1] if seen else 0
-            largest = max((len(p[6]) for p in stream.packets[: SR_COUNT_SLACK * 4]), default=0)
+            seen_octets = int(octets[seen - 1]) if seen else 0
             if seen_octets > sr.octet_count + SR_COUNT_SLACK * largest:
                 offences.append(
                     (

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import statistics
 
+import numpy as np
+
 from analysis.frames import PayloadFormat
 from analysis.rtp_stream import TS_HALF, TS_MODULUS, RtpStream
 from analysis.rules import Context, Finding, Severity, not_applicable, passed, rule, verdict
@@ -17,7 +19,7 @@ JITTER_LIMIT_MS = 50.0
 
 
 def _streams(ctx: Context) -> list[RtpStream]:
-    return [s for s in ctx.capture.streams if s.packets]
+    return [s for s in ctx.capture.streams if len(s)]
 
 
 def _none(ctx: Context) -> Finding | None:
@@ -56,10 +58,11 @@ def payload_type(ctx: Context) -> Finding:
         allowed = {pt for m in session.sdp.media for pt in m.formats}
         for s in session.streams:
             checked += 1
+            pt = s.b1 & 0x7F
+            bad = ~np.isin(pt, sorted(allowed))
             offences.extend(
-                (p[0], f"payload type {p[4] & 0x7F} not among the SDP's {sorted(allowed)}")
-                for p in s.packets
-                if p[4] & 0x7F not in allowed
+                (pk, f"payload type {value} not among the SDP's {sorted(allowed)}")
+                for pk, value in zip(s.pktno[bad].tolist(), pt[bad].tolist(), strict=True)
             )
     if not checked:
         return not_applicable("no stream with an SDP from DESCRIBE")
@@ -76,12 +79,12 @@ def ssrc_constant(ctx: Context) -> Finding:
     offences = []
     for streams in flows.values():
         if len(streams) > 1:
-            streams.sort(key=lambda s: s.packets[0][0])
+            streams.sort(key=lambda s: s.first_pktno)
             base = streams[0]
             for other in streams[1:]:
                 offences.append(
                     (
-                        other.packets[0][0],
+                        other.first_pktno,
                         f"SSRC changed from {base.ssrc:#010x} to {other.ssrc:#010x} on "
                         f"{base.src} -> {base.dst}",
                     )
@@ -110,7 +113,7 @@ def ssrc_announced(ctx: Context) -> Finding:
             if s.ssrc not in announced:
                 offences.append(
                     (
-                        s.packets[0][0],
+                        s.first_pktno,
                         f"SSRC {s.ssrc:#010x}, Transport announced "
                         + ", ".join(f"{a:#010x}" for a in sorted(announced)),
                     )
@@ -165,10 +168,10 @@ def initial_values(ctx: Context) -> Finding:
         return na
     offences = []
     for s in _streams(ctx):
-        first = min(s.packets, key=lambda p: p[0])
-        fields = [n for n, v in (("sequence number", first[2]), ("timestamp", first[3])) if v == 0]
+        first = (("sequence number", int(s.seq[0])), ("timestamp", int(s.ts[0])))
+        fields = [name for name, value in first if value == 0]
         if fields:
-            offences.append((first[0], f"initial {' and '.join(fields)} 0 in {s.label}"))
+            offences.append((s.first_pktno, f"initial {' and '.join(fields)} 0 in {s.label}"))
     return verdict(offences)
 
 
@@ -297,5 +300,5 @@ def jitter(ctx: Context) -> Finding:
     worst = max(_streams(ctx), key=lambda s: s.stats.max_jitter_ms)
     text = f"highest jitter {worst.stats.max_jitter_ms:.2f} ms ({worst.label})"
     if worst.stats.max_jitter_ms > JITTER_LIMIT_MS:
-        return verdict([(worst.packets[0][0], text + f" exceeds {JITTER_LIMIT_MS:g} ms")])
+        return verdict([(worst.first_pktno, text + f" exceeds {JITTER_LIMIT_MS:g} ms")])
     return passed(text)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import bisect
+import numpy as np
 
 from analysis.rules import Context, Finding, Severity, not_applicable, rule, verdict
 from analysis.sessions import (
@@ -232,9 +232,9 @@ def negotiated_ports(ctx: Context) -> Finding:
     if not ctx.capture.sessions:
         return not_applicable("no RTSP session in the capture")
     offences = [
-        (s.packets[0][0], f"RTP to a port no SETUP negotiated ({s.label})")
+        (s.first_pktno, f"RTP to a port no SETUP negotiated ({s.label})")
         for s in ctx.capture.unlinked_rtp
-        if s.packets
+        if len(s)
     ]
     for session in ctx.capture.sessions:
         server_ports = {
@@ -246,7 +246,7 @@ def negotiated_ports(ctx: Context) -> Finding:
             if s.transport == "udp" and server_ports and s.src.port not in server_ports:
                 offences.append(
                     (
-                        s.packets[0][0],
+                        s.first_pktno,
                         f"RTP from port {s.src.port}, server_port was {sorted(server_ports)}",
                     )
                 )
@@ -264,15 +264,14 @@ def only_while_playing(ctx: Context) -> Finding:
             (a, (b + STOP_GRACE_S) if b is not None else float("inf")) for a, b in session.playing
         )
         for s in session.streams:
-            times = [p[1] for p in s.packets]
-            inside = bytearray(len(times))
+            inside = np.zeros(len(s), dtype=bool)
             for a, b in windows:
-                lo, hi = bisect.bisect_left(times, a), bisect.bisect_right(times, b)
-                inside[lo:hi] = b"\x01" * (hi - lo)
+                lo = int(np.searchsorted(s.time, a, side="left"))
+                hi = int(np.searchsorted(s.time, b, side="right"))
+                inside[lo:hi] = True
             offences.extend(
-                (s.packets[i][0], f"RTP while session {session.id} is not playing ({s.label})")
-                for i in range(len(times))
-                if not inside[i]
+                (pk, f"RTP while session {session.id} is not playing ({s.label})")
+                for pk in s.pktno[~inside].tolist()
             )
     return verdict(offences)
 
@@ -284,11 +283,15 @@ def prompt_start(ctx: Context) -> Finding:
     for session in ctx.capture.sessions:
         for ex, _info in session.plays:
             start = ex.request.time
-            after = [p for s in session.streams for p in s.packets if p[1] >= start]
             if not session.streams:
                 continue
             checked += 1
-            first = min(after, key=lambda p: p[1], default=None)
+            firsts = [
+                float(s.time[i])
+                for s in session.streams
+                if (i := int(np.searchsorted(s.time, start, side="left"))) < len(s)
+            ]
+            first = (0, min(firsts)) if firsts else None
             if first is None or first[1] - start > PLAY_START_LIMIT_S:
                 delay = "never" if first is None else f"after {first[1] - start:.2f} s"
                 offences.append((ex.request.pktno, f"first RTP after PLAY came {delay}"))
@@ -314,19 +317,23 @@ def rtp_info(ctx: Context) -> Finding:
                     continue
                 start = ex.request.time
                 for s in session.streams:
-                    after = [p for p in s.packets if p[1] >= start]
+                    at = int(np.searchsorted(s.time, start, side="left"))
+                    after = [
+                        (int(s.pktno[i]), float(s.time[i]), int(s.seq[i]), int(s.ts[i]))
+                        for i in range(at, min(at + 50, len(s)))
+                    ]
                     if not after:
                         continue
                     if (
                         len(session.streams) > 1
                         and entry.seq is not None
-                        and not any(p[2] == entry.seq for p in after[:50])
+                        and not any(p[2] == entry.seq for p in after)
                     ):
                         continue  # this entry belongs to another stream of the session
                     checked += 1
                     # The first packet in sequence order among the first to arrive.
                     base = after[0][2]
-                    first = min(after[:50], key=lambda p: (p[2] - base + 0x8000) % 0x10000)
+                    first = min(after, key=lambda p: (p[2] - base + 0x8000) % 0x10000)
                     if entry.seq is not None and first[2] != entry.seq:
                         offences.append(
                             (first[0], f"RTP-Info seq={entry.seq}, first packet has seq {first[2]}")
