@@ -56,6 +56,7 @@ class Exchange:
 
 class Channel(Protocol):
     def exchange(self, request: bytes) -> Exchange: ...
+    def wait_interleaved(self, timeout: float) -> int: ...
     def close(self) -> None: ...
 
 
@@ -143,6 +144,8 @@ CASES = {c.case: c for c in [
           "404, 403 or 400"),
     _Case("bad_transport", "SETUP with an unknown transport", "RFC 2326 §11.3.12, §12.39",
           "461"),
+    _Case("interleaved", "SETUP over TCP, then PLAY", "RFC 2326 §10.12, §12.39",
+          "200 echoing interleaved=, then '$' frames (or 461 if TCP is not offered)"),
     _Case("lab_request_form", "the lab's SETUP: no scheme, LF ends, RTP/UDP",
           "RFC 2326 §4 (CR or LF line ends), §12.39", "a reply with CSeq echoed"),
 ]}
@@ -223,7 +226,7 @@ def run_probe(target: Target, env: ProbeEnvironment) -> ProbeReport:
     setup_url = _normal_flow(run)
     for case in (_missing_cseq, _wrong_version, _play_before_setup, _wrong_session,
                  _unknown_method, _oversized_header, _path_traversal, _bad_transport,
-                 _lab_request_form):
+                 _interleaved, _lab_request_form):
         channel = None
         try:
             channel = env.connect()
@@ -427,6 +430,41 @@ def _bad_transport(run: _Run, channel: Channel, setup_url: str) -> None:
     run.judge("bad_transport", data, channel.exchange(data), cseq,
               passes={UNSUPPORTED_TRANSPORT},
               warns={BAD_REQUEST: "461 Unsupported transport names the problem"})
+
+
+def _interleaved(run: _Run, channel: Channel, setup_url: str) -> None:
+    data, cseq = run.request("SETUP", setup_url,
+                             [("Transport", "RTP/AVP/TCP;unicast;interleaved=0-1")])
+    outcome = channel.exchange(data)
+    reply = outcome.reply
+    if reply is not None and reply.status == UNSUPPORTED_TRANSPORT and reply.cseq == str(cseq):
+        run.add("interleaved", data, Verdict.WARN,
+                f"answered {reply.head}: RTP over the RTSP connection is not offered", outcome)
+        return
+    result = run.judge("interleaved", data, outcome, cseq, passes={OK})
+    if result.verdict is not Verdict.PASS:
+        return
+    transport = (reply.get("Transport") or "").replace(" ", "")
+    session = (reply.get("Session") or "").split(";")[0].strip()
+    if "interleaved=" not in transport or not session:
+        run.report.results[-1] = _fail(result, f"Transport {transport!r} / Session "
+                                               f"{session!r} do not confirm interleaving")
+        return
+    play, play_cseq = run.request("PLAY", run.target.url, [("Session", session),
+                                                           ("Range", "npt=0-")])
+    played = channel.exchange(play)
+    if played.reply is None or played.reply.status != OK:
+        got = played.reply.head if played.reply else (played.error or "no reply")
+        run.report.results[-1] = _fail(result, f"PLAY then got {got}")
+        return
+    frames = channel.wait_interleaved(run.env.rtp_wait)
+    if frames:
+        run.report.results[-1] = _note(result, f"{frames} '$' frame(s) arrived after PLAY")
+    else:
+        run.report.results[-1] = _downgrade(
+            result, f"no '$' frame within {run.env.rtp_wait:.1f} s of PLAY")
+    teardown, _ = run.request("TEARDOWN", run.target.url, [("Session", session)])
+    channel.exchange(teardown)
 
 
 def _lab_request_form(run: _Run, channel: Channel, setup_url: str) -> None:

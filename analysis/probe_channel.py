@@ -69,6 +69,29 @@ class TCPChannel:
                 return Exchange(error=f"unreadable reply: {exc}")
         return Exchange(reply=self.pending.pop(0))
 
+    def wait_interleaved(self, timeout: float) -> int:
+        """Read until an interleaved '$' frame has arrived (or ``timeout``); the count."""
+        deadline = time.monotonic() + timeout
+        while not self.reader.skipped_interleaved and not self.closed:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                self.sock.settimeout(remaining)
+                data = self.sock.recv(RECV_SIZE)
+            except TimeoutError:
+                break
+            except OSError:
+                data = b""
+            if not data:
+                self.closed = True
+                break
+            try:
+                self.pending.extend(self.reader.feed(data))
+            except ReplyError:
+                self.closed = True
+        return self.reader.skipped_interleaved
+
     def _unterminated(self) -> Exchange | None:
         try:
             reply = self.reader.flush_unterminated()

@@ -180,6 +180,8 @@ def test_probe_fires_on_a_server_that_says_yes_to_everything(yes_server, tmp_pat
     assert "Content-Type" in by_case["describe"].reason
     assert by_case["setup"].verdict is Verdict.FAIL
     assert "client_port" in by_case["setup"].reason
+    assert by_case["interleaved"].verdict is Verdict.FAIL
+    assert "do not confirm interleaving" in by_case["interleaved"].reason
     assert by_case["missing_cseq"].verdict is Verdict.WARN
     assert by_case["oversized_header"].verdict is Verdict.WARN
     assert by_case["play"].verdict is Verdict.WARN  # 200, but no RTP came
@@ -249,6 +251,8 @@ def test_probe_gstreamer_rtsp_server(gst_server, tmp_path):
     assert by_case["wrong_session"].status == 454
     assert by_case["path_traversal"].status == 404
     assert by_case["bad_transport"].status == 461
+    assert by_case["interleaved"].verdict is Verdict.PASS
+    assert "'$' frame(s) arrived" in by_case["interleaved"].reason
     assert not report.failed, [r for r in report.results if r.verdict is Verdict.FAIL]
     out = tmp_path / "gst.json"
     assert _run_cli(["probe", f"rtsp://127.0.0.1:{gst_server}/clip", "--json", str(out)]) == 0
@@ -280,6 +284,7 @@ def our_server(lab_movie) -> Iterator[int]:
 
 
 def test_probe_passes_the_project_server_on_every_case(our_server):
+    # Every case, the interleaved TCP one included.
     report = _probe(our_server, path="/movie.Mjpeg", rtp_wait=3.0)
     assert [r.case for r in report.results] == list(CASE_IDS)
     not_passed = [r for r in report.results if r.verdict is not Verdict.PASS]
