@@ -23,7 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="probe an RTSP server with normal, malformed and hostile requests",
         description="Send the normal flow and a battery of odd requests (missing CSeq, wrong "
                     "version, PLAY before SETUP, wrong Session, unknown method, oversized "
-                    "header, path traversal, bad Transport, the lab's request form) and judge "
+                    "header, path traversal, bad Transport, interleaved TCP, the lab's request "
+                    "form) and judge "
                     "each reply against RFC 2326. Exits 1 when a case fails.",
     )
     parser.add_argument("url", help="rtsp://HOST[:PORT]/PATH")
