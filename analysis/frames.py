@@ -35,7 +35,7 @@ class PayloadFormat(Enum):
 SeqPacket = tuple[int, int, float, int, bool, bytes]
 
 
-@dataclass
+@dataclass(slots=True)
 class Frame:
     """One video frame: where it came from, and the problems of its packets."""
 

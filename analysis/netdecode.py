@@ -203,14 +203,19 @@ def decode(records: Records) -> Traffic:
     handled = _fast_udp(records, traffic)
     udp: dict[FlowKey, list] = {}
     tcp = traffic.tcp
-    times, linktypes = records.times, records.linktypes
-    buffer, offsets, lengths = records.buffer, records.offsets, records.lengths
-    for index in np.nonzero(~handled)[0].tolist():
-        start = offsets[index]
-        data = buffer[start : start + lengths[index]]
+    buffer = records.buffer
+    slow = np.nonzero(~handled)[0]
+    for index, start, length, lt, t in zip(
+        slow.tolist(),
+        np.asarray(records.offsets)[slow].tolist(),
+        np.asarray(records.lengths)[slow].tolist(),
+        np.asarray(records.linktypes)[slow].tolist(),
+        np.asarray(records.times)[slow].tolist(),
+        strict=True,
+    ):
+        data = buffer[start : start + length]
         pktno = index + 1
         try:
-            lt = linktypes[index]
             if lt == LINKTYPE_ETHERNET:
                 off = ETHER_HEADER_LEN
                 etype = (data[12] << 8) | data[13]
@@ -280,7 +285,7 @@ def decode(records: Records) -> Traffic:
                 flow = udp.get(key)
                 if flow is None:
                     flow = udp[key] = []
-                flow.append((pktno, times[index], data[l4 + UDP_HEADER_LEN : end]))
+                flow.append((pktno, t, data[l4 + UDP_HEADER_LEN : end]))
             elif proto == IPPROTO_TCP:
                 sport, dport, seq, _ack, offflags = _TCP(data, l4)
                 key = (src, sport, dst, dport)
@@ -290,7 +295,7 @@ def decode(records: Records) -> Traffic:
                 segs.append(
                     (
                         pktno,
-                        times[index],
+                        t,
                         seq,
                         offflags & 0x1FF,
                         data[l4 + (offflags >> 12) * 4 : end],

@@ -17,6 +17,8 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from analysis.errors import CaptureFileError
 
 log = logging.getLogger(__name__)
@@ -53,10 +55,11 @@ class Records:
     path: str
     format: str  # "pcap" or "pcapng"
     buffer: bytes | mmap.mmap = b""
-    times: list[float] = field(default_factory=list)
-    offsets: list[int] = field(default_factory=list)
-    lengths: list[int] = field(default_factory=list)
-    linktypes: list[int] = field(default_factory=list)
+    # numpy arrays once reading is done (lists while a pcapng file is being read)
+    times: np.ndarray = field(default_factory=list)
+    offsets: np.ndarray = field(default_factory=list)
+    lengths: np.ndarray = field(default_factory=list)
+    linktypes: np.ndarray = field(default_factory=list)
     error: CaptureFileError | None = None
 
     def __len__(self) -> int:
@@ -64,8 +67,8 @@ class Records:
 
     def frame(self, index: int) -> bytes:
         """The captured bytes of record ``index`` (packet number - 1)."""
-        start = self.offsets[index]
-        return self.buffer[start : start + self.lengths[index]]
+        start = int(self.offsets[index])
+        return self.buffer[start : start + int(self.lengths[index])]
 
     @property
     def frames(self) -> list[bytes]:
@@ -125,43 +128,58 @@ def _read_pcap(buf: bytes, name: str, endian: str, nanos: bool) -> Records:
     linktype &= 0xFFFF  # the upper bits carry FCS information (pcap-linktype(7))
     limit = max(snaplen, MAX_RECORD_LEN)
     scale = 1e-9 if nanos else 1e-6
-    header = struct.Struct(endian + "IIII").unpack_from
-    offsets, lengths, times = records.offsets, records.lengths, records.times
-    o_append, l_append, t_append = offsets.append, lengths.append, times.append
+    # Walk the chain of record headers reading only each captured length; the rest of
+    # every header is then gathered for all records at once.
+    captured_len = struct.Struct(endian + "I").unpack_from
+    heads: list[int] = []
+    h_append = heads.append
     off = PCAP_GLOBAL_HEADER_LEN
     end_hdr = n - PCAP_RECORD_HEADER_LEN
     while off <= end_hdr:
-        sec, frac, incl, _orig = header(buf, off)
+        incl = captured_len(buf, off + 8)[0]
         if incl > limit:
             records.error = CaptureFileError(
                 f"{name}: corrupt record header (captured length {incl} exceeds {limit})",
                 off,
-                len(offsets),
+                len(heads),
             )
             break
-        start = off + PCAP_RECORD_HEADER_LEN
-        off = start + incl
-        if off > n:
+        following = off + PCAP_RECORD_HEADER_LEN + incl
+        if following > n:
             records.error = CaptureFileError(
-                f"{name}: truncated record ({n - start} of {incl} bytes present)",
-                start - PCAP_RECORD_HEADER_LEN,
-                len(offsets),
+                f"{name}: truncated record ({n - off - PCAP_RECORD_HEADER_LEN} of {incl} bytes "
+                "present)",
+                off,
+                len(heads),
             )
             break
-        t_append(sec + frac * scale)
-        o_append(start)
-        l_append(incl)
+        h_append(off)
+        off = following
     else:
         if off != n:
             records.error = CaptureFileError(
                 f"{name}: truncated record header ({n - off} of 16 bytes present)",
                 off,
-                len(offsets),
+                len(heads),
             )
-    records.linktypes = [linktype] * len(offsets)
+    at = np.asarray(heads, dtype=np.int64)
+    data = np.frombuffer(buf, dtype=np.uint8)
+    records.offsets = at + PCAP_RECORD_HEADER_LEN
+    records.lengths = _u32(data, at + 8, endian)
+    records.times = _u32(data, at, endian) + _u32(data, at + 4, endian) * scale
+    records.linktypes = np.full(len(at), linktype, dtype=np.int64)
     if records.error:
         log.warning("%s", records.error)
     return records
+
+
+def _u32(data: np.ndarray, at: np.ndarray, endian: str) -> np.ndarray:
+    """The 32-bit unsigned integers at byte positions ``at``, as int64 (or float64 times)."""
+    shifts = (0, 8, 16, 24) if endian == "<" else (24, 16, 8, 0)
+    out = np.zeros(len(at), dtype=np.int64)
+    for k, shift in enumerate(shifts):
+        out |= data[at + k].astype(np.int64) << shift
+    return out
 
 
 @dataclass
@@ -243,6 +261,10 @@ def _read_pcapng(buf: bytes, name: str) -> Records:
             l_append(incl)
             lt_append(interfaces[0].linktype)
         off += blen
+    records.offsets = np.asarray(records.offsets, dtype=np.int64)
+    records.lengths = np.asarray(records.lengths, dtype=np.int64)
+    records.times = np.asarray(records.times, dtype=np.float64)
+    records.linktypes = np.asarray(records.linktypes, dtype=np.int64)
     if records.error:
         log.warning("%s", records.error)
     return records
