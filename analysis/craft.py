@@ -378,6 +378,20 @@ class SessionBuilder:
         self.advance(1.0 / self.fps)
         return pkt
 
+    def lab_frames(self, count: int, **kwargs) -> list[Packet]:
+        """``count`` frames in the lab's form, numbered from 1."""
+        return [self.lab_frame(index=i, frame_number=i + 1, **kwargs) for i in range(count)]
+
+    def bye(self, *, cname: str = "crafted@server", reason: str = "") -> Packet:
+        """A compound RTCP SR + SDES + BYE for the stream (RFC 3550 §6.6)."""
+        pkt = self.sender_report(cname=cname)
+        bye = RTCP(packet_type=RTCP_BYE, count=1, bye_sources=[self.stream.ssrc])
+        if reason:
+            text = bytes([len(reason)]) + reason.encode()
+            bye.trailer = text + bytes(-len(text) % 4)
+        pkt[RTCP].payload.add_payload(bye)
+        return pkt
+
     def sender_report(self, *, cname: str = "crafted@server") -> Packet:
         """A compound RTCP SR + SDES CNAME for the stream (RFC 3550 §6.4.1, §6.5)."""
         ntp = int((self.now + NTP_UNIX_OFFSET) * NTP_FRACTION) % (1 << 64)

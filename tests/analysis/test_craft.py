@@ -277,3 +277,17 @@ def test_malformed_rtcp_datagrams_have_their_defect():
     for data in m.values():
         if len(data) >= 4:
             RTCP(data).summary()
+
+
+def test_bye_closes_a_compound_packet_and_lab_frames_count_from_one(tmp_path):
+    b = SessionBuilder()
+    b.start(handshake=False)
+    b.lab_frames(3)
+    b.bye(reason="done")
+    packets = decode_negotiated_flows(rdpcap(str(b.write(tmp_path / "bye.pcap"))))
+    assert [p[RTP].sequence for p in packets if RTP in p] == [1, 2, 3]
+    rtcp = [p[RTCP] for p in packets if RTCP in p][0]
+    kinds = [rtcp.packet_type, rtcp.payload.packet_type, rtcp.payload.payload.packet_type]
+    assert kinds == [200, 202, 203]
+    bye = rtcp.payload.payload
+    assert bye.bye_sources == [b.stream.ssrc] and bye.trailer.startswith(b"\x04done")
