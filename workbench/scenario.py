@@ -206,8 +206,8 @@ def _record(config: DemoConfig, fps: float, scratch: Path, book: TestBook,
         _stop_capture(capture, stage)
     if stage.summary is not None or stage.stop_error:
         capture_test.observed = stage.describe(catalog) or capture_test.observed
-    if stage.stop_error:
-        capture_test.outcome = Outcome.FAILED
+    if stage.stop_error or (stage.summary is not None and not stage.summary.packets_written):
+        capture_test.outcome = Outcome.FAILED  # a capture that kept nothing did not work
     return Recorded(url, port, outcomes, negatives, stage, standard_stage)
 
 

@@ -136,3 +136,19 @@ def test_report_command_finds_rtp_by_port_without_the_rtsp_part(tmp_path):
     assert "RTP stream 0x1A2B3C4D" in md
     packets = len(b.packets)
     assert f"| {packets} | 0 |" in md  # every packet, none lost, in the statistics table
+
+
+def test_conformance_is_not_passed_on_a_capture_missing_the_sessions(crafted):
+    from analysis.capture import CaptureSummary
+    from workbench.report.build import CaptureStage, judge_capture
+
+    summary = CaptureSummary(crafted.path, "lo", 100, 200, 0, 1.0, ())
+    stage = CaptureStage(crafted.path, summary=summary)
+    book = TestBook(Catalog.load("en"))
+    # the crafted capture is clean but holds one session where the demo needs two
+    judge_capture(book, stage, crafted, expected_sessions=3, standard=crafted)
+    read, conformance, wireshark = book.tests
+    assert read.outcome is Outcome.FAILED  # 1 session with RTP, 3 expected
+    assert conformance.outcome is Outcome.FAILED
+    assert "holds 1 sessions with RTP, not 2" in conformance.observed
+    assert wireshark.outcome is Outcome.NOT_RUN  # analyse_capture ran without tshark

@@ -33,7 +33,8 @@ from workbench.wireshark import TsharkCheck, check_with_tshark, wireshark_comman
 log = logging.getLogger(__name__)
 
 ERROR = "error"
-MAX_PLOTTED_STREAMS = 4  # a report with more streams plots the first ones only
+MAX_PLOTTED_STREAMS = 4
+STANDARD_SESSIONS = 2  # the demo's UDP and TCP sessions  # a report with more streams plots the first ones only
 
 
 @dataclass
@@ -149,11 +150,16 @@ def judge_capture(
                      or t("obs.no_capture"), sessions=expected_sessions)
     else:
         failures = standard.failed_errors
+        # Rules that found nothing to judge prove nothing: both sessions must be there.
+        played = [s for s in standard.check.sessions if s.streams]
+        observed = t("obs.conformance_standard", failed=len(failures),
+                     rules=len(standard.conformance))
+        if len(played) < STANDARD_SESSIONS:
+            observed = t("obs.standard_missing", found=len(played), wanted=STANDARD_SESSIONS)
         book.add(
             "conformance",
-            not failures,
-            t("obs.conformance_standard", failed=len(failures),
-              rules=len(standard.conformance)),
+            not failures and len(played) >= STANDARD_SESSIONS,
+            observed,
             [f"{r.rule_id} ({r.rfc}): {r.title} — {r.evidence}" for r in failures],
             sessions=expected_sessions,
         )
