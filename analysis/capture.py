@@ -16,6 +16,7 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -101,10 +102,15 @@ class PcapFileWriter:
         self.stream.flush()
 
 
-def open_packet_socket(interface: str) -> socket.socket:
-    """A raw AF_PACKET socket bound to ``interface``; ``CapturePermissionError`` without rights."""
+def open_packet_socket(interface: str,
+                       configure: Callable[[socket.socket], None] | None = None) -> socket.socket:
+    """A raw AF_PACKET socket bound to ``interface``; ``CapturePermissionError`` without rights.
+
+    ``configure`` runs before the bind, while the socket receives nothing yet (protocol 0),
+    so a socket filter set there applies to the very first frame.
+    """
     try:
-        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
     except PermissionError as exc:
         raise CapturePermissionError(
             f"capturing on {interface!r} needs root or CAP_NET_RAW to open a raw AF_PACKET "
@@ -114,7 +120,10 @@ def open_packet_socket(interface: str) -> socket.socket:
         raise CaptureError(f"cannot open a raw packet socket: {exc} "
                            "(AF_PACKET capture needs Linux)") from exc
     try:
-        sock.bind((interface, 0))
+        if configure is not None:
+            configure(sock)
+        # CPython converts this protocol number to network order itself.
+        sock.bind((interface, ETH_P_ALL))
     except OSError as exc:
         sock.close()
         raise CaptureError(f"cannot capture on interface {interface!r}: {exc}") from exc
@@ -178,19 +187,9 @@ class Capture:
         """Open the socket and the file, and start the capture thread."""
         if self._thread is not None:
             raise CaptureError("this capture was already started")
-        self._sock = open_packet_socket(self.interface)
         self._loopback = _is_loopback(self.interface)
-        try:
-            # Asks the kernel for each frame's GSO segment size (see analysis.capture_gso).
-            self._sock.setsockopt(SOL_PACKET, PACKET_VNET_HDR, 1)
-            self._vnet = True
-        except OSError:
-            log.info("no PACKET_VNET_HDR: UDP GSO super-datagrams are written uncut")
-            self._vnet = False
-        if self.kernel_filter:
-            # Spares the thread every frame that cannot matter; the user-space filter
-            # still decides, so a refused filter only costs CPU.
-            attach(self._sock, session_filter(self.rtsp_port, drop_outgoing=self._loopback))
+        self._vnet = False
+        self._sock = open_packet_socket(self.interface, self._configure)
         try:
             self.output.parent.mkdir(parents=True, exist_ok=True)
             self._file = open(self.output, "wb")  # noqa: SIM115 - closed by the thread
@@ -206,6 +205,18 @@ class Capture:
         log.info("capturing RTSP port %d on %s to %s", self.rtsp_port, self.interface,
                  self.output)
         return self
+
+    def _configure(self, sock: socket.socket) -> None:
+        try:
+            # Asks the kernel for each frame's GSO segment size (see analysis.capture_gso).
+            sock.setsockopt(SOL_PACKET, PACKET_VNET_HDR, 1)
+            self._vnet = True
+        except OSError:
+            log.info("no PACKET_VNET_HDR: UDP GSO super-datagrams are written uncut")
+        if self.kernel_filter:
+            # Spares the thread every frame that cannot matter; the user-space filter
+            # still decides, so a refused filter only costs CPU.
+            attach(sock, session_filter(self.rtsp_port, drop_outgoing=self._loopback))
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the capture ends by itself (duration/count) or ``timeout``; True if ended."""
