@@ -154,19 +154,21 @@ class Capture:
     Use ``start()``/``stop()`` or ``with Capture(...) as cap:``. On a loopback device the kernel
     shows each frame twice (outgoing, then incoming); only the incoming copy is written.
     ``kernel_filter`` attaches a hand-assembled socket filter (``analysis.capture_bpf``) that
-    drops in the kernel what cannot belong to a session.
+    drops in the kernel what cannot belong to a session. ``udp_ports`` are kept as well, for
+    RTP sent without RTSP (``ffmpeg -f rtp``, say).
     """
 
     def __init__(self, interface: str = "lo", rtsp_port: int = 8554,
                  output: str | Path = "capture.pcap", duration: float | None = None,
-                 count: int | None = None, kernel_filter: bool = True) -> None:
+                 count: int | None = None, kernel_filter: bool = True,
+                 udp_ports: tuple[int, ...] = ()) -> None:
         self.interface = interface
         self.kernel_filter = kernel_filter
         self.rtsp_port = rtsp_port
         self.output = Path(output)
         self.duration = duration
         self.count = count
-        self.filter = SessionFlowFilter(rtsp_port)
+        self.filter = SessionFlowFilter(rtsp_port, extra_udp_ports=frozenset(udp_ports))
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()

@@ -123,6 +123,8 @@ class SessionFlowFilter:
 
     rtsp_port: int
     endpoints: set[tuple[bytes, int]] = field(default_factory=set)
+    # UDP ports kept on any address: RTP whose RTSP exchange is not on the wire.
+    extra_udp_ports: frozenset[int] = frozenset()
     _streams: dict[tuple, _Direction] = field(default_factory=dict)
     _fragments: dict[tuple, None] = field(default_factory=dict)
 
@@ -140,7 +142,9 @@ class SessionFlowFilter:
                 self._learn(info, bytes(frame[info.payload_offset :]))
             return True
         keep = ((info.dst, info.dport) in self.endpoints
-                or (info.src, info.sport) in self.endpoints)
+                or (info.src, info.sport) in self.endpoints
+                or (info.proto == PROTO_UDP and (info.dport in self.extra_udp_ports
+                                                 or info.sport in self.extra_udp_ports)))
         if keep and info.fragment_key is not None:
             self._fragments[info.fragment_key] = None
             if len(self._fragments) > MAX_TRACKED_FRAGMENTS:

@@ -452,3 +452,29 @@ def test_a_failing_disk_stops_the_capture_with_a_clear_error(tmp_path):
     assert cap.wait(5)  # the thread ends on the error instead of spinning
     with pytest.raises(CaptureError, match="No space left on device"):
         cap.stop()
+
+
+def test_extra_udp_ports_keep_rtp_sent_without_rtsp():
+    f = SessionFlowFilter(8554, extra_udp_ports=frozenset({5004}))
+    rtp = Ether() / IP(src="10.0.0.1", dst="10.0.0.9") / UDP(sport=40000, dport=5004) / b"x"
+    other = Ether() / IP(src="10.0.0.1", dst="10.0.0.9") / UDP(sport=40000, dport=5006) / b"x"
+    tcp = Ether() / IP() / TCP(sport=40000, dport=5004)
+    assert f.accept(bytes(rtp)) and not f.accept(bytes(other)) and not f.accept(bytes(tcp))
+
+
+@pytest.mark.capture
+def test_live_capture_of_rtp_without_rtsp_on_given_ports(tmp_path):
+    require_raw_socket()
+    rx, noise_rx, tx = _udp(), _udp(), _udp()
+    port, noise_port = rx.getsockname()[1], noise_rx.getsockname()[1]
+    out = tmp_path / "udp.pcap"
+    with Capture(interface="lo", rtsp_port=1, output=out, udp_ports=(port,)):
+        for seq in range(10):
+            tx.sendto(valid_rtp_jpeg(sequence=seq), ("127.0.0.1", port))
+            tx.sendto(b"noise", ("127.0.0.1", noise_port))
+        time.sleep(0.1)
+    for s in (rx, noise_rx, tx):
+        s.close()
+    packets = rdpcap(str(out))
+    assert [RTP(bytes(p[UDP].payload)).sequence for p in packets] == list(range(10))
+    assert all(p[UDP].dport == port for p in packets)

@@ -31,6 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     limit = parser.add_mutually_exclusive_group()
     limit.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     limit.add_argument("--count", type=int, metavar="N", help="stop after N packets written")
+    parser.add_argument("--udp-port", type=int, action="append", default=[], metavar="PORT",
+                        help="also keep UDP to or from PORT (RTP sent without RTSP); "
+                             "repeatable")
     parser.add_argument("-o", "--output", required=True, help="pcap file to write")
     parser.set_defaults(func=run)
 
@@ -49,7 +52,8 @@ def _status(capture: Capture) -> Text:
 def run(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     capture = Capture(interface=args.interface, rtsp_port=args.rtsp_port, output=args.output,
-                      duration=args.duration, count=args.count)
+                      duration=args.duration, count=args.count,
+                      udp_ports=tuple(args.udp_port))
     try:
         capture.start()
     except CaptureError as exc:
