@@ -59,6 +59,8 @@ NTP_UNIX_OFFSET = 2_208_988_800
 NTP_FRACTION = 1 << 32
 SEQ_MOD = 1 << 16
 TS_MOD = 1 << 32
+# RFC 9293 §3.4: TCP sequence numbers count modulo 2^32.
+TCP_SEQ_MOD = 1 << 32
 TCP_WINDOW = 65535
 # RFC 3550 §6.4.1 / §6.5: RTCP packet types and SDES item CNAME.
 RTCP_SR, RTCP_RR, RTCP_SDES, RTCP_BYE = 200, 201, 202, 203
@@ -180,7 +182,7 @@ class SessionBuilder:
             size = len(payload)
             pkt = pkt / Raw(payload)
         advance = size + (1 if ("S" in flags or "F" in flags) else 0)
-        sender.seq = (sender.seq + advance) % TS_MOD
+        sender.seq = (sender.seq + advance) % TCP_SEQ_MOD
         return self._emit(pkt, gap)
 
     def handshake(self) -> list[Packet]:
