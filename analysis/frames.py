@@ -66,7 +66,7 @@ class Frame:
     parts: list[bytes] = field(default_factory=list)
     whole: bytes | None = None  # the lab's format: the payload is the JPEG
     # The scan data as spans of a capture buffer, when the vectorized path built the frame.
-    source: bytes | None = None
+    source: bytes | memoryview | None = None
     spans: tuple[list[int], list[int]] | None = None  # (starts, ends) in ``source``
 
     def scan_parts(self) -> list:
@@ -363,8 +363,8 @@ def fast_rfc2435(stream, order: np.ndarray, ext: np.ndarray) -> list[Frame] | No
     starts = offset == 0
     if not starts[0]:
         return None
-    if not (np.isin(jtype, rfc2435.BASE_TYPES).all() and (width > 0).all() and (height > 0).all()):
-        return None
+    if not (((jtype == 0) | (jtype == 1)).all() and (width > 0).all() and (height > 0).all()):
+        return None  # restart-marker or reserved types, or a zero size: the reader judges
     if ((q == 0) | ((q >= Q_RESERVED_FIRST) & (q < rfc2435.Q_INBAND_FIRST))).any():
         return None
     frame_of = np.cumsum(starts) - 1
@@ -374,7 +374,8 @@ def fast_rfc2435(stream, order: np.ndarray, ext: np.ndarray) -> list[Frame] | No
     marker = (stream.b1[order] >> 7).astype(bool)
     if not marker[last].all() or marker.sum() != len(first):
         return None  # a missing or misplaced marker, or the capture ends inside a frame
-    for column in (ts, jtype, q, width, height):
+    fields = (jtype << 24) | (q << 16) | (width << 8) | height  # one code per header
+    for column in (ts, fields):
         if (column != column[first][frame_of]).any():
             return None
     header = np.full(n, rfc2435.MAIN_HEADER_LEN, dtype=i64)
@@ -411,6 +412,7 @@ def fast_rfc2435(stream, order: np.ndarray, ext: np.ndarray) -> list[Frame] | No
     widths, heights = width.tolist(), height.tolist()
     sizes = np.add.reduceat(data_len, first).tolist()
     standard: dict[int, bytes] = {}
+    view = memoryview(stream.buffer)  # slices of a view copy nothing until joined
     frames = []
     empty = ()  # problem lists of a regular frame: none, and never appended to
     for a, b, size in zip(first.tolist(), last.tolist(), sizes, strict=True):
@@ -426,7 +428,7 @@ def fast_rfc2435(stream, order: np.ndarray, ext: np.ndarray) -> list[Frame] | No
                 b - a + 1, size, True, True, empty, empty, empty, empty, empty, empty,
                 types[a], qa, widths[a] * rfc2435.PIXELS_PER_UNIT,
                 heights[a] * rfc2435.PIXELS_PER_UNIT, 0, tables, precision, empty, None,
-                stream.buffer, (pstart[a : b + 1], pend[a : b + 1]),
+                view, (pstart[a : b + 1], pend[a : b + 1]),
             )
         )  # fmt: skip
     return frames

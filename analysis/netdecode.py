@@ -177,18 +177,17 @@ def _fast_udp(records: Records, traffic: Traffic) -> np.ndarray:
     o = offs[index]
     ends = np.minimum(o + ETHER_HEADER_LEN + total[ok], o + lens[index])
     keys = buf[o[:, None] + np.arange(FAST_IP + 12, FAST_UDP + 4)]  # addresses and ports
-    unique, inverse = np.unique(
-        np.ascontiguousarray(keys).view(np.dtype((np.void, keys.shape[1]))).ravel(),
-        return_inverse=True,
-    )
-    order = np.argsort(inverse, kind="stable")
-    bounds = np.cumsum(np.bincount(inverse.ravel(), minlength=len(unique)))
+    packed = np.ascontiguousarray(keys).view(np.dtype((np.void, keys.shape[1]))).ravel()
+    order = np.argsort(packed, kind="stable")  # one sort groups flows, capture order kept
+    ordered = packed[order]
+    cuts = np.nonzero(ordered[1:] != ordered[:-1])[0] + 1
+    bounds = np.concatenate((cuts, [len(order)]))
     times = np.asarray(records.times, dtype=np.float64)
     first = 0
-    for flow_index, key_bytes in enumerate(unique):
-        members = order[first : bounds[flow_index]]
-        first = bounds[flow_index]
-        kb = key_bytes.tobytes()
+    for bound in bounds.tolist():
+        members = order[first:bound]
+        kb = ordered[first].tobytes()
+        first = bound
         key = (kb[0:4], int.from_bytes(kb[8:10], "big"), kb[4:8], int.from_bytes(kb[10:12], "big"))
         rows = index[members]
         traffic.udp[key] = UdpFlow(

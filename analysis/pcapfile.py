@@ -135,37 +135,31 @@ def _read_pcap(buf: bytes, name: str, endian: str, nanos: bool) -> Records:
     h_append = heads.append
     off = PCAP_GLOBAL_HEADER_LEN
     end_hdr = n - PCAP_RECORD_HEADER_LEN
-    while off <= end_hdr:
-        incl = captured_len(buf, off + 8)[0]
-        if incl > limit:
-            records.error = CaptureFileError(
-                f"{name}: corrupt record header (captured length {incl} exceeds {limit})",
-                off,
-                len(heads),
-            )
-            break
-        following = off + PCAP_RECORD_HEADER_LEN + incl
-        if following > n:
-            records.error = CaptureFileError(
-                f"{name}: truncated record ({n - off - PCAP_RECORD_HEADER_LEN} of {incl} bytes "
-                "present)",
-                off,
-                len(heads),
-            )
-            break
+    while off <= end_hdr:  # checks on each record's length follow, vectorized
         h_append(off)
-        off = following
-    else:
-        if off != n:
-            records.error = CaptureFileError(
-                f"{name}: truncated record header ({n - off} of 16 bytes present)",
-                off,
-                len(heads),
-            )
+        off += PCAP_RECORD_HEADER_LEN + captured_len(buf, off + 8)[0]
     at = np.asarray(heads, dtype=np.int64)
     data = np.frombuffer(buf, dtype=np.uint8)
+    lengths = _u32(data, at + 8, endian)
+    bad = np.nonzero((lengths > limit) | (at + PCAP_RECORD_HEADER_LEN + lengths > n))[0]
+    if len(bad):
+        first = int(bad[0])
+        where, incl = int(at[first]), int(lengths[first])
+        if incl > limit:
+            message = f"corrupt record header (captured length {incl} exceeds {limit})"
+        else:
+            present = n - where - PCAP_RECORD_HEADER_LEN
+            message = f"truncated record ({present} of {incl} bytes present)"
+        records.error = CaptureFileError(f"{name}: {message}", where, first)
+        at, lengths = at[:first], lengths[:first]
+    elif off != n:
+        records.error = CaptureFileError(
+            f"{name}: truncated record header ({n - off} of 16 bytes present)",
+            off,
+            len(heads),
+        )
     records.offsets = at + PCAP_RECORD_HEADER_LEN
-    records.lengths = _u32(data, at + 8, endian)
+    records.lengths = lengths
     records.times = _u32(data, at, endian) + _u32(data, at + 4, endian) * scale
     records.linktypes = np.full(len(at), linktype, dtype=np.int64)
     if records.error:

@@ -28,6 +28,7 @@ FPS = 30
 WIDTH, HEIGHT = 640, 480
 DISTINCT_FRAMES = 8
 TARGET_RATIO = 3.0
+RUNS = 3  # best of three for each reader: both see the same warm page cache
 
 
 def _frames() -> list:
@@ -101,9 +102,13 @@ def main() -> int:
             f"capture: {count} packets, {path.stat().st_size / 1e6:.1f} MB, {SESSIONS} sessions x "
             f"{SECONDS} s of {WIDTH}x{HEIGHT} @ {FPS} fps (built in {time.perf_counter() - started:.1f} s)"
         )
-        check_s, rtp_packets, errors = time_check(path)
+        check_runs = [time_check(path) for _ in range(RUNS)]
+        check_s = min(run[0] for run in check_runs)
+        _, rtp_packets, errors = check_runs[0]
         print(
-            f"check (in-process, all rules): {check_s:.3f} s, {rtp_packets} RTP packets, {errors} errors"
+            f"check (in-process, all rules): best {check_s:.3f} s of "
+            f"{', '.join(f'{run[0]:.3f}' for run in check_runs)}; {rtp_packets} RTP packets, "
+            f"{errors} errors"
         )
         started = time.perf_counter()
         subprocess.run(
@@ -115,8 +120,13 @@ def main() -> int:
         if tshark is None:
             print("tshark not found: no ratio")
             return 1
-        tshark_s, streams = time_tshark(tshark, path)
-        print(f"tshark -q -z rtp,streams: {tshark_s:.3f} s, {streams} streams")
+        tshark_runs = [time_tshark(tshark, path) for _ in range(RUNS)]
+        tshark_s = min(run[0] for run in tshark_runs)
+        streams = tshark_runs[0][1]
+        print(
+            f"tshark -q -z rtp,streams: best {tshark_s:.3f} s of "
+            f"{', '.join(f'{run[0]:.3f}' for run in tshark_runs)}; {streams} streams"
+        )
         ratio = tshark_s / check_s
         verdict = "meets" if ratio >= TARGET_RATIO else "misses"
         print(f"ratio tshark/check: {ratio:.2f}x ({verdict} the {TARGET_RATIO:g}x target)")

@@ -93,6 +93,7 @@ class Context:
     traffic: Traffic
     capture: CaptureSessions
     decode_cache: dict = field(default_factory=dict)
+    memo: dict = field(default_factory=dict)  # facts several rules derive alike, computed once
 
 
 RULES: list[Rule] = []

@@ -188,9 +188,13 @@ def timestamp_per_frame(ctx: Context) -> Finding:
     )
 
 
-def _frame_steps(s: RtpStream) -> list[tuple[int, int, bool]]:
-    """(pktno, signed timestamp step, sequence contiguous) between consecutive frames."""
-    out = []
+def _frame_steps(ctx: Context, s: RtpStream) -> list[tuple[int, int, bool]]:
+    """(pktno, signed timestamp step, sequence contiguous) between consecutive frames
+    (computed once per stream and shared by the timestamp rules)."""
+    key = ("frame steps", id(s))
+    if key in ctx.memo:
+        return ctx.memo[key]
+    out = ctx.memo[key] = []
     frames = s.frames
     for a, b in zip(frames, frames[1:]):
         step = (b.timestamp - a.timestamp + TS_HALF) % TS_MODULUS - TS_HALF
@@ -206,16 +210,16 @@ def timestamp_monotonic(ctx: Context) -> Finding:
     return verdict(
         (p, f"timestamp steps back by {-step} ticks in {s.label}")
         for s in streams
-        for p, step, _ in _frame_steps(s)
+        for p, step, _ in _frame_steps(ctx, s)
         if step < 0
     )
 
 
-def nominal_step(s: RtpStream, framerate: float | None) -> float | None:
+def nominal_step(ctx: Context, s: RtpStream, framerate: float | None) -> float | None:
     """Ticks per frame: from the SDP framerate, else the median step seen."""
     if framerate:
         return s.clock_rate / framerate
-    steps = [step for _, step, contiguous in _frame_steps(s) if contiguous and step > 0]
+    steps = [step for _, step, contiguous in _frame_steps(ctx, s) if contiguous and step > 0]
     return statistics.median(steps) if steps else None
 
 
@@ -242,11 +246,11 @@ def timestamp_step(ctx: Context) -> Finding:
         return not_applicable("no RFC 2435 stream with three frames")
     offences = []
     for s in streams:
-        nominal = nominal_step(s, _session_framerate(ctx, s))
+        nominal = nominal_step(ctx, s, _session_framerate(ctx, s))
         if not nominal:
             continue
         tolerance = max(STEP_TOLERANCE_TICKS, nominal * STEP_TOLERANCE_FRACTION)
-        for p, step, contiguous in _frame_steps(s):
+        for p, step, contiguous in _frame_steps(ctx, s):
             if contiguous and step >= 0 and abs(step - nominal) > tolerance:
                 offences.append(
                     (p, f"timestamp step {step} ticks, expected {nominal:g} in {s.label}")
