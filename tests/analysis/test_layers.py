@@ -279,3 +279,19 @@ def test_sdes_chunks_end_and_pad_to_32_bits():
     assert len(built) % 4 == 0
     again = RTCP(built).sdes_chunks[0]
     assert again.items[0].length == 200 and again.items[-1].chunk_type == 0
+
+
+def test_lab_session_decodes_from_the_request_transport(tmp_path):
+    # The lab's server answers SETUP without a Transport header: the request's one is used.
+    b = SessionBuilder(client_rtp_port=25000, server_rtp_port=6000)
+    b.handshake()
+    b.request("SETUP", [("Transport", "RTP/UDP; client_port= 25000")], uri="movie.Mjpeg",
+              line_end="\n")
+    b.server_bytes(b"RTSP/1.0 200 OK\nCSeq: 1\nSession: 123456")
+    b.lab_frames(2)
+    packets = rdpcap(str(b.write(tmp_path / "lab.pcap")))
+    (flow,) = find_negotiated_flows(packets)
+    assert flow.client_ports == (25000, 25001) and flow.server_ports is None
+    rtp = [p for p in decode_negotiated_flows(packets) if RTP in p]
+    assert [p[RTP].sequence for p in rtp] == [1, 2]
+    assert all(WholeJPEG in p and JPEG not in p for p in rtp)
