@@ -135,6 +135,7 @@ class RTSPServer:
         lab_flush_delay: float = 0.15,
         report_interval: float = REPORT_INTERVAL,
         use_gso: bool = False,
+        write_buffer_limit: int = WRITE_BUFFER_LIMIT,
     ) -> None:
         chosen_port = port if port is not None else server_port
         self.requested_port = DEFAULT_PORT if chosen_port is None else chosen_port
@@ -159,6 +160,7 @@ class RTSPServer:
         self.lab_flush_delay = lab_flush_delay
         self.report_interval = report_interval
         self.use_gso = use_gso
+        self.write_buffer_limit = write_buffer_limit
         self.max_payload = max_rtp_payload(mtu)
         self.sessions = SessionRegistry(max_sessions)
         self.config = ServerConfig(
@@ -392,7 +394,7 @@ class RTSPServer:
             connection = self.connections.get(session.connection_id)
             if connection is None:
                 return False
-            if connection.write_buffer_size() > WRITE_BUFFER_LIMIT:
+            if connection.write_buffer_size() > self.write_buffer_limit:
                 stream.skip_frame()  # a slow reader loses frames, not the server's memory
                 return True
             headers = stream.frame_headers(payloads, deadline)

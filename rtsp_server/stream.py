@@ -36,6 +36,7 @@ class RTPStream:
     last_sent_at: float | None = None  # clock time the last frame was due
     run_base: int | None = None  # timestamp of the current run's first frame
     run_frames: int = 0  # frames of the current run sent (or skipped)
+    frames_skipped: int = 0  # not sent: a slow TCP reader or a frame too big for the dialect
 
     @classmethod
     def create(
@@ -89,6 +90,7 @@ class RTPStream:
     def skip_frame(self) -> None:
         """Advance past the current frame without sending it (its time slot passes unused)."""
         self.run_frames += 1
+        self.frames_skipped += 1
         self._advance()
 
     def _advance(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import random
 import socket
 import struct
 import sys
@@ -10,13 +11,14 @@ import time
 from pathlib import Path
 
 from PIL import Image
-from server_harness import RTSPTestClient, drain, frames_of, free_port_pair, receive_rtp
+from server_harness import RTSPTestClient, drain, frames_of, free_port_pair, receive_rtp, write_clip
 
 from rtsp_common.headers import Session as SessionHeader
 from rtsp_common.headers import Transport, parse_rtp_info
 from rtsp_common.jpeg import Depacketizer
 from rtsp_common.rtcp import Bye, ReceiverReport, ReportBlock, SenderReport, parse_compound
 from rtsp_common.rtp import RTPPacket
+from rtsp_common.rtsp import InterleavedFrame
 from rtsp_server import RTSPServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "peers"))
@@ -115,6 +117,13 @@ def test_tcp_interleaved_stream(server, clip_frames):
         check_rtp(packets, ssrc, info.seq, info.rtptime)
         assert len(frames_of(packets)) == 8
         assert rtcp[-1][0].packet_count == len(packets)
+        # a receiver report on the RTCP channel counts as activity
+        block = ReportBlock(
+            ssrc=ssrc, fraction_lost=0, cumulative_lost=0, highest_seq=1, jitter=0, lsr=0, dlsr=0
+        )
+        report = ReceiverReport(ssrc=0x55, reports=(block,)).to_bytes()
+        client.send_raw(InterleavedFrame(1, report).to_bytes())
+        assert wait_for(lambda: server.sessions.get(sid).receiver_reports == 1)
         assert client.request("TEARDOWN", url, {"Session": sid}).status == 200
 
 
@@ -370,3 +379,45 @@ def test_garbage_on_the_wire_gets_400_and_close(server):
         assert reply.startswith(b"RTSP/1.0 400")
         assert sock.recv(1024) == b""
     assert server.stats()["sessions"] == 0
+
+
+def noise_frames(count: int) -> list[bytes]:
+    """Large frames (random pixels compress badly): a slow reader falls behind fast."""
+    frames = []
+    for n in range(count):
+        image = Image.frombytes("RGB", (320, 240), bytes(random.Random(n).randbytes(320 * 240 * 3)))
+        out = io.BytesIO()
+        image.save(out, "JPEG", quality=95)
+        frames.append(out.getvalue())
+    return frames
+
+
+def test_slow_tcp_reader_loses_frames_not_server_memory(tmp_path):
+    frames = noise_frames(4)
+    write_clip(tmp_path / "noise.mjpeg", frames)
+    limit = 256 * 1024
+    with RTSPServer(
+        port=0, media=tmp_path, host="127.0.0.1", fps=200, loop=True, write_buffer_limit=limit
+    ) as server:
+        url = f"rtsp://127.0.0.1:{server.port}/noise.mjpeg"
+        with RTSPTestClient("127.0.0.1", server.port) as client:
+            answer = client.request(
+                "SETUP", url + "/track1", {"Transport": "RTP/AVP/TCP;unicast;interleaved=0-1"}
+            )
+            sid = SessionHeader.parse(answer.headers["Session"]).id
+            client.request("PLAY", url, {"Session": sid})
+            session = server.sessions.get(sid)
+            connection = server.connections[session.connection_id]
+            peak = 0
+            deadline = time.monotonic() + 10
+            while session.stream.frames_skipped < 20 and time.monotonic() < deadline:
+                peak = max(peak, server.call(connection.write_buffer_size))
+                time.sleep(0.01)
+            assert session.stream.frames_skipped >= 20  # the client reads nothing
+            assert peak <= limit + 2 * max(len(f) for f in frames)
+            packets = [
+                RTPPacket.parse(f.payload)
+                for f in client.read_interleaved(200, timeout=10)
+                if f.channel == 0
+            ]
+            assert all((b.sequence - a.sequence) % 65536 == 1 for a, b in zip(packets, packets[1:]))
