@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -14,6 +15,7 @@ from server_harness import RTSPTestClient, drain, free_port_pair
 
 from rtsp_common.headers import Session as SessionHeader
 from rtsp_common.rtcp import Bye, parse_compound
+from rtsp_server import RTSPServer
 from rtsp_server.cli import build_parser
 
 
@@ -106,3 +108,19 @@ def test_cli_reports_missing_media(tmp_path):
     )
     assert result.returncode == 2
     assert "does not exist" in result.stderr
+
+
+def test_lab_api_start_blocks_until_stop(lab_movie):
+    server = RTSPServer(0, str(lab_movie))  # the lab's RTSPServer(server_port, video_file)
+    thread = threading.Thread(target=server.start)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.port and time.monotonic() < deadline:
+        time.sleep(0.02)
+    with RTSPTestClient("127.0.0.1", server.port) as client:
+        answer = client.request("DESCRIBE", "movie.Mjpeg")
+        assert answer.status == 200 and b"640" in answer.body
+    assert thread.is_alive()  # start() blocks while serving
+    server.stop()
+    thread.join(10)
+    assert not thread.is_alive()

@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from server_harness import progressive_jpeg, write_clip
 from test_server_handler import BASE, Harness
 
@@ -136,3 +138,16 @@ def test_changed_file_is_reloaded(media_dir, clip_frames):
     assert len(library.track("sub/raw.mjpeg")) == 8
     write_clip(media_dir / "sub" / "raw.mjpeg", clip_frames[:3])
     assert len(library.track("sub/raw.mjpeg")) == 3
+
+
+@given(uri=st.text(max_size=60) | st.builds(lambda p: f"rtsp://h:1/{p}", st.text(max_size=60)))
+def test_parsed_names_never_leave_the_folder(uri):
+    try:
+        request = parse_media_uri(uri)
+    except MediaNotFound:
+        return
+    parts = request.name.split("/")
+    assert ".." not in parts and "." not in parts and "" not in parts
+    assert (
+        not request.name.startswith("/") and "\\" not in request.name and "\x00" not in request.name
+    )
