@@ -150,10 +150,18 @@ class _Reply:
 
 
 def error_response(
-    status: int, cseq: int | None, message: str = "", body: bool = False
+    status: int,
+    cseq: int | None,
+    message: str = "",
+    body: bool = False,
+    lab_session: str | None = None,
 ) -> Response:
-    """A response for a failed request; the body carries ``message`` when asked (e.g. 415)."""
-    headers = [("Server", SERVER_NAME)]
+    """A response for a failed request; the body carries ``message`` when asked (e.g. 415).
+
+    ``lab_session`` puts the Session right after CSeq, where the lab's client reads it.
+    """
+    headers = [("Session", lab_session)] if lab_session else []
+    headers.append(("Server", SERVER_NAME))
     content = b""
     if body and message:
         content = (message + "\n").encode()
@@ -215,7 +223,8 @@ class RequestHandler:
             log.info(
                 "%s %s %s: %d %s", self.peer_host, request.method, request.uri, exc.status, exc
             )
-            response = error_response(exc.status, cseq, str(exc), exc.body)
+            lab_session = reply.session.id if reply.lab and reply.session else None
+            response = error_response(exc.status, cseq, str(exc), exc.body, lab_session)
             for name, value in exc.headers:
                 response.headers.add(name, value)
             return HandlerResult(response, tuple(reply.actions), session_id=_sid(reply.session))

@@ -410,3 +410,15 @@ def test_standard_client_never_gets_lab_form(h):
     assert ";timeout=" in answer.headers["Session"]
     session = h.sessions.get(SessionHeader.parse(answer.headers["Session"]).id)
     assert not session.lab_dialect
+
+
+def test_lab_session_errors_keep_session_on_the_third_line(h):
+    (answer,) = h.raw(
+        b"SETUP clip.Mjpeg RTSP/1.0\nCSeq: 1\nTransport: RTP/UDP; client_port= 25000\n\n"
+    )
+    sid = lab_lines(answer)[2].split(" ")[1].strip()
+    (answer,) = h.raw(f"PAUSE clip.Mjpeg RTSP/1.0\nCSeq: 2\nSession: {sid}\n\n".encode())
+    lines = lab_lines(answer)
+    assert int(lines[0].split(" ")[1]) == 455
+    assert int(lines[1].split(" ")[1]) == 2
+    assert int(lines[2].split(" ")[1]) == int(sid)
