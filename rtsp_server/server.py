@@ -487,6 +487,7 @@ class RTSPServer:
                 "session %s idle for %.0f s: torn down", session.id, now - session.last_activity
             )
             self._end(session, "session timeout", bye=True)
+        owners = {session.connection_id for session in self.sessions}
         for connection in list(self.connections.values()):
             if (
                 connection.partial_since is not None
@@ -498,9 +499,7 @@ class RTSPServer:
                     now - connection.partial_since,
                 )
                 connection.close()
-            elif now - connection.last_bytes > self.idle_timeout and not self.sessions.owned_by(
-                connection.id
-            ):
+            elif now - connection.last_bytes > self.idle_timeout and connection.id not in owners:
                 log.info(
                     "%s:%d idle for %.0f s: closed", *connection.peer, now - connection.last_bytes
                 )
