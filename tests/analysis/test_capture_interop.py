@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from gst_peer import gst_rtsp_server, make_clip
+from gst_mkv_peer import gst_rtsp_server, make_clip
 from realtools import require_raw_socket, require_tool
 from scapy.utils import rdpcap
 

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Iterator
 
 import pytest
-from gst_peer import gst_rtsp_server, make_clip
+from gst_mkv_peer import gst_rtsp_server, make_clip
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from realtools import ROOT

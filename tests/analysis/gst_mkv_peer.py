@@ -1,6 +1,7 @@
 """GStreamer's rtsp-server as a test peer: a small MJPEG Matroska clip and the server process.
 
-Import with ``from gst_peer import make_clip, gst_rtsp_server``.
+Import with ``from gst_mkv_peer import make_clip, gst_rtsp_server`` (a unique module name:
+test folders share one import namespace).
 """
 
 from __future__ import annotations
