@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from analysis.ascii_numbers import is_decimal
+
 
 @dataclass
 class TransportSpec:
@@ -24,10 +26,10 @@ class TransportSpec:
 
 def _port_pair(value: str) -> tuple[int, int] | None:
     first, _, second = value.partition("-")
-    if not first.strip().isdigit():
+    if not is_decimal(first.strip()):
         return None
     a = int(first)
-    b = int(second) if second.strip().isdigit() else a + 1
+    b = int(second) if is_decimal(second.strip()) else a + 1
     return a, b
 
 
@@ -96,9 +98,9 @@ def parse_rtp_info(value: str) -> list[RtpInfoEntry]:
             name = name.lower()
             if name == "url":
                 url = arg
-            elif name == "seq" and arg.strip().isdigit():
+            elif name == "seq" and is_decimal(arg.strip()):
                 seq = int(arg)
-            elif name == "rtptime" and arg.strip().isdigit():
+            elif name == "rtptime" and is_decimal(arg.strip()):
                 rtptime = int(arg)
         if url or seq is not None or rtptime is not None:
             entries.append(RtpInfoEntry(url, seq, rtptime))

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from enum import Enum
 
+from analysis.ascii_numbers import is_decimal
 from analysis.tcp import TcpStream
 
 INTERLEAVED_MAGIC = 0x24  # "$", RFC 2326 §10.12
@@ -68,7 +69,7 @@ class RtspMessage:
     def cseq(self) -> int | None:
         """The CSeq as a number, or None when absent or not a number."""
         value = self.header("CSeq")
-        if value is None or not value.strip().isdigit():
+        if value is None or not is_decimal(value.strip()):
             return None
         return int(value.strip())
 
@@ -139,7 +140,7 @@ def read_stream(stream: TcpStream) -> list[RtspMessage | InterleavedFrame]:
         length_text = message.header("Content-Length")
         body_len = 0
         if length_text is not None:
-            if length_text.strip().isdigit():
+            if is_decimal(length_text.strip()):
                 body_len = int(length_text.strip())
             else:
                 message.problems.append(f"Content-Length {length_text!r} is not a number")

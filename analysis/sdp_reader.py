@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from analysis.ascii_numbers import is_decimal
+
 _LINE = re.compile(r"^([a-z])=(.*)$")
 SDP_TYPES = set("vosiuepcbtrzkam")  # RFC 4566 §5
 REQUIRED = ("v", "o", "s", "t")
@@ -57,11 +59,11 @@ def parse_sdp(body: bytes) -> SdpInfo:
         seen.add(kind)
         if kind == "m":
             parts = value.split()
-            if len(parts) < 4 or not parts[1].split("/")[0].isdigit():
+            if len(parts) < 4 or not is_decimal(parts[1].split("/")[0]):
                 info.problems.append(f"malformed m= line {value!r}")
                 current = None
                 continue
-            formats = [int(f) for f in parts[3:] if f.isdigit()]
+            formats = [int(f) for f in parts[3:] if is_decimal(f)]
             current = SdpMedia(parts[0], int(parts[1].split("/")[0]), parts[2], formats)
             info.media.append(current)
         elif kind == "a":
@@ -69,7 +71,7 @@ def parse_sdp(body: bytes) -> SdpInfo:
             if name == "rtpmap" and current is not None:
                 pt, _, enc = arg.partition(" ")
                 enc_parts = enc.split("/")
-                if pt.isdigit() and len(enc_parts) >= 2 and enc_parts[1].isdigit():
+                if is_decimal(pt) and len(enc_parts) >= 2 and is_decimal(enc_parts[1]):
                     current.rtpmap[int(pt)] = (enc_parts[0], int(enc_parts[1]))
                 else:
                     info.problems.append(f"malformed rtpmap {arg!r}")

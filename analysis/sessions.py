@@ -208,9 +208,18 @@ def _read_connection(traffic: Traffic, a: FlowKey, b: FlowKey | None) -> RtspCon
         if any(
             isinstance(i, RtspMessage) and i.kind is Kind.RESPONSE for i in items[id(client_stream)]
         ):
-            client_stream = next(s for s in streams if s is not client_stream)
+            others = [s for s in streams if s is not client_stream]
+            if not others:  # only the server's side was captured
+                server, client = endpoints(client_stream.key)
+                return _fill_connection(RtspConnection(client, server), streams, items, None)
+            client_stream = others[0]
     client, server = endpoints(client_stream.key)
-    conn = RtspConnection(client, server)
+    return _fill_connection(RtspConnection(client, server), streams, items, client_stream)
+
+
+def _fill_connection(
+    conn: RtspConnection, streams: list[TcpStream], items: dict, client_stream: TcpStream | None
+) -> RtspConnection:
     for s in streams:
         conn.tcp_retransmissions += s.retransmissions
         conn.tcp_out_of_order += s.out_of_order

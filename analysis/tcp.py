@@ -57,8 +57,8 @@ def reassemble(key: FlowKey, segments: list[tuple[int, float, int, int, bytes]])
     if isn is None:
         # No SYN captured: start at the lowest sequence number seen (signed distance).
         first = segments[0][2]
-        low = min(((s[2] - first + SEQ_HALF) % SEQ_MODULUS) - SEQ_HALF for s in segments if s[4])
-        isn = (first + low) % SEQ_MODULUS if any(s[4] for s in segments) else first
+        distances = [((s[2] - first + SEQ_HALF) % SEQ_MODULUS) - SEQ_HALF for s in segments if s[4]]
+        isn = (first + min(distances)) % SEQ_MODULUS if distances else first
     ordered = []
     covered_end = 0  # highest stream offset received so far, in arrival order
     holes: list[tuple[int, int]] = []  # ranges below covered_end still missing

@@ -144,3 +144,15 @@ def _split_dht(body: bytes) -> dict[int, bytes]:
         tables[body[pos]] = body[pos + 1 : pos + 17 + count]
         pos += 17 + count
     return tables
+
+
+def test_transport_and_rtp_info_values():
+    from analysis.rtsp_headers import parse_rtp_info, parse_transport
+
+    (spec,) = parse_transport("RTP/AVP;unicast;client_port=60\u00b30-6001;ssrc=zz;server_port=7000")
+    assert spec.client_ports is None and spec.server_ports == (7000, 7001)
+    assert len(spec.problems) == 2
+    (tcp,) = parse_transport("RTP/AVP/TCP;interleaved=2-3")
+    assert tcp.lower == "TCP" and tcp.interleaved == (2, 3)
+    (entry,) = parse_rtp_info("url=rtsp://h/a/stream=0;seq=17;rtptime=900")
+    assert (entry.url, entry.seq, entry.rtptime) == ("rtsp://h/a/stream=0", 17, 900)

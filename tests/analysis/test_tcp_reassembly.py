@@ -142,3 +142,9 @@ def test_arbitrary_bytes_read_as_rtsp_never_raise(data):
     assert sum(
         len(i.raw) if isinstance(i, RtspMessage) else 4 + len(i.payload) for i in items
     ) <= len(data)
+
+
+def test_non_ascii_digits_are_not_numbers():
+    (message,) = rtsp(b"RTSP/1.0 200 OK\r\nCSeq: \xb3\r\nContent-Length: \xb2\r\n\r\n")
+    assert message.cseq is None  # "³" is a digit to str.isdigit, not to RTSP
+    assert "Content-Length" in message.problems[0]
