@@ -17,9 +17,12 @@ from rtsp_common.rtsp import InterleavedFrame, MessageParser, Request, Response
 
 
 def make_frames(
-    count: int = 64, size: tuple[int, int] = (160, 120), quality: int = 80
+    count: int = 64, size: tuple[int, int] = (160, 120), quality: int = 80, subsampling: int = 2
 ) -> list[bytes]:
-    """Baseline JPEG frames (Pillow's defaults: standard Huffman tables, 4:2:0), each different."""
+    """Baseline JPEG frames with standard Huffman tables, each different.
+
+    ``subsampling`` is Pillow's: 2 for 4:2:0 (RFC 2435 type 1), 1 for 4:2:2 (type 0).
+    """
     frames = []
     for n in range(count):
         image = Image.new("RGB", size, ((n * 37) % 256, (n * 11) % 256, 200 - n % 100))
@@ -27,7 +30,7 @@ def make_frames(
         draw.rectangle((n % size[0], 10, n % size[0] + 20, 40), fill=(255, 255, 0))
         draw.text((5, size[1] - 20), f"frame {n}", fill=(0, 0, 0))
         out = io.BytesIO()
-        image.save(out, "JPEG", quality=quality)
+        image.save(out, "JPEG", quality=quality, subsampling=subsampling)
         frames.append(out.getvalue())
     return frames
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from realtools import require_tool
+from server_harness import make_frames, write_clip
 
 from rtsp_server import RTSPServer
 
@@ -123,3 +124,30 @@ def test_gstreamer_plays_to_the_end(rtsp_url, protocol, tmp_path: Path):
     frames = sorted(tmp_path.glob("g*.png"))
     assert len(frames) == 8
     assert all(Image.open(f).size == (160, 120) for f in frames)
+
+
+def ffmpeg_frames(url: str, count: int, transport: str, folder: Path) -> list[bytes]:
+    tools = require_tool("ffmpeg")
+    subprocess.run(
+        [tools["ffmpeg"], "-v", "error", "-rtsp_transport", transport, "-i", url,
+         "-frames:v", str(count), "-c", "copy", "-f", "image2", str(folder / "f%03d.jpg")],
+        check=True, timeout=60, capture_output=True,
+    )  # fmt: skip
+    return [p.read_bytes() for p in sorted(folder.glob("f*.jpg"))]
+
+
+def test_ffmpeg_plays_422_frames_pixel_exact(tmp_path):
+    frames = make_frames(10, size=(96, 64), subsampling=1)  # 4:2:2: RFC 2435 type 0
+    write_clip(tmp_path / "m" / "c422.mjpeg", frames)
+    with RTSPServer(port=0, media=tmp_path / "m", host="127.0.0.1", fps=50) as server:
+        got = ffmpeg_frames(f"rtsp://127.0.0.1:{server.port}/c422.mjpeg", 6, "tcp", tmp_path)
+    assert [pixels(f) for f in got] == [pixels(f) for f in frames[:6]]
+
+
+def test_ffmpeg_plays_the_lab_movie_pixel_exact(lab_movie, tmp_path):
+    from rtsp_common.mjpeg import open_media
+
+    with RTSPServer(0, lab_movie, host="127.0.0.1", fps=50) as server:
+        got = ffmpeg_frames(f"rtsp://127.0.0.1:{server.port}/movie.Mjpeg", 6, "udp", tmp_path)
+    with open_media(lab_movie) as reader:
+        assert [pixels(f) for f in got] == [pixels(reader[i]) for i in range(6)]
