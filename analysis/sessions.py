@@ -360,46 +360,18 @@ def _link_media(traffic: Traffic, result: CaptureSessions, rtp_ports: set[int]) 
                         session.rtcp.append(flow)
                         result.rtcp.append(flow)
                 continue
-            ports = spec.client_ports or (setup.requested.client_ports if setup.requested else None)
-            if ports is None:
-                continue
+            # The ports granted, and those asked for when the reply named others: RTP
+            # goes where the server sends it, and RTSP-TRN-1 judges the difference.
+            pairs = []
+            for candidate in (spec, setup.requested):
+                if candidate is not None and candidate.client_ports not in (None, *pairs):
+                    pairs.append(candidate.client_ports)
             try:
                 client_ip = ipaddress.ip_address(spec.destination or conn.client.ip).packed
             except ValueError:
                 client_ip = ipaddress.ip_address(conn.client.ip).packed
-            for key in by_dst.get((client_ip, ports[0]), []):
-                if key in claimed:
-                    continue
-                claimed.add(key)
-                src, dst = endpoints(key)
-                for stream in split_by_ssrc(src, dst, traffic.udp[key]):
-                    _adopt(result, session, stream, jpeg_pts)
-            for key in by_src.get((client_ip, ports[0]), []):
-                # From the client's RTP port toward the server: ffmpeg and others send an
-                # empty RTP packet there to open NATs. Kept apart from the media.
-                if key in claimed:
-                    continue
-                claimed.add(key)
-                src, dst = endpoints(key)
-                for stream in split_by_ssrc(src, dst, traffic.udp[key]):
-                    if (stream.pend == stream.pstart).all():
-                        stream.session_id = session.id
-                        analyse(stream)
-                        result.keepalives.append(stream)
-                    else:
-                        _adopt(result, session, stream, jpeg_pts)
-            rtcp_keys = by_dst.get((client_ip, ports[1]), []) + by_src.get(
-                (client_ip, ports[1]), []
-            )
-            for key in rtcp_keys:
-                if key in claimed:
-                    continue
-                claimed.add(key)
-                src, dst = endpoints(key)
-                flow = RtcpFlow(src, dst, session_id=session.id)
-                read_flow(flow, traffic.udp[key])
-                session.rtcp.append(flow)
-                result.rtcp.append(flow)
+            for ports in pairs:
+                _link_udp(traffic, result, session, client_ip, ports, by_src, by_dst, claimed)
     # UDP flows no SETUP named: by explicit port, else by heuristics.
     for key, datagrams in traffic.udp.items():
         if key in claimed:
@@ -452,3 +424,48 @@ def _looks_like_rtp_flow(datagrams: list[tuple[int, float, bytes]]) -> bool:
             good += 1
         prev_seq = seq
     return good * 5 >= len(sample) * 4
+
+
+def _link_udp(
+    traffic: Traffic,
+    result: CaptureSessions,
+    session: RtspSession,
+    client_ip: bytes,
+    ports: tuple[int, int],
+    by_src: dict,
+    by_dst: dict,
+    claimed: set[FlowKey],
+) -> None:
+    """Adopt the UDP flows of one client port pair into a session."""
+    jpeg_pts = session.jpeg_payload_types
+    for key in by_dst.get((client_ip, ports[0]), []):
+        if key in claimed:
+            continue
+        claimed.add(key)
+        src, dst = endpoints(key)
+        for stream in split_by_ssrc(src, dst, traffic.udp[key]):
+            _adopt(result, session, stream, jpeg_pts)
+    for key in by_src.get((client_ip, ports[0]), []):
+        # From the client's RTP port toward the server: ffmpeg and others send an
+        # empty RTP packet there to open NATs. Kept apart from the media.
+        if key in claimed:
+            continue
+        claimed.add(key)
+        src, dst = endpoints(key)
+        for stream in split_by_ssrc(src, dst, traffic.udp[key]):
+            if (stream.pend == stream.pstart).all():
+                stream.session_id = session.id
+                analyse(stream)
+                result.keepalives.append(stream)
+            else:
+                _adopt(result, session, stream, jpeg_pts)
+    rtcp_keys = by_dst.get((client_ip, ports[1]), []) + by_src.get((client_ip, ports[1]), [])
+    for key in rtcp_keys:
+        if key in claimed:
+            continue
+        claimed.add(key)
+        src, dst = endpoints(key)
+        flow = RtcpFlow(src, dst, session_id=session.id)
+        read_flow(flow, traffic.udp[key])
+        session.rtcp.append(flow)
+        result.rtcp.append(flow)

@@ -346,6 +346,7 @@ class SynthSession:
         exchange("TEARDOWN", url, 5, session, session)
         self.end_time = t
         self.sender_reports = sender_reports
+        self.report_interval = 1.0  # seconds between sender reports
 
     def frame_packets(self, index: int) -> list[SynthRtp]:
         """The packets of frame ``index`` in sending order."""
@@ -364,7 +365,7 @@ class SynthSession:
                 len(sent), sum(len(p.payload) for p in sent),
             )  # fmt: skip
             out.append((t, sr))
-            t += 1.0
+            t += self.report_interval
         return out
 
     def events(self) -> list[tuple[float, int, object]]:

@@ -15,7 +15,7 @@ STEP_TOLERANCE_TICKS = 2  # rounding of frame times to the 90 kHz clock
 # Containers with millisecond timestamps (Matroska) step 33 or 34 ms at 30 fps: 3 %.
 STEP_TOLERANCE_FRACTION = 0.05
 DRIFT_LIMIT_PPM = 20000.0  # 2 %: beyond what pacing jitter explains over a second or more
-JITTER_LIMIT_MS = 50.0
+JITTER_LIMIT_MS = 30.0  # about one frame interval at 30 fps: more than a small buffer absorbs
 
 
 def _streams(ctx: Context) -> list[RtpStream]:

@@ -244,6 +244,120 @@ def rtcp_starts_with_sdes(s):
     _rewrite_reports(s, lambda sr: b"\x81\xca\x00\x01" + struct.pack("!I", s.ssrc) + sr)
 
 
+def announced_ssrc_differs(s):
+    m = _response_to(s, 3)
+    m.data = m.data.replace(b";server_port=", b";ssrc=DEADBEEF;server_port=")
+
+
+def zero_initial_values(s):
+    first_seq, first_ts = s.rtp[0].seq, s.rtp[0].ts
+    for p in s.rtp:
+        p.seq = (p.seq - first_seq) & 0xFFFF
+        p.ts = (p.ts - first_ts) & 0xFFFFFFFF
+    m = _response_to(s, 4)
+    m.data = m.data.replace(f"seq={first_seq};rtptime={first_ts}".encode(), b"seq=0;rtptime=0")
+    s.ts0 = 0
+
+
+def timestamp_backwards(s):
+    for p in _frame(s, 20):
+        p.ts = (p.ts - 6000) & 0xFFFFFFFF
+
+
+def clock_drift(s):
+    base = s.rtp[0].ts
+    for p in s.rtp:
+        p.ts = (base + round((p.ts - base) * 1.04)) & 0xFFFFFFFF
+
+
+def high_jitter(s):
+    for p in s.rtp:
+        if p.frame % 2:
+            p.t += 0.070  # every other frame 70 ms late
+
+
+def restart_interval_zero(s):
+    for p in _frame(s):
+        p.payload = (
+            p.payload[:4] + bytes([65]) + p.payload[5:8] + b"\x00\x00\xff\xff" + p.payload[8:]
+        )
+
+
+def marker_inside_scan(s):
+    """A JPEG marker (SOI) in the middle of frame 10's entropy-coded data: every RFC 2435
+    header is right, but no decoder can read the frame. (A scan merely cut short is not
+    enough: libjpeg pads it and decodes.)"""
+    p = _frame(s)[1]
+    p.payload = p.payload[:20] + b"\xff\xd8" + p.payload[22:]
+
+
+def _rewrite_nth_report(s, index: int, edit: Callable[[bytes], bytes]) -> None:
+    original = s._reports
+
+    def reports():
+        out = original()
+        t, sr = out[index]
+        out[index] = (t, edit(sr))
+        return out
+
+    s._reports = reports
+
+
+def sr_packet_count_low(s):
+    _rewrite_nth_report(s, 1, lambda sr: sr[:20] + struct.pack("!I", 1) + sr[24:])
+
+
+def sr_rtp_time_off(s):
+    _rewrite_nth_report(
+        s,
+        1,
+        lambda sr: (
+            sr[:16]
+            + struct.pack("!I", (struct.unpack_from("!I", sr, 16)[0] + 45000) % 2**32)
+            + sr[20:]
+        ),
+    )
+
+
+def reports_too_often(s):
+    s.report_interval = 0.1
+
+
+def bad_version_in_request(s):
+    m = _message(s, b"OPTIONS")
+    m.data = m.data.replace(b"RTSP/1.0", b"RTSP/1.1", 1)
+
+
+def transport_port_changed(s):
+    m = _response_to(s, 3)
+    m.data = m.data.replace(b"client_port=50000-50001", b"client_port=50010-50011")
+
+
+def slow_start(s):
+    for p in s.rtp:
+        p.t += 3.0
+    for m in s.messages:
+        if m.t >= s.teardown_time:
+            m.t += 3.0
+    s.teardown_time += 3.0
+    s.end_time += 3.0
+
+
+def play_before_setup_wrong_status(s):
+    url = f"rtsp://{s.server_ip}:{s.rtsp_port}/clip"
+    t = _message(s, b"OPTIONS").t + 0.003
+    s.messages.insert(1, SynthMessage(t, True, f"PLAY {url} RTSP/1.0\r\nCSeq: 99\r\n\r\n".encode()))
+    s.messages.insert(
+        2, SynthMessage(t + 0.0005, False, b"RTSP/1.0 404 Not Found\r\nCSeq: 99\r\n\r\n")
+    )
+
+
+def unknown_method_accepted(s):
+    t = _message(s, b"OPTIONS").t + 0.003
+    s.messages.insert(1, SynthMessage(t, True, b"FROBNICATE * RTSP/1.0\r\nCSeq: 98\r\n\r\n"))
+    s.messages.insert(2, SynthMessage(t + 0.0005, False, b"RTSP/1.0 200 OK\r\nCSeq: 98\r\n\r\n"))
+
+
 # defect -> the error rule that must name it (warnings listed where the defect is one).
 DEFECTS: dict[str, tuple[Callable[[SynthSession], None], str]] = {
     "gap": (gap, "RTP-SEQ-1"),
@@ -273,10 +387,26 @@ DEFECTS: dict[str, tuple[Callable[[SynthSession], None], str]] = {
     "RTCP wrong version": (rtcp_wrong_version, "RTCP-VER-1"),
     "RTCP bad length": (rtcp_bad_length, "RTCP-LEN-1"),
     "RTCP compound starts with SDES": (rtcp_starts_with_sdes, "RTCP-CMP-1"),
+    "announced SSRC differs": (announced_ssrc_differs, "RTP-SSRC-2"),
+    "initial sequence and timestamp zero": (zero_initial_values, "RTP-INIT-1"),
+    "timestamp goes backwards": (timestamp_backwards, "RTP-TS-2"),
+    "media clock drifts": (clock_drift, "RTP-CLK-1"),
+    "high jitter": (high_jitter, "RTP-JIT-1"),
+    "restart interval zero": (restart_interval_zero, "JPEG-RST-1"),
+    "marker inside scan data": (marker_inside_scan, "JPEG-DEC-1"),
+    "SR packet count too low": (sr_packet_count_low, "RTCP-SR-1"),
+    "SR RTP timestamp off": (sr_rtp_time_off, "RTCP-SR-2"),
+    "reports too often": (reports_too_often, "RTCP-INT-1"),
+    "request version RTSP/1.1": (bad_version_in_request, "RTSP-SYN-1"),
+    "Transport reply changes client_port": (transport_port_changed, "RTSP-TRN-1"),
+    "RTP starts 3 s after PLAY": (slow_start, "RTSP-PLAY-2"),
+    "PLAY before SETUP answered 404": (play_before_setup_wrong_status, "RTSP-STATE-1"),
+    "unknown method accepted": (unknown_method_accepted, "RTSP-STATE-1"),
 }
 
 
 def write_defect(name: str, directory: Path) -> Path:
     session = clean_session()
     DEFECTS[name][0](session)
-    return session.write(directory / (name.replace(" ", "_").replace("'", "") + ".pcap"))
+    safe = "".join(c if c.isalnum() else "_" for c in name)
+    return session.write(directory / f"{safe}.pcap")
