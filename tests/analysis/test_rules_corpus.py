@@ -68,3 +68,28 @@ def test_duplicate_and_reorder_counts(tmp_path):
     (stream,) = result.streams
     assert stream.stats.reorders == 1 and stream.stats.missing == 0
     assert stream.stats.complete_frames == stream.stats.frames  # reassembled in sequence order
+
+
+def lab_server_habits(s):
+    """Everything the lab's server does at once: whole JPEGs, wall-clock seconds, SSRC 0,
+    no marker."""
+    DEFECTS["the lab's format"][0](s)
+    for k, p in enumerate(s.rtp):
+        p.ssrc, p.marker, p.ts = 0, False, 1_700_000_000 + k // 20
+
+
+def test_lab_habits_are_each_named(tmp_path):
+    session = clean_session()
+    lab_server_habits(session)
+    result = check_capture(session.write(tmp_path / "lab.pcap"))
+    failed = {r.rule.id for r in result.rules if r.failed}
+    assert {"LAB-FMT-1", "LAB-TS-1", "LAB-SSRC-1", "LAB-MARK-1"} <= failed
+    assert "wall-clock" in result.result("LAB-TS-1").evidence
+    (stream,) = result.streams
+    assert len(stream.frames) == 45 and all(f.jpeg().startswith(b"\xff\xd8") for f in stream.frames)
+
+
+def test_every_rule_is_shown_failing_by_a_crafted_capture():
+    targets = {rule_id for _, rule_id in DEFECTS.values()}
+    targets |= {"LAB-TS-1", "LAB-SSRC-1", "LAB-MARK-1"}  # test_lab_habits_are_each_named
+    assert {r.id for r in RULES} - targets == set()
