@@ -70,6 +70,7 @@ STATUS_INVALID_RANGE = 457
 STATUS_UNSUPPORTED_TRANSPORT = 461
 STATUS_NOT_IMPLEMENTED = 501
 STATUS_VERSION_NOT_SUPPORTED = 505
+STATUS_OPTION_NOT_SUPPORTED = 551
 
 
 @dataclass(frozen=True)
@@ -216,6 +217,18 @@ class RequestHandler:
         )
         if method is None:
             return HandlerResult(error_response(STATUS_NOT_IMPLEMENTED, cseq))
+        required = [
+            option.strip()
+            for name in ("Require", "Proxy-Require")
+            for value in request.headers.get_all(name)
+            for option in value.split(",")
+            if option.strip()
+        ]
+        if required:
+            # RFC 2326 §12.32: no option extensions are supported; name them back.
+            response = error_response(STATUS_OPTION_NOT_SUPPORTED, cseq)
+            response.headers.add("Unsupported", ", ".join(required))
+            return HandlerResult(response)
         reply = _Reply(cseq=cseq)
         try:
             method(request, reply, now)

@@ -305,6 +305,13 @@ def test_unknown_method_is_501_with_public(h):
     assert h.send("FLY", URL, cseq=9).cseq == 9
 
 
+def test_required_option_is_551_with_unsupported(h):
+    answer = h.send("SETUP", TRACK, Transport=UDP, Require="implicit-play, x-fancy")
+    assert answer.status == 551
+    assert answer.headers["Unsupported"] == "implicit-play, x-fancy"
+    assert len(h.sessions) == 0
+
+
 def test_wrong_version_is_505(h):
     (answer,) = h.raw(b"OPTIONS * RTSP/2.0\r\nCSeq: 3\r\n\r\n")
     assert answer.status == 505 and answer.cseq == 3
