@@ -174,9 +174,7 @@ def _record(config: DemoConfig, fps: float, scratch: Path, book: TestBook,
     # A second capture of the standard sessions alone, for the conformance test.
     standard_stage = CaptureStage(path=scratch / "standard.pcap")
     progress.step(catalog.t("demo.server"))
-    # GSO off: on loopback a packet socket sees a GSO super-packet before it is cut into
-    # datagrams, so the capture would hold one RTP "packet" per frame instead of each one.
-    with RTSPServer(port=0, media=config.media.parent, fps=fps, use_gso=False) as server:
+    with RTSPServer(port=0, media=config.media.parent, fps=fps) as server:
         port = server.port
         url = f"rtsp://{LOOPBACK}:{port}/{path}"
         progress.step(catalog.t("demo.capture", interface=config.interface))
