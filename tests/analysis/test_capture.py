@@ -96,6 +96,7 @@ def test_kernel_filter_program_accepts_and_drops_the_right_frames():
     assert _bpf(Ether(type=0x0800) / b"\x45") == 0  # truncated: the load runs past the end
 
 
+@pytest.mark.capture
 def test_kernel_filter_attaches_to_a_real_socket():
     require_raw_socket()
     sock = capture_module.open_packet_socket("lo")
@@ -353,6 +354,7 @@ def test_filters_take_arbitrary_bytes(data):
                     b"\x00" * 12 + b"\x08\x00" + data)
 
 
+@pytest.mark.capture
 def test_bad_interface_and_unwritable_output_are_clear_errors(tmp_path):
     require_raw_socket()
     with pytest.raises(CaptureError, match="interface 'nosuch0'"):
@@ -363,6 +365,7 @@ def test_bad_interface_and_unwritable_output_are_clear_errors(tmp_path):
         Capture(output=blocker / "x.pcap").start()
 
 
+@pytest.mark.capture
 def test_life_cycle_misuse_is_a_clear_error(tmp_path):
     with pytest.raises(CaptureError, match="never started"):
         Capture(output=tmp_path / "x.pcap").stop()
@@ -376,6 +379,7 @@ def test_life_cycle_misuse_is_a_clear_error(tmp_path):
     assert cap.stop() == first  # idempotent
 
 
+@pytest.mark.capture
 def test_cli_names_a_bad_interface(tmp_path, capsys):
     require_raw_socket()
     assert _run_cli(["capture", "-i", "nosuch0", "--count", "1",
@@ -437,6 +441,7 @@ def test_filter_follows_several_sessions_at_once():
     assert f.accept(bytes(misdirected))
 
 
+@pytest.mark.capture
 def test_a_failing_disk_stops_the_capture_with_a_clear_error(tmp_path):
     require_raw_socket()
     listener = _rtsp_listener()
