@@ -24,7 +24,7 @@ def rightful_refusals(exchange: Exchange) -> set[int]:
     method = request.method.upper()
     if method not in KNOWN_METHODS:
         return {NOT_IMPLEMENTED}
-    if getattr(exchange, "unknown_session", False):
+    if exchange.unknown_session:
         return {SESSION_NOT_FOUND}
     valid_in = VALID_IN.get(method)
     if valid_in is not None and exchange.state_before not in valid_in:

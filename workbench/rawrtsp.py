@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 5.0  # seconds to wait for a reply on loopback
 READ_SIZE = 65536
+RTSP_VERSION_PREFIX = "RTSP/"  # RFC 2326 §6.1: RTSP-Version = "RTSP" "/" 1*DIGIT "." 1*DIGIT
 
 
 class RawRTSPError(Exception):
@@ -72,6 +73,8 @@ class RawRTSPConnection:
                 raise RawRTSPError(f"the server's reply does not parse: {exc}") from exc
             for item in items:
                 if isinstance(item, Response):
+                    if not item.version.startswith(RTSP_VERSION_PREFIX):
+                        raise RawRTSPError(f"not an RTSP reply: {item.version} {item.status}")
                     self._pending.append(item)
                 elif not isinstance(item, InterleavedFrame):
                     log.warning("unexpected request from the server: %s", item)
