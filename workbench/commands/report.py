@@ -13,6 +13,7 @@ import logging
 from pathlib import Path
 
 from rich.console import Console
+from rich.table import Table
 
 from workbench.capture_tests import add_capture_tests
 from workbench.report.build import analyse_capture, build_report
@@ -65,6 +66,16 @@ def run(args: argparse.Namespace) -> int:
             folder=args.output,
         )
         rendered = render_report(report, args.output, catalog)
+    failed_rules = [row for row in report.conformance if row.passed is False]
+    if failed_rules:
+        table = Table(title=catalog.t("section.conformance"))
+        for column in (catalog.t("rule.id"), catalog.t("rule.rfc"), catalog.t("rule.severity"),
+                       catalog.t("rule.title")):
+            table.add_column(column)
+        for row in failed_rules:
+            style = "red" if row.severity == "error" else "yellow"
+            table.add_row(row.rule_id, row.rfc, f"[{style}]{row.severity}[/]", row.title)
+        console.print(table)
     passed = sum(1 for test in report.functional_tests if test.passed)
     style = "green" if report.passed else "red"
     console.print(f"[{style}]{passed} of {len(report.functional_tests)} tests passed[/]")
@@ -76,5 +87,6 @@ def run(args: argparse.Namespace) -> int:
     console.print(f"        {rendered.markdown}")
     if report.wireshark_command:
         console.print("open the capture in Wireshark with RTP decoded:")
-        console.print(f"  {report.wireshark_command}", markup=False, highlight=False)
+        console.print(f"  {report.wireshark_command}", markup=False, highlight=False,
+                      soft_wrap=True)
     return report.exit_code()
