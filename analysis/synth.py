@@ -7,6 +7,7 @@ packetizes JPEGs by RFC 2435 with its own reading of the JPEG markers.
 
 from __future__ import annotations
 
+import ipaddress
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from analysis.pcapfile import PCAP_MAGIC_US
 
 LINKTYPE_ETHERNET = 1
 ETHERTYPE_IPV4 = 0x0800
+ETHERTYPE_IPV6 = 0x86DD
 IPPROTO_TCP = 6
 IPPROTO_UDP = 17
 DEFAULT_TTL = 64
@@ -66,10 +68,29 @@ class PcapSynth:
         eth = _MAC_SERVER + _MAC_CLIENT + struct.pack("!H", ETHERTYPE_IPV4)
         return self.frame(t, eth + header + l4)
 
+    def _ipv6(self, t: float, src: str, dst: str, proto: int, l4: bytes) -> int:
+        header = struct.pack("!IHBB", 6 << 28, len(l4), proto, DEFAULT_TTL)
+        header += ipaddress.IPv6Address(src).packed + ipaddress.IPv6Address(dst).packed
+        eth = _MAC_SERVER + _MAC_CLIENT + struct.pack("!H", ETHERTYPE_IPV6)
+        return self.frame(t, eth + header + l4)
+
+    def _ip_packet(self, t: float, src: str, dst: str, proto: int, l4: bytes) -> int:
+        if ":" in src:
+            return self._ipv6(t, src, dst, proto, l4)
+        return self._ipv4(t, src, dst, proto, l4)
+
     def udp(self, t: float, src: tuple[str, int], dst: tuple[str, int], payload: bytes) -> int:
-        """Append a UDP datagram (checksum 0: none, allowed over IPv4)."""
+        """Append a UDP datagram (IPv4: checksum 0, "none"; IPv6: computed, RFC 8200 §8.1)."""
         l4 = struct.pack("!HHHH", src[1], dst[1], 8 + len(payload), 0) + payload
-        return self._ipv4(t, src[0], dst[0], IPPROTO_UDP, l4)
+        if ":" in src[0]:
+            pseudo = (
+                ipaddress.IPv6Address(src[0]).packed + ipaddress.IPv6Address(dst[0]).packed
+                + struct.pack("!IxxxB", len(l4), IPPROTO_UDP)
+            )  # fmt: skip
+            data = pseudo + l4 + b"\0" * (len(l4) % 2)
+            checksum = _checksum(data) or 0xFFFF
+            l4 = l4[:6] + struct.pack("!H", checksum) + l4[8:]
+        return self._ip_packet(t, src[0], dst[0], IPPROTO_UDP, l4)
 
     def tcp(
         self,
@@ -86,7 +107,7 @@ class PcapSynth:
         l4 = struct.pack(
             "!HHIIBBHHH", src[1], dst[1], seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, 5 << 4, bits, 65535, 0, 0
         ) + payload  # fmt: skip
-        return self._ipv4(t, src[0], dst[0], IPPROTO_TCP, l4)
+        return self._ip_packet(t, src[0], dst[0], IPPROTO_TCP, l4)
 
     def getvalue(self) -> bytes:
         return b"".join(self._chunks)
@@ -271,10 +292,12 @@ class SynthSession:
         self.client_rtp_port, self.server_rtp_port = client_rtp_port, server_rtp_port
         self.ssrc, self.fps, self.ts0, self.t0 = ssrc, fps, ts0, t0
         self.session_id = session_id
-        url = f"rtsp://{server_ip}:{rtsp_port}/clip"
+        host = f"[{server_ip}]" if ":" in server_ip else server_ip
+        url = f"rtsp://{host}:{rtsp_port}/clip"
+        family = "IP6" if ":" in server_ip else "IP4"
         w, h = frames[0].width, frames[0].height
         sdp = (
-            f"v=0\r\no=- 1 1 IN IP4 {server_ip}\r\ns=clip\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n"
+            f"v=0\r\no=- 1 1 IN {family} {server_ip}\r\ns=clip\r\nc=IN {family} {server_ip}\r\nt=0 0\r\n"
             f"m=video 0 RTP/AVP 26\r\na=rtpmap:26 JPEG/90000\r\na=framerate:{fps}\r\n"
             f"a=x-dimensions:{w},{h}\r\na=control:stream=0\r\n"
         ).encode()

@@ -156,3 +156,13 @@ def test_transport_and_rtp_info_values():
     assert tcp.lower == "TCP" and tcp.interleaved == (2, 3)
     (entry,) = parse_rtp_info("url=rtsp://h/a/stream=0;seq=17;rtptime=900")
     assert (entry.url, entry.seq, entry.rtptime) == ("rtsp://h/a/stream=0", 17, 900)
+
+
+def test_ipv6_session_is_linked_and_clean(tmp_path):
+    session = clean_session(client_ip="2001:db8::2", server_ip="2001:db8::1")
+    result = check_capture(session.write(tmp_path / "v6.pcap"))
+    assert [r.rule.id for r in result.rules if r.failed] == []
+    (rtsp,) = result.sessions
+    (stream,) = rtsp.streams
+    assert str(stream.dst) == "[2001:db8::2]:50000" and stream.stats.frames == 45
+    assert rtsp.rtcp and rtsp.rtcp[0].sender_reports

@@ -155,3 +155,35 @@ def test_tshark_row_parser_reads_negative_loss(tmp_path):
     path = session.write(tmp_path / "dup.pcap")
     (row,) = tshark_rtp_streams(shutil.which("tshark"), path).values()
     assert row["lost"] == -1 and row["packets"] == 91
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("file_type", ["pcapng", "nsecpcap"])
+def test_wireshark_rewritten_captures_read_the_same(tmp_path, file_type):
+    """editcap rewrites a capture as pcapng or nanosecond pcap: same sessions, streams,
+    packet numbers and verdicts."""
+    editcap = require_tool("editcap")["editcap"]
+    original = clean_session(interleaved=False).write(tmp_path / "orig.pcap")
+    rewritten = tmp_path / f"copy.{file_type}"
+    subprocess.run(
+        [editcap, "-F", file_type, str(original), str(rewritten)], check=True, timeout=60
+    )
+    a, b = check_capture(original), check_capture(rewritten)
+    assert b.packets_read == a.packets_read and b.error is None
+    assert [r.to_dict() for r in b.rules] == [r.to_dict() for r in a.rules]
+    assert [s.series()["pktno"] for s in b.streams] == [s.series()["pktno"] for s in a.streams]
+    times_a, times_b = a.streams[0].series()["time"], b.streams[0].series()["time"]
+    assert times_b == pytest.approx(times_a, abs=1e-6)
+
+
+@pytest.mark.interop
+def test_ipv6_crafted_capture_agrees_with_tshark(tmp_path):
+    tshark = require_tool("tshark")["tshark"]
+    session = clean_session(client_ip="2001:db8::2", server_ip="2001:db8::1")
+    path = session.write(tmp_path / "v6.pcap")
+    ours = check_streams(check_capture(path))
+    theirs = tshark_rtp_streams(tshark, path)
+    assert [(v["packets"], v["lost"]) for v in ours.values()] == [
+        (v["packets"], v["lost"]) for v in theirs.values()
+    ]
+    assert ours.keys() == theirs.keys()
