@@ -36,8 +36,11 @@ SOL_PACKET = 263
 PACKET_STATISTICS = 6
 PACKET_VNET_HDR = 15
 PACKET_OUTGOING = 4
-# <linux/if_arp.h>: the loopback device's hardware type.
+# <linux/if_arp.h>: hardware types.
+ARPHRD_ETHER = 1
 ARPHRD_LOOPBACK = 772
+# Interfaces whose frames start with an Ethernet header (what LINKTYPE_ETHERNET declares).
+ETHERNET_FRAMED = (ARPHRD_ETHER, ARPHRD_LOOPBACK)
 # <asm-generic/socket.h>: kernel receive timestamps in nanoseconds, and a buffer size that
 # root may set beyond rmem_max.
 SO_TIMESTAMPNS = 35
@@ -189,7 +192,12 @@ class Capture:
         """Open the socket and the file, and start the capture thread."""
         if self._thread is not None:
             raise CaptureError("this capture was already started")
-        self._loopback = _is_loopback(self.interface)
+        kind = interface_type(self.interface)
+        if kind is not None and kind not in ETHERNET_FRAMED:
+            raise CaptureError(
+                f"interface {self.interface!r} has hardware type {kind}, whose frames have no "
+                "Ethernet header; capture on an Ethernet or loopback interface")
+        self._loopback = kind == ARPHRD_LOOPBACK if kind is not None else self.interface == "lo"
         self._vnet = False
         self._sock = open_packet_socket(self.interface, self._configure)
         try:
@@ -354,10 +362,11 @@ def _timestamp(ancdata: list) -> float:
     return time.time()
 
 
-def _is_loopback(interface: str) -> bool:
+def interface_type(interface: str) -> int | None:
+    """The ARPHRD_* hardware type of ``interface`` (from sysfs), or None when unknown."""
     try:
         with open(f"/sys/class/net/{interface}/type", encoding="ascii") as f:
-            return int(f.read().strip()) == ARPHRD_LOOPBACK
+            return int(f.read().strip())
     except (OSError, ValueError):
-        return interface == "lo"
+        return None
 

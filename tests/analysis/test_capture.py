@@ -483,3 +483,12 @@ def test_live_capture_of_rtp_without_rtsp_on_given_ports(tmp_path):
     packets = rdpcap(str(out))
     assert [RTP(bytes(p[UDP].payload)).sequence for p in packets] == list(range(10))
     assert all(p[UDP].dport == port for p in packets)
+
+
+def test_interfaces_without_ethernet_headers_are_refused(monkeypatch, tmp_path):
+    assert capture_module.interface_type("lo") in (None, capture_module.ARPHRD_LOOPBACK)
+    assert capture_module.interface_type("no/such") is None
+    monkeypatch.setattr(capture_module, "interface_type", lambda name: 65534)  # a tun device
+    with pytest.raises(CaptureError, match="no Ethernet header"):
+        Capture(interface="tun0", output=tmp_path / "x.pcap").start()
+    assert not (tmp_path / "x.pcap").exists()
