@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from rtsp_common.rtp import RTP_HEADER_SIZE, SEQ_MOD, TS_MOD, pack_header
+from rtsp_common.rtp import SEQ_MOD, TS_MOD, pack_header
 
 RTP_CLOCK_RATE = 90_000  # RFC 2435 §3: the JPEG payload uses a 90 kHz clock
 JPEG_PAYLOAD_TYPE = 26  # RFC 3551 §6: static payload type 26 is JPEG
@@ -122,7 +122,3 @@ class RTPStream:
         self._advance()
         return headers
 
-
-def packet_size(payload: bytes) -> int:
-    """Bytes of one RTP packet carrying ``payload`` with the fixed header only."""
-    return RTP_HEADER_SIZE + len(payload)
