@@ -12,7 +12,9 @@ RFC = "RFC 3550"
 SR_COUNT_SLACK = 5  # packets sent around the moment the report was built
 SR_MAPPING_SLACK_S = 0.05  # NTP vs RTP timestamp disagreement tolerated between reports
 SR_MAPPING_FRACTION = 0.01
-MIN_MEAN_INTERVAL_S = 1.0  # §6.2: 5 s nominal; far shorter means no interval computation
+NOMINAL_MIN_INTERVAL_S = 5.0  # §6.2
+REDUCED_MIN_KBIT = 360.0  # §6.2: reduced minimum = 360 / session bandwidth in kbit/s
+MEAN_INTERVAL_FLOOR = 0.4
 
 
 def _flows(ctx: Context) -> list[RtcpFlow]:
@@ -137,7 +139,22 @@ def sender_mapping(ctx: Context) -> Finding:
     return verdict(offences, f"{checked} pair(s) of sender reports consistent")
 
 
-@rule("RTCP-INT-1", RFC, "6.2", Severity.INFO, "report interval near the 5 s nominal minimum")
+def _session_kbps(ctx: Context, flow: RtcpFlow) -> float:
+    """Session bandwidth (kbit/s) of the RTP the flow reports on: its session's streams,
+    or every stream when the flow belongs to no known session."""
+    streams = [s for s in ctx.capture.streams if s.session_id == flow.session_id] or list(
+        ctx.capture.streams
+    )
+    return sum(s.stats.bitrate_bps for s in streams) / 1000.0
+
+
+@rule(
+    "RTCP-INT-1",
+    RFC,
+    "6.2, 6.3.1",
+    Severity.INFO,
+    "report interval not below the (reduced) minimum",
+)
 def interval(ctx: Context) -> Finding:
     offences = []
     measured = []
@@ -147,10 +164,21 @@ def interval(ctx: Context) -> Finding:
             continue
         mean = (times[-1] - times[0]) / (len(times) - 1)
         measured.append(mean)
-        if mean < MIN_MEAN_INTERVAL_S:
+        kbps = _session_kbps(ctx, flow)
+        minimum = NOMINAL_MIN_INTERVAL_S
+        if kbps > 0:
+            minimum = min(minimum, REDUCED_MIN_KBIT / kbps)
+        # Randomized over [0.5, 1.5] T and divided by e - 3/2 (§6.3.1): the mean of
+        # conforming intervals stays above about 0.8 T; half of that leaves a margin.
+        floor = minimum * MEAN_INTERVAL_FLOOR
+        if mean < floor:
             offences.append(
-                (flow.compounds[1][0], f"reports every {mean:.2f} s on average ({flow.label})")
+                (
+                    flow.compounds[1][0],
+                    f"reports every {mean:.2f} s on average, below {floor:.2f} s for "
+                    f"{kbps:.0f} kbit/s ({flow.label})",
+                )
             )
     if not measured:
         return not_applicable("fewer than three reports from any source")
-    return verdict(offences, f"mean intervals {', '.join(f'{m:.1f} s' for m in measured)}")
+    return verdict(offences, f"mean intervals {', '.join(f'{m:.2f} s' for m in measured)}")

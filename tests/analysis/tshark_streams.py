@@ -84,3 +84,29 @@ def live_capture(tshark: str, path: Path, capture_filter: str) -> Iterator[Path]
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def tshark_rtp_packets(tshark: str, path: Path, rtsp_port: int | None = None) -> dict[int, dict]:
+    """Per-SSRC packet count and A.3 loss computed from tshark's dissected sequence numbers.
+
+    For RTP interleaved in RTSP over TCP, tshark 4.0's `-z rtp,streams` miscounts loss
+    (e.g. 65524 lost for a gapless stream: several RTP packets share one TCP segment), while
+    its dissection of each packet is right: this reads the dissection instead.
+    """
+    cmd = [tshark, "-r", str(path), "-Y", "rtp", "-T", "fields", "-e", "rtp.ssrc", "-e", "rtp.seq"]
+    if rtsp_port is not None:
+        cmd += ["-d", f"tcp.port=={rtsp_port},rtsp"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True).stdout
+    seqs: dict[int, list[int]] = {}
+    for line in out.splitlines():
+        ssrcs, _, numbers = line.partition("\t")
+        for ssrc, seq in zip(ssrcs.split(","), numbers.split(","), strict=True):
+            seqs.setdefault(int(ssrc, 16), []).append(int(seq))
+    result = {}
+    for ssrc, numbers in seqs.items():
+        ext, last = [numbers[0]], numbers[0]
+        for seq in numbers[1:]:
+            ext.append(ext[-1] + ((seq - last + 0x8000) % 0x10000 - 0x8000))
+            last = seq
+        result[ssrc] = {"packets": len(numbers), "lost": max(ext) - min(ext) + 1 - len(numbers)}
+    return result
