@@ -152,3 +152,33 @@ def test_conformance_is_not_passed_on_a_capture_missing_the_sessions(crafted):
     assert conformance.outcome is Outcome.FAILED
     assert "holds 1 sessions with RTP, not 2" in conformance.observed
     assert wireshark.outcome is Outcome.NOT_RUN  # analyse_capture ran without tshark
+
+
+def test_screenshots_from_the_captured_frames(crafted, tmp_path):
+    from PIL import Image
+
+    from workbench.report.capture_frames import capture_screenshots
+
+    shots = capture_screenshots(crafted.check, tmp_path, Catalog.load("en"))
+    assert [s.label.split(": ")[1] for s in shots] == [
+        "first frame received", "last frame before PAUSE", "first frame after resuming",
+        "last frame received"]
+    for shot in shots:
+        assert shot.source_image is None  # no source clip given
+        assert shot.received_frame_number is None  # crafted frames carry no frame code
+        with Image.open(tmp_path / shot.received_image) as image:
+            assert image.format == "PNG" and image.width > 0
+
+
+def test_report_refuses_an_unreadable_source_clip(crafted, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    junk = tmp_path / "junk.Mjpeg"
+    junk.write_bytes(b"junk")
+    script = Path(sys.executable).parent / "rtsp-workbench"
+    done = subprocess.run([str(script), "report", str(crafted.path), "-o", str(tmp_path / "r"),
+                           "--source", str(junk)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "cannot read the source clip" in done.stderr and "Traceback" not in done.stderr

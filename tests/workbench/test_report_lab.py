@@ -8,6 +8,7 @@ dialect while analysis.capture records the loopback traffic.
 from __future__ import annotations
 
 import importlib
+import re
 import shutil
 import subprocess
 import sys
@@ -68,7 +69,7 @@ def _report(capture: Path, out: Path, *extra: str) -> subprocess.CompletedProces
 
 
 def test_report_lists_the_lab_format_non_conformances(lab_capture, tmp_path):
-    done = _report(lab_capture, tmp_path)
+    done = _report(lab_capture, tmp_path, "--source", str(lab_capture.parent / "movie.Mjpeg"))
     assert done.returncode == 1, done.stdout + done.stderr  # the rules test fails
     html = (tmp_path / "index.html").read_text(encoding="utf-8")
     md = (tmp_path / "report.md").read_text(encoding="utf-8")
@@ -82,6 +83,11 @@ def test_report_lists_the_lab_format_non_conformances(lab_capture, tmp_path):
     assert "### 1. RTSP exchange 1: SETUP movie.Mjpeg RTSP/1.0 — passed" in md
     assert "| 5 | Conformance rules | failed |" in md
     assert (tmp_path / "stream1-timing.png").is_file()
+    # the whole JPEGs in the capture, beside the source frames of the same number
+    assert "| Received — frame 0 | Source — frame 0 |" in md
+    last = re.search(r"last frame received\n\n\| Received — frame (\d+) \| Source — frame (\d+) \|",
+                     md)
+    assert last and last.group(1) == last.group(2) and int(last.group(1)) > 10
 
 
 def test_report_in_portuguese(lab_capture, tmp_path):

@@ -15,8 +15,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from rtsp_common.mjpeg import open_media
 from workbench.capture_tests import add_capture_tests
 from workbench.report.build import analyse_capture, build_report
+from workbench.report.capture_frames import capture_screenshots
 from workbench.report.i18n import DEFAULT_LANGUAGE, Catalog, available_languages
 from workbench.report.render import render_report
 from workbench.testbook import TestBook
@@ -37,6 +39,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="folder to write the report into (made when missing)")
     parser.add_argument("--lang", choices=available_languages(), default=DEFAULT_LANGUAGE,
                         help="report language (default en)")
+    parser.add_argument("--source", type=Path, metavar="CLIP",
+                        help="the clip that was streamed: screenshots then show each captured "
+                        "frame beside the source frame of the same number (sample clips)")
     parser.add_argument("--rtp-port", type=int, action="append", default=[], metavar="N",
                         help="a UDP port carrying RTP when the capture lacks the RTSP SETUP "
                         "(repeatable)")
@@ -57,13 +62,25 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_UNREADABLE
     book = TestBook(catalog)
     add_capture_tests(book, analysed)
+    try:
+        source = open_media(args.source) if args.source else None
+    except (OSError, ValueError) as exc:
+        err.print(f"rtsp-workbench report: cannot read the source clip: {exc}", markup=False)
+        return EXIT_UNREADABLE
     with console.status("writing the report"):
+        args.output.mkdir(parents=True, exist_ok=True)
+        try:
+            shots = capture_screenshots(analysed.check, args.output, catalog, source)
+        finally:
+            if source is not None:
+                source.close()
         report = build_report(
             catalog,
             subject=catalog.t("report.subject", capture=args.capture),
             tests=book.tests,
             analysis=analysed,
             folder=args.output,
+            screenshots=shots,
         )
         rendered = render_report(report, args.output, catalog)
     failed_rules = [row for row in report.conformance if row.passed is False]
