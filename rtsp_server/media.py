@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 MEDIA_SUFFIXES = (".mjpeg", ".mjpg")  # compared case-insensitively: .Mjpeg is the lab's
 TRACK_CONTROL = "track1"  # the SDP a=control of the one video track
 UDP_IPV4_OVERHEAD = 28  # IPv4 header (20, RFC 791) + UDP header (8, RFC 768)
+RESCAN_INTERVAL = 1.0  # s: the shortest time between two scans of the media folder
 CONVERT_HINT = "convert it with `rtsp-workbench convert` to baseline JPEG RFC 2435 can carry"
 
 
@@ -144,6 +146,7 @@ class MediaLibrary:
         self._real_root = self.root.resolve()
         self._single = self.root.is_file()
         self._names: dict[str, Path] = {}
+        self._last_scan = 0.0
         self._tracks: dict[str, tuple[tuple[int, int], MediaTrack | MediaUnsupported]] = {}
         self._lock = threading.Lock()
         self.rescan()
@@ -169,11 +172,15 @@ class MediaLibrary:
                         continue
                     names[path.relative_to(self._real_root).as_posix()] = real
         self._names = names
+        self._last_scan = time.monotonic()
 
     def resolve(self, name: str) -> Path:
         """The file served under ``name``; MediaNotFound otherwise."""
         path = self._names.get(name)
-        if path is None:
+        now = time.monotonic()
+        if path is None and now - self._last_scan >= RESCAN_INTERVAL:
+            # New files appear without a restart, but a stream of unknown names cannot make
+            # the server walk the folder more than once per interval.
             self.rescan()
             path = self._names.get(name)
         if path is None:

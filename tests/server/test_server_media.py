@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from server_harness import progressive_jpeg, write_clip
 from test_server_handler import BASE, Harness
 
+import rtsp_server.media as media_module
 from rtsp_server.media import (
     MediaLibrary,
     MediaNotFound,
@@ -37,10 +38,21 @@ def test_missing_media_path_is_a_clear_error(tmp_path):
         MediaLibrary(tmp_path / "nope")
 
 
-def test_new_files_are_found_without_restart(media_dir):
+def test_new_files_are_found_without_restart(media_dir, monkeypatch):
     library = MediaLibrary(media_dir)
     write_clip(media_dir / "late.mjpeg", [progressive_jpeg()])
+    monkeypatch.setattr(media_module, "RESCAN_INTERVAL", 0.0)
     assert library.resolve("late.mjpeg").name == "late.mjpeg"
+
+
+def test_unknown_names_do_not_rescan_more_than_once_per_interval(media_dir, monkeypatch):
+    library = MediaLibrary(media_dir)
+    scans = []
+    monkeypatch.setattr(library, "rescan", lambda: scans.append(1))
+    for n in range(50):
+        with pytest.raises(MediaNotFound):
+            library.resolve(f"nothing{n}.mjpeg")
+    assert len(scans) <= 1
 
 
 @pytest.mark.parametrize(
