@@ -20,7 +20,6 @@ from analysis import rfc2435
 log = logging.getLogger(__name__)
 
 JPEG_SOI_PREFIX = b"\xff\xd8\xff"
-Q_RESERVED_FIRST = 100  # RFC 2435 §3.1.4: Q 100..127 reserved
 
 
 class PayloadFormat(Enum):
@@ -365,7 +364,7 @@ def fast_rfc2435(stream, order: np.ndarray, ext: np.ndarray) -> list[Frame] | No
         return None
     if not (((jtype == 0) | (jtype == 1)).all() and (width > 0).all() and (height > 0).all()):
         return None  # restart-marker or reserved types, or a zero size: the reader judges
-    if ((q == 0) | ((q >= Q_RESERVED_FIRST) & (q < rfc2435.Q_INBAND_FIRST))).any():
+    if ((q == 0) | ((q >= rfc2435.Q_RESERVED.start) & (q < rfc2435.Q_INBAND_FIRST))).any():
         return None
     frame_of = np.cumsum(starts) - 1
     first = np.nonzero(starts)[0]

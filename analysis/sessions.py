@@ -321,10 +321,6 @@ def _walk_sessions(conn: RtspConnection, result: CaptureSessions) -> list[RtspSe
     return list(sessions.values())
 
 
-def _flow_datagrams(traffic: Traffic, key: FlowKey) -> list[tuple[int, float, bytes]]:
-    return traffic.udp.get(key, [])
-
-
 def _link_media(traffic: Traffic, result: CaptureSessions, rtp_ports: set[int]) -> None:
     by_dst: dict[tuple[bytes, int], list[FlowKey]] = {}
     for key in traffic.udp:
