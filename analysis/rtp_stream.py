@@ -232,10 +232,14 @@ def _payload_span(buffer: bytes, start: int, end: int, b0: int) -> tuple[int, in
 JITTER_CHUNK = 2048  # (16/15)**2048 stays far inside float range
 
 
-def jitter_series(arrival: np.ndarray, ts: np.ndarray, rate: int) -> np.ndarray:
+def jitter_series(
+    arrival: np.ndarray, ts: np.ndarray, rate: int, resync: np.ndarray | None = None
+) -> np.ndarray:
     """RFC 3550 A.8 jitter after each packet, in timestamp units (J += (|D| - J) / 16).
 
     The recurrence is a first-order filter: computed in chunks with a scaled cumulative sum.
+    ``resync`` marks packets that follow a new PLAY (RFC 2326 §12.33: RTP-Info restates
+    the timestamp mapping): the transit difference across a pause is not jitter.
     """
     n = len(arrival)
     out = np.zeros(n)
@@ -244,6 +248,8 @@ def jitter_series(arrival: np.ndarray, ts: np.ndarray, rate: int) -> np.ndarray:
     transit = arrival * rate - ts
     d = np.diff(transit)
     d = np.abs((d + TS_HALF) % TS_MODULUS - TS_HALF)
+    if resync is not None:
+        d[resync[1:]] = 0.0
     keep = 1.0 - 1.0 / JITTER_GAIN
     j = 0.0
     for a in range(0, len(d), JITTER_CHUNK):
@@ -256,8 +262,11 @@ def jitter_series(arrival: np.ndarray, ts: np.ndarray, rate: int) -> np.ndarray:
     return out
 
 
-def analyse(stream: RtpStream, jpeg_from_sdp: bool = False) -> None:
-    """Fill in statistics and frames of a stream whose packets are loaded."""
+def analyse(stream: RtpStream, jpeg_from_sdp: bool = False, play_starts: list[float] = ()) -> None:
+    """Fill in statistics and frames of a stream whose packets are loaded.
+
+    ``play_starts`` are the times of the session's PLAY requests: jitter and drift are
+    measured within play periods, not across pauses."""
     n = len(stream.pktno)
     stats = stream.stats
     if not n:
@@ -288,7 +297,12 @@ def analyse(stream: RtpStream, jpeg_from_sdp: bool = False) -> None:
     stats.missing = stats.expected - len(uniq)
     stats.duplicates = len(stream.duplicate_pktnos)
     stats.reorders = len(stream.reorder_pktnos)
-    jitter = jitter_series(stream.time, stream.ts.astype(np.float64), rate)
+    resync = None
+    period = np.zeros(n, dtype=np.int64)
+    if len(play_starts) > 1:
+        period = np.searchsorted(np.asarray(sorted(play_starts)), stream.time, side="right")
+        resync = np.concatenate(([False], period[1:] != period[:-1]))
+    jitter = jitter_series(stream.time, stream.ts.astype(np.float64), rate, resync)
     stats.jitter_ms = float(jitter[-1]) * 1000.0 / rate
     stats.max_jitter_ms = float(jitter.max()) * 1000.0 / rate
     stats.duration_s = float(stream.time[-1] - stream.time[0])
@@ -308,7 +322,17 @@ def analyse(stream: RtpStream, jpeg_from_sdp: bool = False) -> None:
         span_ts = ext_ts[-1] - ext_ts[0]
         if span_ts > 0:
             stats.media_fps = (len(frames) - 1) * rate / span_ts
-        stats.drift_ppm = drift_ppm([f.time for f in frames], ext_ts, rate)
+        if len(play_starts) > 1:
+            # Drift within the longest play period: a pause stops the media clock only.
+            starts = np.asarray(sorted(play_starts))
+            frame_period = np.searchsorted(starts, [f.time for f in frames], side="right")
+            longest = int(np.bincount(frame_period).argmax())
+            keep = np.nonzero(frame_period == longest)[0].tolist()
+            stats.drift_ppm = drift_ppm(
+                [frames[i].time for i in keep], [ext_ts[i] for i in keep], rate
+            )
+        else:
+            stats.drift_ppm = drift_ppm([f.time for f in frames], ext_ts, rate)
 
 
 def assemble_stream(stream: RtpStream, order: np.ndarray, ext: np.ndarray) -> list[Frame]:

@@ -392,7 +392,11 @@ def _adopt(
     result: CaptureSessions, session: RtspSession, stream: RtpStream, jpeg_pts: set[int]
 ) -> None:
     stream.session_id = session.id
-    analyse(stream, jpeg_from_sdp=stream.payload_type in jpeg_pts)
+    analyse(
+        stream,
+        jpeg_from_sdp=stream.payload_type in jpeg_pts,
+        play_starts=[start for start, _ in session.playing],
+    )
     session.streams.append(stream)
     result.streams.append(stream)
 

@@ -358,6 +358,43 @@ def unknown_method_accepted(s):
     s.messages.insert(2, SynthMessage(t + 0.0005, False, b"RTSP/1.0 200 OK\r\nCSeq: 98\r\n\r\n"))
 
 
+PAUSE_AFTER_FRAME = 20
+PAUSE_SECONDS = 1.0
+
+
+def paused_session(count: int = 60, *, stray_frames: int = 0) -> SynthSession:
+    """A session paused for a second after frame 20 and played again. With
+    ``stray_frames``, that many frames go out during the pause, 0.7 s after PAUSE."""
+    s = clean_session(count=count)
+    s.report_interval = 2.0  # RFC 3550 §6.2 for this small session's bandwidth
+    url = f"rtsp://{s.server_ip}:{s.rtsp_port}/clip"
+    pause_t = s.frame_packets(PAUSE_AFTER_FRAME)[-1].t + 0.005
+    first_after = s.frame_packets(PAUSE_AFTER_FRAME + 1 + stray_frames)[0]
+    for p in s.rtp:
+        if p.frame > PAUSE_AFTER_FRAME + stray_frames:
+            p.t += PAUSE_SECONDS
+        elif p.frame > PAUSE_AFTER_FRAME:
+            p.t += 0.7
+    for m in s.messages:
+        if m.t > pause_t:
+            m.t += PAUSE_SECONDS
+    s.teardown_time += PAUSE_SECONDS
+    s.end_time += PAUSE_SECONDS
+    session = f"Session: {s.session_id}\r\n"
+    info = f"RTP-Info: url={url}/stream=0;seq={first_after.seq};rtptime={first_after.ts}\r\n"
+    s.messages += [
+        SynthMessage(pause_t, True, f"PAUSE {url} RTSP/1.0\r\nCSeq: 10\r\n{session}\r\n".encode()),
+        SynthMessage(pause_t + 0.002, False, f"RTSP/1.0 200 OK\r\nCSeq: 10\r\n{session}\r\n".encode()),
+        SynthMessage(first_after.t - 0.01, True, f"PLAY {url} RTSP/1.0\r\nCSeq: 11\r\n{session}\r\n".encode()),
+        SynthMessage(
+            first_after.t - 0.008, False,
+            f"RTSP/1.0 200 OK\r\nCSeq: 11\r\n{session}{info}\r\n".encode(),
+        ),
+    ]  # fmt: skip
+    s.messages.sort(key=lambda m: m.t)
+    return s
+
+
 # defect -> the error rule that must name it (warnings listed where the defect is one).
 DEFECTS: dict[str, tuple[Callable[[SynthSession], None], str]] = {
     "gap": (gap, "RTP-SEQ-1"),

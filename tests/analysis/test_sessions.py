@@ -166,3 +166,24 @@ def test_ipv6_session_is_linked_and_clean(tmp_path):
     (stream,) = rtsp.streams
     assert str(stream.dst) == "[2001:db8::2]:50000" and stream.stats.frames == 45
     assert rtsp.rtcp and rtsp.rtcp[0].sender_reports
+
+
+def test_pause_and_resume_is_clean(tmp_path):
+    from analysis_corpus import paused_session
+
+    result = check_capture(paused_session().write(tmp_path / "pause.pcap"))
+    assert [(r.rule.id, r.evidence) for r in result.rules if r.failed] == []
+    (rtsp,) = result.sessions
+    assert len(rtsp.playing) == 2 and all(stop is not None for _, stop in rtsp.playing)
+    (stream,) = rtsp.streams
+    assert stream.stats.max_jitter_ms < 1  # the pause is not jitter
+    assert abs(stream.stats.drift_ppm) < 1000  # nor drift
+    assert result.result("RTSP-INFO-1").evidence.startswith("2 RTP-Info")
+
+
+def test_rtp_sent_while_paused_is_named(tmp_path):
+    from analysis_corpus import paused_session
+
+    result = check_capture(paused_session(stray_frames=3).write(tmp_path / "stray.pcap"))
+    assert {r.rule.id for r in result.failures()} == {"RTSP-PLAY-1"}
+    assert result.result("RTSP-PLAY-1").count == 3 * 2  # three frames of two packets
