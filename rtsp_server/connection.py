@@ -10,11 +10,14 @@ from typing import TYPE_CHECKING
 from rtsp_common.errors import ParseError
 from rtsp_common.rtsp import InterleavedFrame, MessageParser, Request, Response
 from rtsp_server.handler import HandlerResult, RequestHandler
+from rtsp_server.media import MediaLibrary, MediaNotFound, MediaUnsupported, parse_media_uri
 
 if TYPE_CHECKING:
     from rtsp_server.server import RTSPServer
 
 log = logging.getLogger(__name__)
+
+MEDIA_METHODS = ("DESCRIBE", "SETUP")  # the requests that read a media file
 
 CR = 0x0D
 LF = 0x0A
@@ -36,6 +39,7 @@ class RTSPConnection(asyncio.Protocol):
         self.partial_since: float | None = None  # when a still-incomplete message began
         self._pending = b""  # the parser's unconsumed bytes, to recognise the lab's dialect
         self._flush_timer: asyncio.TimerHandle | None = None
+        self._waiting: list[Request | Response | InterleavedFrame] = []  # behind a media load
         self.closed = False
 
     # asyncio callbacks --------------------------------------------------------------------
@@ -132,17 +136,57 @@ class RTSPConnection(asyncio.Protocol):
 
     def _dispatch(self, item: Request | Response | InterleavedFrame) -> None:
         assert self.handler is not None
+        if self._waiting:
+            self._waiting.append(item)  # answered in order once the media has loaded
+            return
+        if isinstance(item, Request) and self._load_first(item):
+            return
         if isinstance(item, Request):
-            started = time.perf_counter()
-            result = self.handler.handle(item, self.server.loop_time())
-            self._respond(item, result, started)
-            self.server.perform(result.actions)
-            if result.close:
-                self.close()
+            self._answer(item)
         elif isinstance(item, InterleavedFrame):
             self.server.interleaved_received(self, item)
         else:
             log.debug("%s:%d sent a response (%d); ignored", *self.peer, item.status)
+
+    def _load_first(self, request: Request) -> bool:
+        """Read a media file not yet in memory in a worker thread, then answer ``request``.
+
+        Loading validates every frame; on the event loop it would stall every stream.
+        """
+        if request.method not in MEDIA_METHODS:
+            return False
+        try:
+            name = parse_media_uri(request.uri).name
+        except MediaNotFound:
+            return False
+        library = self.server.library
+        if library.is_loaded(name):
+            return False
+        self._waiting.append(request)
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(None, _preload, library, name)
+        future.add_done_callback(self._loaded)
+        return True
+
+    def _loaded(self, _future: asyncio.Future) -> None:
+        waiting, self._waiting = self._waiting, []
+        for index, item in enumerate(waiting):
+            if self.closed:
+                return
+            if index == 0:
+                assert isinstance(item, Request)
+                self._answer(item)  # its media is in memory now (or known to be unusable)
+            else:
+                self._dispatch(item)
+
+    def _answer(self, request: Request) -> None:
+        assert self.handler is not None
+        started = time.perf_counter()
+        result = self.handler.handle(request, self.server.loop_time())
+        self._respond(request, result, started)
+        self.server.perform(result.actions)
+        if result.close:
+            self.close()
 
     def _respond(self, request: Request | None, result: HandlerResult, started: float) -> None:
         if self.transport is not None and not self.transport.is_closing():
@@ -174,3 +218,11 @@ class RTSPConnection(asyncio.Protocol):
         self._cancel_flush()
         if self.transport is not None:
             self.transport.close()
+
+
+def _preload(library: MediaLibrary, name: str) -> None:
+    """Load ``name`` into the library's cache (errors are cached or answered by the handler)."""
+    try:
+        library.track(name)
+    except (MediaNotFound, MediaUnsupported):
+        pass

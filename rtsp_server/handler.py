@@ -68,6 +68,7 @@ STATUS_SESSION_NOT_FOUND = 454
 STATUS_METHOD_NOT_VALID = 455
 STATUS_INVALID_RANGE = 457
 STATUS_UNSUPPORTED_TRANSPORT = 461
+STATUS_INTERNAL_ERROR = 500
 STATUS_NOT_IMPLEMENTED = 501
 STATUS_VERSION_NOT_SUPPORTED = 505
 STATUS_OPTION_NOT_SUPPORTED = 551
@@ -241,6 +242,9 @@ class RequestHandler:
             for name, value in exc.headers:
                 response.headers.add(name, value)
             return HandlerResult(response, tuple(reply.actions), session_id=_sid(reply.session))
+        except Exception:  # a bug must cost one request, not the connection or the server
+            log.exception("%s %s %s failed", self.peer_host, request.method, request.uri)
+            return HandlerResult(error_response(STATUS_INTERNAL_ERROR, cseq))
         return HandlerResult(
             self._build(reply), tuple(reply.actions), session_id=_sid(reply.session)
         )

@@ -187,24 +187,42 @@ class MediaLibrary:
             raise MediaNotFound(f"no media named {name!r}")
         return path
 
-    def track(self, name: str) -> MediaTrack:
-        """The validated track for ``name`` (loaded on first use, reloaded when the file changes)."""
+    def _key(self, name: str) -> tuple[Path, tuple[int, int]]:
         path = self.resolve(name)
         try:
             stat = path.stat()
         except OSError as exc:
             raise MediaNotFound(f"media {name!r} vanished: {exc}") from exc
-        key = (stat.st_mtime_ns, stat.st_size)
+        return path, (stat.st_mtime_ns, stat.st_size)
+
+    def is_loaded(self, name: str) -> bool:
+        """True when ``track(name)`` would answer from memory (or fail fast: unknown name)."""
+        try:
+            _, key = self._key(name)
+        except MediaNotFound:
+            return True
         with self._lock:
             cached = self._tracks.get(name)
-            if cached is None or cached[0] != key:
-                try:
-                    entry: MediaTrack | MediaUnsupported = load_track(name, path)
-                except MediaUnsupported as exc:
-                    log.error("%s", exc)
-                    entry = exc
+        return cached is not None and cached[0] == key
+
+    def track(self, name: str) -> MediaTrack:
+        """The validated track for ``name`` (loaded on first use, reloaded when the file changes).
+
+        Thread-safe; the load itself runs outside the lock so one slow file does not hold up
+        lookups of others.
+        """
+        path, key = self._key(name)
+        with self._lock:
+            cached = self._tracks.get(name)
+        if cached is None or cached[0] != key:
+            try:
+                entry: MediaTrack | MediaUnsupported = load_track(name, path)
+            except MediaUnsupported as exc:
+                log.error("%s", exc)
+                entry = exc
+            with self._lock:
                 self._tracks[name] = (key, entry)
-                cached = self._tracks[name]
+            cached = (key, entry)
         entry = cached[1]
         if isinstance(entry, MediaUnsupported):
             raise entry

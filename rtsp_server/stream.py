@@ -121,4 +121,3 @@ class RTPStream:
         self.run_frames += 1
         self._advance()
         return headers
-

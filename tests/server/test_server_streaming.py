@@ -421,3 +421,52 @@ def test_slow_tcp_reader_loses_frames_not_server_memory(tmp_path):
                 if f.channel == 0
             ]
             assert all((b.sequence - a.sequence) % 65536 == 1 for a, b in zip(packets, packets[1:]))
+
+
+def empty_socket(sock: socket.socket) -> None:
+    sock.setblocking(False)
+    try:
+        while True:
+            sock.recv(70000)
+    except BlockingIOError:
+        pass
+    finally:
+        sock.setblocking(True)
+
+
+def test_loading_a_file_does_not_stall_other_streams(media_dir, clip_frames, monkeypatch):
+    import rtsp_server.media as media_module
+
+    real_load = media_module.load_track
+
+    def slow_load(name, path):
+        if name == "slow.mjpeg":
+            time.sleep(1.0)
+        return real_load(name, path)
+
+    monkeypatch.setattr(media_module, "load_track", slow_load)
+    write_clip(media_dir / "slow.mjpeg", clip_frames[:4])
+    with RTSPServer(port=0, media=media_dir, host="127.0.0.1", fps=50, loop=True) as server:
+        rtp, rtcp = free_port_pair()
+        url = f"rtsp://127.0.0.1:{server.port}/clip.Mjpeg"
+        with RTSPTestClient("127.0.0.1", server.port) as player, rtp, rtcp:
+            sid, _ = setup_udp(player, url, rtp)
+            player.request("PLAY", url, {"Session": sid})
+            receive_rtp(rtp, 5)
+            with RTSPTestClient("127.0.0.1", server.port) as loader:
+                empty_socket(rtp)  # arrival times below are send times, not a backlog
+                # pipelined: DESCRIBE of the slow file, then OPTIONS; answered in order
+                loader.send_raw(
+                    f"DESCRIBE rtsp://127.0.0.1:{server.port}/slow.mjpeg RTSP/1.0\r\nCSeq: 1\r\n\r\n"
+                    "OPTIONS * RTSP/1.0\r\nCSeq: 2\r\n\r\n".encode()
+                )
+                started = time.monotonic()
+                arrivals = [started]
+                while time.monotonic() - started < 1.2:
+                    receive_rtp(rtp, 1)
+                    arrivals.append(time.monotonic())
+                first, second = loader.read_response(), loader.read_response()
+                assert (first.cseq, first.status, second.cseq) == (1, 200, 2)
+            gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
+            assert max(gaps) < 0.5  # the 1 s load ran off the event loop
+            player.request("TEARDOWN", url, {"Session": sid})
