@@ -429,3 +429,13 @@ def test_lab_session_errors_keep_session_on_the_third_line(h):
     assert int(lines[0].split(" ")[1]) == 455
     assert int(lines[1].split(" ")[1]) == 2
     assert int(lines[2].split(" ")[1]) == int(sid)
+
+
+def test_an_internal_error_costs_one_request_only(h, monkeypatch):
+    def broken(name):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(h.library, "track", broken)
+    answer = h.send("DESCRIBE", URL, cseq=5)
+    assert (answer.status, answer.cseq) == (500, 5)
+    assert h.send("OPTIONS", "*", cseq=6).status == 200
