@@ -34,7 +34,7 @@ class PayloadFormat(Enum):
 SeqPacket = tuple[int, int, float, int, bool, bytes]
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Frame:
     """One video frame: where it came from, and the problems of its packets."""
 

@@ -61,7 +61,7 @@ class StreamStats:
     first_timestamp: int = 0
 
 
-@dataclass
+@dataclass(eq=False)  # identity: columns are arrays, and two streams are never "equal"
 class RtpStream:
     """Every packet of one SSRC on one flow (UDP ports, or an interleaved channel).
 
@@ -94,7 +94,7 @@ class RtpStream:
     reorder_pktnos: list[int] = field(default_factory=list)
     gaps: list[tuple[int, int]] = field(default_factory=list)  # (pktno after gap, seqs missing)
     session_id: str | None = None  # the RTSP session this stream belongs to, when known
-    _packets: list[RtpPacket] | None = None
+    _packets: list[RtpPacket] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.pktno)
