@@ -4,7 +4,6 @@ captures give zero errors."""
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import sys
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from analysis_corpus import DEFECTS, clean_session
-from realtools import require_raw_socket, require_tool
+from realtools import missing, require_raw_socket, require_tool
 from tshark_streams import check_streams, live_capture, tshark_rtp_packets, tshark_rtp_streams
 
 from analysis.check import check_capture
@@ -104,7 +103,7 @@ def test_ffmpeg_rtp_sender_capture_is_clean_and_agrees(tmp_path):
 def gst_server(tmp_path):
     require_tool("ffmpeg")
     if not Path("/usr/bin/python3").exists():
-        pytest.skip("Debian python3 with python3-gi not present")
+        missing("Debian's /usr/bin/python3 (with python3-gi) not present")
     clip = tmp_path / "clip.mjpeg"
     subprocess.run(
         ["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=30",
@@ -159,13 +158,13 @@ def test_gstreamer_rtsp_server_session_is_clean_and_agrees(tmp_path, gst_server)
     assert_agree(tools["tshark"], pcap, result, rtsp_port=gst_server)
 
 
+@pytest.mark.interop
 def test_tshark_row_parser_reads_negative_loss(tmp_path):
-    if shutil.which("tshark") is None:
-        pytest.skip("tshark not installed")
+    tshark = require_tool("tshark")["tshark"]
     session = clean_session()
     DEFECTS["duplicate"][0](session)
     path = session.write(tmp_path / "dup.pcap")
-    (row,) = tshark_rtp_streams(shutil.which("tshark"), path).values()
+    (row,) = tshark_rtp_streams(tshark, path).values()
     assert row["lost"] == -1 and row["packets"] == 91
 
 
