@@ -176,13 +176,15 @@ def _next_boundary_start(stream: TcpStream, pos: int) -> int:
 
 
 def _next_message_start(data: bytes, pos: int) -> int:
-    for match in re.finditer(rb"\n", data[pos:]):
-        candidate = pos + match.end()
-        if _MESSAGE_START.match(data, candidate) and data[candidate : candidate + 1] not in (
-            b"\r",
-            b"\n",
+    """The start of the first line after ``pos`` that begins a message or a frame."""
+    newline = data.find(b"\n", pos)
+    while newline >= 0:
+        candidate = newline + 1
+        if data[candidate : candidate + 1] not in (b"\r", b"\n") and _MESSAGE_START.match(
+            data, candidate
         ):
             return candidate
+        newline = data.find(b"\n", candidate)
     return len(data)
 
 
