@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 
+import pytest
 from server_harness import RTSPTestClient
 
 from rtsp_common.headers import Session as SessionHeader
@@ -37,6 +38,7 @@ def settle(server: RTSPServer, baseline: dict[str, int], timeout: float = 5.0) -
     return stats
 
 
+@pytest.mark.slow
 def test_thousand_sessions_return_to_baseline(media_dir):
     with RTSPServer(port=0, media=media_dir, host="127.0.0.1", max_sessions=50) as server:
         url = f"rtsp://127.0.0.1:{server.port}/clip.Mjpeg"
