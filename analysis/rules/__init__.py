@@ -136,15 +136,20 @@ def verdict(offences: Iterable[tuple[int, str]], ok_evidence: str = "") -> Findi
     )
 
 
-def run_all(context: Context) -> list[RuleResult]:
-    """Run every registered rule (importing the rule modules registers them)."""
+def registered_rules() -> list[Rule]:
+    """Every rule, in report order (importing the rule modules registers them)."""
     # Registration order is report order: RTP, RFC 2435, RTCP, RTSP, the lab's format.
     from analysis.rules import rtp  # noqa: F401, I001
     from analysis.rules import rfc2435, rtcp, rtsp  # noqa: F401
     from analysis.rules import lab  # noqa: F401
 
+    return list(RULES)
+
+
+def run_all(context: Context) -> list[RuleResult]:
+    """Run every registered rule on the analysed capture."""
     results = []
-    for r in RULES:
+    for r in registered_rules():
         finding = r.check(context)
         results.append(
             RuleResult(r, finding.outcome, finding.count, finding.packets, finding.evidence)

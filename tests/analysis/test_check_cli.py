@@ -110,3 +110,11 @@ def test_frames_skips_incomplete_frames_unless_asked(tmp_path, capsys):
     assert "44 frame(s)" in run(capsys, "frames", str(path), "-o", str(tmp_path / "a"))[1]
     out = run(capsys, "frames", str(path), "-o", str(tmp_path / "b"), "--incomplete")[1]
     assert "45 frame(s)" in out
+
+
+def test_list_rules(capsys):
+    code, out = run(capsys, "check", "--list-rules")
+    assert code == 0
+    for rule_id in ("RTP-SEQ-1", "JPEG-QT-1", "RTCP-SR-2", "RTSP-CSEQ-2", "LAB-FMT-1"):
+        assert rule_id in out
+    assert run(capsys, "check")[0] == 2  # neither a capture nor --list-rules

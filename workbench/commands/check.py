@@ -11,7 +11,7 @@ from rich.table import Table
 
 from analysis.check import CheckResult, check_capture, write_json, write_junit
 from analysis.errors import AnalysisError
-from analysis.rules import Outcome, Severity
+from analysis.rules import Outcome, Severity, registered_rules
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "them against RFC 3550, RFC 2435 and RFC 2326. Exit status 1 when a rule at or "
         "above --fail-on failed (or the file could not be read whole).",
     )
-    parser.add_argument("capture", help="pcap or pcapng file")
+    parser.add_argument("capture", nargs="?", help="pcap or pcapng file")
+    parser.add_argument(
+        "--list-rules", action="store_true", help="print every rule with its source, then exit"
+    )
     parser.add_argument("--json", metavar="F", help="write the result as JSON to F")
     parser.add_argument("--junit", metavar="F", help="write one JUnit test case per rule to F")
     parser.add_argument(
@@ -105,8 +108,29 @@ def print_summary(result: CheckResult, console: Console) -> None:
     )
 
 
+def print_rules(console: Console) -> None:
+    """Every registered rule: id, source, severity and title."""
+    table = Table(title="Conformance rules")
+    for col in ("rule", "source", "severity", "checks that"):
+        table.add_column(col)
+    for r in registered_rules():
+        table.add_row(
+            r.id,
+            f"{r.rfc} §{r.section}",
+            f"[{SEVERITY_STYLE[r.severity]}]{r.severity.value}[/]",
+            r.title,
+        )
+    console.print(table)
+
+
 def run(args: argparse.Namespace) -> int:
     console = Console(width=None if Console().is_terminal else 140)
+    if args.list_rules:
+        print_rules(console)
+        return 0
+    if not args.capture:
+        console.print("[red]check needs a CAPTURE file (or --list-rules)[/]")
+        return 2
     try:
         result = check_capture(args.capture, args.rtp_port)
     except AnalysisError as exc:
