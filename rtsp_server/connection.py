@@ -102,8 +102,8 @@ class RTSPConnection(asyncio.Protocol):
         buffered = self.parser.buffered
         if buffered:
             self._pending = (self._pending + data)[-buffered:]
-            if self.partial_since is None:
-                self.partial_since = self.server.loop_time()
+            if self.partial_since is None or items:
+                self.partial_since = self.server.loop_time()  # a new message began
             self._arm_flush()
         else:
             self._pending = b""
