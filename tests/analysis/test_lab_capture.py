@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 from realtools import require_raw_socket, require_tool
-from test_tshark_agreement import free_port
-from tshark_streams import check_streams, live_capture, tshark_rtp_streams
+from tshark_streams import check_streams, free_port, live_capture, tshark_rtp_streams
 
 from analysis.check import check_capture
 from analysis.frames import PayloadFormat

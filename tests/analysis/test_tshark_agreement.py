@@ -13,31 +13,18 @@ from pathlib import Path
 import pytest
 from analysis_corpus import DEFECTS, clean_session
 from realtools import missing, require_raw_socket, require_tool
-from tshark_streams import check_streams, live_capture, tshark_rtp_packets, tshark_rtp_streams
+from tshark_streams import (
+    check_streams,
+    free_port,
+    live_capture,
+    tshark_rtp_packets,
+    tshark_rtp_streams,
+)
 
 from analysis.check import check_capture
 from analysis.rules import Severity
 
 PEERS = Path(__file__).resolve().parent.parent / "peers"
-
-
-def free_port(kind=socket.SOCK_DGRAM, pair: bool = False) -> int:
-    """A free port (an even one with its odd neighbour free too, when ``pair``)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, kind) as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if not pair:
-            return port
-        port -= port % 2
-        try:
-            with socket.socket(socket.AF_INET, kind) as a, socket.socket(socket.AF_INET, kind) as b:
-                a.bind(("127.0.0.1", port))
-                b.bind(("127.0.0.1", port + 1))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no free port pair")
 
 
 def assert_agree(
