@@ -59,6 +59,7 @@ class StreamStats:
     drift_ppm: float | None = None  # media clock vs arrival clock; None when too short
     first_seq: int = 0
     first_timestamp: int = 0
+    gso_datagrams: int = 0  # captured UDP GSO super-datagrams split into their packets
 
 
 @dataclass(eq=False)  # identity: columns are arrays, and two streams are never "equal"
@@ -151,6 +152,7 @@ def split_by_ssrc(
 ) -> list[RtpStream]:
     """Read the RTP fixed header of every datagram (all at once) and group them by SSRC."""
     flow = datagrams if isinstance(datagrams, UdpFlow) else UdpFlow.from_datagrams(datagrams)
+    flow, super_datagrams = split_gso(flow)
     buf = np.frombuffer(flow.buffer, dtype=np.uint8)
     starts, ends = flow.starts, flow.ends
     sizes = ends - starts
@@ -204,7 +206,66 @@ def split_by_ssrc(
         streams[0].length_problems.extend(
             (pk, "shorter than the 12-byte RTP header") for pk in short
         )
+    if super_datagrams and streams:
+        streams[0].stats.gso_datagrams = super_datagrams
     return streams
+
+
+GSO_CANDIDATE_MIN = 1500  # larger than any Ethernet-sized datagram: maybe a GSO one
+
+
+def split_gso(flow: UdpFlow) -> tuple[UdpFlow, int]:
+    """Cut UDP GSO super-datagrams (one send of many equal-sized segments, captured on the
+    sending host before segmentation) into the RTP packets the receiver gets.
+
+    A datagram is cut only when, at every multiple of one segment size, an RTP header with
+    the same SSRC and timestamp and the next sequence number begins.
+    """
+    sizes = flow.ends - flow.starts
+    big = np.nonzero(sizes > GSO_CANDIDATE_MIN)[0].tolist()
+    cuts = {}
+    for i in big:
+        segments = _gso_segments(flow.buffer, int(flow.starts[i]), int(flow.ends[i]))
+        if segments:
+            cuts[i] = segments
+    if not cuts:
+        return flow, 0
+    pktnos, times, starts, ends = [], [], [], []
+    for i, (pk, t, a, b) in enumerate(
+        zip(flow.pktnos.tolist(), flow.times.tolist(), flow.starts.tolist(), flow.ends.tolist())
+    ):
+        for start, end in cuts.get(i, ((a, b),)):
+            pktnos.append(pk)
+            times.append(t)
+            starts.append(start)
+            ends.append(end)
+    return UdpFlow(flow.buffer, pktnos, times, starts, ends), len(cuts)
+
+
+def _gso_segments(buf, start: int, end: int) -> list[tuple[int, int]] | None:
+    n = end - start
+    if buf[start] >> 6 != RTP_VERSION:
+        return None
+    seq = (buf[start + 2] << 8) | buf[start + 3]
+    tail = buf[start + 4 : start + 12]  # timestamp and SSRC: equal in every segment
+    found = buf.find(tail[4:], start + RTP_HEADER_LEN + 8, end)
+    while found != -1:
+        size = found - 8 - start
+        count = -(-n // size)
+        if (
+            count > 1
+            and n - (count - 1) * size >= RTP_HEADER_LEN
+            and all(
+                buf[start + k * size] == buf[start]
+                and (buf[start + k * size + 2] << 8 | buf[start + k * size + 3])
+                == (seq + k) & 0xFFFF
+                and buf[start + k * size + 4 : start + k * size + 12] == tail
+                for k in range(1, count)
+            )
+        ):
+            return [(start + k * size, min(start + (k + 1) * size, end)) for k in range(count)]
+        found = buf.find(tail[4:], found + 1, end)
+    return None
 
 
 def _payload_span(buffer: bytes, start: int, end: int, b0: int) -> tuple[int, int, str]:

@@ -187,3 +187,34 @@ def test_rtp_sent_while_paused_is_named(tmp_path):
     result = check_capture(paused_session(stray_frames=3).write(tmp_path / "stray.pcap"))
     assert {r.rule.id for r in result.failures()} == {"RTSP-PLAY-1"}
     assert result.result("RTSP-PLAY-1").count == 3 * 2  # three frames of two packets
+
+
+def test_gso_super_datagrams_are_cut_into_packets(tmp_path):
+    """A capture taken on a sender using UDP GSO holds one datagram per frame: the checker
+    cuts it where the next RTP header (same SSRC and timestamp, next sequence) begins."""
+    image = Image.effect_noise((160, 120), 80).convert("RGB")
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=80)
+    session = SynthSession([split_jpeg(out.getvalue())], count=10, max_payload=1000)
+    synth = PcapSynth()
+    for f in range(10):
+        packets = session.frame_packets(f)
+        assert len(packets) > 2
+        datagram = b"".join(p.to_bytes() for p in packets)
+        synth.udp(packets[0].t, ("10.0.0.1", 6000), ("10.0.0.2", 50000), datagram)
+    result = check_capture(synth.write(tmp_path / "gso.pcap"), rtp_ports=[50000])
+    (stream,) = result.streams
+    assert stream.stats.gso_datagrams == 10
+    assert stream.stats.packets == len(session.rtp) and stream.stats.lost == 0
+    assert stream.stats.complete_frames == 10
+    assert [r.rule.id for r in result.failures()] == []
+
+
+def test_large_lab_datagrams_are_not_mistaken_for_gso(tmp_path):
+    session = clean_session()
+    DEFECTS["the lab's format"][0](session)
+    for p in session.rtp:
+        p.payload = p.payload + bytes(2000)  # whole JPEGs well above the GSO threshold
+    result = check_capture(session.write(tmp_path / "lab.pcap"))
+    (stream,) = result.streams
+    assert stream.stats.gso_datagrams == 0 and stream.stats.packets == 45

@@ -4,6 +4,7 @@ captures give zero errors."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import sys
@@ -187,14 +188,14 @@ def test_ipv6_crafted_capture_agrees_with_tshark(tmp_path):
     assert ours.keys() == theirs.keys()
 
 
-@pytest.fixture
-def our_server(tmp_path, lab_movie):
-    """The project's rtsp-server serving the lab's movie at 30 fps."""
+@contextlib.contextmanager
+def our_server_process(lab_movie: Path, *extra: str):
+    """The project's rtsp-server serving the lab's movie at 30 fps: (port, RTP port, name)."""
     port = free_port(socket.SOCK_STREAM)
     rtp = free_port(pair=True)
     proc = subprocess.Popen(
         [sys.executable, "-m", "rtsp_server", "--host", "127.0.0.1", "--port", str(port),
-         "--media", str(lab_movie), "--fps", "30", "--rtp-port", str(rtp)],
+         "--media", str(lab_movie), "--fps", "30", "--rtp-port", str(rtp), *extra],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
@@ -211,6 +212,12 @@ def our_server(tmp_path, lab_movie):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture
+def our_server(lab_movie):
+    with our_server_process(lab_movie) as server:
+        yield server
 
 
 def play_with_ffmpeg(ffmpeg: str, url: str, transport: str, low: int) -> None:
@@ -257,3 +264,25 @@ def test_gstreamer_over_interleaved_tcp_is_clean_and_agrees(tmp_path, gst_server
     (stream,) = result.sessions[0].streams
     assert stream.transport == "tcp" and stream.stats.frames >= 50
     assert_agree(tools["tshark"], pcap, result, rtsp_port=gst_server)
+
+
+@pytest.mark.interop
+@pytest.mark.capture
+def test_our_server_with_udp_gso_is_cut_into_packets_and_clean(tmp_path, lab_movie):
+    """With --gso a capture on the sending host holds one datagram per frame (tshark counts
+    those); check cuts them into the packets the client receives."""
+    tools = require_tool("tshark", "ffmpeg")
+    require_raw_socket()
+    low = free_port(pair=True)
+    pcap = tmp_path / "gso.pcap"
+    with our_server_process(lab_movie, "--gso") as (port, rtp, name):
+        bpf = (
+            f"tcp port {port} or (udp and (portrange {low}-{low + 3} or portrange {rtp}-{rtp + 1}))"
+        )
+        with live_capture(tools["tshark"], pcap, bpf):
+            play_with_ffmpeg(tools["ffmpeg"], f"rtsp://127.0.0.1:{port}/{name}", "udp", low)
+    result = check_capture(pcap)
+    assert [(r.rule.id, r.evidence) for r in result.failures(Severity.WARNING)] == []
+    (stream,) = result.sessions[0].streams
+    assert stream.stats.gso_datagrams >= 50 and stream.stats.frames >= 50
+    assert stream.stats.packets > 2 * stream.stats.gso_datagrams  # several packets per frame
