@@ -86,13 +86,14 @@ class RtpInfoEntry:
     url: str
     seq: int | None
     rtptime: int | None
+    ssrc: int | None = None  # RTSP 2.0 (RFC 7826 §18.45) and some 1.0 servers add it
 
 
 def parse_rtp_info(value: str) -> list[RtpInfoEntry]:
-    """Entries of an RTP-Info header (url=...;seq=...;rtptime=...)."""
+    """Entries of an RTP-Info header (url=...;seq=...;rtptime=...[;ssrc=...])."""
     entries = []
     for chunk in value.split(","):
-        url, seq, rtptime = "", None, None
+        url, seq, rtptime, ssrc = "", None, None, None
         for param in chunk.split(";"):
             name, _, arg = param.strip().partition("=")
             name = name.lower()
@@ -102,6 +103,11 @@ def parse_rtp_info(value: str) -> list[RtpInfoEntry]:
                 seq = int(arg)
             elif name == "rtptime" and is_decimal(arg.strip()):
                 rtptime = int(arg)
+            elif name == "ssrc":
+                try:
+                    ssrc = int(arg.strip(), 16)
+                except ValueError:
+                    ssrc = None
         if url or seq is not None or rtptime is not None:
-            entries.append(RtpInfoEntry(url, seq, rtptime))
+            entries.append(RtpInfoEntry(url, seq, rtptime, ssrc))
     return entries

@@ -106,6 +106,7 @@ def ssrc_announced(ctx: Context) -> Finding:
         announced = {
             spec.ssrc for st in session.setups for spec in (st.granted,) if spec and spec.ssrc
         }
+        announced |= {e.ssrc for _, entries in session.plays for e in entries if e.ssrc}
         if not announced:
             continue
         for s in session.streams:
@@ -114,7 +115,7 @@ def ssrc_announced(ctx: Context) -> Finding:
                 offences.append(
                     (
                         s.first_pktno,
-                        f"SSRC {s.ssrc:#010x}, Transport announced "
+                        f"SSRC {s.ssrc:#010x}, Transport or RTP-Info announced "
                         + ", ".join(f"{a:#010x}" for a in sorted(announced)),
                     )
                 )

@@ -93,3 +93,12 @@ def test_every_rule_is_shown_failing_by_a_crafted_capture():
     targets = {rule_id for _, rule_id in DEFECTS.values()}
     targets |= {"LAB-TS-1", "LAB-SSRC-1", "LAB-MARK-1"}  # test_lab_habits_are_each_named
     assert {r.id for r in registered_rules()} - targets == set()
+
+
+def test_rtp_info_ssrc_is_checked(tmp_path):
+    session = clean_session()
+    play_reply = next(m for m in session.messages if b"RTP-Info" in m.data)
+    play_reply.data = play_reply.data.replace(b";rtptime=", b";ssrc=0BADF00D;rtptime=")
+    result = check_capture(session.write(tmp_path / "info-ssrc.pcap"))
+    assert {r.rule.id for r in result.failures()} == {"RTP-SSRC-2"}
+    assert "0x0badf00d" in result.result("RTP-SSRC-2").evidence
