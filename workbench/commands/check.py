@@ -70,13 +70,17 @@ def print_summary(result: CheckResult, console: Console) -> None:
     table = Table(title="RTP streams")
     for col in ("stream", "session", "format", "packets", "frames", "lost", "jitter ms", "fps"):
         table.add_column(col, justify="right" if col not in ("stream", "format") else "left")
+    keepalives = {id(s) for s in result.capture.keepalives} if result.capture else set()
     for s in result.streams:
         st = s.stats
+        kind = "keepalive" if id(s) in keepalives else s.format.value
+        if st.gso_datagrams:
+            kind += f"\n{st.gso_datagrams} GSO cut"
         table.add_row(
             f"{s.ssrc:#010x}\n{s.src} -> {s.dst}"
             + (f" ch {s.channel}" if s.channel is not None else ""),
             s.session_id or "-",
-            s.format.value,
+            kind,
             str(st.packets),
             f"{st.complete_frames}/{st.frames}",
             str(st.lost),
