@@ -16,6 +16,7 @@ from enum import Enum
 import numpy as np
 
 from analysis import rfc2435
+from analysis.jpeg_tables import scaled_tables
 
 log = logging.getLogger(__name__)
 
@@ -256,7 +257,7 @@ def _assemble_rfc2435(packets: list[SeqPacket]) -> list[Frame]:
                 next_offset = -1  # where the data starts is unknown: offsets cannot be judged
                 continue
         elif offset == 0 and 1 <= q <= rfc2435.Q_TABLE_LAST:
-            cur.tables = rfc2435.standard_tables(q)
+            cur.tables = scaled_tables(q)
         data = payload[pos:]
         cur.parts.append(data)
         cur.size += len(data)
@@ -419,7 +420,7 @@ def fast_rfc2435(stream, order: np.ndarray, ext: np.ndarray) -> list[Frame] | No
         if qa >= rfc2435.Q_INBAND_FIRST:
             tables, precision = tables_at[a]
         else:
-            tables = standard.get(qa) or standard.setdefault(qa, rfc2435.standard_tables(qa))
+            tables = standard.get(qa) or standard.setdefault(qa, scaled_tables(qa))
             precision = 0
         frames.append(
             Frame(

@@ -70,11 +70,6 @@ class Records:
         start = int(self.offsets[index])
         return self.buffer[start : start + int(self.lengths[index])]
 
-    @property
-    def frames(self) -> list[bytes]:
-        """Every record's bytes (copies: prefer ``frame(i)`` or the offsets)."""
-        return [self.frame(i) for i in range(len(self.offsets))]
-
 
 def read_records(source: str | Path | bytes) -> Records:
     """Read every record of a pcap or pcapng file (or its bytes).

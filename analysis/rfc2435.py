@@ -16,7 +16,6 @@ from analysis.jpeg_tables import (
     DC_CHROMA_VALUES,
     DC_LUMA_BITS,
     DC_LUMA_VALUES,
-    scaled_tables,
 )
 
 MAIN_HEADER_LEN = 8  # §3.1: type-specific, fragment offset, type, Q, width, height
@@ -110,8 +109,3 @@ def jfif_header(
         out += _segment(DRI, struct.pack("!H", dri))
     out += _segment(SOS, bytes((3, 1, 0x00, 2, 0x11, 3, 0x11, 0, 63, 0)))
     return bytes(out)
-
-
-def standard_tables(q: int) -> bytes:
-    """Appendix A tables for Q 1..99."""
-    return scaled_tables(q)
