@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 
 from rtsp_client import RTSPClient
 from rtsp_client.errors import ClientError
-from rtsp_client.stats import ReceptionStats
 from rtsp_common.headers import Transport
 from workbench.report.screenshots import ReceivedFrame
 
 log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Timings:
@@ -59,14 +59,12 @@ class PlaybackOutcome:
     transport: str
     replies: dict[str, StepReply] = field(default_factory=dict)
     frames: list[ReceivedFrame] = field(default_factory=list)
-    stats: ReceptionStats | None = None  # the client's statistics at the end
     aborted: str | None = None  # why the script stopped early
     # What the replies told the client (RFC 2326 headers it keeps).
     public: list[str] = field(default_factory=list)
     sdp_text: str = ""
     session_id: str | None = None
     transport_reply: Transport | None = None
-    rtp_port: int | None = None  # the client's local RTP port (UDP)
 
     def reply(self, step: str) -> StepReply | None:
         return self.replies.get(step)
@@ -162,25 +160,18 @@ def run_script(
             if hold:
                 sleep(hold)
     finally:
-        try:
-            outcome.stats = client.stats()
-        except ClientError as exc:  # stats are a bonus, not a step
-            log.debug("no client stats: %s", exc)
         info = client.core.info
         outcome.public = list(info.public)
         outcome.sdp_text = info.sdp_text
         outcome.session_id = info.session_id
         outcome.transport_reply = info.transport
-        outcome.rtp_port = client.rtp_port or None
         _close(client)
         outcome.frames = sink.snapshot()
     return outcome
 
 
-def _close(client: object) -> None:
-    close = getattr(client, "close", None)
-    if callable(close):
-        try:
-            close()
-        except (ClientError, OSError) as exc:
-            log.debug("closing the client: %s", exc)
+def _close(client: RTSPClient) -> None:
+    try:
+        client.close()
+    except (ClientError, OSError) as exc:  # closing is best effort: the step results stand
+        log.debug("closing the client: %s", exc)
