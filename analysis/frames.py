@@ -21,6 +21,7 @@ from analysis.jpeg_tables import scaled_tables
 log = logging.getLogger(__name__)
 
 JPEG_SOI_PREFIX = b"\xff\xd8\xff"
+RTP_MARKER_SHIFT = 7  # RFC 3550 §5.1: M is the top bit of the second octet
 
 
 class PayloadFormat(Enum):
@@ -371,7 +372,7 @@ def fast_rfc2435(stream, order: np.ndarray, ext: np.ndarray) -> list[Frame] | No
     first = np.nonzero(starts)[0]
     last = np.concatenate((first[1:] - 1, [n - 1]))
     ts = stream.ts[order]
-    marker = (stream.b1[order] >> 7).astype(bool)
+    marker = (stream.b1[order] >> RTP_MARKER_SHIFT).astype(bool)
     if not marker[last].all() or marker.sum() != len(first):
         return None  # a missing or misplaced marker, or the capture ends inside a frame
     fields = (jtype << 24) | (q << 16) | (width << 8) | height  # one code per header

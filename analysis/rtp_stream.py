@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from analysis.frames import (
+    RTP_MARKER_SHIFT,
     Frame,
     PayloadFormat,
     SeqPacket,
@@ -24,8 +25,15 @@ log = logging.getLogger(__name__)
 RTP_VERSION = 2  # RFC 3550 §5.1
 RTP_HEADER_LEN = 12
 RTP_CSRC_LEN = 4
+RTP_WORD = 4  # §5.3.1: the extension length counts 32-bit words
 RTP_EXTENSION_HEADER_LEN = 4  # §5.3.1: profile-defined 16 bits + length in 32-bit words
 RTP_PLAIN_FIRST_BYTE = 0x80  # version 2, no padding, no extension, no CSRC
+# §5.1 first octet: V (2 bits), P, X, CC (4 bits); second octet: M (RTP_MARKER_SHIFT), PT.
+RTP_VERSION_SHIFT = 6
+RTP_PADDING_BIT = 0x20
+RTP_EXTENSION_BIT = 0x10
+RTP_CSRC_COUNT_MASK = 0x0F
+RTP_PT_MASK = 0x7F
 SEQ_MODULUS = 1 << 16
 SEQ_HALF = 1 << 15
 TS_MODULUS = 1 << 32
@@ -110,7 +118,7 @@ class RtpStream:
     @property
     def payload_type(self) -> int:
         """The payload type of the first packet."""
-        return int(self.b1[0]) & 0x7F if len(self.b1) else -1
+        return int(self.b1[0]) & RTP_PT_MASK if len(self.b1) else -1
 
     @property
     def first_pktno(self) -> int:
@@ -142,7 +150,7 @@ class RtpStream:
             "time": self.time.tolist(),
             "seq": self.seq.tolist(),
             "timestamp": self.ts.tolist(),
-            "marker": (self.b1 >> 7).tolist(),
+            "marker": (self.b1 >> RTP_MARKER_SHIFT).tolist(),
             "size": self.size.tolist(),
         }
 
@@ -180,7 +188,7 @@ def split_by_ssrc(
     for i in np.nonzero(b0 != RTP_PLAIN_FIRST_BYTE)[0].tolist():
         first = int(b0[i])
         pktno = int(flow.pktnos[keep[i]])
-        if first >> 6 != RTP_VERSION:
+        if first >> RTP_VERSION_SHIFT != RTP_VERSION:
             bad_version.append(pktno)
         a, b, problem = _payload_span(flow.buffer, int(s[i]), int(pend[i]), first)
         pstart[i], pend[i] = a, b
@@ -244,7 +252,7 @@ def split_gso(flow: UdpFlow) -> tuple[UdpFlow, int]:
 
 def _gso_segments(buf, start: int, end: int) -> list[tuple[int, int]] | None:
     n = end - start
-    if buf[start] >> 6 != RTP_VERSION:
+    if buf[start] >> RTP_VERSION_SHIFT != RTP_VERSION:
         return None
     seq = (buf[start + 2] << 8) | buf[start + 3]
     tail = buf[start + 4 : start + 12]  # timestamp and SSRC: equal in every segment
@@ -258,7 +266,7 @@ def _gso_segments(buf, start: int, end: int) -> list[tuple[int, int]] | None:
             and all(
                 buf[start + k * size] == buf[start]
                 and (buf[start + k * size + 2] << 8 | buf[start + k * size + 3])
-                == (seq + k) & 0xFFFF
+                == (seq + k) % SEQ_MODULUS
                 and buf[start + k * size + 4 : start + k * size + 12] == tail
                 for k in range(1, count)
             )
@@ -272,17 +280,17 @@ def _payload_span(buffer: bytes, start: int, end: int, b0: int) -> tuple[int, in
     """Where the payload lies after CSRCs and extension and before padding, and any
     length problem (RFC 3550 §5.1, §5.3.1)."""
     n = end - start
-    hdr = RTP_HEADER_LEN + (b0 & 0x0F) * RTP_CSRC_LEN
+    hdr = RTP_HEADER_LEN + (b0 & RTP_CSRC_COUNT_MASK) * RTP_CSRC_LEN
     if hdr > n:
-        return end, end, f"CSRC count {b0 & 0x0F} needs {hdr} bytes, packet has {n}"
-    if b0 & 0x10:
+        return end, end, f"CSRC count {b0 & RTP_CSRC_COUNT_MASK} needs {hdr} bytes, packet has {n}"
+    if b0 & RTP_EXTENSION_BIT:
         if hdr + RTP_EXTENSION_HEADER_LEN > n:
             return end, end, "extension bit set but no room for the extension header"
         words = (buffer[start + hdr + 2] << 8) | buffer[start + hdr + 3]
-        hdr += RTP_EXTENSION_HEADER_LEN + words * 4
+        hdr += RTP_EXTENSION_HEADER_LEN + words * RTP_WORD
         if hdr > n:
             return end, end, f"extension of {words} words runs past the end ({hdr} > {n} bytes)"
-    if b0 & 0x20:
+    if b0 & RTP_PADDING_BIT:
         pad = buffer[end - 1]
         if pad == 0 or hdr + pad > n:
             return start + hdr, end, f"padding count {pad} does not fit the {n - hdr}-byte payload"
@@ -405,7 +413,7 @@ def assemble_stream(stream: RtpStream, order: np.ndarray, ext: np.ndarray) -> li
             return frames
     buf = stream.buffer
     packets: list[SeqPacket] = [
-        (e, pk, t, ts, b1 >> 7 == 1, buf[a:b])
+        (e, pk, t, ts, b1 >> RTP_MARKER_SHIFT == 1, buf[a:b])
         for e, pk, t, ts, b1, a, b in zip(
             ext.tolist(), stream.pktno[order].tolist(), stream.time[order].tolist(),
             stream.ts[order].tolist(), stream.b1[order].tolist(),

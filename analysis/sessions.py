@@ -17,7 +17,16 @@ from enum import Enum
 
 from analysis.netdecode import Endpoint, FlowKey, Traffic, endpoints
 from analysis.rtcp_wire import RtcpFlow, looks_like_rtcp, read_compound, read_flow
-from analysis.rtp_stream import RtpStream, analyse, split_by_ssrc
+from analysis.rtp_stream import (
+    RTP_HEADER_LEN,
+    RTP_PT_MASK,
+    RTP_VERSION,
+    RTP_VERSION_SHIFT,
+    SEQ_MODULUS,
+    RtpStream,
+    analyse,
+    split_by_ssrc,
+)
 from analysis.rtsp_headers import RtpInfoEntry, TransportSpec, parse_rtp_info, parse_transport
 from analysis.rtsp_wire import InterleavedFrame, Kind, RtspMessage, read_stream
 from analysis.sdp_reader import SdpInfo, parse_sdp
@@ -410,17 +419,21 @@ def _looks_like_rtp_flow(datagrams: list[tuple[int, float, bytes]]) -> bool:
     """Version 2, one SSRC, sequence numbers stepping by small amounts (RFC 3550 A.1's idea)."""
     if len(datagrams) < HEURISTIC_MIN_PACKETS:
         return False
-    sample = [d[2] for d in datagrams[:HEURISTIC_SAMPLE] if len(d[2]) >= 12]
+    sample = [d[2] for d in datagrams[:HEURISTIC_SAMPLE] if len(d[2]) >= RTP_HEADER_LEN]
     if len(sample) < HEURISTIC_MIN_PACKETS:
         return False
     good = 0
     ssrc0 = sample[0][8:12]
     prev_seq = None
     for p in sample:
-        if p[0] >> 6 != 2 or (p[1] & 0x7F) in RTCP_PT_AS_RTP or p[8:12] != ssrc0:
+        if (
+            p[0] >> RTP_VERSION_SHIFT != RTP_VERSION
+            or (p[1] & RTP_PT_MASK) in RTCP_PT_AS_RTP
+            or p[8:12] != ssrc0
+        ):
             continue
         seq = (p[2] << 8) | p[3]
-        if prev_seq is None or 0 < (seq - prev_seq) % 65536 <= HEURISTIC_MAX_SEQ_STEP:
+        if prev_seq is None or 0 < (seq - prev_seq) % SEQ_MODULUS <= HEURISTIC_MAX_SEQ_STEP:
             good += 1
         prev_seq = seq
     return good * 5 >= len(sample) * 4
