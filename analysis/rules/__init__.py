@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from analysis.netdecode import Traffic
+from analysis.rtp_stream import RtpStream
 from analysis.sessions import CaptureSessions
 
 MAX_PACKETS_LISTED = 10  # first offending packet numbers kept per result
@@ -27,10 +28,13 @@ class Severity(Enum):
 
     @property
     def rank(self) -> int:
+        """2 for an error, 1 for a warning, 0 for information: larger is worse."""
         return {"error": 2, "warning": 1, "info": 0}[self.value]
 
 
 class Outcome(Enum):
+    """A rule's verdict on one capture."""
+
     PASSED = "passed"
     FAILED = "failed"
     NOT_APPLICABLE = "not applicable"
@@ -70,9 +74,11 @@ class RuleResult:
 
     @property
     def failed(self) -> bool:
+        """True when the rule found offences."""
         return self.outcome is Outcome.FAILED
 
     def to_dict(self) -> dict:
+        """The result and its rule's description, as JSON-ready values."""
         return {
             "id": self.rule.id,
             "rfc": self.rule.rfc,
@@ -114,11 +120,18 @@ def rule(
 
 
 def passed(evidence: str = "") -> Finding:
+    """No offence; ``evidence`` says what was checked."""
     return Finding(Outcome.PASSED, evidence=evidence)
 
 
 def not_applicable(why: str) -> Finding:
+    """Nothing in the capture this rule can judge, and why."""
     return Finding(Outcome.NOT_APPLICABLE, evidence=why)
+
+
+def media_streams(ctx: Context) -> list[RtpStream]:
+    """The RTP streams that hold at least one packet."""
+    return [s for s in ctx.capture.streams if len(s)]
 
 
 def verdict(offences: Iterable[tuple[int, str]], ok_evidence: str = "") -> Finding:

@@ -6,14 +6,19 @@ from __future__ import annotations
 import statistics
 
 from analysis.frames import PayloadFormat
-from analysis.rtp_stream import RtpStream
-from analysis.rules import Context, Finding, Severity, not_applicable, passed, rule, verdict
+from analysis.rtp_stream import TS_MODULUS
+from analysis.rules import (
+    Context,
+    Finding,
+    Severity,
+    media_streams,
+    not_applicable,
+    passed,
+    rule,
+    verdict,
+)
 
 WALL_CLOCK_STEPS = (0, 1)  # a timestamp in seconds moves by 0 or 1 between frames
-
-
-def _streams(ctx: Context) -> list[RtpStream]:
-    return [s for s in ctx.capture.streams if len(s)]
 
 
 @rule(
@@ -24,7 +29,7 @@ def _streams(ctx: Context) -> list[RtpStream]:
     "payload carries an RFC 2435 header, not a whole JPEG (the lab's format)",
 )
 def whole_jpeg(ctx: Context) -> Finding:
-    if not _streams(ctx):
+    if not media_streams(ctx):
         return not_applicable("no RTP stream")
     return verdict(
         (
@@ -32,7 +37,7 @@ def whole_jpeg(ctx: Context) -> Finding:
             f"payloads begin with the JPEG SOI (FF D8) and carry no RFC 2435 header: the lab's "
             f"format, not RFC 2435; {len(s.frames)} frame(s) extracted ({s.label})",
         )
-        for s in _streams(ctx)
+        for s in media_streams(ctx)
         if s.format is PayloadFormat.WHOLE_JPEG
     )
 
@@ -45,12 +50,12 @@ def whole_jpeg(ctx: Context) -> Finding:
     "timestamps run on the 90 kHz clock, not in wall-clock seconds",
 )
 def wall_clock(ctx: Context) -> Finding:
-    streams = [s for s in _streams(ctx) if len(s.frames) > 2]
+    streams = [s for s in media_streams(ctx) if len(s.frames) > 2]
     if not streams:
         return not_applicable("no stream with three frames")
     offences = []
     for s in streams:
-        steps = [(b.timestamp - a.timestamp) % (1 << 32) for a, b in zip(s.frames, s.frames[1:])]
+        steps = [(b.timestamp - a.timestamp) % TS_MODULUS for a, b in zip(s.frames, s.frames[1:])]
         if statistics.median(steps) in WALL_CLOCK_STEPS:
             offences.append(
                 (
@@ -64,11 +69,11 @@ def wall_clock(ctx: Context) -> Finding:
 
 @rule("LAB-SSRC-1", "RFC 3550", "5.1, 8", Severity.WARNING, "SSRC is random, not 0")
 def ssrc_zero(ctx: Context) -> Finding:
-    if not _streams(ctx):
+    if not media_streams(ctx):
         return not_applicable("no RTP stream")
     return verdict(
         (s.first_pktno, f"SSRC 0, the lab's fixed value ({s.label})")
-        for s in _streams(ctx)
+        for s in media_streams(ctx)
         if s.ssrc == 0
     )
 
@@ -81,7 +86,7 @@ def ssrc_zero(ctx: Context) -> Finding:
     "marker bit set on the last packet of each frame (whole-JPEG payloads)",
 )
 def whole_jpeg_marker(ctx: Context) -> Finding:
-    streams = [s for s in _streams(ctx) if s.format is PayloadFormat.WHOLE_JPEG]
+    streams = [s for s in media_streams(ctx) if s.format is PayloadFormat.WHOLE_JPEG]
     if not streams:
         return not_applicable("no stream in the lab's format")
     offences = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from analysis.rtcp_wire import RtcpFlow
-from analysis.rtp_stream import RtpStream
+from analysis.rtp_stream import TS_HALF, TS_MODULUS, VIDEO_CLOCK_RATE, RtpStream
 from analysis.rules import Context, Finding, Severity, not_applicable, rule, verdict
 
 RFC = "RFC 3550"
@@ -117,14 +117,14 @@ def sender_mapping(ctx: Context) -> Finding:
             by_ssrc.setdefault(sr.ssrc, []).append(sr)
         for ssrc, reports in by_ssrc.items():
             stream = _stream_for(ctx, flow, ssrc)
-            rate = stream.clock_rate if stream else 90000
+            rate = stream.clock_rate if stream else VIDEO_CLOCK_RATE
             for a, b in zip(reports, reports[1:]):
                 d_ntp = b.ntp - a.ntp
                 if d_ntp <= 0:
                     continue
                 checked += 1
                 d_rtp = (
-                    (b.rtp_timestamp - a.rtp_timestamp + (1 << 31)) % (1 << 32) - (1 << 31)
+                    (b.rtp_timestamp - a.rtp_timestamp + TS_HALF) % TS_MODULUS - TS_HALF
                 ) / rate
                 if abs(d_rtp - d_ntp) > SR_MAPPING_SLACK_S + SR_MAPPING_FRACTION * d_ntp:
                     offences.append(

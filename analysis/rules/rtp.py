@@ -7,8 +7,17 @@ import statistics
 import numpy as np
 
 from analysis.frames import PayloadFormat
-from analysis.rtp_stream import TS_HALF, TS_MODULUS, RtpStream
-from analysis.rules import Context, Finding, Severity, not_applicable, passed, rule, verdict
+from analysis.rtp_stream import RTP_PT_MASK, TS_HALF, TS_MODULUS, RtpStream
+from analysis.rules import (
+    Context,
+    Finding,
+    Severity,
+    media_streams,
+    not_applicable,
+    passed,
+    rule,
+    verdict,
+)
 
 RFC = "RFC 3550"
 STEP_TOLERANCE_TICKS = 2  # rounding of frame times to the 90 kHz clock
@@ -18,12 +27,8 @@ DRIFT_LIMIT_PPM = 20000.0  # 2 %: beyond what pacing jitter explains over a seco
 JITTER_LIMIT_MS = 30.0  # about one frame interval at 30 fps: more than a small buffer absorbs
 
 
-def _streams(ctx: Context) -> list[RtpStream]:
-    return [s for s in ctx.capture.streams if len(s)]
-
-
 def _none(ctx: Context) -> Finding | None:
-    return None if _streams(ctx) else not_applicable("no RTP stream in the capture")
+    return None if media_streams(ctx) else not_applicable("no RTP stream in the capture")
 
 
 @rule("RTP-VER-1", RFC, "5.1", Severity.ERROR, "RTP version is 2")
@@ -31,7 +36,7 @@ def version(ctx: Context) -> Finding:
     if na := _none(ctx):
         return na
     return verdict(
-        (p, f"version is not 2 in {s.label}") for s in _streams(ctx) for p in s.bad_version
+        (p, f"version is not 2 in {s.label}") for s in media_streams(ctx) for p in s.bad_version
     )
 
 
@@ -45,7 +50,7 @@ def version(ctx: Context) -> Finding:
 def lengths(ctx: Context) -> Finding:
     if na := _none(ctx):
         return na
-    return verdict((p, text) for s in _streams(ctx) for p, text in s.length_problems)
+    return verdict((p, text) for s in media_streams(ctx) for p, text in s.length_problems)
 
 
 @rule("RTP-PT-1", "RFC 3550 / RFC 4566", "5.1 / 6", Severity.ERROR, "payload type matches the SDP")
@@ -58,7 +63,7 @@ def payload_type(ctx: Context) -> Finding:
         allowed = {pt for m in session.sdp.media for pt in m.formats}
         for s in session.streams:
             checked += 1
-            pt = s.b1 & 0x7F
+            pt = s.b1 & RTP_PT_MASK
             bad = ~np.isin(pt, sorted(allowed))
             offences.extend(
                 (pk, f"payload type {value} not among the SDP's {sorted(allowed)}")
@@ -74,7 +79,7 @@ def ssrc_constant(ctx: Context) -> Finding:
     if na := _none(ctx):
         return na
     flows: dict[tuple, list[RtpStream]] = {}
-    for s in _streams(ctx):
+    for s in media_streams(ctx):
         flows.setdefault((s.src, s.dst, s.channel), []).append(s)
     offences = []
     for streams in flows.values():
@@ -130,7 +135,7 @@ def sequence_gaps(ctx: Context) -> Finding:
         return na
     return verdict(
         (p, f"{n} sequence number(s) missing before this packet in {s.label}")
-        for s in _streams(ctx)
+        for s in media_streams(ctx)
         for p, n in s.gaps
     )
 
@@ -141,7 +146,7 @@ def sequence_duplicates(ctx: Context) -> Finding:
         return na
     return verdict(
         (p, f"duplicate sequence number in {s.label}")
-        for s in _streams(ctx)
+        for s in media_streams(ctx)
         for p in s.duplicate_pktnos
     )
 
@@ -152,7 +157,7 @@ def sequence_order(ctx: Context) -> Finding:
         return na
     return verdict(
         (p, f"arrived after a higher sequence number in {s.label}")
-        for s in _streams(ctx)
+        for s in media_streams(ctx)
         for p in s.reorder_pktnos
     )
 
@@ -168,7 +173,7 @@ def initial_values(ctx: Context) -> Finding:
     if na := _none(ctx):
         return na
     offences = []
-    for s in _streams(ctx):
+    for s in media_streams(ctx):
         first = (("sequence number", int(s.seq[0])), ("timestamp", int(s.ts[0])))
         fields = [name for name, value in first if value == 0]
         if fields:
@@ -178,7 +183,7 @@ def initial_values(ctx: Context) -> Finding:
 
 @rule("RTP-TS-1", "RFC 3550 / RFC 2435", "5.1 / 3", Severity.ERROR, "one timestamp per frame")
 def timestamp_per_frame(ctx: Context) -> Finding:
-    streams = [s for s in _streams(ctx) if s.format is PayloadFormat.RFC2435]
+    streams = [s for s in media_streams(ctx) if s.format is PayloadFormat.RFC2435]
     if not streams:
         return not_applicable("no RFC 2435 stream")
     return verdict(
@@ -205,7 +210,7 @@ def _frame_steps(ctx: Context, s: RtpStream) -> list[tuple[int, int, bool]]:
 
 @rule("RTP-TS-2", RFC, "5.1", Severity.ERROR, "timestamps do not go backwards across frames")
 def timestamp_monotonic(ctx: Context) -> Finding:
-    streams = [s for s in _streams(ctx) if len(s.frames) > 1]
+    streams = [s for s in media_streams(ctx) if len(s.frames) > 1]
     if not streams:
         return not_applicable("no stream with two frames")
     return verdict(
@@ -241,7 +246,9 @@ def _session_framerate(ctx: Context, s: RtpStream) -> float | None:
 )
 def timestamp_step(ctx: Context) -> Finding:
     streams = [
-        s for s in _streams(ctx) if len(s.frames) > 2 and s.format is not PayloadFormat.WHOLE_JPEG
+        s
+        for s in media_streams(ctx)
+        if len(s.frames) > 2 and s.format is not PayloadFormat.WHOLE_JPEG
     ]
     if not streams:
         return not_applicable("no RFC 2435 stream with three frames")
@@ -261,7 +268,7 @@ def timestamp_step(ctx: Context) -> Finding:
 
 @rule("RTP-CLK-1", RFC, "5.1, 6.4.1", Severity.WARNING, "media clock keeps pace with arrival time")
 def clock_drift(ctx: Context) -> Finding:
-    streams = [s for s in _streams(ctx) if s.stats.drift_ppm is not None]
+    streams = [s for s in media_streams(ctx) if s.stats.drift_ppm is not None]
     if not streams:
         return not_applicable("no stream long enough (one second) to measure drift")
     offences = [
@@ -281,7 +288,7 @@ def clock_drift(ctx: Context) -> Finding:
     "marker bit on exactly the last packet of each frame",
 )
 def marker(ctx: Context) -> Finding:
-    streams = [s for s in _streams(ctx) if s.format is PayloadFormat.RFC2435]
+    streams = [s for s in media_streams(ctx) if s.format is PayloadFormat.RFC2435]
     if not streams:
         return not_applicable("no RFC 2435 stream (the lab's format is judged by LAB-MARK-1)")
     offences = []
@@ -302,7 +309,7 @@ def marker(ctx: Context) -> Finding:
 def jitter(ctx: Context) -> Finding:
     if na := _none(ctx):
         return na
-    worst = max(_streams(ctx), key=lambda s: s.stats.max_jitter_ms)
+    worst = max(media_streams(ctx), key=lambda s: s.stats.max_jitter_ms)
     text = f"highest jitter {worst.stats.max_jitter_ms:.2f} ms ({worst.label})"
     if worst.stats.max_jitter_ms > JITTER_LIMIT_MS:
         return verdict([(worst.first_pktno, text + f" exceeds {JITTER_LIMIT_MS:g} ms")])

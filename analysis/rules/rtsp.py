@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from analysis.rtp_stream import SEQ_HALF, SEQ_MODULUS
 from analysis.rules import Context, Finding, Severity, not_applicable, rule, verdict
 from analysis.sessions import (
     ALWAYS_VALID,
@@ -16,8 +17,14 @@ from analysis.sessions import (
 RFC = "RFC 2326"
 STOP_GRACE_S = 0.5  # RTP already in flight when PAUSE/TEARDOWN is answered
 PLAY_START_LIMIT_S = 2.0
-RIGHT_STATE_ERRORS = {454, 455, 459}  # Session Not Found, Method Not Valid, Not Aggregate
+# §7.1.1 status codes: 454 Session Not Found, 455 Method Not Valid in This State,
+# 459 Aggregate Operation Not Allowed.
+RIGHT_STATE_ERRORS = {454, 455, 459}
+# An unknown method: 501 Not Implemented (§11.3.1); 405 and 400 are accepted as refusals too.
 NOT_IMPLEMENTED = {501, 405, 400}
+# RTP-Info's seq names the first packet of the play range; it is sought among the first
+# packets to arrive after PLAY, which a reordering network may have shuffled.
+RTP_INFO_SEARCH_PACKETS = 50
 
 
 def _connections(ctx: Context) -> list[RtspConnection]:
@@ -75,10 +82,8 @@ def cseq_echoed(ctx: Context) -> Finding:
         ((ex.response or ex.request).pktno, ex.cseq_problem)
         for c in _connections(ctx)
         for ex in c.exchanges
-        if ex.cseq_problem
-        and ex.request is not None
-        and ex.request.cseq is not None
-        or (ex.cseq_problem and ex.request is None)
+        # A request without a valid CSeq is RTSP-CSEQ-1's offence, not an echo problem.
+        if ex.cseq_problem and (ex.request is None or ex.request.cseq is not None)
     )
 
 
@@ -291,9 +296,8 @@ def prompt_start(ctx: Context) -> Finding:
                 for s in session.streams
                 if (i := int(np.searchsorted(s.time, start, side="left"))) < len(s)
             ]
-            first = (0, min(firsts)) if firsts else None
-            if first is None or first[1] - start > PLAY_START_LIMIT_S:
-                delay = "never" if first is None else f"after {first[1] - start:.2f} s"
+            if not firsts or min(firsts) - start > PLAY_START_LIMIT_S:
+                delay = f"after {min(firsts) - start:.2f} s" if firsts else "never"
                 offences.append((ex.request.pktno, f"first RTP after PLAY came {delay}"))
     if not checked:
         return not_applicable("no PLAY with RTP in the capture")
@@ -320,7 +324,7 @@ def rtp_info(ctx: Context) -> Finding:
                     at = int(np.searchsorted(s.time, start, side="left"))
                     after = [
                         (int(s.pktno[i]), float(s.time[i]), int(s.seq[i]), int(s.ts[i]))
-                        for i in range(at, min(at + 50, len(s)))
+                        for i in range(at, min(at + RTP_INFO_SEARCH_PACKETS, len(s)))
                     ]
                     if not after:
                         continue
@@ -333,7 +337,7 @@ def rtp_info(ctx: Context) -> Finding:
                     checked += 1
                     # The first packet in sequence order among the first to arrive.
                     base = after[0][2]
-                    first = min(after, key=lambda p: (p[2] - base + 0x8000) % 0x10000)
+                    first = min(after, key=lambda p: (p[2] - base + SEQ_HALF) % SEQ_MODULUS)
                     if entry.seq is not None and first[2] != entry.seq:
                         offences.append(
                             (first[0], f"RTP-Info seq={entry.seq}, first packet has seq {first[2]}")
