@@ -31,6 +31,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from rtsp_common.errors import ParseError
+from rtsp_common.rtcp import parse_compound
 from rtsp_common.rtp import RTP_HEADER_SIZE, TS_MOD
 from rtsp_common.rtsp import InterleavedFrame
 from rtsp_server.connection import RTSPConnection
@@ -430,11 +431,11 @@ class RTSPServer:
     def rtcp_received(self, data: bytes, host: str, port: int) -> None:
         """A compound from a client: receiver reports are logged and count as activity."""
         try:
-            reports = reception_reports(data)
-            is_report = is_rtcp_report(data)
+            packets = parse_compound(data)
         except ParseError as exc:
             log.debug("malformed RTCP from %s:%d: %s", host, port, exc)
             return
+        reports = reception_reports(packets)
         now = self.loop_time()
         touched: set[str] = set()
         for report in reports:
@@ -452,7 +453,7 @@ class RTSPServer:
                 report.block.cumulative_lost,
                 report.jitter_ms,
             )
-        if is_report and not touched:
+        if not touched and is_rtcp_report(packets):
             # A report without blocks (nothing received yet) still proves the client is there.
             for session in self.sessions:
                 dest = session.destination
