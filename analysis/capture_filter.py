@@ -13,6 +13,8 @@ import re
 import struct
 from dataclasses import dataclass, field
 
+from analysis.rtsp_headers import port_pairs
+
 log = logging.getLogger(__name__)
 
 # IEEE 802.3 / 802.1Q ethertypes.
@@ -30,12 +32,12 @@ IPV4_FRAGMENT_OFFSET_MASK = 0x1FFF
 IPV4_MORE_FRAGMENTS = 0x2000
 # Fragmented datagrams whose later fragments are still awaited (oldest forgotten first).
 MAX_TRACKED_FRAGMENTS = 1024
+# The Transport parameters that name UDP ports (interleaved channels stay on the TCP connection).
+UDP_PORT_PARAMETERS = ("client_port", "server_port")
 # Bytes of an unfinished header line kept per TCP direction while waiting for its end.
 MAX_PENDING_LINE = 8192
 
 _TRANSPORT = re.compile(rb"^transport[ \t]*:[ \t]*([^\r\n]*)\r?\n", re.IGNORECASE | re.MULTILINE)
-_PORT_PAIR = re.compile(rb"(client_port|server_port)[ \t]*=[ \t]*(\d+)(?:[ \t]*-[ \t]*(\d+))?",
-                        re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -103,12 +105,8 @@ def parse_frame(frame: bytes | memoryview) -> FrameInfo | None:
 
 def transport_ports(header_value: bytes) -> dict[str, tuple[int, ...]]:
     """client_port/server_port of a Transport value; a single port n means n and n+1."""
-    ports: dict[str, tuple[int, ...]] = {}
-    for name, first, second in _PORT_PAIR.findall(header_value):
-        low = int(first)
-        high = int(second) if second else low + 1
-        ports.setdefault(name.decode().lower(), (low, high))
-    return ports
+    pairs = port_pairs(header_value.decode("latin-1"))
+    return {name: pairs[name] for name in UDP_PORT_PARAMETERS if name in pairs}
 
 
 @dataclass

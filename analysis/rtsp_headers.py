@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from analysis.ascii_numbers import is_decimal
+
+_PORT_PARAMETER = re.compile(
+    r"(client_port|server_port|interleaved)[ \t]*=[ \t]*(\d+)(?:[ \t]*-[ \t]*(\d+))?", re.IGNORECASE
+)
+
+
+def port_pairs(value: str) -> dict[str, tuple[int, int]]:
+    """client_port, server_port and interleaved of a Transport value, found anywhere in it
+    (the first of each wins); a single port n means the pair n, n+1 (RFC 2326 §12.39).
+
+    A quick scan for capture filtering and Scapy decoding; ``parse_transport`` is the
+    full reading that reports malformed parameters.
+    """
+    pairs: dict[str, tuple[int, int]] = {}
+    for name, first, second in _PORT_PARAMETER.findall(value):
+        low = int(first)
+        pairs.setdefault(name.lower(), (low, int(second) if second else low + 1))
+    return pairs
 
 
 @dataclass
