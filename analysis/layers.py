@@ -63,6 +63,9 @@ from scapy.layers.rtp import RTP as ScapyRTP
 from scapy.layers.rtp import RTPExtension
 from scapy.packet import Packet, Padding, Raw, bind_layers, split_layers
 
+from analysis.rtsp_headers import port_pairs
+from analysis.rtsp_wire import INTERLEAVED_MAGIC
+
 __all__ = [
     "RTP",
     "RTPExtension",
@@ -97,9 +100,6 @@ log = logging.getLogger(__name__)
 
 # RFC 3551 §6: static payload type 26 is JPEG (RFC 2435).
 PT_JPEG = 26
-# RFC 2326 §10.12: an interleaved frame starts with '$', then channel (1 byte), length (2 bytes).
-INTERLEAVED_MAGIC = 0x24
-INTERLEAVED_HEADER_SIZE = 4
 # RFC 2326 §3.2: 554 is the registered port; 8554 is the customary unprivileged one.
 RTSP_DEFAULT_PORTS = (554, 8554)
 # RFC 2435 §3.1.8: a Quantization Table header follows the main header when Q is 128..255.
@@ -439,10 +439,6 @@ bind_layers(ScapyRTP, JPEG, payload_type=PT_JPEG)
 
 # --- Conversation-based decoding, as Wireshark does from SETUP replies -------------------
 
-_TRANSPORT_PAIR = re.compile(r"(client_port|server_port|interleaved)\s*=\s*(\d+)(?:\s*-\s*(\d+))?",
-                             re.IGNORECASE)
-
-
 @dataclass(frozen=True)
 class NegotiatedFlow:
     """The ports one SETUP exchange agreed for RTP and RTCP (RFC 2326 §12.39)."""
@@ -460,16 +456,6 @@ class NegotiatedFlow:
     @property
     def rtcp_ports(self) -> set[int]:
         return {p[1] for p in (self.client_ports, self.server_ports) if p}
-
-
-def parse_transport_ports(transport: str) -> dict[str, tuple[int, int]]:
-    """client_port/server_port/interleaved pairs of a Transport header; one port n means n-(n+1)."""
-    pairs: dict[str, tuple[int, int]] = {}
-    for name, first, second in _TRANSPORT_PAIR.findall(transport):
-        low = int(first)
-        high = int(second) if second else low + 1
-        pairs.setdefault(name.lower(), (low, high))
-    return pairs
 
 
 _TRANSPORT_LINE = re.compile(rb"^transport[ \t]*:[ \t]*(.*?)\r?$", re.IGNORECASE | re.MULTILINE)
@@ -491,7 +477,7 @@ def find_negotiated_flows(packets: Iterable[Packet]) -> list[NegotiatedFlow]:
             continue
         for match in _TRANSPORT_LINE.finditer(data):
             text = match.group(1).decode("latin-1").strip()
-            pairs = parse_transport_ports(text)
+            pairs = port_pairs(text)
             if not pairs:
                 continue
             is_reply = data.startswith(b"RTSP/")

@@ -14,12 +14,15 @@ from urllib.parse import urlsplit
 
 from scapy.contrib.rtsp import RTSP, RTSPRequest
 
-RTSP_VERSION = "RTSP/1.0"
+from analysis.rtsp_wire import (
+    INTERLEAVED_HEADER_LEN,
+    INTERLEAVED_MAGIC,
+    RTSP_VERSION,
+    header_value,
+)
+
 # RFC 2326 §3.2: the default RTSP port.
 RTSP_DEFAULT_PORT = 554
-# RFC 2326 §10.12: interleaved binary data starts with '$', channel, 16-bit length.
-INTERLEAVED_MAGIC = ord("$")
-INTERLEAVED_HEADER_SIZE = 4
 MAX_REPLY_HEAD = 64 * 1024
 MAX_REPLY_BODY = 1024 * 1024
 
@@ -40,6 +43,7 @@ class Target:
 
     @classmethod
     def parse(cls, url: str) -> Target:
+        """Read an rtsp:// URL; ValueError for any other scheme or no host."""
         parts = urlsplit(url)
         if parts.scheme.lower() != "rtsp" or not parts.hostname:
             raise ValueError(f"not an rtsp://HOST[:PORT]/PATH URL: {url!r}")
@@ -47,9 +51,11 @@ class Target:
 
     @property
     def url(self) -> str:
+        """The rtsp:// URL with an explicit port."""
         return f"rtsp://{self.host}:{self.port}{self.path}"
 
     def url_for(self, path: str) -> str:
+        """The URL of another path on the same server."""
         return f"rtsp://{self.host}:{self.port}{path}"
 
 
@@ -67,19 +73,18 @@ class Reply:
     unterminated: bool = False
 
     def get(self, name: str) -> str | None:
-        lowered = name.lower()
-        for key, value in self.headers:
-            if key.lower() == lowered:
-                return value
-        return None
+        """First value of a header (case-insensitive), or None."""
+        return header_value(self.headers, name)
 
     @property
     def cseq(self) -> str | None:
+        """The CSeq as sent (stripped), or None."""
         value = self.get("CSeq")
         return value.strip() if value is not None else None
 
     @property
     def head(self) -> str:
+        """The status line."""
         return f"{self.version} {self.status} {self.reason}".strip()
 
 
@@ -126,12 +131,12 @@ class ReplyReader:
         while buf[:1] in (b"\r", b"\n"):
             del buf[:1]
         if buf[:1] == bytes([INTERLEAVED_MAGIC]):
-            if len(buf) < INTERLEAVED_HEADER_SIZE:
+            if len(buf) < INTERLEAVED_HEADER_LEN:
                 return None
             size = int.from_bytes(buf[2:4], "big")
-            if len(buf) < INTERLEAVED_HEADER_SIZE + size:
+            if len(buf) < INTERLEAVED_HEADER_LEN + size:
                 return None
-            del buf[: INTERLEAVED_HEADER_SIZE + size]
+            del buf[: INTERLEAVED_HEADER_LEN + size]
             self.skipped_interleaved += 1
             return self._next()
         match = re.search(rb"\r?\n\r?\n", buf)

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 
 from analysis.ascii_numbers import is_decimal
 from analysis.tcp import TcpStream
 
-INTERLEAVED_MAGIC = 0x24  # "$", RFC 2326 §10.12
+RTSP_VERSION = "RTSP/1.0"
+# RFC 2326 §10.12: an interleaved frame is '$', a channel byte, a 16-bit length, the packet.
+INTERLEAVED_MAGIC = 0x24
 INTERLEAVED_HEADER_LEN = 4
 MAX_HEAD_BYTES = 65536
 
@@ -59,11 +62,7 @@ class RtspMessage:
 
     def header(self, name: str) -> str | None:
         """First value of a header (case-insensitive), or None."""
-        lname = name.lower()
-        for key, value in self.headers:
-            if key.lower() == lname:
-                return value
-        return None
+        return header_value(self.headers, name)
 
     @property
     def cseq(self) -> int | None:
@@ -78,6 +77,16 @@ class RtspMessage:
         """The Session header's id, without the ;timeout parameter."""
         value = self.header("Session")
         return value.split(";")[0].strip() if value is not None else None
+
+
+def header_value(headers: Iterable[tuple[str, str]], name: str) -> str | None:
+    """First value of header ``name`` among (name, value) pairs; names are
+    case-insensitive (RFC 2326 §4.2). None when absent."""
+    lname = name.lower()
+    for key, value in headers:
+        if key.lower() == lname:
+            return value
+    return None
 
 
 @dataclass
@@ -216,8 +225,8 @@ def _parse_head(head: bytes, offset: int, pktno: int, t: float) -> RtspMessage:
         message.problems.append(
             f"start line {message.start_line[:60]!r} is neither request nor status line"
         )
-    if message.version and message.version != "RTSP/1.0":
-        message.problems.append(f"version {message.version} is not RTSP/1.0")
+    if message.version and message.version != RTSP_VERSION:
+        message.problems.append(f"version {message.version} is not {RTSP_VERSION}")
     for line in lines[1:]:
         if line[:1] in (b" ", b"\t") and message.headers:  # folded continuation (RFC 2326 §4.2)
             name, value = message.headers[-1]
