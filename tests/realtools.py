@@ -14,6 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 LAB_MOVIE = ROOT.parent / "shared" / "lab" / "movie.Mjpeg"
+PEERS = ROOT / "tests" / "peers"  # peer servers and clients run against ours
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 

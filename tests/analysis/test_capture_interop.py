@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from gst_mkv_peer import gst_rtsp_server, make_clip
+from gst_peer import gst_rtsp_server, make_mkv_clip, require_gst_peer
 from realtools import require_raw_socket, require_tool
 from scapy.utils import rdpcap
 
@@ -148,8 +148,9 @@ def test_capture_of_ffmpeg_playing_from_our_server(server_port, transport, tmp_p
 
 @pytest.fixture(scope="module")
 def gst_port(tmp_path_factory) -> Iterator[int]:
-    with gst_rtsp_server(make_clip(tmp_path_factory.mktemp("gst"))) as port:
-        yield port
+    require_gst_peer()
+    with gst_rtsp_server(make_mkv_clip(tmp_path_factory.mktemp("gst"))) as peer:
+        yield peer.port
 
 
 def test_capture_of_ffmpeg_playing_from_gstreamer(gst_port, tmp_path):

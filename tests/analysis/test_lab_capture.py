@@ -3,19 +3,16 @@ lab's own movie.Mjpeg: check names each of the lab's habits and still extracts f
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
+from lab_client import LabClient
+from lab_server import LabServer
 from realtools import require_raw_socket, require_tool
 from tshark_streams import check_streams, free_port, live_capture, tshark_rtp_streams
 
 from analysis.check import check_capture
 from analysis.frames import PayloadFormat
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "peers"))
-from lab_client import LabClient  # noqa: E402
-from lab_server import LabServer  # noqa: E402
 
 FRAMES = 30
 LAB_LENGTH_DIGITS = 5  # each frame of a lab .Mjpeg is prefixed by its length in 5 digits

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Iterator
 
 import pytest
-from gst_mkv_peer import gst_rtsp_server, make_clip
+from gst_peer import gst_rtsp_server, make_mkv_clip, require_gst_peer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from realtools import ROOT
@@ -235,8 +235,9 @@ def test_cli_rejects_a_non_rtsp_url(capsys):
 @pytest.fixture(scope="module")
 def gst_server(tmp_path_factory) -> Iterator[int]:
     """GStreamer's rtsp-server on a free port, serving a 2 s clip at /clip."""
-    with gst_rtsp_server(make_clip(tmp_path_factory.mktemp("gst"))) as port:
-        yield port
+    require_gst_peer()
+    with gst_rtsp_server(make_mkv_clip(tmp_path_factory.mktemp("gst"))) as peer:
+        yield peer.port
 
 
 @pytest.mark.interop

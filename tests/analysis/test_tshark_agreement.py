@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 from analysis_corpus import DEFECTS, clean_session
-from realtools import missing, require_raw_socket, require_tool
+from gst_peer import gst_rtsp_server, make_mkv_clip, require_gst_peer
+from realtools import require_raw_socket, require_tool
 from tshark_streams import (
     check_streams,
     free_port,
@@ -24,8 +25,6 @@ from tshark_streams import (
 
 from analysis.check import check_capture
 from analysis.rules import Severity
-
-PEERS = Path(__file__).resolve().parent.parent / "peers"
 
 
 def assert_agree(
@@ -89,36 +88,9 @@ def test_ffmpeg_rtp_sender_capture_is_clean_and_agrees(tmp_path):
 
 @pytest.fixture
 def gst_server(tmp_path):
-    require_tool("ffmpeg")
-    if not Path("/usr/bin/python3").exists():
-        missing("Debian's /usr/bin/python3 (with python3-gi) not present")
-    clip = tmp_path / "clip.mjpeg"
-    subprocess.run(
-        ["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=30",
-         "-t", "3", *mjpeg_encoder_args(), "-f", "mjpeg", str(clip)],
-        check=True, timeout=60,
-    )  # fmt: skip
-    mkv = tmp_path / "clip.mkv"
-    subprocess.run(
-        ["ffmpeg", "-loglevel", "error", "-framerate", "30", "-f", "mjpeg", "-i", str(clip),
-         "-c", "copy", str(mkv)],
-        check=True, timeout=60,
-    )  # fmt: skip
-    proc = subprocess.Popen(
-        ["/usr/bin/python3", str(PEERS / "gst_rtsp_server.py"), "--port", "0", "--media", str(mkv)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        line = proc.stdout.readline()
-        if not line.startswith("PORT"):
-            proc.kill()
-            pytest.fail(f"GStreamer peer did not start: {line} {proc.stderr.read()}")
-        yield int(line.split()[1])
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    require_gst_peer()
+    with gst_rtsp_server(make_mkv_clip(tmp_path, seconds=3)) as peer:
+        yield peer.port
 
 
 @pytest.mark.interop

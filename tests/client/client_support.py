@@ -1,4 +1,4 @@
-"""Helpers for the client's tests: small JPEGs, decoding, the lab-server peer on the import path.
+"""Helpers for the client's tests: small JPEGs and decoding.
 
 A uniquely named module: `from conftest import` is ambiguous across test folders.
 """
@@ -6,12 +6,6 @@ A uniquely named module: `from conftest import` is ambiguous across test folders
 from __future__ import annotations
 
 import io
-import sys
-from pathlib import Path
-
-PEERS = Path(__file__).resolve().parent.parent / "peers"
-if str(PEERS) not in sys.path:
-    sys.path.insert(0, str(PEERS))
 
 
 def make_jpeg(width: int = 64, height: int = 48, seed: int = 0, quality: int = 75) -> bytes:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 from client_support import decode
-from gst_peer import gst_rtsp_server, make_clip
+from gst_peer import gst_rtsp_server, make_mkv_clip, require_gst_peer
 
 from rtsp_client import RTSPClient
+from rtsp_common.mjpeg import open_media
 
 pytestmark = pytest.mark.interop
 
@@ -15,14 +16,18 @@ FRAMES = 20
 
 @pytest.fixture(scope="module")
 def gst_clip(lab_movie, tmp_path_factory):
-    return make_clip(lab_movie, tmp_path_factory.mktemp("gst"), FRAMES)
+    """The first FRAMES JPEGs of the lab movie, and the Matroska clip made of them."""
+    require_gst_peer()
+    with open_media(lab_movie) as media:
+        jpegs = [media[i] for i in range(FRAMES)]
+    return make_mkv_clip(tmp_path_factory.mktemp("gst"), frames=jpegs), jpegs
 
 
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
 def test_frames_from_gstreamer_decode_to_the_source_pixels(gst_clip, transport):
     clip, jpegs = gst_clip
-    with gst_rtsp_server(clip) as url:
-        with RTSPClient.from_url(url, transport=transport, timeout=10) as client:
+    with gst_rtsp_server(clip) as peer:
+        with RTSPClient.from_url(peer.url, transport=transport, timeout=10) as client:
             sdp = client.describe()
             client.setup()
             client.play()

@@ -7,8 +7,8 @@ import sys
 import time
 
 import pytest
-from client_support import PEERS
 from lab_server import LabServer
+from realtools import PEERS
 
 from rtsp_client import RTSPClient, RTSPTimeout
 from rtsp_client.session import ClientState

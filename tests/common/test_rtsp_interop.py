@@ -6,10 +6,10 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from realtools import missing, require_tool
+from gst_peer import gst_rtsp_server, require_gst_peer
+from realtools import require_tool
 
 from rtsp_common.headers import (
     NptRange,
@@ -24,8 +24,6 @@ from rtsp_common.sdp import SessionDescription
 
 pytestmark = pytest.mark.interop
 
-HERE = Path(__file__).resolve().parent
-DEBIAN_PYTHON = "/usr/bin/python3"
 TIMEOUT = 15.0
 RTP_VERSION_BITS = 2 << 6  # RFC 3550 §5.1: the top two bits of byte 0 hold version 2
 
@@ -93,26 +91,10 @@ def _serve_until_setup(conn: socket.socket) -> list[Request]:
 
 @pytest.fixture(scope="module")
 def gst_server() -> Iterator[str]:
-    """rtsp://127.0.0.1:<port>/test served by GStreamer's rtsp-server (a subprocess)."""
-    require_tool("gst-launch-1.0")
-    probe = subprocess.run(
-        [DEBIAN_PYTHON, "-c", "import gi; gi.require_version('GstRtspServer', '1.0')"],
-        capture_output=True,
-    )
-    if probe.returncode != 0:
-        missing("GStreamer rtsp-server bindings (python3-gi, gir1.2-gst-rtsp-server-1.0) not found")
-    proc = subprocess.Popen(
-        [DEBIAN_PYTHON, str(HERE / "gst_mjpeg_server.py")],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )
-    try:
-        line = proc.stdout.readline() if proc.stdout else ""
-        if not line.startswith("READY"):
-            pytest.fail(f"GStreamer server did not start: {line!r}")
-        yield f"rtsp://127.0.0.1:{int(line.split()[1])}/test"
-    finally:
-        proc.terminate()
-        proc.wait(TIMEOUT)
+    """rtsp://127.0.0.1:<port>/test: GStreamer's rtsp-server with a live 10 fps test picture."""
+    require_gst_peer()
+    with gst_rtsp_server(test_pattern=True, fps=10, path="/test", shared=True) as peer:
+        yield peer.url
 
 
 class _Connection:

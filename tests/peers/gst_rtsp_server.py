@@ -1,15 +1,17 @@
 #!/usr/bin/python3
-"""GStreamer's rtsp-server serving one Matroska MJPEG clip: a reference peer for tests and
-benchmarks.
+"""GStreamer's rtsp-server serving MJPEG: a reference peer for tests and benchmarks.
 
 GstRtspServer's Python bindings come only with Debian's python3-gi, so run this with
-/usr/bin/python3, not the project's virtual environment:
+/usr/bin/python3, not the project's virtual environment (tests and benchmarks start it
+through gst_peer.py next to it):
 
     /usr/bin/python3 tests/peers/gst_rtsp_server.py --port 0 --media clip.mkv --path /clip
+    /usr/bin/python3 tests/peers/gst_rtsp_server.py --port 0 --test-pattern --fps 10
 
 It prints ``PORT <n>`` (the bound port) once it is listening, then serves until SIGTERM or
-SIGINT. The clip must be Matroska: a raw .mjpeg through jpegparse carries no timestamps and
+SIGINT. A clip must be Matroska: a raw .mjpeg through jpegparse carries no timestamps and
 goes out unpaced (make one with ``ffmpeg -framerate 30 -f mjpeg -i clip.mjpeg -c copy clip.mkv``).
+``--test-pattern`` serves a live videotestsrc picture instead, encoded by jpegenc.
 """
 
 from __future__ import annotations
@@ -29,15 +31,43 @@ from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
 PT_JPEG = 26
 
 
+def clip_pipeline(media: Path) -> str:
+    """Frames of a Matroska MJPEG clip, paced by its timestamps."""
+    location = str(media.resolve()).replace("\\", "\\\\").replace('"', '\\"')
+    return (f'( filesrc location="{location}" ! matroskademux ! jpegparse '
+            f"! rtpjpegpay name=pay0 pt={PT_JPEG} )")
+
+
+def pattern_pipeline(width: int, height: int, fps: int) -> str:
+    """A live moving test picture.
+
+    I420 input gives jpegenc 4:2:0 output, which rtpjpegpay can carry (RFC 2435 types 0/1).
+    """
+    return (f"( videotestsrc is-live=true pattern=ball"
+            f" ! video/x-raw,format=I420,width={width},height={height},framerate={fps}/1"
+            f" ! jpegenc quality=50 ! rtpjpegpay name=pay0 pt={PT_JPEG} )")
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    width, _, height = text.partition("x")
+    return int(width), int(height)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0, help="TCP port, 0 for any free one")
     parser.add_argument("--address", default="127.0.0.1")
-    parser.add_argument("--media", type=Path, required=True, help="a Matroska MJPEG clip")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--media", type=Path, help="a Matroska MJPEG clip")
+    source.add_argument("--test-pattern", action="store_true",
+                        help="a live videotestsrc picture instead of a clip")
+    parser.add_argument("--size", type=parse_size, default=(320, 240),
+                        help="test pattern's WIDTHxHEIGHT (default 320x240)")
+    parser.add_argument("--fps", type=int, default=10, help="test pattern's frame rate")
     parser.add_argument("--path", default="/clip", help="mount point (default /clip)")
     parser.add_argument("--shared", action="store_true", help="one pipeline for all clients")
     args = parser.parse_args(argv)
-    if not args.media.is_file():
+    if args.media is not None and not args.media.is_file():
         print(f"error: media file not found: {args.media}", file=sys.stderr)
         return 2
 
@@ -46,9 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     server.set_address(args.address)
     server.set_service(str(args.port))
     factory = GstRtspServer.RTSPMediaFactory()
-    location = str(args.media.resolve()).replace("\\", "\\\\").replace('"', '\\"')
-    factory.set_launch(f'( filesrc location="{location}" ! matroskademux ! jpegparse '
-                       f"! rtpjpegpay name=pay0 pt={PT_JPEG} )")
+    if args.test_pattern:
+        factory.set_launch(pattern_pipeline(*args.size, args.fps))
+    else:
+        factory.set_launch(clip_pipeline(args.media))
     factory.set_shared(args.shared)
     server.get_mount_points().add_factory(args.path, factory)
     if server.attach(None) == 0:

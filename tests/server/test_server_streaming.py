@@ -6,10 +6,9 @@ import io
 import random
 import socket
 import struct
-import sys
 import time
-from pathlib import Path
 
+from lab_client import LabClient
 from PIL import Image
 from server_harness import RTSPTestClient, drain, frames_of, free_port_pair, receive_rtp, write_clip
 
@@ -20,9 +19,6 @@ from rtsp_common.rtcp import Bye, ReceiverReport, ReportBlock, SenderReport, par
 from rtsp_common.rtp import RTPPacket
 from rtsp_common.rtsp import InterleavedFrame
 from rtsp_server import RTSPServer
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "peers"))
-from lab_client import LabClient  # noqa: E402
 
 MTU = 600  # the `server` fixture's --mtu
 FPS = 50  # the `server` fixture's --fps

@@ -1,0 +1,190 @@
+"""GStreamer's rtsp-server as a peer for tests and benchmarks: clips for it, and its process.
+
+The server script (gst_rtsp_server.py beside this file) needs Debian's python3 with python3-gi;
+this module runs it as a subprocess from any interpreter. Tests import it as ``gst_peer``
+(tests/conftest.py puts tests/peers on sys.path), the benchmarks as ``tests.peers.gst_peer``.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import select
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+DEBIAN_PYTHON = Path("/usr/bin/python3")
+SERVER_SCRIPT = Path(__file__).resolve().with_name("gst_rtsp_server.py")
+START_TIMEOUT = 30.0  # s for the server to print its port; GStreamer's first start is slow
+STOP_TIMEOUT = 10.0
+
+
+class GstPeerError(RuntimeError):
+    """GStreamer's rtsp-server did not start or a clip for it could not be made."""
+
+
+class GstPeerUnavailable(GstPeerError):
+    """Debian's python3 or its GstRtspServer bindings are missing."""
+
+
+@dataclass(frozen=True)
+class GstPeer:
+    """A running GStreamer rtsp-server: where it listens and its process id."""
+
+    port: int
+    path: str
+    pid: int
+    host: str = "127.0.0.1"
+
+    @property
+    def url(self) -> str:
+        return f"rtsp://{self.host}:{self.port}{self.path}"
+
+
+@functools.cache
+def unavailable_reason() -> str | None:
+    """Why the peer cannot run here (no Debian python3, no GstRtspServer bindings), or None."""
+    if not DEBIAN_PYTHON.exists():
+        return f"Debian's {DEBIAN_PYTHON} (with python3-gi) not present"
+    probe = subprocess.run(
+        [str(DEBIAN_PYTHON), "-c", "import gi; gi.require_version('GstRtspServer', '1.0'); "
+         "from gi.repository import GstRtspServer"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    if probe.returncode != 0:
+        return ("GStreamer rtsp-server bindings (python3-gi, gir1.2-gst-rtsp-server-1.0) "
+                f"not found for {DEBIAN_PYTHON}: {probe.stderr.strip()[-200:]}")
+    return None
+
+
+def require_gst_peer() -> None:
+    """In a test: skip (locally) or fail (CI=true) unless the peer and ffmpeg can run."""
+    from realtools import missing, require_tool
+
+    require_tool("ffmpeg")
+    reason = unavailable_reason()
+    if reason is not None:
+        missing(reason)
+
+
+def _ffmpeg(args: Sequence[str]) -> None:
+    try:
+        subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True, timeout=120,
+                       capture_output=True, text=True)
+    except FileNotFoundError as exc:
+        raise GstPeerError("ffmpeg not found on PATH: it makes the peer's clips") from exc
+    except subprocess.CalledProcessError as exc:
+        raise GstPeerError(f"ffmpeg failed: {exc.stderr.strip()[-300:]}") from exc
+
+
+def make_mjpeg_clip(
+    path: Path, seconds: float = 2, size: tuple[int, int] = (320, 240), fps: int = 30
+) -> Path:
+    """ffmpeg's testsrc as raw baseline 4:2:0 MJPEG with the standard Huffman tables.
+
+    4:2:0 because GStreamer's rtpjpegpay refuses 4:4:4; standard tables because RFC 2435
+    carries no others.
+    """
+    width, height = size
+    _ffmpeg(["-f", "lavfi", "-i", f"testsrc=size={width}x{height}:rate={fps}",
+             "-t", str(seconds), "-c:v", "mjpeg", "-pix_fmt", "yuvj420p", "-huffman", "default",
+             "-q:v", "5", "-f", "mjpeg", str(path)])  # fmt: skip
+    return path
+
+
+def remux_to_mkv(mjpeg: Path, fps: int = 30) -> Path:
+    """The same JPEGs in Matroska (``-c copy``), timestamped at ``fps``: what the peer serves."""
+    mkv = mjpeg.with_suffix(".mkv")
+    _ffmpeg(["-framerate", str(fps), "-f", "mjpeg", "-i", str(mjpeg), "-c", "copy", str(mkv)])
+    return mkv
+
+
+def make_mkv_clip(
+    folder: Path,
+    seconds: float = 2,
+    size: tuple[int, int] = (320, 240),
+    fps: int = 30,
+    frames: Sequence[bytes] | None = None,
+) -> Path:
+    """folder/clip.mkv for the peer: the given JPEG ``frames``, or else testsrc (see
+    make_mjpeg_clip). The raw folder/clip.mjpeg stays beside it."""
+    raw = folder / "clip.mjpeg"
+    if frames is None:
+        make_mjpeg_clip(raw, seconds, size, fps)
+    else:
+        raw.write_bytes(b"".join(frames))
+    return remux_to_mkv(raw, fps)
+
+
+def _read_port(proc: subprocess.Popen, timeout: float) -> int | None:
+    """The port from the server's ``PORT <n>`` line, or None if it exits or stays silent."""
+    deadline = time.monotonic() + timeout
+    while (remaining := deadline - time.monotonic()) > 0:
+        ready, _, _ = select.select([proc.stdout], [], [], remaining)
+        if ready:
+            line = proc.stdout.readline()
+            if line.startswith("PORT "):
+                return int(line.split()[1])
+            if not line:
+                return None
+    return None
+
+
+@contextmanager
+def gst_rtsp_server(
+    media: Path | None = None,
+    *,
+    path: str = "/clip",
+    test_pattern: bool = False,
+    fps: int | None = None,
+    shared: bool = False,
+    start_timeout: float = START_TIMEOUT,
+) -> Iterator[GstPeer]:
+    """Run GStreamer's rtsp-server on a free port of 127.0.0.1, serving the Matroska clip
+    ``media`` (or a live test picture with ``test_pattern``, ``fps`` frames a second) at
+    ``path``; stop it on exit.
+
+    Raises GstPeerUnavailable when the bindings are missing, GstPeerError when it fails to start.
+    """
+    if (media is None) == (not test_pattern):
+        raise ValueError("give either a Matroska clip or test_pattern=True")
+    reason = unavailable_reason()
+    if reason is not None:
+        raise GstPeerUnavailable(reason)
+    command = [str(DEBIAN_PYTHON), str(SERVER_SCRIPT), "--port", "0", "--path", path]
+    command += ["--test-pattern"] if test_pattern else ["--media", str(media)]
+    if fps is not None:
+        command += ["--fps", str(fps)]
+    if shared:
+        command.append("--shared")
+    # A file, not a pipe, for its log: nobody reads it while it serves, and a full pipe blocks.
+    with tempfile.TemporaryFile("w+") as log_file:
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log_file, text=True)
+        try:
+            port = _read_port(proc, start_timeout)
+            if port is None:
+                proc.kill()
+                proc.wait()
+                log_file.seek(0)
+                raise GstPeerError(
+                    f"GStreamer rtsp-server did not start (exit {proc.returncode}): "
+                    f"{log_file.read().strip()[-500:]}"
+                )
+            log.debug("GStreamer rtsp-server pid %d on port %d", proc.pid, port)
+            yield GstPeer(port, path, proc.pid)
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=STOP_TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            proc.stdout.close()
