@@ -19,11 +19,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 from analysis.capture_bpf import attach, session_filter
 from analysis.capture_filter import SessionFlowFilter
 from analysis.capture_gso import GSO_UDP_L4, VNET_HDR_SIZE, VnetHeader, split_udp_gso
+from analysis.pcap_writer import SNAPLEN, PcapFileWriter
 
 __all__ = ["Capture", "CaptureError", "CapturePermissionError", "CaptureSummary", "PcapFileWriter"]
 
@@ -46,12 +46,6 @@ ETHERNET_FRAMED = (ARPHRD_ETHER, ARPHRD_LOOPBACK)
 SO_TIMESTAMPNS = 35
 SO_RCVBUFFORCE = 33
 RECEIVE_BUFFER_BYTES = 8 * 1024 * 1024
-# Large enough for a loopback frame (MTU 65536 + link header).
-SNAPLEN = 262144
-# Classic pcap (https://www.tcpdump.org/manpages/pcap-savefile.5.html).
-PCAP_MAGIC_USEC = 0xA1B2C3D4
-PCAP_VERSION = (2, 4)
-LINKTYPE_ETHERNET = 1
 POLL_SECONDS = 0.1
 FLUSH_SECONDS = 0.2
 # On stop, frames already queued are read for at most this long (a flood never ends).
@@ -81,28 +75,6 @@ class CaptureSummary:
     duration: float
     negotiated_ports: tuple[int, ...]
     cpu_seconds: float = 0.0
-
-
-class PcapFileWriter:
-    """Appends raw Ethernet frames to a classic pcap file (microsecond timestamps)."""
-
-    def __init__(self, stream: BinaryIO, snaplen: int = SNAPLEN) -> None:
-        self.stream = stream
-        self.snaplen = snaplen
-        stream.write(struct.pack("<IHHiIII", PCAP_MAGIC_USEC, *PCAP_VERSION, 0, 0, snaplen,
-                                 LINKTYPE_ETHERNET))
-
-    def write(self, frame: bytes | memoryview, timestamp: float) -> None:
-        sec = int(timestamp)
-        usec = int(round((timestamp - sec) * 1_000_000))
-        if usec >= 1_000_000:
-            sec, usec = sec + 1, usec - 1_000_000
-        data = frame[: self.snaplen]
-        self.stream.write(struct.pack("<IIII", sec, usec, len(data), len(frame)))
-        self.stream.write(data)
-
-    def flush(self) -> None:
-        self.stream.flush()
 
 
 def open_packet_socket(interface: str,

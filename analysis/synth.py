@@ -7,20 +7,19 @@ packetizes JPEGs by RFC 2435 with its own reading of the JPEG markers.
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from analysis.pcapfile import PCAP_MAGIC_US
+from analysis.pcap_writer import PcapFileWriter
 
-LINKTYPE_ETHERNET = 1
 ETHERTYPE_IPV4 = 0x0800
 ETHERTYPE_IPV6 = 0x86DD
 IPPROTO_TCP = 6
 IPPROTO_UDP = 17
 DEFAULT_TTL = 64
-SNAPLEN = 262144
 TCP_FLAGS = {"F": 0x01, "S": 0x02, "R": 0x04, "P": 0x08, "A": 0x10}
 _MAC_CLIENT = bytes.fromhex("020000000002")
 _MAC_SERVER = bytes.fromhex("020000000001")
@@ -41,20 +40,14 @@ class PcapSynth:
     """Collects Ethernet/IPv4 frames and writes them as a classic microsecond pcap."""
 
     def __init__(self) -> None:
-        self._chunks = [
-            struct.pack("<IHHiIII", PCAP_MAGIC_US, 2, 4, 0, 0, SNAPLEN, LINKTYPE_ETHERNET)
-        ]
+        self._out = io.BytesIO()
+        self._writer = PcapFileWriter(self._out)
         self.count = 0
         self._ip_id = 0
 
     def frame(self, t: float, frame: bytes) -> int:
         """Append one link-layer frame at time ``t``; returns its packet number."""
-        sec = int(t)
-        usec = int(round((t - sec) * 1e6))
-        if usec >= 1_000_000:
-            sec, usec = sec + 1, usec - 1_000_000
-        self._chunks.append(struct.pack("<IIII", sec, usec, len(frame), len(frame)))
-        self._chunks.append(frame)
+        self._writer.write(frame, t)
         self.count += 1
         return self.count
 
@@ -110,9 +103,11 @@ class PcapSynth:
         return self._ip_packet(t, src[0], dst[0], IPPROTO_TCP, l4)
 
     def getvalue(self) -> bytes:
-        return b"".join(self._chunks)
+        """The pcap file's bytes so far."""
+        return self._out.getvalue()
 
     def write(self, path: str | Path) -> Path:
+        """Write the pcap file to ``path``."""
         path = Path(path)
         path.write_bytes(self.getvalue())
         return path
