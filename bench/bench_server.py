@@ -20,14 +20,20 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.rtsp_load import LoadResult, close_sessions, open_session, run_load
+from tests.peers.gst_peer import (
+    GstPeerError,
+    gst_rtsp_server,
+    make_mjpeg_clip,
+    remux_to_mkv,
+    unavailable_reason,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-GST_PEER = ROOT / "tests" / "peers" / "gst_rtsp_server.py"
-DEBIAN_PYTHON = "/usr/bin/python3"
 FPS = 30
 WIDTH, HEIGHT = 640, 480
 TARGET_RATIO = 0.5  # the issue's target: at most half of GStreamer's CPU per stream
@@ -52,57 +58,6 @@ def process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def make_clip(folder: Path, seconds: float) -> tuple[Path, Path]:
-    """testsrc 640x480 at 30 fps as baseline MJPEG (standard Huffman tables), raw and Matroska."""
-    raw = folder / "clip.mjpeg"
-    mkv = folder / "clip.mkv"
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            f"testsrc=size={WIDTH}x{HEIGHT}:rate={FPS}",
-            "-t",
-            str(seconds),
-            "-c:v",
-            "mjpeg",
-            "-pix_fmt",
-            "yuvj420p",
-            "-huffman",
-            "default",
-            "-q:v",
-            "5",
-            "-f",
-            "mjpeg",
-            str(raw),
-        ],
-        check=True,
-    )
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-y",
-            "-framerate",
-            str(FPS),
-            "-f",
-            "mjpeg",
-            "-i",
-            str(raw),
-            "-c",
-            "copy",
-            str(mkv),
-        ],
-        check=True,
-    )
-    return raw, mkv
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -122,23 +77,41 @@ def wait_port(port: int, proc: subprocess.Popen, timeout: float = 20) -> None:
     raise TimeoutError(f"nothing listening on {port}")
 
 
-def measure(
-    name: str, command: list[str], port: int, url: str, sessions: int, seconds: float
-) -> ServerRun:
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+@dataclass(frozen=True)
+class Served:
+    """A server under load: its process (for CPU time), port and the clip's URL."""
+
+    pid: int
+    port: int
+    url: str
+
+
+def measure(name: str, server: Served, sessions: int, seconds: float) -> ServerRun:
+    opened = [open_session("127.0.0.1", server.port, server.url) for _ in range(sessions)]
+    marks: dict[str, float] = {}
+    load = run_load(
+        opened,
+        WARMUP,
+        seconds,
+        on_window_start=lambda: marks.__setitem__("start", process_cpu(server.pid)),
+        on_window_end=lambda: marks.__setitem__("end", process_cpu(server.pid)),
+    )
+    close_sessions(opened)
+    return ServerRun(name, marks["end"] - marks["start"], load)
+
+
+@contextmanager
+def our_server(folder: Path, sessions: int, gso: bool) -> Iterator[Served]:
+    """`python -m rtsp_server` on a free port, serving ``folder``."""
+    port = free_port()
+    proc = subprocess.Popen(
+        our_command(port, folder, sessions, gso),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_port(port, proc)
-        opened = [open_session("127.0.0.1", port, url) for _ in range(sessions)]
-        marks: dict[str, float] = {}
-        load = run_load(
-            opened,
-            WARMUP,
-            seconds,
-            on_window_start=lambda: marks.__setitem__("start", process_cpu(proc.pid)),
-            on_window_end=lambda: marks.__setitem__("end", process_cpu(proc.pid)),
-        )
-        close_sessions(opened)
-        return ServerRun(name, marks["end"] - marks["start"], load)
+        yield Served(proc.pid, port, f"rtsp://127.0.0.1:{port}/clip.mjpeg")
     finally:
         proc.terminate()
         try:
@@ -167,19 +140,6 @@ def our_command(port: int, folder: Path, sessions: int, gso: bool) -> list[str]:
     ]  # fmt: skip
 
 
-def gst_command(port: int, mkv: Path) -> list[str]:
-    return [
-        DEBIAN_PYTHON,
-        str(GST_PEER),
-        "--port",
-        str(port),
-        "--media",
-        str(mkv),
-        "--path",
-        "/clip",
-    ]
-
-
 def healthy(run: ServerRun) -> bool:
     """Zero loss and every session at the clip's frame rate (2% for the window's edges)."""
     return run.load.loss_ratio == 0 and min(run.load.fps) >= FPS * 0.98
@@ -196,7 +156,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     with tempfile.TemporaryDirectory(prefix="bench-server-") as tmp:
         folder = Path(tmp)
-        raw, mkv = make_clip(folder, args.seconds + WARMUP + 3)
+        raw = make_mjpeg_clip(
+            folder / "clip.mjpeg", args.seconds + WARMUP + 3, (WIDTH, HEIGHT), FPS
+        )
+        mkv = remux_to_mkv(raw, FPS)
         print(
             f"clip: {WIDTH}x{HEIGHT} {FPS} fps, {raw.stat().st_size // 1024} KiB; "
             f"{args.sessions} UDP sessions, {args.seconds:.0f} s window",
@@ -204,31 +167,21 @@ def main(argv: list[str] | None = None) -> int:
         )
         runs = []
         for name, gso in (("ours-sg", False), ("ours-gso", True)):
-            port = free_port()
-            url = f"rtsp://127.0.0.1:{port}/clip.mjpeg"
-            runs.append(
-                measure(
-                    name,
-                    our_command(port, folder, args.sessions, gso),
-                    port,
-                    url,
-                    args.sessions,
-                    args.seconds,
-                )
-            )
+            with our_server(folder, args.sessions, gso) as served:
+                runs.append(measure(name, served, args.sessions, args.seconds))
             report(runs[-1])
-        if args.no_gstreamer or not (Path(DEBIAN_PYTHON).exists() and GST_PEER.exists()):
-            print("GStreamer peer not run: no ratio")
+        reason = None if args.no_gstreamer else unavailable_reason()
+        if args.no_gstreamer or reason is not None:
+            print(f"GStreamer peer not run ({reason or '--no-gstreamer'}): no ratio")
             return 0 if all(healthy(r) for r in runs) else 1
-        port = free_port()
-        gst = measure(
-            "gstreamer",
-            gst_command(port, mkv),
-            port,
-            f"rtsp://127.0.0.1:{port}/clip",
-            args.sessions,
-            args.seconds,
-        )
+        try:
+            with gst_rtsp_server(mkv, path="/clip") as peer:
+                gst = measure(
+                    "gstreamer", Served(peer.pid, peer.port, peer.url), args.sessions, args.seconds
+                )
+        except GstPeerError as exc:
+            print(f"GStreamer peer failed: {exc}: no ratio")
+            return 1
         report(gst)
         for run in runs:
             ratio = run.cpu_per_stream_second / gst.cpu_per_stream_second
