@@ -63,6 +63,13 @@ from scapy.layers.rtp import RTP as ScapyRTP
 from scapy.layers.rtp import RTPExtension
 from scapy.packet import Packet, Padding, Raw, bind_layers, split_layers
 
+from analysis.rfc2435 import (
+    PIXELS_PER_UNIT,
+    Q_INBAND_FIRST,
+    RESTART_COUNT_ALL,
+    TYPE_RESTART_FIRST,
+    TYPE_RESTART_LAST,
+)
 from analysis.rtsp_headers import port_pairs
 from analysis.rtsp_wire import INTERLEAVED_MAGIC
 
@@ -102,12 +109,8 @@ log = logging.getLogger(__name__)
 PT_JPEG = 26
 # RFC 2326 §3.2: 554 is the registered port; 8554 is the customary unprivileged one.
 RTSP_DEFAULT_PORTS = (554, 8554)
-# RFC 2435 §3.1.8: a Quantization Table header follows the main header when Q is 128..255.
-JPEG_Q_TABLES_IN_BAND = 128
 # RFC 2435 §3.1.7: types 64..127 carry a Restart Marker header.
-JPEG_RESTART_TYPES = range(64, 128)
-# RFC 2435 §3.1.5/§3.1.6: width and height travel in 8-pixel units.
-JPEG_DIMENSION_UNIT = 8
+JPEG_RESTART_TYPES = range(TYPE_RESTART_FIRST, TYPE_RESTART_LAST + 1)
 # RFC 3550 §6.4.1-§6.6: RTCP packet types.
 RTCP_SR, RTCP_RR, RTCP_SDES, RTCP_BYE, RTCP_APP = 200, 201, 202, 203, 204
 RTCP_WORD = 4
@@ -129,7 +132,7 @@ class PixelsField(ByteField):
     def i2repr(self, pkt, x):
         if x is None:
             return "None"
-        return f"{x} ({x * JPEG_DIMENSION_UNIT} px)"
+        return f"{x} ({x * PIXELS_PER_UNIT} px)"
 
 
 class RTP(ScapyRTP):
@@ -204,22 +207,22 @@ class JPEG(Packet):
     def guess_payload_class(self, payload):
         if self.type in JPEG_RESTART_TYPES:
             return JPEGRestartMarker
-        if self.offset == 0 and self.q >= JPEG_Q_TABLES_IN_BAND:
+        if self.offset == 0 and self.q >= Q_INBAND_FIRST:
             return JPEGQuantizationTable
         return Raw
 
     def mysummary(self):
         return self.sprintf(
             "JPEG type=%JPEG.type% q=%JPEG.q% offset=%JPEG.offset% "
-        ) + f"{self.width * JPEG_DIMENSION_UNIT}x{self.height * JPEG_DIMENSION_UNIT}"
+        ) + f"{self.width * PIXELS_PER_UNIT}x{self.height * PIXELS_PER_UNIT}"
 
     @property
     def width_pixels(self) -> int:
-        return self.width * JPEG_DIMENSION_UNIT
+        return self.width * PIXELS_PER_UNIT
 
     @property
     def height_pixels(self) -> int:
-        return self.height * JPEG_DIMENSION_UNIT
+        return self.height * PIXELS_PER_UNIT
 
 
 class JPEGRestartMarker(Packet):
@@ -230,12 +233,12 @@ class JPEGRestartMarker(Packet):
         ShortField("restart_interval", 0),
         BitField("first", 1, 1),
         BitField("last", 1, 1),
-        BitField("restart_count", 0x3FFF, 14),
+        BitField("restart_count", RESTART_COUNT_ALL, 14),
     ]
 
     def guess_payload_class(self, payload):
         main = self.underlayer
-        if isinstance(main, JPEG) and main.offset == 0 and main.q >= JPEG_Q_TABLES_IN_BAND:
+        if isinstance(main, JPEG) and main.offset == 0 and main.q >= Q_INBAND_FIRST:
             return JPEGQuantizationTable
         return Raw
 

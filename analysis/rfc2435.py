@@ -19,6 +19,7 @@ from analysis.jpeg_tables import (
 )
 
 MAIN_HEADER_LEN = 8  # §3.1: type-specific, fragment offset, type, Q, width, height
+FRAGMENT_OFFSET_MASK = 0xFFFFFF  # §3.1.2: 24 bits after the type-specific byte
 RESTART_HEADER_LEN = 4  # §3.1.7
 QT_HEADER_LEN = 4  # §3.1.8: MBZ, precision, length
 TYPE_RESTART_FIRST = 64  # §3.1.3: types 64..127 carry a Restart Marker header
@@ -32,6 +33,9 @@ Q_ALWAYS_INBAND = 255  # tables change every frame: must be present in each (§3
 TABLE_BYTES_8BIT = 64
 TABLE_BYTES_16BIT = 128
 PIXELS_PER_UNIT = 8  # §3.1.5/6: width and height travel in 8-pixel units
+MAX_DIMENSION_UNITS = 255  # one byte each: at most 2040 pixels
+# §3.1.7: F=L=1 with count 0x3FFF says "this packet holds whole restart intervals".
+RESTART_COUNT_ALL = 0x3FFF
 
 _MAIN = struct.Struct("!IBBBB").unpack_from
 _SHORTS = struct.Struct("!HH").unpack_from
@@ -51,7 +55,7 @@ def parse_main(payload: bytes) -> tuple[int, int, int, int, int] | None:
     if len(payload) < MAIN_HEADER_LEN:
         return None
     first, jtype, q, width, height = _MAIN(payload)
-    return first & 0xFFFFFF, jtype, q, width * PIXELS_PER_UNIT, height * PIXELS_PER_UNIT
+    return first & FRAGMENT_OFFSET_MASK, jtype, q, width * PIXELS_PER_UNIT, height * PIXELS_PER_UNIT
 
 
 def table_bytes(precision: int, count: int = 2) -> int:

@@ -2,7 +2,7 @@
 
 Scapy builds a packet in tens of microseconds; a benchmark capture of 80,000 packets
 wants raw bytes. This writer frames payloads in Ethernet/IPv4/UDP or TCP itself, and
-packetizes JPEGs by RFC 2435 with its own reading of the JPEG markers.
+packetizes JPEGs by RFC 2435 (the JPEG itself is read by ``analysis.jpeg_source``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,15 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from analysis.jpeg_source import JPEGSourceError, read_scan_image
 from analysis.pcap_writer import PcapFileWriter
+from analysis.rfc2435 import (
+    FRAGMENT_OFFSET_MASK,
+    PIXELS_PER_UNIT,
+    Q_ALWAYS_INBAND,
+    Q_INBAND_FIRST,
+    TABLE_BYTES_8BIT,
+)
 
 ETHERTYPE_IPV4 = 0x0800
 ETHERTYPE_IPV6 = 0x86DD
@@ -173,43 +181,36 @@ class JpegParts:
 
 
 def split_jpeg(jpeg: bytes) -> JpegParts:
-    """Find DQT, SOF0 and SOS of a baseline JPEG with two 8-bit tables."""
-    pos = 2
-    tables: dict[int, bytes] = {}
-    width = height = 0
-    jtype = 1
-    while pos + 4 <= len(jpeg):
-        if jpeg[pos] != 0xFF:
-            raise ValueError(f"no JPEG marker at byte {pos}")
-        marker = jpeg[pos + 1]
-        length = struct.unpack_from("!H", jpeg, pos + 2)[0]
-        body = jpeg[pos + 4 : pos + 2 + length]
-        if marker == 0xDB:
-            i = 0
-            while i < len(body):
-                tables[body[i] & 0x0F] = body[i + 1 : i + 65]
-                i += 65
-        elif marker == 0xC0:
-            height, width = struct.unpack_from("!HH", body, 1)
-            jtype = 0 if body[7] == 0x21 else 1
-        elif marker == 0xDA:
-            end = jpeg.rfind(b"\xff\xd9")
-            scan = jpeg[pos + 2 + length : end if end > 0 else len(jpeg)]
-            return JpegParts(jtype, width, height, tables[0] + tables.get(1, tables[0]), scan)
-        pos += 2 + length
-    raise ValueError("no SOS marker")
+    """What RFC 2435 carries of a baseline JPEG, as ``jpeg_source.read_scan_image`` reads it.
+
+    ``JPEGSourceError`` (a ValueError) for what these streams cannot send: besides what
+    RFC 2435 refuses, restart intervals (no Restart Marker header is written) and 16-bit
+    tables (the Quantization Table header is written with precision 0).
+    """
+    image = read_scan_image(jpeg)
+    if image.restart_interval:
+        raise JPEGSourceError("synthetic streams carry no Restart Marker header: use no DRI")
+    if image.precision:
+        raise JPEGSourceError("synthetic streams send 8-bit quantization tables only")
+    tables = image.qtables
+    if len(tables) == TABLE_BYTES_8BIT:
+        tables += tables  # one table shared by every component: send it as luma and chroma
+    return JpegParts(image.jpeg_type, image.width_pixels, image.height_pixels, tables, image.scan)
 
 
-def rfc2435_payloads(parts: JpegParts, max_payload: int = 1400, q: int = 255) -> list[bytes]:
+def rfc2435_payloads(
+    parts: JpegParts, max_payload: int = 1400, q: int = Q_ALWAYS_INBAND
+) -> list[bytes]:
     """RFC 2435 payloads of one frame; Q >= 128 sends the tables in-band on the first."""
     out = []
     offset = 0
     scan = parts.scan
     while offset < len(scan) or not out:
         header = struct.pack(
-            "!IBBBB", offset & 0xFFFFFF, parts.jtype, q, parts.width // 8, parts.height // 8
-        )
-        if offset == 0 and q >= 128:
+            "!IBBBB", offset & FRAGMENT_OFFSET_MASK, parts.jtype, q,
+            parts.width // PIXELS_PER_UNIT, parts.height // PIXELS_PER_UNIT,
+        )  # fmt: skip
+        if offset == 0 and q >= Q_INBAND_FIRST:
             header += struct.pack("!BBH", 0, 0, len(parts.tables)) + parts.tables
         room = max_payload - len(header)
         piece = scan[offset : offset + room]
@@ -280,7 +281,7 @@ class SynthSession:
         session_id: str = "5EC0A1B2",
         sender_reports: bool = True,
         interleaved: bool = False,
-        q: int = 255,
+        q: int = Q_ALWAYS_INBAND,
     ) -> None:
         self.client_ip, self.server_ip = client_ip, server_ip
         self.rtsp_client_port, self.rtsp_port = rtsp_client_port, rtsp_port

@@ -218,3 +218,16 @@ def test_large_lab_datagrams_are_not_mistaken_for_gso(tmp_path):
     result = check_capture(session.write(tmp_path / "lab.pcap"))
     (stream,) = result.streams
     assert stream.stats.gso_datagrams == 0 and stream.stats.packets == 45
+
+
+def test_split_jpeg_refuses_what_synthetic_streams_cannot_send():
+    """Restart intervals would need a Restart Marker header the synthesizer does not write."""
+    from analysis.craft_jpeg import make_test_jpeg
+    from analysis.jpeg_source import JPEGSourceError
+
+    parts = split_jpeg(make_test_jpeg(64, 48))
+    assert (parts.jtype, parts.width, parts.height, len(parts.tables)) == (1, 64, 48, 128)
+    with pytest.raises(JPEGSourceError, match="Restart Marker"):
+        split_jpeg(make_test_jpeg(64, 48, restart_blocks=2))
+    with pytest.raises(ValueError, match="SOI"):
+        split_jpeg(b"not a jpeg")
