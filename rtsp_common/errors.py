@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+# RFC 2326 §7.1.1: the statuses bad input maps to.
+STATUS_BAD_REQUEST = 400
+STATUS_TOO_LARGE = 413  # Request Entity Too Large: a size limit was exceeded
+STATUS_UNSUPPORTED_MEDIA = 415
+
 
 class ParseError(ValueError):
     """Bytes or text that do not follow the format; the message says what and where.
@@ -10,7 +15,7 @@ class ParseError(ValueError):
     413 when a size limit was exceeded).
     """
 
-    def __init__(self, message: str, status: int = 400) -> None:
+    def __init__(self, message: str, status: int = STATUS_BAD_REQUEST) -> None:
         super().__init__(message)
         self.status = status
 
@@ -19,7 +24,7 @@ class UnsupportedJPEG(ParseError):
     """A JPEG that RFC 2435 cannot carry; the message names the reason and the fix."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(message, status=415)
+        super().__init__(message, status=STATUS_UNSUPPORTED_MEDIA)
 
 
 class MediaFileError(ParseError):

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rtsp_common.errors import ParseError
+from rtsp_common.rtp import SEQ_MOD, TS_MOD
 
 logger = logging.getLogger(__name__)
 
@@ -23,13 +24,12 @@ MAX_CSEQ_DIGITS = 10
 DEFAULT_SESSION_TIMEOUT = 60
 # RFC 2326 §12.39: ssrc is 8 hexadecimal digits (a 32-bit value).
 SSRC_HEX_DIGITS = 8
-SSRC_MAX = (1 << 32) - 1
 PORT_MAX = 65535
 # RFC 2326 §10.12: an interleaved channel identifier is one byte.
 CHANNEL_MAX = 255
-# RFC 3550 §5.1: 16-bit sequence numbers, 32-bit timestamps (RTP-Info, RFC 2326 §12.33).
-SEQ_MAX = 0xFFFF
-RTPTIME_MAX = 0xFFFFFFFF
+# RTP-Info (RFC 2326 §12.33) carries RTP's 16-bit sequence numbers and 32-bit timestamps.
+SEQ_MAX = SEQ_MOD - 1
+RTPTIME_MAX = TS_MOD - 1
 # RFC 2326 §11: 457 Invalid Range, the answer to a Range the server cannot honour.
 STATUS_INVALID_RANGE = 457
 

@@ -37,7 +37,6 @@ SOF1 = 0xC1  # extended sequential DCT, Huffman
 SOF2 = 0xC2  # progressive DCT, Huffman
 SOF3 = 0xC3  # lossless, Huffman
 DHT = 0xC4
-JPG = 0xC8  # reserved for JPEG extensions
 DAC = 0xCC  # arithmetic conditioning
 RST0, RST7 = 0xD0, 0xD7
 SOI = 0xD8

@@ -16,7 +16,7 @@ import struct
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
-from rtsp_common.errors import ParseError, UnsupportedJPEG
+from rtsp_common.errors import STATUS_TOO_LARGE, ParseError, UnsupportedJPEG
 from rtsp_common.jfif import (
     DIMENSION_UNIT,
     EOI_BYTES,
@@ -31,6 +31,7 @@ from rtsp_common.jfif import (
     parse_jpeg,
 )
 from rtsp_common.jpeg_tables import MAX_Q_FACTOR, MIN_Q_FACTOR, quant_tables
+from rtsp_common.rtp import TS_MOD
 
 __all__ = [
     "JPEGFrame",
@@ -65,7 +66,6 @@ QTABLE_HEADER_SIZE = QTABLE_HEADER.size  # 4
 Q_INBAND_MIN = 128
 Q_DYNAMIC = 255
 SUPPORTED_TYPES = (TYPE_422, TYPE_420, TYPE_422 + TYPE_RESTART_FLAG, TYPE_420 + TYPE_RESTART_FLAG)
-TIMESTAMP_MOD = 1 << 32
 
 
 @dataclass(frozen=True)
@@ -254,7 +254,7 @@ class Depacketizer:
         if payload[:2] == SOI_BYTES:
             return self._whole_jpeg(payload)
         parsed = parse_payload(payload)
-        timestamp %= TIMESTAMP_MOD
+        timestamp %= TS_MOD
         frame = self._pending.get(timestamp)
         if frame is None:
             if timestamp in self._finished:
@@ -291,7 +291,8 @@ class Depacketizer:
         if len(payload) > self.max_frame_bytes:
             self.frames_dropped += 1
             raise ParseError(
-                f"whole-JPEG payload of {len(payload)} bytes is over max_frame_bytes", 413
+                f"whole-JPEG payload of {len(payload)} bytes is over max_frame_bytes",
+                STATUS_TOO_LARGE,
             )
         self.frames_complete += 1
         return bytes(payload)

@@ -15,8 +15,8 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from rtsp_common.errors import ParseError
-from rtsp_common.headers import parse_content_length, parse_cseq
+from rtsp_common.errors import STATUS_BAD_REQUEST, STATUS_TOO_LARGE, ParseError
+from rtsp_common.headers import CHANNEL_MAX, parse_content_length, parse_cseq
 
 logger = logging.getLogger(__name__)
 
@@ -26,15 +26,13 @@ CRLF = "\r\n"
 # RFC 2326 §10.12: "$", one byte channel, two bytes big-endian length, then the payload.
 INTERLEAVED_MAGIC = 0x24
 INTERLEAVED_HEADER_SIZE = 4
-INTERLEAVED_MAX_CHANNEL = 255
+INTERLEAVED_MAX_CHANNEL = CHANNEL_MAX
 INTERLEAVED_MAX_PAYLOAD = 0xFFFF
 
 # Limits a server holds clients to (status 413 Request Entity Too Large, RFC 2326 §7.1.1).
 DEFAULT_MAX_HEADER_BYTES = 8192
 DEFAULT_MAX_HEADERS = 64
 DEFAULT_MAX_BODY = 65536
-STATUS_BAD_REQUEST = 400
-STATUS_TOO_LARGE = 413
 
 # RFC 2326 §7.1.1: status codes and their reason phrases.
 REASONS: dict[int, str] = {

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from rtsp_common.errors import ParseError
 from rtsp_common.headers import NptRange
+from rtsp_common.rtp import MAX_PAYLOAD_TYPE
 
 logger = logging.getLogger(__name__)
 
@@ -23,14 +24,12 @@ JPEG_ENCODING = "JPEG"
 VIDEO_CLOCK_RATE = 90000
 # RFC 3551 §6 static video payload types, for media lines without a=rtpmap.
 STATIC_VIDEO_TYPES: dict[int, tuple[str, int]] = {
-    26: ("JPEG", 90000),
-    31: ("H261", 90000),
-    32: ("MPV", 90000),
-    33: ("MP2T", 90000),
-    34: ("H263", 90000),
+    JPEG_PAYLOAD_TYPE: (JPEG_ENCODING, VIDEO_CLOCK_RATE),
+    31: ("H261", VIDEO_CLOCK_RATE),
+    32: ("MPV", VIDEO_CLOCK_RATE),
+    33: ("MP2T", VIDEO_CLOCK_RATE),
+    34: ("H263", VIDEO_CLOCK_RATE),
 }
-# RFC 3551 §3: dynamic payload types live in 96-127; all payload types are 7 bits.
-MAX_PAYLOAD_TYPE = 127
 
 _SESSION_ID = re.compile(r"[0-9]{1,20}")
 _LINE = re.compile(r"([a-z])=(.*)")

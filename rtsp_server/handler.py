@@ -13,8 +13,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from rtsp_common.errors import ParseError
+from rtsp_common.errors import STATUS_BAD_REQUEST, STATUS_UNSUPPORTED_MEDIA, ParseError
 from rtsp_common.headers import (
+    PORT_MAX,
+    STATUS_INVALID_RANGE,
     NptRange,
     RTPInfo,
     Transport,
@@ -24,7 +26,7 @@ from rtsp_common.headers import (
     parse_transports,
 )
 from rtsp_common.headers import Session as SessionHeader
-from rtsp_common.rtsp import RTSP_VERSION, Request, Response
+from rtsp_common.rtsp import INTERLEAVED_MAX_CHANNEL, RTSP_VERSION, Request, Response
 from rtsp_common.sdp import SessionDescription
 from rtsp_server.media import (
     TRACK_CONTROL,
@@ -50,23 +52,19 @@ log = logging.getLogger(__name__)
 
 SERVER_NAME = "rtsp-workbench"
 PUBLIC_METHODS = ("OPTIONS", "DESCRIBE", "SETUP", "PLAY", "PAUSE", "TEARDOWN", "GET_PARAMETER")
-SESSION_METHODS = ("PLAY", "PAUSE", "TEARDOWN")  # RFC 2326 §12.37: these need a Session
 SDP_CONTENT_TYPE = "application/sdp"  # RFC 2326 §C.1
 UDP_PROTOCOLS = ("RTP/AVP", "RTP/AVP/UDP")  # RFC 2326 §12.39: UDP is the default lower transport
 TCP_PROTOCOL = "RTP/AVP/TCP"
 PLAY_MODE = "PLAY"  # RFC 2326 §12.39: mode=PLAY is the default; RECORD is not offered
-MAX_CHANNEL = 255  # RFC 2326 §10.12: a channel id is one octet
-MIN_PORT, MAX_PORT = 1, 65535  # UDP port 0 cannot be a destination (RFC 768)
+MIN_PORT = 1  # UDP port 0 cannot be a destination (RFC 768)
 MAX_CSEQ_SCAN = 8192  # bytes of a refused message searched for its CSeq
 
+# RFC 2326 §7.1.1 statuses of the server's own decisions (bad input's come with its ParseError).
 STATUS_OK = 200
-STATUS_BAD_REQUEST = 400
 STATUS_NOT_FOUND = 404
-STATUS_UNSUPPORTED_MEDIA = 415
 STATUS_NOT_ENOUGH_BANDWIDTH = 453  # RFC 2326 §11.3.11: also the answer when sessions run out
 STATUS_SESSION_NOT_FOUND = 454
 STATUS_METHOD_NOT_VALID = 455
-STATUS_INVALID_RANGE = 457
 STATUS_UNSUPPORTED_TRANSPORT = 461
 STATUS_INTERNAL_ERROR = 500
 STATUS_NOT_IMPLEMENTED = 501
@@ -445,7 +443,7 @@ class RequestHandler:
         if protocol in UDP_PROTOCOLS or offer.is_lab_form:
             if offer.client_port is None:
                 return "UDP transport needs client_port"
-            if not all(MIN_PORT <= port <= MAX_PORT for port in offer.client_port):
+            if not all(MIN_PORT <= port <= PORT_MAX for port in offer.client_port):
                 return f"client_port {offer.client_port} is not a usable port pair"
             return None
         return f"protocol {offer.protocol} is not offered"
@@ -455,9 +453,8 @@ class RequestHandler:
             if offer.interleaved is not None and not ({*offer.interleaved} & self._channels_in_use):
                 rtp, rtcp = offer.interleaved
             else:
-                rtp = next(
-                    c for c in range(0, MAX_CHANNEL, 2) if not {c, c + 1} & self._channels_in_use
-                )
+                channels = range(0, INTERLEAVED_MAX_CHANNEL, 2)
+                rtp = next(c for c in channels if not {c, c + 1} & self._channels_in_use)
                 rtcp = rtp + 1
             self._channels_in_use |= {rtp, rtcp}
             return InterleavedChannels(rtp, rtcp)

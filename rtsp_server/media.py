@@ -17,12 +17,12 @@ from urllib.parse import unquote, urlsplit
 
 from rtsp_common.errors import MediaFileError, ParseError, UnsupportedJPEG
 from rtsp_common.jpeg import packetize, parse_jpeg
-from rtsp_common.mjpeg import open_media
+from rtsp_common.mjpeg import RAW_SUFFIXES, open_media
 from rtsp_common.rtp import RTP_HEADER_SIZE
 
 log = logging.getLogger(__name__)
 
-MEDIA_SUFFIXES = (".mjpeg", ".mjpg")  # compared case-insensitively: .Mjpeg is the lab's
+MEDIA_SUFFIXES = RAW_SUFFIXES  # compared case-insensitively: .Mjpeg is the lab's
 TRACK_CONTROL = "track1"  # the SDP a=control of the one video track
 UDP_IPV4_OVERHEAD = 28  # IPv4 header (20, RFC 791) + UDP header (8, RFC 768)
 RESCAN_INTERVAL = 1.0  # s: the shortest time between two scans of the media folder

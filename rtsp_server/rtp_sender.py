@@ -11,16 +11,17 @@ import socket
 import struct
 from collections.abc import Sequence
 
+from rtsp_common.rtsp import INTERLEAVED_MAGIC
+
 log = logging.getLogger(__name__)
 
 # Linux UDP generic segmentation offload (linux/udp.h): one sendmsg carries many datagrams.
 SOL_UDP = getattr(socket, "SOL_UDP", 17)
 UDP_SEGMENT = getattr(socket, "UDP_SEGMENT", 103)
 GSO_MAX_SEGMENTS = 64  # linux/udp.h UDP_MAX_SEGMENTS
-GSO_MAX_BYTES = 65_507  # one UDP datagram's payload limit bounds the whole GSO super-packet
 MAX_UDP_PAYLOAD = 65_507  # RFC 768 length field minus IPv4 and UDP headers
-INTERLEAVED_MAGIC = b"$"  # RFC 2326 §10.12
-_INTERLEAVED = struct.Struct("!cBH")
+GSO_MAX_BYTES = MAX_UDP_PAYLOAD  # one datagram's payload limit bounds the whole GSO super-packet
+_INTERLEAVED = struct.Struct("!BBH")  # RFC 2326 §10.12: "$", channel, length
 _SEGMENT_SIZE = struct.Struct("=H")
 
 

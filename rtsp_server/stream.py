@@ -7,8 +7,10 @@ from dataclasses import dataclass
 
 from rtsp_common.rtp import SEQ_MOD, TS_MOD, pack_header
 
-RTP_CLOCK_RATE = 90_000  # RFC 2435 §3: the JPEG payload uses a 90 kHz clock
-JPEG_PAYLOAD_TYPE = 26  # RFC 3551 §6: static payload type 26 is JPEG
+# What the stream sends must be what DESCRIBE announces: take both from the SDP module.
+from rtsp_common.sdp import JPEG_PAYLOAD_TYPE
+from rtsp_common.sdp import VIDEO_CLOCK_RATE as RTP_CLOCK_RATE
+
 LAB_FIRST_SEQUENCE = 1  # the lab's server numbers packets by frame number, from 1
 
 
