@@ -169,34 +169,38 @@ class Headers:
         return f"Headers({self._items!r})"
 
 
-def _coerce_headers(obj: object) -> None:
-    """Let callers pass a list of pairs where a Headers is expected."""
-    headers = obj.headers  # type: ignore[attr-defined]
-    if not isinstance(headers, Headers):
-        object.__setattr__(obj, "headers", Headers(headers))
-    body = obj.body  # type: ignore[attr-defined]
-    if not isinstance(body, bytes):
-        object.__setattr__(obj, "body", bytes(body))
+class _Message:
+    """What requests and responses share: their headers, body and CSeq."""
 
+    headers: Headers
+    body: bytes
 
-def _cseq_of(headers: Headers) -> int | None:
-    value = headers.get("CSeq")
-    if value is None:
-        return None
-    try:
-        return parse_cseq(value)
-    except ParseError:
-        return None
+    def __post_init__(self) -> None:
+        # Let callers pass a list of pairs where a Headers is expected, any buffer for the body.
+        if not isinstance(self.headers, Headers):
+            object.__setattr__(self, "headers", Headers(self.headers))
+        if not isinstance(self.body, bytes):
+            object.__setattr__(self, "body", bytes(self.body))
+
+    @property
+    def cseq(self) -> int | None:
+        """The CSeq number, or None when absent or not a number."""
+        value = self.headers.get("CSeq")
+        if value is None:
+            return None
+        try:
+            return parse_cseq(value)
+        except ParseError:
+            return None
 
 
 def _serialize(start_line: str, headers: Headers, body: bytes) -> bytes:
     """Start line, header fields and body with CRLF line ends and a correct Content-Length."""
-    fixed = Headers(headers.items())
+    fixed = headers.copy()
     if body or "Content-Length" in fixed:
         fixed.set("Content-Length", str(len(body)))
-    items = fixed.items()
     lines = [start_line]
-    for name, value in items:
+    for name, value in fixed.items():
         if not _TOKEN.fullmatch(name):
             raise ValueError(f"header name {name!r} is not an RFC 2326 token")
         if _CONTROL_CHARS.search(value):
@@ -206,7 +210,7 @@ def _serialize(start_line: str, headers: Headers, body: bytes) -> bytes:
 
 
 @dataclass(frozen=True)
-class Request:
+class Request(_Message):
     """An RTSP request (RFC 2326 §6). ``line_ending`` records what the parser saw."""
 
     method: str
@@ -215,14 +219,6 @@ class Request:
     body: bytes = b""
     version: str = RTSP_VERSION
     line_ending: str = CRLF
-
-    def __post_init__(self) -> None:
-        _coerce_headers(self)
-
-    @property
-    def cseq(self) -> int | None:
-        """The CSeq number, or None when absent or not a number."""
-        return _cseq_of(self.headers)
 
     def to_bytes(self) -> bytes:
         """The request on the wire: CRLF line ends, Content-Length set when there is a body."""
@@ -237,7 +233,7 @@ class Request:
 
 
 @dataclass(frozen=True)
-class Response:
+class Response(_Message):
     """An RTSP response (RFC 2326 §7)."""
 
     status: int
@@ -246,14 +242,6 @@ class Response:
     body: bytes = b""
     version: str = RTSP_VERSION
     line_ending: str = CRLF
-
-    def __post_init__(self) -> None:
-        _coerce_headers(self)
-
-    @property
-    def cseq(self) -> int | None:
-        """The CSeq number, or None when absent or not a number."""
-        return _cseq_of(self.headers)
 
     @classmethod
     def make(
