@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 JPEG_SOI_PREFIX = b"\xff\xd8\xff"
 RTP_MARKER_SHIFT = 7  # RFC 3550 §5.1: M is the top bit of the second octet
+FORMAT_SAMPLE = 50  # payloads looked at to tell whole JPEGs from RFC 2435
 
 
 class PayloadFormat(Enum):
@@ -94,8 +95,11 @@ class Frame:
         header = self.header()
         if header is None:
             return None
-        scan = b"".join(self.scan_parts())
-        return (header, len(scan), zlib.crc32(scan))
+        size = crc = 0
+        for part in self.scan_parts():  # chained CRC-32: the same value, and no joined copy
+            size += len(part)
+            crc = zlib.crc32(part, crc)
+        return (header, size, crc)
 
     @property
     def structurally_sound(self) -> bool:
@@ -123,10 +127,10 @@ class Frame:
 
 def detect_format(payload_type: int, payloads: list[bytes], jpeg_from_sdp: bool) -> PayloadFormat:
     """Whole JPEGs when most payloads start with an SOI; RFC 2435 for PT 26 or SDP JPEG."""
-    sample = payloads[:50]
+    sample = payloads[:FORMAT_SAMPLE]
     if sample and sum(p.startswith(JPEG_SOI_PREFIX) for p in sample) * 2 > len(sample):
         return PayloadFormat.WHOLE_JPEG
-    if payload_type == 26 or jpeg_from_sdp:
+    if payload_type == rfc2435.PT_JPEG or jpeg_from_sdp:
         return PayloadFormat.RFC2435
     return PayloadFormat.OTHER
 

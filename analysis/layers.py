@@ -65,6 +65,7 @@ from scapy.packet import Packet, Padding, Raw, bind_layers, split_layers
 
 from analysis.rfc2435 import (
     PIXELS_PER_UNIT,
+    PT_JPEG,
     Q_INBAND_FIRST,
     RESTART_COUNT_ALL,
     TYPE_RESTART_FIRST,
@@ -105,8 +106,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# RFC 3551 §6: static payload type 26 is JPEG (RFC 2435).
-PT_JPEG = 26
 # RFC 2326 §3.2: 554 is the registered port; 8554 is the customary unprivileged one.
 RTSP_DEFAULT_PORTS = (554, 8554)
 # RFC 2435 §3.1.7: types 64..127 carry a Restart Marker header.

@@ -18,6 +18,7 @@ from analysis.jpeg_tables import (
     DC_LUMA_VALUES,
 )
 
+PT_JPEG = 26  # RFC 3551 §6: the static payload type of JPEG
 MAIN_HEADER_LEN = 8  # §3.1: type-specific, fragment offset, type, Q, width, height
 FRAGMENT_OFFSET_MASK = 0xFFFFFF  # §3.1.2: 24 bits after the type-specific byte
 RESTART_HEADER_LEN = 4  # §3.1.7
