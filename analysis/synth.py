@@ -11,6 +11,7 @@ import io
 import ipaddress
 import struct
 from dataclasses import dataclass
+from enum import IntEnum
 from pathlib import Path
 
 from analysis.jpeg_source import JPEGSourceError, read_scan_image
@@ -18,10 +19,21 @@ from analysis.pcap_writer import PcapFileWriter
 from analysis.rfc2435 import (
     FRAGMENT_OFFSET_MASK,
     PIXELS_PER_UNIT,
+    PT_JPEG,
     Q_ALWAYS_INBAND,
     Q_INBAND_FIRST,
     TABLE_BYTES_8BIT,
 )
+from analysis.rtcp_wire import NTP_FRACTION, RTCP_SR, RTCP_VERSION
+from analysis.rtp_stream import (
+    RTP_MARKER_SHIFT,
+    RTP_VERSION,
+    RTP_VERSION_SHIFT,
+    SEQ_MODULUS,
+    TS_MODULUS,
+    VIDEO_CLOCK_RATE,
+)
+from analysis.rtsp_wire import INTERLEAVED_MAGIC
 
 ETHERTYPE_IPV4 = 0x0800
 ETHERTYPE_IPV6 = 0x86DD
@@ -161,11 +173,21 @@ class TcpConversation:
 
 
 def rtp_header(
-    seq: int, ts: int, ssrc: int, pt: int = 26, marker: bool = False, version: int = 2
+    seq: int,
+    ts: int,
+    ssrc: int,
+    pt: int = PT_JPEG,
+    marker: bool = False,
+    version: int = RTP_VERSION,
 ) -> bytes:
     """A 12-byte RTP fixed header (RFC 3550 §5.1)."""
     return struct.pack(
-        "!BBHII", version << 6, (0x80 if marker else 0) | pt, seq & 0xFFFF, ts & 0xFFFFFFFF, ssrc
+        "!BBHII",
+        version << RTP_VERSION_SHIFT,
+        (marker << RTP_MARKER_SHIFT) | pt,
+        seq % SEQ_MODULUS,
+        ts % TS_MODULUS,
+        ssrc,
     )
 
 
@@ -220,7 +242,18 @@ def rfc2435_payloads(
 
 
 NTP_UNIX_OFFSET = 2208988800  # seconds from 1900 (NTP era 0) to 1970 (RFC 868)
-VIDEO_CLOCK = 90000
+INTERLEAVED_RTP_CHANNEL = 0  # the Transport header's interleaved=0-1: RTCP on channel 1
+SR_LENGTH_WORDS = 6  # RFC 3550 §6.4.1: an SR without report blocks is 7 words, length 7 - 1
+
+
+class Event(IntEnum):
+    """What a session sends, in the order same-time events are written."""
+
+    OPEN = 0  # the TCP connection
+    RTSP = 1
+    RTP = 2
+    RTCP = 3
+    CLOSE = 4
 
 
 @dataclass
@@ -233,8 +266,8 @@ class SynthRtp:
     marker: bool
     payload: bytes
     ssrc: int
-    pt: int = 26
-    version: int = 2
+    pt: int = PT_JPEG
+    version: int = RTP_VERSION
     frame: int = 0  # index of the frame it belongs to
     dst_port: int | None = None  # None: the negotiated client port
 
@@ -348,7 +381,7 @@ class SynthSession:
         rtp_info = f"RTP-Info: url={url}/stream=0;seq={seq0};rtptime={ts0}\r\n"
         exchange("PLAY", url, 4, session + "Range: npt=0-\r\n", session + rtp_info)
         self.rtp: list[SynthRtp] = []
-        step = VIDEO_CLOCK // fps
+        step = VIDEO_CLOCK_RATE // fps
         start = t
         for i in range(count):
             payloads = rfc2435_payloads(frames[i % len(frames)], max_payload, q)
@@ -356,7 +389,7 @@ class SynthSession:
             for k, payload in enumerate(payloads):
                 self.rtp.append(
                     SynthRtp(
-                        ft + k * 0.0002, (seq0 + len(self.rtp)) & 0xFFFF, (ts0 + i * step) & 0xFFFFFFFF,
+                        ft + k * 0.0002, (seq0 + len(self.rtp)) % SEQ_MODULUS, (ts0 + i * step) % TS_MODULUS,
                         k == len(payloads) - 1, payload, ssrc, frame=i,
                     )
                 )  # fmt: skip
@@ -378,23 +411,26 @@ class SynthSession:
         while self.sender_reports and t < self.teardown_time:
             sent = [p for p in self.rtp if p.t < t and p.ssrc == self.ssrc]
             ntp = t + NTP_UNIX_OFFSET
-            rtp_ts = (self.ts0 + round((t - self.play_time - 0.005) * VIDEO_CLOCK)) & 0xFFFFFFFF
+            rtp_ts = (
+                self.ts0 + round((t - self.play_time - 0.005) * VIDEO_CLOCK_RATE)
+            ) % TS_MODULUS
             sr = struct.pack(
-                "!BBHIIIIII", 0x80, 200, 6, self.ssrc, int(ntp), int((ntp % 1) * 2**32), rtp_ts,
+                "!BBHIIIIII", RTCP_VERSION << RTP_VERSION_SHIFT, RTCP_SR, SR_LENGTH_WORDS,
+                self.ssrc, int(ntp), int((ntp % 1) * NTP_FRACTION), rtp_ts,
                 len(sent), sum(len(p.payload) for p in sent),
             )  # fmt: skip
             out.append((t, sr))
             t += self.report_interval
         return out
 
-    def events(self) -> list[tuple[float, int, object]]:
-        """(time, kind, item) of everything the session sends: kind 0 opens the TCP
-        connection, 1 is an RTSP message, 2 an RTP packet, 3 an RTCP report, 4 closes."""
-        events: list[tuple[float, int, object]] = [(self.t0 - 0.001, 0, None)]
-        events += [(m.t, 1, m) for m in self.messages]
-        events += [(p.t, 2, p) for p in self.rtp]
-        events += [(t, 3, sr) for t, sr in self._reports()]
-        events.append((self.end_time + 0.01, 4, None))
+    def events(self) -> list[tuple[float, Event, object]]:
+        """(time, kind, item) of everything the session sends: an RTSP message, an RTP
+        packet, an RTCP report, or None for opening and closing the connection."""
+        events: list[tuple[float, Event, object]] = [(self.t0 - 0.001, Event.OPEN, None)]
+        events += [(m.t, Event.RTSP, m) for m in self.messages]
+        events += [(p.t, Event.RTP, p) for p in self.rtp]
+        events += [(t, Event.RTCP, sr) for t, sr in self._reports()]
+        events.append((self.end_time + 0.01, Event.CLOSE, None))
         return events
 
     def write_into(self, synth: PcapSynth) -> None:
@@ -419,19 +455,20 @@ def write_sessions(synth: PcapSynth, sessions: list[SynthSession]) -> None:
     merged.sort(key=lambda e: (e[0], e[1], e[2]))
     for t, kind, index, item in merged:
         s, conv = sessions[index], conversations[index]
-        if kind == 0:
+        if kind is Event.OPEN:
             conv.open(t)
-        elif kind == 1:
+        elif kind is Event.RTSP:
             conv.send(t, item.from_client, item.data)
-        elif kind in (2, 3) and s.interleaved:
-            data = item.to_bytes() if kind == 2 else item
-            conv.send(t, False, b"$" + bytes((kind - 2,)) + struct.pack("!H", len(data)) + data)
-        elif kind == 2:
+        elif kind in (Event.RTP, Event.RTCP) and s.interleaved:
+            data = item.to_bytes() if kind is Event.RTP else item
+            channel = INTERLEAVED_RTP_CHANNEL if kind is Event.RTP else INTERLEAVED_RTP_CHANNEL + 1
+            conv.send(t, False, struct.pack("!BBH", INTERLEAVED_MAGIC, channel, len(data)) + data)
+        elif kind is Event.RTP:
             synth.udp(
                 t, (s.server_ip, s.server_rtp_port),
                 (s.client_ip, item.dst_port or s.client_rtp_port), item.to_bytes(),
             )  # fmt: skip
-        elif kind == 3:
+        elif kind is Event.RTCP:
             synth.udp(
                 t, (s.server_ip, s.server_rtp_port + 1), (s.client_ip, s.client_rtp_port + 1), item
             )
