@@ -19,13 +19,13 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.rtsp_load import LoadResult, close_sessions, open_session, run_load
+from tests.local_ports import free_port, wait_listening
 from tests.peers.gst_peer import (
     GstPeerError,
     gst_rtsp_server,
@@ -58,25 +58,6 @@ def process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int, proc: subprocess.Popen, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"nothing listening on {port}")
-
-
 @dataclass(frozen=True)
 class Served:
     """A server under load: its process (for CPU time), port and the clip's URL."""
@@ -103,14 +84,14 @@ def measure(name: str, server: Served, sessions: int, seconds: float) -> ServerR
 @contextmanager
 def our_server(folder: Path, sessions: int, gso: bool) -> Iterator[Served]:
     """`python -m rtsp_server` on a free port, serving ``folder``."""
-    port = free_port()
+    port = free_port(socket.SOCK_STREAM)
     proc = subprocess.Popen(
         our_command(port, folder, sessions, gso),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_port(port, proc)
+        wait_listening(port, proc, timeout=20)
         yield Served(proc.pid, port, f"rtsp://127.0.0.1:{port}/clip.mjpeg")
     finally:
         proc.terminate()

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from rtsp_common.headers import Session as SessionHeader
 from rtsp_common.rtsp import Headers, MessageParser, Request, Response
 from rtsp_common.sdp import SessionDescription
+from tests.local_ports import udp_port_pair
 
 RECEIVE_BUFFER = 2 * 1024 * 1024
 MARKER = 0x80  # RFC 3550 §5.1: M bit in the second octet
@@ -69,30 +70,12 @@ class LoadSession:
                     return item
 
 
-def _port_pair() -> tuple[socket.socket, socket.socket]:
-    while True:
-        rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        rtp.bind(("127.0.0.1", 0))
-        port = rtp.getsockname()[1]
-        if port % 2 == 0:
-            rtcp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            try:
-                rtcp.bind(("127.0.0.1", port + 1))
-            except OSError:
-                rtcp.close()
-                rtp.close()
-                continue
-            rtp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
-            rtp.setblocking(False)
-            rtcp.setblocking(False)
-            return rtp, rtcp
-        rtp.close()
-
-
 def open_session(host: str, port: int, url: str) -> LoadSession:
     """DESCRIBE, SETUP (UDP) the SDP's track and PLAY."""
     control = socket.create_connection((host, port), timeout=10)
-    rtp, rtcp = _port_pair()
+    rtp, rtcp = udp_port_pair(RECEIVE_BUFFER)
+    rtp.setblocking(False)
+    rtcp.setblocking(False)
     session = LoadSession(control, rtp, rtcp, url)
     described = session.request("DESCRIBE", url, Accept="application/sdp")
     sdp = SessionDescription.parse(described.body.decode())

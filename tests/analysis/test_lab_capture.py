@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from lab_client import LabClient
 from lab_server import LabServer
+from local_ports import free_port
 from realtools import require_raw_socket, require_tool
-from tshark_streams import check_streams, free_port, live_capture, tshark_rtp_streams
+from tshark_streams import check_streams, live_capture, tshark_rtp_streams
 
 from analysis.check import check_capture
 from analysis.frames import PayloadFormat

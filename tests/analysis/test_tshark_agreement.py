@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from analysis_corpus import DEFECTS, clean_session
 from gst_peer import gst_rtsp_server, make_mkv_clip, require_gst_peer
+from local_ports import free_port
 from realtools import require_raw_socket, require_tool
 from tshark_streams import (
     check_streams,
-    free_port,
     live_capture,
     tshark_rtp_packets,
     tshark_rtp_streams,

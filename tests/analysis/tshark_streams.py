@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -112,21 +111,3 @@ def tshark_rtp_packets(tshark: str, path: Path, rtsp_port: int | None = None) ->
         result[ssrc] = {"packets": len(numbers), "lost": max(ext) - min(ext) + 1 - len(numbers)}
     return result
 
-
-def free_port(kind=socket.SOCK_DGRAM, pair: bool = False) -> int:
-    """A free port (an even one with its odd neighbour free too, when ``pair``)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, kind) as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if not pair:
-            return port
-        port -= port % 2
-        try:
-            with socket.socket(socket.AF_INET, kind) as a, socket.socket(socket.AF_INET, kind) as b:
-                a.bind(("127.0.0.1", port))
-                b.bind(("127.0.0.1", port + 1))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no free port pair")

@@ -93,12 +93,6 @@ def reply(request: Request, status: int = 200, headers=(), body: bytes = b"") ->
 SDP = SessionDescription(framerate=30.0, width=64, height=48).to_text().encode()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def standard(request, session="abc123;timeout=60", server_port=None, status=None):
     """A polite server: DESCRIBE gives an SDP, SETUP a session, the rest 200."""
     if status and request.method in status:

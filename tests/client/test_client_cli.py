@@ -12,6 +12,7 @@ import time
 import pytest
 from client_support import decode
 from fake_rtsp import FakeRTSPServer, standard
+from local_ports import free_port
 
 from rtsp_client.cli import ExitCode, main
 from rtsp_common.mjpeg import open_media
@@ -22,12 +23,6 @@ from rtsp_server import RTSPServer
 def server(lab_movie):
     with RTSPServer(port=0, media=lab_movie, host="127.0.0.1", fps=30) as running:
         yield running
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def one_line(err: str) -> str:
@@ -68,7 +63,7 @@ def test_duration_stops_the_session(server, capsys):
 
 
 def test_connection_refused(capsys):
-    code = main([f"rtsp://127.0.0.1:{free_port()}/movie.Mjpeg"])
+    code = main([f"rtsp://127.0.0.1:{free_port(socket.SOCK_STREAM)}/movie.Mjpeg"])
     assert code == ExitCode.CONNECT
     assert "connection refused" in one_line(capsys.readouterr().err)
 

@@ -6,7 +6,8 @@ import socket
 import time
 
 import pytest
-from fake_rtsp import FakeRTSPServer, free_port, reply, standard
+from fake_rtsp import FakeRTSPServer, reply, standard
+from local_ports import free_port
 
 from rtsp_client import (
     ConnectionLost,
@@ -20,7 +21,7 @@ from rtsp_common.rtcp import ReceiverReport, SourceDescription, parse_compound
 
 
 def test_connection_refused_is_a_clear_error():
-    client = RTSPClient("127.0.0.1", free_port(), 0, "x", timeout=2)
+    client = RTSPClient("127.0.0.1", free_port(socket.SOCK_STREAM), 0, "x", timeout=2)
     with pytest.raises(ConnectionLost, match="connection refused"):
         client.setup()
     client.close()

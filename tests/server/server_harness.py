@@ -50,27 +50,6 @@ def progressive_jpeg(size: tuple[int, int] = (64, 48)) -> bytes:
     return out.getvalue()
 
 
-def free_port_pair() -> tuple[socket.socket, socket.socket]:
-    """Two bound UDP sockets on 127.0.0.1: an even RTP port and the next RTCP port."""
-    for _ in range(100):
-        rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        rtp.bind(("127.0.0.1", 0))
-        port = rtp.getsockname()[1]
-        if port % 2 == 0:
-            rtcp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            try:
-                rtcp.bind(("127.0.0.1", port + 1))
-            except OSError:
-                rtcp.close()
-                rtp.close()
-                continue
-            for s in (rtp, rtcp):
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
-            return rtp, rtcp
-        rtp.close()
-    raise OSError("no even/odd port pair")
-
-
 @dataclass
 class RTSPTestClient:
     """Blocking RTSP client over one TCP connection; keeps interleaved frames it reads."""

@@ -11,30 +11,13 @@ import threading
 import time
 
 import pytest
-from server_harness import RTSPTestClient, drain, free_port_pair
+from local_ports import free_port, udp_port_pair, wait_listening
+from server_harness import RTSPTestClient, drain
 
 from rtsp_common.headers import Session as SessionHeader
 from rtsp_common.rtcp import Bye, parse_compound
 from rtsp_server import RTSPServer
 from rtsp_server.cli import build_parser
-
-
-def free_tcp_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_listening(port: int, proc: subprocess.Popen, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stderr.read()
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError("rtsp-server did not start")
 
 
 def test_cli_defaults_match_the_issue():
@@ -51,7 +34,7 @@ def test_cli_defaults_match_the_issue():
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_cli_serves_logs_and_stops_cleanly(media_dir, signum):
-    port = free_tcp_port()
+    port = free_port(socket.SOCK_STREAM)
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -71,7 +54,7 @@ def test_cli_serves_logs_and_stops_cleanly(media_dir, signum):
         stderr=subprocess.PIPE,
         text=True,
     )
-    rtp, rtcp = free_port_pair()
+    rtp, rtcp = udp_port_pair()
     try:
         wait_listening(port, proc)
         url = f"rtsp://127.0.0.1:{port}/clip.Mjpeg"

@@ -10,7 +10,8 @@ import time
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from server_harness import RTSPTestClient, drain, free_port_pair
+from local_ports import udp_port_pair
+from server_harness import RTSPTestClient, drain
 from test_server_handler import Harness
 
 from rtsp_common.headers import Session as SessionHeader
@@ -83,7 +84,7 @@ def test_periodic_sender_reports_map_wallclock_to_rtp_time(media_dir):
     with RTSPServer(
         port=0, media=media_dir, host="127.0.0.1", fps=50, report_interval=0.2
     ) as server:
-        rtp, rtcp = free_port_pair()
+        rtp, rtcp = udp_port_pair()
         url = f"rtsp://127.0.0.1:{server.port}/clip.Mjpeg"
         with RTSPTestClient("127.0.0.1", server.port) as client, rtp, rtcp:
             port = rtp.getsockname()[1]

@@ -9,8 +9,9 @@ import struct
 import time
 
 from lab_client import LabClient
+from local_ports import udp_port_pair
 from PIL import Image
-from server_harness import RTSPTestClient, drain, frames_of, free_port_pair, receive_rtp, write_clip
+from server_harness import RTSPTestClient, drain, frames_of, receive_rtp, write_clip
 
 from rtsp_common.headers import Session as SessionHeader
 from rtsp_common.headers import Transport, parse_rtp_info
@@ -65,7 +66,7 @@ def test_udp_stream_with_gso_is_the_same_on_the_wire(media_dir, clip_frames):
 
 
 def check_udp_stream_to_end(server: RTSPServer, clip_frames: list[bytes]) -> None:
-    rtp, rtcp = free_port_pair()
+    rtp, rtcp = udp_port_pair()
     url = f"rtsp://127.0.0.1:{server.port}/sub/raw.mjpeg"  # 8 frames
     with RTSPTestClient("127.0.0.1", server.port) as client, rtp, rtcp:
         sid, transport = setup_udp(client, url, rtp)
@@ -124,7 +125,7 @@ def test_tcp_interleaved_stream(server, clip_frames):
 
 
 def test_pause_and_resume_continue_sequence_and_media_clock(server):
-    rtp, rtcp = free_port_pair()
+    rtp, rtcp = udp_port_pair()
     url = f"rtsp://127.0.0.1:{server.port}/clip.Mjpeg"
     with RTSPTestClient("127.0.0.1", server.port) as client, rtp, rtcp:
         sid, transport = setup_udp(client, url, rtp)
@@ -149,7 +150,7 @@ def test_pause_and_resume_continue_sequence_and_media_clock(server):
 
 
 def test_seek_sends_the_frame_at_the_range_start(server, clip_frames):
-    rtp, rtcp = free_port_pair()
+    rtp, rtcp = udp_port_pair()
     url = f"rtsp://127.0.0.1:{server.port}/clip.Mjpeg"
     with RTSPTestClient("127.0.0.1", server.port) as client, rtp, rtcp:
         sid, _ = setup_udp(client, url, rtp)
@@ -172,7 +173,7 @@ def test_seek_sends_the_frame_at_the_range_start(server, clip_frames):
 
 def test_many_sessions_share_payloads(server):
     url = f"rtsp://127.0.0.1:{server.port}/sub/raw.mjpeg"
-    pairs = [free_port_pair() for _ in range(3)]
+    pairs = [udp_port_pair() for _ in range(3)]
     with RTSPTestClient("127.0.0.1", server.port) as client:
         sids = [setup_udp(client, url, rtp)[0] for rtp, _ in pairs]
         for sid in sids:
@@ -225,7 +226,7 @@ def test_lab_movie_through_lab_client(lab_movie):
 
 def test_loop_keeps_playing_with_coherent_timestamps(media_dir):
     with RTSPServer(port=0, media=media_dir, host="127.0.0.1", fps=100, loop=True) as server:
-        rtp, rtcp = free_port_pair()
+        rtp, rtcp = udp_port_pair()
         url = f"rtsp://127.0.0.1:{server.port}/sub/raw.mjpeg"
         with RTSPTestClient("127.0.0.1", server.port) as client, rtp, rtcp:
             sid, _ = setup_udp(client, url, rtp)
@@ -242,7 +243,7 @@ def test_loop_keeps_playing_with_coherent_timestamps(media_dir):
 
 
 def test_shutdown_sends_bye_to_every_session(media_dir):
-    pairs = [free_port_pair() for _ in range(2)]
+    pairs = [udp_port_pair() for _ in range(2)]
     with RTSPServer(port=0, media=media_dir, host="127.0.0.1", fps=50) as server:
         url = f"rtsp://127.0.0.1:{server.port}/clip.Mjpeg"
         client = RTSPTestClient("127.0.0.1", server.port)
@@ -303,8 +304,8 @@ def test_idle_session_times_out_and_receiver_reports_keep_it_alive(media_dir, ca
     caplog.set_level("INFO")
     with RTSPServer(port=0, media=media_dir, host="127.0.0.1", fps=50, session_timeout=1) as server:
         url = f"rtsp://127.0.0.1:{server.port}/clip.Mjpeg"
-        quiet_rtp, quiet_rtcp = free_port_pair()
-        live_rtp, live_rtcp = free_port_pair()
+        quiet_rtp, quiet_rtcp = udp_port_pair()
+        live_rtp, live_rtcp = udp_port_pair()
         with RTSPTestClient("127.0.0.1", server.port) as client:
             quiet, _ = setup_udp(client, url, quiet_rtp)
             live, transport = setup_udp(client, url, live_rtp)
@@ -443,7 +444,7 @@ def test_loading_a_file_does_not_stall_other_streams(media_dir, clip_frames, mon
     monkeypatch.setattr(media_module, "load_track", slow_load)
     write_clip(media_dir / "slow.mjpeg", clip_frames[:4])
     with RTSPServer(port=0, media=media_dir, host="127.0.0.1", fps=50, loop=True) as server:
-        rtp, rtcp = free_port_pair()
+        rtp, rtcp = udp_port_pair()
         url = f"rtsp://127.0.0.1:{server.port}/clip.Mjpeg"
         with RTSPTestClient("127.0.0.1", server.port) as player, rtp, rtcp:
             sid, _ = setup_udp(player, url, rtp)
