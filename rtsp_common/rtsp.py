@@ -301,8 +301,9 @@ class MessageError(ParseError):
     """A ParseError from :meth:`MessageParser.feed` that also carries what parsed before it.
 
     ``parsed`` holds the complete items that came before the bad bytes in the same
-    ``feed`` call (answer them first); ``cseq`` is the bad message's CSeq when it
-    could be read, so that the error response can carry it.
+    ``feed`` call (answer them first); ``cseq`` is the bad message's CSeq when a complete
+    ``CSeq`` line could be found in its head (even one over the size limit), so that the
+    error response can carry it.
     """
 
     def __init__(self, message: str, status: int = STATUS_BAD_REQUEST, cseq: int | None = None) -> None:
@@ -392,6 +393,8 @@ class MessageParser:
                 out.append(item)
         except MessageError as exc:
             exc.parsed = out
+            if exc.cseq is None:
+                exc.cseq = self._cseq_at(pos)
             self._fail(exc)
             raise
         if pos:
@@ -410,6 +413,13 @@ class MessageParser:
         if not stripped or stripped[0] == INTERLEAVED_MAGIC:
             return []
         return self.feed(b"\n" if stripped.endswith(b"\n") else b"\n\n")
+
+    def _cseq_at(self, pos: int) -> int | None:
+        """The CSeq of the message starting at ``pos``, read from the complete lines held."""
+        head = self._buf[pos : pos + self.max_header_bytes]
+        match = _HEAD_END.search(head)
+        end = match.start() if match else head.rfind(b"\n")
+        return _find_cseq(_decode(bytes(head[: max(end, 0)])))
 
     def _fail(self, exc: MessageError) -> None:
         logger.debug("RTSP stream error: %s", exc)
@@ -492,8 +502,7 @@ class MessageParser:
         lines = text.split("\n")
         line_ending = CRLF if lines[0].endswith("\r") else "\n"
         lines = [line[:-1] if line.endswith("\r") else line for line in lines]
-        cseq_match = _CSEQ_IN_HEAD.search("\n".join(lines[1:]))
-        cseq = int(cseq_match.group(1)) if cseq_match else None
+        cseq = _find_cseq("\n".join(lines))
         try:
             start = _parse_start_line(lines[0])
             headers = _parse_header_lines(lines[1:], self.max_headers)
@@ -510,6 +519,12 @@ class MessageParser:
         if isinstance(start, _StatusLine):
             return Response(start.status, start.reason, headers, b"", start.version, line_ending), length
         return Request(start.method, start.uri, headers, b"", start.version, line_ending), length
+
+
+def _find_cseq(head: str) -> int | None:
+    """The CSeq in a head's header lines (not its start line), without parsing the rest."""
+    match = _CSEQ_IN_HEAD.search(head.partition("\n")[2].replace("\r", ""))
+    return int(match.group(1)) if match else None
 
 
 def _with_body(head: Request | Response, body: bytes) -> Request | Response:

@@ -90,7 +90,7 @@ class RTSPConnection(asyncio.Protocol):
         except ParseError as exc:
             for item in getattr(exc, "parsed", []):
                 self._dispatch(item)
-            result = self.handler.handle_parse_error(exc, self._pending + data)
+            result = self.handler.handle_parse_error(exc)
             log.info("%s:%d bad request: %s", *self.peer, exc)
             self._respond(None, result, time.perf_counter())
             self.close()

@@ -7,7 +7,6 @@ returned actions (start or stop a session's stream, end a session with an RTCP B
 from __future__ import annotations
 
 import logging
-import re
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -22,7 +21,6 @@ from rtsp_common.headers import (
     Transport,
     format_public,
     format_rtp_info,
-    parse_cseq,
     parse_transports,
 )
 from rtsp_common.headers import Session as SessionHeader
@@ -57,7 +55,6 @@ UDP_PROTOCOLS = ("RTP/AVP", "RTP/AVP/UDP")  # RFC 2326 §12.39: UDP is the defau
 TCP_PROTOCOL = "RTP/AVP/TCP"
 PLAY_MODE = "PLAY"  # RFC 2326 §12.39: mode=PLAY is the default; RECORD is not offered
 MIN_PORT = 1  # UDP port 0 cannot be a destination (RFC 768)
-MAX_CSEQ_SCAN = 8192  # bytes of a refused message searched for its CSeq
 
 # RFC 2326 §7.1.1 statuses of the server's own decisions (bad input's come with its ParseError).
 STATUS_OK = 200
@@ -199,13 +196,9 @@ class RequestHandler:
 
     def handle(self, request: Request, now: float) -> HandlerResult:
         """Answer one request; never raises for bad input."""
-        raw_cseq = request.headers.get("CSeq")
-        if raw_cseq is None:
-            log.info("%s: %s without CSeq", self.peer_host, request.method)
-            return HandlerResult(error_response(STATUS_BAD_REQUEST, None))
-        try:
-            cseq = parse_cseq(raw_cseq)
-        except ParseError:
+        cseq = request.cseq
+        if cseq is None:
+            log.info("%s: %s without a valid CSeq", self.peer_host, request.method)
             return HandlerResult(error_response(STATUS_BAD_REQUEST, None))
         if request.version != RTSP_VERSION:
             return HandlerResult(error_response(STATUS_VERSION_NOT_SUPPORTED, cseq))
@@ -247,15 +240,12 @@ class RequestHandler:
             self._build(reply), tuple(reply.actions), session_id=_sid(reply.session)
         )
 
-    def handle_parse_error(self, error: ParseError, raw: bytes = b"") -> HandlerResult:
+    def handle_parse_error(self, error: ParseError) -> HandlerResult:
         """The answer to bytes the parser refused: their status (400/413), then close.
 
-        The CSeq is echoed when the parser read it, or when it can be found in ``raw``, the
-        refused message's first bytes (a header over the size limit may follow a good CSeq).
+        The CSeq is echoed when the parser could read it (a MessageError's ``cseq``).
         """
         cseq = getattr(error, "cseq", None)
-        if cseq is None:
-            cseq = find_cseq(raw)
         return HandlerResult(error_response(error.status, cseq), close=True)
 
     def connection_closed(self) -> list[Action]:
@@ -532,16 +522,6 @@ class RequestHandler:
         self.sessions.remove(session.id)
         self._release(session)
         reply.actions.append(EndSession(session, "teardown", bye=not session.ended))
-
-
-_CSEQ_LINE = re.compile(rb"\r?\ncseq[ \t]*:[ \t]*([0-9]{1,10})[ \t]*\r?\n", re.IGNORECASE)
-
-
-def find_cseq(raw: bytes) -> int | None:
-    """The CSeq of the first message head in ``raw`` (within the header size limit), if any."""
-    head = raw[:MAX_CSEQ_SCAN].split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
-    match = _CSEQ_LINE.search(head + b"\n")
-    return int(match.group(1)) if match else None
 
 
 def _sid(session: Session | None) -> str | None:

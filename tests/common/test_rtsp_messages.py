@@ -342,6 +342,25 @@ def test_more_than_64_headers_is_413() -> None:
     assert len(MessageParser().feed(b"OPTIONS * RTSP/1.0\r\nCSeq: 4\r\n" + ok + b"\r\n")[0].headers) == 64
 
 
+@pytest.mark.parametrize(
+    ("wire", "status", "cseq"),
+    [
+        # a head over the size limit, its end never seen: CSeq from the complete lines before
+        (b"OPTIONS * RTSP/1.0\r\nCSeq: 5\r\nX-Pad: " + b"a" * 9000, 413, 5),
+        # the same with the end seen
+        (b"OPTIONS * RTSP/1.0\r\nCSeq: 6\r\nX-Pad: " + b"a" * 9000 + b"\r\n\r\n", 413, 6),
+        # a bad start line followed by a good CSeq
+        (b"\x01\x02 garbage\r\nCSeq: 7\r\n\r\n", 400, 7),
+        # a CSeq line cut short by the limit is not read as a smaller number
+        (b"OPTIONS * RTSP/1.0\r\nX-Pad: " + b"a" * 8156 + b"\r\nCSeq: 12345", 413, None),
+    ],
+)
+def test_refused_message_carries_the_cseq_of_its_complete_lines(wire, status, cseq) -> None:
+    with pytest.raises(ParseError) as info:
+        MessageParser().feed(wire)
+    assert (info.value.status, info.value.cseq) == (status, cseq)
+
+
 def test_body_over_64k_is_413_before_the_body_arrives() -> None:
     with pytest.raises(ParseError, match="max_body") as info:
         MessageParser().feed(b"ANNOUNCE * RTSP/1.0\r\nCSeq: 3\r\nContent-Length: 65537\r\n\r\n")

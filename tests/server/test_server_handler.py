@@ -65,7 +65,7 @@ class Harness:
         try:
             requests = parser.feed(data)
         except ParseError as exc:
-            result = self.handler.handle_parse_error(exc, data)
+            result = self.handler.handle_parse_error(exc)
             self.closed = result.close
             return [reparse(result.response)]
         for request in requests:
