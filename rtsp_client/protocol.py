@@ -225,6 +225,7 @@ class ClientCore:
         self._udp: list[asyncio.DatagramTransport] = []  # the RTCP endpoint
         self._rtp_sock: socket.socket | None = None
         self._rtp_buffer = bytearray(MAX_DATAGRAM)
+        self._rtp_view = memoryview(self._rtp_buffer)  # slicing it copies once, not twice
         self._tasks: list[asyncio.Task] = []
         self._poll_timer: asyncio.TimerHandle | None = None
         self._keepalive_method = "GET_PARAMETER"
@@ -472,16 +473,31 @@ class ClientCore:
         sock = self._rtp_sock
         if sock is None:
             return
-        buffer = self._rtp_buffer
-        for _ in range(RTP_DRAIN_LIMIT):
-            try:
-                size, addr = sock.recvfrom_into(buffer)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:  # ICMP errors and the like: nothing to do for a receiver
-                logger.debug("RTP socket: %s", exc)
-                return
-            self._rtp_in(bytes(buffer[:size]), addr)
+        receiver = self.receiver
+        # _rtp_in for a whole batch: the per-packet work is only what each packet needs;
+        # the reorder timer is looked at once, after the batch.
+        buffer, view = self._rtp_buffer, self._rtp_view
+        clock = time.time
+        try:
+            for _ in range(RTP_DRAIN_LIMIT):
+                try:
+                    size, addr = sock.recvfrom_into(buffer)
+                except (BlockingIOError, InterruptedError):
+                    return
+                except OSError as exc:  # ICMP errors and the like: nothing to do for a receiver
+                    logger.debug("RTP socket: %s", exc)
+                    return
+                if receiver is None:
+                    continue  # before SETUP's reply: read, so the socket stops being ready
+                now = clock()
+                if self.first_packet_time is None:
+                    self.first_packet_time = now
+                self.last_packet_time = now
+                frames = receiver.rtp_received(bytes(view[:size]), addr, now)
+                if frames:
+                    self._deliver(frames)
+        finally:
+            self._schedule_poll()
 
     def _rtp_in(self, data: bytes, addr: tuple | None) -> None:
         receiver = self.receiver

@@ -143,7 +143,8 @@ class Receiver:
         return self.server_host is None or addr is None or addr[0] == self.server_host
 
     def _rtp(self, data: bytes, addr: tuple | None, now: float) -> list[Frame]:
-        if not self._from_server(addr):
+        server_host = self.server_host  # _from_server, inlined on the per-packet path
+        if server_host is not None and addr is not None and addr[0] != server_host:
             self.drops[DropReason.FOREIGN_ADDRESS] += 1
             return []
         if len(data) > RTP_HEADER_SIZE and data[0] == _PLAIN_FIRST_OCTET:
@@ -172,30 +173,49 @@ class Receiver:
         if not self.stats.packet(sequence, timestamp, now, len(payload)):
             self.drops[DropReason.NOT_COUNTED] += 1
             return []
-        late_before = self._reorder.late
+        reorder = self._reorder
+        if reorder.take_in_order(sequence):
+            # The usual case: in order with nothing waiting, so straight to reassembly.
+            return self._reassemble_one(sequence, timestamp, marker, payload, now)
+        late_before = reorder.late
         pending = _Pending(sequence, timestamp, marker, payload, now)
-        released = self._reorder.push(sequence, pending, now)
-        if self._reorder.late != late_before:
+        released = reorder.push(sequence, pending, now)
+        if reorder.late != late_before:
             self.drops[DropReason.LATE] += 1
         return self._reassemble(released)
 
     def _reassemble(self, pending: list[_Pending]) -> list[Frame]:
         frames: list[Frame] = []
         for item in pending:
-            try:
-                jpeg = self._depacketizer.push(item.payload, item.timestamp, item.marker)
-            except ParseError as exc:
-                logger.debug("bad RFC 2435 payload seq %d: %s", item.sequence, exc)
-                self.drops[DropReason.MALFORMED_JPEG] += 1
-                self._count_depacketizer_drops()
-                continue
-            self._count_depacketizer_drops()
-            if jpeg is None:
-                continue
-            self.stats.frame_complete(item.arrival)
-            frames.append(Frame(bytes(jpeg), item.timestamp, item.arrival, self._index))
-            self._index += 1
+            frames += self._reassemble_one(
+                item.sequence, item.timestamp, item.marker, item.payload, item.arrival
+            )
         return frames
+
+    def _reassemble_one(
+        self,
+        sequence: int,
+        timestamp: int,
+        marker: bool,
+        payload: bytes | memoryview,
+        arrival: float,
+    ) -> list[Frame]:
+        depacketizer = self._depacketizer
+        try:
+            jpeg = depacketizer.push(payload, timestamp, marker)
+        except ParseError as exc:
+            logger.debug("bad RFC 2435 payload seq %d: %s", sequence, exc)
+            self.drops[DropReason.MALFORMED_JPEG] += 1
+            self._count_depacketizer_drops()
+            return []
+        if depacketizer.frames_dropped != self._depacketizer_dropped:
+            self._count_depacketizer_drops()
+        if jpeg is None:
+            return []
+        self.stats.frame_complete(arrival)
+        frame = Frame(bytes(jpeg), timestamp, arrival, self._index)
+        self._index += 1
+        return [frame]
 
     def _count_depacketizer_drops(self) -> None:
         dropped = self._depacketizer.frames_dropped

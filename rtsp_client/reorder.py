@@ -49,6 +49,14 @@ class ReorderBuffer(Generic[T]):
         self._next = None
         self._held.clear()
 
+    def take_in_order(self, seq: int) -> bool:
+        """True, and the position advanced past ``seq``, when it is the very next number and
+        nothing waits: the caller uses the packet at once, without ``push`` holding it."""
+        if self._held or (self._next is not None and seq != self._next):
+            return False
+        self._next = (seq + 1) % SEQ_MOD
+        return True
+
     def push(self, seq: int, item: T, now: float) -> list[T]:
         """Offer one packet; return those now releasable, in order."""
         if not self._held and (self._next is None or seq == self._next):

@@ -169,6 +169,30 @@ class StatsAccumulator:
         if self._first_arrival is None:
             self._first_arrival = arrival
         self._last_arrival = arrival
+        max_seq = self.max_seq
+        if seq == (max_seq + 1) % SEQ_MOD and self._started and not self._probation:
+            # A.1's usual case, inlined (it runs per packet): the next number of a valid
+            # source. A new highest number is neither a duplicate nor reordered.
+            if seq == 0:
+                self.cycles += SEQ_MOD
+            self.max_seq = seq
+            extended = self.cycles + seq
+            self._recent[extended % DUPLICATE_WINDOW] = extended
+            self.received += 1
+            self.bytes_received += size
+            self._unframed_bytes += size
+            transit = arrival * self.clock_rate - timestamp  # A.8, as in _jitter
+            if self._transit is not None:
+                d = abs(transit - self._transit)
+                if d > (1 << 31):
+                    d = abs(d - (1 << 32))
+                self.jitter += (d - self.jitter) / JITTER_GAIN
+            self._transit = transit
+            return True
+        return self._account(seq, timestamp, arrival, size)
+
+    def _account(self, seq: int, timestamp: int, arrival: float, size: int) -> bool:
+        """The general A.1 path of ``packet`` (arrival times already noted)."""
         previous_highest = self.cycles + self.max_seq
         if not self._update_seq(seq):
             return False
