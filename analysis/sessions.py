@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from analysis.netdecode import Endpoint, FlowKey, Traffic, endpoints
-from analysis.rtcp_wire import RtcpFlow, looks_like_rtcp, read_compound, read_flow
+from analysis.rtcp_wire import (
+    RTCP_APP,
+    RTCP_SR,
+    RtcpFlow,
+    looks_like_rtcp,
+    read_compound,
+    read_flow,
+)
 from analysis.rtp_stream import (
     RTP_HEADER_LEN,
     RTP_PT_MASK,
@@ -28,7 +35,7 @@ from analysis.rtp_stream import (
     split_by_ssrc,
 )
 from analysis.rtsp_headers import RtpInfoEntry, TransportSpec, parse_rtp_info, parse_transport
-from analysis.rtsp_wire import InterleavedFrame, Kind, RtspMessage, read_stream
+from analysis.rtsp_wire import INTERLEAVED_MAGIC, InterleavedFrame, Kind, RtspMessage, read_stream
 from analysis.sdp_reader import SdpInfo, parse_sdp
 from analysis.tcp import TcpStream, reassemble
 
@@ -37,7 +44,11 @@ log = logging.getLogger(__name__)
 HEURISTIC_MIN_PACKETS = 4  # fewer datagrams say too little to call a flow RTP
 HEURISTIC_SAMPLE = 20
 HEURISTIC_MAX_SEQ_STEP = 10
-RTCP_PT_AS_RTP = range(72, 77)  # SR..APP (200..204) read as marker + PT in an RTP header
+# A flow is called RTP (or RTCP) when this share of its sampled datagrams look the part.
+HEURISTIC_MIN_SHARE = 0.8
+# SR..APP (200..204) read as marker + PT in an RTP header: PT 72..76 (RFC 5761 §4).
+RTCP_PT_AS_RTP = range(RTCP_SR & RTP_PT_MASK, (RTCP_APP & RTP_PT_MASK) + 1)
+RTSP_SNIFF_BYTES = 512  # enough for a first request or status line
 STATUS_OK_FIRST, STATUS_OK_LAST = 200, 299
 
 
@@ -68,6 +79,7 @@ NEXT_STATE = {
 
 
 def is_success(message: RtspMessage | None) -> bool:
+    """A response with a 2xx status (RFC 2326 §7.1.1)."""
     return message is not None and STATUS_OK_FIRST <= message.status <= STATUS_OK_LAST
 
 
@@ -84,6 +96,7 @@ class Exchange:
 
     @property
     def method(self) -> str:
+        """The request's method, or "" for a response to no captured request."""
         return self.request.method if self.request else ""
 
 
@@ -106,10 +119,12 @@ class RtspConnection:
 
     @property
     def label(self) -> str:
+        """client -> server, for evidence texts."""
         return f"{self.client} -> {self.server}"
 
     @property
     def messages(self) -> list[RtspMessage]:
+        """Requests, responses and unreadable messages, in capture order."""
         return sorted(self.requests + self.responses + self.invalid, key=lambda m: m.pktno)
 
 
@@ -135,7 +150,6 @@ class RtspSession:
     plays: list[tuple[Exchange, list[RtpInfoEntry]]] = field(default_factory=list)
     # (start, stop) times when RTP may flow: PLAY request to PAUSE/TEARDOWN reply.
     playing: list[tuple[float, float | None]] = field(default_factory=list)
-    stop_exchanges: list[Exchange] = field(default_factory=list)
     streams: list[RtpStream] = field(default_factory=list)
     rtcp: list[RtcpFlow] = field(default_factory=list)
 
@@ -160,7 +174,6 @@ class CaptureSessions:
     unlinked_rtp: list[RtpStream] = field(default_factory=list)  # RTP no SETUP negotiated
     # Header-only RTP from a client's RTP port to the server (NAT hole punching).
     keepalives: list[RtpStream] = field(default_factory=list)
-    sdps: list[SdpInfo] = field(default_factory=list)
 
 
 def build(traffic: Traffic, rtp_ports: list[int] | None = None) -> CaptureSessions:
@@ -190,10 +203,10 @@ def _tcp_pairs(traffic: Traffic) -> list[tuple[FlowKey, FlowKey | None]]:
 
 
 def _looks_like_rtsp(stream: TcpStream) -> bool:
-    head = stream.data[:512].lstrip(b"\r\n")
+    head = stream.data[:RTSP_SNIFF_BYTES].lstrip(b"\r\n")
     if not head:
         return False
-    if head[:1] == b"$" or head.startswith(b"RTSP/"):
+    if head[0] == INTERLEAVED_MAGIC or head.startswith(b"RTSP/"):
         return True
     first_line = head.split(b"\n", 1)[0]
     return b" RTSP/" in first_line
@@ -292,7 +305,6 @@ def _walk_sessions(conn: RtspConnection, result: CaptureSessions) -> list[RtspSe
         ex.session_id = session.id if session else sid
         if method == "DESCRIBE" and is_success(resp) and resp.body:
             sdp = parse_sdp(resp.body)
-            result.sdps.append(sdp)
         if not is_success(resp):
             continue
         if method == "SETUP":
@@ -323,9 +335,6 @@ def _walk_sessions(conn: RtspConnection, result: CaptureSessions) -> list[RtspSe
                     session.playing.append((req.time, None))
             elif session.playing and session.playing[-1][1] is None:
                 session.playing[-1] = (session.playing[-1][0], resp.time)
-                session.stop_exchanges.append(ex)
-            elif method == "TEARDOWN":
-                session.stop_exchanges.append(ex)
             session.state = NEXT_STATE[method]
     return list(sessions.values())
 
@@ -412,7 +421,10 @@ def _adopt(
 
 def _looks_like_rtcp_flow(datagrams: list[tuple[int, float, bytes]]) -> bool:
     sample = datagrams[:HEURISTIC_SAMPLE]
-    return bool(sample) and sum(looks_like_rtcp(d[2]) for d in sample) * 5 >= len(sample) * 4
+    return (
+        bool(sample)
+        and sum(looks_like_rtcp(d[2]) for d in sample) >= len(sample) * HEURISTIC_MIN_SHARE
+    )
 
 
 def _looks_like_rtp_flow(datagrams: list[tuple[int, float, bytes]]) -> bool:
@@ -436,7 +448,7 @@ def _looks_like_rtp_flow(datagrams: list[tuple[int, float, bytes]]) -> bool:
         if prev_seq is None or 0 < (seq - prev_seq) % SEQ_MODULUS <= HEURISTIC_MAX_SEQ_STEP:
             good += 1
         prev_seq = seq
-    return good * 5 >= len(sample) * 4
+    return good >= len(sample) * HEURISTIC_MIN_SHARE
 
 
 def _link_udp(
