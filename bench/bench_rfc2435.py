@@ -8,7 +8,6 @@ the file (filesrc ! jpegparse ! fakesink) subtracted so only the (de)payloader c
 
 from __future__ import annotations
 
-import io
 import resource
 import shutil
 import subprocess
@@ -17,6 +16,7 @@ import time
 from pathlib import Path
 
 from rtsp_common.jpeg import Depacketizer, packetize
+from tests.media_samples import read_lab_frames, rotating_frames
 
 LAB_MOVIE = Path(__file__).resolve().parents[2] / "shared" / "lab" / "movie.Mjpeg"
 MAX_PAYLOAD = 1400
@@ -26,22 +26,8 @@ REPEAT = 10  # passes over the clip, so the child's start-up cost is small besid
 def load_frames() -> list[bytes]:
     """The lab's 240 frames (5-digit length prefix), or 240 generated 640x480 frames."""
     if LAB_MOVIE.exists():
-        data = LAB_MOVIE.read_bytes()
-        frames, pos = [], 0
-        while pos < len(data):
-            length = int(data[pos : pos + 5])
-            frames.append(data[pos + 5 : pos + 5 + length])
-            pos += 5 + length
-        return frames
-    from PIL import Image
-
-    frames = []
-    base = Image.effect_mandelbrot((640, 480), (-2.0, -1.2, 0.8, 1.2), 64).convert("RGB")
-    for i in range(240):
-        out = io.BytesIO()
-        base.rotate(i * 1.5).save(out, "JPEG", quality=75)
-        frames.append(out.getvalue())
-    return frames
+        return read_lab_frames(LAB_MOVIE)
+    return rotating_frames(240, (640, 480), degrees=1.5)
 
 
 def ours(frames: list[bytes]) -> tuple[float, float]:

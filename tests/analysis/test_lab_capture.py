@@ -3,12 +3,11 @@ lab's own movie.Mjpeg: check names each of the lab's habits and still extracts f
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from lab_client import LabClient
 from lab_server import LabServer
 from local_ports import free_port
+from media_samples import read_lab_frames
 from realtools import require_raw_socket, require_tool
 from tshark_streams import check_streams, live_capture, tshark_rtp_streams
 
@@ -16,18 +15,6 @@ from analysis.check import check_capture
 from analysis.frames import PayloadFormat
 
 FRAMES = 30
-LAB_LENGTH_DIGITS = 5  # each frame of a lab .Mjpeg is prefixed by its length in 5 digits
-
-
-def lab_frames(path: Path, count: int) -> list[bytes]:
-    data = path.read_bytes()
-    out, pos = [], 0
-    while pos < len(data) and len(out) < count:
-        length = int(data[pos : pos + LAB_LENGTH_DIGITS])
-        pos += LAB_LENGTH_DIGITS
-        out.append(data[pos : pos + length])
-        pos += length
-    return out
 
 
 @pytest.mark.interop
@@ -59,7 +46,7 @@ def test_lab_session_is_named_as_the_lab_format(tmp_path, lab_movie):
     (session,) = result.sessions
     (stream,) = session.streams
     assert stream.format is PayloadFormat.WHOLE_JPEG and stream.ssrc == 0
-    originals = lab_frames(lab_movie, len(stream.frames))
+    originals = read_lab_frames(lab_movie, len(stream.frames))
     assert len(stream.frames) >= FRAMES
     assert [f.jpeg() for f in stream.frames] == originals
     assert check_streams(result) == tshark_rtp_streams(tshark, pcap, [rtp_port])

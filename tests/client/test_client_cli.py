@@ -10,9 +10,9 @@ import threading
 import time
 
 import pytest
-from client_support import decode
 from fake_rtsp import FakeRTSPServer, standard
 from local_ports import free_port
+from media_samples import decode
 
 from rtsp_client.cli import ExitCode, main
 from rtsp_common.mjpeg import open_media

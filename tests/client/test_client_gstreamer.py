@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from client_support import decode
 from gst_peer import gst_rtsp_server, make_mkv_clip, require_gst_peer
+from media_samples import decode
 
 from rtsp_client import RTSPClient
 from rtsp_common.mjpeg import open_media

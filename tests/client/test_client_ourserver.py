@@ -6,7 +6,7 @@ import hashlib
 import time
 
 import pytest
-from client_support import decode
+from media_samples import decode
 
 from rtsp_client import RTSPClient
 from rtsp_common.mjpeg import open_media

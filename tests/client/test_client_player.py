@@ -10,7 +10,7 @@ import sys
 import time
 
 import pytest
-from client_support import decode
+from media_samples import decode
 from realtools import require_tool
 
 from rtsp_client import RTSPClient

@@ -1,49 +1,16 @@
-"""Real JPEGs made by Pillow for the RFC 2435 tests, and small helpers around them.
+"""Helpers for the RFC 2435 tests: JPEG segments and tables, and delivering packets.
 
-The helpers that read JPEG segments here are written independently of
-rtsp_common.jfif, so the tests do not check the parser against itself.
+The pictures themselves come from tests/media_samples.py. The helpers that read JPEG
+segments here are written independently of rtsp_common.jfif, so the tests do not check
+the parser against itself.
 """
 
 from __future__ import annotations
 
-import io
 import struct
 from collections.abc import Iterable
-from functools import lru_cache
-from pathlib import Path
-
-from PIL import Image
 
 from rtsp_common.jpeg import Depacketizer, packetize
-
-# Pillow's subsampling option: 0 = 4:4:4, 1 = 4:2:2, 2 = 4:2:0.
-SUB_444, SUB_422, SUB_420 = 0, 1, 2
-
-
-@lru_cache(maxsize=64)
-def sample_image(width: int, height: int) -> Image.Image:
-    """A deterministic colour picture with detail in every channel."""
-    red = Image.effect_mandelbrot((width, height), (-2.0, -1.2, 0.8, 1.2), 64)
-    green = Image.radial_gradient("L").resize((width, height))
-    blue = Image.linear_gradient("L").rotate(30).resize((width, height))
-    return Image.merge("RGB", (red, green, blue))
-
-
-def make_jpeg(width: int = 64, height: int = 48, mode: str = "RGB", **options) -> bytes:
-    """Encode the sample picture with Pillow's JPEG encoder and ``options``."""
-    image = sample_image(width, height)
-    if mode != "RGB":
-        image = image.convert(mode)
-    out = io.BytesIO()
-    image.save(out, "JPEG", **options)
-    return out.getvalue()
-
-
-def pixels(jpeg: bytes) -> tuple[tuple[int, int], str, bytes]:
-    """Decode with Pillow: size, mode and raw pixels."""
-    with Image.open(io.BytesIO(jpeg)) as image:
-        image.load()
-        return image.size, image.mode, image.tobytes()
 
 
 def segments(jpeg: bytes) -> list[tuple[int, bytes]]:
@@ -114,15 +81,3 @@ def round_trip(jpeg: bytes, max_payload: int = 1400) -> bytes:
     frames = deliver(marked(packetize(jpeg, max_payload)))
     assert len(frames) == 1, f"expected one frame, got {len(frames)}"
     return frames[0]
-
-
-def read_lab_frames(path: Path) -> list[bytes]:
-    """The lab's .Mjpeg: each frame is 5 ASCII digits of length, then the JPEG."""
-    data = path.read_bytes()
-    frames = []
-    pos = 0
-    while pos < len(data):
-        length = int(data[pos : pos + 5])
-        frames.append(data[pos + 5 : pos + 5 + length])
-        pos += 5 + length
-    return frames

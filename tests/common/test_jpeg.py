@@ -7,16 +7,8 @@ import struct
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from jpeg_samples import (
-    SUB_420,
-    SUB_422,
-    dht_tables,
-    dqt_tables,
-    make_jpeg,
-    pixels,
-    round_trip,
-    segments,
-)
+from jpeg_samples import dht_tables, dqt_tables, round_trip, segments
+from media_samples import SUB_420, SUB_422, make_jpeg, pixels
 
 from rtsp_common.jpeg import (
     JPEGFrame,

@@ -6,7 +6,8 @@ import random
 import struct
 
 import pytest
-from jpeg_samples import deliver, make_jpeg, marked, pixels
+from jpeg_samples import deliver, marked
+from media_samples import make_jpeg, pixels
 
 from rtsp_common.errors import ParseError, UnsupportedJPEG
 from rtsp_common.jpeg import Depacketizer, packetize, parse_jpeg

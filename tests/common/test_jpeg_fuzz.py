@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from jpeg_samples import make_jpeg, marked
+from jpeg_samples import marked
+from media_samples import make_jpeg
 
 from rtsp_common.errors import ParseError
 from rtsp_common.jpeg import Depacketizer, packetize, parse_jpeg

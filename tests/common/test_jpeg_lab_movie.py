@@ -5,7 +5,8 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from jpeg_samples import SUB_422, deliver, make_jpeg, marked, pixels, read_lab_frames
+from jpeg_samples import deliver, marked
+from media_samples import SUB_422, make_jpeg, pixels, read_lab_frames
 from realtools import require_tool
 
 from rtsp_common.jpeg import Depacketizer, packetize, parse_jpeg

@@ -7,7 +7,7 @@ import subprocess
 import time
 
 import pytest
-from jpeg_samples import SUB_422, make_jpeg, pixels
+from media_samples import SUB_422, make_jpeg, pixels
 from realtools import require_tool
 
 from rtsp_common.jpeg import Depacketizer, packetize

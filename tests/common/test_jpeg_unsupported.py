@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 
 import pytest
-from jpeg_samples import SUB_420, SUB_444, make_jpeg
+from media_samples import SUB_420, SUB_444, make_jpeg
 
 from rtsp_common.errors import ParseError, UnsupportedJPEG
 from rtsp_common.jpeg import packetize, parse_jpeg

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from server_harness import make_frames, write_clip
+from media_samples import numbered_frames
+from server_harness import write_clip
 
 from rtsp_server import RTSPServer
 
@@ -14,7 +15,7 @@ CLIP_FRAMES = 64
 
 @pytest.fixture(scope="session")
 def clip_frames() -> list[bytes]:
-    return make_frames(CLIP_FRAMES)
+    return numbered_frames(CLIP_FRAMES)
 
 
 @pytest.fixture

@@ -1,38 +1,16 @@
-"""Test harness for rtsp_server: sample clips and a tiny blocking RTSP/RTP client (rtsp_common)."""
+"""Test harness for rtsp_server: clips on disk and a tiny blocking RTSP/RTP client (rtsp_common)."""
 
 from __future__ import annotations
 
-import io
 import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PIL import Image, ImageDraw
-
 from rtsp_common.mjpeg import open_writer
 from rtsp_common.rtcp import parse_compound
 from rtsp_common.rtp import RTPPacket
 from rtsp_common.rtsp import InterleavedFrame, MessageParser, Request, Response
-
-
-def make_frames(
-    count: int = 64, size: tuple[int, int] = (160, 120), quality: int = 80, subsampling: int = 2
-) -> list[bytes]:
-    """Baseline JPEG frames with standard Huffman tables, each different.
-
-    ``subsampling`` is Pillow's: 2 for 4:2:0 (RFC 2435 type 1), 1 for 4:2:2 (type 0).
-    """
-    frames = []
-    for n in range(count):
-        image = Image.new("RGB", size, ((n * 37) % 256, (n * 11) % 256, 200 - n % 100))
-        draw = ImageDraw.Draw(image)
-        draw.rectangle((n % size[0], 10, n % size[0] + 20, 40), fill=(255, 255, 0))
-        draw.text((5, size[1] - 20), f"frame {n}", fill=(0, 0, 0))
-        out = io.BytesIO()
-        image.save(out, "JPEG", quality=quality, subsampling=subsampling)
-        frames.append(out.getvalue())
-    return frames
 
 
 def write_clip(path: Path, frames: list[bytes]) -> Path:
@@ -42,12 +20,6 @@ def write_clip(path: Path, frames: list[bytes]) -> Path:
         for frame in frames:
             writer.append(frame)
     return path
-
-
-def progressive_jpeg(size: tuple[int, int] = (64, 48)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", size, (10, 200, 30)).save(out, "JPEG", progressive=True, quality=80)
-    return out.getvalue()
 
 
 @dataclass

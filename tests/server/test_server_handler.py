@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from server_harness import progressive_jpeg, write_clip
+from media_samples import progressive_jpeg
+from server_harness import write_clip
 
 from rtsp_common.errors import ParseError
 from rtsp_common.headers import Session as SessionHeader

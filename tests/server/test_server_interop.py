@@ -9,9 +9,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from media_samples import SUB_422, numbered_frames
 from PIL import Image
 from realtools import require_tool
-from server_harness import make_frames, write_clip
+from server_harness import write_clip
 
 from rtsp_server import RTSPServer
 
@@ -137,7 +138,7 @@ def ffmpeg_frames(url: str, count: int, transport: str, folder: Path) -> list[by
 
 
 def test_ffmpeg_plays_422_frames_pixel_exact(tmp_path):
-    frames = make_frames(10, size=(96, 64), subsampling=1)  # 4:2:2: RFC 2435 type 0
+    frames = numbered_frames(10, size=(96, 64), subsampling=SUB_422)  # RFC 2435 type 0
     write_clip(tmp_path / "m" / "c422.mjpeg", frames)
     with RTSPServer(port=0, media=tmp_path / "m", host="127.0.0.1", fps=50) as server:
         got = ffmpeg_frames(f"rtsp://127.0.0.1:{server.port}/c422.mjpeg", 6, "tcp", tmp_path)

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from server_harness import progressive_jpeg, write_clip
+from media_samples import progressive_jpeg
+from server_harness import write_clip
 from test_server_handler import BASE, Harness
 
 import rtsp_server.media as media_module
