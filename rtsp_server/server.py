@@ -19,6 +19,7 @@ Decisions where RFC 2326 leaves a choice:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
 import os
@@ -32,7 +33,7 @@ from typing import Any
 
 from rtsp_common.errors import ParseError
 from rtsp_common.rtcp import parse_compound
-from rtsp_common.rtp import RTP_HEADER_SIZE, TS_MOD
+from rtsp_common.rtp import RTP_HEADER_SIZE
 from rtsp_common.rtsp import InterleavedFrame
 from rtsp_server.connection import RTSPConnection
 from rtsp_server.handler import (
@@ -53,7 +54,6 @@ from rtsp_server.reports import (
 from rtsp_server.rtp_sender import MAX_UDP_PAYLOAD, UDPSender, interleaved_frame
 from rtsp_server.scheduler import Scheduler
 from rtsp_server.session import InterleavedChannels, Session, SessionRegistry, UDPDestination
-from rtsp_server.stream import RTP_CLOCK_RATE
 
 log = logging.getLogger(__name__)
 
@@ -194,14 +194,8 @@ class RTSPServer:
         self._stop = asyncio.Event()
         rtp_sock, rtcp_sock = _bind_port_pair(self.host, self.rtp_port_request)
         self.rtp_port = rtp_sock.getsockname()[1]
-        self.config = ServerConfig(
-            fps=self.fps,
-            mtu=self.mtu,
-            loop=self.loop_media,
-            session_timeout=self.session_timeout,
-            max_sessions=self.sessions.max_sessions,
-            server_rtp_port=self.rtp_port,
-            server_rtcp_port=self.rtp_port + 1,
+        self.config = dataclasses.replace(
+            self.config, server_rtp_port=self.rtp_port, server_rtcp_port=self.rtp_port + 1
         )
         self._udp = UDPSender(rtp_sock, self.use_gso)
         self._rtcp_sock = rtcp_sock
@@ -343,21 +337,18 @@ class RTSPServer:
         if self._scheduler is not None:
             self._scheduler.remove(session.id)
         if bye and not session.lab_dialect and not session.ended:
-            self._send_rtcp(
-                session,
-                goodbye(
-                    session.stream, self.cname, time.time(), self._now_timestamp(session), reason
-                ),
-            )
+            self._send_bye(session, self.loop_time(), reason)
         log.info("session %s ended: %s", session.id, reason)
 
-    def _now_timestamp(self, session: Session) -> int:
-        """The RTP timestamp of this instant, extrapolated from the last frame (RFC 3550 §6.4.1)."""
-        stream = session.stream
-        if stream.last_timestamp is None or session.last_frame_wallclock is None:
-            return stream.next_timestamp
-        elapsed = time.time() - session.last_frame_wallclock
-        return (stream.last_timestamp + round(elapsed * RTP_CLOCK_RATE)) % TS_MOD
+    def _send_bye(self, session: Session, at: float, reason: str) -> None:
+        """RTCP BYE (after an SR for clock time ``at``: RFC 3550 §6.1)."""
+        rtp_timestamp = session.stream.timestamp_at(at)
+        packet = goodbye(session.stream, self.cname, self._wallclock(at), rtp_timestamp, reason)
+        self._send_rtcp(session, packet)
+
+    def _wallclock(self, at: float) -> float:
+        """The Unix time of loop clock time ``at``: RTCP carries wall-clock NTP time."""
+        return time.time() - (self.loop_time() - at)
 
     # media out -----------------------------------------------------------------------------
 
@@ -368,13 +359,7 @@ class RTSPServer:
         stream = session.stream
         if stream.at_end:
             if not session.lab_dialect:
-                wallclock = time.time() - (self.loop_time() - deadline)
-                self._send_rtcp(
-                    session,
-                    goodbye(
-                        stream, self.cname, wallclock, self._now_timestamp(session), "end of stream"
-                    ),
-                )
+                self._send_bye(session, deadline, "end of stream")
             session.ended = True
             log.info("session %s reached the end of %s", session.id, session.media_path)
             return False
@@ -404,11 +389,11 @@ class RTSPServer:
             assert self._udp is not None
             headers = stream.frame_headers(payloads, deadline)
             self._udp.send_frame((destination.host, destination.rtp_port), headers, payloads)
-        wallclock = time.time() - (self.loop_time() - deadline)
-        session.last_frame_wallclock = wallclock
-        if not session.lab_dialect and self.loop_time() >= session.next_report:
-            session.next_report = self.loop_time() + self.report_interval
+        now = self.loop_time()
+        if not session.lab_dialect and now >= session.next_report:
+            session.next_report = now + self.report_interval
             assert stream.last_timestamp is not None
+            wallclock = self._wallclock(deadline)
             self._send_rtcp(
                 session, sender_report(stream, self.cname, wallclock, stream.last_timestamp)
             )

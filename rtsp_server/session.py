@@ -92,7 +92,6 @@ class Session:
     ended: bool = False  # reached the end of the file without --loop: BYE sent, kept until TEARDOWN
     receiver_reports: int = 0
     next_report: float = 0.0  # loop time of the next RTCP sender report
-    last_frame_wallclock: float | None = None  # Unix time the last frame was due
 
     @property
     def is_interleaved(self) -> bool:

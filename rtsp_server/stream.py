@@ -69,9 +69,22 @@ class RTPStream:
         if self.last_timestamp is None or self.last_sent_at is None:
             self.run_base = self.ts_base
         else:
-            elapsed = max(now - self.last_sent_at, self.frame_interval)
-            self.run_base = (self.last_timestamp + round(elapsed * RTP_CLOCK_RATE)) % TS_MOD
+            # at least one frame interval on, so a quick PLAY never repeats the last timestamp
+            self.run_base = self._clock_after_last(max(now - self.last_sent_at, self.frame_interval))
         self.run_frames = 0
+
+    def timestamp_at(self, now: float) -> int:
+        """The media clock at clock time ``now``, run on from the last frame (RFC 3550 §6.4.1).
+
+        Before any frame it is the next frame's timestamp.
+        """
+        if self.last_timestamp is None or self.last_sent_at is None:
+            return self.next_timestamp
+        return self._clock_after_last(now - self.last_sent_at)
+
+    def _clock_after_last(self, elapsed: float) -> int:
+        assert self.last_timestamp is not None
+        return (self.last_timestamp + round(elapsed * RTP_CLOCK_RATE)) % TS_MOD
 
     @property
     def next_timestamp(self) -> int:

@@ -117,6 +117,15 @@ def test_new_run_continues_the_media_clock_from_the_last_frame():
     assert (stream.next_timestamp - last) % (1 << 32) == 3600
 
 
+def test_timestamp_at_runs_the_media_clock_on_from_the_last_frame():
+    stream = RTPStream.create(25, 100)
+    assert stream.timestamp_at(5.0) == stream.next_timestamp  # nothing sent yet
+    stream.start_run(10.0)
+    stream.frame_headers([b"x"], sent_at=10.0)
+    last = stream.last_timestamp
+    assert (stream.timestamp_at(10.5) - last) % (1 << 32) == 45_000  # what an SR or BYE carries
+
+
 def test_end_without_loop():
     stream = RTPStream.create(10, 2)
     stream.frame_headers([b"x"])
