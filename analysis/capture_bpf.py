@@ -15,6 +15,17 @@ import socket
 import struct
 from dataclasses import dataclass
 
+from analysis.inet import (
+    ETHER_HEADER_LEN,
+    ETHERTYPE_8021Q,
+    ETHERTYPE_IPV4,
+    ETHERTYPE_IPV6,
+    ETHERTYPE_OFFSET,
+    IPPROTO_TCP,
+    IPPROTO_UDP,
+    IPV4_PROTO_OFFSET,
+)
+
 log = logging.getLogger(__name__)
 
 # linux/filter.h opcodes (class | size | mode).
@@ -32,13 +43,10 @@ SKF_AD_PKTTYPE = 4
 PACKET_OUTGOING = 4
 # asm-generic/socket.h
 SO_ATTACH_FILTER = 26
-ETHERTYPE_OFFSET = 12
-IP_OFFSET = 14
-ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_VLAN = 0x0800, 0x86DD, 0x8100
-IPV4_FLAGS_OFFSET = IP_OFFSET + 6
-IPV4_PROTO_OFFSET = IP_OFFSET + 9
+IP_OFFSET = ETHER_HEADER_LEN
+IPV4_FLAGS_AT = IP_OFFSET + 6
+IPV4_PROTO_AT = IP_OFFSET + IPV4_PROTO_OFFSET
 IPV4_FRAGMENT_OFFSET_MASK = 0x1FFF
-PROTO_TCP, PROTO_UDP = 6, 17
 ACCEPT_BYTES = 0x40000
 _INSN = struct.Struct("=HBBI")
 
@@ -85,13 +93,13 @@ def session_filter(rtsp_port: int, *, drop_outgoing: bool) -> list[Insn]:
         (LD_H_ABS, 0, 0, ETHERTYPE_OFFSET),
         (JEQ_K, "ipv4", 0, ETHERTYPE_IPV4),
         (JEQ_K, "accept", 0, ETHERTYPE_IPV6),
-        (JEQ_K, "accept", "drop", ETHERTYPE_VLAN),
+        (JEQ_K, "accept", "drop", ETHERTYPE_8021Q),
         "ipv4",
-        (LD_H_ABS, 0, 0, IPV4_FLAGS_OFFSET),
+        (LD_H_ABS, 0, 0, IPV4_FLAGS_AT),
         (JSET_K, "accept", 0, IPV4_FRAGMENT_OFFSET_MASK),  # later fragment: user space decides
-        (LD_B_ABS, 0, 0, IPV4_PROTO_OFFSET),
-        (JEQ_K, "accept", 0, PROTO_UDP),
-        (JEQ_K, 0, "drop", PROTO_TCP),
+        (LD_B_ABS, 0, 0, IPV4_PROTO_AT),
+        (JEQ_K, "accept", 0, IPPROTO_UDP),
+        (JEQ_K, 0, "drop", IPPROTO_TCP),
         (LDX_B_MSH, 0, 0, IP_OFFSET),
         (LD_H_IND, 0, 0, IP_OFFSET),            # TCP source port
         (JEQ_K, "accept", 0, rtsp_port),

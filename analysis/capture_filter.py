@@ -13,20 +13,24 @@ import re
 import struct
 from dataclasses import dataclass, field
 
+from analysis.inet import (
+    ETHER_HEADER_LEN,
+    ETHERTYPE_8021Q,
+    ETHERTYPE_IPV4,
+    ETHERTYPE_IPV6,
+    ETHERTYPE_OFFSET,
+    IPPROTO_TCP,
+    IPPROTO_UDP,
+    IPV4_MIN_HEADER_LEN,
+    IPV4_PROTO_OFFSET,
+    IPV6_HEADER_LEN,
+    UDP_HEADER_LEN,
+    VLAN_TAG_LEN,
+)
 from analysis.rtsp_headers import port_pairs
 
 log = logging.getLogger(__name__)
 
-# IEEE 802.3 / 802.1Q ethertypes.
-ETHERTYPE_IPV4 = 0x0800
-ETHERTYPE_IPV6 = 0x86DD
-ETHERTYPE_VLAN = 0x8100
-ETHER_HEADER_SIZE = 14
-VLAN_TAG_SIZE = 4
-# IP protocol numbers (IANA).
-PROTO_TCP = 6
-PROTO_UDP = 17
-IPV6_HEADER_SIZE = 40
 # RFC 791: the low 13 bits of the flags/offset word are the fragment offset; 0x2000 is MF.
 IPV4_FRAGMENT_OFFSET_MASK = 0x1FFF
 IPV4_MORE_FRAGMENTS = 0x2000
@@ -58,20 +62,20 @@ class FrameInfo:
 
 def parse_frame(frame: bytes | memoryview) -> FrameInfo | None:
     """Read an Ethernet frame's IP and TCP/UDP headers; None for anything else."""
-    if len(frame) < ETHER_HEADER_SIZE:
+    if len(frame) < ETHER_HEADER_LEN:
         return None
-    (ethertype,) = struct.unpack_from("!H", frame, 12)
-    offset = ETHER_HEADER_SIZE
-    if ethertype == ETHERTYPE_VLAN and len(frame) >= offset + VLAN_TAG_SIZE:
+    (ethertype,) = struct.unpack_from("!H", frame, ETHERTYPE_OFFSET)
+    offset = ETHER_HEADER_LEN
+    if ethertype == ETHERTYPE_8021Q and len(frame) >= offset + VLAN_TAG_LEN:
         (ethertype,) = struct.unpack_from("!H", frame, offset + 2)
-        offset += VLAN_TAG_SIZE
+        offset += VLAN_TAG_LEN
     fragment_key = None
     if ethertype == ETHERTYPE_IPV4:
-        if len(frame) < offset + 20:
+        if len(frame) < offset + IPV4_MIN_HEADER_LEN:
             return None
         ihl = (frame[offset] & 0x0F) * 4
         ip_id, frag = struct.unpack_from("!HH", frame, offset + 4)
-        proto = frame[offset + 9]
+        proto = frame[offset + IPV4_PROTO_OFFSET]
         src = bytes(frame[offset + 12 : offset + 16])
         dst = bytes(frame[offset + 16 : offset + 20])
         if frag & (IPV4_FRAGMENT_OFFSET_MASK | IPV4_MORE_FRAGMENTS):
@@ -81,20 +85,20 @@ def parse_frame(frame: bytes | memoryview) -> FrameInfo | None:
                 return FrameInfo(proto, src, dst, 0, 0, offset + ihl, fragment_key, True)
         offset += ihl
     elif ethertype == ETHERTYPE_IPV6:
-        if len(frame) < offset + IPV6_HEADER_SIZE:
+        if len(frame) < offset + IPV6_HEADER_LEN:
             return None
         proto = frame[offset + 6]
         src = bytes(frame[offset + 8 : offset + 24])
         dst = bytes(frame[offset + 24 : offset + 40])
-        offset += IPV6_HEADER_SIZE
+        offset += IPV6_HEADER_LEN
     else:
         return None
-    if proto == PROTO_UDP:
-        if len(frame) < offset + 8:
+    if proto == IPPROTO_UDP:
+        if len(frame) < offset + UDP_HEADER_LEN:
             return None
         sport, dport = struct.unpack_from("!HH", frame, offset)
-        return FrameInfo(proto, src, dst, sport, dport, offset + 8, fragment_key)
-    if proto == PROTO_TCP:
+        return FrameInfo(proto, src, dst, sport, dport, offset + UDP_HEADER_LEN, fragment_key)
+    if proto == IPPROTO_TCP:
         if len(frame) < offset + 20:
             return None
         sport, dport = struct.unpack_from("!HH", frame, offset)
@@ -133,7 +137,7 @@ class SessionFlowFilter:
             return False
         if info.is_later_fragment:
             return info.fragment_key in self._fragments
-        if info.proto == PROTO_TCP:
+        if info.proto == IPPROTO_TCP:
             if self.rtsp_port not in (info.sport, info.dport):
                 return False
             if len(frame) > info.payload_offset:
@@ -141,8 +145,8 @@ class SessionFlowFilter:
             return True
         keep = ((info.dst, info.dport) in self.endpoints
                 or (info.src, info.sport) in self.endpoints
-                or (info.proto == PROTO_UDP and (info.dport in self.extra_udp_ports
-                                                 or info.sport in self.extra_udp_ports)))
+                or (info.proto == IPPROTO_UDP and (info.dport in self.extra_udp_ports
+                                                   or info.sport in self.extra_udp_ports)))
         if keep and info.fragment_key is not None:
             self._fragments[info.fragment_key] = None
             if len(self._fragments) > MAX_TRACKED_FRAGMENTS:

@@ -14,6 +14,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from analysis.inet import (
+    ETHER_HEADER_LEN,
+    ETHERTYPE_IPV4,
+    ETHERTYPE_IPV6,
+    ETHERTYPE_OFFSET,
+    ETHERTYPE_VLAN,
+    IPPROTO_TCP,
+    IPPROTO_UDP,
+    IPV4_MIN_HEADER_LEN,
+    IPV4_PROTO_OFFSET,
+    IPV6_HEADER_LEN,
+    UDP_HEADER_LEN,
+    VLAN_TAG_LEN,
+)
 from analysis.pcapfile import Records
 
 log = logging.getLogger(__name__)
@@ -30,24 +44,15 @@ LINKTYPE_IPV4 = 228
 LINKTYPE_IPV6 = 229
 LINKTYPE_LINUX_SLL2 = 276
 
-ETHERTYPE_IPV4 = 0x0800
-ETHERTYPE_IPV6 = 0x86DD
-ETHERTYPE_VLAN = (0x8100, 0x88A8)
-ETHER_HEADER_LEN = 14
 SLL_HEADER_LEN = 16
 SLL2_HEADER_LEN = 20
-VLAN_TAG_LEN = 4
 # BSD address families for IPv6 differ by OS (OpenBSD 24, FreeBSD 28, macOS 30).
 AF_INET_BSD = 2
 AF_INET6_BSD = (24, 28, 30)
 
-IPPROTO_TCP = 6
-IPPROTO_UDP = 17
 # IPv6 extension headers that may precede the transport header (RFC 8200 §4).
 IPV6_EXTENSIONS = (0, 43, 60)
 IPV6_FRAGMENT = 44
-IPV6_HEADER_LEN = 40
-UDP_HEADER_LEN = 8
 
 TCP_FIN = 0x01
 TCP_SYN = 0x02
@@ -141,7 +146,7 @@ class Traffic:
 
 # Ethernet + IPv4 without options + UDP: where the bytes of interest sit (RFC 791, 768).
 FAST_IP = ETHER_HEADER_LEN
-FAST_UDP = ETHER_HEADER_LEN + 20
+FAST_UDP = ETHER_HEADER_LEN + IPV4_MIN_HEADER_LEN
 FAST_PAYLOAD = FAST_UDP + UDP_HEADER_LEN
 IPV4_NO_OPTIONS = 0x45
 
@@ -163,12 +168,12 @@ def _fast_udp(records: Records, traffic: Traffic) -> np.ndarray:
     frag = (buf[o + FAST_IP + 6].astype(np.int64) << 8) | buf[o + FAST_IP + 7]
     total = (buf[o + FAST_IP + 2].astype(np.int64) << 8) | buf[o + FAST_IP + 3]
     ok = (
-        (buf[o + 12] == ETHERTYPE_IPV4 >> 8)
-        & (buf[o + 13] == ETHERTYPE_IPV4 & 0xFF)
+        (buf[o + ETHERTYPE_OFFSET] == ETHERTYPE_IPV4 >> 8)
+        & (buf[o + ETHERTYPE_OFFSET + 1] == ETHERTYPE_IPV4 & 0xFF)
         & (buf[o + FAST_IP] == IPV4_NO_OPTIONS)
-        & (buf[o + FAST_IP + 9] == IPPROTO_UDP)
+        & (buf[o + FAST_IP + IPV4_PROTO_OFFSET] == IPPROTO_UDP)
         & ((frag & 0x3FFF) == 0)
-        & (total >= 20 + UDP_HEADER_LEN)
+        & (total >= IPV4_MIN_HEADER_LEN + UDP_HEADER_LEN)
     )
     index = candidates[ok]
     if not len(index):

@@ -14,6 +14,14 @@ from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
 
+from analysis.inet import (
+    ETHERTYPE_IPV4,
+    ETHERTYPE_IPV6,
+    IPPROTO_TCP,
+    IPPROTO_UDP,
+    UDP_HEADER_LEN,
+    internet_checksum,
+)
 from analysis.jpeg_source import JPEGSourceError, read_scan_image
 from analysis.pcap_writer import PcapFileWriter
 from analysis.rfc2435 import (
@@ -35,21 +43,10 @@ from analysis.rtp_stream import (
 )
 from analysis.rtsp_wire import INTERLEAVED_MAGIC
 
-ETHERTYPE_IPV4 = 0x0800
-ETHERTYPE_IPV6 = 0x86DD
-IPPROTO_TCP = 6
-IPPROTO_UDP = 17
 DEFAULT_TTL = 64
 TCP_FLAGS = {"F": 0x01, "S": 0x02, "R": 0x04, "P": 0x08, "A": 0x10}
 _MAC_CLIENT = bytes.fromhex("020000000002")
 _MAC_SERVER = bytes.fromhex("020000000001")
-
-
-def _checksum(header: bytes) -> int:
-    total = sum(struct.unpack(f"!{len(header) // 2}H", header))
-    while total > 0xFFFF:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
 
 
 def _ip(addr: str) -> bytes:
@@ -77,7 +74,7 @@ class PcapSynth:
             "!BBHHHBBH4s4s", 0x45, 0, 20 + len(l4), self._ip_id, 0x4000, DEFAULT_TTL, proto, 0,
             _ip(src), _ip(dst),
         )  # fmt: skip
-        header = header[:10] + struct.pack("!H", _checksum(header)) + header[12:]
+        header = header[:10] + struct.pack("!H", internet_checksum(header)) + header[12:]
         eth = _MAC_SERVER + _MAC_CLIENT + struct.pack("!H", ETHERTYPE_IPV4)
         return self.frame(t, eth + header + l4)
 
@@ -94,14 +91,13 @@ class PcapSynth:
 
     def udp(self, t: float, src: tuple[str, int], dst: tuple[str, int], payload: bytes) -> int:
         """Append a UDP datagram (IPv4: checksum 0, "none"; IPv6: computed, RFC 8200 §8.1)."""
-        l4 = struct.pack("!HHHH", src[1], dst[1], 8 + len(payload), 0) + payload
+        l4 = struct.pack("!HHHH", src[1], dst[1], UDP_HEADER_LEN + len(payload), 0) + payload
         if ":" in src[0]:
             pseudo = (
                 ipaddress.IPv6Address(src[0]).packed + ipaddress.IPv6Address(dst[0]).packed
                 + struct.pack("!IxxxB", len(l4), IPPROTO_UDP)
             )  # fmt: skip
-            data = pseudo + l4 + b"\0" * (len(l4) % 2)
-            checksum = _checksum(data) or 0xFFFF
+            checksum = internet_checksum(pseudo + l4) or 0xFFFF  # RFC 768: 0 means "none"
             l4 = l4[:6] + struct.pack("!H", checksum) + l4[8:]
         return self._ip_packet(t, src[0], dst[0], IPPROTO_UDP, l4)
 
