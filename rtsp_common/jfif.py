@@ -24,9 +24,13 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from rtsp_common.errors import ParseError, UnsupportedJPEG
 from rtsp_common.jpeg_tables import HUFFMAN_AC, HUFFMAN_DC, STANDARD_HUFFMAN
+
+if TYPE_CHECKING:
+    import mmap
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +95,15 @@ _CONVERT_HINT = "re-encode it as baseline 4:2:0 with standard tables, e.g. rtsp-
 _SCAN_END = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 
 _SEGMENT_LENGTH = struct.Struct(">H")
+
+
+def find_scan_end(data: bytes | bytearray | memoryview | mmap.mmap, pos: int) -> int:
+    """Offset of the marker that ends the entropy-coded data starting at ``pos``; -1 if none.
+
+    A run of 0xFF fill bytes before the marker counts as fill: the offset is its last 0xFF.
+    """
+    match = _SCAN_END.search(data, pos)
+    return -1 if match is None else match.start()
 
 
 @dataclass(frozen=True)
@@ -314,10 +327,10 @@ def parse_jpeg(data: bytes | bytearray | memoryview) -> JPEGFrame:
     if adobe_transform == 0:
         raise _unsupported("RGB colour (Adobe transform 0), not YCbCr")
     tables, precision = _select_qtables(comps, qtables)
-    match = _SCAN_END.search(view, pos)
-    if match is None:
+    scan_end = find_scan_end(view, pos)
+    if scan_end < 0:
         raise ParseError("truncated JPEG: no EOI marker after the scan")
-    found = view[match.start() + 1]
+    found = view[scan_end + 1]
     if found != EOI:
         if found == DNL:
             raise _unsupported("height defined by a DNL marker")
@@ -332,7 +345,7 @@ def parse_jpeg(data: bytes | bytearray | memoryview) -> JPEGFrame:
         restart_interval=restart_interval,
         qtables=tables,
         precision=precision,
-        scan=view[pos : match.start()],
+        scan=view[pos:scan_end],
     )
 
 

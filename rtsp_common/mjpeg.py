@@ -20,37 +20,38 @@ from pathlib import Path
 from typing import BinaryIO
 
 from rtsp_common.errors import MediaFileError
+from rtsp_common.jfif import (
+    EOI,
+    EOI_BYTES,
+    MARKER_PREFIX,
+    RST0,
+    RST7,
+    SOI,
+    SOI_BYTES,
+    SOS,
+    TEM,
+    find_scan_end,
+)
 
 logger = logging.getLogger(__name__)
 
 LAB_PREFIX_SIZE = 5  # the lab's VideoStream.py reads 5 ASCII digits per frame
 MAX_LAB_FRAME = 99_999  # the largest length 5 digits can write
 
-# JPEG markers (ITU-T T.81 Table B.1).
-MARKER_PREFIX = 0xFF
-SOI = 0xD8
-EOI = 0xD9
-SOS = 0xDA
-TEM = 0x01
-RST_FIRST = 0xD0
-RST_LAST = 0xD7
-STUFFED_ZERO = 0x00  # T.81 B.1.1.5: FF 00 in entropy data is a literal FF
 SEGMENT_LENGTH_SIZE = 2  # T.81 B.1.1.4: a 16-bit length that counts itself
-SOI_BYTES = bytes((MARKER_PREFIX, SOI))
-EOI_BYTES = bytes((MARKER_PREFIX, EOI))
 
 LAB_FORMAT = "lab"
 RAW_FORMAT = "raw"
 LAB_SUFFIX = ".Mjpeg"  # the lab's name, capital M
 RAW_SUFFIXES = (".mjpeg", ".mjpg")
 
-FrameIndex = list[tuple[int, int]]
-_HAVE_PREAD = hasattr(os, "pread")  # (offset of the JPEG bytes, length)
+FrameIndex = list[tuple[int, int]]  # (offset of the JPEG bytes, length) of each frame
+_HAVE_PREAD = hasattr(os, "pread")
 
 
 def _standalone(marker: int) -> bool:
     """Markers without a length field (T.81 B.1.1.3)."""
-    return marker in (SOI, EOI, TEM) or RST_FIRST <= marker <= RST_LAST
+    return marker in (SOI, EOI, TEM) or RST0 <= marker <= RST7
 
 
 class MediaReader:
@@ -233,23 +234,9 @@ class RawMjpegReader(MediaReader):
                 raise truncated(f"segment FF {marker:02X} at offset {pos - 2} has length {length}")
             pos += length
             if marker == SOS:
-                pos = self._entropy_end(data, pos, truncated)
-
-    @staticmethod
-    def _entropy_end(data: mmap.mmap, pos: int, truncated) -> int:
-        """Offset of the first marker after entropy-coded data (not FF 00 stuffing, not RSTn)."""
-        size = len(data)
-        while True:
-            pos = data.find(b"\xff", pos)
-            if pos < 0 or pos + 1 >= size:
-                raise truncated("the file ends inside the entropy-coded scan, before EOI")
-            following = data[pos + 1]
-            if following == STUFFED_ZERO or RST_FIRST <= following <= RST_LAST:
-                pos += 2
-            elif following == MARKER_PREFIX:
-                pos += 1  # fill bytes: the marker proper starts at the last FF
-            else:
-                return pos
+                pos = find_scan_end(data, pos)
+                if pos < 0:
+                    raise truncated("the file ends inside the entropy-coded scan, before EOI")
 
 
 def open_media(path: str | os.PathLike[str]) -> MediaReader:
