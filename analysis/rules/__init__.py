@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 
+from analysis.frames import PayloadFormat
 from analysis.netdecode import Traffic
 from analysis.rtp_stream import RtpStream
 from analysis.sessions import CaptureSessions
@@ -129,9 +130,13 @@ def not_applicable(why: str) -> Finding:
     return Finding(Outcome.NOT_APPLICABLE, evidence=why)
 
 
-def media_streams(ctx: Context) -> list[RtpStream]:
-    """The RTP streams that hold at least one packet."""
-    return [s for s in ctx.capture.streams if len(s)]
+def media_streams(ctx: Context, payload_format: PayloadFormat | None = None) -> list[RtpStream]:
+    """The RTP streams that hold at least one packet (of ``payload_format``, when given)."""
+    return [
+        s
+        for s in ctx.capture.streams
+        if len(s) and (payload_format is None or s.format is payload_format)
+    ]
 
 
 def verdict(offences: Iterable[tuple[int, str]], ok_evidence: str = "") -> Finding:

@@ -13,7 +13,6 @@ from analysis.rules import (
     Severity,
     media_streams,
     not_applicable,
-    passed,
     rule,
     verdict,
 )
@@ -37,8 +36,7 @@ def whole_jpeg(ctx: Context) -> Finding:
             f"payloads begin with the JPEG SOI (FF D8) and carry no RFC 2435 header: the lab's "
             f"format, not RFC 2435; {len(s.frames)} frame(s) extracted ({s.label})",
         )
-        for s in media_streams(ctx)
-        if s.format is PayloadFormat.WHOLE_JPEG
+        for s in media_streams(ctx, PayloadFormat.WHOLE_JPEG)
     )
 
 
@@ -86,7 +84,7 @@ def ssrc_zero(ctx: Context) -> Finding:
     "marker bit set on the last packet of each frame (whole-JPEG payloads)",
 )
 def whole_jpeg_marker(ctx: Context) -> Finding:
-    streams = [s for s in media_streams(ctx) if s.format is PayloadFormat.WHOLE_JPEG]
+    streams = media_streams(ctx, PayloadFormat.WHOLE_JPEG)
     if not streams:
         return not_applicable("no stream in the lab's format")
     offences = [
@@ -95,4 +93,4 @@ def whole_jpeg_marker(ctx: Context) -> Finding:
         for f in s.frames
         if not f.marker_last
     ]
-    return verdict(offences) if offences else passed("every whole-JPEG packet has the marker")
+    return verdict(offences, "every whole-JPEG packet has the marker")

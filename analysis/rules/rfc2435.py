@@ -9,8 +9,7 @@ import warnings
 from PIL import Image
 
 from analysis.frames import Frame, PayloadFormat
-from analysis.rtp_stream import RtpStream
-from analysis.rules import Context, Finding, Severity, not_applicable, rule, verdict
+from analysis.rules import Context, Finding, Severity, media_streams, not_applicable, rule, verdict
 
 log = logging.getLogger(__name__)
 
@@ -18,12 +17,8 @@ RFC = "RFC 2435"
 DECODE_SCALE = 8  # decode at 1/8 scale: every coefficient is still entropy-decoded
 
 
-def _streams(ctx: Context) -> list[RtpStream]:
-    return [s for s in ctx.capture.streams if s.format is PayloadFormat.RFC2435]
-
-
 def _frame_rule(ctx: Context, attribute: str) -> Finding:
-    streams = _streams(ctx)
+    streams = media_streams(ctx, PayloadFormat.RFC2435)
     if not streams:
         return not_applicable("no RFC 2435 stream")
     return verdict(
@@ -105,7 +100,7 @@ def decode_problem(frame: Frame, cache: dict) -> str:
 
 @rule("JPEG-DEC-1", RFC, "4, Appendix B", Severity.ERROR, "each frame decodes to width x height")
 def decodes(ctx: Context) -> Finding:
-    streams = _streams(ctx)
+    streams = media_streams(ctx, PayloadFormat.RFC2435)
     if not streams:
         return not_applicable("no RFC 2435 stream")
     offences = []

@@ -183,7 +183,7 @@ def initial_values(ctx: Context) -> Finding:
 
 @rule("RTP-TS-1", "RFC 3550 / RFC 2435", "5.1 / 3", Severity.ERROR, "one timestamp per frame")
 def timestamp_per_frame(ctx: Context) -> Finding:
-    streams = [s for s in media_streams(ctx) if s.format is PayloadFormat.RFC2435]
+    streams = media_streams(ctx, PayloadFormat.RFC2435)
     if not streams:
         return not_applicable("no RFC 2435 stream")
     return verdict(
@@ -288,7 +288,7 @@ def clock_drift(ctx: Context) -> Finding:
     "marker bit on exactly the last packet of each frame",
 )
 def marker(ctx: Context) -> Finding:
-    streams = [s for s in media_streams(ctx) if s.format is PayloadFormat.RFC2435]
+    streams = media_streams(ctx, PayloadFormat.RFC2435)
     if not streams:
         return not_applicable("no RFC 2435 stream (the lab's format is judged by LAB-MARK-1)")
     offences = []
