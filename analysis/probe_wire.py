@@ -20,6 +20,7 @@ from analysis.rtsp_wire import (
     RTSP_VERSION,
     header_value,
 )
+from analysis.sdp_reader import parse_sdp
 
 # RFC 2326 §3.2: the default RTSP port.
 RTSP_DEFAULT_PORT = 554
@@ -206,17 +207,14 @@ def sdp_setup_urls(reply: Reply, request_url: str) -> list[str]:
     if not base.endswith("/"):
         base += "/"
     urls = []
-    in_media = False
-    for line in reply.body.decode("latin-1").splitlines():
-        if line.startswith("m="):
-            in_media = True
-        elif in_media and line.startswith("a=control:"):
-            control = line[len("a=control:"):].strip()
-            if control == "*":
-                urls.append(base.rstrip("/"))
-            elif "://" in control:
-                urls.append(control)
-            else:
-                urls.append(base + control)
-            in_media = False
+    for media in parse_sdp(reply.body).media:
+        control = (media.control or "").strip()
+        if not control:
+            continue
+        if control == "*":
+            urls.append(base.rstrip("/"))
+        elif "://" in control:
+            urls.append(control)
+        else:
+            urls.append(base + control)
     return urls or [request_url]
