@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from rtsp_common.errors import MediaFileError, ParseError, UnsupportedJPEG
-from rtsp_common.jpeg import packetize, parse_jpeg
+from rtsp_common.jpeg import JPEGFrame, packetize, parse_jpeg
 from rtsp_common.mjpeg import RAW_SUFFIXES, open_media
 from rtsp_common.rtp import RTP_HEADER_SIZE
 
@@ -80,18 +80,31 @@ def parse_media_uri(uri: str) -> MediaRequest:
 
 @dataclass(eq=False)
 class MediaTrack:
-    """One validated media file in memory, with its RTP payloads cached per maximum payload."""
+    """One validated media file in memory, with its RTP payloads cached per maximum payload.
+
+    ``frames`` are the JPEG files (the lab's dialect sends them whole), ``jpegs`` what
+    validating them read (views into ``frames``), kept so packetizing need not parse again.
+    """
 
     name: str
     path: Path
     frames: list[bytes]
-    width: int
-    height: int
+    jpegs: list[JPEGFrame]
     _payloads: dict[int, list[list[bytes] | None]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __len__(self) -> int:
         return len(self.frames)
+
+    @property
+    def width(self) -> int:
+        """The first frame's width in pixels (what DESCRIBE announces)."""
+        return self.jpegs[0].width
+
+    @property
+    def height(self) -> int:
+        """The first frame's height in pixels."""
+        return self.jpegs[0].height
 
     def payloads(self, index: int, max_payload: int) -> list[bytes]:
         """RFC 2435 payloads of frame ``index``: packetized once, shared by every session."""
@@ -101,11 +114,12 @@ class MediaTrack:
                 cache = self._payloads.setdefault(max_payload, [None] * len(self.frames))
         packets = cache[index]
         if packets is None:
-            packets = packetize(self.frames[index], max_payload)
+            packets = packetize(self.jpegs[index], max_payload)
             cache[index] = packets
         return packets
 
     def duration(self, fps: float) -> float:
+        """Seconds the track plays at ``fps``."""
         return len(self.frames) / fps
 
 
@@ -116,24 +130,22 @@ def load_track(name: str, path: Path) -> MediaTrack:
     except (OSError, ParseError) as exc:
         raise MediaUnsupported(f"{name}: cannot read media file: {exc}") from exc
     try:
-        frames = [bytes(reader[i]) for i in range(len(reader))]
+        frames = list(reader)
     except (OSError, ParseError) as exc:
         raise MediaUnsupported(f"{name}: cannot read media file: {exc}") from exc
     finally:
         reader.close()
     if not frames:
         raise MediaUnsupported(f"{name}: the file holds no frames")
-    width = height = 0
+    jpegs = []
     for index, frame in enumerate(frames):
         try:
-            parsed = parse_jpeg(frame)
+            jpegs.append(parse_jpeg(frame))
         except UnsupportedJPEG as exc:
             raise MediaUnsupported(f"{name}: frame {index}: {exc}; {CONVERT_HINT}") from exc
         except ParseError as exc:
             raise MediaUnsupported(f"{name}: frame {index} is not a JPEG: {exc}") from exc
-        if index == 0:
-            width, height = parsed.width, parsed.height
-    return MediaTrack(name=name, path=path, frames=frames, width=width, height=height)
+    return MediaTrack(name=name, path=path, frames=frames, jpegs=jpegs)
 
 
 class MediaLibrary:
