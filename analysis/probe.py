@@ -39,6 +39,8 @@ USER_AGENT = "rtsp-workbench-probe"
 
 
 class Verdict(StrEnum):
+    """A probe case's outcome; WARN is a legal but unhelpful answer."""
+
     PASS = "pass"
     WARN = "warn"
     FAIL = "fail"
@@ -55,12 +57,16 @@ class Exchange:
 
 
 class Channel(Protocol):
+    """One RTSP connection: send a request and read its reply, or count '$' frames."""
+
     def exchange(self, request: bytes) -> Exchange: ...
     def wait_interleaved(self, timeout: float) -> int: ...
     def close(self) -> None: ...
 
 
 class RTPReceiver(Protocol):
+    """A local UDP port pair that reports whether any datagram arrived."""
+
     rtp_port: int
     rtcp_port: int
 
@@ -92,6 +98,7 @@ class CaseResult:
     reply: str | None = None
 
     def to_dict(self) -> dict:
+        """JSON-ready values, the verdict as its string."""
         data = asdict(self)
         data["verdict"] = self.verdict.value
         return data
@@ -106,12 +113,15 @@ class ProbeReport:
 
     @property
     def failed(self) -> bool:
+        """True when any case failed."""
         return any(r.verdict is Verdict.FAIL for r in self.results)
 
     def counts(self) -> dict[str, int]:
+        """How many cases ended in each verdict."""
         return {v.value: sum(r.verdict is v for r in self.results) for v in Verdict}
 
     def to_dict(self) -> dict:
+        """The target, the counts and every result, as JSON-ready values."""
         return {"target": self.target, "counts": self.counts(),
                 "results": [r.to_dict() for r in self.results]}
 
@@ -275,9 +285,9 @@ def _normal_flow(run: _Run) -> str:
         result = run.judge("setup", data, outcome, cseq, passes={OK})
         session = None
         reply = outcome.reply
-        if reply is not None and reply.status == OK and reply.get("Session"):
+        if reply is not None and reply.status == OK and reply.session_id:
             # Go on with the session even when the reply broke a rule, to probe PLAY.
-            session = reply.get("Session").split(";")[0].strip()
+            session = reply.session_id
         if result.verdict is Verdict.PASS:
             reply_transport = reply.get("Transport") or ""
             if session is None:
@@ -350,8 +360,7 @@ def _setup_session(run: _Run, channel: Channel, setup_url: str) -> str | None:
     outcome = channel.exchange(data)
     if outcome.reply is None or outcome.reply.status != OK:
         return None
-    session = outcome.reply.get("Session")
-    return session.split(";")[0].strip() if session else None
+    return outcome.reply.session_id or None
 
 
 def _missing_cseq(run: _Run, channel: Channel, setup_url: str) -> None:
@@ -445,7 +454,7 @@ def _interleaved(run: _Run, channel: Channel, setup_url: str) -> None:
     if result.verdict is not Verdict.PASS:
         return
     transport = (reply.get("Transport") or "").replace(" ", "")
-    session = (reply.get("Session") or "").split(";")[0].strip()
+    session = reply.session_id or ""
     if "interleaved=" not in transport or not session:
         run.report.results[-1] = _fail(result, f"Transport {transport!r} / Session "
                                                f"{session!r} do not confirm interleaving")

@@ -84,6 +84,12 @@ class Reply:
         return value.strip() if value is not None else None
 
     @property
+    def session_id(self) -> str | None:
+        """The Session header's id without ;timeout (RFC 2326 §12.37), or None."""
+        value = self.get("Session")
+        return value.split(";")[0].strip() if value is not None else None
+
+    @property
     def head(self) -> str:
         """The status line."""
         return f"{self.version} {self.status} {self.reason}".strip()
