@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -25,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.rtsp_load import LoadResult, close_sessions, open_session, run_load
-from tests.local_ports import free_port, wait_listening
 from tests.peers.gst_peer import (
     GstPeerError,
     gst_rtsp_server,
@@ -33,6 +30,7 @@ from tests.peers.gst_peer import (
     remux_to_mkv,
     unavailable_reason,
 )
+from tests.server_process import rtsp_server_process
 
 FPS = 30
 WIDTH, HEIGHT = 640, 480
@@ -84,22 +82,10 @@ def measure(name: str, server: Served, sessions: int, seconds: float) -> ServerR
 @contextmanager
 def our_server(folder: Path, sessions: int, gso: bool) -> Iterator[Served]:
     """`python -m rtsp_server` on a free port, serving ``folder``."""
-    port = free_port(socket.SOCK_STREAM)
-    proc = subprocess.Popen(
-        our_command(port, folder, sessions, gso),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_listening(port, proc, timeout=20)
-        yield Served(proc.pid, port, f"rtsp://127.0.0.1:{port}/clip.mjpeg")
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    options = ["--fps", str(FPS), "--max-sessions", str(sessions + 10)]
+    options.append("--gso" if gso else "--no-gso")
+    with rtsp_server_process(folder, *options) as server:
+        yield Served(server.pid, server.port, server.url("clip.mjpeg"))
 
 
 def report(run: ServerRun) -> None:
@@ -111,14 +97,6 @@ def report(run: ServerRun) -> None:
         f"fps min/mean/max={min(fps):.1f}/{sum(fps) / len(fps):.1f}/{max(fps):.1f}",
         flush=True,
     )
-
-
-def our_command(port: int, folder: Path, sessions: int, gso: bool) -> list[str]:
-    return [
-        sys.executable, "-m", "rtsp_server", "--host", "127.0.0.1", "--port", str(port),
-        "--media", str(folder), "--fps", str(FPS), "--max-sessions", str(sessions + 10),
-        "--gso" if gso else "--no-gso",
-    ]  # fmt: skip
 
 
 def healthy(run: ServerRun) -> bool:

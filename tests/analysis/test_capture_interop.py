@@ -3,10 +3,7 @@ interleaved TCP, captured on lo; tshark and our Scapy layers must count the same
 
 from __future__ import annotations
 
-import re
 import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
 
@@ -14,6 +11,7 @@ import pytest
 from gst_peer import gst_rtsp_server, make_mkv_clip, require_gst_peer
 from realtools import require_raw_socket, require_tool
 from scapy.utils import rdpcap
+from server_process import rtsp_server_process
 
 from analysis.capture import Capture
 from analysis.layers import (
@@ -31,22 +29,8 @@ pytestmark = [pytest.mark.capture, pytest.mark.interop]
 
 @pytest.fixture(scope="module")
 def server_port(lab_movie) -> Iterator[int]:
-    proc = subprocess.Popen([sys.executable, "-m", "rtsp_server.cli", "--host", "127.0.0.1",
-                             "--port", "0", "--media", str(lab_movie)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        match = None
-        for _ in range(50):
-            line = proc.stderr.readline()
-            match = re.search(r"rtsp://127\.0\.0\.1:(\d+)/", line)
-            if match or not line:
-                break
-        assert match, "rtsp-server did not start"
-        threading.Thread(target=proc.stderr.read, daemon=True).start()
-        yield int(match.group(1))
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with rtsp_server_process(lab_movie) as server:
+        yield server.port
 
 
 def _tshark_jpeg_rtp_sequences(pcap, rtsp_port: int) -> list[int]:

@@ -16,6 +16,7 @@ from gst_peer import gst_rtsp_server, make_mkv_clip, require_gst_peer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from realtools import ROOT
+from server_process import rtsp_server_process
 
 from analysis.probe import CASE_IDS, Verdict, run_probe
 from analysis.probe_channel import socket_environment
@@ -266,22 +267,8 @@ def test_probe_gstreamer_rtsp_server(gst_server, tmp_path):
 @pytest.fixture
 def our_server(lab_movie) -> Iterator[int]:
     """`rtsp-server` on a free port, serving the lab's movie; yields the port."""
-    proc = subprocess.Popen([sys.executable, "-m", "rtsp_server.cli", "--host", "127.0.0.1",
-                             "--port", "0", "--media", str(lab_movie)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        for _ in range(50):
-            line = proc.stderr.readline()
-            match = re.search(r"rtsp://127\.0\.0\.1:(\d+)/", line)
-            if match or not line:
-                break
-        assert match, f"rtsp-server did not start: {line!r}"
-        # Keep reading its log so a full pipe never blocks the server.
-        threading.Thread(target=proc.stderr.read, daemon=True).start()
-        yield int(match.group(1))
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with rtsp_server_process(lab_movie) as server:
+        yield server.port
 
 
 def test_probe_passes_the_project_server_on_every_case(our_server):

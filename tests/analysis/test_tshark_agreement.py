@@ -5,10 +5,7 @@ captures give zero errors."""
 from __future__ import annotations
 
 import contextlib
-import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +13,7 @@ from analysis_corpus import DEFECTS, clean_session
 from gst_peer import gst_rtsp_server, make_mkv_clip, require_gst_peer
 from local_ports import free_port
 from realtools import require_raw_socket, require_tool
+from server_process import rtsp_server_process
 from tshark_streams import (
     check_streams,
     live_capture,
@@ -163,27 +161,9 @@ def test_ipv6_crafted_capture_agrees_with_tshark(tmp_path):
 @contextlib.contextmanager
 def our_server_process(lab_movie: Path, *extra: str):
     """The project's rtsp-server serving the lab's movie at 30 fps: (port, RTP port, name)."""
-    port = free_port(socket.SOCK_STREAM)
     rtp = free_port(pair=True)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rtsp_server", "--host", "127.0.0.1", "--port", str(port),
-         "--media", str(lab_movie), "--fps", "30", "--rtp-port", str(rtp), *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.1)
-        else:
-            proc.kill()
-            pytest.fail(f"rtsp-server did not start: {proc.stdout.read()}")
-        yield port, rtp, lab_movie.name
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with rtsp_server_process(lab_movie, "--fps", "30", "--rtp-port", str(rtp), *extra) as server:
+        yield server.port, rtp, lab_movie.name
 
 
 @pytest.fixture
