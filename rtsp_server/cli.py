@@ -13,6 +13,7 @@ log = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``rtsp-server``."""
     parser = argparse.ArgumentParser(
         prog="rtsp-server",
         description="RTSP 1.0 server streaming MJPEG files over RTP (RFC 2326, 3550, 2435).",
@@ -58,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the server until Ctrl-C or SIGTERM; the exit status is 2 when it cannot start."""
     args = build_parser().parse_args(argv)
     level = (
         logging.WARNING

@@ -45,6 +45,7 @@ class RTSPConnection(asyncio.Protocol):
     # asyncio callbacks --------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Refuse the peer over ``max_connections``, otherwise give it a handler."""
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         peer = transport.get_extra_info("peername") or ("?", 0)
@@ -70,12 +71,14 @@ class RTSPConnection(asyncio.Protocol):
         self.server.connections[self.id] = self
 
     def data_received(self, data: bytes) -> None:
+        """Feed the parser; answer what completes."""
         if self.closed:
             return
         self.last_bytes = self.server.loop_time()
         self._feed(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        """End what the connection owned (its TCP interleaved sessions)."""
         self.closed = True
         self._cancel_flush()
         if self.server.connections.pop(self.id, None) is not None and self.handler is not None:
@@ -207,13 +210,16 @@ class RTSPConnection(asyncio.Protocol):
     # output -------------------------------------------------------------------------------
 
     def write(self, data: bytes) -> None:
+        """Queue ``data`` (interleaved RTP/RTCP) unless the connection is closing."""
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(data)
 
     def write_buffer_size(self) -> int:
+        """Bytes queued but not yet sent: how far a TCP reader has fallen behind."""
         return self.transport.get_write_buffer_size() if self.transport is not None else 0
 
     def close(self) -> None:
+        """Close after what is queued has been written."""
         self.closed = True
         self._cancel_flush()
         if self.transport is not None:

@@ -164,6 +164,7 @@ class MediaLibrary:
         self.rescan()
 
     def names(self) -> list[str]:
+        """The names the library serves, as a request names them (relative paths)."""
         return sorted(self._names)
 
     def rescan(self) -> None:

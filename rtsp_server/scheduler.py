@@ -53,6 +53,7 @@ class PacingQueue:
         self._push(run)
 
     def remove(self, key: Hashable) -> None:
+        """Stop pacing ``key`` (unknown keys are ignored)."""
         self._runs.pop(key, None)  # its heap entries go stale and are skipped
 
     def _push(self, run: _Run) -> None:
@@ -64,6 +65,7 @@ class PacingQueue:
         return run if run is not None and run.generation == entry[2] else None
 
     def next_deadline(self) -> float | None:
+        """The earliest deadline of a live run, or None when nothing is paced."""
         while self._heap and self._live(self._heap[0]) is None:
             heapq.heappop(self._heap)
         return self._heap[0][0] if self._heap else None
@@ -109,9 +111,11 @@ class Scheduler:
         self._arm()
 
     def remove(self, key: Hashable) -> None:
+        """Stop pacing ``key``; the timer is left to fire and find nothing due."""
         self.queue.remove(key)
 
     def close(self) -> None:
+        """Cancel the timer (at shutdown)."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

@@ -184,6 +184,7 @@ class RTSPServer:
     # running ---------------------------------------------------------------------------------
 
     def loop_time(self) -> float:
+        """The event loop's monotonic clock: every deadline and timeout is in it."""
         assert self._loop is not None
         return self._loop.time()
 
@@ -322,6 +323,7 @@ class RTSPServer:
     # actions from the handler --------------------------------------------------------------
 
     def perform(self, actions: Iterable[Action]) -> None:
+        """Carry out the handler's actions: start or stop pacing, end sessions."""
         assert self._scheduler is not None
         for action in actions:
             session = action.session
@@ -451,6 +453,7 @@ class RTSPServer:
                     session.receiver_reports += 1
 
     def interleaved_received(self, connection: RTSPConnection, frame: InterleavedFrame) -> None:
+        """A $-frame from a client: RTCP on a session's channel counts as its activity."""
         for session in self.sessions.owned_by(connection.id):
             dest = session.destination
             if isinstance(dest, InterleavedChannels) and frame.channel == dest.rtcp:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from rtsp_server.media import MediaTrack
@@ -95,6 +96,7 @@ class Session:
 
     @property
     def is_interleaved(self) -> bool:
+        """True when RTP and RTCP travel on the RTSP connection (RFC 2326 §10.12)."""
         return isinstance(self.destination, InterleavedChannels)
 
     def touch(self, now: float) -> None:
@@ -102,6 +104,7 @@ class Session:
         self.last_activity = now
 
     def expired(self, now: float) -> bool:
+        """True when no activity came within ``timeout`` seconds before ``now``."""
         return now - self.last_activity > self.timeout
 
     def apply(self, method: str) -> None:
@@ -123,10 +126,12 @@ class SessionRegistry:
     def __len__(self) -> int:
         return len(self._sessions)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Session]:
+        # over a copy: callers remove sessions while they iterate
         return iter(list(self._sessions.values()))
 
     def get(self, session_id: str) -> Session | None:
+        """The session with ``session_id``, or None."""
         return self._sessions.get(session_id)
 
     def new_id(self) -> str:
@@ -139,20 +144,25 @@ class SessionRegistry:
                 return session_id
 
     def add(self, session: Session) -> None:
+        """Register ``session``; SessionLimitReached when full."""
         if len(self._sessions) >= self.max_sessions:
             raise SessionLimitReached(f"session limit of {self.max_sessions} reached")
         self._sessions[session.id] = session
 
     def remove(self, session_id: str) -> Session | None:
+        """Forget ``session_id``; the session removed, or None when unknown."""
         return self._sessions.pop(session_id, None)
 
     def owned_by(self, connection_id: int) -> list[Session]:
+        """The sessions last set up on connection ``connection_id`` (their owner)."""
         return [s for s in self._sessions.values() if s.connection_id == connection_id]
 
     def expired(self, now: float) -> list[Session]:
+        """The sessions idle past their timeout at ``now``."""
         return [s for s in self._sessions.values() if s.expired(now)]
 
     def by_ssrc(self, ssrc: int) -> Session | None:
+        """The session whose stream has ``ssrc`` (what an RTCP report block names), or None."""
         for session in self._sessions.values():
             if session.stream.ssrc == ssrc:
                 return session

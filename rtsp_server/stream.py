@@ -62,6 +62,7 @@ class RTPStream:
 
     @property
     def frame_interval(self) -> float:
+        """Seconds between two frames."""
         return 1.0 / self.fps
 
     def start_run(self, now: float) -> None:
@@ -88,6 +89,7 @@ class RTPStream:
 
     @property
     def next_timestamp(self) -> int:
+        """The RTP timestamp of the next frame: the run's base plus its frames at 90 kHz."""
         base = self.ts_base if self.run_base is None else self.run_base
         return (base + round(self.run_frames * RTP_CLOCK_RATE / self.fps)) % TS_MOD
 
@@ -100,6 +102,7 @@ class RTPStream:
 
     @property
     def position_seconds(self) -> float:
+        """Where the next frame stands in the file, in seconds (the Range a PLAY answers)."""
         return self.position / self.fps
 
     def skip_frame(self) -> None:
