@@ -37,6 +37,17 @@ from analysis.layers import (
     SDESChunk,
     SDESItem,
 )
+from analysis.rtcp_wire import (
+    NTP_FRACTION,
+    NTP_UNIX_OFFSET,
+    RTCP_BYE,
+    RTCP_RR,
+    RTCP_SDES,
+    RTCP_SR,
+    SDES_CNAME,
+)
+from analysis.rtp_stream import SEQ_MODULUS, TS_MODULUS, VIDEO_CLOCK_RATE
+from analysis.tcp import SEQ_MODULUS as TCP_SEQ_MODULUS
 
 __all__ = [
     "Lower",
@@ -52,19 +63,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# RFC 3551 §5: video payload types use a 90 kHz RTP clock.
-VIDEO_CLOCK_HZ = 90_000
-# RFC 3550 §4: NTP timestamps count seconds since 1900; Unix time starts 70 years later.
-NTP_UNIX_OFFSET = 2_208_988_800
-NTP_FRACTION = 1 << 32
-SEQ_MOD = 1 << 16
-TS_MOD = 1 << 32
-# RFC 9293 §3.4: TCP sequence numbers count modulo 2^32.
-TCP_SEQ_MOD = 1 << 32
 TCP_WINDOW = 65535
-# RFC 3550 §6.4.1 / §6.5: RTCP packet types and SDES item CNAME.
-RTCP_SR, RTCP_RR, RTCP_SDES, RTCP_BYE = 200, 201, 202, 203
-SDES_CNAME = 1
+NTP_MODULUS = 1 << 64  # RFC 3550 §4: 32.32 fixed point
 UDP_PAYLOAD_MAX = 1400
 
 
@@ -182,7 +182,7 @@ class SessionBuilder:
             size = len(payload)
             pkt = pkt / Raw(payload)
         advance = size + (1 if ("S" in flags or "F" in flags) else 0)
-        sender.seq = (sender.seq + advance) % TCP_SEQ_MOD
+        sender.seq = (sender.seq + advance) % TCP_SEQ_MODULUS
         return self._emit(pkt, gap)
 
     def handshake(self) -> list[Packet]:
@@ -324,7 +324,7 @@ class SessionBuilder:
         """One RTP packet from the server; sequence advances unless given."""
         seq = self.next_seq if sequence is None else sequence
         if sequence is None:
-            self.next_seq = (self.next_seq + 1) % SEQ_MOD
+            self.next_seq = (self.next_seq + 1) % SEQ_MODULUS
         layer = RTP(payload_type=payload_type, sequence=seq,
                     timestamp=self.next_ts if timestamp is None else timestamp,
                     sourcesync=self.stream.ssrc if ssrc is None else ssrc,
@@ -364,7 +364,7 @@ class SessionBuilder:
 
     def next_frame(self) -> None:
         """Step the RTP timestamp and the clock by one frame interval."""
-        self.next_ts = (self.next_ts + round(VIDEO_CLOCK_HZ / self.fps)) % TS_MOD
+        self.next_ts = (self.next_ts + round(VIDEO_CLOCK_RATE / self.fps)) % TS_MODULUS
         self.advance(1.0 / self.fps)
 
     def frames(self, count: int, **kwargs) -> list[list[Packet]]:
@@ -396,7 +396,7 @@ class SessionBuilder:
 
     def sender_report(self, *, cname: str = "crafted@server") -> Packet:
         """A compound RTCP SR + SDES CNAME for the stream (RFC 3550 §6.4.1, §6.5)."""
-        ntp = int((self.now + NTP_UNIX_OFFSET) * NTP_FRACTION) % (1 << 64)
+        ntp = int((self.now + NTP_UNIX_OFFSET) * NTP_FRACTION) % NTP_MODULUS
         sr = RTCP(packet_type=RTCP_SR, sourcesync=self.stream.ssrc,
                   sender_info=SenderInfo(ntp_timestamp=ntp, rtp_timestamp=self.next_ts,
                                          sender_packet_count=self.rtp_sent,
@@ -409,7 +409,7 @@ class SessionBuilder:
         rr = RTCP(packet_type=RTCP_RR, count=1, sourcesync=reporter_ssrc,
                   report_blocks=[ReceptionReport(
                       sourcesync=self.stream.ssrc, fraction_lost=0, cumulative_lost=lost,
-                      highest_seqnum_recv=(self.next_seq - 1) % SEQ_MOD,
+                      highest_seqnum_recv=(self.next_seq - 1) % SEQ_MODULUS,
                       interarrival_jitter=jitter, last_SR_timestamp=0,
                       delay_since_last_SR=0)])
         layer = rr / _sdes(reporter_ssrc, "crafted@client")

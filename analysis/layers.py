@@ -71,6 +71,8 @@ from analysis.rfc2435 import (
     TYPE_RESTART_FIRST,
     TYPE_RESTART_LAST,
 )
+from analysis.rtcp_wire import RTCP_APP, RTCP_BYE, RTCP_SDES, RTCP_WORD
+from analysis.rtp_stream import RTP_VERSION, RTP_VERSION_SHIFT
 from analysis.rtsp_headers import port_pairs
 from analysis.rtsp_wire import INTERLEAVED_MAGIC
 
@@ -111,9 +113,6 @@ RTSP_DEFAULT_PORTS = (554, 8554)
 # RFC 2435 §3.1.7: types 64..127 carry a Restart Marker header.
 JPEG_RESTART_TYPES = range(TYPE_RESTART_FIRST, TYPE_RESTART_LAST + 1)
 # RFC 3550 §6.4.1-§6.6: RTCP packet types.
-RTCP_SR, RTCP_RR, RTCP_SDES, RTCP_BYE, RTCP_APP = 200, 201, 202, 203, 204
-RTCP_WORD = 4
-RTP_VERSION = 2
 # RFC 5761 §4: RTCP packet types occupy 192-223 in the octet where RTP has M and PT.
 RTCP_PACKET_TYPES = range(192, 224)
 
@@ -401,7 +400,7 @@ class RTSPInterleaved(Packet):
 
     def guess_payload_class(self, payload):
         # Not version 2: neither RTP nor RTCP (RFC 3550 §5.1, §6.4.1).
-        if len(payload) < RTCP_WORD or payload[0] >> 6 != RTP_VERSION:
+        if len(payload) < RTCP_WORD or payload[0] >> RTP_VERSION_SHIFT != RTP_VERSION:
             return Raw
         # RFC 5761 §4: the second octet tells RTCP (types 192-223) from RTP on one channel.
         if payload[1] in RTCP_PACKET_TYPES:

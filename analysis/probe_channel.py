@@ -29,6 +29,7 @@ class TCPChannel:
         self.closed = False
 
     def exchange(self, request: bytes) -> Exchange:
+        """Send ``request`` and wait for the next reply, the close, or the timeout."""
         if self.closed:
             return Exchange(closed=True)
         try:
@@ -125,6 +126,7 @@ class UDPReceiver:
         raise OSError("could not bind an even/odd UDP port pair for RTP/RTCP")
 
     def wait_datagram(self, timeout: float) -> bool:
+        """True once a datagram is waiting on the RTP port, False after ``timeout``."""
         ready, _, _ = select.select([self.rtp], [], [], timeout)
         return bool(ready)
 

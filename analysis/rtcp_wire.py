@@ -8,9 +8,11 @@ import struct
 from dataclasses import dataclass, field
 
 from analysis.netdecode import Endpoint
+from analysis.rtp_stream import RTP_VERSION_SHIFT  # V sits where RTP has it (§6.4.1)
 
 RTCP_VERSION = 2
 RTCP_HEADER_LEN = 4
+RTCP_WORD = 4  # §6.4.1: the length field counts 32-bit words, minus one
 RTCP_SR = 200  # §6.4.1
 RTCP_RR = 201  # §6.4.2
 RTCP_SDES = 202
@@ -19,6 +21,9 @@ RTCP_APP = 204
 RTCP_TYPES = range(RTCP_SR, RTCP_APP + 1)
 SR_SENDER_INFO_LEN = 24  # SSRC + NTP (8) + RTP timestamp + packet count + octet count
 NTP_FRACTION = 2.0**32
+# §4: NTP timestamps count seconds from 1900, Unix time from 1970 (RFC 868's offset).
+NTP_UNIX_OFFSET = 2_208_988_800
+SDES_CNAME = 1  # §6.5.1
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,11 @@ class RtcpFlow:
 
 def looks_like_rtcp(payload: bytes) -> bool:
     """Version 2 and a payload type of SR, RR, SDES, BYE or APP in the first header."""
-    return len(payload) >= 8 and payload[0] >> 6 == RTCP_VERSION and payload[1] in RTCP_TYPES
+    return (
+        len(payload) >= RTCP_HEADER_LEN + RTCP_WORD  # header and sender SSRC
+        and payload[0] >> RTP_VERSION_SHIFT == RTCP_VERSION
+        and payload[1] in RTCP_TYPES
+    )
 
 
 def read_flow(flow: RtcpFlow, datagrams: list[tuple[int, float, bytes]]) -> None:
@@ -75,8 +84,8 @@ def read_compound(flow: RtcpFlow, pktno: int, t: float, data: bytes) -> None:
             flow.length_problems.append((pktno, f"{n - pos} stray bytes after the last packet"))
             break
         first, ptype, words = struct.unpack_from("!BBH", data, pos)
-        size = (words + 1) * 4
-        if first >> 6 != RTCP_VERSION and pktno not in flow.bad_version:
+        size = (words + 1) * RTCP_WORD
+        if first >> RTP_VERSION_SHIFT != RTCP_VERSION and pktno not in flow.bad_version:
             flow.bad_version.append(pktno)
         if pos + size > n:
             flow.length_problems.append(

@@ -32,7 +32,7 @@ from analysis.rfc2435 import (
     Q_INBAND_FIRST,
     TABLE_BYTES_8BIT,
 )
-from analysis.rtcp_wire import NTP_FRACTION, RTCP_SR, RTCP_VERSION
+from analysis.rtcp_wire import NTP_FRACTION, NTP_UNIX_OFFSET, RTCP_SR, RTCP_VERSION
 from analysis.rtp_stream import (
     RTP_MARKER_SHIFT,
     RTP_VERSION,
@@ -237,7 +237,6 @@ def rfc2435_payloads(
     return out
 
 
-NTP_UNIX_OFFSET = 2208988800  # seconds from 1900 (NTP era 0) to 1970 (RFC 868)
 INTERLEAVED_RTP_CHANNEL = 0  # the Transport header's interleaved=0-1: RTCP on channel 1
 SR_LENGTH_WORDS = 6  # RFC 3550 §6.4.1: an SR without report blocks is 7 words, length 7 - 1
 
