@@ -6,10 +6,13 @@ import socket
 import threading
 from collections.abc import Callable
 
+from socket_loops import accept_until_stopped, receive_until_stopped
+
 from rtsp_common.rtsp import InterleavedFrame, MessageParser, Request
 from rtsp_common.sdp import SessionDescription
 
 Handler = Callable[[Request], bytes | None]
+POLL = 0.1  # s: how soon the serving thread notices the stop flag
 
 
 class FakeRTSPServer:
@@ -25,7 +28,6 @@ class FakeRTSPServer:
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(4)
-        self.sock.settimeout(0.1)  # so the serving thread notices the stop flag
         self.port = self.sock.getsockname()[1]
         self.conn: socket.socket | None = None
         self._stop = threading.Event()
@@ -49,27 +51,12 @@ class FakeRTSPServer:
         return [r.method for r in self.requests]
 
     def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
+        for conn, _ in accept_until_stopped(self.sock, self._stop, POLL):
             self.conn = conn
-            conn.settimeout(0.1)
             if self.greeting:
                 conn.sendall(self.greeting)
             parser = MessageParser()
-            while not self._stop.is_set():
-                try:
-                    data = conn.recv(65536)
-                except TimeoutError:
-                    continue
-                except OSError:
-                    break
-                if not data:
-                    break
+            for data in receive_until_stopped(conn, self._stop):
                 for item in parser.feed(data):
                     if isinstance(item, InterleavedFrame):
                         self.interleaved.append(item)

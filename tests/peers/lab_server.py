@@ -27,10 +27,13 @@ import threading
 import time
 from pathlib import Path
 
+from socket_loops import accept_until_stopped, receive_until_stopped
+
 FRAME_PERIOD = 0.05  # the lab's ServerWorker waits 50 ms between frames
 LENGTH_DIGITS = 5  # the lab's .Mjpeg: each frame prefixed by its length in 5 ASCII digits
 MJPEG_TYPE = 26  # RFC 3551: JPEG
 RECV_SIZE = 256  # the lab's ServerWorker reads requests with recv(256)
+POLL = 0.2  # s: how soon the serving thread notices a stop request
 
 
 class LabVideoStream:
@@ -98,15 +101,7 @@ class LabServer:
         self.stop()
 
     def serve_forever(self) -> None:
-        self.listener.settimeout(0.2)  # so a stop request is noticed
-        while not self._stop.is_set():
-            try:
-                conn, addr = self.listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            conn.setblocking(True)
+        for conn, addr in accept_until_stopped(self.listener, self._stop, POLL):
             with conn:
                 self._worker(conn, addr)
 
@@ -117,16 +112,7 @@ class LabServer:
         rtp_port = 0
         event = threading.Event()
         rtp_socket: socket.socket | None = None
-        conn.settimeout(0.2)
-        while not self._stop.is_set():
-            try:
-                data = conn.recv(RECV_SIZE)
-            except TimeoutError:
-                continue
-            except OSError:
-                break
-            if not data:
-                break
+        for data in receive_until_stopped(conn, self._stop, RECV_SIZE):
             text = data.decode("utf-8", "replace")
             self.requests.append(text)
             lines = text.split("\n")
