@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 RTSP_VERSION = "RTSP/1.0"
 CRLF = "\r\n"
+_LINE_BREAKS = b"\r\n"  # skipped between messages (RFC 2326 §4: CRLF, also lone LF)
 
 # RFC 2326 §10.12: "$", one byte channel, two bytes big-endian length, then the payload.
 INTERLEAVED_MAGIC = 0x24
@@ -369,10 +370,10 @@ class MessageParser:
             return ParserState.FAILED
         if self._pending is not None:
             return ParserState.BODY
-        start = next((i for i, b in enumerate(self._buf) if b not in (0x0D, 0x0A)), None)
-        if start is None:
+        first = self._first_held()
+        if first is None:
             return ParserState.IDLE
-        return ParserState.FRAME if self._buf[start] == INTERLEAVED_MAGIC else ParserState.HEAD
+        return ParserState.FRAME if first == INTERLEAVED_MAGIC else ParserState.HEAD
 
     def feed(self, data: bytes) -> list[Message]:
         """Add received bytes; return every item they complete, in order.
@@ -409,10 +410,15 @@ class MessageParser:
         """
         if self._error is not None or self._pending is not None:
             return []
-        stripped = bytes(self._buf).lstrip(b"\r\n")
-        if not stripped or stripped[0] == INTERLEAVED_MAGIC:
+        first = self._first_held()
+        if first is None or first == INTERLEAVED_MAGIC:
             return []
-        return self.feed(b"\n" if stripped.endswith(b"\n") else b"\n\n")
+        return self.feed(b"\n" if self._buf.endswith(b"\n") else b"\n\n")
+
+    def _first_held(self) -> int | None:
+        """The first byte held that is not a line break between messages, or None."""
+        stripped = self._buf.lstrip(_LINE_BREAKS)
+        return stripped[0] if stripped else None
 
     def _cseq_at(self, pos: int) -> int | None:
         """The CSeq of the message starting at ``pos``, read from the complete lines held."""
@@ -438,7 +444,7 @@ class MessageParser:
             self._pending = None
             body = bytes(buf[pos : pos + pending.length])
             return _with_body(pending.head, body), pos + pending.length
-        while pos < end and buf[pos] in (0x0D, 0x0A):  # CR/LF between messages
+        while pos < end and buf[pos] in _LINE_BREAKS:
             pos += 1
             self._scanned = 0
         if pos == end:
