@@ -390,9 +390,8 @@ class RequestHandler:
         else:
             self._release(session)
             session.destination = self._destination(transport)
-            session.connection_id = (
-                self.connection_id
-            )  # interleaved data follows the new connection
+            # a re-SETUP may come on a new connection: interleaved data follows it there
+            session.connection_id = self.connection_id
         reply.session = session
         reply.lab = lab
         reply.headers.append(("Transport", str(self._reply_transport(transport, session))))
