@@ -6,8 +6,6 @@ import argparse
 import json
 import re
 import socket
-import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator
 
@@ -15,7 +13,7 @@ import pytest
 from gst_peer import gst_rtsp_server, make_mkv_clip, require_gst_peer
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from realtools import ROOT
+from lab_server import LabServer
 from server_process import rtsp_server_process
 
 from analysis.probe import CASE_IDS, Verdict, run_probe
@@ -322,17 +320,9 @@ def test_probe_names_a_reply_that_is_not_rtsp():
 @pytest.mark.slow
 def test_probe_names_the_lab_servers_faults(lab_movie):
     """The lab's server: replies lack the closing empty line, odd requests get silence."""
-    proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "peers" / "lab_server.py"),
-                             "--port", "0", "--media", str(lab_movie)],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        line = proc.stdout.readline()
-        assert line.startswith("PORT "), line
-        target = Target("127.0.0.1", int(line.split()[1]), "/movie.Mjpeg")
+    with LabServer(lab_movie) as server:
+        target = Target("127.0.0.1", server.port, "/movie.Mjpeg")
         report = run_probe(target, socket_environment(target, timeout=1.0, rtp_wait=0.5))
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
     by_case = {r.case: r for r in report.results}
     setup = by_case["setup"]
     assert setup.verdict is Verdict.FAIL and setup.status == 200
