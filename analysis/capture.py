@@ -229,14 +229,17 @@ class Capture:
 
     @property
     def packets_written(self) -> int:
+        """Frames written to the pcap so far."""
         return self._written
 
     @property
     def kernel_drops(self) -> int:
+        """Frames the kernel dropped (PACKET_STATISTICS) so far."""
         return self._drops
 
     @property
     def running(self) -> bool:
+        """True while the capture thread runs."""
         return self._thread is not None and not self._done.is_set()
 
     def stats(self) -> dict[str, float | int]:

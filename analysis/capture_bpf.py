@@ -53,6 +53,8 @@ _INSN = struct.Struct("=HBBI")
 
 @dataclass(frozen=True)
 class Insn:
+    """One classic BPF instruction (struct sock_filter)."""
+
     code: int
     jt: int = 0
     jf: int = 0

@@ -247,11 +247,13 @@ class SessionBuilder:
                 ).encode()
 
     def options(self) -> list[Packet]:
+        """OPTIONS and its 200 listing the methods."""
         return [self.request("OPTIONS"),
                 self.response(headers=[("Public", "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, "
                                                   "TEARDOWN")])]
 
     def describe(self) -> list[Packet]:
+        """DESCRIBE and its 200 with the SDP."""
         return [self.request("DESCRIBE", [("Accept", "application/sdp")]),
                 self.response(headers=[("Content-Base", self.url + "/"),
                                        ("Content-Type", "application/sdp")], body=self.sdp())]
@@ -286,12 +288,14 @@ class SessionBuilder:
 
     def pause(self, *, session: str | None = None,
               reply_session: str | None = None) -> list[Packet]:
+        """PAUSE and its 200; ``session`` and ``reply_session`` override the ids sent."""
         session = session or self.session_id
         return [self.request("PAUSE", [("Session", session)]),
                 self.response(headers=[("Session", reply_session or session)])]
 
     def teardown(self, *, session: str | None = None,
                  reply_session: str | None = None) -> list[Packet]:
+        """TEARDOWN and its 200; ``session`` and ``reply_session`` override the ids sent."""
         session = session or self.session_id
         return [self.request("TEARDOWN", [("Session", session)]),
                 self.response(headers=[("Session", reply_session or session)])]

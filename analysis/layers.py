@@ -216,10 +216,12 @@ class JPEG(Packet):
 
     @property
     def width_pixels(self) -> int:
+        """Width in pixels."""
         return self.width * PIXELS_PER_UNIT
 
     @property
     def height_pixels(self) -> int:
+        """Height in pixels."""
         return self.height * PIXELS_PER_UNIT
 
 
@@ -452,10 +454,12 @@ class NegotiatedFlow:
 
     @property
     def rtp_ports(self) -> set[int]:
+        """The RTP (even) port of each side."""
         return {p[0] for p in (self.client_ports, self.server_ports) if p}
 
     @property
     def rtcp_ports(self) -> set[int]:
+        """The RTCP (odd) port of each side."""
         return {p[1] for p in (self.client_ports, self.server_ports) if p}
 
 

@@ -77,6 +77,12 @@ class Endpoint:
 FlowKey = tuple[bytes, int, bytes, int]  # source address, source port, destination, port
 
 
+def flow_label(src: Endpoint, dst: Endpoint, channel: int | None = None) -> str:
+    """``src -> dst``, with the interleaved channel when there is one, for evidence texts."""
+    where = f"{src} -> {dst}"
+    return where if channel is None else f"{where} channel {channel}"
+
+
 def endpoints(key: FlowKey) -> tuple[Endpoint, Endpoint]:
     """The source and destination of a flow key, with printable addresses."""
     src, sport, dst, dport = key

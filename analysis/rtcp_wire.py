@@ -7,7 +7,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
-from analysis.netdecode import Endpoint
+from analysis.netdecode import Endpoint, flow_label
 from analysis.rtp_stream import RTP_VERSION_SHIFT  # V sits where RTP has it (§6.4.1)
 
 RTCP_VERSION = 2
@@ -55,8 +55,8 @@ class RtcpFlow:
 
     @property
     def label(self) -> str:
-        where = f"{self.src} -> {self.dst}"
-        return where + (f" channel {self.channel}" if self.channel is not None else "")
+        """Where the flow runs, for evidence texts."""
+        return flow_label(self.src, self.dst, self.channel)
 
 
 def looks_like_rtcp(payload: bytes) -> bool:

@@ -18,7 +18,7 @@ from analysis.frames import (
     detect_format,
     fast_rfc2435,
 )
-from analysis.netdecode import Endpoint, UdpFlow
+from analysis.netdecode import Endpoint, UdpFlow, flow_label
 
 log = logging.getLogger(__name__)
 
@@ -110,10 +110,8 @@ class RtpStream:
 
     @property
     def label(self) -> str:
-        where = f"{self.src} -> {self.dst}"
-        if self.channel is not None:
-            where += f" channel {self.channel}"
-        return f"SSRC {self.ssrc:#010x} {where}"
+        """SSRC and where the stream runs, for evidence texts."""
+        return f"SSRC {self.ssrc:#010x} {flow_label(self.src, self.dst, self.channel)}"
 
     @property
     def payload_type(self) -> int:
@@ -122,6 +120,7 @@ class RtpStream:
 
     @property
     def first_pktno(self) -> int:
+        """Packet number of the stream's first packet (0 when empty)."""
         return int(self.pktno[0]) if len(self.pktno) else 0
 
     def payload(self, i: int) -> bytes:

@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass, field
 from enum import Enum
 
-from analysis.netdecode import Endpoint, FlowKey, Traffic, endpoints
+from analysis.netdecode import Endpoint, FlowKey, Traffic, endpoints, flow_label
 from analysis.rtcp_wire import (
     RTCP_APP,
     RTCP_SR,
@@ -120,7 +120,7 @@ class RtspConnection:
     @property
     def label(self) -> str:
         """client -> server, for evidence texts."""
-        return f"{self.client} -> {self.server}"
+        return flow_label(self.client, self.server)
 
     @property
     def messages(self) -> list[RtspMessage]:

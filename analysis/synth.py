@@ -139,6 +139,7 @@ class TcpConversation:
         self.seq = {True: 1_000_000, False: 2_000_000}  # keyed by "from client"
 
     def open(self, t: float) -> None:
+        """The three-way handshake, starting at ``t``."""
         s = self.synth
         s.tcp(t, self.client, self.server, self.seq[True], 0, "S")
         self.seq[True] += 1
@@ -161,6 +162,7 @@ class TcpConversation:
         return pktnos
 
     def close(self, t: float) -> None:
+        """FIN from each side, starting at ``t``."""
         s = self.synth
         s.tcp(t, self.client, self.server, self.seq[True], self.seq[False], "FA")
         self.seq[True] += 1
@@ -267,6 +269,7 @@ class SynthRtp:
     dst_port: int | None = None  # None: the negotiated client port
 
     def to_bytes(self) -> bytes:
+        """The RTP header and payload."""
         return (
             rtp_header(self.seq, self.ts, self.ssrc, self.pt, self.marker, self.version)
             + self.payload
@@ -433,6 +436,7 @@ class SynthSession:
         write_sessions(synth, [self])
 
     def write(self, path: str | Path) -> Path:
+        """Write the session alone as a pcap file at ``path``."""
         synth = PcapSynth()
         self.write_into(synth)
         return synth.write(path)
