@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from analysis.frames import (
+    FORMAT_SAMPLE,
     RTP_MARKER_SHIFT,
     Frame,
     PayloadFormat,
@@ -376,7 +377,7 @@ def analyse(stream: RtpStream, jpeg_from_sdp: bool = False, play_starts: list[fl
     stats.duration_s = float(stream.time[-1] - stream.time[0])
     if stats.duration_s > 0:
         stats.bitrate_bps = float((stream.pend - stream.pstart).sum()) * 8 / stats.duration_s
-    sample = [stream.payload(i) for i in order[:50].tolist()]
+    sample = [stream.payload(i) for i in order[:FORMAT_SAMPLE].tolist()]
     stream.format = detect_format(stream.payload_type, sample, jpeg_from_sdp)
     stream.frames = assemble_stream(stream, order, uniq)
     frames = stream.frames
