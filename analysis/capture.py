@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from analysis.capture_bpf import attach, session_filter
+from analysis.capture_bpf import PACKET_OUTGOING, attach, session_filter
 from analysis.capture_filter import SessionFlowFilter
 from analysis.capture_gso import GSO_UDP_L4, VNET_HDR_SIZE, VnetHeader, split_udp_gso
 from analysis.pcap_writer import SNAPLEN, PcapFileWriter
@@ -35,7 +35,6 @@ ETH_P_ALL = 0x0003
 SOL_PACKET = 263
 PACKET_STATISTICS = 6
 PACKET_VNET_HDR = 15
-PACKET_OUTGOING = 4
 # <linux/if_arp.h>: hardware types.
 ARPHRD_ETHER = 1
 ARPHRD_LOOPBACK = 772
