@@ -408,12 +408,23 @@ class MessageParser:
         The lab's client and server never write the blank line that ends a message;
         an I/O shell calls this when such a peer has gone quiet for a moment.
         """
-        if self._error is not None or self._pending is not None:
+        head = self.partial_head
+        if not head:
             return []
+        return self.feed(b"\n" if head.endswith(b"\n") else b"\n\n")
+
+    @property
+    def partial_head(self) -> bytes:
+        """The incomplete start line and headers held (line breaks before them skipped), or b"".
+
+        An I/O shell reads it to recognise a peer that never ends its heads (see :meth:`flush`).
+        """
+        if self._error is not None or self._pending is not None:
+            return b""
         first = self._first_held()
         if first is None or first == INTERLEAVED_MAGIC:
-            return []
-        return self.feed(b"\n" if self._buf.endswith(b"\n") else b"\n\n")
+            return b""
+        return bytes(self._buf.lstrip(_LINE_BREAKS))
 
     def _first_held(self) -> int | None:
         """The first byte held that is not a line break between messages, or None."""

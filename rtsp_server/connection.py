@@ -37,7 +37,6 @@ class RTSPConnection(asyncio.Protocol):
         self.peer = ("?", 0)
         self.last_bytes = 0.0
         self.partial_since: float | None = None  # when a still-incomplete message began
-        self._pending = b""  # the parser's unconsumed bytes, to recognise the lab's dialect
         self._flush_timer: asyncio.TimerHandle | None = None
         self._waiting: list[Request | Response | InterleavedFrame] = []  # behind a media load
         self.closed = False
@@ -102,21 +101,18 @@ class RTSPConnection(asyncio.Protocol):
             self._dispatch(item)
             if self.closed:
                 return
-        buffered = self.parser.buffered
-        if buffered:
-            self._pending = (self._pending + data)[-buffered:]
+        if self.parser.buffered:
             if self.partial_since is None or items:
                 self.partial_since = self.server.loop_time()  # a new message began
             self._arm_flush()
         else:
-            self._pending = b""
             self.partial_since = None
             self._cancel_flush()
 
     def _looks_like_lab_request(self) -> bool:
         """LF-only text: the lab's client never ends a request with a blank line."""
-        pending = self._pending.lstrip(b"\r\n")
-        return bool(pending) and pending[:1].isalpha() and LF in pending and CR not in pending
+        head = self.parser.partial_head
+        return head[:1].isalpha() and LF in head and CR not in head
 
     def _arm_flush(self) -> None:
         self._cancel_flush()

@@ -205,6 +205,18 @@ def test_parser_state_follows_the_stream() -> None:
     assert parser.state is ParserState.FAILED
 
 
+def test_partial_head_holds_only_an_incomplete_head() -> None:
+    parser = MessageParser()
+    parser.feed(b"\r\nSETUP movie.Mjpeg RTSP/1.0\nCSeq: 2\n")
+    assert parser.partial_head == b"SETUP movie.Mjpeg RTSP/1.0\nCSeq: 2\n"
+    parser.flush()
+    assert parser.partial_head == b""
+    parser.feed(ANNOUNCE[:-3])  # a complete head waiting for its body
+    assert parser.partial_head == b""
+    parser.feed(ANNOUNCE[-3:] + b"$\x00")  # part of an interleaved frame
+    assert parser.partial_head == b""
+
+
 def test_frame_payload_that_looks_like_rtsp_is_not_parsed() -> None:
     frame = InterleavedFrame(0, b"RTSP/1.0 200 OK\r\n\r\n")
     assert MessageParser().feed(frame.to_bytes() + OPTIONS) == [
