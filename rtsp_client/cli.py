@@ -28,6 +28,12 @@ logger = logging.getLogger(__name__)
 NO_RTP_TIMEOUT = 5.0  # seconds after PLAY (or after the last packet) before giving up
 STATUS_INTERVAL = 0.5  # seconds between live status line updates
 POLL = 0.1  # seconds: how often the main loop looks at its stop conditions
+FLOWING_POLL = 0.5  # seconds: the same while frames keep coming (every wake-up costs CPU)
+FLOWING = 1.0  # seconds: frames count as flowing when the last one is this recent
+# Headless, frames are read off the socket in batches this many seconds apart once the
+# first one is in: a few wake-ups a second instead of one per frame. Arrival times (and
+# so jitter) come from the kernel's receive timestamps, not from when we read.
+HEADLESS_BATCH_INTERVAL = 0.2
 
 
 class ExitCode(IntEnum):
@@ -168,7 +174,7 @@ def run_session(client: RTSPClient, args: argparse.Namespace, recorder: Recorder
     last_status = 0.0
     live = sys.stderr.isatty()
     while True:
-        finished = sink.done.wait(POLL)
+        finished = sink.done.wait(wait_time(sink.last_frame, played, last_status, live, args))
         if sink.error is not None:
             raise sink.error
         if finished:
@@ -198,6 +204,25 @@ def run_session(client: RTSPClient, args: argparse.Namespace, recorder: Recorder
             raise SessionFailed(
                 ExitCode.SERVER_GONE, f"server gone: no RTP for {args.rtp_timeout:g} s"
             )
+
+
+def wait_time(
+    last_frame: float | None,
+    played: float,
+    last_status: float,
+    live: bool,
+    args: argparse.Namespace,
+) -> float:
+    """How long the main thread may sleep before a stop condition or the status line is due."""
+    now = time.monotonic()
+    timeout = POLL
+    if last_frame is not None and now - last_frame < FLOWING:
+        timeout = FLOWING_POLL  # the stream's end shows within this, the duration below
+    if args.duration is not None:
+        timeout = min(timeout, played + args.duration - now)
+    if live:
+        timeout = min(timeout, last_status + STATUS_INTERVAL - now)
+    return max(timeout, 0.0)
 
 
 def classify(exc: Exception) -> tuple[ExitCode, str]:
@@ -243,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"rtsp-client: {exc}", file=sys.stderr)
         return ExitCode.USAGE
+    if args.frames is None:  # a frame count stops at once, not at the end of a batch
+        client.core.batch_interval = HEADLESS_BATCH_INTERVAL
     code, reason = ExitCode.OK, ""
     recorder: Recorder | None = None
     try:

@@ -14,6 +14,8 @@ import logging
 import os
 import random
 import socket
+import struct
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -48,6 +50,18 @@ UDP_RECEIVE_BUFFER = 4 * 1024 * 1024  # room for bursts of a frame's packets
 PORT_PAIR_ATTEMPTS = 64
 MAX_DATAGRAM = 65536  # the largest UDP payload, so no datagram is ever truncated
 RTP_DRAIN_LIMIT = 64  # datagrams read per wake-up before yielding to the loop
+RTP_BATCH_DRAIN_LIMIT = 4096  # the same when woken by the batch timer (a batch is bigger)
+# A batch should fill at most this share of the socket's receive buffer, or a burst could
+# overflow it; each datagram is counted with an allowance for the kernel's bookkeeping.
+BATCH_BUFFER_SHARE = 0.25
+DATAGRAM_OVERHEAD = 768  # bytes: roughly what an sk_buff adds to a datagram's size
+MIN_BATCH_INTERVAL = 0.005  # seconds: the shortest the batch timer adapts down to
+# socket(7), Linux: SO_TIMESTAMPNS makes recvmsg carry the kernel's receive time (a
+# struct timespec, CLOCK_REALTIME), so arrival times stay exact however late we read.
+# Python's socket module does not name it; this is its asm-generic value.
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+_TIMESPEC = struct.Struct("@qq")  # tv_sec, tv_nsec (64-bit time_t)
+_ANCILLARY_SPACE = socket.CMSG_SPACE(_TIMESPEC.size)
 USER_AGENT = "rtsp-workbench-client/0.1"
 RTSP_VERSION_PREFIX = "RTSP/"  # RFC 2326 §7.1: Status-Line = RTSP-Version SP Status-Code ...
 
@@ -107,6 +121,27 @@ def _bind_udp(host: str, port: int) -> socket.socket:
         raise
     sock.setblocking(False)
     return sock
+
+
+def _enable_kernel_timestamps(sock: socket.socket) -> bool:
+    """Ask for each datagram's kernel receive time; False where the system has none."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    except OSError as exc:
+        logger.debug("no kernel receive timestamps: %s", exc)
+        return False
+    return True
+
+
+def _arrival(ancillary: list[tuple[int, int, bytes]]) -> float:
+    """The kernel's receive time from recvmsg's ancillary data; the clock when absent."""
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= _TIMESPEC.size:
+            seconds, nanoseconds = _TIMESPEC.unpack_from(data)
+            return seconds + nanoseconds * 1e-9
+    return time.time()
 
 
 class _RTSPStream(asyncio.Protocol):
@@ -191,6 +226,7 @@ class ClientCore:
         dialect: str = Dialect.STANDARD,
         timeout: float = 5.0,
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+        batch_interval: float = 0.0,
     ) -> None:
         if transport not in ("udp", "tcp"):
             raise ValueError(f"transport must be 'udp' or 'tcp', not {transport!r}")
@@ -206,6 +242,9 @@ class ClientCore:
         self.dialect = dialect
         self.timeout = timeout
         self.max_frame_bytes = max_frame_bytes
+        # > 0: once the first frame is in, RTP over UDP is read on a timer every this many
+        # seconds instead of on every burst: far fewer wake-ups, frames up to this late.
+        self.batch_interval = batch_interval
         self.info = SessionInfo()
         self.state = SessionState()
         self.receiver: Receiver | None = None
@@ -226,6 +265,10 @@ class ClientCore:
         self._rtp_sock: socket.socket | None = None
         self._rtp_buffer = bytearray(MAX_DATAGRAM)
         self._rtp_view = memoryview(self._rtp_buffer)  # slicing it copies once, not twice
+        self._kernel_timestamps = False  # SO_TIMESTAMPNS is on for the RTP socket
+        self._batch_timer: asyncio.TimerHandle | None = None
+        self._batch_delay = 0.0  # the batch timer's current period (adapts to the rate)
+        self._batch_room = 0  # bytes of the receive buffer a batch may fill
         self._tasks: list[asyncio.Task] = []
         self._poll_timer: asyncio.TimerHandle | None = None
         self._keepalive_method = "GET_PARAMETER"
@@ -359,6 +402,10 @@ class ClientCore:
         for udp in self._udp:
             udp.close()
         self._udp.clear()
+        if self._batch_timer is not None:
+            self._batch_timer.cancel()
+            self._batch_timer = None
+            self._drain_rtp(RTP_BATCH_DRAIN_LIMIT)  # what came in since the last batch counts
         if self._rtp_sock is not None:
             asyncio.get_running_loop().remove_reader(self._rtp_sock.fileno())
             self._rtp_sock.close()
@@ -465,39 +512,83 @@ class ClientCore:
         # RTP is read straight off the socket, draining every datagram a wake-up finds:
         # a frame's packets arrive in a burst, so this saves a loop round trip per packet.
         self._rtp_sock = rtp_sock
+        self._kernel_timestamps = _enable_kernel_timestamps(rtp_sock)
         loop.add_reader(rtp_sock.fileno(), self._drain_rtp)
         rtcp, _ = await loop.create_datagram_endpoint(lambda: _RTCPDatagrams(self), sock=rtcp_sock)
         self._udp = [rtcp]
 
-    def _drain_rtp(self) -> None:
+    def _drain_rtp(self, limit: int = RTP_DRAIN_LIMIT) -> int:
+        """Read and handle waiting RTP datagrams; returns the bytes they took in the buffer."""
         sock = self._rtp_sock
         if sock is None:
-            return
+            return 0
         receiver = self.receiver
         # _rtp_in for a whole batch: the per-packet work is only what each packet needs;
         # the reorder timer is looked at once, after the batch.
         buffer, view = self._rtp_buffer, self._rtp_view
+        buffers = [buffer]
+        stamped = self._kernel_timestamps
         clock = time.time
+        now = 0.0
+        taken = 0
         try:
-            for _ in range(RTP_DRAIN_LIMIT):
+            for _ in range(limit):
                 try:
-                    size, addr = sock.recvfrom_into(buffer)
+                    if stamped:
+                        size, ancillary, _flags, addr = sock.recvmsg_into(buffers, _ANCILLARY_SPACE)
+                    else:
+                        size, addr = sock.recvfrom_into(buffer)
                 except (BlockingIOError, InterruptedError):
-                    return
+                    return taken
                 except OSError as exc:  # ICMP errors and the like: nothing to do for a receiver
                     logger.debug("RTP socket: %s", exc)
-                    return
+                    return taken
+                taken += size + DATAGRAM_OVERHEAD
                 if receiver is None:
                     continue  # before SETUP's reply: read, so the socket stops being ready
-                now = clock()
+                now = _arrival(ancillary) if stamped else clock()
                 if self.first_packet_time is None:
                     self.first_packet_time = now
                 self.last_packet_time = now
                 frames = receiver.rtp_received(bytes(view[:size]), addr, now)
                 if frames:
                     self._deliver(frames)
+                    if self.batch_interval > 0 and self._batch_timer is None:
+                        self._start_batching()
+            return taken  # the limit: more may wait
         finally:
             self._schedule_poll()
+
+    def _start_batching(self) -> None:
+        """From now on read RTP on a timer, not on readiness (see ``batch_interval``)."""
+        loop = asyncio.get_running_loop()
+        sock = self._rtp_sock
+        if sock is None:
+            return
+        loop.remove_reader(sock.fileno())
+        room = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+        self._batch_room = int(room * BATCH_BUFFER_SHARE)
+        self._batch_delay = self.batch_interval
+        self._batch_timer = loop.call_later(self._batch_delay, self._batch_tick)
+
+    def _batch_tick(self) -> None:
+        if self._rtp_sock is None:
+            self._batch_timer = None
+            return
+        taken = self._drain_rtp(RTP_BATCH_DRAIN_LIMIT)
+        # Keep batches well inside the receive buffer: read more often when a batch was
+        # big, less often again (up to batch_interval) when batches are small.
+        if taken > self._batch_room:
+            self._batch_delay = max(self._batch_delay / 2, MIN_BATCH_INTERVAL)
+            logger.debug("RTP batches every %.3f s", self._batch_delay)
+        elif taken < self._batch_room // 4:
+            self._batch_delay = min(self._batch_delay * 2, self.batch_interval)
+        if self._rtp_sock is not None:
+            self._batch_timer = asyncio.get_running_loop().call_later(
+                self._batch_delay, self._batch_tick
+            )
+        else:
+            self._batch_timer = None
 
     def _rtp_in(self, data: bytes, addr: tuple | None) -> None:
         receiver = self.receiver

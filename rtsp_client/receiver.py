@@ -177,9 +177,12 @@ class Receiver:
         if reorder.take_in_order(sequence):
             # The usual case: in order with nothing waiting, so straight to reassembly.
             return self._reassemble_one(sequence, timestamp, marker, payload, now)
+        # A gap that waited past its deadline is given up first, as the poll timer would
+        # have done before this packet came in (datagrams may be read in late batches).
+        released = reorder.poll(now)
         late_before = reorder.late
         pending = _Pending(sequence, timestamp, marker, payload, now)
-        released = reorder.push(sequence, pending, now)
+        released += reorder.push(sequence, pending, now)
         if reorder.late != late_before:
             self.drops[DropReason.LATE] += 1
         return self._reassemble(released)

@@ -1,0 +1,118 @@
+"""Reading RTP in timed batches: every frame still arrives, with the kernel's arrival times."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+from client_support import decode
+
+from rtsp_client import RTSPClient
+from rtsp_client.protocol import _arrival, _enable_kernel_timestamps
+from rtsp_client.receiver import DropReason, Receiver
+from rtsp_common.jpeg import packetize
+from rtsp_common.mjpeg import open_media
+from rtsp_common.rtp import RTPPacket
+from rtsp_server import RTSPServer
+
+FPS = 30.0
+BATCH = 0.2  # seconds between batches: several frames wait in the socket each time
+FRAMES = 24
+SSRC = 0x0BADCAFE
+PT = 26
+
+
+@pytest.fixture(scope="module")
+def server(lab_movie):
+    with RTSPServer(port=0, media=lab_movie, host="127.0.0.1", fps=FPS) as running:
+        yield running
+
+
+def test_batched_reading_keeps_every_frame_and_its_arrival_time(server, lab_movie):
+    delivered: list[tuple[int, float, float, bytes]] = []
+    done = threading.Event()
+
+    def on_frame(jpeg: bytes, timestamp: int, arrival: float, index: int) -> None:
+        delivered.append((index, arrival, time.time(), jpeg))
+        if len(delivered) >= FRAMES:
+            done.set()
+
+    url = f"rtsp://127.0.0.1:{server.port}/movie.Mjpeg"
+    with RTSPClient.from_url(url, on_frame=on_frame, queue_frames=False) as client:
+        client.core.batch_interval = BATCH
+        client.setup()
+        client.play()
+        assert done.wait(15), f"only {len(delivered)} frames"
+        stats = client.stats()
+    frames = delivered[:FRAMES]
+    assert [index for index, *_ in frames] == list(range(FRAMES))
+    with open_media(lab_movie) as media:
+        for index, _, _, jpeg in frames[:: FRAMES // 4]:
+            assert decode(jpeg).tobytes() == decode(media[index]).tobytes()
+    assert stats.packets_lost == 0 and not stats.dropped
+    waits = [handed - arrival for _, arrival, handed, _ in frames]
+    # Arrival is when the kernel took the last packet in, not when the batch was read:
+    # never after the hand-over, and well before it for a frame that waited for the timer.
+    assert min(waits) > -0.005
+    assert max(waits) > BATCH / 4
+    arrivals = [arrival for _, arrival, _, _ in frames]
+    assert all(b > a for a, b in zip(arrivals, arrivals[1:]))
+    # Stamped at read time, a batch's frames would look bunched: jitter near the batch period.
+    assert stats.jitter_ms < BATCH * 1000 / 4
+
+
+def test_kernel_timestamp_is_the_datagram_arrival():
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    with receiver, sender:
+        receiver.bind(("127.0.0.1", 0))
+        if not _enable_kernel_timestamps(receiver):
+            pytest.skip("no SO_TIMESTAMPNS on this system")
+        before = time.time()
+        sender.sendto(b"x", receiver.getsockname())
+        time.sleep(0.05)  # read late on purpose
+        buffer = bytearray(16)
+        _, ancillary, _, _ = receiver.recvmsg_into([buffer], socket.CMSG_SPACE(16))
+        read = time.time()
+    stamp = _arrival(ancillary)
+    assert before - 0.001 <= stamp <= read - 0.03
+
+
+def test_arrival_without_ancillary_data_is_the_clock():
+    before = time.time()
+    assert before <= _arrival([]) <= time.time()
+    assert before <= _arrival([(socket.SOL_SOCKET, 12345, b"\0" * 16)]) <= time.time()
+
+
+def _packets(jpegs: list[bytes]) -> list[bytes]:
+    packets, seq = [], 0
+    for n, jpeg in enumerate(jpegs):
+        payloads = packetize(jpeg, 300)
+        for i, payload in enumerate(payloads):
+            marker = i == len(payloads) - 1
+            packets.append(RTPPacket(PT, seq, n * 3000, SSRC, marker, payload).to_bytes())
+            seq += 1
+    return packets
+
+
+def test_a_late_batch_gives_up_a_gap_as_the_poll_timer_would(small_jpegs):
+    packets = _packets(small_jpegs[:2])
+    assert len(packets) >= 4
+    # Packet 1 comes 0.2 s late, after packet 2: past the reorder buffer's 0.05 s.
+    order = [(0, 0.0), (2, 0.01), (1, 0.2), *((i, 0.2 + i * 0.001) for i in range(3, len(packets)))]
+    results = []
+    for polled in (True, False):
+        receiver = Receiver(server_host="127.0.0.1", ssrc=SSRC, payload_type=PT)
+        frames = []
+        for i, at in order:
+            if polled and at == 0.2:  # live reading: the timer fired at its deadline first
+                frames += receiver.poll(receiver.deadline() or at)
+            frames += receiver.rtp_received(packets[i], ("127.0.0.1", 5004), at)
+        results.append(([f.jpeg for f in frames], dict(receiver.drops)))
+    assert results[0] == results[1]
+    frames, drops = results[1]
+    assert drops.get(DropReason.LATE) == 1
+    assert len(frames) == 1  # the first frame lost a fragment; the second is whole
+    assert decode(frames[0]).tobytes() == decode(small_jpegs[1]).tobytes()
