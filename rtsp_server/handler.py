@@ -71,13 +71,11 @@ STATUS_OPTION_NOT_SUPPORTED = 551
 
 @dataclass(frozen=True)
 class ServerConfig:
-    """Settings every connection's handler shares."""
+    """Settings every connection's handler shares (the session limit lives in the registry)."""
 
     fps: float = 20.0
-    mtu: int = 1400
     loop: bool = False
     session_timeout: float = 60.0
-    max_sessions: int = 1000
     server_rtp_port: int = 0
     server_rtcp_port: int = 0
 

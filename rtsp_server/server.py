@@ -164,9 +164,7 @@ class RTSPServer:
         self.write_buffer_limit = write_buffer_limit
         self.max_payload = max_rtp_payload(mtu)
         self.sessions = SessionRegistry(max_sessions)
-        self.config = ServerConfig(
-            fps=fps, mtu=mtu, loop=loop, session_timeout=session_timeout, max_sessions=max_sessions
-        )
+        self.config = ServerConfig(fps=fps, loop=loop, session_timeout=session_timeout)
         self.connections: dict[int, RTSPConnection] = {}
         self.port = 0
         self.rtp_port = 0

@@ -45,9 +45,7 @@ class Harness:
     ) -> None:
         self.config = ServerConfig(
             fps=25,
-            mtu=1400,
             session_timeout=60,
-            max_sessions=max_sessions,
             server_rtp_port=6000,
             server_rtcp_port=6001,
         )
