@@ -33,8 +33,11 @@ RTPTIME_MAX = TS_MOD - 1
 # RFC 2326 §11: 457 Invalid Range, the answer to a Range the server cannot honour.
 STATUS_INVALID_RANGE = 457
 
+# RFC 2326 §15.1: a token (method and header names, parameters) is 1*<CHAR but CTLs or tspecials>.
+TOKEN_PATTERN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+
 _DIGITS = re.compile(r"[0-9]+")
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_TOKEN = re.compile(TOKEN_PATTERN)
 _PROTOCOL = re.compile(r"[A-Za-z0-9_.\-]+(?:/[A-Za-z0-9_.\-]+){1,2}")
 _HEX = re.compile(r"[0-9A-Fa-f]+")
 _SESSION_ID = re.compile(r'[^\s;,="]+')

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from rtsp_common.errors import STATUS_BAD_REQUEST, STATUS_TOO_LARGE, ParseError
-from rtsp_common.headers import CHANNEL_MAX, parse_content_length, parse_cseq
+from rtsp_common.headers import CHANNEL_MAX, TOKEN_PATTERN, parse_content_length, parse_cseq
 
 logger = logging.getLogger(__name__)
 
@@ -83,13 +83,12 @@ REASONS: dict[int, str] = {
     551: "Option not supported",
 }
 
-_TOKEN_CHARS = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
-_TOKEN = re.compile(_TOKEN_CHARS)
+_TOKEN = re.compile(TOKEN_PATTERN)
 # A version such as RTSP/1.0; other versions still parse so that a server can answer 505.
 _VERSION = r"[A-Za-z]+/[0-9]{1,3}\.[0-9]{1,3}"
 _VERSION_RE = re.compile(_VERSION)
 _STATUS_LINE = re.compile(rf"({_VERSION})[ \t]+([0-9]{{3}})(?:[ \t]+(.*))?")
-_REQUEST_LINE = re.compile(rf"({_TOKEN_CHARS})[ \t]+(\S+)[ \t]+({_VERSION})")
+_REQUEST_LINE = re.compile(rf"({TOKEN_PATTERN})[ \t]+(\S+)[ \t]+({_VERSION})")
 _HEAD_END = re.compile(rb"\n\r?\n")
 _BINARY = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
