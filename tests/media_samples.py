@@ -8,6 +8,7 @@ benchmarks as ``tests.media_samples``.
 from __future__ import annotations
 
 import io
+import random
 from functools import lru_cache
 from pathlib import Path
 
@@ -29,6 +30,11 @@ def encode_jpeg(image: Image.Image, **options) -> bytes:
 def decode(jpeg: bytes) -> Image.Image:
     """Decode to an RGB Pillow image."""
     return Image.open(io.BytesIO(jpeg)).convert("RGB")
+
+
+def rgb_bytes(jpeg: bytes) -> bytes:
+    """Decoded RGB pixels, for comparing two JPEGs picture for picture."""
+    return decode(jpeg).tobytes()
 
 
 def pixels(jpeg: bytes) -> tuple[tuple[int, int], str, bytes]:
@@ -93,6 +99,13 @@ def rotating_frames(
     for a real movie where the lab's is absent."""
     base = Image.effect_mandelbrot(size, (-2.0, -1.2, 0.8, 1.2), 64).convert("RGB")
     return [encode_jpeg(base.rotate(i * degrees), quality=quality) for i in range(count)]
+
+
+def noise_jpeg(size: tuple[int, int], seed: int, quality: int = 95, **options) -> bytes:
+    """Random pixels from ``seed``: they compress badly, so the JPEG is large."""
+    width, height = size
+    noise = random.Random(seed).randbytes(width * height * 3)
+    return encode_jpeg(Image.frombytes("RGB", size, noise), quality=quality, **options)
 
 
 def progressive_jpeg(size: tuple[int, int] = (64, 48)) -> bytes:

@@ -6,11 +6,11 @@ packet lists before they are written.
 
 from __future__ import annotations
 
-import io
 import struct
 from collections.abc import Callable
 from pathlib import Path
 
+from media_samples import encode_jpeg
 from PIL import Image
 
 from analysis.synth import JpegParts, SynthMessage, SynthRtp, SynthSession, split_jpeg
@@ -25,9 +25,7 @@ def small_jpeg(index: int, width: int = WIDTH, height: int = HEIGHT) -> bytes:
     for x in range(0, width, 8):
         for y in range(height):
             image.putpixel((x, y), (255, (index * 17) % 256, 0))
-    out = io.BytesIO()
-    image.save(out, "JPEG", quality=75)
-    return out.getvalue()
+    return encode_jpeg(image, quality=75)
 
 
 def frames(count: int = 3) -> list[JpegParts]:

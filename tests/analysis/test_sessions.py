@@ -4,11 +4,11 @@ decode to the same pixels as the originals."""
 
 from __future__ import annotations
 
-import io
 import struct
 
 import pytest
 from analysis_corpus import DEFECTS, clean_session, small_jpeg
+from media_samples import decode, encode_jpeg
 from PIL import Image, ImageChops
 
 from analysis import rfc2435
@@ -86,12 +86,6 @@ def test_lab_format_frames_are_the_original_jpegs(tmp_path):
     assert "the lab's format, not RFC 2435" in result.result("LAB-FMT-1").evidence
 
 
-def decode(data: bytes) -> Image.Image:
-    image = Image.open(io.BytesIO(data))
-    image.load()
-    return image
-
-
 @pytest.mark.parametrize("q", [255, 50, 75, 90])
 def test_rebuilt_frames_decode_to_the_original_pixels(tmp_path, q):
     """In-band tables (Q=255), and the Appendix A tables for Q 1..99, which must equal the
@@ -112,10 +106,7 @@ def test_rebuilt_frames_decode_to_the_original_pixels(tmp_path, q):
 
 
 def _pillow_jpeg(quality: int) -> bytes:
-    image = decode(small_jpeg(3)).convert("RGB")
-    out = io.BytesIO()
-    image.save(out, "JPEG", quality=quality)
-    return out.getvalue()
+    return encode_jpeg(decode(small_jpeg(3)), quality=quality)
 
 
 def _segments(jpeg: bytes, marker: int) -> list[bytes]:
@@ -192,10 +183,8 @@ def test_rtp_sent_while_paused_is_named(tmp_path):
 def test_gso_super_datagrams_are_cut_into_packets(tmp_path):
     """A capture taken on a sender using UDP GSO holds one datagram per frame: the checker
     cuts it where the next RTP header (same SSRC and timestamp, next sequence) begins."""
-    image = Image.effect_noise((160, 120), 80).convert("RGB")
-    out = io.BytesIO()
-    image.save(out, "JPEG", quality=80)
-    session = SynthSession([split_jpeg(out.getvalue())], count=10, max_payload=1000)
+    jpeg = encode_jpeg(Image.effect_noise((160, 120), 80).convert("RGB"), quality=80)
+    session = SynthSession([split_jpeg(jpeg)], count=10, max_payload=1000)
     synth = PcapSynth()
     for f in range(10):
         packets = session.frame_packets(f)

@@ -12,7 +12,7 @@ import time
 import pytest
 from fake_rtsp import FakeRTSPServer, standard
 from local_ports import free_port
-from media_samples import decode
+from media_samples import SUB_420, decode, noise_jpeg
 
 from rtsp_client.cli import ExitCode, main
 from rtsp_common.mjpeg import open_media
@@ -162,20 +162,10 @@ def test_bad_url_is_a_usage_error(capsys):
 
 
 def test_a_frame_too_big_for_the_lab_format_is_a_clear_failure(tmp_path, capsys):
-    import io
-    import random
-
-    from PIL import Image
-
-    rng = random.Random(1)
-    noise = Image.frombytes(
-        "RGB", (400, 304), bytes(rng.getrandbits(8) for _ in range(400 * 304 * 3))
-    )
-    out = io.BytesIO()
-    noise.save(out, "JPEG", quality=95, subsampling=2)
-    assert len(out.getvalue()) > 99_999
+    noise = noise_jpeg((400, 304), 1, quality=95, subsampling=SUB_420)
+    assert len(noise) > 99_999
     clip = tmp_path / "big.mjpeg"
-    clip.write_bytes(out.getvalue() * 3)
+    clip.write_bytes(noise * 3)
     with RTSPServer(port=0, media=clip, host="127.0.0.1", fps=30) as big:
         code = main(
             [f"rtsp://127.0.0.1:{big.port}/big.mjpeg", "--frames", "2",

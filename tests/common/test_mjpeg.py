@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from media_samples import encode_jpeg
 from PIL import Image, ImageDraw
 
 from rtsp_common.errors import MediaFileError
@@ -30,9 +31,7 @@ def make_jpeg(n: int, size=(64, 48), **save) -> bytes:
     rng = random.Random(n)
     image = Image.frombytes("RGB", size, rng.randbytes(size[0] * size[1] * 3))
     ImageDraw.Draw(image).rectangle((n % 20, 5, n % 20 + 20, 30), fill=(255, 255, 255))
-    out = io.BytesIO()
-    image.save(out, "JPEG", quality=save.pop("quality", 85), **save)
-    return out.getvalue()
+    return encode_jpeg(image, quality=save.pop("quality", 85), **save)
 
 
 @pytest.fixture(scope="module")

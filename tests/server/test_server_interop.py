@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import subprocess
 from pathlib import Path
 
 import pytest
-from media_samples import SUB_422, numbered_frames
+from media_samples import SUB_422, numbered_frames, rgb_bytes
 from PIL import Image
 from realtools import require_tool
 from server_harness import write_clip
@@ -19,10 +18,6 @@ from rtsp_server import RTSPServer
 pytestmark = pytest.mark.interop
 
 FRAMES = 12
-
-
-def pixels(jpeg: bytes) -> bytes:
-    return Image.open(io.BytesIO(jpeg)).convert("RGB").tobytes()
 
 
 @pytest.fixture
@@ -58,7 +53,7 @@ def test_ffmpeg_frames_are_the_source_pixels(rtsp_url, transport, tmp_path, clip
     )
     saved = sorted(tmp_path.glob("out*.jpg"))
     assert len(saved) == FRAMES
-    assert [pixels(p.read_bytes()) for p in saved] == [pixels(f) for f in clip_frames[:FRAMES]]
+    assert [rgb_bytes(p.read_bytes()) for p in saved] == [rgb_bytes(f) for f in clip_frames[:FRAMES]]
 
 
 def test_ffprobe_reports_mjpeg_and_size(rtsp_url):
@@ -142,7 +137,7 @@ def test_ffmpeg_plays_422_frames_pixel_exact(tmp_path):
     write_clip(tmp_path / "m" / "c422.mjpeg", frames)
     with RTSPServer(port=0, media=tmp_path / "m", host="127.0.0.1", fps=50) as server:
         got = ffmpeg_frames(f"rtsp://127.0.0.1:{server.port}/c422.mjpeg", 6, "tcp", tmp_path)
-    assert [pixels(f) for f in got] == [pixels(f) for f in frames[:6]]
+    assert [rgb_bytes(f) for f in got] == [rgb_bytes(f) for f in frames[:6]]
 
 
 def test_ffmpeg_plays_the_lab_movie_pixel_exact(lab_movie, tmp_path):
@@ -151,4 +146,4 @@ def test_ffmpeg_plays_the_lab_movie_pixel_exact(lab_movie, tmp_path):
     with RTSPServer(0, lab_movie, host="127.0.0.1", fps=50) as server:
         got = ffmpeg_frames(f"rtsp://127.0.0.1:{server.port}/movie.Mjpeg", 6, "udp", tmp_path)
     with open_media(lab_movie) as reader:
-        assert [pixels(f) for f in got] == [pixels(reader[i]) for i in range(6)]
+        assert [rgb_bytes(f) for f in got] == [rgb_bytes(reader[i]) for i in range(6)]

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import io
-import random
 import socket
 import struct
 import time
 
 from lab_client import LabClient
 from local_ports import udp_port_pair
-from PIL import Image
+from media_samples import noise_jpeg, rgb_bytes
 from server_harness import RTSPTestClient, drain, frames_of, receive_rtp, write_clip
 
 from rtsp_common.headers import Session as SessionHeader
@@ -25,10 +23,6 @@ MTU = 600  # the `server` fixture's --mtu
 FPS = 50  # the `server` fixture's --fps
 TS_STEP = 90000 // FPS
 MAX_RTP = MTU - 28  # IPv4 + UDP headers
-
-
-def pixels(jpeg: bytes) -> bytes:
-    return Image.open(io.BytesIO(jpeg)).convert("RGB").tobytes()
 
 
 def setup_udp(client: RTSPTestClient, url: str, rtp: socket.socket) -> tuple[str, Transport]:
@@ -79,7 +73,7 @@ def check_udp_stream_to_end(server: RTSPServer, clip_frames: list[bytes]) -> Non
         check_rtp(packets, transport.ssrc, info.seq, info.rtptime)
         depacketizer = Depacketizer()
         jpegs = [j for p in packets if (j := depacketizer.push(p.payload, p.timestamp, p.marker))]
-        assert [pixels(j) for j in jpegs] == [pixels(f) for f in clip_frames[:8]]
+        assert [rgb_bytes(j) for j in jpegs] == [rgb_bytes(f) for f in clip_frames[:8]]
         compounds = [parse_compound(d) for d in drain(rtcp, quiet=0.3)]
         final = compounds[-1]
         assert isinstance(final[0], SenderReport) and isinstance(final[-1], Bye)
@@ -167,7 +161,7 @@ def test_seek_sends_the_frame_at_the_range_start(server, clip_frames):
         assert (packets[0].sequence, packets[0].timestamp) == (info.seq, info.rtptime)
         depacketizer = Depacketizer()
         (jpeg,) = [j for p in packets if (j := depacketizer.push(p.payload, p.timestamp, p.marker))]
-        assert pixels(jpeg) == pixels(clip_frames[FPS])  # 1.0 s at 50 fps is frame 50
+        assert rgb_bytes(jpeg) == rgb_bytes(clip_frames[FPS])  # 1.0 s at 50 fps is frame 50
         client.request("TEARDOWN", url, {"Session": sid})
 
 
@@ -380,13 +374,7 @@ def test_garbage_on_the_wire_gets_400_and_close(server):
 
 def noise_frames(count: int) -> list[bytes]:
     """Large frames (random pixels compress badly): a slow reader falls behind fast."""
-    frames = []
-    for n in range(count):
-        image = Image.frombytes("RGB", (320, 240), bytes(random.Random(n).randbytes(320 * 240 * 3)))
-        out = io.BytesIO()
-        image.save(out, "JPEG", quality=95)
-        frames.append(out.getvalue())
-    return frames
+    return [noise_jpeg((320, 240), n, quality=95) for n in range(count)]
 
 
 def test_slow_tcp_reader_loses_frames_not_server_memory(tmp_path):
