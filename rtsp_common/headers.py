@@ -20,6 +20,8 @@ logger = logging.getLogger(__name__)
 
 # RFC 2326 §12.17: CSeq is 1*DIGIT; ten digits keep it a sane size.
 MAX_CSEQ_DIGITS = 10
+# RFC 2326 §12.14: Content-Length is 1*DIGIT; 18 digits keep it within a 64-bit integer.
+MAX_CONTENT_LENGTH_DIGITS = 18
 # RFC 2326 §12.37: the default session timeout is 60 seconds.
 DEFAULT_SESSION_TIMEOUT = 60
 # RFC 2326 §12.39: ssrc is 8 hexadecimal digits (a 32-bit value).
@@ -57,7 +59,7 @@ def parse_cseq(value: str) -> int:
 def parse_content_length(value: str) -> int:
     """Return a Content-Length value (RFC 2326 §12.14) as a non-negative int."""
     text = value.strip()
-    if not _DIGITS.fullmatch(text) or len(text) > 18:
+    if not _DIGITS.fullmatch(text) or len(text) > MAX_CONTENT_LENGTH_DIGITS:
         raise ParseError(f"Content-Length must be a non-negative decimal number, got {value!r}")
     return int(text)
 
