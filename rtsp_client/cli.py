@@ -33,7 +33,7 @@ FLOWING = 1.0  # seconds: frames count as flowing when the last one is this rece
 # Headless, frames are read off the socket in batches this many seconds apart once the
 # first one is in: a few wake-ups a second instead of one per frame. Arrival times (and
 # so jitter) come from the kernel's receive timestamps, not from when we read.
-HEADLESS_BATCH_INTERVAL = 0.2
+HEADLESS_BATCH_INTERVAL = 0.5
 
 
 class ExitCode(IntEnum):

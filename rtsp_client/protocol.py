@@ -56,6 +56,7 @@ RTP_BATCH_DRAIN_LIMIT = 4096  # the same when woken by the batch timer (a batch 
 BATCH_BUFFER_SHARE = 0.25
 DATAGRAM_OVERHEAD = 768  # bytes: roughly what an sk_buff adds to a datagram's size
 MIN_BATCH_INTERVAL = 0.005  # seconds: the shortest the batch timer adapts down to
+FIRST_BATCH_INTERVAL = 0.05  # seconds: batches start short and grow while they stay small
 # socket(7), Linux: SO_TIMESTAMPNS makes recvmsg carry the kernel's receive time (a
 # struct timespec, CLOCK_REALTIME), so arrival times stay exact however late we read.
 # Python's socket module does not name it; this is its asm-generic value.
@@ -568,7 +569,7 @@ class ClientCore:
         loop.remove_reader(sock.fileno())
         room = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
         self._batch_room = int(room * BATCH_BUFFER_SHARE)
-        self._batch_delay = self.batch_interval
+        self._batch_delay = min(FIRST_BATCH_INTERVAL, self.batch_interval)
         self._batch_timer = loop.call_later(self._batch_delay, self._batch_tick)
 
     def _batch_tick(self) -> None:
