@@ -6,8 +6,10 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import pytest
+from blocking_rtsp import RTSPTestClient
 from gst_peer import gst_rtsp_server, require_gst_peer
 from realtools import require_tool
 
@@ -19,7 +21,7 @@ from rtsp_common.headers import (
     parse_rtp_info,
     parse_transports,
 )
-from rtsp_common.rtsp import InterleavedFrame, MessageParser, Request, Response
+from rtsp_common.rtsp import MessageParser, Request, Response
 from rtsp_common.sdp import SessionDescription
 
 pytestmark = pytest.mark.interop
@@ -97,57 +99,26 @@ def gst_server() -> Iterator[str]:
         yield peer.url
 
 
-class _Connection:
-    """A blocking RTSP client connection for tests: our serializer out, our parser in."""
-
-    def __init__(self, url: str) -> None:
-        host_port = url.split("/")[2]
-        host, port = host_port.rsplit(":", 1)
-        self.sock = socket.create_connection((host, int(port)), timeout=TIMEOUT)
-        self.parser = MessageParser()
-        self.cseq = 0
-        self.frames: list[InterleavedFrame] = []
-
-    def request(self, method: str, uri: str, *headers: tuple[str, str]) -> Response:
-        self.cseq += 1
-        self.sock.sendall(Request(method, uri, [("CSeq", str(self.cseq)), *headers]).to_bytes())
-        while True:
-            data = self.sock.recv(65536)
-            assert data, f"server closed the connection during {method}"
-            for item in self.parser.feed(data):
-                if isinstance(item, InterleavedFrame):
-                    self.frames.append(item)
-                elif isinstance(item, Response) and item.cseq == self.cseq:
-                    return item
-
-    def read_frames(self, count: int) -> list[InterleavedFrame]:
-        while len(self.frames) < count:
-            data = self.sock.recv(65536)
-            assert data, "server closed the connection while streaming"
-            for item in self.parser.feed(data):
-                assert isinstance(item, InterleavedFrame), f"unexpected {item!r} while streaming"
-                self.frames.append(item)
-        return self.frames
-
-    def close(self) -> None:
-        self.sock.close()
+def _connect(url: str) -> RTSPTestClient:
+    parts = urlsplit(url)
+    return RTSPTestClient(parts.hostname, parts.port, timeout=TIMEOUT)
 
 
 def test_gstreamer_describe_and_udp_setup(gst_server: str) -> None:
-    conn = _Connection(gst_server)
+    conn = _connect(gst_server)
     try:
         options = conn.request("OPTIONS", gst_server)
         assert options.status == 200
         assert {"DESCRIBE", "SETUP", "PLAY", "TEARDOWN"} <= set(parse_public(options.headers["Public"]))
 
-        describe = conn.request("DESCRIBE", gst_server, ("Accept", "application/sdp"))
+        describe = conn.request("DESCRIBE", gst_server, {"Accept": "application/sdp"})
         assert describe.status == 200 and describe.headers["Content-Type"] == "application/sdp"
         sdp = SessionDescription.parse(describe.body.decode())
         assert (sdp.payload_type, sdp.encoding, sdp.clock_rate, sdp.framerate) == (26, "JPEG", 90000, 10.0)
 
         base = describe.headers.get("Content-Base", gst_server + "/")
         offer = Transport(client_port=(40000, 40001), mode="PLAY")  # sent as mode="PLAY"
-        setup = conn.request("SETUP", base + sdp.track_control, ("Transport", str(offer)))
+        setup = conn.request("SETUP", base + sdp.track_control, {"Transport": str(offer)})
         assert setup.status == 200
         answer = Transport.parse(setup.headers["Transport"])
         assert answer.client_port == (40000, 40001)
@@ -156,7 +127,7 @@ def test_gstreamer_describe_and_udp_setup(gst_server: str) -> None:
         session = Session.parse(setup.headers["Session"])
         assert session.id and str(session) == setup.headers["Session"].replace(" ", "")
 
-        teardown = conn.request("TEARDOWN", gst_server, ("Session", session.id))
+        teardown = conn.request("TEARDOWN", gst_server, {"Session": session.id})
         assert teardown.status == 200
     finally:
         conn.close()
@@ -164,24 +135,26 @@ def test_gstreamer_describe_and_udp_setup(gst_server: str) -> None:
 
 def test_gstreamer_tcp_interleaved_play(gst_server: str) -> None:
     """PLAY over TCP: the response and the $-framed RTP/RTCP come out of one parser."""
-    conn = _Connection(gst_server)
+    conn = _connect(gst_server)
     try:
-        describe = conn.request("DESCRIBE", gst_server, ("Accept", "application/sdp"))
+        describe = conn.request("DESCRIBE", gst_server, {"Accept": "application/sdp"})
         sdp = SessionDescription.parse(describe.body.decode())
         base = describe.headers.get("Content-Base", gst_server + "/")
         offer = Transport(protocol="RTP/AVP/TCP", interleaved=(0, 1))
-        setup = conn.request("SETUP", base + sdp.track_control, ("Transport", str(offer)))
+        setup = conn.request("SETUP", base + sdp.track_control, {"Transport": str(offer)})
         assert setup.status == 200
         assert Transport.parse(setup.headers["Transport"]).interleaved == (0, 1)
         session = Session.parse(setup.headers["Session"]).id
 
-        play = conn.request("PLAY", gst_server, ("Session", session), ("Range", str(NptRange(0.0))))
+        play = conn.request("PLAY", gst_server, {"Session": session, "Range": str(NptRange(0.0))})
         assert play.status == 200
         (info,) = parse_rtp_info(play.headers["RTP-Info"])
         assert info.url.endswith(sdp.track_control) and info.seq is not None
         NptRange.parse(play.headers["Range"])
 
-        frames = conn.read_frames(20)
+        frames = conn.read_interleaved(20)
+        unexpected = conn.responses + conn.requests
+        assert not unexpected, f"unexpected {unexpected!r} while streaming"
         rtp = [f for f in frames if f.channel == 0]
         assert rtp, "no RTP on channel 0"
         assert all(f.payload[0] & 0xC0 == RTP_VERSION_BITS for f in rtp)

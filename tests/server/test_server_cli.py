@@ -11,8 +11,9 @@ import threading
 import time
 
 import pytest
+from blocking_rtsp import RTSPTestClient
 from local_ports import free_port, udp_port_pair, wait_listening
-from server_harness import RTSPTestClient, drain
+from server_harness import drain
 
 from rtsp_common.headers import Session as SessionHeader
 from rtsp_common.rtcp import Bye, parse_compound

@@ -6,7 +6,7 @@ import os
 import time
 
 import pytest
-from server_harness import RTSPTestClient
+from blocking_rtsp import RTSPTestClient
 
 from rtsp_common.headers import Session as SessionHeader
 from rtsp_server import RTSPServer

@@ -8,10 +8,11 @@ import threading
 import time
 
 import pytest
+from blocking_rtsp import RTSPTestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from local_ports import udp_port_pair
-from server_harness import RTSPTestClient, drain
+from server_harness import drain
 from test_server_handler import Harness
 
 from rtsp_common.headers import Session as SessionHeader

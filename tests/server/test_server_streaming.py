@@ -6,10 +6,11 @@ import socket
 import struct
 import time
 
+from blocking_rtsp import RTSPTestClient
 from lab_client import LabClient
 from local_ports import udp_port_pair
 from media_samples import noise_jpeg, rgb_bytes
-from server_harness import RTSPTestClient, drain, frames_of, receive_rtp, write_clip
+from server_harness import drain, frames_of, receive_rtp, write_clip
 
 from rtsp_common.headers import Session as SessionHeader
 from rtsp_common.headers import Transport, parse_rtp_info
