@@ -420,10 +420,10 @@ class MessageParser:
         """
         if self._error is not None or self._pending is not None:
             return b""
-        first = self._first_held()
-        if first is None or first == INTERLEAVED_MAGIC:
+        head = self._buf.lstrip(_LINE_BREAKS)
+        if not head or head[0] == INTERLEAVED_MAGIC:
             return b""
-        return bytes(self._buf.lstrip(_LINE_BREAKS))
+        return bytes(head)
 
     def _first_held(self) -> int | None:
         """The first byte held that is not a line break between messages, or None."""
@@ -432,7 +432,7 @@ class MessageParser:
 
     def _cseq_at(self, pos: int) -> int | None:
         """The CSeq of the message starting at ``pos``, read from the complete lines held."""
-        head = self._buf[pos : pos + self.max_header_bytes]
+        head = self._buf[pos : pos + self.max_header_bytes].lstrip(_LINE_BREAKS)
         match = _HEAD_END.search(head)
         end = match.start() if match else head.rfind(b"\n")
         return _find_cseq(_decode(bytes(head[: max(end, 0)])))

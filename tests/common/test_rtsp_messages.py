@@ -363,6 +363,8 @@ def test_more_than_64_headers_is_413() -> None:
         (b"OPTIONS * RTSP/1.0\r\nCSeq: 6\r\nX-Pad: " + b"a" * 9000 + b"\r\n\r\n", 413, 6),
         # a bad start line followed by a good CSeq
         (b"\x01\x02 garbage\r\nCSeq: 7\r\n\r\n", 400, 7),
+        # line breaks between messages before the refused one do not hide its CSeq
+        (b"\r\n\r\n\x01\x02 garbage\r\nCSeq: 8\r\n\r\n", 400, 8),
         # a CSeq line cut short by the limit is not read as a smaller number
         (b"OPTIONS * RTSP/1.0\r\nX-Pad: " + b"a" * 8156 + b"\r\nCSeq: 12345", 413, None),
     ],
