@@ -15,8 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from media_samples import read_lab_frames, rotating_frames
+
 from rtsp_common.jpeg import Depacketizer, packetize
-from tests.media_samples import read_lab_frames, rotating_frames
 
 LAB_MOVIE = Path(__file__).resolve().parents[2] / "shared" / "lab" / "movie.Mjpeg"
 MAX_PAYLOAD = 1400

@@ -22,15 +22,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.rtsp_load import LoadResult, close_sessions, open_session, run_load
-from tests.peers.gst_peer import (
+from gst_peer import (
     GstPeerError,
     gst_rtsp_server,
     make_mjpeg_clip,
     remux_to_mkv,
     unavailable_reason,
 )
-from tests.server_process import rtsp_server_process
+from server_process import rtsp_server_process
+
+from bench.rtsp_load import LoadResult, close_sessions, open_session, run_load
 
 FPS = 30
 WIDTH, HEIGHT = 640, 480

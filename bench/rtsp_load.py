@@ -11,10 +11,11 @@ import socket
 import time
 from dataclasses import dataclass, field
 
+from local_ports import udp_port_pair
+
 from rtsp_common.headers import Session as SessionHeader
 from rtsp_common.rtsp import Headers, MessageParser, Request, Response
 from rtsp_common.sdp import SessionDescription
-from tests.local_ports import udp_port_pair
 
 RECEIVE_BUFFER = 2 * 1024 * 1024
 MARKER = 0x80  # RFC 3550 §5.1: M bit in the second octet

@@ -1,7 +1,7 @@
 """Ports on 127.0.0.1 for tests and benchmarks: free ones, RTP/RTCP pairs, waiting for a listener.
 
-Tests import it as ``local_ports`` (tests/ is on sys.path through tests/conftest.py), the
-benchmarks as ``tests.local_ports``.
+Tests and benchmarks import it as ``local_ports`` (tests/conftest.py and bench/__init__.py put
+tests/ on sys.path).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Test pictures and clips shared by the tests and benchmarks: JPEGs made with Pillow, the
 lab's .Mjpeg read independently of rtsp_common.mjpeg, decoding for pixel comparisons.
 
-Tests import it as ``media_samples`` (tests/ is on sys.path through tests/conftest.py), the
-benchmarks as ``tests.media_samples``.
+Tests and benchmarks import it as ``media_samples`` (tests/conftest.py and bench/__init__.py put
+tests/ on sys.path).
 """
 
 from __future__ import annotations

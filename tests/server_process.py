@@ -1,8 +1,8 @@
 """The project's rtsp-server as a user runs it (``python -m rtsp_server``), in its own process
 on a free port of 127.0.0.1: for tests and benchmarks that want it outside their own process.
 
-Tests import it as ``server_process`` (tests/ is on sys.path through tests/conftest.py), the
-benchmarks as ``tests.server_process``.
+Tests and benchmarks import it as ``server_process`` (tests/conftest.py and bench/__init__.py
+put tests/ on sys.path).
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from child_processes import stop_process
+
 log = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
 START_TIMEOUT = 20.0  # s until the server logs where it serves
-STOP_TIMEOUT = 10.0
 # The server's start-up log line: "serving <media> on rtsp://127.0.0.1:<port>/ ...".
 SERVING = re.compile(r" on rtsp://127\.0\.0\.1:(\d+)/")
 
@@ -75,11 +76,6 @@ def rtsp_server_process(
             log.debug("rtsp-server pid %d on port %d", proc.pid, port)
             yield ServerProcess(port, proc.pid)
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc)
     finally:
         log_path.unlink(missing_ok=True)

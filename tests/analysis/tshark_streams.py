@@ -9,6 +9,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from child_processes import stop_process
+
 _ROW = re.compile(
     r"^\s*\S+\s+\S+\s+(\S+)\s+(\d+)\s+(\S+)\s+(\d+)\s+(0x[0-9A-Fa-f]+)\s+.+?\s+(\d+)\s+(-?\d+) \("
 )
@@ -78,12 +80,7 @@ def live_capture(tshark: str, path: Path, capture_filter: str) -> Iterator[Path]
         yield path
         time.sleep(0.5)  # let the last packets reach the file
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 def tshark_rtp_packets(tshark: str, path: Path, rtsp_port: int | None = None) -> dict[int, dict]:

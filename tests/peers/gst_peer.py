@@ -1,8 +1,8 @@
 """GStreamer's rtsp-server as a peer for tests and benchmarks: clips for it, and its process.
 
 The server script (gst_rtsp_server.py beside this file) needs Debian's python3 with python3-gi;
-this module runs it as a subprocess from any interpreter. Tests import it as ``gst_peer``
-(tests/conftest.py puts tests/peers on sys.path), the benchmarks as ``tests.peers.gst_peer``.
+this module runs it as a subprocess from any interpreter. Tests and benchmarks import it as
+``gst_peer``: tests/conftest.py and bench/__init__.py put tests/ and tests/peers on sys.path.
 """
 
 from __future__ import annotations
@@ -18,12 +18,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from child_processes import stop_process
+
 log = logging.getLogger(__name__)
 
 DEBIAN_PYTHON = Path("/usr/bin/python3")
 SERVER_SCRIPT = Path(__file__).resolve().with_name("gst_rtsp_server.py")
 START_TIMEOUT = 30.0  # s for the server to print its port; GStreamer's first start is slow
-STOP_TIMEOUT = 10.0
 
 
 class GstPeerError(RuntimeError):
@@ -180,11 +181,5 @@ def gst_rtsp_server(
             log.debug("GStreamer rtsp-server pid %d on port %d", proc.pid, port)
             yield GstPeer(port, path, proc.pid)
         finally:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=STOP_TIMEOUT)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            stop_process(proc)
             proc.stdout.close()
