@@ -95,11 +95,10 @@ class Frame:
         header = self.header()
         if header is None:
             return None
-        size = crc = 0
-        for part in self.scan_parts():  # chained CRC-32: the same value, and no joined copy
-            size += len(part)
-            crc = zlib.crc32(part, crc)
-        return (header, size, crc)
+        # One joined copy hashes faster than chaining zlib.crc32 over ~1.4 KB pieces,
+        # whose per-call cost dominates (measured with bench.bench_check).
+        scan = b"".join(self.scan_parts())
+        return (header, len(scan), zlib.crc32(scan))
 
     @property
     def structurally_sound(self) -> bool:
