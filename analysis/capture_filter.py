@@ -9,7 +9,6 @@ with many video streams.
 from __future__ import annotations
 
 import logging
-import re
 import struct
 from dataclasses import dataclass, field
 
@@ -27,7 +26,7 @@ from analysis.inet import (
     UDP_HEADER_LEN,
     VLAN_TAG_LEN,
 )
-from analysis.rtsp_headers import port_pairs
+from analysis.rtsp_headers import port_pairs, transport_header_values
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +40,6 @@ UDP_PORT_PARAMETERS = ("client_port", "server_port")
 # Bytes of an unfinished header line kept per TCP direction while waiting for its end.
 MAX_PENDING_LINE = 8192
 
-_TRANSPORT = re.compile(rb"^transport[ \t]*:[ \t]*([^\r\n]*)\r?\n", re.IGNORECASE | re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -107,9 +105,11 @@ def parse_frame(frame: bytes | memoryview) -> FrameInfo | None:
     return None
 
 
-def transport_ports(header_value: bytes) -> dict[str, tuple[int, ...]]:
+def transport_ports(header_value: bytes | str) -> dict[str, tuple[int, ...]]:
     """client_port/server_port of a Transport value; a single port n means n and n+1."""
-    pairs = port_pairs(header_value.decode("latin-1"))
+    if isinstance(header_value, bytes):
+        header_value = header_value.decode("latin-1")
+    pairs = port_pairs(header_value)
     return {name: pairs[name] for name in UDP_PORT_PARAMETERS if name in pairs}
 
 
@@ -163,13 +163,14 @@ class SessionFlowFilter:
             direction.pending = text[-MAX_PENDING_LINE:]
             return
         complete, direction.pending = text[: end + 1], text[end + 1 :][-MAX_PENDING_LINE:]
-        if b"ransport" not in complete and b"RANSPORT" not in complete:
+        values = transport_header_values(complete)
+        if not values:
             return
         from_server = info.sport == self.rtsp_port
         client_ip = info.dst if from_server else info.src
         server_ip = info.src if from_server else info.dst
-        for match in _TRANSPORT.finditer(complete):
-            ports = transport_ports(match.group(1))
+        for value in values:
+            ports = transport_ports(value)
             for port in ports.get("client_port", ()):
                 self.endpoints.add((client_ip, port))
             for port in ports.get("server_port", ()):

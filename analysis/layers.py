@@ -31,7 +31,6 @@ What Scapy ships, and what this module adds:
 from __future__ import annotations
 
 import logging
-import re
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -73,7 +72,7 @@ from analysis.rfc2435 import (
 )
 from analysis.rtcp_wire import RTCP_APP, RTCP_BYE, RTCP_SDES, RTCP_WORD
 from analysis.rtp_stream import RTP_VERSION, RTP_VERSION_SHIFT
-from analysis.rtsp_headers import port_pairs
+from analysis.rtsp_headers import port_pairs, transport_header_values
 from analysis.rtsp_wire import INTERLEAVED_MAGIC
 
 __all__ = [
@@ -463,9 +462,6 @@ class NegotiatedFlow:
         return {p[1] for p in (self.client_ports, self.server_ports) if p}
 
 
-_TRANSPORT_LINE = re.compile(rb"^transport[ \t]*:[ \t]*(.*?)\r?$", re.IGNORECASE | re.MULTILINE)
-
-
 def find_negotiated_flows(packets: Iterable[Packet]) -> list[NegotiatedFlow]:
     """Read the Transport headers of RTSP SETUP replies (and requests) in ``packets``.
 
@@ -478,10 +474,7 @@ def find_negotiated_flows(packets: Iterable[Packet]) -> list[NegotiatedFlow]:
         if TCP not in pkt:
             continue
         data = bytes(pkt[TCP].payload)
-        if b"ransport" not in data and b"RANSPORT" not in data:
-            continue
-        for match in _TRANSPORT_LINE.finditer(data):
-            text = match.group(1).decode("latin-1").strip()
+        for text in transport_header_values(data):
             pairs = port_pairs(text)
             if not pairs:
                 continue

@@ -12,6 +12,17 @@ _PORT_PARAMETER = re.compile(
 )
 
 
+_TRANSPORT_LINE = re.compile(rb"^transport[ \t]*:[ \t]*(.*?)\r?$", re.IGNORECASE | re.MULTILINE)
+
+
+def transport_header_values(data: bytes) -> list[str]:
+    """The value of every Transport header line in raw RTSP bytes, for readers that scan
+    TCP payloads without parsing messages (the live capture filter, the Scapy decoder)."""
+    if b"ransport" not in data and b"RANSPORT" not in data:
+        return []  # most segments carry media or other headers: skip the regex
+    return [m.group(1).decode("latin-1").strip() for m in _TRANSPORT_LINE.finditer(data)]
+
+
 def port_pairs(value: str) -> dict[str, tuple[int, int]]:
     """client_port, server_port and interleaved of a Transport value, found anywhere in it
     (the first of each wins); a single port n means the pair n, n+1 (RFC 2326 §12.39).
