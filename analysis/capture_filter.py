@@ -20,6 +20,8 @@ from analysis.inet import (
     ETHERTYPE_OFFSET,
     IPPROTO_TCP,
     IPPROTO_UDP,
+    IPV4_FRAGMENT_BITS,
+    IPV4_FRAGMENT_OFFSET_MASK,
     IPV4_MIN_HEADER_LEN,
     IPV4_PROTO_OFFSET,
     IPV6_HEADER_LEN,
@@ -30,9 +32,6 @@ from analysis.rtsp_headers import port_pairs, transport_header_values
 
 log = logging.getLogger(__name__)
 
-# RFC 791: the low 13 bits of the flags/offset word are the fragment offset; 0x2000 is MF.
-IPV4_FRAGMENT_OFFSET_MASK = 0x1FFF
-IPV4_MORE_FRAGMENTS = 0x2000
 # Fragmented datagrams whose later fragments are still awaited (oldest forgotten first).
 MAX_TRACKED_FRAGMENTS = 1024
 # The Transport parameters that name UDP ports (interleaved channels stay on the TCP connection).
@@ -76,7 +75,7 @@ def parse_frame(frame: bytes | memoryview) -> FrameInfo | None:
         proto = frame[offset + IPV4_PROTO_OFFSET]
         src = bytes(frame[offset + 12 : offset + 16])
         dst = bytes(frame[offset + 16 : offset + 20])
-        if frag & (IPV4_FRAGMENT_OFFSET_MASK | IPV4_MORE_FRAGMENTS):
+        if frag & IPV4_FRAGMENT_BITS:
             fragment_key = (src, dst, ip_id)
             if frag & IPV4_FRAGMENT_OFFSET_MASK:
                 # A later fragment has no transport header: only its key says whose it is.

@@ -22,8 +22,11 @@ from analysis.inet import (
     ETHERTYPE_VLAN,
     IPPROTO_TCP,
     IPPROTO_UDP,
+    IPV4_FRAGMENT_BITS,
+    IPV4_FRAGMENT_OFFSET_MASK,
     IPV4_MIN_HEADER_LEN,
     IPV4_PROTO_OFFSET,
+    IPV6_FRAGMENT_OFFSET_MASK,
     IPV6_HEADER_LEN,
     UDP_HEADER_LEN,
     VLAN_TAG_LEN,
@@ -178,7 +181,7 @@ def _fast_udp(records: Records, traffic: Traffic) -> np.ndarray:
         & (buf[o + ETHERTYPE_OFFSET + 1] == ETHERTYPE_IPV4 & 0xFF)
         & (buf[o + FAST_IP] == IPV4_NO_OPTIONS)
         & (buf[o + FAST_IP + IPV4_PROTO_OFFSET] == IPPROTO_UDP)
-        & ((frag & 0x3FFF) == 0)
+        & ((frag & IPV4_FRAGMENT_BITS) == 0)
         & (total >= IPV4_MIN_HEADER_LEN + UDP_HEADER_LEN)
     )
     index = candidates[ok]
@@ -262,9 +265,9 @@ def decode(records: Records) -> Traffic:
                 vihl, total, frag, proto, src, dst = _IP4(data, off)
                 l4 = off + (vihl & 0x0F) * 4
                 end = off + total
-                if frag & 0x3FFF:  # more-fragments flag or a fragment offset
+                if frag & IPV4_FRAGMENT_BITS:
                     traffic.fragments += 1
-                    if frag & 0x1FFF:
+                    if frag & IPV4_FRAGMENT_OFFSET_MASK:
                         continue
             elif version == 6:
                 proto = data[off + 6]
@@ -275,7 +278,7 @@ def decode(records: Records) -> Traffic:
                 while proto in IPV6_EXTENSIONS or proto == IPV6_FRAGMENT:
                     if proto == IPV6_FRAGMENT:
                         traffic.fragments += 1
-                        if struct.unpack_from("!H", data, l4 + 2)[0] & 0xFFF8:
+                        if struct.unpack_from("!H", data, l4 + 2)[0] & IPV6_FRAGMENT_OFFSET_MASK:
                             break
                         nxt, hlen = data[l4], 8
                     else:
