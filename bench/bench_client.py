@@ -8,6 +8,13 @@ one after the other for the same duration:
 It prints both CPU figures and their ratio, over a steady window sampled from /proc while
 both stream (start-up excluded for both) and over the whole run, and the delay from the PLAY reply to the first
 complete frame (target: under 100 ms on loopback).
+
+Fairness: the two receivers take turns, ROUNDS times, and the medians decide (a shared
+machine is noisy). Our child runs from compiled bytecode, as an installed package does: it
+gets a private bytecode cache (PYTHONPYCACHEPREFIX) filled by a warm-up run, so neither
+PYTHONDONTWRITEBYTECODE nor stale caches make it compile its sources while measured.
+Headless, rtsp-client reads RTP in batches (up to 0.5 s apart) once the first frame is in;
+the first-frame delay is measured with the library's default, reading on every burst.
 """
 
 from __future__ import annotations
@@ -15,9 +22,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +41,7 @@ FIRST_FRAME_TARGET = 0.100  # seconds from the PLAY reply
 FIRST_FRAME_TRIALS = 5
 STEADY_FROM = 2.0  # seconds after a child starts: start-up and PLAY are behind it
 STEADY_SPAN = 7.0  # seconds of steady reception measured (both children stream 10 s)
+ROUNDS = 3  # turns each receiver takes; the medians are reported
 
 
 def fmt(value: float | None) -> str:
@@ -86,10 +96,10 @@ class Measured:
     code: int
 
 
-def run_measured(command: list[str], timeout: float) -> Measured:
+def run_measured(command: list[str], timeout: float, env: dict[str, str] | None = None) -> Measured:
     """Run a child; total CPU from its rusage, steady-state CPU sampled from /proc."""
     proc = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True, env=env
     )
     started = time.monotonic()
     deadline = started + timeout
@@ -113,11 +123,20 @@ def run_measured(command: list[str], timeout: float) -> Measured:
     return Measured(usage.ru_utime + usage.ru_stime, steady, os.waitstatus_to_exitcode(status))
 
 
-def our_client(url: str, folder: Path) -> tuple[Measured, dict]:
+def compiled_env(folder: Path) -> dict[str, str]:
+    """An environment whose bytecode cache is private and already filled for rtsp-client."""
+    env = dict(os.environ, PYTHONPYCACHEPREFIX=str(folder / "pycache"))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    subprocess.run([sys.executable, "-m", "rtsp_client", "--help"], env=env,
+                   stdout=subprocess.DEVNULL, check=True)  # fmt: skip
+    return env
+
+
+def our_client(url: str, folder: Path, env: dict[str, str]) -> tuple[Measured, dict]:
     stats_file = folder / "client-stats.json"
     command = [sys.executable, "-m", "rtsp_client", url, "--duration", str(DURATION),
                "--stats-json", str(stats_file)]  # fmt: skip
-    measured = run_measured(command, DURATION + 20)
+    measured = run_measured(command, DURATION + 20, env)
     if measured.code != 0 or not stats_file.exists():
         raise RuntimeError(f"rtsp-client exited {measured.code}")
     return measured, json.loads(stats_file.read_text())
@@ -133,48 +152,83 @@ def ffmpeg_client(url: str) -> Measured | None:
 
 
 def first_frame_delays(url: str) -> list[float]:
-    """Seconds from the PLAY reply to the first complete frame, a few trials."""
+    """Seconds from the PLAY reply to the first complete frame handed to the application.
+
+    Timed at the hand-over (the frame callback), not by the frame's arrival stamp, which is
+    the kernel's receive time of its last packet.
+    """
     delays = []
     for _ in range(FIRST_FRAME_TRIALS):
-        with RTSPClient.from_url(url) as client:
+        handed: list[float] = []
+        got = threading.Event()
+
+        def on_frame(
+            jpeg: bytes,
+            timestamp: int,
+            arrival: float,
+            index: int,
+            handed: list[float] = handed,
+            got: threading.Event = got,
+        ) -> None:
+            if not handed:
+                handed.append(time.time())
+                got.set()
+
+        with RTSPClient.from_url(url, on_frame=on_frame, queue_frames=False) as client:
             client.setup()
             client.play()
-            frame = client.next_frame(timeout=5)
-            if frame is not None and client.core.play_reply_time is not None:
+            if got.wait(5) and client.core.play_reply_time is not None:
                 # Negative when the frame was complete before the reply was read: count 0.
-                delays.append(max(0.0, frame.arrival - client.core.play_reply_time))
+                delays.append(max(0.0, handed[0] - client.core.play_reply_time))
     return delays
 
 
+def ratio(ours: float | None, theirs: float | None) -> float | None:
+    return ours / theirs if ours is not None and theirs else None
+
+
 def main() -> int:
+    rounds: list[tuple[Measured, Measured | None]] = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         media = media_path(folder)
+        env = compiled_env(folder)
         with RTSPServer(port=0, media=media, host="127.0.0.1", fps=FPS, loop=True) as server:
             url = f"rtsp://127.0.0.1:{server.port}/{media.name}"
-            ours, stats = our_client(url, folder)
-            theirs = ffmpeg_client(url)
+            for _ in range(ROUNDS):  # turns, so both meet the same moods of the machine
+                ours, stats = our_client(url, folder, env)
+                rounds.append((ours, ffmpeg_client(url)))
             delays = first_frame_delays(url)
-    print(f"stream: {media.name} 640x480 at {FPS:g} fps over UDP, {DURATION:g} s per receiver")
+    print(f"stream: {media.name} 640x480 at {FPS:g} fps over UDP, {DURATION:g} s per receiver, "
+          f"{ROUNDS} rounds taking turns")  # fmt: skip
     print(
         f"rtsp-client received {stats['frames_complete']} frames, "
         f"{stats['packets_received']} packets, {stats['packets_lost']} lost, "
-        f"{stats['average_bitrate_kbps']:.0f} kbit/s"
+        f"{stats['average_bitrate_kbps']:.0f} kbit/s (last round)"
     )
     print(f"CPU-s while receiving, from {STEADY_FROM:g} s to {STEADY_FROM + STEADY_SPAN:g} s "
-          "after start (start-up excluded for both):")  # fmt: skip
+          "after start (start-up excluded for both); whole run in brackets:")  # fmt: skip
+    steady_ratios, whole_ratios = [], []
+    for n, (ours, theirs) in enumerate(rounds, 1):
+        line = f"  round {n}: rtsp-client {fmt(ours.steady)} ({ours.total:.3f})"
+        if theirs is not None:
+            line += f"   ffmpeg -c copy -f null {fmt(theirs.steady)} ({theirs.total:.3f})"
+            steady, whole = ratio(ours.steady, theirs.steady), ratio(ours.total, theirs.total)
+            line += f"   ratios {fmt(steady)} ({fmt(whole)})"
+            if steady is not None:
+                steady_ratios.append(steady)
+            if whole is not None:
+                whole_ratios.append(whole)
+        print(line)
     ok = True
-    print(f"  rtsp-client:            {fmt(ours.steady)}   (whole run {ours.total:.3f})")
-    if theirs is None:
+    if not steady_ratios:
         print("  ffmpeg: not available; no ratio")
     else:
-        print(f"  ffmpeg -c copy -f null: {fmt(theirs.steady)}   (whole run {theirs.total:.3f})")
-        if ours.steady is not None and theirs.steady:
-            ratio = ours.steady / theirs.steady
-            print(f"  ratio rtsp-client / ffmpeg while receiving: {ratio:.2f} (target < 1)")
-            ok = ok and ratio < 1
-        print(f"  ratio over the whole run: {ours.total / theirs.total:.2f} "
+        median = statistics.median(steady_ratios)
+        print(f"  median ratio rtsp-client / ffmpeg while receiving: {median:.2f} (target < 1)")
+        print(f"  median ratio over the whole run: {statistics.median(whole_ratios):.2f} "
               "(Python start-up and imports included)")  # fmt: skip
+        ok = median < 1
     if delays:
         worst = max(delays)
         print(

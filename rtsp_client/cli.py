@@ -8,7 +8,6 @@ server gone).
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import threading
@@ -21,7 +20,6 @@ from rtsp_client.errors import ClientError, ConnectionLost, RTSPError, RTSPTimeo
 from rtsp_client.protocol import Dialect
 from rtsp_client.stats import ReceptionStats
 from rtsp_common.errors import MediaFileError
-from rtsp_common.mjpeg import open_writer
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +116,11 @@ class Recorder:
     """Writes frames to a media file and/or a folder of JPEGs."""
 
     def __init__(self, record: Path | None, frames_dir: Path | None) -> None:
-        self.writer = open_writer(record) if record else None
+        self.writer = None
+        if record:
+            from rtsp_common.mjpeg import open_writer  # only when recording: start-up counts
+
+            self.writer = open_writer(record)
         self.frames_dir = frames_dir
         if frames_dir is not None:
             frames_dir.mkdir(parents=True, exist_ok=True)
@@ -300,6 +302,8 @@ def main(argv: list[str] | None = None) -> int:
         print(summary(stats))
     if args.stats_json:
         payload = {"exit_code": int(code), "reason": reason, **stats.to_dict()}
+        import json  # only for --stats-json: start-up counts
+
         args.stats_json.write_text(json.dumps(payload, indent=2) + "\n")
     if code != ExitCode.OK:
         print(f"rtsp-client: {reason}", file=sys.stderr)

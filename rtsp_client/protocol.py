@@ -61,7 +61,7 @@ FIRST_BATCH_INTERVAL = 0.05  # seconds: batches start short and grow while they 
 # struct timespec, CLOCK_REALTIME), so arrival times stay exact however late we read.
 # Python's socket module does not name it; this is its asm-generic value.
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
-_TIMESPEC = struct.Struct("@qq")  # tv_sec, tv_nsec (64-bit time_t)
+_TIMESPEC = struct.Struct("@ll")  # struct timespec: tv_sec, tv_nsec, C longs for this option
 _ANCILLARY_SPACE = socket.CMSG_SPACE(_TIMESPEC.size)
 USER_AGENT = "rtsp-workbench-client/0.1"
 RTSP_VERSION_PREFIX = "RTSP/"  # RFC 2326 §7.1: Status-Line = RTSP-Version SP Status-Code ...
@@ -138,6 +138,11 @@ def _enable_kernel_timestamps(sock: socket.socket) -> bool:
 
 def _arrival(ancillary: list[tuple[int, int, bytes]]) -> float:
     """The kernel's receive time from recvmsg's ancillary data; the clock when absent."""
+    if ancillary:  # the usual case first: our one option, one message (per packet: keep it cheap)
+        level, kind, data = ancillary[0]
+        if kind == SO_TIMESTAMPNS and level == socket.SOL_SOCKET and len(data) == _TIMESPEC.size:
+            seconds, nanoseconds = _TIMESPEC.unpack(data)
+            return seconds + nanoseconds * 1e-9
     for level, kind, data in ancillary:
         if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= _TIMESPEC.size:
             seconds, nanoseconds = _TIMESPEC.unpack_from(data)
@@ -245,6 +250,7 @@ class ClientCore:
         self.max_frame_bytes = max_frame_bytes
         # > 0: once the first frame is in, RTP over UDP is read on a timer every this many
         # seconds instead of on every burst: far fewer wake-ups, frames up to this late.
+        # Only where the kernel stamps datagrams, so arrival times stay exact.
         self.batch_interval = batch_interval
         self.info = SessionInfo()
         self.state = SessionState()
@@ -554,7 +560,7 @@ class ClientCore:
                 frames = receiver.rtp_received(bytes(view[:size]), addr, now)
                 if frames:
                     self._deliver(frames)
-                    if self.batch_interval > 0 and self._batch_timer is None:
+                    if stamped and self.batch_interval > 0 and self._batch_timer is None:
                         self._start_batching()
             return taken  # the limit: more may wait
         finally:
