@@ -10,7 +10,7 @@ import pytest
 from client_support import decode
 
 from rtsp_client import RTSPClient
-from rtsp_client.protocol import _arrival, _enable_kernel_timestamps
+from rtsp_client.protocol import MIN_BATCH_INTERVAL, _arrival, _enable_kernel_timestamps
 from rtsp_client.receiver import DropReason, Receiver
 from rtsp_common.jpeg import packetize
 from rtsp_common.mjpeg import open_media
@@ -116,3 +116,28 @@ def test_a_late_batch_gives_up_a_gap_as_the_poll_timer_would(small_jpegs):
     assert drops.get(DropReason.LATE) == 1
     assert len(frames) == 1  # the first frame lost a fragment; the second is whole
     assert decode(frames[0]).tobytes() == decode(small_jpegs[1]).tobytes()
+
+
+def test_batch_period_grows_while_batches_are_small_and_halves_when_big(server):
+    url = f"rtsp://127.0.0.1:{server.port}/movie.Mjpeg"
+    with RTSPClient.from_url(url, queue_frames=False) as client:
+        core = client.core
+        core.batch_interval = 0.4
+        client.setup()
+        client.play()
+        deadline = time.monotonic() + 5
+        while core._batch_delay < 0.4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert core._batch_delay == 0.4  # 0.05, 0.1, 0.2, 0.4: a 2.9 Mbit/s stream fits
+        # Room for about two frames (~19 kB each in the buffer): 0.4 s batches would hold
+        # twelve, so the period comes down and stays where a batch fits.
+        client._loop.call(lambda: setattr(core, "_batch_room", 40_000))
+        deadline = time.monotonic() + 5
+        while core._batch_delay > 0.1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        periods = []
+        for _ in range(10):
+            time.sleep(0.1)
+            periods.append(core._batch_delay)
+        assert MIN_BATCH_INTERVAL <= min(periods) and max(periods) <= 0.1, periods
+        assert client.stats().packets_lost == 0
