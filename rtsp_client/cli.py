@@ -28,9 +28,10 @@ STATUS_INTERVAL = 0.5  # seconds between live status line updates
 POLL = 0.1  # seconds: how often the main loop looks at its stop conditions
 FLOWING_POLL = 0.5  # seconds: the same while frames keep coming (every wake-up costs CPU)
 FLOWING = 1.0  # seconds: frames count as flowing when the last one is this recent
-# Headless, frames are read off the socket in batches this many seconds apart once the
-# first one is in: a few wake-ups a second instead of one per frame. Arrival times (and
-# so jitter) come from the kernel's receive timestamps, not from when we read.
+# Headless and unattended, frames are read off the socket in batches this many seconds
+# apart once the first one is in: a few wake-ups a second instead of one per frame.
+# Arrival times (and so jitter) come from the kernel's receive timestamps, not from when
+# we read; what arrived after the last batch is read at TEARDOWN.
 HEADLESS_BATCH_INTERVAL = 0.5
 
 
@@ -270,7 +271,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"rtsp-client: {exc}", file=sys.stderr)
         return ExitCode.USAGE
-    if args.frames is None:  # a frame count stops at once, not at the end of a batch
+    # Not with a frame count (it stops at once, not at the end of a batch), nor with the
+    # live status line (its fps and bit rate would lag by up to a batch).
+    if args.frames is None and not sys.stderr.isatty():
         client.core.batch_interval = HEADLESS_BATCH_INTERVAL
     code, reason = ExitCode.OK, ""
     recorder: Recorder | None = None
