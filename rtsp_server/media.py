@@ -26,7 +26,6 @@ MEDIA_SUFFIXES = RAW_SUFFIXES  # compared case-insensitively: .Mjpeg is the lab'
 TRACK_CONTROL = "track1"  # the SDP a=control of the one video track
 UDP_IPV4_OVERHEAD = 28  # IPv4 header (20, RFC 791) + UDP header (8, RFC 768)
 RESCAN_INTERVAL = 1.0  # s: the shortest time between two scans of the media folder
-CONVERT_HINT = "convert it with `rtsp-workbench convert` to baseline JPEG RFC 2435 can carry"
 
 
 class MediaNotFound(Exception):
@@ -142,7 +141,8 @@ def load_track(name: str, path: Path) -> MediaTrack:
         try:
             jpegs.append(parse_jpeg(frame))
         except UnsupportedJPEG as exc:
-            raise MediaUnsupported(f"{name}: frame {index}: {exc}; {CONVERT_HINT}") from exc
+            # UnsupportedJPEG already says how to convert the clip.
+            raise MediaUnsupported(f"{name}: frame {index}: {exc}") from exc
         except ParseError as exc:
             raise MediaUnsupported(f"{name}: frame {index} is not a JPEG: {exc}") from exc
     return MediaTrack(name=name, path=path, frames=frames, jpegs=jpegs)
