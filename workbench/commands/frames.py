@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 
 from analysis.check import check_capture
 from analysis.errors import AnalysisError
+from rtsp_common.errors import MediaFileError
+from rtsp_common.mjpeg import LAB_FORMAT, LAB_SUFFIX, RAW_FORMAT, open_writer
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("capture", help="pcap or pcapng file")
     out = parser.add_mutually_exclusive_group(required=True)
     out.add_argument("-o", "--output-dir", metavar="DIR", help="write DIR/<stream>/NNNNN.jpg")
-    out.add_argument("--mjpeg", metavar="OUT", help="write all frames to one MJPEG file")
+    out.add_argument("--mjpeg", metavar="OUT",
+                     help="write all frames to one file: the lab's format when OUT ends in "
+                          ".Mjpeg, raw JPEG after JPEG otherwise")
     parser.add_argument("--rtp-port", type=int, action="append", metavar="N")
     parser.add_argument(
         "--incomplete", action="store_true", help="also write frames with lost packets"
@@ -30,17 +35,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def _fail(message: str) -> int:
+    print(f"rtsp-workbench frames: {message}", file=sys.stderr)
+    return 2
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         result = check_capture(args.capture, args.rtp_port)
     except AnalysisError as exc:
-        print(f"cannot read {args.capture}: {exc}")
-        return 2
+        return _fail(f"cannot read {args.capture}: {exc}")
     if result.error is not None:
-        print(f"warning: {result.error}; writing the frames read before it")
+        print(f"warning: {result.error}; writing the frames read before it", file=sys.stderr)
     written = 0
-    mjpeg = open(args.mjpeg, "wb") if args.mjpeg else None  # noqa: SIM115 - closed below
+    writer = None
     try:
+        if args.mjpeg:
+            # The lab's reader expects its 5-digit length prefixes in a .Mjpeg file.
+            lab = Path(args.mjpeg).suffix == LAB_SUFFIX
+            writer = open_writer(args.mjpeg, LAB_FORMAT if lab else RAW_FORMAT, overwrite=True)
         for index, stream in enumerate(result.streams):
             folder = None
             if args.output_dir:
@@ -51,15 +64,19 @@ def run(args: argparse.Namespace) -> int:
                 data = frame.jpeg()
                 if data is None:
                     continue
-                if mjpeg is not None:
-                    mjpeg.write(data)
+                if writer is not None:
+                    writer.append(data)
                 else:
                     folder.mkdir(parents=True, exist_ok=True)
                     (folder / f"{number:05d}.jpg").write_bytes(data)
                 written += 1
+    except MediaFileError as exc:
+        return _fail(str(exc))
+    except OSError as exc:
+        return _fail(f"cannot write the frames: {exc}")
     finally:
-        if mjpeg is not None:
-            mjpeg.close()
+        if writer is not None:
+            writer.close()
     print(
         f"{written} frame(s) from {len(result.streams)} stream(s) written to {args.mjpeg or args.output_dir}"
     )
