@@ -7,6 +7,7 @@ import logging
 
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.text import Text
 
 from analysis.capture import Capture, CaptureError
@@ -50,14 +51,19 @@ def _status(capture: Capture) -> Text:
 
 
 def run(args: argparse.Namespace) -> int:
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)
+    if (args.duration is not None and args.duration <= 0) or (
+        args.count is not None and args.count <= 0
+    ):
+        console.print("[red]error:[/red] --duration and --count must be above 0")
+        return 2
     capture = Capture(interface=args.interface, rtsp_port=args.rtsp_port, output=args.output,
                       duration=args.duration, count=args.count,
                       udp_ports=tuple(args.udp_port))
     try:
         capture.start()
     except CaptureError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
         return 2
     try:
         with Live(_status(capture), console=console, refresh_per_second=4,
@@ -69,10 +75,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         summary = capture.stop()
     except CaptureError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
         return 2
     out = Console(soft_wrap=True)
-    out.print(f"wrote {summary.packets_written} packets to {summary.output} "
+    out.print(f"wrote {summary.packets_written} packets to {escape(str(summary.output))} "
               f"({summary.packets_seen} seen on {summary.interface} in {summary.duration:.1f} s)")
     drops_style = "bold red" if summary.kernel_drops else "green"
     out.print(f"kernel drops: [{drops_style}]{summary.kernel_drops}[/{drops_style}]")
@@ -81,6 +87,6 @@ def run(args: argparse.Namespace) -> int:
     if args.rtsp_port not in WIRESHARK_RTSP_PORTS:
         # Wireshark finds the RTP through the SETUP exchange, once it reads RTSP there.
         out.print(f"Wireshark reads RTSP on ports 554 and 8554 only: open with "
-                  f"`wireshark -d tcp.port=={args.rtsp_port},rtsp {summary.output}`",
+                  f"`wireshark -d tcp.port=={args.rtsp_port},rtsp {escape(str(summary.output))}`",
                   soft_wrap=True)
     return 0

@@ -51,19 +51,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def print_summary(result: CheckResult, console: Console) -> None:
     """Per session and stream figures, then every rule with its evidence."""
-    console.print(f"[bold]{result.path}[/]: {result.packets_read} packets read")
+    console.print(f"[bold]{escape(str(result.path))}[/]: {result.packets_read} packets read")
     if result.error is not None:
-        console.print(f"[red]capture damaged:[/] {result.error}")
+        console.print(f"[red]capture damaged:[/] {escape(str(result.error))}")
     if result.sessions:
         table = Table(title="RTSP sessions")
         for col in ("session", "client", "server", "transport", "streams"):
             table.add_column(col)
         for s in result.sessions:
+            # Session ids and Transport values are the capture's bytes, not markup.
             table.add_row(
-                s.id,
+                escape(s.id),
                 str(s.connection.client),
                 str(s.connection.server),
-                "; ".join(st.granted.raw for st in s.setups if st.granted),
+                escape("; ".join(st.granted.raw for st in s.setups if st.granted)),
                 str(len(s.streams)),
             )
         console.print(table)
@@ -79,7 +80,7 @@ def print_summary(result: CheckResult, console: Console) -> None:
         table.add_row(
             f"{s.ssrc:#010x}\n{s.src} -> {s.dst}"
             + (f" ch {s.channel}" if s.channel is not None else ""),
-            s.session_id or "-",
+            escape(s.session_id or "-"),
             kind,
             str(st.packets),
             f"{st.complete_frames}/{st.frames}",
@@ -138,12 +139,17 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = check_capture(args.capture, args.rtp_port)
     except AnalysisError as exc:
-        console.print(f"[red]cannot check {args.capture}:[/] {exc}")
+        console.print(f"[red]cannot check {escape(args.capture)}:[/] {escape(str(exc))}")
         return 2
     print_summary(result, console)
-    if args.json:
-        write_json(result, args.json)
-    if args.junit:
-        write_junit(result, args.junit)
+    try:
+        if args.json:
+            write_json(result, args.json)
+        if args.junit:
+            write_junit(result, args.junit)
+    except OSError as exc:
+        Console(stderr=True).print(f"rtsp-workbench check: cannot write {exc.filename}: "
+                                   f"{exc.strerror}", markup=False)
+        return 2
     threshold = Severity(args.fail_on)
     return 1 if result.failures(threshold) or result.error is not None else 0

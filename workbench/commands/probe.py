@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from analysis.probe import ProbeReport, Verdict, run_probe
@@ -37,13 +38,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def render(report: ProbeReport, console: Console) -> None:
     """The results as a rich table, then the totals."""
-    table = Table(title=f"RTSP probe of {report.target}", show_lines=False)
+    table = Table(title=f"RTSP probe of {escape(str(report.target))}", show_lines=False)
     for column in ("case", "request", "expected", "got", "verdict", "reason"):
         table.add_column(column, overflow="fold")
     for r in report.results:
         style = _STYLE[r.verdict]
-        table.add_row(r.case, r.request, r.expected, r.reply or "-",
-                      f"[{style}]{r.verdict.value.upper()}[/{style}]", r.reason)
+        # Requests, replies and reasons quote the server's bytes, never markup.
+        table.add_row(r.case, escape(r.request), escape(r.expected), escape(r.reply or "-"),
+                      f"[{style}]{r.verdict.value.upper()}[/{style}]", escape(r.reason))
     console.print(table)
     counts = report.counts()
     console.print(", ".join(f"{n} {name}" for name, n in counts.items()))
@@ -54,11 +56,16 @@ def run(args: argparse.Namespace) -> int:
     try:
         target = Target.parse(args.url)
     except ValueError as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}")
+        Console(stderr=True).print(f"[red]error:[/red] {escape(str(exc))}")
         return 2
     report = run_probe(target, socket_environment(target, args.timeout, args.rtp_wait))
     render(report, console)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+        try:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+        except OSError as exc:
+            Console(stderr=True).print(f"rtsp-workbench probe: cannot write {args.json}: "
+                                       f"{exc.strerror}", markup=False)
+            return 2
     return 1 if report.failed else 0
