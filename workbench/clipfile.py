@@ -15,6 +15,14 @@ from rtsp_common.mjpeg import format_for_path, open_writer
 logger = logging.getLogger(__name__)
 
 
+def _new_file_mode() -> int:
+    """The mode open() gives a new file: 0o666 less the umask (mkstemp's 0o600 would hide
+    the clip from a server or player running as another user)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 @dataclass(frozen=True)
 class WrittenClip:
     """What :func:`write_clip` wrote."""
@@ -46,6 +54,7 @@ def write_clip(path: str | os.PathLike[str], jpegs: Iterable[bytes]) -> WrittenC
                 largest = max(largest, len(jpeg))
         if frames == 0:
             raise MediaFileError(f"{path}: no frames to write")
+        os.chmod(tmp_name, _new_file_mode())
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
