@@ -182,3 +182,20 @@ def test_report_refuses_an_unreadable_source_clip(crafted, tmp_path):
                            "--source", str(junk)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert "cannot read the source clip" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_paths_that_look_like_console_markup_are_printed_as_text(crafted, tmp_path):
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    capture = tmp_path / "cap[bold].pcap"
+    shutil.copy(crafted.path, capture)
+    out = tmp_path / "out[" / "x]"  # printed as 'out[/x]', a closing tag with no opening one
+    script = Path(sys.executable).parent / "rtsp-workbench"
+    done = subprocess.run([str(script), "report", str(capture), "-o", str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode in (0, 1), done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"report: {out / 'index.html'}" in done.stdout.replace("\n", "")

@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -74,7 +75,7 @@ class RichProgress(DemoProgress):
         self.progress.refresh()
 
     def note(self, text: str) -> None:
-        self.console.print(f"[yellow]{text}[/]")
+        self.console.print(f"[yellow]{escape(text)}[/]")
 
     def finish(self) -> None:
         self.progress.update(self.task, completed=STEPS)
@@ -89,7 +90,7 @@ def print_summary(console: Console, result: DemoResult, catalog: Catalog) -> Non
     table.add_column(catalog.t("test.result"))
     for test in report.functional_tests:
         style = OUTCOME_STYLE[test.outcome]
-        table.add_row(str(test.number), test.title,
+        table.add_row(str(test.number), escape(test.title),
                       f"[{style}]{catalog.t('outcome.' + test.outcome.value)}[/]")
     console.print(table)
     if report.stats:
@@ -97,7 +98,7 @@ def print_summary(console: Console, result: DemoResult, catalog: Catalog) -> Non
         for column in ("stream", "packets", "lost", "jitter ms", "kbit/s", "fps"):
             stats.add_column(column, justify="left" if column == "stream" else "right")
         for row in report.stats:
-            stats.add_row(row.stream.split(" → ")[0], str(row.packets), str(row.lost),
+            stats.add_row(escape(row.stream.split(" → ")[0]), str(row.packets), str(row.lost),
                           f"{row.jitter_ms:.2f}" if row.jitter_ms is not None else "–",
                           f"{row.bitrate_kbps:.0f}" if row.bitrate_kbps else "–",
                           f"{row.fps:.1f}" if row.fps else "–")
@@ -106,10 +107,10 @@ def print_summary(console: Console, result: DemoResult, catalog: Catalog) -> Non
     verdict = (f"[green]all {len(report.functional_tests)} tests passed[/]" if report.passed else
                f"[bold red]{counts[Outcome.FAILED]} failed, {counts[Outcome.NOT_RUN]} not run[/]")
     console.print(verdict)
-    console.print(f"report:  {result.rendered.html}")
-    console.print(f"         {result.rendered.markdown}")
+    console.print(f"report:  {result.rendered.html}", markup=False, highlight=False)
+    console.print(f"         {result.rendered.markdown}", markup=False, highlight=False)
     if result.capture is not None:
-        console.print(f"capture: {result.capture}")
+        console.print(f"capture: {result.capture}", markup=False, highlight=False)
     if result.wireshark_command:
         console.print("open it in Wireshark with RTP decoded:")
         console.print(f"  {result.wireshark_command}", markup=False, highlight=False,

@@ -13,6 +13,7 @@ import logging
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from rtsp_common.mjpeg import open_media
@@ -52,13 +53,14 @@ def run(args: argparse.Namespace) -> int:
     console = Console()
     err = Console(stderr=True)
     if not args.capture.is_file():
-        err.print(f"rtsp-workbench report: no such capture file: {args.capture}")
+        err.print(f"rtsp-workbench report: no such capture file: {args.capture}", markup=False)
         return EXIT_UNREADABLE
     catalog = Catalog.load(args.lang)
-    with console.status(f"checking {args.capture}"):
+    with console.status(f"checking {escape(str(args.capture))}"):
         analysed = analyse_capture(args.capture, rtp_ports=args.rtp_port or None)
     if analysed.check is None:
-        err.print(f"rtsp-workbench report: cannot read {args.capture}: {analysed.error}")
+        err.print(f"rtsp-workbench report: cannot read {args.capture}: {analysed.error}",
+                  markup=False)
         return EXIT_UNREADABLE
     book = TestBook(catalog)
     add_capture_tests(book, analysed)
@@ -91,17 +93,18 @@ def run(args: argparse.Namespace) -> int:
             table.add_column(column)
         for row in failed_rules:
             style = "red" if row.severity == "error" else "yellow"
-            table.add_row(row.rule_id, row.rfc, f"[{style}]{row.severity}[/]", row.title)
+            table.add_row(escape(row.rule_id), escape(row.rfc), f"[{style}]{row.severity}[/]",
+                          escape(row.title))
         console.print(table)
     passed = sum(1 for test in report.functional_tests if test.passed)
     style = "green" if report.passed else "red"
     console.print(f"[{style}]{passed} of {len(report.functional_tests)} tests passed[/]")
     for test in report.functional_tests:
         if not test.passed:
-            console.print(f"  [red]{test.number}. {test.title}[/]: {test.observed}",
+            console.print(f"  [red]{test.number}. {escape(test.title)}[/]: {escape(test.observed)}",
                           highlight=False)
-    console.print(f"report: {rendered.html}")
-    console.print(f"        {rendered.markdown}")
+    console.print(f"report: {rendered.html}", markup=False, highlight=False)
+    console.print(f"        {rendered.markdown}", markup=False, highlight=False)
     if report.wireshark_command:
         console.print("open the capture in Wireshark with RTP decoded:")
         console.print(f"  {report.wireshark_command}", markup=False, highlight=False,
