@@ -67,7 +67,7 @@ class RichProgress(DemoProgress):
         if self.started:
             self.progress.advance(self.task)
         self.started = True
-        self.progress.update(self.task, description=text)
+        self.progress.update(self.task, description=escape(text))
 
     def tick(self, captured: int | None) -> None:
         if captured is not None:
