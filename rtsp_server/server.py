@@ -22,6 +22,7 @@ import asyncio
 import dataclasses
 import itertools
 import logging
+import math
 import os
 import signal
 import socket
@@ -143,8 +144,8 @@ class RTSPServer:
         source = media if media is not None else video_file
         if source is None:
             raise ValueError("RTSPServer needs media (a folder or file) or video_file")
-        if fps <= 0:
-            raise ValueError("fps must be positive")
+        if not 0 < fps < math.inf:  # NaN fails this too
+            raise ValueError(f"fps must be a positive number, not {fps}")
         if max_rtp_payload(mtu) < 256:
             raise ValueError(f"mtu {mtu} leaves no room for RFC 2435 headers and tables")
         self.library = MediaLibrary(source)
