@@ -65,6 +65,11 @@ QTABLE_HEADER_SIZE = QTABLE_HEADER.size  # 4
 # 255 means the tables may change every frame and are never cached.
 Q_INBAND_MIN = 128
 Q_DYNAMIC = 255
+# The main header as two words for push's fast path: type-specific + offset, then
+# type, Q, width/8, height/8; a whole JPEG shows its SOI in the first word's top bits.
+_HEADER_WORDS = struct.Struct(">II")
+_SOI_SHIFT = 32 - 8 * len(SOI_BYTES)
+_SOI_WORD = int.from_bytes(SOI_BYTES, "big")
 SUPPORTED_TYPES = (TYPE_422, TYPE_420, TYPE_422 + TYPE_RESTART_FLAG, TYPE_420 + TYPE_RESTART_FLAG)
 
 
@@ -113,20 +118,28 @@ def _split_tables(section: memoryview, precision: int) -> tuple[tuple[bytes, byt
     )
 
 
-def parse_payload(payload: bytes | bytearray | memoryview) -> JPEGPayload:
-    """Read the RFC 2435 headers of one RTP payload; ParseError on bogus headers."""
-    view = memoryview(payload)
+def _read_payload(
+    view: memoryview,
+) -> tuple[int, int, int, int, int, int, int, tuple[bytes, bytes] | None, int, int]:
+    """Read the RFC 2435 headers as plain values; ParseError on bogus headers.
+
+    Returns (type_specific, offset, type, q, width/8, height/8, restart interval,
+    tables, precision, start of the scan data).  ``Depacketizer.push`` works on
+    these values directly: building the dataclasses per packet cost as much as
+    the rest of the reassembly.
+    """
     if len(view) < MAIN_HEADER_SIZE:
         raise ParseError(
             f"RFC 2435 payload of {len(view)} bytes is shorter than the 8-byte main header"
         )
     word, ftype, q, w8, h8 = MAIN_HEADER.unpack_from(view)
-    header = MainHeader(word >> FRAGMENT_OFFSET_BITS, word & MAX_FRAGMENT_OFFSET, ftype, q,
-                        w8 * DIMENSION_UNIT, h8 * DIMENSION_UNIT)  # fmt: skip
+    offset = word & MAX_FRAGMENT_OFFSET
     if ftype not in SUPPORTED_TYPES:
         raise UnsupportedJPEG(f"RFC 2435 type {ftype} is not supported (only 0, 1, 64, 65)")
     if w8 == 0 or h8 == 0:
-        raise ParseError(f"RFC 2435 header gives a zero size ({header.width}x{header.height})")
+        raise ParseError(
+            f"RFC 2435 header gives a zero size ({w8 * DIMENSION_UNIT}x{h8 * DIMENSION_UNIT})"
+        )
     if q == 0 or MAX_Q_FACTOR < q < Q_INBAND_MIN:
         raise ParseError(f"RFC 2435 Q value {q} is reserved (use 1-99 or 128-255)")
     pos = MAIN_HEADER_SIZE
@@ -138,7 +151,7 @@ def parse_payload(payload: bytes | bytearray | memoryview) -> JPEGPayload:
         pos += RESTART_HEADER_SIZE
     qtables = None
     precision = 0
-    if q >= Q_INBAND_MIN and header.offset == 0:
+    if q >= Q_INBAND_MIN and offset == 0:
         if len(view) < pos + QTABLE_HEADER_SIZE:
             raise ParseError("RFC 2435 first fragment is missing its Quantization Table header")
         _mbz, precision, length = QTABLE_HEADER.unpack_from(view, pos)
@@ -153,7 +166,15 @@ def parse_payload(payload: bytes | bytearray | memoryview) -> JPEGPayload:
         if length:
             qtables, precision = _split_tables(view[pos : pos + length], precision)
         pos += length
-    return JPEGPayload(header, restart_interval, qtables, precision, view[pos:])
+    return word >> FRAGMENT_OFFSET_BITS, offset, ftype, q, w8, h8, restart_interval, qtables, precision, pos  # fmt: skip
+
+
+def parse_payload(payload: bytes | bytearray | memoryview) -> JPEGPayload:
+    """Read the RFC 2435 headers of one RTP payload; ParseError on bogus headers."""
+    view = memoryview(payload)
+    specific, offset, ftype, q, w8, h8, restart, qtables, precision, pos = _read_payload(view)
+    header = MainHeader(specific, offset, ftype, q, w8 * DIMENSION_UNIT, h8 * DIMENSION_UNIT)
+    return JPEGPayload(header, restart, qtables, precision, view[pos:])
 
 
 def _check_max_payload(first_overhead: int, max_payload: int) -> None:
@@ -201,14 +222,17 @@ def packetize(jpeg: bytes | bytearray | memoryview | JPEGFrame, max_payload: int
     return packets
 
 
-@dataclass
+@dataclass(slots=True)
 class _PendingFrame:
     """A frame being reassembled: fragments by offset, the header fields they agree on."""
 
     header: MainHeader
+    tail: int  # type, Q, width/8, height/8 as one big-endian word: every fragment must match
     restart_interval: int
+    fast_tail: int  # ``tail`` when fragments may take push's fast path, else -1 (never matches)
     fragments: dict[int, bytes] = field(default_factory=dict)
     held: int = 0  # bytes stored, overlaps included
+    reach: int = 0  # the furthest end of any stored fragment
     end: int | None = None  # scan length, known once the marker packet arrived
     qtables: tuple[bytes, bytes] | None = None
     precision: int = 0
@@ -251,18 +275,57 @@ class Depacketizer:
         and drops the packet).  A payload that is a whole JPEG (the lab's
         server sends one per datagram) is returned as is.
         """
+        # The fast path, for the usual packet: a later fragment of a frame already open
+        # whose header words match the first fragment's (so they were validated then),
+        # new offset, within every limit.  Anything else, before any state changes,
+        # takes the full path below, which reads and checks everything.
+        size = len(payload) - MAIN_HEADER_SIZE
+        if size >= 0:
+            word, tail = _HEADER_WORDS.unpack_from(payload)
+            frame = self._pending.get(timestamp % TS_MOD)
+            if frame is not None and tail == frame.fast_tail and word >> _SOI_SHIFT != _SOI_WORD:
+                offset = word & MAX_FRAGMENT_OFFSET
+                stop = offset + size
+                held = frame.held + size
+                end = frame.end
+                if marker:
+                    fits = (end is None or end == stop) and frame.reach <= stop
+                else:
+                    fits = end is None or stop <= end
+                fragments = frame.fragments
+                limit = self.max_frame_bytes
+                if fits and offset and stop <= limit and held <= limit and offset not in fragments:
+                    fragments[offset] = bytes(payload[MAIN_HEADER_SIZE:])
+                    frame.held = held
+                    if stop > frame.reach:
+                        frame.reach = stop
+                    if marker:
+                        frame.end = end = stop
+                    if end is None or held < end:
+                        return None
+                    return self._try_complete(timestamp % TS_MOD, frame)
+        return self._push_checked(payload, timestamp, marker)
+
+    def _push_checked(
+        self, payload: bytes | bytearray | memoryview, timestamp: int, marker: bool
+    ) -> bytes | None:
         if payload[:2] == SOI_BYTES:
             return self._whole_jpeg(payload)
-        parsed = parse_payload(payload)
+        view = memoryview(payload)
+        specific, offset, ftype, q, w8, h8, restart, qtables, precision, pos = _read_payload(view)
+        tail = ftype << 24 | q << 16 | w8 << 8 | h8
         timestamp %= TS_MOD
         frame = self._pending.get(timestamp)
         if frame is None:
             if timestamp in self._finished:
                 self.packets_late += 1
                 return None
-            frame = self._open(timestamp, parsed)
+            header = MainHeader(
+                specific, offset, ftype, q, w8 * DIMENSION_UNIT, h8 * DIMENSION_UNIT
+            )
+            frame = self._open(timestamp, header, tail, restart)
         try:
-            self._add(frame, parsed, marker)
+            self._add(frame, offset, tail, restart, q, qtables, precision, view[pos:], marker)
         except _Conflict as exc:
             self._drop(timestamp, str(exc))
             return None
@@ -297,11 +360,14 @@ class Depacketizer:
         self.frames_complete += 1
         return bytes(payload)
 
-    def _open(self, timestamp: int, parsed: JPEGPayload) -> _PendingFrame:
+    def _open(
+        self, timestamp: int, header: MainHeader, tail: int, restart_interval: int
+    ) -> _PendingFrame:
         self._recent.append(timestamp)
         for old in [ts for ts in self._pending if ts not in self._recent]:
             self._drop(old, "newer frames started before it completed")
-        frame = _PendingFrame(parsed.header, parsed.restart_interval)
+        fast_tail = tail if header.type < TYPE_RESTART_FLAG else -1
+        frame = _PendingFrame(header, tail, restart_interval, fast_tail)
         self._pending[timestamp] = frame
         return frame
 
@@ -311,48 +377,59 @@ class Depacketizer:
             self._finished.append(timestamp)
             logger.debug("dropped JPEG frame at timestamp %d: %s", timestamp, reason)
 
-    def _add(self, frame: _PendingFrame, parsed: JPEGPayload, marker: bool) -> None:
-        h, first = parsed.header, frame.header
-        if (h.type, h.q, h.width, h.height) != (first.type, first.q, first.width, first.height):
+    def _add(
+        self,
+        frame: _PendingFrame,
+        offset: int,
+        tail: int,
+        restart_interval: int,
+        q: int,
+        qtables: tuple[bytes, bytes] | None,
+        precision: int,
+        data: memoryview,
+        marker: bool,
+    ) -> None:
+        if tail != frame.tail:
             raise _Conflict("fragments disagree on type, Q or size")
-        if parsed.restart_interval != frame.restart_interval:
+        if restart_interval != frame.restart_interval:
             raise _Conflict("fragments disagree on the restart interval")
-        data = parsed.data
-        stop = h.offset + len(data)
+        stop = offset + len(data)
         if stop > self.max_frame_bytes:
             raise _Conflict(f"frame grows past max_frame_bytes ({self.max_frame_bytes})")
         if frame.end is not None and stop > frame.end:
             raise ParseError(
-                f"RFC 2435 fragment at offset {h.offset} extends past the frame end {frame.end}"
+                f"RFC 2435 fragment at offset {offset} extends past the frame end {frame.end}"
             )
         if marker:
             if frame.end is not None and frame.end != stop:
                 raise _Conflict("two marker packets give different frame ends")
-            if any(off + len(d) > stop for off, d in frame.fragments.items()):
+            if frame.reach > stop:
                 raise _Conflict("a fragment extends past the marker packet's end")
             frame.end = stop
-        if h.offset == 0:
-            self._take_tables(frame, parsed)
-        old = frame.fragments.get(h.offset)
+        if offset == 0:
+            self._take_tables(frame, q, qtables, precision)
+        old = frame.fragments.get(offset)
         if old is not None:
             if old != data:
-                raise _Conflict(f"two different fragments at offset {h.offset}")
+                raise _Conflict(f"two different fragments at offset {offset}")
             return  # duplicate
         frame.held += len(data)
         if frame.held > self.max_frame_bytes:
             raise _Conflict(f"frame holds more than max_frame_bytes ({self.max_frame_bytes})")
-        frame.fragments[h.offset] = data.tobytes()
+        frame.fragments[offset] = data.tobytes()
+        frame.reach = max(frame.reach, stop)
 
-    def _take_tables(self, frame: _PendingFrame, parsed: JPEGPayload) -> None:
-        q = parsed.header.q
+    def _take_tables(
+        self, frame: _PendingFrame, q: int, qtables: tuple[bytes, bytes] | None, precision: int
+    ) -> None:
         if q < Q_INBAND_MIN:
             if MIN_Q_FACTOR <= q <= MAX_Q_FACTOR:
                 frame.qtables, frame.precision = quant_tables(q), 0
             return
-        if parsed.qtables is not None:
-            frame.qtables, frame.precision = parsed.qtables, parsed.precision
+        if qtables is not None:
+            frame.qtables, frame.precision = qtables, precision
             if q != Q_DYNAMIC:  # §4.2: 128-254 are static for the session, 255 never cached
-                self._qtable_cache[q] = (parsed.qtables, parsed.precision)
+                self._qtable_cache[q] = (qtables, precision)
             return
         cached = self._qtable_cache.get(q)
         if cached is not None:
