@@ -248,10 +248,12 @@ class RTSPClient:
         if self._loop is None:
             self._loop = _LoopThread()
             self._loop.call(lambda: self._core.add_listener(self._on_frame))
-            self._watcher = self._loop.call(lambda: asyncio.ensure_future(self._watch_close()))
         if not self._connected:
             self._loop.run(self._core.connect())
             self._connected = True
+            # Watch only a connection that exists: a watcher left pending by a refused
+            # connect is reported as "Task was destroyed but it is pending!" at exit.
+            self._watcher = self._loop.call(lambda: asyncio.ensure_future(self._watch_close()))
         return self._loop
 
     async def _shutdown(self) -> None:
