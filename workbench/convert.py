@@ -20,13 +20,21 @@ from pathlib import Path
 from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
 from rtsp_common.errors import MediaFileError
-from rtsp_common.mjpeg import LAB_FORMAT, MAX_LAB_FRAME, format_for_path, open_media
+from rtsp_common.mjpeg import (
+    LAB_FORMAT,
+    LAB_SUFFIX,
+    MAX_LAB_FRAME,
+    RAW_SUFFIXES,
+    format_for_path,
+    open_media,
+)
 from workbench.clipfile import write_clip
 from workbench.encoding import DEFAULT_QUALITY, MAX_DIMENSION, check_size, encode_within
 
 logger = logging.getLogger(__name__)
 
 BLOCK = 16  # a 4:2:0 MCU is 16x16 pixels: whole MCUs need no edge padding
+MJPEG_SUFFIXES = (LAB_SUFFIX.lower(), *RAW_SUFFIXES)
 MAX_SIDE = MAX_DIMENSION // BLOCK * BLOCK  # 2032, the largest multiple of 16 within 2040
 DEFAULT_GIF_FRAME_MS = 100  # browsers' usual stand-in for a GIF frame with no delay
 
@@ -152,7 +160,9 @@ def _split_png_stream(stream) -> Iterator[bytes]:
         yield b"".join(parts)
 
 
-def _video_frames(path: Path, fps: float | None) -> Iterator[Image.Image]:
+def _video_frames(
+    path: Path, fps: float | None, not_mjpeg: str | None = None
+) -> Iterator[Image.Image]:
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
         raise ConvertError(
@@ -180,8 +190,13 @@ def _video_frames(path: Path, fps: float | None) -> Iterator[Image.Image]:
         errors.seek(0)
         message = errors.read().decode(errors="replace").strip()
         if process.returncode != 0 or count == 0:
+            # A file named like an MJPEG clip most likely is a damaged one: say so first.
             raise ConvertError(
-                f"{path}: ffmpeg could not decode it as a video"
+                (
+                    f"{not_mjpeg}; ffmpeg cannot read it either"
+                    if not_mjpeg
+                    else f"{path}: ffmpeg could not decode it as a video"
+                )
                 + (f": {message.splitlines()[-1]}" if message else "")
             )
 
@@ -200,13 +215,16 @@ def _source_frames(path: Path, fps: float | None) -> tuple[str, Iterator[Image.I
         return "folder of images", _folder_frames(path)
     if not path.exists():
         raise ConvertError(f"{path}: no such file or folder")
+    not_mjpeg = None
     try:
         with open_media(path) as reader:
             len(reader)
-    except MediaFileError:
+    except MediaFileError as exc:
         with path.open("rb") as file:
             if file.read(1).isdigit():
                 raise  # a lab .Mjpeg that does not read: its error says where
+        if path.suffix.lower() in MJPEG_SUFFIXES:
+            not_mjpeg = str(exc)
         # Not an MJPEG clip (or a lone JPEG with trailing bytes): Pillow or ffmpeg may read it.
     else:
         if fps is not None:
@@ -215,7 +233,7 @@ def _source_frames(path: Path, fps: float | None) -> tuple[str, Iterator[Image.I
     try:
         image = Image.open(path)
     except UnidentifiedImageError:
-        return "video", _video_frames(path, fps)
+        return "video", _video_frames(path, fps, not_mjpeg)
     except OSError as exc:
         raise ConvertError(f"{path}: cannot read ({exc})") from None
 
