@@ -153,6 +153,12 @@ def _read_pcap(buf: bytes, name: str, endian: str, nanos: bool) -> Records:
             off,
             len(heads),
         )
+    cut = np.nonzero(lengths < _u32(data, at + 12, endian))[0]
+    if len(cut):
+        first = int(cut[0])
+        orig = int(_u32(data, at[first : first + 1] + 12, endian)[0])
+        records.error = _snapped(name, first, int(lengths[first]), orig, int(at[first]))
+        at, lengths = at[:first], lengths[:first]
     records.offsets = at + PCAP_RECORD_HEADER_LEN
     records.lengths = lengths
     records.times = _u32(data, at, endian) + _u32(data, at + 4, endian) * scale
@@ -160,6 +166,17 @@ def _read_pcap(buf: bytes, name: str, endian: str, nanos: bool) -> Records:
     if records.error:
         log.warning("%s", records.error)
     return records
+
+
+def _snapped(name: str, index: int, captured: int, original: int, at: int) -> CaptureFileError:
+    # Payload rules and TCP reassembly would read a cut packet as a protocol error of the
+    # sender, so reading stops before it, as at any other damage.
+    return CaptureFileError(
+        f"{name}: packet {index + 1} was cut to {captured} of its {original} bytes by the "
+        "capture's snap length; capture again without one (tcpdump -s 0)",
+        at,
+        index,
+    )
 
 
 def _u32(data: np.ndarray, at: np.ndarray, endian: str) -> np.ndarray:
@@ -226,12 +243,15 @@ def _read_pcapng(buf: bytes, name: str) -> Records:
             if blen < 32:
                 fail("enhanced packet block too short", off)
                 break
-            ifid, ts_hi, ts_lo, incl, _orig = struct.unpack_from(endian + "IIIII", buf, body)
+            ifid, ts_hi, ts_lo, incl, orig = struct.unpack_from(endian + "IIIII", buf, body)
             if ifid >= len(interfaces):
                 fail(f"packet names interface {ifid}, only {len(interfaces)} described", off)
                 break
             if 28 + incl + 4 > blen:
                 fail(f"captured length {incl} exceeds its block of {blen} bytes", off)
+                break
+            if incl < orig:
+                records.error = _snapped(name, len(records.offsets), incl, orig, off)
                 break
             iface = interfaces[ifid]
             t_append(((ts_hi << 32) | ts_lo) * iface.tsresol)
@@ -244,6 +264,9 @@ def _read_pcapng(buf: bytes, name: str) -> Records:
                 break
             orig = struct.unpack_from(endian + "I", buf, body)[0]
             incl = min(orig, blen - 16)
+            if incl < orig:
+                records.error = _snapped(name, len(records.offsets), incl, orig, off)
+                break
             # Simple packet blocks carry no timestamp: reuse the previous one.
             t_append(records.times[-1] if records.times else 0.0)
             o_append(body + 4)
