@@ -97,3 +97,15 @@ def test_probe_shows_a_hostile_reply_and_reports_an_unwritable_json(tmp_path, ca
         server.close()
     assert "[/b]" in out.replace("\n", "")
     assert code == 2 and "cannot write" in err
+
+
+def test_probe_of_a_port_with_no_server_is_one_line(capsys):
+    with socket.socket() as bound:  # bound, not listening: connections are refused
+        bound.bind((LOOPBACK, 0))
+        port = bound.getsockname()[1]
+        code, out, err = run(capsys, "probe", f"rtsp://{LOOPBACK}:{port}/x.Mjpeg")
+    assert code == 2 and out == ""
+    assert err.strip() == (
+        f"rtsp-workbench probe: connection refused by {LOOPBACK}:{port} "
+        "(is an RTSP server listening there?)"
+    )

@@ -148,8 +148,9 @@ def run(args: argparse.Namespace) -> int:
         if args.junit:
             write_junit(result, args.junit)
     except OSError as exc:
-        Console(stderr=True).print(f"rtsp-workbench check: cannot write {exc.filename}: "
-                                   f"{exc.strerror}", markup=False)
+        Console(stderr=True, soft_wrap=True).print(
+            f"rtsp-workbench check: cannot write {exc.filename}: {exc.strerror}", markup=False
+        )
         return 2
     threshold = Severity(args.fail_on)
     return 1 if result.failures(threshold) or result.error is not None else 0
