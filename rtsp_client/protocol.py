@@ -14,7 +14,6 @@ import logging
 import os
 import random
 import socket
-import struct
 import sys
 import time
 from collections.abc import Callable
@@ -27,6 +26,8 @@ from rtsp_client.errors import (
     RTSPError,
     RTSPTimeout,
 )
+from rtsp_client.mmsg import SO_TIMESTAMPNS, BatchReader
+from rtsp_client.mmsg import TIMESPEC as _TIMESPEC
 from rtsp_client.receiver import DEFAULT_MAX_FRAME_BYTES, Frame, Receiver
 from rtsp_client.session import ClientState, SessionState
 from rtsp_client.stats import VIDEO_CLOCK_RATE, ReceptionStats
@@ -51,17 +52,15 @@ PORT_PAIR_ATTEMPTS = 64
 MAX_DATAGRAM = 65536  # the largest UDP payload, so no datagram is ever truncated
 RTP_DRAIN_LIMIT = 64  # datagrams read per wake-up before yielding to the loop
 RTP_BATCH_DRAIN_LIMIT = 4096  # the same when woken by the batch timer (a batch is bigger)
+RTP_DATAGRAMS_PER_CALL = 16  # recvmmsg batch: a frame's packets at 640x480 (16 x 64 KiB)
 # A batch should fill at most this share of the socket's receive buffer, or a burst could
 # overflow it; each datagram is counted with an allowance for the kernel's bookkeeping.
 BATCH_BUFFER_SHARE = 0.25
 DATAGRAM_OVERHEAD = 768  # bytes: roughly what an sk_buff adds to a datagram's size
 MIN_BATCH_INTERVAL = 0.005  # seconds: the shortest the batch timer adapts down to
 FIRST_BATCH_INTERVAL = 0.05  # seconds: batches start short and grow while they stay small
-# socket(7), Linux: SO_TIMESTAMPNS makes recvmsg carry the kernel's receive time (a
-# struct timespec, CLOCK_REALTIME), so arrival times stay exact however late we read.
-# Python's socket module does not name it; this is its asm-generic value.
-SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
-_TIMESPEC = struct.Struct("@ll")  # struct timespec: tv_sec, tv_nsec, C longs for this option
+# SO_TIMESTAMPNS (rtsp_client.mmsg) makes recvmsg carry the kernel's receive time, so
+# arrival times stay exact however late we read.
 _ANCILLARY_SPACE = socket.CMSG_SPACE(_TIMESPEC.size)
 USER_AGENT = "rtsp-workbench-client/0.1"
 RTSP_VERSION_PREFIX = "RTSP/"  # RFC 2326 §7.1: Status-Line = RTSP-Version SP Status-Code ...
@@ -272,6 +271,7 @@ class ClientCore:
         self._rtp_sock: socket.socket | None = None
         self._rtp_buffer = bytearray(MAX_DATAGRAM)
         self._rtp_view = memoryview(self._rtp_buffer)  # slicing it copies once, not twice
+        self._rtp_reader: BatchReader | None = None  # recvmmsg where the system has it
         self._kernel_timestamps = False  # SO_TIMESTAMPNS is on for the RTP socket
         self._batch_timer: asyncio.TimerHandle | None = None
         self._batch_delay = 0.0  # the batch timer's current period (adapts to the rate)
@@ -417,6 +417,7 @@ class ClientCore:
             asyncio.get_running_loop().remove_reader(self._rtp_sock.fileno())
             self._rtp_sock.close()
             self._rtp_sock = None
+            self._rtp_reader = None
         if self._poll_timer is not None:
             self._poll_timer.cancel()
             self._poll_timer = None
@@ -520,6 +521,10 @@ class ClientCore:
         # a frame's packets arrive in a burst, so this saves a loop round trip per packet.
         self._rtp_sock = rtp_sock
         self._kernel_timestamps = _enable_kernel_timestamps(rtp_sock)
+        if self._kernel_timestamps:
+            self._rtp_reader = BatchReader.create(
+                rtp_sock, RTP_DATAGRAMS_PER_CALL, MAX_DATAGRAM, _ANCILLARY_SPACE
+            )
         loop.add_reader(rtp_sock.fileno(), self._drain_rtp)
         rtcp, _ = await loop.create_datagram_endpoint(lambda: _RTCPDatagrams(self), sock=rtcp_sock)
         self._udp = [rtcp]
@@ -529,6 +534,8 @@ class ClientCore:
         sock = self._rtp_sock
         if sock is None:
             return 0
+        if self._rtp_reader is not None:
+            return self._drain_rtp_batches(self._rtp_reader, limit)
         receiver = self.receiver
         # _rtp_in for a whole batch: the per-packet work is only what each packet needs;
         # the reorder timer is looked at once, after the batch.
@@ -562,6 +569,41 @@ class ClientCore:
                     self._deliver(frames)
                     if stamped and self.batch_interval > 0 and self._batch_timer is None:
                         self._start_batching()
+            return taken  # the limit: more may wait
+        finally:
+            self._schedule_poll()
+
+    def _drain_rtp_batches(self, reader: BatchReader, limit: int) -> int:
+        """``_drain_rtp`` reading up to RTP_DATAGRAMS_PER_CALL datagrams per system call."""
+        receiver = self.receiver
+        clock = time.time
+        taken = 0
+        read = 0
+        try:
+            while read < limit:
+                try:
+                    batch = reader.read()
+                except OSError as exc:  # ICMP errors and the like: nothing to do for a receiver
+                    logger.debug("RTP socket: %s", exc)
+                    return taken
+                if not batch:
+                    return taken
+                read += len(batch)
+                for data, addr, stamp in batch:
+                    taken += len(data) + DATAGRAM_OVERHEAD
+                    if receiver is None:
+                        continue  # before SETUP's reply: read, so the socket stops being ready
+                    now = clock() if stamp is None else stamp
+                    if self.first_packet_time is None:
+                        self.first_packet_time = now
+                    self.last_packet_time = now
+                    frames = receiver.rtp_received(data, addr, now)
+                    if frames:
+                        self._deliver(frames)
+                        if self.batch_interval > 0 and self._batch_timer is None:
+                            self._start_batching()
+                if self._rtp_reader is not reader:
+                    return taken  # a listener closed the media while the batch was handled
             return taken  # the limit: more may wait
         finally:
             self._schedule_poll()
