@@ -39,6 +39,7 @@ from rtsp_common.sdp import SessionDescription
 
 logger = logging.getLogger(__name__)
 
+MAX_PORT = 65535  # TCP and UDP ports are 16 bits (RFC 793, RFC 768)
 DEFAULT_RTSP_PORT = 554  # RFC 2326 §3.2
 DEFAULT_SESSION_TIMEOUT = 60  # RFC 2326 §12.37: seconds when the Session header names none
 RTCP_INTERVAL = 5.0  # RFC 3550 §6.2: the minimum report interval, in seconds
@@ -239,6 +240,11 @@ class ClientCore:
             raise ValueError(f"dialect must be 'standard' or 'lab', not {dialect!r}")
         if dialect == Dialect.LAB and transport == "tcp":
             raise ValueError("the lab's dialect only knows RTP over UDP")
+        if not 1 <= port <= MAX_PORT:
+            raise ValueError(f"server port {port} is not a port (1-{MAX_PORT})")
+        if not 0 <= rtp_port < MAX_PORT:
+            # RTCP takes the port above RTP's (RFC 3550 §11), so RTP stops one short.
+            raise ValueError(f"RTP port {rtp_port} is not a port for RTP (0-{MAX_PORT - 1})")
         self.host = host
         self.port = port
         self.path = path
