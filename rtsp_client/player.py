@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 FRAME_POLL_MS = 15  # how often Tk looks for a new frame
 STATUS_POLL_MS = 500
+PROG = "python -m rtsp_client.player"  # this module's own name in usage and error lines
 LATEST_FRAMES = 2  # frames waiting for Tk; older ones are skipped, never queued up
 
 
@@ -246,21 +247,25 @@ def run_player(
     rtp_port: int = 0,
     dialect: str = Dialect.STANDARD,
     three_buttons: bool = False,
+    prog: str = "rtsp-client",
 ) -> int:
-    """Open the player for ``url`` and run Tk's main loop until the window closes."""
+    """Open the player for ``url`` and run Tk's main loop until the window closes.
+
+    ``prog`` names the command in error lines.
+    """
     try:
         client = RTSPClient.from_url(url, transport=transport, rtp_port=rtp_port, dialect=dialect)
     except ValueError as exc:
-        print(f"rtsp-client: {exc}", file=sys.stderr)
+        print(f"{prog}: {exc}", file=sys.stderr)
         return 2
-    return _run(client, three_buttons)
+    return _run(client, three_buttons, prog)
 
 
-def _run(client: RTSPClient, three_buttons: bool) -> int:
+def _run(client: RTSPClient, three_buttons: bool, prog: str) -> int:
     try:
         root = tk.Tk()
     except tk.TclError as exc:
-        print(f"rtsp-client: cannot open a window ({exc}); is DISPLAY set?", file=sys.stderr)
+        print(f"{prog}: cannot open a window ({exc}); is DISPLAY set?", file=sys.stderr)
         client.close()
         return 1
     PlayerApp(root, client, three_buttons)
@@ -270,7 +275,7 @@ def _run(client: RTSPClient, three_buttons: bool) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m rtsp_client.player HOST PORT RTP_PORT FILE``, like the lab's ClientLauncher."""
-    parser = argparse.ArgumentParser(prog="python -m rtsp_client.player")
+    parser = argparse.ArgumentParser(prog=PROG)
     parser.add_argument("host")
     parser.add_argument("port", type=int)
     parser.add_argument("rtp_port", type=int)
@@ -285,15 +290,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
-    client = RTSPClient(
-        args.host,
-        args.port,
-        args.rtp_port,
-        args.file,
-        transport=args.transport,
-        dialect=args.dialect,
-    )
-    return _run(client, args.three_buttons)
+    try:
+        client = RTSPClient(
+            args.host,
+            args.port,
+            args.rtp_port,
+            args.file,
+            transport=args.transport,
+            dialect=args.dialect,
+        )
+    except ValueError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 2
+    return _run(client, args.three_buttons, PROG)
 
 
 if __name__ == "__main__":
