@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import signal
 import sys
 import threading
 import time
 from enum import IntEnum
 from pathlib import Path
+from typing import Any
 
 from rtsp_client.client import RTSPClient
 from rtsp_client.errors import ClientError, ConnectionLost, RTSPError, RTSPTimeout
@@ -48,6 +51,63 @@ class ExitCode(IntEnum):
     INTERRUPTED = 130
 
 
+MAX_PORT = 65535  # UDP ports are 16 bits (RFC 768)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM: ends the session the way Ctrl-C does (TEARDOWN, then the summary)."""
+
+
+def _number(text: str, kind: type[int] | type[float]) -> int | float:
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+
+
+def _rtp_port(text: str) -> int:
+    port = int(_number(text, int))
+    if not 0 <= port <= MAX_PORT - 1:
+        raise argparse.ArgumentTypeError(
+            f"{port} is not a port for RTP (0-{MAX_PORT - 1}; RTCP takes the next one)"
+        )
+    if port % 2:
+        # RFC 3550 §11: RTP on an even port, RTCP on the odd one above it.
+        raise argparse.ArgumentTypeError(
+            f"{port} is odd: RTP takes an even port and RTCP the next one (RFC 3550 §11)"
+        )
+    return port
+
+
+def _positive_int(text: str) -> int:
+    value = int(_number(text, int))
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not 1 or more")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    value = float(_number(text, float))
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number of seconds")
+    return value
+
+
+def check_writable(path: Path) -> str | None:
+    """Why ``path`` cannot be written (checked before connecting), or None when it can."""
+    if path.is_dir():
+        return f"{path} is a folder"
+    existed = path.exists()
+    try:
+        with open(path, "a"):
+            pass
+    except OSError as exc:
+        return f"cannot write {path}: {exc.strerror or exc}"
+    if not existed:
+        os.unlink(path)  # written at the end of the session; leave nothing behind till then
+    return None
+
+
 class SessionFailed(Exception):
     """Ends the session with an exit code and a one-line reason."""
 
@@ -63,11 +123,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("url", help="rtsp://host:port/path")
     parser.add_argument("--transport", choices=("udp", "tcp"), default="udp")
-    parser.add_argument("--rtp-port", type=int, default=0, help="local RTP port (0: any free pair)")
+    parser.add_argument(
+        "--rtp-port",
+        type=_rtp_port,
+        default=0,
+        help="even local UDP port for RTP, RTCP on the next (0: any free pair)",
+    )
     stop = parser.add_mutually_exclusive_group()
-    stop.add_argument("--duration", type=float, help="stop after S seconds of playing")
-    stop.add_argument("--frames", type=int, help="stop after N frames")
-    parser.add_argument("--record", type=Path, help="write frames to a .Mjpeg (lab) or .mjpeg file")
+    stop.add_argument("--duration", type=_positive_seconds, help="stop after S seconds of playing")
+    stop.add_argument("--frames", type=_positive_int, help="stop after N frames")
+    parser.add_argument(
+        "--record",
+        type=Path,
+        help="write frames to a file: .Mjpeg is the lab's format, .mjpeg/.mjpg raw JPEGs",
+    )
+    parser.add_argument(
+        "--record-format",
+        choices=("lab", "raw"),
+        help="the --record format whatever the file's name (default: from the name)",
+    )
     parser.add_argument("--frames-dir", type=Path, help="write each frame as a JPEG file here")
     parser.add_argument("--stats-json", type=Path, help="write the final statistics as JSON")
     parser.add_argument("--gui", action="store_true", help="open the Tk player instead")
@@ -79,11 +153,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--rtp-timeout",
-        type=float,
+        type=_positive_seconds,
         default=NO_RTP_TIMEOUT,
         help="seconds without RTP (after PLAY) before the session is given up",
     )
-    parser.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for a reply")
+    parser.add_argument(
+        "--timeout", type=_positive_seconds, default=5.0, help="seconds to wait for a reply"
+    )
     parser.add_argument("-v", "--verbose", action="count", default=0)
     return parser
 
@@ -116,12 +192,23 @@ def summary(stats: ReceptionStats) -> str:
 class Recorder:
     """Writes frames to a media file and/or a folder of JPEGs."""
 
-    def __init__(self, record: Path | None, frames_dir: Path | None) -> None:
+    def __init__(
+        self, record: Path | None, frames_dir: Path | None, record_format: str | None = None
+    ) -> None:
         self.writer = None
         if record:
-            from rtsp_common.mjpeg import open_writer  # only when recording: start-up counts
+            # only when recording: start-up counts
+            from rtsp_common.mjpeg import format_for_path, open_writer
 
-            self.writer = open_writer(record)
+            if record_format is None:
+                try:
+                    record_format = format_for_path(record)
+                except MediaFileError:
+                    raise MediaFileError(
+                        f"{record}: cannot tell the format from the name; use .Mjpeg (the lab's "
+                        f"format) or .mjpeg/.mjpg (raw JPEG), or pass --record-format lab|raw"
+                    ) from None
+            self.writer = open_writer(record, record_format)
         self.frames_dir = frames_dir
         if frames_dir is not None:
             frames_dir.mkdir(parents=True, exist_ok=True)
@@ -244,6 +331,21 @@ def classify(exc: Exception) -> tuple[ExitCode, str]:
     return ExitCode.FAILURE, str(exc)
 
 
+def _terminate_like_ctrl_c() -> Any:
+    """Make SIGTERM raise ``Terminated``; return the handler it replaced (None off the main thread).
+
+    A second SIGTERM while tearing down kills the process as usual.
+    """
+
+    def handler(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        raise Terminated()
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
@@ -259,6 +361,14 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_player(args.url, transport=args.transport, rtp_port=args.rtp_port,
                           dialect=args.dialect)  # fmt: skip
+    if args.record_format and not args.record:
+        print("rtsp-client: --record-format needs --record", file=sys.stderr)
+        return ExitCode.USAGE
+    if args.stats_json:
+        problem = check_writable(args.stats_json)
+        if problem:
+            print(f"rtsp-client: --stats-json: {problem}", file=sys.stderr)
+            return ExitCode.USAGE
     try:
         client = RTSPClient.from_url(
             args.url,
@@ -277,12 +387,14 @@ def main(argv: list[str] | None = None) -> int:
         client.core.batch_interval = HEADLESS_BATCH_INTERVAL
     code, reason = ExitCode.OK, ""
     recorder: Recorder | None = None
+    previous_handler = _terminate_like_ctrl_c()
     try:
-        recorder = Recorder(args.record, args.frames_dir)
+        recorder = Recorder(args.record, args.frames_dir, args.record_format)
         reason = run_session(client, args, recorder)
         client.teardown()
-    except KeyboardInterrupt:
-        code, reason = ExitCode.OK, "interrupted"
+    except KeyboardInterrupt as exc:
+        code = ExitCode.OK
+        reason = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
         try:
             client.teardown()
         except ClientError:
@@ -299,6 +411,8 @@ def main(argv: list[str] | None = None) -> int:
             recorder.close()
         stats = client.stats()
         client.close()
+        if previous_handler is not None:
+            signal.signal(signal.SIGTERM, previous_handler)
     if sys.stderr.isatty():
         print(file=sys.stderr)
     if code == ExitCode.OK or stats.packets_received:
@@ -307,7 +421,14 @@ def main(argv: list[str] | None = None) -> int:
         payload = {"exit_code": int(code), "reason": reason, **stats.to_dict()}
         import json  # only for --stats-json: start-up counts
 
-        args.stats_json.write_text(json.dumps(payload, indent=2) + "\n")
+        try:
+            args.stats_json.write_text(json.dumps(payload, indent=2) + "\n")
+        except OSError as exc:
+            if code == ExitCode.OK:
+                code = ExitCode.FAILURE
+                reason = f"cannot write {args.stats_json}: {exc.strerror or exc}"
+            else:
+                logger.warning("cannot write %s: %s", args.stats_json, exc)
     if code != ExitCode.OK:
         print(f"rtsp-client: {reason}", file=sys.stderr)
     return int(code)
