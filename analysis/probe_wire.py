@@ -12,8 +12,6 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from scapy.contrib.rtsp import RTSP, RTSPRequest
-
 from analysis.rtsp_wire import (
     INTERLEAVED_HEADER_LEN,
     INTERLEAVED_MAGIC,
@@ -101,6 +99,10 @@ def build_request(method: str, uri: str, headers: list[tuple[str, str]] | None =
     extra = {name.encode(): value.encode() for name, value in (headers or [])}
     if body:
         extra[b"Content-Length"] = str(len(body)).encode()
+    # Imported here: scapy.contrib.rtsp loads matplotlib (~0.1 s), and the probe's other
+    # users (the workbench's commands, its --help) should not pay for it.
+    from scapy.contrib.rtsp import RTSP, RTSPRequest
+
     request = RTSPRequest(Method=method.encode(), Request_Uri=uri.encode(),
                           Version=RTSP_VERSION.encode(), Unknown_Headers=extra or None)
     return bytes(RTSP() / request) + body
