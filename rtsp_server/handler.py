@@ -62,6 +62,8 @@ STATUS_NOT_FOUND = 404
 STATUS_NOT_ENOUGH_BANDWIDTH = 453  # RFC 2326 §11.3.11: also the answer when sessions run out
 STATUS_SESSION_NOT_FOUND = 454
 STATUS_METHOD_NOT_VALID = 455
+# Methods the Init state cannot take (RFC 2326 Appendix A.2): 455 when sent with no Session.
+NOT_VALID_IN_INIT = frozenset({"PLAY", "PAUSE", "RECORD"})
 STATUS_UNSUPPORTED_TRANSPORT = 461
 STATUS_INTERNAL_ERROR = 500
 STATUS_NOT_IMPLEMENTED = 501
@@ -302,9 +304,15 @@ class RequestHandler:
         """The session the request names (bound to this peer); 454 when unknown."""
         value = request.headers.get("Session")
         if value is None:
-            if required:
-                raise RequestError(STATUS_SESSION_NOT_FOUND, "request needs a Session header")
-            return None
+            if not required:
+                return None
+            if request.method in NOT_VALID_IN_INIT:
+                # RFC 2326 Appendix A.2: without a session the server is in Init, where
+                # only SETUP (and TEARDOWN) are listed; anything else is answered with 455.
+                raise RequestError(
+                    STATUS_METHOD_NOT_VALID, f"{request.method} is not valid before SETUP"
+                )
+            raise RequestError(STATUS_SESSION_NOT_FOUND, "request needs a Session header")
         try:
             session_id = SessionHeader.parse(value).id
         except ParseError as exc:

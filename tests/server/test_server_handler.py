@@ -279,9 +279,19 @@ def test_get_parameter_is_keepalive(h):
 
 
 @pytest.mark.parametrize("method", ["PLAY", "PAUSE", "TEARDOWN"])
-def test_unknown_or_missing_session_is_454(h, method):
+def test_unknown_session_is_454(h, method):
     assert h.send(method, URL, Session="1234567890123456").status == 454
-    assert h.send(method, URL).status == 454
+
+
+@pytest.mark.parametrize("method", ["PLAY", "PAUSE"])
+def test_play_or_pause_before_setup_is_455(h, method):
+    # RFC 2326 Appendix A.2: with no session the server is in Init, which takes only SETUP.
+    assert h.send(method, URL).status == 455
+
+
+def test_teardown_without_session_is_454(h):
+    # TEARDOWN is listed for Init (Appendix A.2); what is missing is the session id (§11.3.7).
+    assert h.send("TEARDOWN", URL).status == 454
 
 
 def test_session_bound_to_peer_address(media_dir):

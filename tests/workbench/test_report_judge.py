@@ -169,6 +169,12 @@ def test_negative_cases_pass_only_on_their_status():
     assert "454" in book.tests[1].expected and "501" in book.tests[3].expected
 
 
+def test_play_before_setup_wants_455_from_our_server():
+    # RFC 2326 Appendix A.2: PLAY in Init is 455; a 454 names only the missing id.
+    assert NegativeOutcome(NegativeCase.PLAY_BEFORE_SETUP, [_exchange(455)]).passed
+    assert not NegativeOutcome(NegativeCase.PLAY_BEFORE_SETUP, [_exchange(454)]).passed
+
+
 def test_lab_session_judged_on_replies_and_frames(jpegs):
     book = TestBook(Catalog.load("pt"))
     replies = {s: StepReply(s, True) for s in ("SETUP", "PLAY", "TEARDOWN")}
