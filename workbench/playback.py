@@ -17,17 +17,9 @@ from rtsp_client import RTSPClient
 from rtsp_client.errors import ClientError
 from rtsp_common.headers import Transport
 from workbench.report.screenshots import ReceivedFrame
+from workbench.timings import Timings
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Timings:
-    """Seconds spent in each phase of the script."""
-
-    play_s: float = 3.0
-    pause_s: float = 1.0
-    resume_s: float = 2.0
 
 
 @dataclass

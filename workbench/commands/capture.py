@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 import logging
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.live import Live
 from rich.markup import escape
 from rich.text import Text
 
-from analysis.capture import Capture, CaptureError
+if TYPE_CHECKING:
+    from analysis.capture import Capture
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,10 @@ def _status(capture: Capture) -> Text:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here: the command-line parser imports every command module, and the
+    # analysis brings numpy; `--help` and the other commands start without it.
+    from analysis.capture import Capture, CaptureError
+
     console = Console(stderr=True, soft_wrap=True)
     if (args.duration is not None and args.duration <= 0) or (
         args.count is not None and args.count <= 0

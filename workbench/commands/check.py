@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import argparse
 import logging
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from analysis.check import CheckResult, check_capture, write_json, write_junit
-from analysis.errors import AnalysisError
-from analysis.rules import Outcome, Severity, registered_rules
+if TYPE_CHECKING:
+    from analysis.check import CheckResult
 
 log = logging.getLogger(__name__)
 
-OUTCOME_STYLE = {Outcome.PASSED: "green", Outcome.FAILED: "red", Outcome.NOT_APPLICABLE: "dim"}
-SEVERITY_STYLE = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+# Keyed by the analysis enums' values (analysis.rules.Outcome and Severity), so that
+# building the parser does not import the analysis.
+OUTCOME_STYLE = {"passed": "green", "failed": "red", "not applicable": "dim"}
+SEVERITY_STYLE = {"error": "red", "warning": "yellow", "info": "cyan"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -51,6 +53,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def print_summary(result: CheckResult, console: Console) -> None:
     """Per session and stream figures, then every rule with its evidence."""
+    from analysis.rules import Severity
+
     console.print(f"[bold]{escape(str(result.path))}[/]: {result.packets_read} packets read")
     if result.error is not None:
         console.print(f"[red]capture damaged:[/] {escape(str(result.error))}")
@@ -93,12 +97,12 @@ def print_summary(result: CheckResult, console: Console) -> None:
     for col in ("rule", "severity", "outcome", "title and evidence"):
         table.add_column(col)
     for r in result.rules:
-        outcome = f"[{OUTCOME_STYLE[r.outcome]}]{r.outcome.value}[/]"
+        outcome = f"[{OUTCOME_STYLE[r.outcome.value]}]{r.outcome.value}[/]"
         if r.failed:
             outcome += f"\n{r.count}x, packets {','.join(map(str, r.packets))}"
         table.add_row(
             r.rule.id,
-            f"[{SEVERITY_STYLE[r.rule.severity]}]{r.rule.severity.value}[/]",
+            f"[{SEVERITY_STYLE[r.rule.severity.value]}]{r.rule.severity.value}[/]",
             outcome,
             f"{r.rule.title} ({r.rule.rfc} §{r.rule.section})"
             + (f"\n[dim]{escape(r.evidence)}[/]" if r.evidence else ""),
@@ -115,6 +119,8 @@ def print_summary(result: CheckResult, console: Console) -> None:
 
 def print_rules(console: Console) -> None:
     """Every registered rule: id, source, severity and title."""
+    from analysis.rules import registered_rules
+
     table = Table(title="Conformance rules")
     for col in ("rule", "source", "severity", "checks that"):
         table.add_column(col)
@@ -122,13 +128,19 @@ def print_rules(console: Console) -> None:
         table.add_row(
             r.id,
             f"{r.rfc} §{r.section}",
-            f"[{SEVERITY_STYLE[r.severity]}]{r.severity.value}[/]",
+            f"[{SEVERITY_STYLE[r.severity.value]}]{r.severity.value}[/]",
             r.title,
         )
     console.print(table)
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here: the command-line parser imports every command module, and the
+    # analysis brings numpy; `--help` and the other commands start without it.
+    from analysis.check import check_capture, write_json, write_junit
+    from analysis.errors import AnalysisError
+    from analysis.rules import Severity
+
     console = Console(width=None if Console().is_terminal else 140)
     if args.list_rules:
         print_rules(console)

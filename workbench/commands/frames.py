@@ -7,11 +7,6 @@ import logging
 import sys
 from pathlib import Path
 
-from analysis.check import check_capture
-from analysis.errors import AnalysisError
-from rtsp_common.errors import MediaFileError
-from rtsp_common.mjpeg import LAB_FORMAT, LAB_SUFFIX, RAW_FORMAT, open_writer
-
 log = logging.getLogger(__name__)
 
 
@@ -41,6 +36,13 @@ def _fail(message: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here: the command-line parser imports every command module, and the
+    # analysis brings numpy; `--help` and the other commands start without it.
+    from analysis.check import check_capture
+    from analysis.errors import AnalysisError
+    from rtsp_common.errors import MediaFileError
+    from rtsp_common.mjpeg import LAB_FORMAT, LAB_SUFFIX, RAW_FORMAT, open_writer
+
     try:
         result = check_capture(args.capture, args.rtp_port)
     except AnalysisError as exc:

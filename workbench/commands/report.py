@@ -10,19 +10,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from rtsp_common.mjpeg import open_media
-from workbench.capture_tests import add_capture_tests
-from workbench.report.build import analyse_capture, build_report
-from workbench.report.capture_frames import capture_screenshots
 from workbench.report.i18n import DEFAULT_LANGUAGE, Catalog, available_languages
-from workbench.report.render import render_report
-from workbench.testbook import TestBook
 
 log = logging.getLogger(__name__)
 
@@ -49,26 +44,39 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def _fail(message: str) -> int:
+    """One plain line on stderr (never wrapped, never markup), and the exit status 2."""
+    print(f"rtsp-workbench report: {message}", file=sys.stderr)
+    return EXIT_UNREADABLE
+
+
 def run(args: argparse.Namespace) -> int:
+    # Imported here, not at the top: the command-line parser imports every command module,
+    # and these pull in the analysis, Pillow, matplotlib and Jinja2.
+    from rtsp_common.mjpeg import open_media
+    from workbench.capture_tests import add_capture_tests
+    from workbench.report.build import analyse_capture, build_report
+    from workbench.report.capture_frames import capture_screenshots
+    from workbench.report.render import render_report
+    from workbench.testbook import TestBook
+
     console = Console()
-    err = Console(stderr=True)
     if not args.capture.is_file():
-        err.print(f"rtsp-workbench report: no such capture file: {args.capture}", markup=False)
-        return EXIT_UNREADABLE
+        return _fail(f"no such capture file: {args.capture}")
     catalog = Catalog.load(args.lang)
     with console.status(f"checking {escape(str(args.capture))}"):
         analysed = analyse_capture(args.capture, rtp_ports=args.rtp_port or None)
     if analysed.check is None:
-        err.print(f"rtsp-workbench report: cannot read {args.capture}: {analysed.error}",
-                  markup=False)
-        return EXIT_UNREADABLE
+        error = analysed.error or "unreadable"
+        # The analysis's messages mostly begin with the file's name: say it once.
+        error = error.removeprefix(f"{args.capture}: ")
+        return _fail(f"cannot read {args.capture}: {error}")
     book = TestBook(catalog)
     add_capture_tests(book, analysed)
     try:
         source = open_media(args.source) if args.source else None
     except (OSError, ValueError) as exc:
-        err.print(f"rtsp-workbench report: cannot read the source clip: {exc}", markup=False)
-        return EXIT_UNREADABLE
+        return _fail(f"cannot read the source clip: {exc}")
     with console.status("writing the report"):
         args.output.mkdir(parents=True, exist_ok=True)
         try:

@@ -26,7 +26,6 @@ from workbench.report.from_check import (
 )
 from workbench.report.i18n import Catalog
 from workbench.report.model import ConformanceRow, FunctionalTest, Report, Screenshot
-from workbench.report.plots import plot_stream
 from workbench.testbook import TestBook
 from workbench.wireshark import TsharkCheck, check_with_tshark, wireshark_command
 
@@ -89,7 +88,8 @@ def analyse_capture(
     try:
         result.check = check_capture(path, rtp_ports)
     except (AnalysisError, OSError, ValueError) as exc:
-        result.error = f"{type(exc).__name__}: {exc}"
+        # These say what is wrong with the file in their message; the class name adds noise.
+        result.error = str(exc) or type(exc).__name__
         log.info("cannot check %s: %s", path, result.error)
         return result
     except Exception as exc:  # a checker bug must not cost the user the rest of the report
@@ -104,7 +104,7 @@ def analyse_capture(
         for r in result.check.rules
     ]
     if result.check.error is not None:
-        result.error = f"{type(result.check.error).__name__}: {result.check.error}"
+        result.error = str(result.check.error) or type(result.check.error).__name__
     udp_ports = sorted({s.dst.port for s in result.streams if s.transport == "udp"})
     rtsp_ports = sorted({c.server.port for c in result.check.connections})
     result.wireshark = wireshark_command(path, udp_ports, rtsp_ports)
@@ -223,6 +223,9 @@ def build_report(
     for n, connection in enumerate(check.connections, start=1):
         report.ladder.append(ladder_from_connection(
             connection, origin, catalog.t("ladder.connection", n=n, label=connection.label)))
+    # matplotlib takes a third of a second to import: only a report that draws loads it.
+    from workbench.report.plots import plot_stream
+
     pauses_by_session = {s.id: _pauses(s) for s in check.sessions}
     for index, stream in enumerate(check.streams):
         report.stats.append(stat_row(stream))

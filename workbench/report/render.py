@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-
-import jinja2
+from typing import TYPE_CHECKING
 
 from workbench.report.i18n import Catalog
 from workbench.report.ladder import shown_text, text_ladder
 from workbench.report.model import Outcome, Report
+
+if TYPE_CHECKING:
+    import jinja2
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,9 @@ def _number(value: float | int | None, digits: int = 1) -> str:
 
 
 def _environment(autoescape: bool) -> jinja2.Environment:
+    # Imported here so that commands which never render start without Jinja2.
+    import jinja2
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=autoescape,
