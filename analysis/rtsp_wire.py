@@ -28,6 +28,20 @@ _STATUS_LINE = re.compile(rb"^(RTSP/\d+\.\d+) (\d{3}) ?(.*)$")
 # What may follow a complete message: another message, an interleaved frame, or nothing.
 _MESSAGE_START = re.compile(rb"[\r\n]*(?:\$|RTSP/|[A-Z_]{3,20} )")
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
+# RFC 2326 §10 methods; a request glued to the end of an unterminated header line is found
+# by these names, as any token could run on from the line before.
+RTSP_METHODS = (
+    b"DESCRIBE", b"ANNOUNCE", b"GET_PARAMETER", b"OPTIONS", b"PAUSE", b"PLAY", b"RECORD",
+    b"REDIRECT", b"SETUP", b"SET_PARAMETER", b"TEARDOWN",
+)
+# Where another message's start line begins inside a head that no empty line ended: a
+# status line anywhere (the lab's server sends "...Session: 123RTSP/1.0 200 OK"), a
+# request line at a line start, or a known method's request line run on from a header.
+_NEXT_START_LINE = re.compile(
+    rb"RTSP/\d+\.\d+ \d{3}(?=[ \r\n]|$)"
+    rb"|(?:(?<=\n)[!#$%&'*+.^_`|~0-9A-Za-z-]+|(?:" + b"|".join(RTSP_METHODS) + rb"))"
+    rb" [^\s]+ RTSP/\d+\.\d+(?=\r?\n|$)"
+)
 
 
 class Kind(Enum):
@@ -126,16 +140,23 @@ def read_stream(stream: TcpStream) -> list[RtspMessage | InterleavedFrame]:
             )
             pos = end
             continue
-        match = _HEAD_END.search(data, pos, min(n, pos + MAX_HEAD_BYTES))
+        window = min(n, pos + MAX_HEAD_BYTES)
+        match = _HEAD_END.search(data, pos, window)
         pktno, t = stream.packet_at(pos)
-        if match is None:
-            # No empty line ends this header. Another message may still follow (the lab's
-            # server sends replies so); else the capture ends inside it.
-            stop = _next_boundary_start(stream, pos)
+        # Another start line before the empty line (or with none at all) ends this head:
+        # the sender left out the empty line (the lab's peers do). Without an empty line,
+        # a segment that begins a message or frame ends it too.
+        boundary = _next_boundary_start(stream, pos) if match is None else n
+        limit = match.start() if match is not None else boundary
+        next_start = _NEXT_START_LINE.search(data, pos + 1, min(limit, window))
+        if next_start is not None or match is None:
+            stop = next_start.start() if next_start is not None else boundary
             message = _parse_head(data[pos:stop].rstrip(b"\r\n"), pos, pktno, t)
             message.raw = data[pos:stop]
             message.lf_only_lines = message.raw.count(b"\n") - message.raw.count(b"\r\n")
-            if stop < n:
+            if stop < n or stream.closed:
+                # Something followed, or the sender closed the connection: the message
+                # was complete without its empty line (RFC 2326 §6, §7).
                 message.problems.append("header not ended by an empty line")
             else:
                 message.truncated = True

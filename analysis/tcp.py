@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 
-from analysis.netdecode import TCP_SYN, FlowKey
+from analysis.netdecode import TCP_FIN, TCP_RST, TCP_SYN, FlowKey
 
 SEQ_MODULUS = 1 << 32
 SEQ_HALF = 1 << 31
@@ -34,6 +34,7 @@ class TcpStream:
     retransmissions: int = 0
     out_of_order: int = 0
     syn_seen: bool = False
+    closed: bool = False  # the capture holds this side's FIN or RST: it sent nothing more
 
     def packet_at(self, offset: int) -> tuple[int, float]:
         """Packet number and time of the segment holding stream byte ``offset``."""
@@ -48,6 +49,7 @@ def reassemble(key: FlowKey, segments: list[tuple[int, float, int, int, bytes]])
     stream = TcpStream(key)
     if not segments:
         return stream
+    stream.closed = any(flags & (TCP_FIN | TCP_RST) for _p, _t, _s, flags, _d in segments)
     isn = None
     for _pktno, _t, seq, flags, _payload in segments:
         if flags & TCP_SYN:

@@ -81,6 +81,12 @@ def test_report_lists_the_lab_format_non_conformances(lab_capture, tmp_path):
     for n, method in enumerate(("SETUP", "PLAY", "TEARDOWN"), start=1):
         assert f"| {n} | RTSP exchange {n}: {method} movie.Mjpeg RTSP/1.0 |" in md
     assert "### 1. RTSP exchange 1: SETUP movie.Mjpeg RTSP/1.0 — passed" in md
+    reply_packets = _assert_each_request_paired_with_its_reply(md)
+    # the replies' missing empty line is still a fault, named at each reply's packet
+    syn = re.search(r"^\| `RTSP-SYN-1` .*\| failed \((\d+)\) \| (.*) \|$", md, re.M)
+    assert syn and "header not ended by an empty line" in syn.group(2), md
+    assert int(syn.group(1)) == len(reply_packets)
+    assert syn.group(2).endswith(", ".join(f"#{p}" for p in reply_packets))
     assert "| 5 | Conformance rules | failed |" in md
     assert (tmp_path / "stream1-timing.png").is_file()
     # the whole JPEGs in the capture, beside the source frames of the same number
@@ -88,6 +94,23 @@ def test_report_lists_the_lab_format_non_conformances(lab_capture, tmp_path):
     last = re.search(r"last frame received\n\n\| Received — frame (\d+) \| Source — frame (\d+) \|",
                      md)
     assert last and last.group(1) == last.group(2) and int(last.group(1)) > 10
+
+
+def _assert_each_request_paired_with_its_reply(md: str) -> list[int]:
+    """Each lab request's section shows the reply with its CSeq; the replies' packet numbers."""
+    reply_packets = []
+    for n, method in enumerate(("SETUP", "PLAY", "TEARDOWN"), start=1):
+        heading = f"### {n}. RTSP exchange {n}: {method} movie.Mjpeg RTSP/1.0 — passed"
+        assert heading in md, method
+        section = md.split(heading, 1)[1].split("\n### ", 1)[0]
+        assert "**Observed:** 200 OK" in section, method
+        request = re.search(rf"```\n#(\d+)\n{method} movie.Mjpeg RTSP/1.0\nCSeq: {n}\n", section)
+        reply = re.search(rf"```\n#(\d+)\nRTSP/1.0 200 OK\nCSeq: {n}\nSession: \d+\n```",
+                          section)
+        assert request and reply, section
+        assert int(reply.group(1)) > int(request.group(1))
+        reply_packets.append(int(reply.group(1)))
+    return reply_packets
 
 
 def test_report_in_portuguese(lab_capture, tmp_path):
