@@ -22,6 +22,7 @@ from rtsp_client.client import RTSPClient
 from rtsp_client.errors import ClientError, ConnectionLost, RTSPError, RTSPTimeout
 from rtsp_client.protocol import Dialect
 from rtsp_client.stats import ReceptionStats
+from rtsp_common.arguments import positive_int, positive_seconds, rtp_port
 from rtsp_common.errors import MediaFileError
 
 logger = logging.getLogger(__name__)
@@ -51,46 +52,8 @@ class ExitCode(IntEnum):
     INTERRUPTED = 130
 
 
-MAX_PORT = 65535  # UDP ports are 16 bits (RFC 768)
-
-
 class Terminated(KeyboardInterrupt):
     """SIGTERM: ends the session the way Ctrl-C does (TEARDOWN, then the summary)."""
-
-
-def _number(text: str, kind: type[int] | type[float]) -> int | float:
-    try:
-        return kind(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-
-
-def _rtp_port(text: str) -> int:
-    port = int(_number(text, int))
-    if not 0 <= port <= MAX_PORT - 1:
-        raise argparse.ArgumentTypeError(
-            f"{port} is not a port for RTP (0-{MAX_PORT - 1}; RTCP takes the next one)"
-        )
-    if port % 2:
-        # RFC 3550 §11: RTP on an even port, RTCP on the odd one above it.
-        raise argparse.ArgumentTypeError(
-            f"{port} is odd: RTP takes an even port and RTCP the next one (RFC 3550 §11)"
-        )
-    return port
-
-
-def _positive_int(text: str) -> int:
-    value = int(_number(text, int))
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not 1 or more")
-    return value
-
-
-def _positive_seconds(text: str) -> float:
-    value = float(_number(text, float))
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text} is not a positive number of seconds")
-    return value
 
 
 def check_writable(path: Path) -> str | None:
@@ -125,13 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--transport", choices=("udp", "tcp"), default="udp")
     parser.add_argument(
         "--rtp-port",
-        type=_rtp_port,
+        type=rtp_port,
         default=0,
         help="even local UDP port for RTP, RTCP on the next (0: any free pair)",
     )
     stop = parser.add_mutually_exclusive_group()
-    stop.add_argument("--duration", type=_positive_seconds, help="stop after S seconds of playing")
-    stop.add_argument("--frames", type=_positive_int, help="stop after N frames")
+    stop.add_argument("--duration", type=positive_seconds, help="stop after S seconds of playing")
+    stop.add_argument("--frames", type=positive_int, help="stop after N frames")
     parser.add_argument(
         "--record",
         type=Path,
@@ -153,12 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--rtp-timeout",
-        type=_positive_seconds,
+        type=positive_seconds,
         default=NO_RTP_TIMEOUT,
         help="seconds without RTP (after PLAY) before the session is given up",
     )
     parser.add_argument(
-        "--timeout", type=_positive_seconds, default=5.0, help="seconds to wait for a reply"
+        "--timeout", type=positive_seconds, default=5.0, help="seconds to wait for a reply"
     )
     parser.add_argument("-v", "--verbose", action="count", default=0)
     return parser

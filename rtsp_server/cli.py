@@ -6,51 +6,11 @@ import argparse
 import logging
 import sys
 
+from rtsp_common.arguments import port, positive_int, positive_seconds, rtp_port
 from rtsp_common.errors import MediaFileError
 from rtsp_server.server import DEFAULT_PORT, RTSPServer
 
 log = logging.getLogger(__name__)
-
-MAX_PORT = 65535  # TCP and UDP ports are 16 bits (RFC 793, RFC 768)
-
-
-def _number(text: str, kind: type[int] | type[float]) -> int | float:
-    try:
-        return kind(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-
-
-def _port(text: str) -> int:
-    port = int(_number(text, int))
-    if not 0 <= port <= MAX_PORT:
-        raise argparse.ArgumentTypeError(f"{port} is not a port (0-{MAX_PORT})")
-    return port
-
-
-def _rtp_port(text: str) -> int:
-    port = _port(text)
-    if port % 2:
-        # RFC 3550 §11: RTP on an even port, RTCP on the odd one above it.
-        raise argparse.ArgumentTypeError(
-            f"{port} is odd: RTP takes an even port and RTCP the next one (RFC 3550 §11)"
-        )
-    return port
-
-
-def _positive_int(text: str) -> int:
-    value = int(_number(text, int))
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not 1 or more")
-    return value
-
-
-def _positive_seconds(text: str) -> float:
-    value = float(_number(text, float))
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text} is not a positive number of seconds")
-    return value
-
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``rtsp-server``."""
@@ -60,7 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
     parser.add_argument(
-        "--port", type=_port, default=DEFAULT_PORT, help=f"RTSP TCP port (default {DEFAULT_PORT})"
+        "--port", type=port, default=DEFAULT_PORT, help=f"RTSP TCP port (default {DEFAULT_PORT})"
     )
     parser.add_argument(
         "--media", default=".", help="folder of .Mjpeg/.mjpeg/.mjpg files, or one file (default .)"
@@ -72,25 +32,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--loop", action="store_true", help="start over at the end of a file")
     parser.add_argument(
         "--session-timeout",
-        type=_positive_seconds,
+        type=positive_seconds,
         default=60.0,
         help="idle session timeout, s (default 60)",
     )
     parser.add_argument(
         "--max-sessions",
-        type=_positive_int,
+        type=positive_int,
         default=1000,
         help="most sessions at once (default 1000)",
     )
     parser.add_argument(
         "--max-connections",
-        type=_positive_int,
+        type=positive_int,
         default=1000,
         help="most RTSP connections (default 1000)",
     )
     parser.add_argument(
         "--rtp-port",
-        type=_rtp_port,
+        type=rtp_port,
         default=0,
         help="even UDP port for RTP, RTCP on the next (default any)",
     )
