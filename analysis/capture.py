@@ -76,8 +76,9 @@ class CaptureSummary:
     cpu_seconds: float = 0.0
 
 
-def open_packet_socket(interface: str,
-                       configure: Callable[[socket.socket], None] | None = None) -> socket.socket:
+def open_packet_socket(
+    interface: str, configure: Callable[[socket.socket], None] | None = None
+) -> socket.socket:
     """A raw AF_PACKET socket bound to ``interface``; ``CapturePermissionError`` without rights.
 
     ``configure`` runs before the bind, while the socket receives nothing yet (protocol 0),
@@ -89,10 +90,12 @@ def open_packet_socket(interface: str,
         raise CapturePermissionError(
             f"capturing on {interface!r} needs root or CAP_NET_RAW to open a raw AF_PACKET "
             f"socket ({exc}); run as root, or grant the capability to the interpreter, e.g. "
-            f"`sudo setcap cap_net_raw+ep $(readlink -f $(which python3))`") from exc
+            f"`sudo setcap cap_net_raw+ep $(readlink -f $(which python3))`"
+        ) from exc
     except (AttributeError, OSError) as exc:
-        raise CaptureError(f"cannot open a raw packet socket: {exc} "
-                           "(AF_PACKET capture needs Linux)") from exc
+        raise CaptureError(
+            f"cannot open a raw packet socket: {exc} (AF_PACKET capture needs Linux)"
+        ) from exc
     try:
         if configure is not None:
             configure(sock)
@@ -132,10 +135,16 @@ class Capture:
     RTP sent without RTSP (``ffmpeg -f rtp``, say).
     """
 
-    def __init__(self, interface: str = "lo", rtsp_port: int = 8554,
-                 output: str | Path = "capture.pcap", duration: float | None = None,
-                 count: int | None = None, kernel_filter: bool = True,
-                 udp_ports: tuple[int, ...] = ()) -> None:
+    def __init__(
+        self,
+        interface: str = "lo",
+        rtsp_port: int = 8554,
+        output: str | Path = "capture.pcap",
+        duration: float | None = None,
+        count: int | None = None,
+        kernel_filter: bool = True,
+        udp_ports: tuple[int, ...] = (),
+    ) -> None:
         self.interface = interface
         self.kernel_filter = kernel_filter
         self.rtsp_port = rtsp_port
@@ -167,7 +176,8 @@ class Capture:
         if kind is not None and kind not in ETHERNET_FRAMED:
             raise CaptureError(
                 f"interface {self.interface!r} has hardware type {kind}, whose frames have no "
-                "Ethernet header; capture on an Ethernet or loopback interface")
+                "Ethernet header; capture on an Ethernet or loopback interface"
+            )
         self._loopback = kind == ARPHRD_LOOPBACK if kind is not None else self.interface == "lo"
         self._vnet = False
         self._sock = open_packet_socket(self.interface, self._configure)
@@ -183,8 +193,7 @@ class Capture:
         self._started_at = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="rtsp-capture", daemon=True)
         self._thread.start()
-        log.info("capturing RTSP port %d on %s to %s", self.rtsp_port, self.interface,
-                 self.output)
+        log.info("capturing RTSP port %d on %s to %s", self.rtsp_port, self.interface, self.output)
         return self
 
     def _configure(self, sock: socket.socket) -> None:
@@ -211,9 +220,15 @@ class Capture:
         self._thread.join()
         if self._summary is None:
             self._summary = CaptureSummary(
-                self.output, self.interface, self._written, self._seen, self._drops,
+                self.output,
+                self.interface,
+                self._written,
+                self._seen,
+                self._drops,
                 (self._stopped_at or time.monotonic()) - self._started_at,
-                tuple(sorted({port for _, port in self.filter.endpoints})), self._cpu_seconds)
+                tuple(sorted({port for _, port in self.filter.endpoints})),
+                self._cpu_seconds,
+            )
         if self._error is not None:
             raise CaptureError(f"capture failed: {self._error}") from self._error
         return self._summary
@@ -244,11 +259,18 @@ class Capture:
     def stats(self) -> dict[str, float | int]:
         """Live figures: frames written and seen, kernel drops, seconds elapsed."""
         with self._lock:
-            elapsed = ((self._stopped_at or time.monotonic()) - self._started_at
-                       if self._started_at else 0.0)
-            return {"packets_written": self._written, "packets_seen": self._seen,
-                    "kernel_drops": self._drops, "elapsed": elapsed,
-                    "negotiated_endpoints": len(self.filter.endpoints)}
+            elapsed = (
+                (self._stopped_at or time.monotonic()) - self._started_at
+                if self._started_at
+                else 0.0
+            )
+            return {
+                "packets_written": self._written,
+                "packets_seen": self._seen,
+                "kernel_drops": self._drops,
+                "elapsed": elapsed,
+                "negotiated_endpoints": len(self.filter.endpoints),
+            }
 
     # --- the capture thread ----------------------------------------------------------------
 
@@ -265,8 +287,9 @@ class Capture:
         try:
             while True:
                 now = time.monotonic()
-                if drain_until is None and (self._stop.is_set() or (
-                        deadline is not None and now >= deadline)):
+                if drain_until is None and (
+                    self._stop.is_set() or (deadline is not None and now >= deadline)
+                ):
                     # Frames the kernel queued before the stop still belong to the capture.
                     drain_until = now + DRAIN_SECONDS
                     sock.setblocking(False)
@@ -343,4 +366,3 @@ def interface_type(interface: str) -> int | None:
             return int(f.read().strip())
     except (OSError, ValueError):
         return None
-

@@ -89,8 +89,10 @@ def session_filter(rtsp_port: int, *, drop_outgoing: bool) -> list[Insn]:
     frames (left to user space); drop the rest, and outgoing copies when asked."""
     steps: list[Step | str] = []
     if drop_outgoing:
-        steps += [(LD_W_ABS, 0, 0, SKF_AD_OFF + SKF_AD_PKTTYPE),
-                  (JEQ_K, "drop", 0, PACKET_OUTGOING)]
+        steps += [
+            (LD_W_ABS, 0, 0, SKF_AD_OFF + SKF_AD_PKTTYPE),
+            (JEQ_K, "drop", 0, PACKET_OUTGOING),
+        ]
     steps += [
         (LD_H_ABS, 0, 0, ETHERTYPE_OFFSET),
         (JEQ_K, "ipv4", 0, ETHERTYPE_IPV4),
@@ -103,9 +105,9 @@ def session_filter(rtsp_port: int, *, drop_outgoing: bool) -> list[Insn]:
         (JEQ_K, "accept", 0, IPPROTO_UDP),
         (JEQ_K, 0, "drop", IPPROTO_TCP),
         (LDX_B_MSH, 0, 0, IP_OFFSET),
-        (LD_H_IND, 0, 0, IP_OFFSET),            # TCP source port
+        (LD_H_IND, 0, 0, IP_OFFSET),  # TCP source port
         (JEQ_K, "accept", 0, rtsp_port),
-        (LD_H_IND, 0, 0, IP_OFFSET + 2),        # TCP destination port
+        (LD_H_IND, 0, 0, IP_OFFSET + 2),  # TCP destination port
         (JEQ_K, "accept", "drop", rtsp_port),
         "drop",
         (RET_K, 0, 0, 0),

@@ -40,7 +40,6 @@ UDP_PORT_PARAMETERS = ("client_port", "server_port")
 MAX_PENDING_LINE = 8192
 
 
-
 @dataclass(frozen=True)
 class FrameInfo:
     """The addresses and ports of one IPv4/IPv6 TCP or UDP frame, and where its payload starts."""
@@ -142,10 +141,14 @@ class SessionFlowFilter:
             if len(frame) > info.payload_offset:
                 self._learn(info, bytes(frame[info.payload_offset :]))
             return True
-        keep = ((info.dst, info.dport) in self.endpoints
-                or (info.src, info.sport) in self.endpoints
-                or (info.proto == IPPROTO_UDP and (info.dport in self.extra_udp_ports
-                                                   or info.sport in self.extra_udp_ports)))
+        keep = (
+            (info.dst, info.dport) in self.endpoints
+            or (info.src, info.sport) in self.endpoints
+            or (
+                info.proto == IPPROTO_UDP
+                and (info.dport in self.extra_udp_ports or info.sport in self.extra_udp_ports)
+            )
+        )
         if keep and info.fragment_key is not None:
             self._fragments[info.fragment_key] = None
             if len(self._fragments) > MAX_TRACKED_FRAGMENTS:

@@ -46,8 +46,7 @@ class VnetHeader:
     @classmethod
     def parse(cls, data: bytes | memoryview) -> VnetHeader:
         """Read the header at the start of ``data``."""
-        _flags, gso_type, _hdr_len, gso_size, _csum_start, _csum_offset = VNET_HDR.unpack_from(
-            data)
+        _flags, gso_type, _hdr_len, gso_size, _csum_start, _csum_offset = VNET_HDR.unpack_from(data)
         return cls(gso_type, gso_size)
 
 

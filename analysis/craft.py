@@ -102,13 +102,24 @@ class SessionBuilder:
         b.write("session.pcap")
     """
 
-    def __init__(self, *, client_ip: str = "10.0.0.2", server_ip: str = "10.0.0.1",
-                 rtsp_port: int = 8554, client_tcp_port: int = 40000,
-                 client_rtp_port: int = 5000, server_rtp_port: int = 6000,
-                 lower: Lower = Lower.UDP, path: str = "/clip", ssrc: int = 0x1A2B3C4D,
-                 initial_seq: int = 4321, initial_timestamp: int = 123_456_789,
-                 start_time: float = 1_700_000_000.0, fps: float = 30.0,
-                 session_id: str = "5A6B7C8D") -> None:
+    def __init__(
+        self,
+        *,
+        client_ip: str = "10.0.0.2",
+        server_ip: str = "10.0.0.1",
+        rtsp_port: int = 8554,
+        client_tcp_port: int = 40000,
+        client_rtp_port: int = 5000,
+        server_rtp_port: int = 6000,
+        lower: Lower = Lower.UDP,
+        path: str = "/clip",
+        ssrc: int = 0x1A2B3C4D,
+        initial_seq: int = 4321,
+        initial_timestamp: int = 123_456_789,
+        start_time: float = 1_700_000_000.0,
+        fps: float = 30.0,
+        session_id: str = "5A6B7C8D",
+    ) -> None:
         self.client = _TCPSide("02:00:00:00:00:02", client_ip, client_tcp_port, 1000)
         self.server = _TCPSide("02:00:00:00:00:01", server_ip, rtsp_port, 50000)
         self.client_rtp_port = client_rtp_port
@@ -166,12 +177,26 @@ class SessionBuilder:
 
     # --- TCP and RTSP ----------------------------------------------------------------------
 
-    def _tcp(self, sender: _TCPSide, receiver: _TCPSide, flags: str,
-             payload: bytes | Packet = b"", gap: float = 0.0001) -> Packet:
-        pkt = (Ether(src=sender.mac, dst=receiver.mac)
-               / IP(src=sender.ip, dst=receiver.ip)
-               / TCP(sport=sender.port, dport=receiver.port, flags=flags, seq=sender.seq,
-                     ack=receiver.seq if "A" in flags else 0, window=TCP_WINDOW))
+    def _tcp(
+        self,
+        sender: _TCPSide,
+        receiver: _TCPSide,
+        flags: str,
+        payload: bytes | Packet = b"",
+        gap: float = 0.0001,
+    ) -> Packet:
+        pkt = (
+            Ether(src=sender.mac, dst=receiver.mac)
+            / IP(src=sender.ip, dst=receiver.ip)
+            / TCP(
+                sport=sender.port,
+                dport=receiver.port,
+                flags=flags,
+                seq=sender.seq,
+                ack=receiver.seq if "A" in flags else 0,
+                window=TCP_WINDOW,
+            )
+        )
         size = 0
         if isinstance(payload, Packet):
             # Kept as layers so fields stay editable; edits that change the length would
@@ -187,15 +212,19 @@ class SessionBuilder:
 
     def handshake(self) -> list[Packet]:
         """TCP three-way handshake, client to the RTSP port."""
-        return [self._tcp(self.client, self.server, "S"),
-                self._tcp(self.server, self.client, "SA"),
-                self._tcp(self.client, self.server, "A")]
+        return [
+            self._tcp(self.client, self.server, "S"),
+            self._tcp(self.server, self.client, "SA"),
+            self._tcp(self.client, self.server, "A"),
+        ]
 
     def close(self) -> list[Packet]:
         """FIN from the client, FIN from the server, final ACK."""
-        return [self._tcp(self.client, self.server, "FA"),
-                self._tcp(self.server, self.client, "FA"),
-                self._tcp(self.client, self.server, "A")]
+        return [
+            self._tcp(self.client, self.server, "FA"),
+            self._tcp(self.server, self.client, "FA"),
+            self._tcp(self.client, self.server, "A"),
+        ]
 
     def client_bytes(self, data: bytes) -> Packet:
         """Raw bytes from client to server on the RTSP connection."""
@@ -205,9 +234,17 @@ class SessionBuilder:
         """Raw bytes from server to client on the RTSP connection."""
         return self._tcp(self.server, self.client, "PA", data)
 
-    def request(self, method: str, headers: Iterable[tuple[str, str]] = (), *,
-                uri: str | None = None, body: bytes = b"", cseq: int | None | bool = True,
-                line_end: str = "\r\n", version: str = "RTSP/1.0") -> Packet:
+    def request(
+        self,
+        method: str,
+        headers: Iterable[tuple[str, str]] = (),
+        *,
+        uri: str | None = None,
+        body: bytes = b"",
+        cseq: int | None | bool = True,
+        line_end: str = "\r\n",
+        version: str = "RTSP/1.0",
+    ) -> Packet:
         """An RTSP request; ``cseq=True`` numbers it, an int forces it, None leaves it out."""
         if cseq is True:
             self.cseq += 1
@@ -220,10 +257,17 @@ class SessionBuilder:
             lines.append(f"Content-Length: {len(body)}")
         return self.client_bytes((line_end.join(lines) + line_end * 2).encode() + body)
 
-    def response(self, status: int = 200, reason: str = "OK",
-                 headers: Iterable[tuple[str, str]] = (), *, body: bytes = b"",
-                 cseq: int | None | bool = True, delay: float = 0.001,
-                 content_length: int | None = None) -> Packet:
+    def response(
+        self,
+        status: int = 200,
+        reason: str = "OK",
+        headers: Iterable[tuple[str, str]] = (),
+        *,
+        body: bytes = b"",
+        cseq: int | None | bool = True,
+        delay: float = 0.001,
+        content_length: int | None = None,
+    ) -> Packet:
         """An RTSP response; ``cseq=True`` echoes the last request's CSeq.
 
         ``content_length`` overrides the Content-Length written for the body (a defect knob).
@@ -242,21 +286,27 @@ class SessionBuilder:
 
     def sdp(self) -> bytes:
         """An SDP description of one MJPEG video track (RFC 4566, RFC 3551 PT 26)."""
-        return (f"v=0\r\no=- 1 1 IN IP4 {self.server.ip}\r\ns=crafted\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n"
-                "m=video 0 RTP/AVP 26\r\na=rtpmap:26 JPEG/90000\r\na=control:track0\r\n"
-                ).encode()
+        return (
+            f"v=0\r\no=- 1 1 IN IP4 {self.server.ip}\r\ns=crafted\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n"
+            "m=video 0 RTP/AVP 26\r\na=rtpmap:26 JPEG/90000\r\na=control:track0\r\n"
+        ).encode()
 
     def options(self) -> list[Packet]:
         """OPTIONS and its 200 listing the methods."""
-        return [self.request("OPTIONS"),
-                self.response(headers=[("Public", "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, "
-                                                  "TEARDOWN")])]
+        return [
+            self.request("OPTIONS"),
+            self.response(headers=[("Public", "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN")]),
+        ]
 
     def describe(self) -> list[Packet]:
         """DESCRIBE and its 200 with the SDP."""
-        return [self.request("DESCRIBE", [("Accept", "application/sdp")]),
-                self.response(headers=[("Content-Base", self.url + "/"),
-                                       ("Content-Type", "application/sdp")], body=self.sdp())]
+        return [
+            self.request("DESCRIBE", [("Accept", "application/sdp")]),
+            self.response(
+                headers=[("Content-Base", self.url + "/"), ("Content-Type", "application/sdp")],
+                body=self.sdp(),
+            ),
+        ]
 
     def transport(self, *, reply: bool) -> str:
         """The Transport header of the SETUP request (``reply=False``) or of its reply."""
@@ -264,41 +314,68 @@ class SessionBuilder:
             return "RTP/AVP/TCP;unicast;interleaved={}-{}".format(*self.interleaved)
         text = f"RTP/AVP;unicast;client_port={self.client_rtp_port}-{self.client_rtp_port + 1}"
         if reply:
-            text += (f";server_port={self.server_rtp_port}-{self.server_rtp_port + 1}"
-                     f";ssrc={self.stream.ssrc:08X}")
+            text += (
+                f";server_port={self.server_rtp_port}-{self.server_rtp_port + 1}"
+                f";ssrc={self.stream.ssrc:08X}"
+            )
         return text
 
-    def setup(self, *, reply_transport: str | None = None,
-              session: str | None = None) -> list[Packet]:
+    def setup(
+        self, *, reply_transport: str | None = None, session: str | None = None
+    ) -> list[Packet]:
         """SETUP and its reply; ``session`` is the id the reply assigns."""
-        return [self.request("SETUP", [("Transport", self.transport(reply=False))],
-                             uri=self.url + "/track0"),
-                self.response(headers=[("Session", f"{session or self.session_id};timeout=60"),
-                                       ("Transport", reply_transport
-                                        or self.transport(reply=True))])]
+        return [
+            self.request(
+                "SETUP", [("Transport", self.transport(reply=False))], uri=self.url + "/track0"
+            ),
+            self.response(
+                headers=[
+                    ("Session", f"{session or self.session_id};timeout=60"),
+                    ("Transport", reply_transport or self.transport(reply=True)),
+                ]
+            ),
+        ]
 
-    def play(self, *, session: str | None = None, reply_session: str | None = None,
-             rtp_info: str | None = None) -> list[Packet]:
+    def play(
+        self,
+        *,
+        session: str | None = None,
+        reply_session: str | None = None,
+        rtp_info: str | None = None,
+    ) -> list[Packet]:
         """PLAY and its reply with RTP-Info for the next RTP packet (RFC 2326 §12.33)."""
         info = rtp_info or f"url={self.url}/track0;seq={self.next_seq};rtptime={self.next_ts}"
         session = session or self.session_id
-        return [self.request("PLAY", [("Session", session), ("Range", "npt=0.000-")]),
-                self.response(headers=[("Session", reply_session or session),
-                                       ("Range", "npt=0.000-"), ("RTP-Info", info)])]
+        return [
+            self.request("PLAY", [("Session", session), ("Range", "npt=0.000-")]),
+            self.response(
+                headers=[
+                    ("Session", reply_session or session),
+                    ("Range", "npt=0.000-"),
+                    ("RTP-Info", info),
+                ]
+            ),
+        ]
 
-    def pause(self, *, session: str | None = None,
-              reply_session: str | None = None) -> list[Packet]:
+    def pause(
+        self, *, session: str | None = None, reply_session: str | None = None
+    ) -> list[Packet]:
         """PAUSE and its 200; ``session`` and ``reply_session`` override the ids sent."""
         session = session or self.session_id
-        return [self.request("PAUSE", [("Session", session)]),
-                self.response(headers=[("Session", reply_session or session)])]
+        return [
+            self.request("PAUSE", [("Session", session)]),
+            self.response(headers=[("Session", reply_session or session)]),
+        ]
 
-    def teardown(self, *, session: str | None = None,
-                 reply_session: str | None = None) -> list[Packet]:
+    def teardown(
+        self, *, session: str | None = None, reply_session: str | None = None
+    ) -> list[Packet]:
         """TEARDOWN and its 200; ``session`` and ``reply_session`` override the ids sent."""
         session = session or self.session_id
-        return [self.request("TEARDOWN", [("Session", session)]),
-                self.response(headers=[("Session", reply_session or session)])]
+        return [
+            self.request("TEARDOWN", [("Session", session)]),
+            self.response(headers=[("Session", reply_session or session)]),
+        ]
 
     def start(self, *, handshake: bool = True) -> list[Packet]:
         """Handshake, OPTIONS, DESCRIBE, SETUP and PLAY: the usual opening."""
@@ -313,26 +390,42 @@ class SessionBuilder:
         """Wrap an RTP/RTCP layer for the server-to-client path."""
         if self.lower is Lower.TCP:
             channel = self.interleaved[1 if rtcp else 0]
-            return self._tcp(self.server, self.client, "PA",
-                             RTSPInterleaved(channel=channel) / layer, gap)
+            return self._tcp(
+                self.server, self.client, "PA", RTSPInterleaved(channel=channel) / layer, gap
+            )
         offset = 1 if rtcp else 0
-        pkt = (Ether(src=self.server.mac, dst=self.client.mac)
-               / IP(src=self.server.ip, dst=self.client.ip)
-               / UDP(sport=self.server_rtp_port + offset, dport=self.client_rtp_port + offset)
-               / layer)
+        pkt = (
+            Ether(src=self.server.mac, dst=self.client.mac)
+            / IP(src=self.server.ip, dst=self.client.ip)
+            / UDP(sport=self.server_rtp_port + offset, dport=self.client_rtp_port + offset)
+            / layer
+        )
         return self._emit(pkt, gap)
 
-    def rtp(self, payload: Packet | bytes, *, marker: bool = False, timestamp: int | None = None,
-            sequence: int | None = None, ssrc: int | None = None, payload_type: int = PT_JPEG,
-            gap: float = 0.0001, **fields) -> Packet:
+    def rtp(
+        self,
+        payload: Packet | bytes,
+        *,
+        marker: bool = False,
+        timestamp: int | None = None,
+        sequence: int | None = None,
+        ssrc: int | None = None,
+        payload_type: int = PT_JPEG,
+        gap: float = 0.0001,
+        **fields,
+    ) -> Packet:
         """One RTP packet from the server; sequence advances unless given."""
         seq = self.next_seq if sequence is None else sequence
         if sequence is None:
             self.next_seq = (self.next_seq + 1) % SEQ_MODULUS
-        layer = RTP(payload_type=payload_type, sequence=seq,
-                    timestamp=self.next_ts if timestamp is None else timestamp,
-                    sourcesync=self.stream.ssrc if ssrc is None else ssrc,
-                    marker=int(marker), **fields)
+        layer = RTP(
+            payload_type=payload_type,
+            sequence=seq,
+            timestamp=self.next_ts if timestamp is None else timestamp,
+            sourcesync=self.stream.ssrc if ssrc is None else ssrc,
+            marker=int(marker),
+            **fields,
+        )
         body = payload if isinstance(payload, Packet) else Raw(payload)
         self.rtp_sent += 1
         self.rtp_octets += len(bytes(body))
@@ -345,10 +438,19 @@ class SessionBuilder:
             self._image_cache[key] = read_scan_image(jpeg)
         return self._image_cache[key]
 
-    def frame(self, image: ScanImage | bytes | None = None, *, index: int = 0,
-              width: int = 64, height: int = 48, max_payload: int = UDP_PAYLOAD_MAX,
-              restart_blocks: int = 0, advance_clock: bool = True, q: int = 255,
-              include_qtable: bool = True) -> list[Packet]:
+    def frame(
+        self,
+        image: ScanImage | bytes | None = None,
+        *,
+        index: int = 0,
+        width: int = 64,
+        height: int = 48,
+        max_payload: int = UDP_PAYLOAD_MAX,
+        restart_blocks: int = 0,
+        advance_clock: bool = True,
+        q: int = 255,
+        include_qtable: bool = True,
+    ) -> list[Packet]:
         """One RFC 2435 frame (a JPEG, or a Pillow-made test picture) as RTP packets.
 
         The last packet has the marker bit (RFC 2435 §3); all share the frame's timestamp.
@@ -360,8 +462,7 @@ class SessionBuilder:
         elif isinstance(image, bytes):
             image = read_scan_image(image)
         payloads = fragment_scan(image, max_payload, q=q, include_qtable=include_qtable)
-        out = [self.rtp(p, marker=(i == len(payloads) - 1))
-               for i, p in enumerate(payloads)]
+        out = [self.rtp(p, marker=(i == len(payloads) - 1)) for i, p in enumerate(payloads)]
         if advance_clock:
             self.next_frame()
         return out
@@ -375,8 +476,15 @@ class SessionBuilder:
         """``count`` consecutive frames; a list of packets per frame."""
         return [self.frame(index=i, **kwargs) for i in range(count)]
 
-    def lab_frame(self, jpeg: bytes | None = None, *, index: int = 0, frame_number: int = 1,
-                  width: int = 64, height: int = 48) -> Packet:
+    def lab_frame(
+        self,
+        jpeg: bytes | None = None,
+        *,
+        index: int = 0,
+        frame_number: int = 1,
+        width: int = 64,
+        height: int = 48,
+    ) -> Packet:
         """The lab's RTP form: the whole JPEG file as payload, no RFC 2435 header, SSRC 0,
         the frame number as sequence and marker clear (the lab's RtpPacket.py)."""
         jpeg = jpeg or make_test_jpeg(width, height, index=index)
@@ -401,59 +509,92 @@ class SessionBuilder:
     def sender_report(self, *, cname: str = "crafted@server") -> Packet:
         """A compound RTCP SR + SDES CNAME for the stream (RFC 3550 §6.4.1, §6.5)."""
         ntp = int((self.now + NTP_UNIX_OFFSET) * NTP_FRACTION) % NTP_MODULUS
-        sr = RTCP(packet_type=RTCP_SR, sourcesync=self.stream.ssrc,
-                  sender_info=SenderInfo(ntp_timestamp=ntp, rtp_timestamp=self.next_ts,
-                                         sender_packet_count=self.rtp_sent,
-                                         sender_octet_count=self.rtp_octets))
+        sr = RTCP(
+            packet_type=RTCP_SR,
+            sourcesync=self.stream.ssrc,
+            sender_info=SenderInfo(
+                ntp_timestamp=ntp,
+                rtp_timestamp=self.next_ts,
+                sender_packet_count=self.rtp_sent,
+                sender_octet_count=self.rtp_octets,
+            ),
+        )
         return self._media(sr / _sdes(self.stream.ssrc, cname), rtcp=True, gap=0.0001)
 
-    def receiver_report(self, *, reporter_ssrc: int = 0x0C0FFEE0, lost: int = 0,
-                        jitter: int = 0) -> Packet:
+    def receiver_report(
+        self, *, reporter_ssrc: int = 0x0C0FFEE0, lost: int = 0, jitter: int = 0
+    ) -> Packet:
         """An RTCP RR from the client about the stream, on the client's RTCP port."""
-        rr = RTCP(packet_type=RTCP_RR, count=1, sourcesync=reporter_ssrc,
-                  report_blocks=[ReceptionReport(
-                      sourcesync=self.stream.ssrc, fraction_lost=0, cumulative_lost=lost,
-                      highest_seqnum_recv=(self.next_seq - 1) % SEQ_MODULUS,
-                      interarrival_jitter=jitter, last_SR_timestamp=0,
-                      delay_since_last_SR=0)])
+        rr = RTCP(
+            packet_type=RTCP_RR,
+            count=1,
+            sourcesync=reporter_ssrc,
+            report_blocks=[
+                ReceptionReport(
+                    sourcesync=self.stream.ssrc,
+                    fraction_lost=0,
+                    cumulative_lost=lost,
+                    highest_seqnum_recv=(self.next_seq - 1) % SEQ_MODULUS,
+                    interarrival_jitter=jitter,
+                    last_SR_timestamp=0,
+                    delay_since_last_SR=0,
+                )
+            ],
+        )
         layer = rr / _sdes(reporter_ssrc, "crafted@client")
         if self.lower is Lower.TCP:
-            return self._tcp(self.client, self.server, "PA",
-                             RTSPInterleaved(channel=self.interleaved[1]) / layer)
-        pkt = (Ether(src=self.client.mac, dst=self.server.mac)
-               / IP(src=self.client.ip, dst=self.server.ip)
-               / UDP(sport=self.client_rtp_port + 1, dport=self.server_rtp_port + 1) / layer)
+            return self._tcp(
+                self.client, self.server, "PA", RTSPInterleaved(channel=self.interleaved[1]) / layer
+            )
+        pkt = (
+            Ether(src=self.client.mac, dst=self.server.mac)
+            / IP(src=self.client.ip, dst=self.server.ip)
+            / UDP(sport=self.client_rtp_port + 1, dport=self.server_rtp_port + 1)
+            / layer
+        )
         return self._emit(pkt)
 
     def udp_noise(self, sport: int = 9999, dport: int = 9998, data: bytes = b"noise") -> Packet:
         """An unrelated UDP datagram between the same hosts."""
-        pkt = (Ether(src=self.client.mac, dst=self.server.mac)
-               / IP(src=self.client.ip, dst=self.server.ip)
-               / UDP(sport=sport, dport=dport) / Raw(data))
+        pkt = (
+            Ether(src=self.client.mac, dst=self.server.mac)
+            / IP(src=self.client.ip, dst=self.server.ip)
+            / UDP(sport=sport, dport=dport)
+            / Raw(data)
+        )
         return self._emit(pkt)
 
 
 def _sdes(ssrc: int, cname: str) -> Packet:
     """An SDES packet with one CNAME; the chunk adds END and pads to 32 bits (RFC 3550 §6.5)."""
-    chunk = SDESChunk(sourcesync=ssrc, items=[SDESItem(chunk_type=SDES_CNAME,
-                                                       value=cname.encode())])
+    chunk = SDESChunk(
+        sourcesync=ssrc, items=[SDESItem(chunk_type=SDES_CNAME, value=cname.encode())]
+    )
     return RTCP(packet_type=RTCP_SDES, count=1, sdes_chunks=[chunk])
 
 
 # --- malformed RTP / RFC 2435 datagrams -----------------------------------------------------
 
 
-def valid_rtp_jpeg(*, sequence: int = 1, timestamp: int = 90_000, ssrc: int = 0x11223344,
-                   width: int = 64, height: int = 48) -> bytes:
+def valid_rtp_jpeg(
+    *,
+    sequence: int = 1,
+    timestamp: int = 90_000,
+    ssrc: int = 0x11223344,
+    width: int = 64,
+    height: int = 48,
+) -> bytes:
     """A single-packet RFC 2435 frame of a real JPEG (marker set): the baseline to mutate."""
     image = read_scan_image(make_test_jpeg(width, height))
     (payload,) = fragment_scan(image, max_payload=65000)
-    return bytes(RTP(payload_type=PT_JPEG, sequence=sequence, timestamp=timestamp,
-                     sourcesync=ssrc, marker=1) / payload)
+    return bytes(
+        RTP(payload_type=PT_JPEG, sequence=sequence, timestamp=timestamp, sourcesync=ssrc, marker=1)
+        / payload
+    )
 
 
 def _with_header_byte(data: bytes, index: int, value: int) -> bytes:
-    return data[:index] + bytes([value]) + data[index + 1:]
+    return data[:index] + bytes([value]) + data[index + 1 :]
 
 
 def _wrong_version() -> bytes:
@@ -467,12 +608,12 @@ def _bad_csrc_count() -> bytes:
 
 def _padding_beyond_payload() -> bytes:
     # P set and a padding count of 255 after a 12-byte payload.
-    data = valid_rtp_jpeg()[:12 + 12]
+    data = valid_rtp_jpeg()[: 12 + 12]
     return _with_header_byte(data, 0, data[0] | 0x20)[:-1] + b"\xff"
 
 
 def _truncated_jpeg_header() -> bytes:
-    return valid_rtp_jpeg()[:12 + 5]
+    return valid_rtp_jpeg()[: 12 + 5]
 
 
 def _offset_past_end() -> bytes:
@@ -481,13 +622,17 @@ def _offset_past_end() -> bytes:
 
 
 def _zero_width() -> bytes:
-    return bytes(RTP(payload_type=PT_JPEG, marker=1)
-                 / JPEG(width=0, height=0, q=50) / (b"\x00" * 32))
+    return bytes(
+        RTP(payload_type=PT_JPEG, marker=1) / JPEG(width=0, height=0, q=50) / (b"\x00" * 32)
+    )
 
 
 def _qtable_length_beyond_packet() -> bytes:
-    return bytes(RTP(payload_type=PT_JPEG, marker=1)
-                 / JPEG(q=255) / JPEGQuantizationTable(length=4000, tables=bytes(128)))
+    return bytes(
+        RTP(payload_type=PT_JPEG, marker=1)
+        / JPEG(q=255)
+        / JPEGQuantizationTable(length=4000, tables=bytes(128))
+    )
 
 
 def _header_only() -> bytes:
@@ -529,9 +674,16 @@ MALFORMED_RTP: dict[str, Callable[[], bytes]] = {
 
 def valid_rtcp_sr(ssrc: int = 0x11223344) -> bytes:
     """A compound SR + SDES CNAME (RFC 3550 §6.1): the baseline to mutate."""
-    sr = RTCP(packet_type=RTCP_SR, sourcesync=ssrc,
-              sender_info=SenderInfo(ntp_timestamp=0xE0000000_00000000, rtp_timestamp=90_000,
-                                     sender_packet_count=10, sender_octet_count=10_000))
+    sr = RTCP(
+        packet_type=RTCP_SR,
+        sourcesync=ssrc,
+        sender_info=SenderInfo(
+            ntp_timestamp=0xE0000000_00000000,
+            rtp_timestamp=90_000,
+            sender_packet_count=10,
+            sender_octet_count=10_000,
+        ),
+    )
     return bytes(sr / _sdes(ssrc, "crafted@server"))
 
 

@@ -26,8 +26,15 @@ from analysis.rfc2435 import (
 __all__ = ["JPEGSourceError", "ScanImage", "fragment_scan", "make_test_jpeg", "read_scan_image"]
 
 
-def make_test_jpeg(width: int = 64, height: int = 48, *, quality: int = 75, index: int = 0,
-                   subsampling: str = "4:2:0", restart_blocks: int = 0) -> bytes:
+def make_test_jpeg(
+    width: int = 64,
+    height: int = 48,
+    *,
+    quality: int = 75,
+    index: int = 0,
+    subsampling: str = "4:2:0",
+    restart_blocks: int = 0,
+) -> bytes:
     """A small baseline JPEG with standard Huffman tables; ``index`` varies the picture."""
     from PIL import Image, ImageDraw
 
@@ -43,8 +50,13 @@ def make_test_jpeg(width: int = 64, height: int = 48, *, quality: int = 75, inde
     return out.getvalue()
 
 
-def fragment_scan(image: ScanImage, max_payload: int = 1400, q: int = Q_ALWAYS_INBAND, *,
-                  include_qtable: bool = True) -> list[Packet]:
+def fragment_scan(
+    image: ScanImage,
+    max_payload: int = 1400,
+    q: int = Q_ALWAYS_INBAND,
+    *,
+    include_qtable: bool = True,
+) -> list[Packet]:
     """RFC 2435 payloads (JPEG header layers + scan bytes) for one frame, in order.
 
     ``include_qtable=False`` omits the Quantization Table header (a defect when Q >= 128).
@@ -53,17 +65,20 @@ def fragment_scan(image: ScanImage, max_payload: int = 1400, q: int = Q_ALWAYS_I
     offset = 0
     restart = image.jpeg_type >= TYPE_RESTART_FIRST
     while True:
-        header = JPEG(offset=offset, type=image.jpeg_type, q=q, width=image.width,
-                      height=image.height)
+        header = JPEG(
+            offset=offset, type=image.jpeg_type, q=q, width=image.width, height=image.height
+        )
         room = max_payload - MAIN_HEADER_LEN
         if restart:
-            header = header / JPEGRestartMarker(restart_interval=image.restart_interval,
-                                                first=1, last=1,
-                                                restart_count=RESTART_COUNT_ALL)
+            header = header / JPEGRestartMarker(
+                restart_interval=image.restart_interval,
+                first=1,
+                last=1,
+                restart_count=RESTART_COUNT_ALL,
+            )
             room -= RESTART_HEADER_LEN
         if offset == 0 and q >= Q_INBAND_FIRST and include_qtable:
-            header = header / JPEGQuantizationTable(precision=image.precision,
-                                                    tables=image.qtables)
+            header = header / JPEGQuantizationTable(precision=image.precision, tables=image.qtables)
             room -= QT_HEADER_LEN + len(image.qtables)
         if room <= 0:
             raise JPEGSourceError(f"max_payload {max_payload} leaves no room for scan data")

@@ -116,5 +116,13 @@ def read_scan_image(jpeg: bytes) -> ScanImage:
     if restart:
         jpeg_type += TYPE_RESTART_FIRST
     qtables = b"".join(tables[k] for k in sorted(tables)[:TABLES_SENT])
-    return ScanImage(jpeg_type, width // PIXELS_PER_UNIT, height // PIXELS_PER_UNIT, qtables,
-                     precision, restart, scan, jpeg)
+    return ScanImage(
+        jpeg_type,
+        width // PIXELS_PER_UNIT,
+        height // PIXELS_PER_UNIT,
+        qtables,
+        precision,
+        restart,
+        scan,
+        jpeg,
+    )

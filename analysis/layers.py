@@ -209,9 +209,10 @@ class JPEG(Packet):
         return Raw
 
     def mysummary(self):
-        return self.sprintf(
-            "JPEG type=%JPEG.type% q=%JPEG.q% offset=%JPEG.offset% "
-        ) + f"{self.width * PIXELS_PER_UNIT}x{self.height * PIXELS_PER_UNIT}"
+        return (
+            self.sprintf("JPEG type=%JPEG.type% q=%JPEG.q% offset=%JPEG.offset% ")
+            + f"{self.width * PIXELS_PER_UNIT}x{self.height * PIXELS_PER_UNIT}"
+        )
 
     @property
     def width_pixels(self) -> int:
@@ -248,8 +249,9 @@ class JPEGQuantizationTable(Packet):
     name = "RFC 2435 Quantization Table"
     fields_desc = [
         ByteField("mbz", 0),
-        FlagsField("precision", 0, 8, ["table0_16bit", "table1_16bit", "t2", "t3",
-                                       "t4", "t5", "t6", "t7"]),
+        FlagsField(
+            "precision", 0, 8, ["table0_16bit", "table1_16bit", "t2", "t3", "t4", "t5", "t6", "t7"]
+        ),
         FieldLenField("length", None, length_of="tables", fmt="!H"),
         # A length beyond the packet yields the bytes there are; the checker flags it.
         StrLenField("tables", b"", length_from=lambda pkt: pkt.length),
@@ -260,8 +262,17 @@ class JPEGQuantizationTable(Packet):
 
 
 SDES_END = 0
-_SDES_ITEM_TYPES = {0: "END", 1: "CNAME", 2: "NAME", 3: "EMAIL", 4: "PHONE", 5: "LOC",
-                    6: "TOOL", 7: "NOTE", 8: "PRIV"}
+_SDES_ITEM_TYPES = {
+    0: "END",
+    1: "CNAME",
+    2: "NAME",
+    3: "EMAIL",
+    4: "PHONE",
+    5: "LOC",
+    6: "TOOL",
+    7: "NOTE",
+    8: "PRIV",
+}
 
 
 class SDESItem(Packet):
@@ -270,10 +281,14 @@ class SDESItem(Packet):
     name = "SDES item"
     fields_desc = [
         ByteEnumField("chunk_type", 1, _SDES_ITEM_TYPES),
-        ConditionalField(FieldLenField("length", None, length_of="value", fmt="B"),
-                         lambda pkt: pkt.chunk_type != SDES_END),
-        ConditionalField(StrLenField("value", b"", length_from=lambda pkt: pkt.length),
-                         lambda pkt: pkt.chunk_type != SDES_END),
+        ConditionalField(
+            FieldLenField("length", None, length_of="value", fmt="B"),
+            lambda pkt: pkt.chunk_type != SDES_END,
+        ),
+        ConditionalField(
+            StrLenField("value", b"", length_from=lambda pkt: pkt.length),
+            lambda pkt: pkt.chunk_type != SDES_END,
+        ),
     ]
 
     def extract_padding(self, s):
@@ -321,9 +336,11 @@ def _with_our_sdes_chunks(fields: list) -> list:
     for f in fields:
         if f.name == "sdes_chunks":
             f = ConditionalField(
-                PacketListField("sdes_chunks", None, pkt_cls=SDESChunk,
-                                count_from=lambda pkt: pkt.count),
-                lambda pkt: pkt.packet_type == RTCP_SDES)
+                PacketListField(
+                    "sdes_chunks", None, pkt_cls=SDESChunk, count_from=lambda pkt: pkt.count
+                ),
+                lambda pkt: pkt.packet_type == RTCP_SDES,
+            )
         out.append(f)
     return out
 
@@ -335,14 +352,16 @@ class RTCP(ScapyRTCP):
     fields_desc = _with_our_sdes_chunks(ScapyRTCP.fields_desc) + [
         # RFC 3550 §6.6 BYE: SC source identifiers (the SSRC count sits in ``count``).
         ConditionalField(
-            FieldListField("bye_sources", [], XIntField("ssrc", 0),
-                           count_from=lambda pkt: pkt.count),
+            FieldListField(
+                "bye_sources", [], XIntField("ssrc", 0), count_from=lambda pkt: pkt.count
+            ),
             lambda pkt: pkt.packet_type == RTCP_BYE,
         ),
         # RFC 3550 §6.7 APP: SSRC/CSRC and a four-character name; the data goes to trailer.
         ConditionalField(XIntField("app_source", 0), lambda pkt: pkt.packet_type == RTCP_APP),
-        ConditionalField(StrFixedLenField("app_name", b"    ", 4),
-                         lambda pkt: pkt.packet_type == RTCP_APP),
+        ConditionalField(
+            StrFixedLenField("app_name", b"    ", 4), lambda pkt: pkt.packet_type == RTCP_APP
+        ),
         # Whatever the fields above leave inside this packet's length.
         StrField("trailer", b""),
     ]
@@ -441,6 +460,7 @@ bind_layers(ScapyRTP, JPEG, payload_type=PT_JPEG)
 
 # --- Conversation-based decoding, as Wireshark does from SETUP replies -------------------
 
+
 @dataclass(frozen=True)
 class NegotiatedFlow:
     """The ports one SETUP exchange agreed for RTP and RTCP (RFC 2326 §12.39)."""
@@ -480,13 +500,24 @@ def find_negotiated_flows(packets: Iterable[Packet]) -> list[NegotiatedFlow]:
                 continue
             is_reply = data.startswith(b"RTSP/")
             rtsp_port = pkt[TCP].sport if is_reply else pkt[TCP].dport
-            key = (rtsp_port, pairs.get("client_port"), pairs.get("server_port"),
-                   pairs.get("interleaved"))
+            key = (
+                rtsp_port,
+                pairs.get("client_port"),
+                pairs.get("server_port"),
+                pairs.get("interleaved"),
+            )
             if key in seen:
                 continue
             seen.add(key)
-            flows.append(NegotiatedFlow(rtsp_port, pairs.get("client_port"),
-                                        pairs.get("server_port"), pairs.get("interleaved"), text))
+            flows.append(
+                NegotiatedFlow(
+                    rtsp_port,
+                    pairs.get("client_port"),
+                    pairs.get("server_port"),
+                    pairs.get("interleaved"),
+                    text,
+                )
+            )
     return flows
 
 
@@ -531,4 +562,3 @@ def decode_negotiated_flows(packets: Iterable[Packet]) -> list[Packet]:
                 continue
         decoded.append(pkt)
     return decoded
-

@@ -16,8 +16,17 @@ from typing import Protocol
 
 from analysis.probe_wire import Reply, Target, build_request, raw_request, sdp_setup_urls
 
-__all__ = ["Verdict", "CaseResult", "ProbeReport", "Exchange", "Channel", "RTPReceiver",
-           "ProbeEnvironment", "run_probe", "CASE_IDS"]
+__all__ = [
+    "Verdict",
+    "CaseResult",
+    "ProbeReport",
+    "Exchange",
+    "Channel",
+    "RTPReceiver",
+    "ProbeEnvironment",
+    "run_probe",
+    "CASE_IDS",
+]
 
 log = logging.getLogger(__name__)
 
@@ -122,8 +131,11 @@ class ProbeReport:
 
     def to_dict(self) -> dict:
         """The target, the counts and every result, as JSON-ready values."""
-        return {"target": self.target, "counts": self.counts(),
-                "results": [r.to_dict() for r in self.results]}
+        return {
+            "target": self.target,
+            "counts": self.counts(),
+            "results": [r.to_dict() for r in self.results],
+        }
 
 
 @dataclass(frozen=True)
@@ -134,31 +146,62 @@ class _Case:
     expected: str
 
 
-CASES = {c.case: c for c in [
-    _Case("options", "OPTIONS lists the methods", "RFC 2326 §10.1", "200 with Public"),
-    _Case("describe", "DESCRIBE returns SDP", "RFC 2326 §10.2, RFC 4566", "200 application/sdp"),
-    _Case("setup", "SETUP over UDP", "RFC 2326 §10.4, §12.39",
-          "200 with Session and Transport"),
-    _Case("play", "PLAY starts RTP", "RFC 2326 §10.5", "200, then RTP on client_port"),
-    _Case("teardown", "TEARDOWN ends the session", "RFC 2326 §10.7", "200"),
-    _Case("missing_cseq", "request without CSeq", "RFC 2326 §12.17", "400"),
-    _Case("wrong_version", "RTSP/2.0 request line", "RFC 2326 §7.1.1 (505)",
-          "505, or a reply in RTSP/2.0"),
-    _Case("play_before_setup", "PLAY without SETUP", "RFC 2326 §11.3.6, Appendix A.2",
-          "455 or 454"),
-    _Case("wrong_session", "PLAY with an unknown Session", "RFC 2326 §11.3.5, §12.37", "454"),
-    _Case("unknown_method", "unknown method", "RFC 2326 §7.1.1 (501)", "501"),
-    _Case("oversized_header", f"{OVERSIZED_HEADER_BYTES // 1024} KiB header line",
-          "RFC 2326 §7.1.1 (400/413)", "400, 413 or connection closed"),
-    _Case("path_traversal", "DESCRIBE ../../etc/passwd", "RFC 2326 §7.1.1 (403/404)",
-          "404, 403 or 400"),
-    _Case("bad_transport", "SETUP with an unknown transport", "RFC 2326 §11.3.12, §12.39",
-          "461"),
-    _Case("interleaved", "SETUP over TCP, then PLAY", "RFC 2326 §10.12, §12.39",
-          "200 echoing interleaved=, then '$' frames (or 461 if TCP is not offered)"),
-    _Case("lab_request_form", "the lab's SETUP: no scheme, LF ends, RTP/UDP",
-          "RFC 2326 §4 (CR or LF line ends), §12.39", "a reply with CSeq echoed"),
-]}
+CASES = {
+    c.case: c
+    for c in [
+        _Case("options", "OPTIONS lists the methods", "RFC 2326 §10.1", "200 with Public"),
+        _Case(
+            "describe", "DESCRIBE returns SDP", "RFC 2326 §10.2, RFC 4566", "200 application/sdp"
+        ),
+        _Case(
+            "setup", "SETUP over UDP", "RFC 2326 §10.4, §12.39", "200 with Session and Transport"
+        ),
+        _Case("play", "PLAY starts RTP", "RFC 2326 §10.5", "200, then RTP on client_port"),
+        _Case("teardown", "TEARDOWN ends the session", "RFC 2326 §10.7", "200"),
+        _Case("missing_cseq", "request without CSeq", "RFC 2326 §12.17", "400"),
+        _Case(
+            "wrong_version",
+            "RTSP/2.0 request line",
+            "RFC 2326 §7.1.1 (505)",
+            "505, or a reply in RTSP/2.0",
+        ),
+        _Case(
+            "play_before_setup",
+            "PLAY without SETUP",
+            "RFC 2326 §11.3.6, Appendix A.2",
+            "455 or 454",
+        ),
+        _Case("wrong_session", "PLAY with an unknown Session", "RFC 2326 §11.3.5, §12.37", "454"),
+        _Case("unknown_method", "unknown method", "RFC 2326 §7.1.1 (501)", "501"),
+        _Case(
+            "oversized_header",
+            f"{OVERSIZED_HEADER_BYTES // 1024} KiB header line",
+            "RFC 2326 §7.1.1 (400/413)",
+            "400, 413 or connection closed",
+        ),
+        _Case(
+            "path_traversal",
+            "DESCRIBE ../../etc/passwd",
+            "RFC 2326 §7.1.1 (403/404)",
+            "404, 403 or 400",
+        ),
+        _Case(
+            "bad_transport", "SETUP with an unknown transport", "RFC 2326 §11.3.12, §12.39", "461"
+        ),
+        _Case(
+            "interleaved",
+            "SETUP over TCP, then PLAY",
+            "RFC 2326 §10.12, §12.39",
+            "200 echoing interleaved=, then '$' frames (or 461 if TCP is not offered)",
+        ),
+        _Case(
+            "lab_request_form",
+            "the lab's SETUP: no scheme, LF ends, RTP/UDP",
+            "RFC 2326 §4 (CR or LF line ends), §12.39",
+            "a reply with CSeq echoed",
+        ),
+    ]
+}
 CASE_IDS = tuple(CASES)
 
 
@@ -175,53 +218,92 @@ class _Run:
         self.cseq += 1
         return self.cseq
 
-    def request(self, method: str, uri: str, headers: list[tuple[str, str]] = ()) -> tuple[
-            bytes, int]:
+    def request(
+        self, method: str, uri: str, headers: list[tuple[str, str]] = ()
+    ) -> tuple[bytes, int]:
         cseq = self.next_cseq()
-        data = build_request(method, uri, [("CSeq", str(cseq)), ("User-Agent", USER_AGENT),
-                                           *headers])
+        data = build_request(
+            method, uri, [("CSeq", str(cseq)), ("User-Agent", USER_AGENT), *headers]
+        )
         return data, cseq
 
-    def add(self, case: str, data: bytes, verdict: Verdict, reason: str,
-            outcome: Exchange | None = None) -> CaseResult:
+    def add(
+        self, case: str, data: bytes, verdict: Verdict, reason: str, outcome: Exchange | None = None
+    ) -> CaseResult:
         meta = CASES[case]
         reply = outcome.reply if outcome else None
-        result = CaseResult(meta.case, meta.title, meta.rfc, meta.expected,
-                            _first_line(data), verdict, reason,
-                            reply.status if reply else None, reply.head if reply else None)
+        result = CaseResult(
+            meta.case,
+            meta.title,
+            meta.rfc,
+            meta.expected,
+            _first_line(data),
+            verdict,
+            reason,
+            reply.status if reply else None,
+            reply.head if reply else None,
+        )
         log.info("%s: %s (%s)", case, verdict.value, reason)
         self.report.results.append(result)
         return result
 
-    def judge(self, case: str, data: bytes, outcome: Exchange, cseq: int | None, *,
-              passes: set[int], warns: dict[int, str] | None = None,
-              closed_passes: bool = False, no_reply: Verdict = Verdict.FAIL) -> CaseResult:
+    def judge(
+        self,
+        case: str,
+        data: bytes,
+        outcome: Exchange,
+        cseq: int | None,
+        *,
+        passes: set[int],
+        warns: dict[int, str] | None = None,
+        closed_passes: bool = False,
+        no_reply: Verdict = Verdict.FAIL,
+    ) -> CaseResult:
         """The common verdict: status in ``passes``, CSeq echoed, or a named failure."""
         reply = outcome.reply
         if reply is None:
             if outcome.closed and closed_passes:
-                return self.add(case, data, Verdict.PASS, "connection closed without a reply",
-                                outcome)
-            why = ("connection closed without a reply" if outcome.closed
-                   else outcome.error or "no reply")
+                return self.add(
+                    case, data, Verdict.PASS, "connection closed without a reply", outcome
+                )
+            why = (
+                "connection closed without a reply"
+                if outcome.closed
+                else outcome.error or "no reply"
+            )
             return self.add(case, data, no_reply, why, outcome)
         if reply.unterminated:
-            return self.add(case, data, Verdict.FAIL,
-                            f"answered {reply.head} but never sent the empty line that ends "
-                            "a message (RFC 2326 §7): a conforming client waits forever",
-                            outcome)
+            return self.add(
+                case,
+                data,
+                Verdict.FAIL,
+                f"answered {reply.head} but never sent the empty line that ends "
+                "a message (RFC 2326 §7): a conforming client waits forever",
+                outcome,
+            )
         if cseq is not None and reply.cseq != str(cseq):
             got = "no CSeq" if reply.cseq is None else f"CSeq {reply.cseq}"
-            return self.add(case, data, Verdict.FAIL,
-                            f"{reply.status} with {got}; the request's CSeq {cseq} must be "
-                            "echoed (RFC 2326 §12.17)", outcome)
+            return self.add(
+                case,
+                data,
+                Verdict.FAIL,
+                f"{reply.status} with {got}; the request's CSeq {cseq} must be "
+                "echoed (RFC 2326 §12.17)",
+                outcome,
+            )
         if reply.status in passes:
             return self.add(case, data, Verdict.PASS, f"answered {reply.head}", outcome)
         if warns and reply.status in warns:
-            return self.add(case, data, Verdict.WARN,
-                            f"answered {reply.head}: {warns[reply.status]}", outcome)
-        return self.add(case, data, Verdict.FAIL,
-                        f"answered {reply.head}; expected {CASES[case].expected}", outcome)
+            return self.add(
+                case, data, Verdict.WARN, f"answered {reply.head}: {warns[reply.status]}", outcome
+            )
+        return self.add(
+            case,
+            data,
+            Verdict.FAIL,
+            f"answered {reply.head}; expected {CASES[case].expected}",
+            outcome,
+        )
 
 
 def _first_line(data: bytes) -> str:
@@ -234,9 +316,18 @@ def run_probe(target: Target, env: ProbeEnvironment) -> ProbeReport:
     """Run the whole battery against ``target``; never raises for what the server does."""
     run = _Run(target, env)
     setup_url = _normal_flow(run)
-    for case in (_missing_cseq, _wrong_version, _play_before_setup, _wrong_session,
-                 _unknown_method, _oversized_header, _path_traversal, _bad_transport,
-                 _interleaved, _lab_request_form):
+    for case in (
+        _missing_cseq,
+        _wrong_version,
+        _play_before_setup,
+        _wrong_session,
+        _unknown_method,
+        _oversized_header,
+        _path_traversal,
+        _bad_transport,
+        _interleaved,
+        _lab_request_form,
+    ):
         channel = None
         try:
             channel = env.connect()
@@ -279,7 +370,7 @@ def _normal_flow(run: _Run) -> str:
             setup_url = sdp_setup_urls(reply, url)[0]
 
         receiver = run.env.rtp_receiver()
-        transport = (f"RTP/AVP;unicast;client_port={receiver.rtp_port}-{receiver.rtcp_port}")
+        transport = f"RTP/AVP;unicast;client_port={receiver.rtp_port}-{receiver.rtcp_port}"
         data, cseq = run.request("SETUP", setup_url, [("Transport", transport)])
         outcome = channel.exchange(data)
         result = run.judge("setup", data, outcome, cseq, passes={OK})
@@ -295,7 +386,8 @@ def _normal_flow(run: _Run) -> str:
             if f"client_port={receiver.rtp_port}" not in reply_transport.replace(" ", ""):
                 run.report.results[-1] = _fail(
                     run.report.results[-1],
-                    f"Transport reply {reply_transport!r} does not echo our client_port")
+                    f"Transport reply {reply_transport!r} does not echo our client_port",
+                )
         if session is None:
             for case in ("play", "teardown"):
                 run.add(case, b"", Verdict.SKIP, "not run: SETUP gave no session")
@@ -309,8 +401,9 @@ def _normal_flow(run: _Run) -> str:
                 run.report.results[-1] = _note(result, "RTP arrived on client_port")
             else:
                 run.report.results[-1] = _downgrade(
-                    result, f"no RTP on client_port {receiver.rtp_port} within "
-                            f"{run.env.rtp_wait:.1f} s")
+                    result,
+                    f"no RTP on client_port {receiver.rtp_port} within {run.env.rtp_wait:.1f} s",
+                )
 
         data, cseq = run.request("TEARDOWN", url, [("Session", session)])
         run.judge("teardown", data, channel.exchange(data), cseq, passes={OK})
@@ -355,8 +448,9 @@ def _replace(result: CaseResult, verdict: Verdict, reason: str) -> CaseResult:
 
 def _setup_session(run: _Run, channel: Channel, setup_url: str) -> str | None:
     """A SETUP to get a real session for the cases that need one."""
-    data, _ = run.request("SETUP", setup_url,
-                          [("Transport", "RTP/AVP;unicast;client_port=40998-40999")])
+    data, _ = run.request(
+        "SETUP", setup_url, [("Transport", "RTP/AVP;unicast;client_port=40998-40999")]
+    )
     outcome = channel.exchange(data)
     if outcome.reply is None or outcome.reply.status != OK:
         return None
@@ -365,9 +459,15 @@ def _setup_session(run: _Run, channel: Channel, setup_url: str) -> str | None:
 
 def _missing_cseq(run: _Run, channel: Channel, setup_url: str) -> None:
     data = raw_request(f"OPTIONS {run.target.url} RTSP/1.0", [("User-Agent", USER_AGENT)])
-    run.judge("missing_cseq", data, channel.exchange(data), None, passes={BAD_REQUEST},
-              closed_passes=True,
-              warns={OK: "CSeq is mandatory in every request; a 400 was expected"})
+    run.judge(
+        "missing_cseq",
+        data,
+        channel.exchange(data),
+        None,
+        passes={BAD_REQUEST},
+        closed_passes=True,
+        warns={OK: "CSeq is mandatory in every request; a 400 was expected"},
+    )
 
 
 def _wrong_version(run: _Run, channel: Channel, setup_url: str) -> None:
@@ -377,20 +477,36 @@ def _wrong_version(run: _Run, channel: Channel, setup_url: str) -> None:
     reply = outcome.reply
     if reply is not None and reply.version == "RTSP/2.0" and reply.cseq == str(cseq):
         # A server that also speaks RTSP 2.0 (RFC 7826) rightly answers in 2.0.
-        run.add("wrong_version", data, Verdict.PASS,
-                f"answered {reply.head}: the server speaks RTSP 2.0 (RFC 7826)", outcome)
+        run.add(
+            "wrong_version",
+            data,
+            Verdict.PASS,
+            f"answered {reply.head}: the server speaks RTSP 2.0 (RFC 7826)",
+            outcome,
+        )
         return
-    run.judge("wrong_version", data, outcome, cseq,
-              passes={VERSION_NOT_SUPPORTED},
-              warns={BAD_REQUEST: "505 RTSP Version not supported names the problem"},
-              closed_passes=False, no_reply=Verdict.WARN)
+    run.judge(
+        "wrong_version",
+        data,
+        outcome,
+        cseq,
+        passes={VERSION_NOT_SUPPORTED},
+        warns={BAD_REQUEST: "505 RTSP Version not supported names the problem"},
+        closed_passes=False,
+        no_reply=Verdict.WARN,
+    )
 
 
 def _play_before_setup(run: _Run, channel: Channel, setup_url: str) -> None:
     data, cseq = run.request("PLAY", run.target.url, [("Range", "npt=0-")])
-    run.judge("play_before_setup", data, channel.exchange(data), cseq,
-              passes={METHOD_NOT_VALID_IN_STATE, SESSION_NOT_FOUND},
-              warns={BAD_REQUEST: "455 or 454 names the problem"})
+    run.judge(
+        "play_before_setup",
+        data,
+        channel.exchange(data),
+        cseq,
+        passes={METHOD_NOT_VALID_IN_STATE, SESSION_NOT_FOUND},
+        warns={BAD_REQUEST: "455 or 454 names the problem"},
+    )
 
 
 def _wrong_session(run: _Run, channel: Channel, setup_url: str) -> None:
@@ -400,25 +516,46 @@ def _wrong_session(run: _Run, channel: Channel, setup_url: str) -> None:
         return
     bogus = "0" + session[::-1] + "X"
     data, cseq = run.request("PLAY", run.target.url, [("Session", bogus), ("Range", "npt=0-")])
-    run.judge("wrong_session", data, channel.exchange(data), cseq, passes={SESSION_NOT_FOUND},
-              warns={BAD_REQUEST: "454 Session Not Found names the problem"})
+    run.judge(
+        "wrong_session",
+        data,
+        channel.exchange(data),
+        cseq,
+        passes={SESSION_NOT_FOUND},
+        warns={BAD_REQUEST: "454 Session Not Found names the problem"},
+    )
     teardown, _ = run.request("TEARDOWN", run.target.url, [("Session", session)])
     channel.exchange(teardown)
 
 
 def _unknown_method(run: _Run, channel: Channel, setup_url: str) -> None:
     data, cseq = run.request("FROBNICATE", run.target.url)
-    run.judge("unknown_method", data, channel.exchange(data), cseq, passes={NOT_IMPLEMENTED},
-              warns={BAD_REQUEST: "501 Not Implemented names the problem",
-                     METHOD_NOT_ALLOWED: "405 is for known methods; 501 was expected"})
+    run.judge(
+        "unknown_method",
+        data,
+        channel.exchange(data),
+        cseq,
+        passes={NOT_IMPLEMENTED},
+        warns={
+            BAD_REQUEST: "501 Not Implemented names the problem",
+            METHOD_NOT_ALLOWED: "405 is for known methods; 501 was expected",
+        },
+    )
 
 
 def _oversized_header(run: _Run, channel: Channel, setup_url: str) -> None:
-    data, cseq = run.request("OPTIONS", run.target.url,
-                             [("X-Probe-Padding", "A" * OVERSIZED_HEADER_BYTES)])
-    run.judge("oversized_header", data, channel.exchange(data), cseq,
-              passes={BAD_REQUEST, ENTITY_TOO_LARGE}, closed_passes=True,
-              warns={OK: "a 64 KiB header was accepted: the server sets no header limit"})
+    data, cseq = run.request(
+        "OPTIONS", run.target.url, [("X-Probe-Padding", "A" * OVERSIZED_HEADER_BYTES)]
+    )
+    run.judge(
+        "oversized_header",
+        data,
+        channel.exchange(data),
+        cseq,
+        passes={BAD_REQUEST, ENTITY_TOO_LARGE},
+        closed_passes=True,
+        warns={OK: "a 64 KiB header was accepted: the server sets no header limit"},
+    )
 
 
 def _path_traversal(run: _Run, channel: Channel, setup_url: str) -> None:
@@ -426,29 +563,52 @@ def _path_traversal(run: _Run, channel: Channel, setup_url: str) -> None:
     data, cseq = run.request("DESCRIBE", uri, [("Accept", "application/sdp")])
     outcome = channel.exchange(data)
     if outcome.reply is not None and b"root:" in outcome.reply.body:
-        run.add("path_traversal", data, Verdict.FAIL,
-                "the reply body holds /etc/passwd: the path escaped the media root", outcome)
+        run.add(
+            "path_traversal",
+            data,
+            Verdict.FAIL,
+            "the reply body holds /etc/passwd: the path escaped the media root",
+            outcome,
+        )
         return
-    run.judge("path_traversal", data, outcome, cseq,
-              passes={NOT_FOUND, FORBIDDEN, BAD_REQUEST}, closed_passes=True)
+    run.judge(
+        "path_traversal",
+        data,
+        outcome,
+        cseq,
+        passes={NOT_FOUND, FORBIDDEN, BAD_REQUEST},
+        closed_passes=True,
+    )
 
 
 def _bad_transport(run: _Run, channel: Channel, setup_url: str) -> None:
-    data, cseq = run.request("SETUP", setup_url,
-                             [("Transport", "RTP/XYZ;multicast;client_port=abc-def")])
-    run.judge("bad_transport", data, channel.exchange(data), cseq,
-              passes={UNSUPPORTED_TRANSPORT},
-              warns={BAD_REQUEST: "461 Unsupported transport names the problem"})
+    data, cseq = run.request(
+        "SETUP", setup_url, [("Transport", "RTP/XYZ;multicast;client_port=abc-def")]
+    )
+    run.judge(
+        "bad_transport",
+        data,
+        channel.exchange(data),
+        cseq,
+        passes={UNSUPPORTED_TRANSPORT},
+        warns={BAD_REQUEST: "461 Unsupported transport names the problem"},
+    )
 
 
 def _interleaved(run: _Run, channel: Channel, setup_url: str) -> None:
-    data, cseq = run.request("SETUP", setup_url,
-                             [("Transport", "RTP/AVP/TCP;unicast;interleaved=0-1")])
+    data, cseq = run.request(
+        "SETUP", setup_url, [("Transport", "RTP/AVP/TCP;unicast;interleaved=0-1")]
+    )
     outcome = channel.exchange(data)
     reply = outcome.reply
     if reply is not None and reply.status == UNSUPPORTED_TRANSPORT and reply.cseq == str(cseq):
-        run.add("interleaved", data, Verdict.WARN,
-                f"answered {reply.head}: RTP over the RTSP connection is not offered", outcome)
+        run.add(
+            "interleaved",
+            data,
+            Verdict.WARN,
+            f"answered {reply.head}: RTP over the RTSP connection is not offered",
+            outcome,
+        )
         return
     result = run.judge("interleaved", data, outcome, cseq, passes={OK})
     if result.verdict is not Verdict.PASS:
@@ -456,11 +616,13 @@ def _interleaved(run: _Run, channel: Channel, setup_url: str) -> None:
     transport = (reply.get("Transport") or "").replace(" ", "")
     session = reply.session_id or ""
     if "interleaved=" not in transport or not session:
-        run.report.results[-1] = _fail(result, f"Transport {transport!r} / Session "
-                                               f"{session!r} do not confirm interleaving")
+        run.report.results[-1] = _fail(
+            result, f"Transport {transport!r} / Session {session!r} do not confirm interleaving"
+        )
         return
-    play, play_cseq = run.request("PLAY", run.target.url, [("Session", session),
-                                                           ("Range", "npt=0-")])
+    play, play_cseq = run.request(
+        "PLAY", run.target.url, [("Session", session), ("Range", "npt=0-")]
+    )
     played = channel.exchange(play)
     if played.reply is None or played.reply.status != OK:
         got = played.reply.head if played.reply else (played.error or "no reply")
@@ -471,7 +633,8 @@ def _interleaved(run: _Run, channel: Channel, setup_url: str) -> None:
         run.report.results[-1] = _note(result, f"{frames} '$' frame(s) arrived after PLAY")
     else:
         run.report.results[-1] = _downgrade(
-            result, f"no '$' frame within {run.env.rtp_wait:.1f} s of PLAY")
+            result, f"no '$' frame within {run.env.rtp_wait:.1f} s of PLAY"
+        )
     teardown, _ = run.request("TEARDOWN", run.target.url, [("Session", session)])
     channel.exchange(teardown)
 
@@ -479,14 +642,15 @@ def _interleaved(run: _Run, channel: Channel, setup_url: str) -> None:
 def _lab_request_form(run: _Run, channel: Channel, setup_url: str) -> None:
     cseq = run.next_cseq()
     name = run.target.path.rsplit("/", 1)[-1] or "movie.Mjpeg"
-    data = raw_request(f"SETUP {name} RTSP/1.0",
-                       [("CSeq", str(cseq)), ("Transport", "RTP/UDP; client_port= 25000")],
-                       line_end="\n")
+    data = raw_request(
+        f"SETUP {name} RTSP/1.0",
+        [("CSeq", str(cseq)), ("Transport", "RTP/UDP; client_port= 25000")],
+        line_end="\n",
+    )
     outcome = channel.exchange(data)
     if outcome.reply is None:
         run.judge("lab_request_form", data, outcome, cseq, passes=set(), no_reply=Verdict.WARN)
         return
     # Any status is a fair answer (the URI has no scheme, RTP/UDP is no RTSP transport);
     # what matters is that the LF-terminated request was read and answered.
-    run.judge("lab_request_form", data, outcome, cseq,
-              passes={outcome.reply.status})
+    run.judge("lab_request_form", data, outcome, cseq, passes={outcome.reply.status})

@@ -45,12 +45,12 @@ class TCPChannel:
             partial = bool(self.reader.buffer)
             if remaining <= 0:
                 return self._unterminated() or Exchange(
-                    error=f"no reply within {self.timeout:.1f} s")
+                    error=f"no reply within {self.timeout:.1f} s"
+                )
             try:
                 # A reply head that stops short of its empty line (the lab's server) is
                 # taken as sent once the peer has been quiet for a moment.
-                self.sock.settimeout(min(remaining, UNTERMINATED_IDLE) if partial
-                                     else remaining)
+                self.sock.settimeout(min(remaining, UNTERMINATED_IDLE) if partial else remaining)
                 data = self.sock.recv(RECV_SIZE)
             except TimeoutError:
                 if partial:
@@ -135,8 +135,10 @@ class UDPReceiver:
         self.rtcp.close()
 
 
-def socket_environment(target: Target, timeout: float = 3.0,
-                       rtp_wait: float = 2.0) -> ProbeEnvironment:
+def socket_environment(
+    target: Target, timeout: float = 3.0, rtp_wait: float = 2.0
+) -> ProbeEnvironment:
     """The probe environment that talks to ``target`` over real sockets."""
-    return ProbeEnvironment(connect=lambda: TCPChannel(target, timeout),
-                            rtp_receiver=UDPReceiver, rtp_wait=rtp_wait)
+    return ProbeEnvironment(
+        connect=lambda: TCPChannel(target, timeout), rtp_receiver=UDPReceiver, rtp_wait=rtp_wait
+    )

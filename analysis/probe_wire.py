@@ -93,8 +93,9 @@ class Reply:
         return f"{self.version} {self.status} {self.reason}".strip()
 
 
-def build_request(method: str, uri: str, headers: list[tuple[str, str]] | None = None,
-                  body: bytes = b"") -> bytes:
+def build_request(
+    method: str, uri: str, headers: list[tuple[str, str]] | None = None, body: bytes = b""
+) -> bytes:
     """A well-formed request (CRLF line ends), built with Scapy's RTSPRequest."""
     extra = {name.encode(): value.encode() for name, value in (headers or [])}
     if body:
@@ -103,13 +104,22 @@ def build_request(method: str, uri: str, headers: list[tuple[str, str]] | None =
     # users (the workbench's commands, its --help) should not pay for it.
     from scapy.contrib.rtsp import RTSP, RTSPRequest
 
-    request = RTSPRequest(Method=method.encode(), Request_Uri=uri.encode(),
-                          Version=RTSP_VERSION.encode(), Unknown_Headers=extra or None)
+    request = RTSPRequest(
+        Method=method.encode(),
+        Request_Uri=uri.encode(),
+        Version=RTSP_VERSION.encode(),
+        Unknown_Headers=extra or None,
+    )
     return bytes(RTSP() / request) + body
 
 
-def raw_request(request_line: str, headers: list[tuple[str, str]], *, line_end: str = "\r\n",
-                final_blank_line: bool = True) -> bytes:
+def raw_request(
+    request_line: str,
+    headers: list[tuple[str, str]],
+    *,
+    line_end: str = "\r\n",
+    final_blank_line: bool = True,
+) -> bytes:
     """A request written byte for byte, for the malformed forms Scapy will not build."""
     lines = [request_line] + [f"{name}: {value}" for name, value in headers]
     text = line_end.join(lines) + line_end
@@ -181,8 +191,9 @@ class ReplyReader:
         return self._parse_head(head, body, crlf=match.group(0).startswith(b"\r"))
 
     @staticmethod
-    def _parse_head(head: bytes, body: bytes, *, crlf: bool = False,
-                    unterminated: bool = False) -> Reply:
+    def _parse_head(
+        head: bytes, body: bytes, *, crlf: bool = False, unterminated: bool = False
+    ) -> Reply:
         line_ending = "\r\n" if b"\r\n" in head or crlf else "\n"
         lines = re.split(rb"\r?\n", head)
         status = _STATUS_LINE.match(lines[0])
@@ -194,9 +205,15 @@ class ReplyReader:
             if not sep:
                 raise ReplyError(f"header line without a colon: {line[:80]!r}")
             headers.append((name.strip().decode("latin-1"), value.strip().decode("latin-1")))
-        return Reply(status.group(1).decode(), int(status.group(2)),
-                     (status.group(3) or b"").decode("latin-1").strip(), tuple(headers), body,
-                     line_ending, unterminated)
+        return Reply(
+            status.group(1).decode(),
+            int(status.group(2)),
+            (status.group(3) or b"").decode("latin-1").strip(),
+            tuple(headers),
+            body,
+            line_ending,
+            unterminated,
+        )
 
 
 def _content_length(head: bytes) -> int:

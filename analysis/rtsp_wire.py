@@ -31,8 +31,17 @@ _HEAD_END = re.compile(rb"\r?\n\r?\n")
 # RFC 2326 §10 methods; a request glued to the end of an unterminated header line is found
 # by these names, as any token could run on from the line before.
 RTSP_METHODS = (
-    b"DESCRIBE", b"ANNOUNCE", b"GET_PARAMETER", b"OPTIONS", b"PAUSE", b"PLAY", b"RECORD",
-    b"REDIRECT", b"SETUP", b"SET_PARAMETER", b"TEARDOWN",
+    b"DESCRIBE",
+    b"ANNOUNCE",
+    b"GET_PARAMETER",
+    b"OPTIONS",
+    b"PAUSE",
+    b"PLAY",
+    b"RECORD",
+    b"REDIRECT",
+    b"SETUP",
+    b"SET_PARAMETER",
+    b"TEARDOWN",
 )
 # Where another message's start line begins inside a head that no empty line ended: a
 # status line anywhere (the lab's server sends "...Session: 123RTSP/1.0 200 OK"), a

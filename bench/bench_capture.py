@@ -59,16 +59,20 @@ def _session(listener: socket.socket) -> tuple[socket.socket, socket.socket, int
     def serve() -> None:
         conn, _ = listener.accept()
         conn.recv(4096)
-        conn.sendall(f"RTSP/1.0 200 OK\r\nCSeq: 1\r\nSession: 1\r\nTransport: RTP/AVP;unicast;"
-                     f"client_port={client_port}-{client_port + 1};"
-                     f"server_port={server_port}-{server_port + 1}\r\n\r\n".encode())
+        conn.sendall(
+            f"RTSP/1.0 200 OK\r\nCSeq: 1\r\nSession: 1\r\nTransport: RTP/AVP;unicast;"
+            f"client_port={client_port}-{client_port + 1};"
+            f"server_port={server_port}-{server_port + 1}\r\n\r\n".encode()
+        )
         conn.close()
 
     thread = threading.Thread(target=serve)
     thread.start()
     with socket.create_connection(("127.0.0.1", port)) as c:
-        c.sendall(f"SETUP rtsp://127.0.0.1:{port}/x RTSP/1.0\r\nCSeq: 1\r\nTransport: "
-                  f"RTP/AVP;unicast;client_port={client_port}-{client_port + 1}\r\n\r\n".encode())
+        c.sendall(
+            f"SETUP rtsp://127.0.0.1:{port}/x RTSP/1.0\r\nCSeq: 1\r\nTransport: "
+            f"RTP/AVP;unicast;client_port={client_port}-{client_port + 1}\r\n\r\n".encode()
+        )
         c.recv(4096)
     thread.join()
     rx.close()  # nobody reads: the kernel discards, the capture still sees every datagram
@@ -110,10 +114,23 @@ def main() -> int:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         if dumpcap:
             # The peer is told the negotiated port up front: a BPF filter cannot learn it.
-            peer = subprocess.Popen([dumpcap, "-q", "-P", "-i", "lo", "-B", "8",
-                                     "-f", f"tcp port {port} or udp dst port {client_port}",
-                                     "-w", str(peer_path)],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            peer = subprocess.Popen(
+                [
+                    dumpcap,
+                    "-q",
+                    "-P",
+                    "-i",
+                    "lo",
+                    "-B",
+                    "8",
+                    "-f",
+                    f"tcp port {port} or udp dst port {client_port}",
+                    "-w",
+                    str(peer_path),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             time.sleep(1.0)  # dumpcap compiles its filter and opens the device
         sent = _send(tx, noise, client_port)
         time.sleep(0.5)
@@ -132,26 +149,37 @@ def main() -> int:
         noise.close()
     listener.close()
     print(f"RTP sent: {sent} at {RATE_PPS}/s (+ {sent} noise datagrams), pid {os.getpid()}")
-    print(f"{'capturer':<30}{'RTP kept':>9}{'seen':>8}{'drops':>7}{'CPU s':>7}"
-          f"{'CPU ms/1k RTP':>15}")
+    print(
+        f"{'capturer':<30}{'RTP kept':>9}{'seen':>8}{'drops':>7}{'CPU s':>7}{'CPU ms/1k RTP':>15}"
+    )
     ours_per_k = summary.cpu_seconds / sent * 1000 * 1000
-    print(f"{'analysis.capture':<30}{ours_rtp:>9}{summary.packets_seen:>8}"
-          f"{summary.kernel_drops:>7}{summary.cpu_seconds:>7.2f}{ours_per_k:>15.2f}")
+    print(
+        f"{'analysis.capture':<30}{ours_rtp:>9}{summary.packets_seen:>8}"
+        f"{summary.kernel_drops:>7}{summary.cpu_seconds:>7.2f}{ours_per_k:>15.2f}"
+    )
     plain_per_k = plain.cpu_seconds / sent * 1000 * 1000
-    print(f"{'  without its kernel filter':<30}{plain_rtp:>9}{plain.packets_seen:>8}"
-          f"{plain.kernel_drops:>7}{plain.cpu_seconds:>7.2f}{plain_per_k:>15.2f}")
+    print(
+        f"{'  without its kernel filter':<30}{plain_rtp:>9}{plain.packets_seen:>8}"
+        f"{plain.kernel_drops:>7}{plain.cpu_seconds:>7.2f}{plain_per_k:>15.2f}"
+    )
     if peer_cpu is not None:
         peer_per_k = peer_cpu / sent * 1000 * 1000
-        print(f"{'dumpcap (libpcap BPF)':<30}{peer_kept:>9}{'-':>8}{'-':>7}{peer_cpu:>7.2f}"
-              f"{peer_per_k:>15.2f}")
-        print(f"CPU ratio ours/dumpcap: {summary.cpu_seconds / max(peer_cpu, 1e-6):.1f}x "
-              "(dumpcap's filter was told the RTP port; ours passes all UDP to Python, which "
-              "learns the ports from SETUP)")
+        print(
+            f"{'dumpcap (libpcap BPF)':<30}{peer_kept:>9}{'-':>8}{'-':>7}{peer_cpu:>7.2f}"
+            f"{peer_per_k:>15.2f}"
+        )
+        print(
+            f"CPU ratio ours/dumpcap: {summary.cpu_seconds / max(peer_cpu, 1e-6):.1f}x "
+            "(dumpcap's filter was told the RTP port; ours passes all UDP to Python, which "
+            "learns the ports from SETUP)"
+        )
     else:
         print("dumpcap not found: no peer figure")
-    print(f"RTP kept by analysis.capture: {ours_rtp}/{sent}"
-          f"{' (none lost)' if ours_rtp == sent else ''}, {summary.packets_written} packets "
-          "written in all")
+    print(
+        f"RTP kept by analysis.capture: {ours_rtp}/{sent}"
+        f"{' (none lost)' if ours_rtp == sent else ''}, {summary.packets_written} packets "
+        "written in all"
+    )
     return 0
 
 

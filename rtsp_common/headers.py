@@ -52,7 +52,9 @@ def parse_cseq(value: str) -> int:
     """Return the CSeq number of a header value such as ``"3"``; ParseError on anything else."""
     text = value.strip()
     if not _DIGITS.fullmatch(text) or len(text) > MAX_CSEQ_DIGITS:
-        raise ParseError(f"CSeq must be a decimal number of at most {MAX_CSEQ_DIGITS} digits, got {value!r}")
+        raise ParseError(
+            f"CSeq must be a decimal number of at most {MAX_CSEQ_DIGITS} digits, got {value!r}"
+        )
     return int(text)
 
 
@@ -177,10 +179,14 @@ class Transport:
         """Parse one transport spec, tolerant of blanks around ``;`` and ``=``."""
         parts = _split_params(value)
         if not parts:
-            raise ParseError("empty Transport header: expected e.g. RTP/AVP;unicast;client_port=5000-5001")
+            raise ParseError(
+                "empty Transport header: expected e.g. RTP/AVP;unicast;client_port=5000-5001"
+            )
         protocol = parts[0].replace(" ", "")
         if not _PROTOCOL.fullmatch(protocol):
-            raise ParseError(f"Transport must start with a protocol such as RTP/AVP, got {parts[0]!r}")
+            raise ParseError(
+                f"Transport must start with a protocol such as RTP/AVP, got {parts[0]!r}"
+            )
         fields: dict[str, object] = {}
         unknown: list[tuple[str, str | None]] = []
         for param in parts[1:]:
@@ -233,7 +239,9 @@ def parse_transports(value: str) -> list[Transport]:
     """Parse a Transport header's comma-separated alternatives, in the client's preference order."""
     specs = _split_params(value, ",")
     if not specs:
-        raise ParseError("empty Transport header: expected e.g. RTP/AVP;unicast;client_port=5000-5001")
+        raise ParseError(
+            "empty Transport header: expected e.g. RTP/AVP;unicast;client_port=5000-5001"
+        )
     return [Transport.parse(spec) for spec in specs]
 
 
@@ -242,7 +250,9 @@ def _parse_npt_time(text: str) -> float:
     pieces = text.split(":")
     whole = all(_NPT_WHOLE.fullmatch(p) for p in pieces[:-1])
     if len(pieces) not in (1, 3) or not whole or not _NPT_SECONDS.fullmatch(pieces[-1]):
-        raise ParseError(f"malformed npt time {text!r}: expected seconds or h:mm:ss", STATUS_INVALID_RANGE)
+        raise ParseError(
+            f"malformed npt time {text!r}: expected seconds or h:mm:ss", STATUS_INVALID_RANGE
+        )
     numbers = [int(p) for p in pieces[:-1]] + [float(pieces[-1])]
     seconds = 0.0
     for n in numbers:
@@ -271,7 +281,9 @@ class NptRange:
         first, dash, second = rest.strip().partition("-")
         first, second = first.strip(), second.strip()
         if not dash or (not first and not second):
-            raise ParseError(f"npt range needs a '-', as in npt=10-, got {value!r}", STATUS_INVALID_RANGE)
+            raise ParseError(
+                f"npt range needs a '-', as in npt=10-, got {value!r}", STATUS_INVALID_RANGE
+            )
         if first.lower() == "now":
             start: float | None = None
         else:

@@ -204,7 +204,9 @@ def _serialize(start_line: str, headers: Headers, body: bytes) -> bytes:
         if not _TOKEN.fullmatch(name):
             raise ValueError(f"header name {name!r} is not an RFC 2326 token")
         if _CONTROL_CHARS.search(value):
-            raise ValueError(f"header {name} value {value!r} holds a line break or control character")
+            raise ValueError(
+                f"header {name} value {value!r} holds a line break or control character"
+            )
         lines.append(f"{name}: {value}")
     return (CRLF.join(lines) + CRLF + CRLF).encode("utf-8") + body
 
@@ -280,7 +282,9 @@ class InterleavedFrame:
 
     def __post_init__(self) -> None:
         if not 0 <= self.channel <= INTERLEAVED_MAX_CHANNEL:
-            raise ValueError(f"interleaved channel {self.channel} is not 0-{INTERLEAVED_MAX_CHANNEL}")
+            raise ValueError(
+                f"interleaved channel {self.channel} is not 0-{INTERLEAVED_MAX_CHANNEL}"
+            )
         if not isinstance(self.payload, bytes):
             object.__setattr__(self, "payload", bytes(self.payload))
         if len(self.payload) > INTERLEAVED_MAX_PAYLOAD:
@@ -306,7 +310,9 @@ class MessageError(ParseError):
     error response can carry it.
     """
 
-    def __init__(self, message: str, status: int = STATUS_BAD_REQUEST, cseq: int | None = None) -> None:
+    def __init__(
+        self, message: str, status: int = STATUS_BAD_REQUEST, cseq: int | None = None
+    ) -> None:
         super().__init__(message, status)
         self.cseq = cseq
         self.parsed: list[Message] = []
@@ -533,7 +539,9 @@ class MessageParser:
                 cseq,
             )
         if isinstance(start, _StatusLine):
-            return Response(start.status, start.reason, headers, b"", start.version, line_ending), length
+            return Response(
+                start.status, start.reason, headers, b"", start.version, line_ending
+            ), length
         return Request(start.method, start.uri, headers, b"", start.version, line_ending), length
 
 

@@ -12,6 +12,7 @@ from rtsp_server.server import DEFAULT_PORT, RTSPServer
 
 log = logging.getLogger(__name__)
 
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``rtsp-server``."""
     parser = argparse.ArgumentParser(

@@ -71,7 +71,9 @@ class RTPStream:
             self.run_base = self.ts_base
         else:
             # at least one frame interval on, so a quick PLAY never repeats the last timestamp
-            self.run_base = self._clock_after_last(max(now - self.last_sent_at, self.frame_interval))
+            self.run_base = self._clock_after_last(
+                max(now - self.last_sent_at, self.frame_interval)
+            )
         self.run_frames = 0
 
     def timestamp_at(self, now: float) -> int:

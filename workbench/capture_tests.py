@@ -63,29 +63,52 @@ def add_capture_tests(book: TestBook, analysed: AnalysedCapture) -> None:
                 if exchange.cseq_problem:
                     observed += "; " + exchange.cseq_problem
                 if refusals:
-                    observed += "; " + t("obs.should_refuse",
-                                         statuses=" / ".join(map(str, sorted(refusals))))
+                    observed += "; " + t(
+                        "obs.should_refuse", statuses=" / ".join(map(str, sorted(refusals)))
+                    )
                     passed = response.status in refusals and not exchange.cseq_problem
                 else:
                     passed = is_success(response) and not exchange.cseq_problem
-            book.add("report_rtsp", passed, observed, _exchange_evidence(exchange),
-                     n=n, request=line, client=str(connection.client))
+            book.add(
+                "report_rtsp",
+                passed,
+                observed,
+                _exchange_evidence(exchange),
+                n=n,
+                request=line,
+                client=str(connection.client),
+            )
     for stream in capture.streams:
         stats = stream.stats
         lost = max(stats.lost, 0)
         complete = stats.complete_frames
         passed = stats.packets > 0 and lost == 0 and stats.frames > 0 and complete == stats.frames
-        observed = t("obs.stream", packets=stats.packets, lost=lost, frames=stats.frames,
-                     complete=complete, format=stream.format.value)
-        book.add("report_stream", passed, observed, ssrc=f"0x{stream.ssrc:08X}",
-                 flow=stream_label(stream))
+        observed = t(
+            "obs.stream",
+            packets=stats.packets,
+            lost=lost,
+            frames=stats.frames,
+            complete=complete,
+            format=stream.format.value,
+        )
+        book.add(
+            "report_stream",
+            passed,
+            observed,
+            ssrc=f"0x{stream.ssrc:08X}",
+            flow=stream_label(stream),
+        )
     rows = analysed.conformance
     errors = analysed.failed_errors
     failed = [r for r in rows if r.passed is False]
     book.add(
         "report_rules",
         not errors,
-        t("obs.rules", failed=len(failed), errors=len(errors),
-          passed=sum(1 for r in rows if r.passed)),
+        t(
+            "obs.rules",
+            failed=len(failed),
+            errors=len(errors),
+            passed=sum(1 for r in rows if r.passed),
+        ),
         [f"{r.rule_id} ({r.rfc}, {r.severity}): {r.title} — {r.evidence}" for r in failed],
     )

@@ -52,22 +52,32 @@ def print_summary(console: Console, result: DemoResult, catalog: Catalog) -> Non
     table.add_column(catalog.t("test.result"))
     for test in report.functional_tests:
         style = OUTCOME_STYLE[test.outcome]
-        table.add_row(str(test.number), escape(test.title),
-                      f"[{style}]{catalog.t('outcome.' + test.outcome.value)}[/]")
+        table.add_row(
+            str(test.number),
+            escape(test.title),
+            f"[{style}]{catalog.t('outcome.' + test.outcome.value)}[/]",
+        )
     console.print(table)
     if report.stats:
         stats = Table(title="RTP streams")
         for column in ("stream", "packets", "lost", "jitter ms", "kbit/s", "fps"):
             stats.add_column(column, justify="left" if column == "stream" else "right")
         for row in report.stats:
-            stats.add_row(escape(row.stream.split(" → ")[0]), str(row.packets), str(row.lost),
-                          f"{row.jitter_ms:.2f}" if row.jitter_ms is not None else "–",
-                          f"{row.bitrate_kbps:.0f}" if row.bitrate_kbps else "–",
-                          f"{row.fps:.1f}" if row.fps else "–")
+            stats.add_row(
+                escape(row.stream.split(" → ")[0]),
+                str(row.packets),
+                str(row.lost),
+                f"{row.jitter_ms:.2f}" if row.jitter_ms is not None else "–",
+                f"{row.bitrate_kbps:.0f}" if row.bitrate_kbps else "–",
+                f"{row.fps:.1f}" if row.fps else "–",
+            )
         console.print(stats)
     counts = report.counts
-    verdict = (f"[green]all {len(report.functional_tests)} tests passed[/]" if report.passed else
-               f"[bold red]{counts[Outcome.FAILED]} failed, {counts[Outcome.NOT_RUN]} not run[/]")
+    verdict = (
+        f"[green]all {len(report.functional_tests)} tests passed[/]"
+        if report.passed
+        else f"[bold red]{counts[Outcome.FAILED]} failed, {counts[Outcome.NOT_RUN]} not run[/]"
+    )
     console.print(verdict)
     console.print(f"report:  {result.rendered.html}", markup=False, highlight=False)
     console.print(f"         {result.rendered.markdown}", markup=False, highlight=False)
@@ -75,7 +85,8 @@ def print_summary(console: Console, result: DemoResult, catalog: Catalog) -> Non
         console.print(f"capture: {result.capture}", markup=False, highlight=False)
     if result.wireshark_command:
         console.print("open it in Wireshark with RTP decoded:")
-        console.print(f"  {result.wireshark_command}", markup=False, highlight=False,
-                      soft_wrap=True)
+        console.print(
+            f"  {result.wireshark_command}", markup=False, highlight=False, soft_wrap=True
+        )
         if shutil.which("wireshark") is None:
             console.print("  (Wireshark is not installed here; tshark takes the same options)")

@@ -99,15 +99,22 @@ class PlaybackJudge:
         return self.t("obs.accepted")
 
     def _values(self, label: str) -> dict[str, object]:
-        return {"transport": label, "play_s": self.timings.play_s,
-                "pause_s": self.timings.pause_s, "resume_s": self.timings.resume_s}
+        return {
+            "transport": label,
+            "play_s": self.timings.play_s,
+            "pause_s": self.timings.pause_s,
+            "resume_s": self.timings.resume_s,
+        }
 
     def _unrun(self, key: str, outcome: PlaybackOutcome, label: str) -> None:
-        self.book.not_run(key, outcome.aborted or self.t("obs.earlier_step_failed"),
-                          **self._values(label))
+        self.book.not_run(
+            key, outcome.aborted or self.t("obs.earlier_step_failed"), **self._values(label)
+        )
 
     def judge(
-        self, outcome: PlaybackOutcome, label: str,
+        self,
+        outcome: PlaybackOutcome,
+        label: str,
         wire: dict[str, WireExchange] | None = None,
     ) -> list[NumberedFrame]:
         """Add the tests; return the numbered frames (for screenshots).
@@ -158,7 +165,9 @@ class PlaybackJudge:
             except ParseError as exc:
                 observed += "; " + self.t("obs.sdp_invalid", error=exc)
             else:
-                passed = sdp.encoding.upper() == JPEG_ENCODING and sdp.clock_rate == VIDEO_CLOCK_RATE
+                passed = (
+                    sdp.encoding.upper() == JPEG_ENCODING and sdp.clock_rate == VIDEO_CLOCK_RATE
+                )
                 observed += f"; SDP: {sdp.encoding}/{sdp.clock_rate}, PT {sdp.payload_type}"
                 if sdp.width and sdp.height:
                     observed += f", {sdp.width}x{sdp.height}"
@@ -184,15 +193,24 @@ class PlaybackJudge:
         return play.sent_at, end
 
     def _frames_text(self, run: Run) -> str:
-        return self.t("obs.frames", count=run.count, first=_n(run.first), last=_n(run.last),
-                      missing=run.missing, repeated=run.repeated, unreadable=run.unreadable)
+        return self.t(
+            "obs.frames",
+            count=run.count,
+            first=_n(run.first),
+            last=_n(run.last),
+            missing=run.missing,
+            repeated=run.repeated,
+            unreadable=run.unreadable,
+        )
 
     def _play(self, reply, outcome, frames):
         start, end = self._play_window(outcome)
         run = describe_run(_between(frames, start, end))
         nominal = self.fps * self.timings.play_s
         passed = (
-            reply.ok and run.consecutive and run.first == 0
+            reply.ok
+            and run.consecutive
+            and run.first == 0
             and run.count >= MIN_FRAME_SHARE * nominal
         )
         observed = self._status_text(reply)
@@ -203,13 +221,16 @@ class PlaybackJudge:
 
     def _pause(self, reply, outcome, frames):
         resume = outcome.reply("RESUME")
-        quiet_end = resume.sent_at if resume is not None else reply.replied_at + self.timings.pause_s
+        quiet_end = (
+            resume.sent_at if resume is not None else reply.replied_at + self.timings.pause_s
+        )
         late = _between(frames, reply.replied_at + PAUSE_GRACE_S, quiet_end)
         passed = reply.ok and not late
         observed = self._status_text(reply)
         if reply.ok:
-            observed += "; " + self.t("obs.during_pause", count=len(late),
-                                      grace_ms=round(PAUSE_GRACE_S * 1000))
+            observed += "; " + self.t(
+                "obs.during_pause", count=len(late), grace_ms=round(PAUSE_GRACE_S * 1000)
+            )
         return passed, observed, [reply.evidence()]
 
     def _resume(self, reply, outcome, frames):
@@ -218,8 +239,11 @@ class PlaybackJudge:
         last_before = before[-1].number if before else None
         whole = describe_run(frames)
         passed = (
-            reply.ok and last_before is not None and after.first == last_before + 1
-            and after.consecutive and whole.consecutive
+            reply.ok
+            and last_before is not None
+            and after.first == last_before + 1
+            and after.consecutive
+            and whole.consecutive
         )
         observed = self._status_text(reply)
         if reply.ok:
@@ -252,12 +276,19 @@ def judge_negative(book: TestBook, outcomes: list[NegativeOutcome]) -> None:
             observed = f"{decisive.response.status} {decisive.response.reason}"
         else:
             observed = "–"
-        book.add(keys[outcome.case], outcome.passed, observed, outcome.evidence(),
-                 status=" / ".join(map(str, outcome.case.expected_statuses)))
+        book.add(
+            keys[outcome.case],
+            outcome.passed,
+            observed,
+            outcome.evidence(),
+            status=" / ".join(map(str, outcome.case.expected_statuses)),
+        )
 
 
 def judge_lab(
-    book: TestBook, outcome: PlaybackOutcome, seconds: float,
+    book: TestBook,
+    outcome: PlaybackOutcome,
+    seconds: float,
     wire: dict[str, WireExchange] | None = None,
 ) -> list[NumberedFrame]:
     """The lab-dialect session: every request accepted and frames in order."""
@@ -266,6 +297,7 @@ def judge_lab(
     run = describe_run(frames)
     steps = [outcome.reply(step) for step in ("SETUP", "PLAY", "TEARDOWN")]
     all_ok = all(reply is not None and reply.ok for reply in steps)
+
     def said(reply: StepReply) -> str:
         if not reply.ok:
             return book.catalog.t("obs.error", error=reply.error)
@@ -276,11 +308,18 @@ def judge_lab(
     if outcome.aborted and not steps[0]:
         observed = book.catalog.t("obs.error", error=outcome.aborted)
     observed += "; " + book.catalog.t(
-        "obs.frames", count=run.count, first=_n(run.first), last=_n(run.last),
-        missing=run.missing, repeated=run.repeated, unreadable=run.unreadable)
+        "obs.frames",
+        count=run.count,
+        first=_n(run.first),
+        last=_n(run.last),
+        missing=run.missing,
+        repeated=run.repeated,
+        unreadable=run.unreadable,
+    )
     wire_ok = all(w.status is not None and 200 <= w.status < 300 for w in wire.values())
     passed = all_ok and wire_ok and run.consecutive and run.first == 0
     evidence = [w.evidence() for w in wire.values()] or [
-        r.evidence() for r in steps if r is not None]
+        r.evidence() for r in steps if r is not None
+    ]
     book.add("lab", passed, observed, evidence, seconds=seconds)
     return frames

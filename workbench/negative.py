@@ -87,8 +87,9 @@ def run_case(case: NegativeCase, host: str, port: int, url: str) -> NegativeOutc
                     rtsp.send("TEARDOWN", url, [("Session", session.split(";")[0].strip())])
             elif case is NegativeCase.MISSING_FILE:
                 base = url.rsplit("/", 1)[0]
-                outcome.exchanges.append(rtsp.send("DESCRIBE", f"{base}/{MISSING_FILE}",
-                                                   [("Accept", "application/sdp")]))
+                outcome.exchanges.append(
+                    rtsp.send("DESCRIBE", f"{base}/{MISSING_FILE}", [("Accept", "application/sdp")])
+                )
             elif case is NegativeCase.UNKNOWN_METHOD:
                 outcome.exchanges.append(rtsp.send(UNKNOWN_METHOD, url))
     except (OSError, RawRTSPError) as exc:

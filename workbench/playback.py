@@ -93,20 +93,27 @@ def _detail(step: str, client: RTSPClient, result: object) -> str:
     return ""
 
 
-def _call(outcome: PlaybackOutcome, client: RTSPClient, step: str,
-          action: Callable[[], object]) -> bool:
+def _call(
+    outcome: PlaybackOutcome, client: RTSPClient, step: str, action: Callable[[], object]
+) -> bool:
     sent = time.time()
     try:
         result = action()
     except (ClientError, OSError) as exc:  # OSError: a socket the client could not open
         outcome.replies[step] = StepReply(
-            step, False, error=str(exc), status=getattr(exc, "status", None), sent_at=sent,
-            replied_at=time.time())
+            step,
+            False,
+            error=str(exc),
+            status=getattr(exc, "status", None),
+            sent_at=sent,
+            replied_at=time.time(),
+        )
         outcome.aborted = f"{step}: {exc}"
         log.warning("%s over %s failed: %s", step, outcome.transport, exc)
         return False
-    outcome.replies[step] = StepReply(step, True, _detail(step, client, result), None, None,
-                                      sent, time.time())
+    outcome.replies[step] = StepReply(
+        step, True, _detail(step, client, result), None, None, sent, time.time()
+    )
     return True
 
 
@@ -143,8 +150,7 @@ def run_script(
     """Play ``path`` from ``host:port`` through ``script``; never raises ClientError."""
     outcome = PlaybackOutcome(f"rtsp://{host}:{port}/{path}", transport)
     sink = _FrameSink()
-    client = RTSPClient(host, port, 0, path, transport=transport, dialect=dialect,
-                        on_frame=sink)
+    client = RTSPClient(host, port, 0, path, transport=transport, dialect=dialect, on_frame=sink)
     try:
         for step, method, hold in script:
             if not _call(outcome, client, step, getattr(client, method)):

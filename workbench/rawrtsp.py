@@ -49,9 +49,7 @@ class RawRTSPConnection:
         self._pending: list[Response] = []
         self._cseq = 0
 
-    def send(
-        self, method: str, uri: str, headers: list[tuple[str, str]] | None = None
-    ) -> Exchange:
+    def send(self, method: str, uri: str, headers: list[tuple[str, str]] | None = None) -> Exchange:
         """Send ``method uri`` with a fresh CSeq and the given headers; return the exchange."""
         self._cseq += 1
         items = [("CSeq", str(self._cseq)), *(headers or [])]

@@ -61,9 +61,7 @@ class DemoConfig:
     timings: Timings = field(default_factory=Timings)
     lab_seconds: float = 1.5
     language: str = "en"
-    stamp: str = field(
-        default_factory=lambda: dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
-    )
+    stamp: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S"))
 
     @property
     def capture_path(self) -> Path:
@@ -134,8 +132,9 @@ def _screenshot_picks(
     return picks
 
 
-def _start_capture(config: DemoConfig, port: int, output: Path,
-                   stage: CaptureStage) -> Capture | None:
+def _start_capture(
+    config: DemoConfig, port: int, output: Path, stage: CaptureStage
+) -> Capture | None:
     try:
         return Capture(interface=config.interface, rtsp_port=port, output=output).start()
     except (CaptureError, PermissionError, OSError) as exc:
@@ -165,8 +164,9 @@ class Recorded:
     standard_stage: CaptureStage
 
 
-def _record(config: DemoConfig, fps: float, scratch: Path, book: TestBook,
-            progress: DemoProgress) -> Recorded:
+def _record(
+    config: DemoConfig, fps: float, scratch: Path, book: TestBook, progress: DemoProgress
+) -> Recorded:
     """Serve, capture and play every session; adds the capture test (test 1)."""
     catalog = book.catalog
     path = config.media.name
@@ -185,22 +185,31 @@ def _record(config: DemoConfig, fps: float, scratch: Path, book: TestBook,
         else:
             standard_capture = _start_capture(config, port, standard_stage.path, standard_stage)
         sleep = _sleeper(progress, capture)
-        capture_test = book.add("capture", capture is not None,
-                                stage.describe(catalog) or
-                                catalog.t("obs.capture_started", interface=config.interface),
-                                port=port)
+        capture_test = book.add(
+            "capture",
+            capture is not None,
+            stage.describe(catalog) or catalog.t("obs.capture_started", interface=config.interface),
+            port=port,
+        )
         outcomes: dict[str, PlaybackOutcome] = {}
         for transport in ("udp", "tcp"):
             label = transport.upper()
             progress.step(catalog.t("demo.session", transport=label))
-            outcomes[label] = run_script(LOOPBACK, port, path, standard_script(config.timings),
-                                         transport=transport, sleep=sleep)
+            outcomes[label] = run_script(
+                LOOPBACK,
+                port,
+                path,
+                standard_script(config.timings),
+                transport=transport,
+                sleep=sleep,
+            )
         _stop_capture(standard_capture, standard_stage)
         progress.step(catalog.t("demo.negative"))
         negatives = run_all(LOOPBACK, port, url)
         progress.step(catalog.t("demo.lab"))
-        outcomes["lab"] = run_script(LOOPBACK, port, path, lab_script(config.lab_seconds),
-                                     dialect="lab", sleep=sleep)
+        outcomes["lab"] = run_script(
+            LOOPBACK, port, path, lab_script(config.lab_seconds), dialect="lab", sleep=sleep
+        )
         _stop_capture(capture, stage)
     if stage.summary is not None or stage.stop_error:
         capture_test.observed = stage.describe(catalog) or capture_test.observed
@@ -209,9 +218,14 @@ def _record(config: DemoConfig, fps: float, scratch: Path, book: TestBook,
     return Recorded(url, port, outcomes, negatives, stage, standard_stage)
 
 
-def _judge(recorded: Recorded, config: DemoConfig, fps: float, book: TestBook,
-           analysis: AnalysedCapture | None, standard: AnalysedCapture | None,
-           ) -> dict[str, list[NumberedFrame]]:
+def _judge(
+    recorded: Recorded,
+    config: DemoConfig,
+    fps: float,
+    book: TestBook,
+    analysis: AnalysedCapture | None,
+    standard: AnalysedCapture | None,
+) -> dict[str, list[NumberedFrame]]:
     """Add the tests of every session, refusal and capture check, in scenario order."""
     check = analysis.check if analysis is not None else None
     judge = PlaybackJudge(book, fps, config.timings)
@@ -222,12 +236,16 @@ def _judge(recorded: Recorded, config: DemoConfig, fps: float, book: TestBook,
         frames[label] = judge.judge(outcome, label, wire)
     judge_negative(book, recorded.negatives)
     lab = recorded.outcomes["lab"]
-    lab_wire = (session_steps(check, lab.session_id, ["SETUP", "PLAY", "TEARDOWN"])
-                if check else {})
+    lab_wire = session_steps(check, lab.session_id, ["SETUP", "PLAY", "TEARDOWN"]) if check else {}
     frames["lab"] = judge_lab(book, lab, config.lab_seconds, lab_wire)
     stage = recorded.stage
-    judge_capture(book, stage if stage.summary is not None else None, analysis,
-                  expected_sessions=len(recorded.outcomes), standard=standard)
+    judge_capture(
+        book,
+        stage if stage.summary is not None else None,
+        analysis,
+        expected_sessions=len(recorded.outcomes),
+        standard=standard,
+    )
     return frames
 
 
@@ -243,10 +261,14 @@ def run_demo(config: DemoConfig, progress: DemoProgress | None = None) -> DemoRe
     try:
         recorded = _record(config, fps, scratch, book, progress)
         progress.step(catalog.t("demo.check"))
-        analysis = (analyse_capture(recorded.stage.path)
-                    if recorded.stage.summary is not None else None)
-        standard = (analyse_capture(recorded.standard_stage.path, tshark=False)
-                    if recorded.standard_stage.summary is not None else None)
+        analysis = (
+            analyse_capture(recorded.stage.path) if recorded.stage.summary is not None else None
+        )
+        standard = (
+            analyse_capture(recorded.standard_stage.path, tshark=False)
+            if recorded.standard_stage.summary is not None
+            else None
+        )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     frames = _judge(recorded, config, fps, book, analysis, standard)
@@ -260,8 +282,11 @@ def run_demo(config: DemoConfig, progress: DemoProgress | None = None) -> DemoRe
             picks = _screenshot_picks(label, recorded.outcomes[label], frames[label], catalog)
             shots += make_screenshots(picks, source, folder, label.lower())
     notes = [
-        catalog.t("demo.note_sample", clip=sample.describe(),
-                  made=catalog.t("demo.made" if made else "demo.found")),
+        catalog.t(
+            "demo.note_sample",
+            clip=sample.describe(),
+            made=catalog.t("demo.made" if made else "demo.found"),
+        ),
         catalog.t("demo.note_server", url=recorded.url),
         catalog.t("demo.note_standard"),
     ]

@@ -57,8 +57,9 @@ def _wire(exchange: Exchange) -> WireExchange:
     )
 
 
-def session_steps(check: CheckResult, session_id: str | None,
-                  steps: list[str]) -> dict[str, WireExchange]:
+def session_steps(
+    check: CheckResult, session_id: str | None, steps: list[str]
+) -> dict[str, WireExchange]:
     """Match ``steps`` (names of STEP_METHODS) to the exchanges of the connection that
     carried ``session_id``; steps with no captured exchange are left out."""
     if not session_id:

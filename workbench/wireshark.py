@@ -37,9 +37,7 @@ def wireshark_command(
     capture: Path, udp_ports: list[int] | None = None, rtsp_ports: list[int] | None = None
 ) -> str:
     """The shell command line that opens ``capture`` in Wireshark with RTP decoded."""
-    return shlex.join(
-        ["wireshark", "-r", str(capture), *wireshark_options(udp_ports, rtsp_ports)]
-    )
+    return shlex.join(["wireshark", "-r", str(capture), *wireshark_options(udp_ports, rtsp_ports)])
 
 
 @dataclass(frozen=True)
@@ -59,8 +57,18 @@ def check_with_tshark(
     tshark = shutil.which("tshark")
     if tshark is None:
         return TsharkCheck(False, False, 0, "tshark is not installed")
-    command = [tshark, "-r", str(capture), *wireshark_options(udp_ports, rtsp_ports), "-Y", "rtp", "-T",
-               "fields", "-e", "frame.number"]
+    command = [
+        tshark,
+        "-r",
+        str(capture),
+        *wireshark_options(udp_ports, rtsp_ports),
+        "-Y",
+        "rtp",
+        "-T",
+        "fields",
+        "-e",
+        "frame.number",
+    ]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=TSHARK_TIMEOUT)
     except subprocess.TimeoutExpired:

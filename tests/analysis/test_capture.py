@@ -62,10 +62,18 @@ def test_filter_keeps_every_fragment_of_a_negotiated_datagram_only():
     f = SessionFlowFilter(8554)
     for p in b.packets:
         f.accept(bytes(p))
-    wanted = Ether() / IP(src=b.server.ip, dst=b.client.ip, id=7) / UDP(
-        sport=6000, dport=5000) / (b"\x80\x1a" + bytes(3000))
-    noise = Ether() / IP(src=b.server.ip, dst=b.client.ip, id=8) / UDP(
-        sport=7001, dport=7000) / bytes(3000)
+    wanted = (
+        Ether()
+        / IP(src=b.server.ip, dst=b.client.ip, id=7)
+        / UDP(sport=6000, dport=5000)
+        / (b"\x80\x1a" + bytes(3000))
+    )
+    noise = (
+        Ether()
+        / IP(src=b.server.ip, dst=b.client.ip, id=8)
+        / UDP(sport=7001, dport=7000)
+        / bytes(3000)
+    )
     kept = [f.accept(bytes(frag)) for frag in fragment(wanted, fragsize=1000)]
     dropped = [f.accept(bytes(frag)) for frag in fragment(noise, fragsize=1000)]
     assert len(kept) == 4 and all(kept)
@@ -73,8 +81,9 @@ def test_filter_keeps_every_fragment_of_a_negotiated_datagram_only():
 
 
 def _bpf(frame, pkttype=0, drop_outgoing=True, port=8554):
-    return capture_bpf.run(capture_bpf.session_filter(port, drop_outgoing=drop_outgoing),
-                           bytes(frame), pkttype)
+    return capture_bpf.run(
+        capture_bpf.session_filter(port, drop_outgoing=drop_outgoing), bytes(frame), pkttype
+    )
 
 
 def test_kernel_filter_program_accepts_and_drops_the_right_frames():
@@ -89,8 +98,7 @@ def test_kernel_filter_program_accepts_and_drops_the_right_frames():
     assert _bpf(Ether() / IP(frag=100, proto=17) / bytes(20)) > 0
     # Outgoing copies go only when asked (on loopback devices).
     assert _bpf(Ether() / ip / UDP(), pkttype=capture_bpf.PACKET_OUTGOING) == 0
-    assert _bpf(Ether() / ip / UDP(), pkttype=capture_bpf.PACKET_OUTGOING,
-                drop_outgoing=False) > 0
+    assert _bpf(Ether() / ip / UDP(), pkttype=capture_bpf.PACKET_OUTGOING, drop_outgoing=False) > 0
     # A TCP header with options moves the ports' offset with IHL: still found.
     assert _bpf(Ether() / IP(options=[IPOption_NOP()] * 4) / TCP(dport=8554)) > 0
     assert _bpf(Ether(type=0x0800) / b"\x45") == 0  # truncated: the load runs past the end
@@ -108,7 +116,9 @@ def test_kernel_filter_attaches_to_a_real_socket():
 
 def test_transport_ports_and_frame_parsing_edge_cases():
     assert transport_ports(b"RTP/AVP;unicast;client_port=5000-5001;server_port=6000") == {
-        "client_port": (5000, 5001), "server_port": (6000, 6001)}
+        "client_port": (5000, 5001),
+        "server_port": (6000, 6001),
+    }
     assert transport_ports(b"RTP/AVP/TCP;interleaved=0-1") == {}
     assert parse_frame(b"") is None
     assert parse_frame(b"\x00" * 12 + b"\x08\x06" + b"\x00" * 28) is None  # ARP
@@ -182,9 +192,17 @@ def _play_session(listener: socket.socket, n_rtp: int) -> dict:
     """A SETUP exchange over TCP, then RTP/RTCP on the negotiated ports, plus UDP noise."""
     rtsp_port = listener.getsockname()[1]
     c_rtp, c_rtcp, s_rtp, s_rtcp, noise_rx, noise_tx = (_udp() for _ in range(6))
-    ports = {name: s.getsockname()[1] for name, s in
-             [("c_rtp", c_rtp), ("c_rtcp", c_rtcp), ("s_rtp", s_rtp), ("s_rtcp", s_rtcp),
-              ("noise_rx", noise_rx), ("noise_tx", noise_tx)]}
+    ports = {
+        name: s.getsockname()[1]
+        for name, s in [
+            ("c_rtp", c_rtp),
+            ("c_rtcp", c_rtcp),
+            ("s_rtp", s_rtp),
+            ("s_rtcp", s_rtcp),
+            ("noise_rx", noise_rx),
+            ("noise_tx", noise_tx),
+        ]
+    }
     transport = f"RTP/AVP;unicast;client_port={ports['c_rtp']}-{ports['c_rtcp']}"
     reply_transport = transport + f";server_port={ports['s_rtp']}-{ports['s_rtcp']}"
     accepted = {}
@@ -192,25 +210,33 @@ def _play_session(listener: socket.socket, n_rtp: int) -> dict:
     def serve():
         conn, _ = listener.accept()
         conn.recv(4096)
-        conn.sendall(f"RTSP/1.0 200 OK\r\nCSeq: 1\r\nSession: 12345678\r\n"
-                     f"Transport: {reply_transport}\r\n\r\n".encode())
+        conn.sendall(
+            f"RTSP/1.0 200 OK\r\nCSeq: 1\r\nSession: 12345678\r\n"
+            f"Transport: {reply_transport}\r\n\r\n".encode()
+        )
         accepted["conn"] = conn
 
     server = threading.Thread(target=serve)
     server.start()
     client = socket.create_connection(("127.0.0.1", rtsp_port))
     noise_tx.sendto(b"noise before", ("127.0.0.1", ports["noise_rx"]))
-    client.sendall(f"SETUP rtsp://127.0.0.1:{rtsp_port}/clip/track0 RTSP/1.0\r\nCSeq: 1\r\n"
-                   f"Transport: {transport}\r\n\r\n".encode())
+    client.sendall(
+        f"SETUP rtsp://127.0.0.1:{rtsp_port}/clip/track0 RTSP/1.0\r\nCSeq: 1\r\n"
+        f"Transport: {transport}\r\n\r\n".encode()
+    )
     reply = client.recv(4096)
     server.join()
     assert b"200 OK" in reply
     for seq in range(n_rtp):
         s_rtp.sendto(valid_rtp_jpeg(sequence=seq), ("127.0.0.1", ports["c_rtp"]))
         noise_tx.sendto(b"noise %d" % seq, ("127.0.0.1", ports["noise_rx"]))
-    sr = RTCP(packet_type=200, sourcesync=0x11223344,
-              sender_info=SenderInfo(ntp_timestamp=1, rtp_timestamp=2,
-                                     sender_packet_count=n_rtp, sender_octet_count=3))
+    sr = RTCP(
+        packet_type=200,
+        sourcesync=0x11223344,
+        sender_info=SenderInfo(
+            ntp_timestamp=1, rtp_timestamp=2, sender_packet_count=n_rtp, sender_octet_count=3
+        ),
+    )
     s_rtcp.sendto(bytes(sr), ("127.0.0.1", ports["c_rtcp"]))
     c_rtcp.sendto(bytes(RTCP(packet_type=201, sourcesync=5)), ("127.0.0.1", ports["s_rtcp"]))
     client.close()
@@ -238,8 +264,11 @@ def test_live_capture_keeps_exactly_the_negotiated_flows_once(tmp_path):
     assert summary.kernel_drops == 0
     packets = rdpcap(str(out))
     assert len(packets) == summary.packets_written
-    allowed_udp = {(ports["s_rtp"], ports["c_rtp"]), (ports["s_rtcp"], ports["c_rtcp"]),
-                   (ports["c_rtcp"], ports["s_rtcp"])}
+    allowed_udp = {
+        (ports["s_rtp"], ports["c_rtp"]),
+        (ports["s_rtcp"], ports["c_rtcp"]),
+        (ports["c_rtcp"], ports["s_rtcp"]),
+    }
     udp = [p for p in packets if p.haslayer("UDP")]
     tcp = [p for p in packets if p.haslayer("TCP")]
     assert len(udp) + len(tcp) == len(packets)
@@ -254,8 +283,9 @@ def test_live_capture_keeps_exactly_the_negotiated_flows_once(tmp_path):
 
     require_tool("tshark")
     decode = [] if rtsp_port in (554, 8554) else ["-d", f"tcp.port=={rtsp_port},rtsp"]
-    result = subprocess.run(["tshark", "-r", str(out), *decode, "-Y", "rtp"],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        ["tshark", "-r", str(out), *decode, "-Y", "rtp"], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     assert len(result.stdout.splitlines()) == n_rtp
 
@@ -264,8 +294,9 @@ def test_live_capture_keeps_exactly_the_negotiated_flows_once(tmp_path):
 def test_live_capture_stops_by_itself_at_count(tmp_path):
     require_raw_socket()
     listener = _rtsp_listener()
-    cap = Capture(interface="lo", rtsp_port=listener.getsockname()[1],
-                  output=tmp_path / "count.pcap", count=5)
+    cap = Capture(
+        interface="lo", rtsp_port=listener.getsockname()[1], output=tmp_path / "count.pcap", count=5
+    )
     cap.start()
     _play_session(listener, 10)
     listener.close()
@@ -283,8 +314,12 @@ def test_cli_capture_for_a_duration_prints_counts(tmp_path, capsys):
     port = listener.getsockname()[1]
     sender = threading.Thread(target=lambda: (time.sleep(0.3), _play_session(listener, 3)))
     sender.start()
-    assert _run_cli(["capture", "-i", "lo", "--rtsp-port", str(port), "--duration", "1.5",
-                     "-o", str(out)]) == 0
+    assert (
+        _run_cli(
+            ["capture", "-i", "lo", "--rtsp-port", str(port), "--duration", "1.5", "-o", str(out)]
+        )
+        == 0
+    )
     sender.join()
     listener.close()
     printed = capsys.readouterr().out
@@ -318,25 +353,45 @@ _PORTS = st.one_of(st.sampled_from([8554, 5000, 5001, 6000, 6001]), st.integers(
 
 
 @settings(max_examples=300, deadline=None)
-@given(proto=st.sampled_from(["tcp", "udp", "icmp"]), sport=_PORTS, dport=_PORTS,
-       vlan=st.booleans(), ipv6=st.booleans(), frag=st.sampled_from([0, 0, 1, 2]),
-       options=st.integers(0, 3), payload=st.binary(max_size=40))
+@given(
+    proto=st.sampled_from(["tcp", "udp", "icmp"]),
+    sport=_PORTS,
+    dport=_PORTS,
+    vlan=st.booleans(),
+    ipv6=st.booleans(),
+    frag=st.sampled_from([0, 0, 1, 2]),
+    options=st.integers(0, 3),
+    payload=st.binary(max_size=40),
+)
 def test_kernel_filter_never_drops_what_the_session_filter_keeps(
-        proto, sport, dport, vlan, ipv6, frag, options, payload):
+    proto, sport, dport, vlan, ipv6, frag, options, payload
+):
     f, b = _trained_filter()
-    l4 = {"tcp": TCP(sport=sport, dport=dport), "udp": UDP(sport=sport, dport=dport),
-          "icmp": ICMP()}[proto]
+    l4 = {
+        "tcp": TCP(sport=sport, dport=dport),
+        "udp": UDP(sport=sport, dport=dport),
+        "icmp": ICMP(),
+    }[proto]
     if ipv6:
         l3 = IPv6(src="::1", dst="::1")
     else:
-        l3 = IP(src=b.server.ip, dst=b.client.ip, id=99, options=[IPOption_NOP()] * options,
-                flags="MF" if frag else 0, frag=0 if frag < 2 else 50)
+        l3 = IP(
+            src=b.server.ip,
+            dst=b.client.ip,
+            id=99,
+            options=[IPOption_NOP()] * options,
+            flags="MF" if frag else 0,
+            frag=0 if frag < 2 else 50,
+        )
     frame = Ether() / Dot1Q() / l3 / l4 / payload if vlan else Ether() / l3 / l4 / payload
     data = bytes(frame)
     if frag == 2:
         # A later fragment of a datagram whose first fragment was kept.
-        first = IP(src=b.server.ip, dst=b.client.ip, id=99, flags="MF") / UDP(
-            sport=6000, dport=5000) / payload
+        first = (
+            IP(src=b.server.ip, dst=b.client.ip, id=99, flags="MF")
+            / UDP(sport=6000, dport=5000)
+            / payload
+        )
         f.accept(bytes(Ether() / first))
     keep = f.accept(data)
     kernel = capture_bpf.run(capture_bpf.session_filter(8554, drop_outgoing=True), data)
@@ -350,8 +405,9 @@ def test_filters_take_arbitrary_bytes(data):
     f.accept(data)
     f.accept(b"\x00" * 12 + b"\x08\x00" + data)
     capture_bpf.run(capture_bpf.session_filter(8554, drop_outgoing=True), data)
-    capture_bpf.run(capture_bpf.session_filter(8554, drop_outgoing=True),
-                    b"\x00" * 12 + b"\x08\x00" + data)
+    capture_bpf.run(
+        capture_bpf.session_filter(8554, drop_outgoing=True), b"\x00" * 12 + b"\x08\x00" + data
+    )
 
 
 @pytest.mark.capture
@@ -382,8 +438,9 @@ def test_life_cycle_misuse_is_a_clear_error(tmp_path):
 @pytest.mark.capture
 def test_cli_names_a_bad_interface(tmp_path, capsys):
     require_raw_socket()
-    assert _run_cli(["capture", "-i", "nosuch0", "--count", "1",
-                     "-o", str(tmp_path / "x.pcap")]) == 2
+    assert (
+        _run_cli(["capture", "-i", "nosuch0", "--count", "1", "-o", str(tmp_path / "x.pcap")]) == 2
+    )
     assert "nosuch0" in capsys.readouterr().err
 
 
@@ -424,8 +481,9 @@ def test_gso_split_leaves_other_frames_alone():
 
 def test_filter_follows_several_sessions_at_once():
     first = SessionBuilder(client_tcp_port=40001, client_rtp_port=5000, server_rtp_port=6000)
-    second = SessionBuilder(client_tcp_port=40002, client_rtp_port=5100, server_rtp_port=6100,
-                            client_ip="10.0.0.3")
+    second = SessionBuilder(
+        client_tcp_port=40002, client_rtp_port=5100, server_rtp_port=6100, client_ip="10.0.0.3"
+    )
     for b in (first, second):
         b.start()
     f = SessionFlowFilter(8554)
@@ -445,8 +503,9 @@ def test_filter_follows_several_sessions_at_once():
 def test_a_failing_disk_stops_the_capture_with_a_clear_error(tmp_path):
     require_raw_socket()
     listener = _rtsp_listener()
-    cap = Capture(interface="lo", rtsp_port=listener.getsockname()[1],
-                  output=tmp_path / "full.pcap").start()
+    cap = Capture(
+        interface="lo", rtsp_port=listener.getsockname()[1], output=tmp_path / "full.pcap"
+    ).start()
 
     def disk_full(frame, timestamp):
         raise OSError(28, "No space left on device")

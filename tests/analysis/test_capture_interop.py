@@ -39,9 +39,25 @@ def _tshark_jpeg_rtp_sequences(pcap, rtsp_port: int) -> list[int]:
     The RTSP port is named because Wireshark knows RTSP only on 554/8554; the RTP is then
     found through the SETUP exchange, with no "Decode As" for RTP.
     """
-    out = subprocess.run(["tshark", "-r", str(pcap), "-d", f"tcp.port=={rtsp_port},rtsp",
-                          "-Y", "rtp.p_type == 26", "-T", "fields", "-e", "rtp.seq"],
-                         capture_output=True, text=True, timeout=60, check=True).stdout
+    out = subprocess.run(
+        [
+            "tshark",
+            "-r",
+            str(pcap),
+            "-d",
+            f"tcp.port=={rtsp_port},rtsp",
+            "-Y",
+            "rtp.p_type == 26",
+            "-T",
+            "fields",
+            "-e",
+            "rtp.seq",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
     return [int(seq) for line in out.split() for seq in line.split(",")]
 
 
@@ -65,18 +81,43 @@ def _interleaved_rtp_sequences(packets, rtsp_port: int) -> list[int]:
     return sequences
 
 
-_FIELDS = ["frame.number", "rtp.seq", "rtp.timestamp", "rtp.ssrc", "rtp.marker", "rtp.p_type",
-           "jpeg.main_hdr.offset", "jpeg.main_hdr.type", "jpeg.main_hdr.q",
-           "jpeg.main_hdr.width", "jpeg.main_hdr.height", "jpeg.qtable_hdr.length"]
+_FIELDS = [
+    "frame.number",
+    "rtp.seq",
+    "rtp.timestamp",
+    "rtp.ssrc",
+    "rtp.marker",
+    "rtp.p_type",
+    "jpeg.main_hdr.offset",
+    "jpeg.main_hdr.type",
+    "jpeg.main_hdr.q",
+    "jpeg.main_hdr.width",
+    "jpeg.main_hdr.height",
+    "jpeg.qtable_hdr.length",
+]
 
 
 def _assert_fields_agree_with_tshark(pcap, rtsp_port: int) -> int:
     """Our Scapy layers and tshark read the same RTP and RFC 2435 fields, packet by packet
     (UDP captures: one RTP packet per frame). Returns the number of packets compared."""
-    out = subprocess.run(["tshark", "-r", str(pcap), "-d", f"tcp.port=={rtsp_port},rtsp",
-                          "-Y", "rtp.p_type == 26 && udp", "-T", "fields",
-                          *[arg for f in _FIELDS for arg in ("-e", f)]],
-                         capture_output=True, text=True, timeout=60, check=True).stdout
+    out = subprocess.run(
+        [
+            "tshark",
+            "-r",
+            str(pcap),
+            "-d",
+            f"tcp.port=={rtsp_port},rtsp",
+            "-Y",
+            "rtp.p_type == 26 && udp",
+            "-T",
+            "fields",
+            *[arg for f in _FIELDS for arg in ("-e", f)],
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
     packets = decode_negotiated_flows(rdpcap(str(pcap)))
     compared = 0
     for line in out.splitlines():
@@ -85,10 +126,23 @@ def _assert_fields_agree_with_tshark(pcap, rtsp_port: int) -> int:
         pkt = packets[number - 1]
         rtp, jpeg = pkt[RTP], pkt[JPEG]
         qt = pkt[JPEGQuantizationTable].length if JPEGQuantizationTable in pkt else None
-        ours = [rtp.sequence, rtp.timestamp, rtp.sourcesync, rtp.marker, rtp.payload_type,
-                jpeg.offset, jpeg.type, jpeg.q, jpeg.width_pixels, jpeg.height_pixels, qt]
-        theirs = [int(v, 0) if v not in ("", "False", "True") else
-                  {"": None, "False": 0, "True": 1}[v] for v in values[1:]]
+        ours = [
+            rtp.sequence,
+            rtp.timestamp,
+            rtp.sourcesync,
+            rtp.marker,
+            rtp.payload_type,
+            jpeg.offset,
+            jpeg.type,
+            jpeg.q,
+            jpeg.width_pixels,
+            jpeg.height_pixels,
+            qt,
+        ]
+        theirs = [
+            int(v, 0) if v not in ("", "False", "True") else {"": None, "False": 0, "True": 1}[v]
+            for v in values[1:]
+        ]
         assert ours == theirs, f"packet {number}: ours {ours} tshark {theirs}"
         compared += 1
     return compared
@@ -100,9 +154,25 @@ def test_capture_of_ffmpeg_playing_from_our_server(server_port, transport, tmp_p
     require_tool("ffmpeg", "tshark")
     pcap = tmp_path / f"{transport}.pcap"
     with Capture("lo", server_port, pcap) as cap:
-        subprocess.run(["ffmpeg", "-v", "error", "-rtsp_transport", transport, "-i",
-                        f"rtsp://127.0.0.1:{server_port}/movie.Mjpeg", "-t", "1", "-f", "null",
-                        "-"], check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            [
+                "ffmpeg",
+                "-v",
+                "error",
+                "-rtsp_transport",
+                transport,
+                "-i",
+                f"rtsp://127.0.0.1:{server_port}/movie.Mjpeg",
+                "-t",
+                "1",
+                "-f",
+                "null",
+                "-",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
         time.sleep(0.1)
     summary = cap.stop()
     assert summary.kernel_drops == 0
@@ -115,8 +185,9 @@ def test_capture_of_ffmpeg_playing_from_our_server(server_port, transport, tmp_p
         # Every UDP datagram kept is RTP or RTCP of the session (ffmpeg also sends one
         # empty RTP packet to open NAT bindings).
         assert all(UDP not in p or RTP in p or RTCP in p for p in packets)
-        sequences = [p[RTP].sequence for p in packets
-                     if UDP in p and RTP in p and p[RTP].payload_type == 26]
+        sequences = [
+            p[RTP].sequence for p in packets if UDP in p and RTP in p and p[RTP].payload_type == 26
+        ]
         # UDP GSO super-datagrams were cut: each packet is one RTP packet of <= the MTU.
         assert all(len(p[UDP]) <= 1400 for p in packets if UDP in p)
     else:
@@ -142,9 +213,25 @@ def test_capture_of_ffmpeg_playing_from_gstreamer(gst_port, tmp_path):
     require_tool("ffmpeg", "tshark")
     pcap = tmp_path / "gst.pcap"
     with Capture("lo", gst_port, pcap) as cap:
-        subprocess.run(["ffmpeg", "-v", "error", "-rtsp_transport", "udp", "-i",
-                        f"rtsp://127.0.0.1:{gst_port}/clip", "-t", "1", "-f", "null", "-"],
-                       check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            [
+                "ffmpeg",
+                "-v",
+                "error",
+                "-rtsp_transport",
+                "udp",
+                "-i",
+                f"rtsp://127.0.0.1:{gst_port}/clip",
+                "-t",
+                "1",
+                "-f",
+                "null",
+                "-",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
         time.sleep(0.1)
     summary = cap.stop()
     assert summary.kernel_drops == 0

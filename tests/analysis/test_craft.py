@@ -205,8 +205,13 @@ def test_tshark_decodes_the_crafted_session_without_decode_as(tmp_path):
     n_rtp = sum(len(f) for f in frames)
 
     def count(display_filter: str, pcap: Path = path) -> int:
-        out = subprocess.run(["tshark", "-r", str(pcap), "-Y", display_filter],
-                             capture_output=True, text=True, check=True, timeout=60).stdout
+        out = subprocess.run(
+            ["tshark", "-r", str(pcap), "-Y", display_filter],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout
         return len(out.splitlines())
 
     assert count("rtp") == n_rtp
@@ -245,8 +250,9 @@ def test_rtsp_defect_knobs(tmp_path):
     b.setup()
     b.play(reply_session="OTHER")
     (bare,) = b.frame(include_qtable=False)
-    text = b"".join(bytes(p[TCP].payload) for p in rdpcap(str(b.write(tmp_path / "r.pcap")))
-                    if TCP in p)
+    text = b"".join(
+        bytes(p[TCP].payload) for p in rdpcap(str(b.write(tmp_path / "r.pcap"))) if TCP in p
+    )
     assert b"CSeq: 99\r\n" in text and b"Content-Length: 50\r\n\r\nv=0" in text
     assert b"PLAY" in text and b"Session: OTHER\r\n" in text
     rtp = _rtp_packets(tmp_path / "r.pcap")
@@ -264,7 +270,8 @@ def test_malformed_rtcp_datagrams_have_their_defect():
     assert all(data != valid for data in m.values())
     assert m["wrong_version"][0] >> 6 == 1
     assert (struct.unpack_from("!H", m["length_beyond_datagram"], 2)[0] + 1) * 4 > len(
-        m["length_beyond_datagram"])
+        m["length_beyond_datagram"]
+    )
     assert struct.unpack_from("!H", m["length_too_small"], 2)[0] == 0
     assert m["compound_starts_with_sdes"][1] == 202
     assert m["report_count_beyond_length"][0] & 0x1F == 31

@@ -33,15 +33,27 @@ from analysis.layers import (
 )
 
 
-def _rtp_header(pt: int = 26, marker: int = 1, seq: int = 7, ts: int = 9000,
-                ssrc: int = 0xDEADBEEF, first: int = 0x80) -> bytes:
+def _rtp_header(
+    pt: int = 26,
+    marker: int = 1,
+    seq: int = 7,
+    ts: int = 9000,
+    ssrc: int = 0xDEADBEEF,
+    first: int = 0x80,
+) -> bytes:
     return struct.pack("!BBHII", first, (marker << 7) | pt, seq, ts, ssrc)
 
 
 def test_rtp_jpeg_main_and_qtable_headers_field_by_field():
     qt = bytes(range(128))
-    raw = (_rtp_header() + bytes([0, 0, 0, 0, 1, 255, 80, 60])
-           + bytes([0, 0]) + struct.pack("!H", 128) + qt + b"\x12\x34scan")
+    raw = (
+        _rtp_header()
+        + bytes([0, 0, 0, 0, 1, 255, 80, 60])
+        + bytes([0, 0])
+        + struct.pack("!H", 128)
+        + qt
+        + b"\x12\x34scan"
+    )
     pkt = RTP(raw)
     assert (pkt.version, pkt.marker, pkt.payload_type) == (2, 1, 26)
     assert (pkt.sequence, pkt.timestamp, pkt.sourcesync) == (7, 9000, 0xDEADBEEF)
@@ -79,9 +91,15 @@ def test_low_q_has_no_qtable_header():
 
 
 def test_restart_marker_header_for_types_64_to_127_then_qtable():
-    raw = (_rtp_header() + bytes([0, 0, 0, 0, 65, 255, 40, 30])
-           + struct.pack("!HH", 4, 0xC000 | 0x3FFF)
-           + bytes([0, 1]) + struct.pack("!H", 3) + b"abc" + b"scan")
+    raw = (
+        _rtp_header()
+        + bytes([0, 0, 0, 0, 65, 255, 40, 30])
+        + struct.pack("!HH", 4, 0xC000 | 0x3FFF)
+        + bytes([0, 1])
+        + struct.pack("!H", 3)
+        + b"abc"
+        + b"scan"
+    )
     pkt = RTP(raw)
     rst = pkt[JPEGRestartMarker]
     assert (rst.restart_interval, rst.first, rst.last, rst.restart_count) == (4, 1, 1, 0x3FFF)
@@ -91,8 +109,12 @@ def test_restart_marker_header_for_types_64_to_127_then_qtable():
 
 
 def test_restart_marker_without_qtable_on_later_fragment():
-    raw = (_rtp_header() + bytes([0, 0, 0, 100, 64, 255, 40, 30])
-           + struct.pack("!HH", 8, 0x8005) + b"scan")
+    raw = (
+        _rtp_header()
+        + bytes([0, 0, 0, 100, 64, 255, 40, 30])
+        + struct.pack("!HH", 8, 0x8005)
+        + b"scan"
+    )
     pkt = RTP(raw)
     rst = pkt[JPEGRestartMarker]
     assert (rst.first, rst.last, rst.restart_count) == (1, 0, 5)
@@ -100,7 +122,12 @@ def test_restart_marker_without_qtable_on_later_fragment():
 
 
 def test_qtable_length_beyond_packet_keeps_what_is_there():
-    raw = _rtp_header() + bytes([0, 0, 0, 0, 1, 255, 80, 60, 0, 0]) + struct.pack("!H", 4000) + b"x" * 10
+    raw = (
+        _rtp_header()
+        + bytes([0, 0, 0, 0, 1, 255, 80, 60, 0, 0])
+        + struct.pack("!H", 4000)
+        + b"x" * 10
+    )
     pkt = RTP(raw)
     assert pkt[JPEGQuantizationTable].length == 4000
     assert pkt[JPEGQuantizationTable].tables == b"x" * 10
@@ -122,10 +149,13 @@ def test_rtp_padding_count_beyond_payload_kept_as_payload():
 
 
 def test_build_then_dissect_round_trip():
-    built = (RTP(payload_type=26, sequence=65535, timestamp=2**32 - 1, sourcesync=1, marker=1)
-             / JPEG(type=65, q=200, width=255, height=1)
-             / JPEGRestartMarker(restart_interval=2, first=0, last=1, restart_count=9)
-             / JPEGQuantizationTable(precision=3, tables=bytes(256)) / Raw(b"scan"))
+    built = (
+        RTP(payload_type=26, sequence=65535, timestamp=2**32 - 1, sourcesync=1, marker=1)
+        / JPEG(type=65, q=200, width=255, height=1)
+        / JPEGRestartMarker(restart_interval=2, first=0, last=1, restart_count=9)
+        / JPEGQuantizationTable(precision=3, tables=bytes(256))
+        / Raw(b"scan")
+    )
     raw = bytes(built)
     again = RTP(raw)
     assert bytes(again) == raw
@@ -135,13 +165,25 @@ def test_build_then_dissect_round_trip():
 
 
 def test_rtcp_compound_split_and_read():
-    sr = RTCP(packet_type=200, count=1, sourcesync=0x11,
-              sender_info=SenderInfo(ntp_timestamp=5, rtp_timestamp=6, sender_packet_count=7,
-                                     sender_octet_count=8),
-              report_blocks=[ReceptionReport(sourcesync=0x22, fraction_lost=1,
-                                             cumulative_lost=2, highest_seqnum_recv=3,
-                                             interarrival_jitter=4, last_SR_timestamp=5,
-                                             delay_since_last_SR=6)])
+    sr = RTCP(
+        packet_type=200,
+        count=1,
+        sourcesync=0x11,
+        sender_info=SenderInfo(
+            ntp_timestamp=5, rtp_timestamp=6, sender_packet_count=7, sender_octet_count=8
+        ),
+        report_blocks=[
+            ReceptionReport(
+                sourcesync=0x22,
+                fraction_lost=1,
+                cumulative_lost=2,
+                highest_seqnum_recv=3,
+                interarrival_jitter=4,
+                last_SR_timestamp=5,
+                delay_since_last_SR=6,
+            )
+        ],
+    )
     bye = RTCP(packet_type=203, count=2, bye_sources=[0x11, 0x33])
     app = RTCP(packet_type=204, count=0, app_source=0x44, app_name=b"TEST", trailer=b"data")
     raw = bytes(sr / bye / app)
@@ -154,14 +196,20 @@ def test_rtcp_compound_split_and_read():
     assert first.report_blocks[0].highest_seqnum_recv == 3
     assert packets[1].bye_sources == [0x11, 0x33]
     assert (packets[2].app_source, packets[2].app_name, packets[2].trailer) == (
-        0x44, b"TEST", b"data")
+        0x44,
+        b"TEST",
+        b"data",
+    )
 
 
 def test_interleaved_frames_rtp_even_rtcp_odd_then_message():
     rtp = RTP(payload_type=26, sequence=3) / JPEG(q=20) / b"x"
     rtcp = RTCP(packet_type=201, sourcesync=9)
-    data = (bytes(RTSPInterleaved(channel=2) / rtp) + bytes(RTSPInterleaved(channel=3) / rtcp)
-            + b"RTSP/1.0 200 OK\r\nCSeq: 4\r\n\r\n")
+    data = (
+        bytes(RTSPInterleaved(channel=2) / rtp)
+        + bytes(RTSPInterleaved(channel=3) / rtcp)
+        + b"RTSP/1.0 200 OK\r\nCSeq: 4\r\n\r\n"
+    )
     pkt = RTSPOverTCP(data)
     assert isinstance(pkt, RTSPInterleaved)
     assert (pkt.channel, pkt.length) == (2, len(bytes(rtp)))
@@ -220,16 +268,22 @@ def test_arbitrary_rtcp_and_interleaved_never_crash(data):
     RTSPOverTCP(b"$" + data).summary()
 
 
-@pytest.mark.parametrize("q, offset, expected", [(255, 0, True), (128, 0, True),
-                                                 (127, 0, False), (255, 1, False)])
+@pytest.mark.parametrize(
+    "q, offset, expected", [(255, 0, True), (128, 0, True), (127, 0, False), (255, 1, False)]
+)
 def test_qtable_presence_rule(q, offset, expected):
     raw = _rtp_header() + bytes([0]) + offset.to_bytes(3, "big") + bytes([1, q, 1, 1]) + bytes(8)
     assert (JPEGQuantizationTable in RTP(raw)) is expected
 
 
 def test_header_extension_then_jpeg():
-    raw = (_rtp_header(first=0x90) + struct.pack("!HH", 0xBEDE, 1) + b"\x01\x02\x03\x04"
-           + bytes([0, 0, 0, 9, 1, 60, 80, 60]) + b"scan")
+    raw = (
+        _rtp_header(first=0x90)
+        + struct.pack("!HH", 0xBEDE, 1)
+        + b"\x01\x02\x03\x04"
+        + bytes([0, 0, 0, 9, 1, 60, 80, 60])
+        + b"scan"
+    )
     pkt = RTP(raw)
     assert pkt[RTPHeaderExtension].header_len == 1
     assert pkt[RTPHeaderExtension].header == [0x01020304]
@@ -239,8 +293,18 @@ def test_header_extension_then_jpeg():
 def test_star_import_gives_the_shell_names():
     namespace: dict = {}
     exec("from analysis.layers import *", namespace)
-    for name in ("RTP", "RTCP", "JPEG", "JPEGRestartMarker", "JPEGQuantizationTable",
-                 "RTSPInterleaved", "RTSP", "decode_negotiated_flows", "Ether", "UDP"):
+    for name in (
+        "RTP",
+        "RTCP",
+        "JPEG",
+        "JPEGRestartMarker",
+        "JPEGQuantizationTable",
+        "RTSPInterleaved",
+        "RTSP",
+        "decode_negotiated_flows",
+        "Ether",
+        "UDP",
+    ):
         assert name in namespace, name
     shown = namespace["RTP"](_rtp_header() + bytes([0, 0, 0, 0, 1, 20, 80, 60])).show(dump=True)
     assert "RFC 2435 JPEG" in shown and "80 (640 px)" in shown
@@ -265,8 +329,13 @@ def test_interleaved_payload_kind_when_parity_is_not_enough():
 
 def test_sdes_chunks_end_and_pad_to_32_bits():
     # Two chunks: END lands on different offsets, so the padding differs (RFC 3550 §6.5).
-    raw = (bytes.fromhex("82ca0008") + struct.pack("!I", 1) + b"\x01\x02ab\x00\x00\x00\x00"
-           + struct.pack("!I", 2) + b"\x01\x06abcdef\x06\x04tool\x00\x00")
+    raw = (
+        bytes.fromhex("82ca0008")
+        + struct.pack("!I", 1)
+        + b"\x01\x02ab\x00\x00\x00\x00"
+        + struct.pack("!I", 2)
+        + b"\x01\x06abcdef\x06\x04tool\x00\x00"
+    )
     pkt = RTCP(raw)
     first, second = pkt.sdes_chunks
     assert first.sourcesync == 1 and [i.chunk_type for i in first.items] == [1, 0]
@@ -274,8 +343,13 @@ def test_sdes_chunks_end_and_pad_to_32_bits():
     assert second.sourcesync == 2 and [i.value for i in second.items[:2]] == [b"abcdef", b"tool"]
     assert pkt.trailer == b"" and bytes(pkt) == raw
     # Built without END or padding, a chunk adds both; long values keep an unsigned length.
-    built = bytes(RTCP(packet_type=202, count=1, sdes_chunks=[SDESChunk(
-        sourcesync=9, items=[SDESItem(chunk_type=1, value=b"x" * 200)])]))
+    built = bytes(
+        RTCP(
+            packet_type=202,
+            count=1,
+            sdes_chunks=[SDESChunk(sourcesync=9, items=[SDESItem(chunk_type=1, value=b"x" * 200)])],
+        )
+    )
     assert len(built) % 4 == 0
     again = RTCP(built).sdes_chunks[0]
     assert again.items[0].length == 200 and again.items[-1].chunk_type == 0
@@ -285,8 +359,9 @@ def test_lab_session_decodes_from_the_request_transport(tmp_path):
     # The lab's server answers SETUP without a Transport header: the request's one is used.
     b = SessionBuilder(client_rtp_port=25000, server_rtp_port=6000)
     b.handshake()
-    b.request("SETUP", [("Transport", "RTP/UDP; client_port= 25000")], uri="movie.Mjpeg",
-              line_end="\n")
+    b.request(
+        "SETUP", [("Transport", "RTP/UDP; client_port= 25000")], uri="movie.Mjpeg", line_end="\n"
+    )
     b.server_bytes(b"RTSP/1.0 200 OK\nCSeq: 1\nSession: 123456")
     b.lab_frames(2)
     packets = rdpcap(str(b.write(tmp_path / "lab.pcap")))

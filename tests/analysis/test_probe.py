@@ -33,8 +33,9 @@ from workbench.commands import probe as probe_command
 
 
 def test_build_request_is_crlf_with_headers_and_body():
-    data = build_request("SETUP", "rtsp://h:1/x", [("CSeq", "3"), ("Transport", "RTP/AVP")],
-                         body=b"abc")
+    data = build_request(
+        "SETUP", "rtsp://h:1/x", [("CSeq", "3"), ("Transport", "RTP/AVP")], body=b"abc"
+    )
     assert data.startswith(b"SETUP rtsp://h:1/x RTSP/1.0\r\n")
     assert b"CSeq: 3\r\n" in data and b"Content-Length: 3\r\n" in data
     assert data.endswith(b"\r\n\r\nabc")
@@ -47,9 +48,11 @@ def test_raw_request_lab_form():
 
 def test_reply_reader_frames_split_replies_bodies_and_interleaved():
     reader = ReplyReader()
-    stream = (b"RTSP/1.0 200 OK\r\nCSeq: 1\r\nContent-Length: 4\r\n\r\nv=0\n"
-              b"$\x00\x00\x03abc"
-              b"RTSP/1.0 454 Session Not Found\nCSeq: 2\n\n")
+    stream = (
+        b"RTSP/1.0 200 OK\r\nCSeq: 1\r\nContent-Length: 4\r\n\r\nv=0\n"
+        b"$\x00\x00\x03abc"
+        b"RTSP/1.0 454 Session Not Found\nCSeq: 2\n\n"
+    )
     replies = []
     for i in range(0, len(stream), 7):
         replies += reader.feed(stream[i : i + 7])
@@ -67,12 +70,15 @@ def test_reply_reader_flushes_a_reply_without_its_empty_line():
     assert reader.flush_unterminated() is None and not reader.buffer
 
 
-@pytest.mark.parametrize("junk, message", [
-    (b"HTTP/1.1 200 OK\r\n\r\n", "bad status line"),
-    (b"hello there", "not an RTSP reply"),
-    (b"RTSP/1.0 200 OK\r\nno colon here\r\n\r\n", "without a colon"),
-    (b"RTSP/1.0 200 OK\r\nContent-Length: -5\r\n\r\n", "Content-Length"),
-])
+@pytest.mark.parametrize(
+    "junk, message",
+    [
+        (b"HTTP/1.1 200 OK\r\n\r\n", "bad status line"),
+        (b"hello there", "not an RTSP reply"),
+        (b"RTSP/1.0 200 OK\r\nno colon here\r\n\r\n", "without a colon"),
+        (b"RTSP/1.0 200 OK\r\nContent-Length: -5\r\n\r\n", "Content-Length"),
+    ],
+)
 def test_reply_reader_rejects_junk_with_a_reason(junk, message):
     with pytest.raises(ReplyError, match=message):
         ReplyReader().feed(junk)
@@ -161,8 +167,9 @@ def _run_cli(argv: list[str]) -> int:
 @pytest.fixture
 def yes_server() -> Iterator[ScriptedServer]:
     """Answers 200 OK (CSeq echoed, a Session) to everything, whatever it was."""
-    server = ScriptedServer(lambda req: (f"RTSP/1.0 200 OK\r\nCSeq: {_cseq(req)}\r\n"
-                                         "Session: 12345678\r\n\r\n").encode())
+    server = ScriptedServer(
+        lambda req: (f"RTSP/1.0 200 OK\r\nCSeq: {_cseq(req)}\r\nSession: 12345678\r\n\r\n").encode()
+    )
     yield server
     server.close()
 
@@ -171,8 +178,14 @@ def test_probe_fires_on_a_server_that_says_yes_to_everything(yes_server, tmp_pat
     report = _probe(yes_server.port)
     by_case = {r.case: r for r in report.results}
     assert [r.case for r in report.results] == list(CASE_IDS)
-    for case in ("play_before_setup", "wrong_session", "unknown_method", "path_traversal",
-                 "bad_transport", "wrong_version"):
+    for case in (
+        "play_before_setup",
+        "wrong_session",
+        "unknown_method",
+        "path_traversal",
+        "bad_transport",
+        "wrong_version",
+    ):
         assert by_case[case].verdict is Verdict.FAIL, by_case[case]
         assert "answered RTSP/1.0 200 OK; expected" in by_case[case].reason
     assert by_case["describe"].verdict is Verdict.FAIL
@@ -186,8 +199,21 @@ def test_probe_fires_on_a_server_that_says_yes_to_everything(yes_server, tmp_pat
     assert by_case["play"].verdict is Verdict.WARN  # 200, but no RTP came
     assert report.failed
     out = tmp_path / "probe.json"
-    assert _run_cli(["probe", f"rtsp://127.0.0.1:{yes_server.port}/clip", "--rtp-wait", "0.1",
-                     "--timeout", "2", "--json", str(out)]) == 1
+    assert (
+        _run_cli(
+            [
+                "probe",
+                f"rtsp://127.0.0.1:{yes_server.port}/clip",
+                "--rtp-wait",
+                "0.1",
+                "--timeout",
+                "2",
+                "--json",
+                str(out),
+            ]
+        )
+        == 1
+    )
     saved = json.loads(out.read_text())
     assert saved["counts"]["fail"] >= 6
     assert {r["case"] for r in saved["results"]} == set(CASE_IDS)
@@ -296,8 +322,10 @@ def test_reply_reader_raises_only_reply_error(chunks):
 @settings(max_examples=100, deadline=None)
 @given(st.integers(100, 599), st.binary(max_size=50), st.integers(1, 30))
 def test_reply_reader_round_trip_in_any_chunking(status, body, step):
-    wire = (f"RTSP/1.0 {status} Some Reason\r\nCSeq: 7\r\nContent-Length: {len(body)}\r\n\r\n"
-            .encode() + body)
+    wire = (
+        f"RTSP/1.0 {status} Some Reason\r\nCSeq: 7\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
     reader = ReplyReader()
     replies = []
     for i in range(0, len(wire), step):

@@ -67,13 +67,21 @@ def test_requests_without_empty_line_split_at_the_request_line():
 
 
 def test_unterminated_replies_pair_with_requests_by_cseq():
-    requests = _messages(_stream(
-        b"SETUP m RTSP/1.0\nCSeq: 1\n\n", b"PLAY m RTSP/1.0\nCSeq: 2\n\n",
-        b"TEARDOWN m RTSP/1.0\nCSeq: 3\n\n", first_pktno=1))
+    requests = _messages(
+        _stream(
+            b"SETUP m RTSP/1.0\nCSeq: 1\n\n",
+            b"PLAY m RTSP/1.0\nCSeq: 2\n\n",
+            b"TEARDOWN m RTSP/1.0\nCSeq: 3\n\n",
+            first_pktno=1,
+        )
+    )
     replies = _messages(_stream(_reply(1) + _reply(2), _reply(3), closed=True, first_pktno=4))
     exchanges = _pair(requests, replies)
     assert [(e.request.method, e.response.cseq, e.cseq_problem) for e in exchanges] == [
-        ("SETUP", 1, ""), ("PLAY", 2, ""), ("TEARDOWN", 3, "")]
+        ("SETUP", 1, ""),
+        ("PLAY", 2, ""),
+        ("TEARDOWN", 3, ""),
+    ]
 
 
 def test_terminated_messages_are_read_as_before():

@@ -107,4 +107,3 @@ def tshark_rtp_packets(tshark: str, path: Path, rtsp_port: int | None = None) ->
             last = seq
         result[ssrc] = {"packets": len(numbers), "lost": max(ext) - min(ext) + 1 - len(numbers)}
     return result
-

@@ -24,8 +24,15 @@ from rtsp_common.headers import (
 TOKEN_ALPHABET = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 SAFE_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz.-_:/"
 KNOWN_TRANSPORT_PARAMS = {
-    "unicast", "multicast", "client_port", "server_port", "interleaved", "ssrc",
-    "destination", "source", "mode",
+    "unicast",
+    "multicast",
+    "client_port",
+    "server_port",
+    "interleaved",
+    "ssrc",
+    "destination",
+    "source",
+    "mode",
 }
 
 # ---------------------------------------------------------------- CSeq, Content-Length
@@ -204,8 +211,20 @@ def test_npt_range_forms() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["", "npt=", "npt=-", "npt=abc-", "npt=5", "smpte=0:10:00-", "npt=10-5", "npt=1e5-",
-             "npt=inf-", "npt=1:2-", "npt=" + "9" * 5000 + "-"],
+    "text",
+    [
+        "",
+        "npt=",
+        "npt=-",
+        "npt=abc-",
+        "npt=5",
+        "smpte=0:10:00-",
+        "npt=10-5",
+        "npt=1e5-",
+        "npt=inf-",
+        "npt=1:2-",
+        "npt=" + "9" * 5000 + "-",
+    ],
 )
 def test_bad_ranges_are_457(text: str) -> None:
     with pytest.raises(ParseError) as info:
@@ -229,7 +248,9 @@ def test_rtp_info_round_trip(entries: list[RTPInfo]) -> None:
 
 
 def test_rtp_info_from_a_server() -> None:
-    text = "url=rtsp://127.0.0.1:8554/test/stream=0;seq=17015;rtptime=1920393846, url=rtsp://h/a;seq=1"
+    text = (
+        "url=rtsp://127.0.0.1:8554/test/stream=0;seq=17015;rtptime=1920393846, url=rtsp://h/a;seq=1"
+    )
     assert parse_rtp_info(text) == [
         RTPInfo("rtsp://127.0.0.1:8554/test/stream=0", 17015, 1920393846),
         RTPInfo("rtsp://h/a", 1, None),
@@ -237,7 +258,8 @@ def test_rtp_info_from_a_server() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["", "seq=1", "url=;seq=1", "url=x;seq=70000", "url=x;rtptime=-1", "url=x;seq=" + "1" * 50]
+    "text",
+    ["", "seq=1", "url=;seq=1", "url=x;seq=70000", "url=x;rtptime=-1", "url=x;seq=" + "1" * 50],
 )
 def test_bad_rtp_info(text: str) -> None:
     with pytest.raises(ParseError, match="RTP-Info"):
@@ -263,8 +285,15 @@ def test_public_forms() -> None:
 
 @given(st.text(max_size=80))
 def test_arbitrary_text_raises_only_parse_error(text: str) -> None:
-    for parse in (parse_cseq, Session.parse, parse_transports, NptRange.parse, parse_rtp_info,
-                  parse_public, parse_content_length):
+    for parse in (
+        parse_cseq,
+        Session.parse,
+        parse_transports,
+        NptRange.parse,
+        parse_rtp_info,
+        parse_public,
+        parse_content_length,
+    ):
         try:
             parse(text)
         except ParseError:

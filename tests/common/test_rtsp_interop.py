@@ -41,11 +41,29 @@ def test_ffmpeg_publisher_requests_and_sdp(lower: str) -> None:
         listener.settimeout(TIMEOUT)
         port = listener.getsockname()[1]
         proc = subprocess.Popen(
-            [ffmpeg, "-hide_banner", "-loglevel", "error", "-f", "lavfi",
-             "-i", "testsrc=size=320x240:rate=10", "-frames:v", "5", "-c:v", "mjpeg",
-             "-pix_fmt", "yuvj420p", "-f", "rtsp", "-rtsp_transport", lower,
-             f"rtsp://127.0.0.1:{port}/live"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            [
+                ffmpeg,
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc=size=320x240:rate=10",
+                "-frames:v",
+                "5",
+                "-c:v",
+                "mjpeg",
+                "-pix_fmt",
+                "yuvj420p",
+                "-f",
+                "rtsp",
+                "-rtsp_transport",
+                lower,
+                f"rtsp://127.0.0.1:{port}/live",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         try:
             conn, _ = listener.accept()
@@ -109,12 +127,19 @@ def test_gstreamer_describe_and_udp_setup(gst_server: str) -> None:
     try:
         options = conn.request("OPTIONS", gst_server)
         assert options.status == 200
-        assert {"DESCRIBE", "SETUP", "PLAY", "TEARDOWN"} <= set(parse_public(options.headers["Public"]))
+        assert {"DESCRIBE", "SETUP", "PLAY", "TEARDOWN"} <= set(
+            parse_public(options.headers["Public"])
+        )
 
         describe = conn.request("DESCRIBE", gst_server, {"Accept": "application/sdp"})
         assert describe.status == 200 and describe.headers["Content-Type"] == "application/sdp"
         sdp = SessionDescription.parse(describe.body.decode())
-        assert (sdp.payload_type, sdp.encoding, sdp.clock_rate, sdp.framerate) == (26, "JPEG", 90000, 10.0)
+        assert (sdp.payload_type, sdp.encoding, sdp.clock_rate, sdp.framerate) == (
+            26,
+            "JPEG",
+            90000,
+            10.0,
+        )
 
         base = describe.headers.get("Content-Base", gst_server + "/")
         offer = Transport(client_port=(40000, 40001), mode="PLAY")  # sent as mode="PLAY"

@@ -31,9 +31,7 @@ values = st.text(
 header_lists = st.lists(
     st.tuples(tokens.filter(lambda n: n.lower() != "content-length"), values), max_size=8
 )
-uris = st.text(
-    st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=60
-)
+uris = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=60)
 versions = st.sampled_from([RTSP_VERSION, "RTSP/2.0", "RTSP/1.1"])
 bodies = st.binary(max_size=300)
 
@@ -116,12 +114,7 @@ def test_pipelined_mix_in_any_chunking(sequence: list, chunk: int) -> None:
 
 # ---------------------------------------------------------------- chunking
 
-OPTIONS = (
-    b"OPTIONS rtsp://example.com/media.mjpeg RTSP/1.0\r\n"
-    b"CSeq: 1\r\n"
-    b"User-Agent: test\r\n"
-    b"\r\n"
-)
+OPTIONS = b"OPTIONS rtsp://example.com/media.mjpeg RTSP/1.0\r\nCSeq: 1\r\nUser-Agent: test\r\n\r\n"
 ANNOUNCE = (
     b"ANNOUNCE rtsp://example.com/live RTSP/1.0\r\n"
     b"CSeq: 2\r\n"
@@ -277,7 +270,10 @@ def test_lab_client_requests_with_lf_line_ends() -> None:
 def test_lab_messages_without_blank_line_complete_on_flush() -> None:
     """The lab's Client.py and ServerWorker.py never send the closing blank line."""
     parser = MessageParser()
-    assert parser.feed(b"SETUP movie.Mjpeg RTSP/1.0\nCSeq: 1\nTransport: RTP/UDP; client_port= 25000") == []
+    assert (
+        parser.feed(b"SETUP movie.Mjpeg RTSP/1.0\nCSeq: 1\nTransport: RTP/UDP; client_port= 25000")
+        == []
+    )
     (setup,) = parser.flush()
     assert setup.headers["Transport"] == "RTP/UDP; client_port= 25000"
     assert parser.buffered == 0
@@ -351,7 +347,10 @@ def test_more_than_64_headers_is_413() -> None:
     assert info.value.status == 413
     assert info.value.cseq == 4
     ok = b"".join(b"X-%d: v\r\n" % i for i in range(63))
-    assert len(MessageParser().feed(b"OPTIONS * RTSP/1.0\r\nCSeq: 4\r\n" + ok + b"\r\n")[0].headers) == 64
+    assert (
+        len(MessageParser().feed(b"OPTIONS * RTSP/1.0\r\nCSeq: 4\r\n" + ok + b"\r\n")[0].headers)
+        == 64
+    )
 
 
 @pytest.mark.parametrize(
@@ -463,8 +462,22 @@ def test_mutated_valid_streams_raise_only_parse_error(sequence: list, data: st.D
 @given(
     st.lists(
         st.sampled_from(
-            [b"OPTIONS", b" ", b"*", b"RTSP/1.0", b"\r\n", b"\n", b":", b"CSeq", b"1",
-             b"Content-Length: 3", b"$", b"\x00\x03", b"RTSP/1.0 200 OK", b"\t"]
+            [
+                b"OPTIONS",
+                b" ",
+                b"*",
+                b"RTSP/1.0",
+                b"\r\n",
+                b"\n",
+                b":",
+                b"CSeq",
+                b"1",
+                b"Content-Length: 3",
+                b"$",
+                b"\x00\x03",
+                b"RTSP/1.0 200 OK",
+                b"\t",
+            ]
         ),
         max_size=30,
     )

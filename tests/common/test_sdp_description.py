@@ -67,7 +67,9 @@ names = st.text(
     st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp", "Zs"), blacklist_characters="\x85"),
     max_size=30,
 )
-controls = st.sampled_from(["", "*", "track1", "stream=0", "rtsp://127.0.0.1:8554/movie.Mjpeg/track1"])
+controls = st.sampled_from(
+    ["", "*", "track1", "stream=0", "rtsp://127.0.0.1:8554/movie.Mjpeg/track1"]
+)
 millis = st.integers(1, 10**7).map(lambda n: n / 1000)
 
 descriptions = st.builds(
@@ -173,11 +175,28 @@ def test_arbitrary_text_raises_only_parse_error(text: str) -> None:
         pass
 
 
-@given(st.lists(st.sampled_from([
-    "v=0", "m=video 0 RTP/AVP 26", "m=video", "a=rtpmap:26", "a=rtpmap:26 JPEG/",
-    "a=range:npt=", "a=x-dimensions:1,", "o=- x", "c=IN", "a=control", "a=framerate:0",
-    "o=- 99999999999999999999999 1 IN IP4 h", "m=video 0 RTP/AVP",
-]), max_size=12))
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "v=0",
+                "m=video 0 RTP/AVP 26",
+                "m=video",
+                "a=rtpmap:26",
+                "a=rtpmap:26 JPEG/",
+                "a=range:npt=",
+                "a=x-dimensions:1,",
+                "o=- x",
+                "c=IN",
+                "a=control",
+                "a=framerate:0",
+                "o=- 99999999999999999999999 1 IN IP4 h",
+                "m=video 0 RTP/AVP",
+            ]
+        ),
+        max_size=12,
+    )
+)
 def test_sdp_like_lines_raise_only_parse_error(lines: list[str]) -> None:
     try:
         SessionDescription.parse("\r\n".join(lines))

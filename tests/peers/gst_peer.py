@@ -60,8 +60,10 @@ def unavailable_reason() -> str | None:
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     if probe.returncode != 0:
-        return ("GStreamer rtsp-server bindings (python3-gi, gir1.2-gst-rtsp-server-1.0) "
-                f"not found for {DEBIAN_PYTHON}: {probe.stderr.strip()[-200:]}")
+        return (
+            "GStreamer rtsp-server bindings (python3-gi, gir1.2-gst-rtsp-server-1.0) "
+            f"not found for {DEBIAN_PYTHON}: {probe.stderr.strip()[-200:]}"
+        )
     return None
 
 
@@ -77,8 +79,13 @@ def require_gst_peer() -> None:
 
 def _ffmpeg(args: Sequence[str]) -> None:
     try:
-        subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True, timeout=120,
-                       capture_output=True, text=True)
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-y", *args],
+            check=True,
+            timeout=120,
+            capture_output=True,
+            text=True,
+        )
     except FileNotFoundError as exc:
         raise GstPeerError("ffmpeg not found on PATH: it makes the peer's clips") from exc
     except subprocess.CalledProcessError as exc:

@@ -34,8 +34,10 @@ PT_JPEG = 26
 def clip_pipeline(media: Path) -> str:
     """Frames of a Matroska MJPEG clip, paced by its timestamps."""
     location = str(media.resolve()).replace("\\", "\\\\").replace('"', '\\"')
-    return (f'( filesrc location="{location}" ! matroskademux ! jpegparse '
-            f"! rtpjpegpay name=pay0 pt={PT_JPEG} )")
+    return (
+        f'( filesrc location="{location}" ! matroskademux ! jpegparse '
+        f"! rtpjpegpay name=pay0 pt={PT_JPEG} )"
+    )
 
 
 def pattern_pipeline(width: int, height: int, fps: int) -> str:
@@ -43,9 +45,11 @@ def pattern_pipeline(width: int, height: int, fps: int) -> str:
 
     I420 input gives jpegenc 4:2:0 output, which rtpjpegpay can carry (RFC 2435 types 0/1).
     """
-    return (f"( videotestsrc is-live=true pattern=ball"
-            f" ! video/x-raw,format=I420,width={width},height={height},framerate={fps}/1"
-            f" ! jpegenc quality=50 ! rtpjpegpay name=pay0 pt={PT_JPEG} )")
+    return (
+        f"( videotestsrc is-live=true pattern=ball"
+        f" ! video/x-raw,format=I420,width={width},height={height},framerate={fps}/1"
+        f" ! jpegenc quality=50 ! rtpjpegpay name=pay0 pt={PT_JPEG} )"
+    )
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -59,10 +63,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--address", default="127.0.0.1")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--media", type=Path, help="a Matroska MJPEG clip")
-    source.add_argument("--test-pattern", action="store_true",
-                        help="a live videotestsrc picture instead of a clip")
-    parser.add_argument("--size", type=parse_size, default=(320, 240),
-                        help="test pattern's WIDTHxHEIGHT (default 320x240)")
+    source.add_argument(
+        "--test-pattern", action="store_true", help="a live videotestsrc picture instead of a clip"
+    )
+    parser.add_argument(
+        "--size",
+        type=parse_size,
+        default=(320, 240),
+        help="test pattern's WIDTHxHEIGHT (default 320x240)",
+    )
     parser.add_argument("--fps", type=int, default=10, help="test pattern's frame rate")
     parser.add_argument("--path", default="/clip", help="mount point (default /clip)")
     parser.add_argument("--shared", action="store_true", help="one pipeline for all clients")

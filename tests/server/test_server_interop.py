@@ -53,7 +53,9 @@ def test_ffmpeg_frames_are_the_source_pixels(rtsp_url, transport, tmp_path, clip
     )
     saved = sorted(tmp_path.glob("out*.jpg"))
     assert len(saved) == FRAMES
-    assert [rgb_bytes(p.read_bytes()) for p in saved] == [rgb_bytes(f) for f in clip_frames[:FRAMES]]
+    assert [rgb_bytes(p.read_bytes()) for p in saved] == [
+        rgb_bytes(f) for f in clip_frames[:FRAMES]
+    ]
 
 
 def test_ffprobe_reports_mjpeg_and_size(rtsp_url):

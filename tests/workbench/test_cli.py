@@ -30,7 +30,9 @@ def _loaded_after(*argv: str) -> dict:
     the heavy packages were imported (the last line of stdout)."""
     done = subprocess.run(
         [sys.executable, "-c", LOADED_AFTER.format(heavy=HEAVY), *argv],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -39,8 +41,9 @@ def _loaded_after(*argv: str) -> dict:
 def _workbench(*argv: str, columns: int = 80) -> subprocess.CompletedProcess[str]:
     script = Path(sys.executable).parent / "rtsp-workbench"
     env = {**os.environ, "COLUMNS": str(columns)}
-    return subprocess.run([str(script), *argv], capture_output=True, text=True, timeout=120,
-                          env=env)
+    return subprocess.run(
+        [str(script), *argv], capture_output=True, text=True, timeout=120, env=env
+    )
 
 
 def test_building_the_parser_loads_no_heavy_package():

@@ -23,8 +23,15 @@ from realtools import require_raw_socket, require_tool
 pytestmark = [pytest.mark.capture, pytest.mark.slow]
 
 DEMO_TIMEOUT = 240  # seconds; the demo itself aims at under 30 s on a quiet machine
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run")
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
 MAX_SCREENSHOT_HEIGHT = 16000  # pixels; Chromium refuses much taller windows
 EXPECTED_TESTS = 23  # capture, 7 per transport x 2, 4 refusals, lab dialect, 3 on the capture
 
@@ -59,8 +66,14 @@ def demo(tmp_path_factory) -> DemoRun:
     require_raw_socket()
     require_tool("tshark")
     folder = tmp_path_factory.mktemp("demo")
-    result = subprocess.run([_workbench(), "demo"], cwd=folder, capture_output=True, text=True,
-                            timeout=DEMO_TIMEOUT, env=dict(os.environ, COLUMNS="200"))
+    result = subprocess.run(
+        [_workbench(), "demo"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=DEMO_TIMEOUT,
+        env=dict(os.environ, COLUMNS="200"),
+    )
     reports = sorted((folder / "reports").glob("demo-*"))
     captures = sorted((folder / "pcaps").glob("demo-*.pcap"))
     assert len(reports) == 1 and len(captures) == 1, result.stdout + result.stderr
@@ -91,12 +104,20 @@ def test_demo_makes_the_sample_and_passes_every_test(demo):
 
 def test_printed_wireshark_command_decodes_rtp_in_tshark(demo):
     tshark = require_tool("tshark")["tshark"]
-    line = next(ln.strip() for ln in demo.result.stdout.splitlines()
-                if ln.strip().startswith("wireshark -r "))
+    line = next(
+        ln.strip()
+        for ln in demo.result.stdout.splitlines()
+        if ln.strip().startswith("wireshark -r ")
+    )
     words = shlex.split(line)
     assert words[:3] == ["wireshark", "-r", str(demo.capture.relative_to(demo.folder))]
-    decoded = subprocess.run([tshark, *words[1:], "-Y", "rtp", "-T", "fields", "-e", "rtp.ssrc"],
-                             cwd=demo.folder, capture_output=True, text=True, timeout=120)
+    decoded = subprocess.run(
+        [tshark, *words[1:], "-Y", "rtp", "-T", "fields", "-e", "rtp.ssrc"],
+        cwd=demo.folder,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert decoded.returncode == 0, decoded.stderr
     ssrcs = {s for s in decoded.stdout.split() if s}
     assert len(ssrcs) >= 3  # the UDP, TCP and lab-dialect sessions
@@ -136,12 +157,15 @@ def test_report_opens_in_chromium_with_every_image(demo, tmp_path, artifacts_dir
         driver.get((demo.report_dir / "index.html").as_uri())
         images = driver.execute_script(
             "return Array.from(document.images).map(i => [i.getAttribute('src'), i.complete,"
-            " i.naturalWidth, i.naturalHeight]);")
+            " i.naturalWidth, i.naturalHeight]);"
+        )
         verdict = driver.execute_script("return document.getElementById('verdict').textContent;")
         ladder_rows = driver.execute_script(
-            "return document.querySelectorAll('.ladder .ladder-row').length;")
+            "return document.querySelectorAll('.ladder .ladder-row').length;"
+        )
         overflow = driver.execute_script(
-            "return document.documentElement.scrollWidth - document.documentElement.clientWidth;")
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth;"
+        )
         height = driver.execute_script("return document.documentElement.scrollHeight;")
         driver.set_window_size(1280, min(height, MAX_SCREENSHOT_HEIGHT))
         driver.save_screenshot(str(artifacts_dir / "demo-report.png"))
@@ -161,12 +185,21 @@ def test_report_opens_in_chromium_with_every_image(demo, tmp_path, artifacts_dir
 
 def test_demo_report_in_portuguese_from_its_capture(demo, tmp_path):
     out = tmp_path / "relatorio"
-    done = subprocess.run([_workbench(), "report", str(demo.capture), "-o", str(out),
-                           "--lang", "pt"], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [_workbench(), "report", str(demo.capture), "-o", str(out), "--lang", "pt"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode in (0, 1), done.stderr
     html = (out / "index.html").read_text(encoding="utf-8")
-    for heading in ("Relatório", "Testes de funcionamento realizados", "Resultados obtidos",
-                    "Gráficos", "Troca de mensagens RTSP"):
+    for heading in (
+        "Relatório",
+        "Testes de funcionamento realizados",
+        "Resultados obtidos",
+        "Gráficos",
+        "Troca de mensagens RTSP",
+    ):
         assert heading in html
     # the refused requests show as exchanges answered with the right status
     assert "FROBNICATE" in html and "501 Not Implemented" in html

@@ -23,16 +23,23 @@ def clip(tmp_path_factory):
 
 
 def test_a_capture_that_cannot_start_fails_the_demo_honestly(clip, tmp_path):
-    config = DemoConfig(media=clip, pcaps=tmp_path / "pcaps", reports=tmp_path / "reports",
-                        interface="no-such-if0", timings=SHORT, lab_seconds=0.5,
-                        stamp="failure")
+    config = DemoConfig(
+        media=clip,
+        pcaps=tmp_path / "pcaps",
+        reports=tmp_path / "reports",
+        interface="no-such-if0",
+        timings=SHORT,
+        lab_seconds=0.5,
+        stamp="failure",
+    )
     result = run_demo(config)
     tests = {t.number: t for t in result.report.functional_tests}
     assert tests[1].outcome is Outcome.FAILED
     assert "no-such-if0" in tests[1].observed
     # the sessions themselves still ran and passed
     assert all(tests[n].passed for n in range(2, 21)), [
-        (t.title, t.observed) for t in tests.values() if not t.passed and t.number < 21]
+        (t.title, t.observed) for t in tests.values() if not t.passed and t.number < 21
+    ]
     for n in (21, 22, 23):
         assert tests[n].outcome is Outcome.NOT_RUN
     assert result.exit_code == 1
@@ -47,9 +54,25 @@ def test_a_capture_that_cannot_start_fails_the_demo_honestly(clip, tmp_path):
 
 
 def test_demo_command_exit_code_follows_the_report(clip, tmp_path, capsys):
-    code = main(["demo", "--media", str(clip), "--pcaps", str(tmp_path / "p"),
-                 "--reports", str(tmp_path / "r"), "-i", "no-such-if0",
-                 "--play", "0.5", "--pause", "0.2", "--resume", "0.5"])
+    code = main(
+        [
+            "demo",
+            "--media",
+            str(clip),
+            "--pcaps",
+            str(tmp_path / "p"),
+            "--reports",
+            str(tmp_path / "r"),
+            "-i",
+            "no-such-if0",
+            "--play",
+            "0.5",
+            "--pause",
+            "0.2",
+            "--resume",
+            "0.5",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 1
     assert out.startswith(f"found {clip}")

@@ -81,9 +81,15 @@ def test_stats_plots_and_capture_tests(crafted, tmp_path):
     report = build_report(catalog, "crafted", book.tests, crafted, tmp_path)
     (row,) = report.stats
     assert (row.packets, row.lost, row.frames) == (
-        crafted.check.streams[0].stats.packets, 0, FRAMES_BEFORE + FRAMES_AFTER)
+        crafted.check.streams[0].stats.packets,
+        0,
+        FRAMES_BEFORE + FRAMES_AFTER,
+    )
     assert {p.image for p in report.plots} == {
-        "stream1-timing.png", "stream1-seq-ts.png", "stream1-frames.png"}
+        "stream1-timing.png",
+        "stream1-seq-ts.png",
+        "stream1-frames.png",
+    }
     assert all((tmp_path / p.image).is_file() for p in report.plots)
     assert report.conformance and all(r.rfc.startswith(("RFC", "ITU")) for r in report.conformance)
     rendered = render_report(report, tmp_path, catalog)
@@ -126,8 +132,12 @@ def test_report_command_finds_rtp_by_port_without_the_rtsp_part(tmp_path):
     script = Path(sys.executable).parent / "rtsp-workbench"
 
     def report(folder: str, *extra: str) -> str:
-        done = subprocess.run([str(script), "report", str(pcap), "-o", str(tmp_path / folder),
-                               *extra], capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [str(script), "report", str(pcap), "-o", str(tmp_path / folder), *extra],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert done.returncode in (0, 1), done.stderr
         return (tmp_path / folder / "report.md").read_text(encoding="utf-8")
 
@@ -161,8 +171,11 @@ def test_screenshots_from_the_captured_frames(crafted, tmp_path):
 
     shots = capture_screenshots(crafted.check, tmp_path, Catalog.load("en"))
     assert [s.label.split(": ")[1] for s in shots] == [
-        "first frame received", "last frame before PAUSE", "first frame after resuming",
-        "last frame received"]
+        "first frame received",
+        "last frame before PAUSE",
+        "first frame after resuming",
+        "last frame received",
+    ]
     for shot in shots:
         assert shot.source_image is None  # no source clip given
         assert shot.received_frame_number is None  # crafted frames carry no frame code
@@ -178,8 +191,20 @@ def test_report_refuses_an_unreadable_source_clip(crafted, tmp_path):
     junk = tmp_path / "junk.Mjpeg"
     junk.write_bytes(b"junk")
     script = Path(sys.executable).parent / "rtsp-workbench"
-    done = subprocess.run([str(script), "report", str(crafted.path), "-o", str(tmp_path / "r"),
-                           "--source", str(junk)], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            str(script),
+            "report",
+            str(crafted.path),
+            "-o",
+            str(tmp_path / "r"),
+            "--source",
+            str(junk),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2
     assert "cannot read the source clip" in done.stderr and "Traceback" not in done.stderr
 
@@ -194,8 +219,12 @@ def test_paths_that_look_like_console_markup_are_printed_as_text(crafted, tmp_pa
     shutil.copy(crafted.path, capture)
     out = tmp_path / "out[" / "x]"  # printed as 'out[/x]', a closing tag with no opening one
     script = Path(sys.executable).parent / "rtsp-workbench"
-    done = subprocess.run([str(script), "report", str(capture), "-o", str(out)],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [str(script), "report", str(capture), "-o", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode in (0, 1), done.stderr
     assert "Traceback" not in done.stderr
     assert f"report: {out / 'index.html'}" in done.stdout.replace("\n", "")

@@ -64,26 +64,34 @@ def _outcome(jpegs, numbers_before, numbers_after, transport="udp", during_pause
     sdp = SessionDescription(width=SIZE[0], height=SIZE[1]).to_text()
     tcp = transport == "tcp"
     return PlaybackOutcome(
-        "rtsp://127.0.0.1:1/clip.Mjpeg", transport, replies, frames,
+        "rtsp://127.0.0.1:1/clip.Mjpeg",
+        transport,
+        replies,
+        frames,
         public=["OPTIONS", "DESCRIBE", "SETUP", "PLAY", "PAUSE", "TEARDOWN"],
-        sdp_text=sdp, session_id="1234567890123456",
-        transport_reply=Transport("RTP/AVP/TCP", interleaved=(0, 1)) if tcp else
-        Transport("RTP/AVP", client_port=(5000, 5001), server_port=(6000, 6001)),
+        sdp_text=sdp,
+        session_id="1234567890123456",
+        transport_reply=Transport("RTP/AVP/TCP", interleaved=(0, 1))
+        if tcp
+        else Transport("RTP/AVP", client_port=(5000, 5001), server_port=(6000, 6001)),
     )
 
 
 def _judge(outcome, label="UDP"):
     book = TestBook(Catalog.load("en"))
     PlaybackJudge(book, FPS, TIMINGS).judge(outcome, label)
-    return {t.title.split(": ", 1)[1].split(" ")[0] + ("+" if "resume" in t.title else ""): t
-            for t in book.tests}
+    return {
+        t.title.split(": ", 1)[1].split(" ")[0] + ("+" if "resume" in t.title else ""): t
+        for t in book.tests
+    }
 
 
 def test_a_clean_session_passes_every_step(jpegs):
     tests = _judge(_outcome(jpegs, range(0, 10), range(10, 20)))
     assert [t.number for t in tests.values()] == list(range(1, 8))
     assert all(t.outcome is Outcome.PASSED for t in tests.values()), [
-        (t.title, t.observed) for t in tests.values() if not t.passed]
+        (t.title, t.observed) for t in tests.values() if not t.passed
+    ]
     assert "numbers 0 to 9" in tests["PLAY"].observed
     assert "last frame before the pause 9, first after it 10" in tests["PLAY+"].observed
 
@@ -123,8 +131,9 @@ def test_a_refused_setup_leaves_the_rest_not_run(jpegs):
     outcome = _outcome(jpegs, [], [])
     for step in ("PLAY", "PAUSE", "RESUME", "TEARDOWN"):
         del outcome.replies[step]
-    outcome.replies["SETUP"] = StepReply("SETUP", False, error="SETUP failed: 461 Unsupported "
-                                         "transport", status=461)
+    outcome.replies["SETUP"] = StepReply(
+        "SETUP", False, error="SETUP failed: 461 Unsupported transport", status=461
+    )
     outcome.aborted = "SETUP: SETUP failed: 461 Unsupported transport"
     tests = _judge(outcome)
     assert tests["SETUP"].outcome is Outcome.FAILED and "461" in tests["SETUP"].observed
@@ -143,8 +152,11 @@ def test_options_without_pause_in_public_fails(jpegs):
 def test_unreadable_frames_are_counted_not_guessed(jpegs):
     blank = io.BytesIO()
     Image.new("RGB", SIZE, "gray").save(blank, format="JPEG")
-    frames = [ReceivedFrame(jpegs[0], 1.0, 0), ReceivedFrame(blank.getvalue(), 1.1, 1),
-              ReceivedFrame(jpegs[2], 1.2, 2)]
+    frames = [
+        ReceivedFrame(jpegs[0], 1.0, 0),
+        ReceivedFrame(blank.getvalue(), 1.1, 1),
+        ReceivedFrame(jpegs[2], 1.2, 2),
+    ]
     run = describe_run(number_frames(frames))
     assert (run.count, run.unreadable, run.missing, run.consecutive) == (3, 1, 1, False)
 
@@ -156,14 +168,21 @@ def _exchange(status: int, method="PLAY") -> Exchange:
 
 def test_negative_cases_pass_only_on_their_status():
     book = TestBook(Catalog.load("en"))
-    judge_negative(book, [
-        NegativeOutcome(NegativeCase.PLAY_BEFORE_SETUP, [_exchange(455)]),
-        NegativeOutcome(NegativeCase.WRONG_SESSION, [_exchange(200, "SETUP"), _exchange(200)]),
-        NegativeOutcome(NegativeCase.MISSING_FILE, [_exchange(404, "DESCRIBE")]),
-        NegativeOutcome(NegativeCase.UNKNOWN_METHOD, error="RawRTSPError: no reply"),
-    ])
+    judge_negative(
+        book,
+        [
+            NegativeOutcome(NegativeCase.PLAY_BEFORE_SETUP, [_exchange(455)]),
+            NegativeOutcome(NegativeCase.WRONG_SESSION, [_exchange(200, "SETUP"), _exchange(200)]),
+            NegativeOutcome(NegativeCase.MISSING_FILE, [_exchange(404, "DESCRIBE")]),
+            NegativeOutcome(NegativeCase.UNKNOWN_METHOD, error="RawRTSPError: no reply"),
+        ],
+    )
     assert [t.outcome for t in book.tests] == [
-        Outcome.PASSED, Outcome.FAILED, Outcome.PASSED, Outcome.FAILED]
+        Outcome.PASSED,
+        Outcome.FAILED,
+        Outcome.PASSED,
+        Outcome.FAILED,
+    ]
     assert book.tests[1].observed == "200 OK"
     assert "no reply" in book.tests[3].observed
     assert "454" in book.tests[1].expected and "501" in book.tests[3].expected
@@ -178,8 +197,9 @@ def test_play_before_setup_wants_455_from_our_server():
 def test_lab_session_judged_on_replies_and_frames(jpegs):
     book = TestBook(Catalog.load("pt"))
     replies = {s: StepReply(s, True) for s in ("SETUP", "PLAY", "TEARDOWN")}
-    good = PlaybackOutcome("x", "udp", dict(replies),
-                           [ReceivedFrame(jpegs[n], 1 + n / 10, n) for n in range(8)])
+    good = PlaybackOutcome(
+        "x", "udp", dict(replies), [ReceivedFrame(jpegs[n], 1 + n / 10, n) for n in range(8)]
+    )
     judge_lab(book, good, 1.0)
     replies["PLAY"] = StepReply("PLAY", False, error="PLAY: no reply")
     judge_lab(book, PlaybackOutcome("x", "udp", replies, []), 1.0)
@@ -191,19 +211,28 @@ def test_the_captured_reply_is_the_evidence_and_must_be_2xx(jpegs):
     from workbench.wire import WireExchange
 
     outcome = _outcome(jpegs, range(0, 10), range(10, 20))
-    ok = WireExchange("OPTIONS", "OPTIONS * RTSP/1.0\nCSeq: 1\n", "RTSP/1.0 200 OK\nCSeq: 1\n",
-                      200, "OK")
-    odd = WireExchange("PAUSE", "PAUSE x RTSP/1.0\nCSeq: 5\n", "RTSP/1.0 299 Odd\nCSeq: 5\n",
-                       299, "Odd")
-    bad = WireExchange("TEARDOWN", "TEARDOWN x RTSP/1.0\nCSeq: 7\n",
-                       "RTSP/1.0 500 Internal Server Error\nCSeq: 7\n", 500,
-                       "Internal Server Error")
+    ok = WireExchange(
+        "OPTIONS", "OPTIONS * RTSP/1.0\nCSeq: 1\n", "RTSP/1.0 200 OK\nCSeq: 1\n", 200, "OK"
+    )
+    odd = WireExchange(
+        "PAUSE", "PAUSE x RTSP/1.0\nCSeq: 5\n", "RTSP/1.0 299 Odd\nCSeq: 5\n", 299, "Odd"
+    )
+    bad = WireExchange(
+        "TEARDOWN",
+        "TEARDOWN x RTSP/1.0\nCSeq: 7\n",
+        "RTSP/1.0 500 Internal Server Error\nCSeq: 7\n",
+        500,
+        "Internal Server Error",
+    )
     book = TestBook(Catalog.load("en"))
-    PlaybackJudge(book, FPS, TIMINGS).judge(outcome, "UDP",
-                                            {"OPTIONS": ok, "PAUSE": odd, "TEARDOWN": bad})
+    PlaybackJudge(book, FPS, TIMINGS).judge(
+        outcome, "UDP", {"OPTIONS": ok, "PAUSE": odd, "TEARDOWN": bad}
+    )
     tests = {t.title.split(": ", 1)[1].split(" ")[0]: t for t in book.tests}
     assert tests["OPTIONS"].passed and tests["OPTIONS"].observed.startswith("200 OK")
     assert tests["OPTIONS"].evidence == [ok.evidence()]
     assert tests["PAUSE"].passed and tests["PAUSE"].observed.startswith("299 Odd")
-    assert not tests["TEARDOWN"].passed and tests["TEARDOWN"].observed == "500 Internal Server Error"
+    assert (
+        not tests["TEARDOWN"].passed and tests["TEARDOWN"].observed == "500 Internal Server Error"
+    )
     assert tests["DESCRIBE"].observed.startswith("accepted (2xx)")  # nothing captured for it

@@ -64,8 +64,12 @@ def lab_capture(tmp_path_factory) -> Path:
 
 
 def _report(capture: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([_workbench(), "report", str(capture), "-o", str(out), *extra],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [_workbench(), "report", str(capture), "-o", str(out), *extra],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_report_lists_the_lab_format_non_conformances(lab_capture, tmp_path):
@@ -91,8 +95,9 @@ def test_report_lists_the_lab_format_non_conformances(lab_capture, tmp_path):
     assert (tmp_path / "stream1-timing.png").is_file()
     # the whole JPEGs in the capture, beside the source frames of the same number
     assert "| Received — frame 0 | Source — frame 0 |" in md
-    last = re.search(r"last frame received\n\n\| Received — frame (\d+) \| Source — frame (\d+) \|",
-                     md)
+    last = re.search(
+        r"last frame received\n\n\| Received — frame (\d+) \| Source — frame (\d+) \|", md
+    )
     assert last and last.group(1) == last.group(2) and int(last.group(1)) > 10
 
 
@@ -105,8 +110,7 @@ def _assert_each_request_paired_with_its_reply(md: str) -> list[int]:
         section = md.split(heading, 1)[1].split("\n### ", 1)[0]
         assert "**Observed:** 200 OK" in section, method
         request = re.search(rf"```\n#(\d+)\n{method} movie.Mjpeg RTSP/1.0\nCSeq: {n}\n", section)
-        reply = re.search(rf"```\n#(\d+)\nRTSP/1.0 200 OK\nCSeq: {n}\nSession: \d+\n```",
-                          section)
+        reply = re.search(rf"```\n#(\d+)\nRTSP/1.0 200 OK\nCSeq: {n}\nSession: \d+\n```", section)
         assert request and reply, section
         assert int(reply.group(1)) > int(request.group(1))
         reply_packets.append(int(reply.group(1)))

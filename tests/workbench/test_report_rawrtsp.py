@@ -38,16 +38,22 @@ class _OneShotServer:
     [
         (lambda conn: None, "closed the connection without replying"),
         (lambda conn: conn.sendall(b"HTTP/1.1 200 OK\r\n\r\n"), "not an RTSP reply"),
-        (lambda conn: conn.sendall(b"RTSP/1.0 200 OK\r\nCSeq: 1\r\n" + b"X: y\r\n" * 100
-                                   + b"\r\n"), "does not parse"),
+        (
+            lambda conn: conn.sendall(
+                b"RTSP/1.0 200 OK\r\nCSeq: 1\r\n" + b"X: y\r\n" * 100 + b"\r\n"
+            ),
+            "does not parse",
+        ),
     ],
     ids=["closes", "http", "too-many-headers"],
 )
 def test_bad_replies_are_clear_errors(behaviour, message):
     server = _OneShotServer(behaviour)
     try:
-        with RawRTSPConnection("127.0.0.1", server.port) as rtsp, \
-                pytest.raises(RawRTSPError, match=message):
+        with (
+            RawRTSPConnection("127.0.0.1", server.port) as rtsp,
+            pytest.raises(RawRTSPError, match=message),
+        ):
             rtsp.send("OPTIONS", "*")
     finally:
         server.close()
@@ -57,8 +63,10 @@ def test_a_silent_server_times_out():
     done = threading.Event()
     server = _OneShotServer(lambda conn: done.wait(5))
     try:
-        with RawRTSPConnection("127.0.0.1", server.port, timeout=0.3) as rtsp, \
-                pytest.raises(RawRTSPError, match="no reply"):
+        with (
+            RawRTSPConnection("127.0.0.1", server.port, timeout=0.3) as rtsp,
+            pytest.raises(RawRTSPError, match="no reply"),
+        ):
             rtsp.send("OPTIONS", "*")
     finally:
         done.set()
@@ -82,7 +90,8 @@ def test_a_case_against_no_server_is_a_failed_outcome_not_an_exception():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # bound, not listening: connections are refused
-        outcome = run_case(NegativeCase.UNKNOWN_METHOD, "127.0.0.1", port,
-                           f"rtsp://127.0.0.1:{port}/x")
+        outcome = run_case(
+            NegativeCase.UNKNOWN_METHOD, "127.0.0.1", port, f"rtsp://127.0.0.1:{port}/x"
+        )
     assert not outcome.passed and outcome.status is None
     assert "ConnectionRefusedError" in outcome.error

@@ -61,10 +61,23 @@ def _report(folder: Path, catalog: Catalog, failed: bool = False) -> Report:
     Image.new("RGB", (32, 24), "blue").save(folder / "shot-source.png")
     plots = plot_stream(_series(), folder, "udp", catalog)
     tests = [
-        FunctionalTest(1, "OPTIONS", "sent OPTIONS", "200 OK", "200 OK", Outcome.PASSED,
-                       ["RTSP/1.0 200 OK\r\nCSeq: 1"]),
-        FunctionalTest(2, "PLAY before SETUP <455>", "sent PLAY", "455", "454" if failed else "455",
-                       Outcome.FAILED if failed else Outcome.PASSED),
+        FunctionalTest(
+            1,
+            "OPTIONS",
+            "sent OPTIONS",
+            "200 OK",
+            "200 OK",
+            Outcome.PASSED,
+            ["RTSP/1.0 200 OK\r\nCSeq: 1"],
+        ),
+        FunctionalTest(
+            2,
+            "PLAY before SETUP <455>",
+            "sent PLAY",
+            "455",
+            "454" if failed else "455",
+            Outcome.FAILED if failed else Outcome.PASSED,
+        ),
     ]
     return Report(
         title=catalog.t("report.title"),
@@ -78,12 +91,22 @@ def _report(folder: Path, catalog: Catalog, failed: bool = False) -> Report:
             ConformanceRow("RTP-SEQ-1", "RFC 3550 §5.1", "error", "sequence +1", True),
             ConformanceRow("LAB-FMT-1", "RFC 2435 §3", "warning", "lab format", False, 3, "#4, #5"),
         ],
-        ladder=[LadderSession("connection 1", [
-            LadderMessage(True, "OPTIONS rtsp://127.0.0.1/x RTSP/1.0",
-                          "OPTIONS rtsp://127.0.0.1/x RTSP/1.0\r\nCSeq: 1\r\n\r\n", 0.001),
-            LadderMessage(False, "RTSP/1.0 200 OK", "RTSP/1.0 200 OK\r\nCSeq: 1\r\n\r\n",
-                          0.002, 200),
-        ])],
+        ladder=[
+            LadderSession(
+                "connection 1",
+                [
+                    LadderMessage(
+                        True,
+                        "OPTIONS rtsp://127.0.0.1/x RTSP/1.0",
+                        "OPTIONS rtsp://127.0.0.1/x RTSP/1.0\r\nCSeq: 1\r\n\r\n",
+                        0.001,
+                    ),
+                    LadderMessage(
+                        False, "RTSP/1.0 200 OK", "RTSP/1.0 200 OK\r\nCSeq: 1\r\n\r\n", 0.002, 200
+                    ),
+                ],
+            )
+        ],
         capture=Path("pcaps/x.pcap"),
         wireshark_command="wireshark -r pcaps/x.pcap",
     )
@@ -154,8 +177,12 @@ def test_portuguese_report(tmp_path):
     out = render_report(_report(tmp_path, catalog, failed=True), tmp_path, catalog)
     html = out.html.read_text(encoding="utf-8")
     assert 'lang="pt"' in html
-    for heading in ("Relatório", "Testes de funcionamento realizados", "Resultados obtidos",
-                    "Capturas de tela"):
+    for heading in (
+        "Relatório",
+        "Testes de funcionamento realizados",
+        "Resultados obtidos",
+        "Capturas de tela",
+    ):
         assert heading in html
     assert "1 de 2 testes de funcionamento falharam" in html
     md = out.markdown.read_text(encoding="utf-8")
@@ -187,7 +214,9 @@ def test_text_ladder_arrows_point_the_right_way():
     long = LadderMessage(True, "DESCRIBE rtsp://" + "x" * 200 + " RTSP/1.0", "")
     assert len(text_arrow(long)) == len(text_arrow(request))
     ladder = text_ladder(LadderSession("c", [request, reply]), "cliente", "servidor")
-    assert ladder.splitlines()[0].startswith("cliente") and ladder.splitlines()[0].endswith("servidor")
+    assert ladder.splitlines()[0].startswith("cliente") and ladder.splitlines()[0].endswith(
+        "servidor"
+    )
 
 
 def test_screenshots_pair_received_and_source_frames(tmp_path):
@@ -201,12 +230,17 @@ def test_screenshots_pair_received_and_source_frames(tmp_path):
         broken = ReceivedFrame(b"\xff\xd8 not a jpeg", 101.0, 2)
         shots = make_screenshots(
             [("first", received[0]), ("broken", broken), ("later", received[1])],
-            source, tmp_path, "udp",
+            source,
+            tmp_path,
+            "udp",
         )
     assert decode_frame_number(b"junk") is None
     assert [s.label for s in shots] == ["first", "later"]  # the broken frame is left out
     assert [(s.received_frame_number, s.source_frame_number) for s in shots] == [(0, 0), (7, 7)]
     assert all(s.matches for s in shots)
     for shot in shots:
-        with Image.open(tmp_path / shot.received_image) as a, Image.open(tmp_path / shot.source_image) as b:
+        with (
+            Image.open(tmp_path / shot.received_image) as a,
+            Image.open(tmp_path / shot.source_image) as b,
+        ):
             assert a.format == b.format == "PNG" and a.size == b.size == (160, 120)

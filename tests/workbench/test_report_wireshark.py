@@ -17,7 +17,8 @@ PT_JPEG = 26
 
 def _rtp_pcap(path, count=6, port=50000):
     packets = [
-        IP(src="127.0.0.1", dst="127.0.0.1") / UDP(sport=40000, dport=port)
+        IP(src="127.0.0.1", dst="127.0.0.1")
+        / UDP(sport=40000, dport=port)
         / Raw(struct.pack("!BBHII", RTP_V2, PT_JPEG, 100 + i, 4500 * i, 0x11223344) + b"x" * 40)
         for i in range(count)
     ]
@@ -48,8 +49,9 @@ def test_tshark_without_options_sees_no_rtp_so_the_options_matter(tmp_path):
 
     paths = require_tool("tshark")
     pcap = _rtp_pcap(tmp_path / "rtp.pcap")
-    plain = subprocess.run([paths["tshark"], "-r", str(pcap), "-Y", "rtp"],
-                           capture_output=True, text=True, timeout=60)
+    plain = subprocess.run(
+        [paths["tshark"], "-r", str(pcap), "-Y", "rtp"], capture_output=True, text=True, timeout=60
+    )
     assert plain.stdout.strip() == ""
     assert wireshark_options() == ["--enable-heuristic", "rtp_udp"]
 

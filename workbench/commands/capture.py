@@ -26,17 +26,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "capture",
         help="capture RTSP sessions (RTSP + negotiated RTP/RTCP) to a pcap",
         description="Capture the RTSP connections on a port and the RTP/RTCP flows their "
-                    "SETUP exchanges negotiate, and nothing else, to a classic pcap that "
-                    "Wireshark decodes without 'Decode As'. Needs root or CAP_NET_RAW.",
+        "SETUP exchanges negotiate, and nothing else, to a classic pcap that "
+        "Wireshark decodes without 'Decode As'. Needs root or CAP_NET_RAW.",
     )
     parser.add_argument("-i", "--interface", default="lo", help="interface (default: lo)")
     parser.add_argument("--rtsp-port", type=int, default=8554, help="RTSP TCP port (8554)")
     limit = parser.add_mutually_exclusive_group()
     limit.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     limit.add_argument("--count", type=int, metavar="N", help="stop after N packets written")
-    parser.add_argument("--udp-port", type=int, action="append", default=[], metavar="PORT",
-                        help="also keep UDP to or from PORT (RTP sent without RTSP); "
-                             "repeatable")
+    parser.add_argument(
+        "--udp-port",
+        type=int,
+        action="append",
+        default=[],
+        metavar="PORT",
+        help="also keep UDP to or from PORT (RTP sent without RTSP); repeatable",
+    )
     parser.add_argument("-o", "--output", required=True, help="pcap file to write")
     parser.set_defaults(func=run)
 
@@ -44,8 +49,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _status(capture: Capture) -> Text:
     s = capture.stats()
     return Text.assemble(
-        ("capturing ", "bold"), f"{capture.interface} port {capture.rtsp_port}: ",
-        (f"{s['packets_written']}", "green"), " packets written, ",
+        ("capturing ", "bold"),
+        f"{capture.interface} port {capture.rtsp_port}: ",
+        (f"{s['packets_written']}", "green"),
+        " packets written, ",
         f"{s['packets_seen']} seen, ",
         (f"{s['kernel_drops']} kernel drops", "red" if s["kernel_drops"] else "dim"),
         f", {s['elapsed']:.1f} s  (Ctrl-C to stop)",
@@ -63,17 +70,21 @@ def run(args: argparse.Namespace) -> int:
     ):
         console.print("[red]error:[/red] --duration and --count must be above 0")
         return 2
-    capture = Capture(interface=args.interface, rtsp_port=args.rtsp_port, output=args.output,
-                      duration=args.duration, count=args.count,
-                      udp_ports=tuple(args.udp_port))
+    capture = Capture(
+        interface=args.interface,
+        rtsp_port=args.rtsp_port,
+        output=args.output,
+        duration=args.duration,
+        count=args.count,
+        udp_ports=tuple(args.udp_port),
+    )
     try:
         capture.start()
     except CaptureError as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}")
         return 2
     try:
-        with Live(_status(capture), console=console, refresh_per_second=4,
-                  transient=True) as live:
+        with Live(_status(capture), console=console, refresh_per_second=4, transient=True) as live:
             while not capture.wait(REFRESH_SECONDS):
                 live.update(_status(capture))
     except KeyboardInterrupt:
@@ -84,15 +95,19 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"[red]error:[/red] {escape(str(exc))}")
         return 2
     out = Console(soft_wrap=True)
-    out.print(f"wrote {summary.packets_written} packets to {escape(str(summary.output))} "
-              f"({summary.packets_seen} seen on {summary.interface} in {summary.duration:.1f} s)")
+    out.print(
+        f"wrote {summary.packets_written} packets to {escape(str(summary.output))} "
+        f"({summary.packets_seen} seen on {summary.interface} in {summary.duration:.1f} s)"
+    )
     drops_style = "bold red" if summary.kernel_drops else "green"
     out.print(f"kernel drops: [{drops_style}]{summary.kernel_drops}[/{drops_style}]")
     if summary.negotiated_ports:
         out.print("negotiated UDP ports: " + ", ".join(map(str, summary.negotiated_ports)))
     if args.rtsp_port not in WIRESHARK_RTSP_PORTS:
         # Wireshark finds the RTP through the SETUP exchange, once it reads RTSP there.
-        out.print(f"Wireshark reads RTSP on ports 554 and 8554 only: open with "
-                  f"`wireshark -d tcp.port=={args.rtsp_port},rtsp {escape(str(summary.output))}`",
-                  soft_wrap=True)
+        out.print(
+            f"Wireshark reads RTSP on ports 554 and 8554 only: open with "
+            f"`wireshark -d tcp.port=={args.rtsp_port},rtsp {escape(str(summary.output))}`",
+            soft_wrap=True,
+        )
     return 0

@@ -27,21 +27,49 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="run the whole lab on the built-in sample and write the report",
         description=__doc__.split("\n\n", 1)[1],
     )
-    parser.add_argument("--media", type=Path, default=DEFAULT_PATH,
-                        help=f"clip to serve, made when missing (default {DEFAULT_PATH})")
-    parser.add_argument("--pcaps", type=Path, default=Path("pcaps"),
-                        help="folder for the capture (default pcaps)")
-    parser.add_argument("--reports", type=Path, default=Path("reports"),
-                        help="folder for the report (default reports)")
+    parser.add_argument(
+        "--media",
+        type=Path,
+        default=DEFAULT_PATH,
+        help=f"clip to serve, made when missing (default {DEFAULT_PATH})",
+    )
+    parser.add_argument(
+        "--pcaps", type=Path, default=Path("pcaps"), help="folder for the capture (default pcaps)"
+    )
+    parser.add_argument(
+        "--reports",
+        type=Path,
+        default=Path("reports"),
+        help="folder for the report (default reports)",
+    )
     parser.add_argument("-i", "--interface", default="lo", help="capture interface (default lo)")
-    parser.add_argument("--lang", choices=available_languages(), default=DEFAULT_LANGUAGE,
-                        help="report language (default en)")
-    parser.add_argument("--play", type=float, default=Timings.play_s, metavar="S",
-                        help="seconds of the first PLAY (default %(default)s)")
-    parser.add_argument("--pause", type=float, default=Timings.pause_s, metavar="S",
-                        help="seconds paused (default %(default)s)")
-    parser.add_argument("--resume", type=float, default=Timings.resume_s, metavar="S",
-                        help="seconds of the PLAY after the pause (default %(default)s)")
+    parser.add_argument(
+        "--lang",
+        choices=available_languages(),
+        default=DEFAULT_LANGUAGE,
+        help="report language (default en)",
+    )
+    parser.add_argument(
+        "--play",
+        type=float,
+        default=Timings.play_s,
+        metavar="S",
+        help="seconds of the first PLAY (default %(default)s)",
+    )
+    parser.add_argument(
+        "--pause",
+        type=float,
+        default=Timings.pause_s,
+        metavar="S",
+        help="seconds paused (default %(default)s)",
+    )
+    parser.add_argument(
+        "--resume",
+        type=float,
+        default=Timings.resume_s,
+        metavar="S",
+        help="seconds of the PLAY after the pause (default %(default)s)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -61,14 +89,22 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as exc:
         Console(stderr=True).print(f"rtsp-workbench demo: {exc}", markup=False)
         return EXIT_NO_SAMPLE
-    console.print(("made " if made else "found ") + info.describe(), markup=False,
-                  highlight=False)
+    console.print(("made " if made else "found ") + info.describe(), markup=False, highlight=False)
     config = DemoConfig(
-        media=args.media, pcaps=args.pcaps, reports=args.reports, interface=args.interface,
-        timings=Timings(args.play, args.pause, args.resume), language=args.lang,
+        media=args.media,
+        pcaps=args.pcaps,
+        reports=args.reports,
+        interface=args.interface,
+        timings=Timings(args.play, args.pause, args.resume),
+        language=args.lang,
     )
-    columns = (SpinnerColumn(), TextColumn("[progress.description]{task.description}"),
-               BarColumn(), TextColumn("{task.fields[packets]}"), TimeElapsedColumn())
+    columns = (
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[packets]}"),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=console, transient=False) as progress:
         display = RichProgress(progress, console)
         result = run_demo(config, display)

@@ -20,9 +20,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("capture", help="pcap or pcapng file")
     out = parser.add_mutually_exclusive_group(required=True)
     out.add_argument("-o", "--output-dir", metavar="DIR", help="write DIR/<stream>/NNNNN.jpg")
-    out.add_argument("--mjpeg", metavar="OUT",
-                     help="write all frames to one file: the lab's format when OUT ends in "
-                          ".Mjpeg, raw JPEG after JPEG otherwise")
+    out.add_argument(
+        "--mjpeg",
+        metavar="OUT",
+        help="write all frames to one file: the lab's format when OUT ends in "
+        ".Mjpeg, raw JPEG after JPEG otherwise",
+    )
     parser.add_argument("--rtp-port", type=int, action="append", metavar="N")
     parser.add_argument(
         "--incomplete", action="store_true", help="also write frames with lost packets"

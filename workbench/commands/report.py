@@ -31,16 +31,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__.split("\n\n", 1)[1],
     )
     parser.add_argument("capture", type=Path, help="pcap or pcapng file")
-    parser.add_argument("-o", "--output", type=Path, required=True,
-                        help="folder to write the report into (made when missing)")
-    parser.add_argument("--lang", choices=available_languages(), default=DEFAULT_LANGUAGE,
-                        help="report language (default en)")
-    parser.add_argument("--source", type=Path, metavar="CLIP",
-                        help="the clip that was streamed: screenshots then show each captured "
-                        "frame beside the source frame of the same number (sample clips)")
-    parser.add_argument("--rtp-port", type=int, action="append", default=[], metavar="N",
-                        help="a UDP port carrying RTP when the capture lacks the RTSP SETUP "
-                        "(repeatable)")
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        help="folder to write the report into (made when missing)",
+    )
+    parser.add_argument(
+        "--lang",
+        choices=available_languages(),
+        default=DEFAULT_LANGUAGE,
+        help="report language (default en)",
+    )
+    parser.add_argument(
+        "--source",
+        type=Path,
+        metavar="CLIP",
+        help="the clip that was streamed: screenshots then show each captured "
+        "frame beside the source frame of the same number (sample clips)",
+    )
+    parser.add_argument(
+        "--rtp-port",
+        type=int,
+        action="append",
+        default=[],
+        metavar="N",
+        help="a UDP port carrying RTP when the capture lacks the RTSP SETUP (repeatable)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -96,25 +114,36 @@ def run(args: argparse.Namespace) -> int:
     failed_rules = [row for row in report.conformance if row.passed is False]
     if failed_rules:
         table = Table(title=catalog.t("section.conformance"))
-        for column in (catalog.t("rule.id"), catalog.t("rule.rfc"), catalog.t("rule.severity"),
-                       catalog.t("rule.title")):
+        for column in (
+            catalog.t("rule.id"),
+            catalog.t("rule.rfc"),
+            catalog.t("rule.severity"),
+            catalog.t("rule.title"),
+        ):
             table.add_column(column)
         for row in failed_rules:
             style = "red" if row.severity == "error" else "yellow"
-            table.add_row(escape(row.rule_id), escape(row.rfc), f"[{style}]{row.severity}[/]",
-                          escape(row.title))
+            table.add_row(
+                escape(row.rule_id),
+                escape(row.rfc),
+                f"[{style}]{row.severity}[/]",
+                escape(row.title),
+            )
         console.print(table)
     passed = sum(1 for test in report.functional_tests if test.passed)
     style = "green" if report.passed else "red"
     console.print(f"[{style}]{passed} of {len(report.functional_tests)} tests passed[/]")
     for test in report.functional_tests:
         if not test.passed:
-            console.print(f"  [red]{test.number}. {escape(test.title)}[/]: {escape(test.observed)}",
-                          highlight=False)
+            console.print(
+                f"  [red]{test.number}. {escape(test.title)}[/]: {escape(test.observed)}",
+                highlight=False,
+            )
     console.print(f"report: {rendered.html}", markup=False, highlight=False)
     console.print(f"        {rendered.markdown}", markup=False, highlight=False)
     if report.wireshark_command:
         console.print("open the capture in Wireshark with RTP decoded:")
-        console.print(f"  {report.wireshark_command}", markup=False, highlight=False,
-                      soft_wrap=True)
+        console.print(
+            f"  {report.wireshark_command}", markup=False, highlight=False, soft_wrap=True
+        )
     return report.exit_code()

@@ -33,7 +33,9 @@ log = logging.getLogger(__name__)
 
 ERROR = "error"
 MAX_PLOTTED_STREAMS = 4
-STANDARD_SESSIONS = 2  # the demo's UDP and TCP sessions  # a report with more streams plots the first ones only
+STANDARD_SESSIONS = (
+    2  # the demo's UDP and TCP sessions  # a report with more streams plots the first ones only
+)
 
 
 @dataclass
@@ -53,8 +55,13 @@ class CaptureStage:
         if self.summary is None:
             return None
         s = self.summary
-        return catalog.t("obs.capture_summary", packets=s.packets_written, seen=s.packets_seen,
-                         drops=s.kernel_drops, seconds=round(s.duration, 1))
+        return catalog.t(
+            "obs.capture_summary",
+            packets=s.packets_written,
+            seen=s.packets_seen,
+            drops=s.kernel_drops,
+            seconds=round(s.duration, 1),
+        )
 
 
 @dataclass
@@ -97,10 +104,16 @@ def analyse_capture(
         log.exception("checking %s", path)
         return result
     result.conformance = [
-        conformance_row(r.rule.id, f"{r.rule.rfc} §{r.rule.section}", r.rule.severity.value,
-                        r.rule.title,
-                        None if r.outcome is RuleOutcome.NOT_APPLICABLE else not r.failed,
-                        r.count, r.packets, r.evidence)
+        conformance_row(
+            r.rule.id,
+            f"{r.rule.rfc} §{r.rule.section}",
+            r.rule.severity.value,
+            r.rule.title,
+            None if r.outcome is RuleOutcome.NOT_APPLICABLE else not r.failed,
+            r.count,
+            r.packets,
+            r.evidence,
+        )
         for r in result.check.rules
     ]
     if result.check.error is not None:
@@ -128,8 +141,9 @@ def judge_capture(
             book.not_run(key, reason, sessions=expected_sessions)
         return
     if analysed.check is None:
-        book.add("capture_read", False, t("obs.error", error=analysed.error),
-                 sessions=expected_sessions)
+        book.add(
+            "capture_read", False, t("obs.error", error=analysed.error), sessions=expected_sessions
+        )
         book.not_run("conformance", analysed.error or "", sessions=expected_sessions)
         book.not_run("wireshark", analysed.error or "", sessions=expected_sessions)
         return
@@ -138,22 +152,32 @@ def judge_capture(
     book.add(
         "capture_read",
         len(playing_sessions) >= expected_sessions and check.error is None,
-        t("obs.capture_read", packets=check.packets_read, sessions=len(check.sessions),
-          streams=len(check.streams)),
-        [f"{s.id}: " + (", ".join(stream_label(x) for x in s.streams) or t("obs.no_streams"))
-         for s in check.sessions]
+        t(
+            "obs.capture_read",
+            packets=check.packets_read,
+            sessions=len(check.sessions),
+            streams=len(check.streams),
+        ),
+        [
+            f"{s.id}: " + (", ".join(stream_label(x) for x in s.streams) or t("obs.no_streams"))
+            for s in check.sessions
+        ]
         + ([analysed.error] if analysed.error else []),
         sessions=expected_sessions,
     )
     if standard is None or standard.check is None:
-        book.not_run("conformance", (standard.error if standard else None)
-                     or t("obs.no_capture"), sessions=expected_sessions)
+        book.not_run(
+            "conformance",
+            (standard.error if standard else None) or t("obs.no_capture"),
+            sessions=expected_sessions,
+        )
     else:
         failures = standard.failed_errors
         # Rules that found nothing to judge prove nothing: both sessions must be there.
         played = [s for s in standard.check.sessions if s.streams]
-        observed = t("obs.conformance_standard", failed=len(failures),
-                     rules=len(standard.conformance))
+        observed = t(
+            "obs.conformance_standard", failed=len(failures), rules=len(standard.conformance)
+        )
         if len(played) < STANDARD_SESSIONS:
             observed = t("obs.standard_missing", found=len(played), wanted=STANDARD_SESSIONS)
         book.add(
@@ -165,11 +189,19 @@ def judge_capture(
         )
     tshark = analysed.tshark
     if tshark is None or not tshark.ran:
-        book.not_run("wireshark", tshark.message if tshark else t("obs.no_capture"),
-                     sessions=expected_sessions)
+        book.not_run(
+            "wireshark",
+            tshark.message if tshark else t("obs.no_capture"),
+            sessions=expected_sessions,
+        )
     else:
-        book.add("wireshark", tshark.accepted and tshark.rtp_packets > 0, tshark.message,
-                 [analysed.wireshark or ""], sessions=expected_sessions)
+        book.add(
+            "wireshark",
+            tshark.accepted and tshark.rtp_packets > 0,
+            tshark.message,
+            [analysed.wireshark or ""],
+            sessions=expected_sessions,
+        )
 
 
 def capture_origin(check: CheckResult) -> float:
@@ -221,8 +253,11 @@ def build_report(
         report.notes.append(analysis.error)
     origin = capture_origin(check)
     for n, connection in enumerate(check.connections, start=1):
-        report.ladder.append(ladder_from_connection(
-            connection, origin, catalog.t("ladder.connection", n=n, label=connection.label)))
+        report.ladder.append(
+            ladder_from_connection(
+                connection, origin, catalog.t("ladder.connection", n=n, label=connection.label)
+            )
+        )
     # matplotlib takes a third of a second to import: only a report that draws loads it.
     from workbench.report.plots import plot_stream
 
@@ -230,7 +265,8 @@ def build_report(
     for index, stream in enumerate(check.streams):
         report.stats.append(stat_row(stream))
         if index < MAX_PLOTTED_STREAMS:
-            series = series_from_stream(stream, origin,
-                                        pauses=pauses_by_session.get(stream.session_id, []))
+            series = series_from_stream(
+                stream, origin, pauses=pauses_by_session.get(stream.session_id, [])
+            )
             report.plots += plot_stream(series, folder, f"stream{index + 1}", catalog)
     return report

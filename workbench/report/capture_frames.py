@@ -31,8 +31,11 @@ def _pauses(check: CheckResult, session_id: str | None) -> list[tuple[float, flo
     for session in check.sessions:
         if session.id == session_id:
             periods = session.playing
-            return [(a[1], b[0]) for a, b in zip(periods, periods[1:])
-                    if a[1] is not None and a[1] < b[0]]
+            return [
+                (a[1], b[0])
+                for a, b in zip(periods, periods[1:])
+                if a[1] is not None and a[1] < b[0]
+            ]
     return []
 
 

@@ -65,7 +65,9 @@ def stream_label(stream: RtpStream) -> str:
 
 
 def series_from_stream(
-    stream: RtpStream, origin: float, label: str | None = None,
+    stream: RtpStream,
+    origin: float,
+    label: str | None = None,
     pauses: Iterable[tuple[float, float]] = (),
 ) -> StreamSeries:
     """Per-packet and per-frame measurements of a stream, times relative to ``origin``."""
@@ -134,8 +136,17 @@ def evidence_text(packets: Iterable[int], detail: str = "") -> str:
     return "; ".join(part for part in (detail, shown) if part)
 
 
-def conformance_row(rule_id: str, rfc: str, severity: str, title: str, passed: bool | None,
-                    count: int = 0, packets: Iterable[int] = (), detail: str = "") -> ConformanceRow:
+def conformance_row(
+    rule_id: str,
+    rfc: str,
+    severity: str,
+    title: str,
+    passed: bool | None,
+    count: int = 0,
+    packets: Iterable[int] = (),
+    detail: str = "",
+) -> ConformanceRow:
     """One row of the conformance table."""
-    return ConformanceRow(rule_id, rfc, severity, title, passed, count,
-                          evidence_text(packets, detail))
+    return ConformanceRow(
+        rule_id, rfc, severity, title, passed, count, evidence_text(packets, detail)
+    )

@@ -68,8 +68,11 @@ def plot_timing(series: StreamSeries, folder: Path, name: str, catalog: Catalog)
     top.set_ylabel(catalog.t("plot.interarrival_ms"))
     _shade_pauses(top, series, catalog)
     if series.jitter_ms:
-        bottom.plot(*_broken(series.arrival[: len(series.jitter_ms)], series.jitter_ms),
-                    color="#d62728", linewidth=1)
+        bottom.plot(
+            *_broken(series.arrival[: len(series.jitter_ms)], series.jitter_ms),
+            color="#d62728",
+            linewidth=1,
+        )
     bottom.set_ylabel(catalog.t("plot.jitter_ms"))
     bottom.set_xlabel(catalog.t("plot.time_s"))
     _shade_pauses(bottom, series, catalog)
@@ -85,8 +88,13 @@ def plot_timing(series: StreamSeries, folder: Path, name: str, catalog: Catalog)
 def plot_frame_sizes(series: StreamSeries, folder: Path, name: str, catalog: Catalog) -> Plot:
     """Size of each reassembled frame over time."""
     fig, ax = plt.subplots(figsize=FIGURE_SIZE)
-    ax.plot(*_broken(series.frame_arrival, [size / 1024 for size in series.frame_sizes]),
-            ".-", markersize=3, linewidth=0.6, color="#2ca02c")
+    ax.plot(
+        *_broken(series.frame_arrival, [size / 1024 for size in series.frame_sizes]),
+        ".-",
+        markersize=3,
+        linewidth=0.6,
+        color="#2ca02c",
+    )
     ax.set_xlabel(catalog.t("plot.time_s"))
     ax.set_ylabel(catalog.t("plot.frame_kib"))
     _shade_pauses(ax, series, catalog)
@@ -102,13 +110,25 @@ def plot_sequence_timestamp(
 ) -> Plot:
     """Sequence numbers and RTP timestamps against arrival time: the pause shows as a gap."""
     fig, ax = plt.subplots(figsize=FIGURE_SIZE)
-    ax.plot(series.arrival, series.sequence, ".", markersize=2, color="#1f77b4",
-            label=catalog.t("plot.sequence"))
+    ax.plot(
+        series.arrival,
+        series.sequence,
+        ".",
+        markersize=2,
+        color="#1f77b4",
+        label=catalog.t("plot.sequence"),
+    )
     ax.set_xlabel(catalog.t("plot.time_s"))
     ax.set_ylabel(catalog.t("plot.sequence"), color="#1f77b4")
     other = ax.twinx()
-    other.plot(series.arrival, series.timestamp, ".", markersize=2, color="#ff7f0e",
-               label=catalog.t("plot.timestamp"))
+    other.plot(
+        series.arrival,
+        series.timestamp,
+        ".",
+        markersize=2,
+        color="#ff7f0e",
+        label=catalog.t("plot.timestamp"),
+    )
     other.set_ylabel(catalog.t("plot.timestamp"), color="#ff7f0e")
     _shade_pauses(ax, series, catalog)
     ax.set_title(catalog.t("plot.seq_title", stream=series.label))

@@ -64,12 +64,12 @@ def render_report(report: Report, folder: Path, catalog: Catalog) -> RenderedRep
         "t": catalog.t,
         "lang": catalog.language,
         "Outcome": Outcome,
-        "ladders": [text_ladder(s, catalog.t("ladder.client"), catalog.t("ladder.server"))
-                    for s in report.ladder],
+        "ladders": [
+            text_ladder(s, catalog.t("ladder.client"), catalog.t("ladder.server"))
+            for s in report.ladder
+        ],
     }
-    missing = [
-        name for name in _image_names(report) if not (folder / name).is_file()
-    ]
+    missing = [name for name in _image_names(report) if not (folder / name).is_file()]
     if missing:
         log.warning("report images missing from %s: %s", folder, ", ".join(missing))
     html = folder / "index.html"
