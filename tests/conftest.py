@@ -1,4 +1,4 @@
-"""Shared fixtures: the lab's movie and the artifacts folder; the import path of the helpers.
+"""Shared fixtures: the lab-like movie and the artifacts folder; the import path of the helpers.
 
 Tool requirements live in realtools.py (`from realtools import require_tool`); a module
 named conftest is ambiguous once sub-folders have their own conftest.py.
@@ -14,8 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from media_samples import write_lab_movie
 from realtools import (  # noqa: F401
-    LAB_MOVIE,
+    EXTRA_LAB_MOVIE,
     PEERS,
     ROOT,
     missing,
@@ -28,11 +29,23 @@ if str(PEERS) not in sys.path:
 
 
 @pytest.fixture(scope="session")
-def lab_movie() -> Path:
-    """The lab's own movie.Mjpeg from ../shared/lab (240 frames, 640x480)."""
-    if not LAB_MOVIE.exists():
-        missing(f"lab movie not found at {LAB_MOVIE}")
-    return LAB_MOVIE
+def lab_movie(tmp_path_factory) -> Path:
+    """A movie.Mjpeg like the lab's (240 frames, 640x480 4:2:0), made for this test run."""
+    return write_lab_movie(tmp_path_factory.mktemp("lab") / "movie.Mjpeg")
+
+
+@pytest.fixture(
+    scope="session", params=["generated"] + (["real"] if EXTRA_LAB_MOVIE else []), ids=str
+)
+def lab_movies(request, lab_movie) -> Path:
+    """The generated lab-like movie, then a real lab movie.Mjpeg when RTSP_WORKBENCH_LAB_MOVIE
+    names one: the tests about the lab's file format run on both."""
+    if request.param == "generated":
+        return lab_movie
+    path = Path(EXTRA_LAB_MOVIE)
+    if not path.is_file():
+        missing(f"RTSP_WORKBENCH_LAB_MOVIE names no file: {path}")
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -8,11 +8,12 @@ tests/ on sys.path).
 from __future__ import annotations
 
 import io
+import math
 import random
 from functools import lru_cache
 from pathlib import Path
 
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 # Pillow's subsampling option: 0 = 4:4:4, 1 = 4:2:2 (RFC 2435 type 0), 2 = 4:2:0 (type 1).
 SUB_444, SUB_422, SUB_420 = 0, 1, 2
@@ -99,6 +100,50 @@ def rotating_frames(
     for a real movie where the lab's is absent."""
     base = Image.effect_mandelbrot(size, (-2.0, -1.2, 0.8, 1.2), 64).convert("RGB")
     return [encode_jpeg(base.rotate(i * degrees), quality=quality) for i in range(count)]
+
+
+# What the lab's movie.Mjpeg holds (see its README): 240 frames of 640x480 baseline JPEG,
+# 4:2:0, two quantization tables and the standard Huffman tables, 10-16 kB each, for 20 fps.
+LAB_MOVIE_FRAMES = 240
+LAB_MOVIE_SIZE = (640, 480)
+
+
+def lab_like_frames(count: int = LAB_MOVIE_FRAMES, size: tuple[int, int] = LAB_MOVIE_SIZE):
+    """Frames like the lab's movie, as a real encoder writes them (libjpeg through Pillow,
+    quality 75, 4:2:0, no optimized Huffman tables): a ball and a bar moving over a smooth
+    background, each frame labelled with its number, so that no two frames are alike."""
+    width, height = size
+    background = Image.merge(
+        "RGB",
+        (
+            Image.linear_gradient("L").rotate(90).resize(size),
+            Image.radial_gradient("L").resize(size),
+            Image.linear_gradient("L").resize(size),
+        ),
+    )
+    font = ImageFont.load_default(size=max(12, height // 10))
+    for n in range(count):
+        image = background.copy()
+        draw = ImageDraw.Draw(image)
+        angle = 2 * math.pi * n / count
+        x = width / 2 + width * 0.3 * math.cos(angle)
+        y = height / 2 + height * 0.3 * math.sin(2 * angle)
+        radius = height / 12
+        draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=(250, 220, 40))
+        bar = (n * 6) % width
+        draw.rectangle((bar, height * 0.8, bar + width / 10, height * 0.92), fill=(30, 60, 200))
+        draw.text((20, 20), f"frame {n:03d}", fill="white", font=font, stroke_width=2)
+        yield encode_jpeg(image, quality=75, subsampling=SUB_420, optimize=False)
+
+
+def write_lab_movie(path: Path, frames=None) -> Path:
+    """Write ``frames`` (by default :func:`lab_like_frames`) in the lab's .Mjpeg format: each
+    JPEG preceded by its length in 5 ASCII digits."""
+    with open(path, "wb") as out:
+        for jpeg in lab_like_frames() if frames is None else frames:
+            out.write(b"%0*d" % (LAB_LENGTH_DIGITS, len(jpeg)))
+            out.write(jpeg)
+    return path
 
 
 def noise_jpeg(size: tuple[int, int], seed: int, quality: int = 95, **options) -> bytes:

@@ -1,4 +1,4 @@
-"""The lab's movie.Mjpeg through RFC 2435, and rebuilt frames read by ffmpeg's own decoder."""
+"""A lab movie.Mjpeg through RFC 2435, and rebuilt frames read by ffmpeg's own decoder."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from rtsp_common.jpeg import Depacketizer, packetize, parse_jpeg
 
 
 @pytest.fixture(scope="module")
-def lab_frames(lab_movie):
-    frames = read_lab_frames(lab_movie)
+def lab_frames(lab_movies):
+    frames = read_lab_frames(lab_movies)
     assert len(frames) == 240
     return frames
 

@@ -216,13 +216,16 @@ def test_lab_round_trip_any_bytes(bodies):
             assert list(reader) == bodies
 
 
-def test_reads_the_lab_movie(lab_movie):
-    with open_media(lab_movie) as reader:
+def test_reads_the_lab_movie(lab_movies):
+    with open_media(lab_movies) as reader:
         assert isinstance(reader, LabMjpegReader)
         assert len(reader) == 240
-        sizes = [length for _, length in reader.index]
-        assert min(sizes) == 10_528 and max(sizes) == 15_723
-        assert reader.index[0] == (5, 10_528)
+        # Each frame starts 5 length digits after the end of the one before.
+        offset = 0
+        for start, length in reader.index:
+            assert start == offset + 5 and 0 < length <= 99_999
+            offset = start + length
+        assert offset == lab_movies.stat().st_size
         for n in (0, 123, 239):
             frame = reader[n]
             assert frame[:2] == b"\xff\xd8" and frame[-2:] == b"\xff\xd9"
