@@ -55,9 +55,12 @@ def print_summary(result: CheckResult, console: Console) -> None:
     """Per session and stream figures, then every rule with its evidence."""
     from analysis.rules import Severity
 
-    console.print(f"[bold]{escape(str(result.path))}[/]: {result.packets_read} packets read")
+    # Lines a user reads or greps are never wrapped, whatever the terminal's width.
+    console.print(
+        f"[bold]{escape(str(result.path))}[/]: {result.packets_read} packets read", soft_wrap=True
+    )
     if result.error is not None:
-        console.print(f"[red]capture damaged:[/] {escape(str(result.error))}")
+        console.print(f"[red]capture damaged:[/] {escape(str(result.error))}", soft_wrap=True)
     if result.sessions:
         table = Table(title="RTSP sessions")
         for col in ("session", "client", "server", "transport", "streams"):
