@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 system-deps:
 	bash scripts/install-system-deps.sh
 
-demo: venv
+demo: system-deps venv
 	$(BIN)/rtsp-workbench demo
 
 lint: venv

@@ -73,11 +73,15 @@ def print_summary(console: Console, result: DemoResult, catalog: Catalog) -> Non
             )
         console.print(stats)
     counts = report.counts
-    verdict = (
-        f"[green]all {len(report.functional_tests)} tests passed[/]"
-        if report.passed
-        else f"[bold red]{counts[Outcome.FAILED]} failed, {counts[Outcome.NOT_RUN]} not run[/]"
-    )
+    if not report.passed:
+        verdict = f"[bold red]{counts[Outcome.FAILED]} failed, {counts[Outcome.NOT_RUN]} not run[/]"
+    elif counts[Outcome.NOT_RUN]:
+        verdict = (
+            f"[green]all {counts[Outcome.PASSED]} tests that ran passed[/], "
+            f"[yellow]{counts[Outcome.NOT_RUN]} not run (optional tool missing)[/]"
+        )
+    else:
+        verdict = f"[green]all {len(report.functional_tests)} tests passed[/]"
     console.print(verdict)
     console.print(f"report:  {result.rendered.html}", markup=False, highlight=False)
     console.print(f"         {result.rendered.markdown}", markup=False, highlight=False)

@@ -26,6 +26,7 @@ class TestBook:
         passed: bool | None,
         observed: str,
         evidence: list[str] | None = None,
+        optional: bool = False,
         **values: object,
     ) -> FunctionalTest:
         """Record test ``key``; ``passed`` None means it could not be run (``observed`` says why)."""
@@ -41,10 +42,16 @@ class TestBook:
             observed=observed,
             outcome=outcome,
             evidence=list(evidence or []),
+            optional=optional,
         )
         self.tests.append(test)
         return test
 
-    def not_run(self, key: str, reason: str, **values: object) -> FunctionalTest:
-        """Record test ``key`` as not run, saying why."""
-        return self.add(key, None, self.catalog.t("obs.not_run", reason=reason), **values)
+    def not_run(
+        self, key: str, reason: str, optional: bool = False, **values: object
+    ) -> FunctionalTest:
+        """Record test ``key`` as not run, saying why; ``optional`` when only an optional
+        tool was missing, which does not fail the report."""
+        return self.add(
+            key, None, self.catalog.t("obs.not_run", reason=reason), optional=optional, **values
+        )

@@ -56,6 +56,26 @@ def _environment(autoescape: bool) -> jinja2.Environment:
     return env
 
 
+def headline(report: Report, catalog: Catalog) -> str:
+    """The one-sentence verdict above everything else in the report."""
+    counts = report.counts
+    total = len(report.functional_tests)
+    if not report.passed:
+        return catalog.t(
+            "summary.some_failed",
+            failed=counts[Outcome.FAILED],
+            not_run=counts[Outcome.NOT_RUN],
+            total=total,
+        )
+    if counts[Outcome.NOT_RUN]:
+        return catalog.t(
+            "summary.passed_some_not_run",
+            passed=counts[Outcome.PASSED],
+            not_run=counts[Outcome.NOT_RUN],
+        )
+    return catalog.t("summary.all_passed", total=total)
+
+
 def render_report(report: Report, folder: Path, catalog: Catalog) -> RenderedReport:
     """Write index.html and report.md into ``folder``; images must already be there."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -64,6 +84,7 @@ def render_report(report: Report, folder: Path, catalog: Catalog) -> RenderedRep
         "t": catalog.t,
         "lang": catalog.language,
         "Outcome": Outcome,
+        "headline": headline(report, catalog),
         "ladders": [
             text_ladder(s, catalog.t("ladder.client"), catalog.t("ladder.server"))
             for s in report.ladder
