@@ -58,8 +58,9 @@ def _port_pair(value: str) -> tuple[int, int] | None:
     first, _, second = value.partition("-")
     if not is_decimal(first.strip()):
         return None
-    a = int(first)
-    b = int(second) if is_decimal(second.strip()) else a + 1
+    # int() of the stripped text: Python's int() and str.strip() differ on \x1c-\x1f.
+    a = int(first.strip())
+    b = int(second.strip()) if is_decimal(second.strip()) else a + 1
     return a, b
 
 
@@ -130,9 +131,9 @@ def parse_rtp_info(value: str) -> list[RtpInfoEntry]:
             if name == "url":
                 url = arg
             elif name == "seq" and is_decimal(arg.strip()):
-                seq = int(arg)
+                seq = int(arg.strip())
             elif name == "rtptime" and is_decimal(arg.strip()):
-                rtptime = int(arg)
+                rtptime = int(arg.strip())
             elif name == "ssrc":
                 try:
                     ssrc = int(arg.strip(), 16)

@@ -87,7 +87,8 @@ _TOKEN = re.compile(TOKEN_PATTERN)
 # A version such as RTSP/1.0; other versions still parse so that a server can answer 505.
 _VERSION = r"[A-Za-z]+/[0-9]{1,3}\.[0-9]{1,3}"
 _VERSION_RE = re.compile(_VERSION)
-_STATUS_LINE = re.compile(rf"({_VERSION})[ \t]+([0-9]{{3}})(?:[ \t]+(.*))?")
+# RFC 2326 §7.1.1: three digits, the first naming the class (1xx-5xx, extensions above).
+_STATUS_LINE = re.compile(rf"({_VERSION})[ \t]+([1-9][0-9]{{2}})(?:[ \t]+(.*))?")
 _REQUEST_LINE = re.compile(rf"({TOKEN_PATTERN})[ \t]+(\S+)[ \t]+({_VERSION})")
 _HEAD_END = re.compile(rb"\n\r?\n")
 _BINARY = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -599,6 +600,8 @@ def _parse_header_lines(lines: list[str], max_headers: int) -> Headers:
             if not items:
                 raise MessageError(f"continuation line before any header: {line[:80]!r}")
             name, value = items[-1]
+            if _CONTROL_CHARS.search(line):
+                raise MessageError(f"header {name} holds control characters")
             items[-1] = (name, f"{value} {line.strip()}".strip())  # RFC 2326 §4.2 folding
             continue
         name, colon, value = line.partition(":")

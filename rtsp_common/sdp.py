@@ -102,6 +102,11 @@ class SessionDescription:
         """Read a session description; ParseError when it is not SDP or has no video track."""
         lines = [line.strip() for line in text.replace("\r\n", "\n").split("\n")]
         lines = [line for line in lines if line]
+        for line in lines:
+            if "\0" in line or "\r" in line:
+                raise ParseError(
+                    f"malformed SDP line {line[:80]!r}: a NUL or CR inside a line (RFC 4566 §5)"
+                )
         if not lines or not lines[0].startswith("v="):
             raise ParseError("not an SDP description: the first line must be v=0 (RFC 4566 §5.1)")
         if lines[0] != f"v={SDP_VERSION}":

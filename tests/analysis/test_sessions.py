@@ -147,6 +147,11 @@ def test_transport_and_rtp_info_values():
     assert tcp.lower == "TCP" and tcp.interleaved == (2, 3)
     (entry,) = parse_rtp_info("url=rtsp://h/a/stream=0;seq=17;rtptime=900")
     assert (entry.url, entry.seq, entry.rtptime) == ("rtsp://h/a/stream=0", 17, 900)
+    # Python's str.strip() takes \x1c-\x1f as spaces, int() does not: found by fuzzing.
+    (entry,) = parse_rtp_info("url=x;seq=\x1d5;rtptime=\x1f9")
+    assert (entry.seq, entry.rtptime) == (5, 9)
+    (spec,) = parse_transport("RTP/AVP;client_port=\x1c60-\x1d61")
+    assert spec.client_ports == (60, 61)
 
 
 def test_ipv6_session_is_linked_and_clean(tmp_path):

@@ -405,6 +405,8 @@ def test_custom_limits() -> None:
         (b"OPTIONS * RTSP/1.0\r\nContent-Length: -1\r\n\r\n", "Content-Length"),
         (b"OPTIONS * RTSP/1.0\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", "conflicting"),
         (b"OPTIONS * RTSP/1.0\r\nX: a\x00b\r\n\r\n", "control characters"),
+        (b"OPTIONS * RTSP/1.0\r\nX: a\r\n b\x00\r\n\r\n", "control characters"),  # folded
+        (b"RTSP/1.0 020 OK\r\nCSeq: 1\r\n\r\n", "not an RTSP request or status line"),
         (b"\x16\x03\x01\x02\x00\x01\x00", "binary data"),
     ],
 )

@@ -162,6 +162,14 @@ def test_bad_descriptions(text: str, fragment: str) -> None:
         SessionDescription.parse(text)
 
 
+@pytest.mark.parametrize("inside", ["\r", "\0"])
+def test_a_nul_or_cr_inside_a_line_is_refused(inside: str) -> None:
+    # RFC 4566 §5: no field may hold NUL, CR or LF; what was read must be writable again.
+    text = f"v=0\r\nm=video 0 RTP/AVP 26\r\na=control:track{inside}1\r\n"
+    with pytest.raises(ParseError, match="inside a line"):
+        SessionDescription.parse(text)
+
+
 def test_line_breaks_in_fields_are_refused() -> None:
     with pytest.raises(ValueError):
         SessionDescription(session_name="a\r\nm=audio 0 RTP/AVP 0").to_text()
