@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench system-deps venv clean
+.PHONY: demo test lint bench fuzz system-deps venv clean
 
 venv: $(VENV)/.installed
 
@@ -27,6 +27,11 @@ lint: venv
 
 test: system-deps venv lint
 	bash scripts/run-tests.sh $(BIN)/python
+
+# Each fuzz target for FUZZ_SECONDS (CI runs them for 10 s); reproducers go to fuzz-findings/.
+FUZZ_SECONDS ?= 60
+fuzz: venv
+	$(BIN)/python -m fuzz --seconds $(FUZZ_SECONDS)
 
 bench: venv system-deps
 	$(BIN)/python -m bench

@@ -1,0 +1,211 @@
+"""The fuzz targets: one function per parser, fed arbitrary bytes.
+
+A target may raise only the error its parser documents for bad input (``ParseError`` in
+rtsp_common, ``AnalysisError`` in analysis); any other exception, a hang or a crash is a
+finding. Targets that take structured input cut the bytes themselves (the first byte picks
+a chunk size, records carry small headers), so they run the same with or without atheris.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from analysis.errors import AnalysisError
+from rtsp_common.errors import ParseError
+
+
+@dataclass(frozen=True)
+class Target:
+    """A fuzz target: its function and the exceptions that count as a clean refusal."""
+
+    name: str
+    run: Callable[[bytes], None]
+    allowed: tuple[type[BaseException], ...]
+    about: str
+
+    def __call__(self, data: bytes) -> None:
+        try:
+            self.run(data)
+        except self.allowed:
+            pass
+
+
+def chunks(data: bytes) -> Iterator[bytes]:
+    """Cut ``data`` into pieces whose sizes the first byte sets (1-256), as TCP may."""
+    if not data:
+        return
+    size = data[0] + 1
+    for start in range(1, len(data), size):
+        yield data[start : start + size]
+
+
+def text(data: bytes) -> str:
+    """The bytes as the str a header parser receives (Latin-1 maps every byte)."""
+    return data.decode("latin-1")
+
+
+# --- rtsp_common: what the server and the client parse ---------------------------------
+
+
+def rtsp_messages(data: bytes) -> None:
+    from rtsp_common.rtsp import MessageParser, Request, Response
+
+    parser = MessageParser(max_header_bytes=4096, max_headers=32, max_body=8192)
+    for piece in chunks(data):
+        for item in parser.feed(piece):
+            if isinstance(item, Request | Response):
+                # What was parsed can be written back and parsed again to the same message.
+                again = MessageParser().feed(item.to_bytes())
+                assert len(again) == 1 and type(again[0]) is type(item), item
+
+
+def rtsp_headers(data: bytes) -> None:
+    from rtsp_common import headers
+
+    value = text(data)
+    for parse in (
+        headers.Session.parse,
+        headers.Transport.parse,
+        headers.parse_transports,
+        headers.NptRange.parse,
+        headers.parse_rtp_info,
+        headers.parse_public,
+        headers.parse_cseq,
+        headers.parse_content_length,
+    ):
+        try:
+            parse(value)
+        except ParseError:
+            pass
+
+
+def sdp(data: bytes) -> None:
+    from rtsp_common.sdp import SessionDescription
+
+    description = SessionDescription.parse(text(data))
+    SessionDescription.parse(description.to_text())
+
+
+def rtp(data: bytes) -> None:
+    from rtsp_common.rtp import RTPPacket
+
+    packet = RTPPacket.parse(data)
+    assert RTPPacket.parse(packet.to_bytes()) == packet
+
+
+def rtcp(data: bytes) -> None:
+    from rtsp_common.rtcp import build_compound, compound_problems, parse_compound
+
+    packets = parse_compound(data)
+    compound_problems(packets)
+    parse_compound(build_compound(packets))
+
+
+RECORD = struct.Struct("!BBH")  # timestamp, marker, payload length
+
+
+def records(data: bytes) -> Iterator[tuple[int, bool, bytes]]:
+    """Cut ``data`` into (timestamp, marker, payload) records, as RTP delivers them."""
+    pos = 0
+    while pos + RECORD.size <= len(data):
+        ts, marker, length = RECORD.unpack_from(data, pos)
+        pos += RECORD.size
+        yield ts * 3000, bool(marker & 1), data[pos : pos + length]
+        pos += length
+
+
+def rfc2435(data: bytes) -> None:
+    from rtsp_common.jpeg import Depacketizer
+
+    depacketizer = Depacketizer(max_frame_bytes=1 << 16)
+    for timestamp, marker, payload in records(data):
+        try:
+            depacketizer.push(payload, timestamp, marker)
+        except ParseError:
+            pass  # a bad packet is dropped and counted; the next one must still work
+
+
+def mjpeg(data: bytes) -> None:
+    from rtsp_common.mjpeg import open_media
+
+    # The reader maps a real file; tmpfs keeps the round trip cheap.
+    folder = "/dev/shm" if os.path.isdir("/dev/shm") else None
+    with tempfile.NamedTemporaryFile(dir=folder, suffix=".Mjpeg") as file:
+        file.write(data)
+        file.flush()
+        with open_media(file.name) as reader:
+            for frame in reader:
+                assert frame
+
+
+# --- analysis: what the checker reads from captures -----------------------------------
+
+
+def pcap(data: bytes) -> None:
+    from analysis.pcapfile import read_records
+
+    read_records(data)
+
+
+def capture_check(data: bytes) -> None:
+    from analysis.netdecode import decode
+    from analysis.pcapfile import read_records
+    from analysis.rules import Context, run_all
+    from analysis.sessions import build
+
+    traffic = decode(read_records(data))
+    run_all(Context(traffic, build(traffic)))
+
+
+def analysis_rtsp(data: bytes) -> None:
+    from analysis.rtsp_wire import read_stream
+    from analysis.tcp import TcpStream
+
+    key = (b"\x7f\0\0\x01", 40000, b"\x7f\0\0\x01", 554)
+    stream = TcpStream(key, data=data, starts=[0], pktnos=[1], times=[0.0])
+    read_stream(stream)
+
+
+def analysis_headers(data: bytes) -> None:
+    from analysis.rtsp_headers import parse_rtp_info, parse_transport, transport_header_values
+
+    parse_transport(text(data))
+    parse_rtp_info(text(data))
+    transport_header_values(data)
+
+
+def analysis_sdp(data: bytes) -> None:
+    from analysis.sdp_reader import parse_sdp
+
+    parse_sdp(data)
+
+
+def analysis_rtcp(data: bytes) -> None:
+    from analysis.netdecode import Endpoint
+    from analysis.rtcp_wire import RtcpFlow, read_compound
+
+    read_compound(RtcpFlow(Endpoint("127.0.0.1", 5001), Endpoint("127.0.0.1", 6001)), 1, 0.0, data)
+
+
+TARGETS: dict[str, Target] = {
+    t.name: t
+    for t in (
+        Target("rtsp_messages", rtsp_messages, (ParseError,), "RTSP requests, replies, $ frames"),
+        Target("rtsp_headers", rtsp_headers, (ParseError,), "Session, Transport, Range, RTP-Info"),
+        Target("sdp", sdp, (ParseError,), "the SDP of DESCRIBE replies"),
+        Target("rtp", rtp, (ParseError,), "the RTP fixed header, CSRCs, extension, padding"),
+        Target("rtcp", rtcp, (ParseError,), "RTCP compound packets"),
+        Target("rfc2435", rfc2435, (ParseError,), "the RFC 2435 depacketizer"),
+        Target("mjpeg", mjpeg, (ParseError,), "the lab's .Mjpeg and raw MJPEG files"),
+        Target("pcap", pcap, (AnalysisError,), "pcap and pcapng files"),
+        Target("capture_check", capture_check, (AnalysisError,), "a capture through every rule"),
+        Target("analysis_rtsp", analysis_rtsp, (AnalysisError,), "RTSP read off a TCP stream"),
+        Target("analysis_headers", analysis_headers, (AnalysisError,), "Transport, RTP-Info"),
+        Target("analysis_sdp", analysis_sdp, (AnalysisError,), "SDP in captured replies"),
+        Target("analysis_rtcp", analysis_rtcp, (AnalysisError,), "RTCP in captured datagrams"),
+    )
+}
