@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from analysis.probe_wire import Reply, Target, build_request, raw_request, sdp_setup_urls
+from analysis.rtsp_status import Status
 
 __all__ = [
     "Verdict",
@@ -30,18 +31,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# RFC 2326 §7.1.1 status codes the battery expects.
-OK = 200
-BAD_REQUEST = 400
-FORBIDDEN = 403
-NOT_FOUND = 404
-METHOD_NOT_ALLOWED = 405
-ENTITY_TOO_LARGE = 413
-SESSION_NOT_FOUND = 454
-METHOD_NOT_VALID_IN_STATE = 455
-UNSUPPORTED_TRANSPORT = 461
-NOT_IMPLEMENTED = 501
-VERSION_NOT_SUPPORTED = 505
 OVERSIZED_HEADER_BYTES = 64 * 1024
 TRAVERSAL_PATH = "/../../../../etc/passwd"
 USER_AGENT = "rtsp-workbench-probe"
@@ -354,13 +343,13 @@ def _normal_flow(run: _Run) -> str:
     try:
         data, cseq = run.request("OPTIONS", url)
         outcome = channel.exchange(data)
-        result = run.judge("options", data, outcome, cseq, passes={OK})
+        result = run.judge("options", data, outcome, cseq, passes={Status.OK})
         if result.verdict is Verdict.PASS and outcome.reply.get("Public") is None:
             run.report.results[-1] = _downgrade(result, "no Public header listing methods")
 
         data, cseq = run.request("DESCRIBE", url, [("Accept", "application/sdp")])
         outcome = channel.exchange(data)
-        result = run.judge("describe", data, outcome, cseq, passes={OK})
+        result = run.judge("describe", data, outcome, cseq, passes={Status.OK})
         setup_url = url + "/"
         if result.verdict is Verdict.PASS:
             reply = outcome.reply
@@ -373,10 +362,10 @@ def _normal_flow(run: _Run) -> str:
         transport = f"RTP/AVP;unicast;client_port={receiver.rtp_port}-{receiver.rtcp_port}"
         data, cseq = run.request("SETUP", setup_url, [("Transport", transport)])
         outcome = channel.exchange(data)
-        result = run.judge("setup", data, outcome, cseq, passes={OK})
+        result = run.judge("setup", data, outcome, cseq, passes={Status.OK})
         session = None
         reply = outcome.reply
-        if reply is not None and reply.status == OK and reply.session_id:
+        if reply is not None and reply.status == Status.OK and reply.session_id:
             # Go on with the session even when the reply broke a rule, to probe PLAY.
             session = reply.session_id
         if result.verdict is Verdict.PASS:
@@ -395,7 +384,7 @@ def _normal_flow(run: _Run) -> str:
 
         data, cseq = run.request("PLAY", url, [("Session", session), ("Range", "npt=0-")])
         outcome = channel.exchange(data)
-        result = run.judge("play", data, outcome, cseq, passes={OK})
+        result = run.judge("play", data, outcome, cseq, passes={Status.OK})
         if result.verdict is Verdict.PASS:
             if receiver.wait_datagram(run.env.rtp_wait):
                 run.report.results[-1] = _note(result, "RTP arrived on client_port")
@@ -406,7 +395,7 @@ def _normal_flow(run: _Run) -> str:
                 )
 
         data, cseq = run.request("TEARDOWN", url, [("Session", session)])
-        run.judge("teardown", data, channel.exchange(data), cseq, passes={OK})
+        run.judge("teardown", data, channel.exchange(data), cseq, passes={Status.OK})
         return setup_url
     finally:
         channel.close()
@@ -452,7 +441,7 @@ def _setup_session(run: _Run, channel: Channel, setup_url: str) -> str | None:
         "SETUP", setup_url, [("Transport", "RTP/AVP;unicast;client_port=40998-40999")]
     )
     outcome = channel.exchange(data)
-    if outcome.reply is None or outcome.reply.status != OK:
+    if outcome.reply is None or outcome.reply.status != Status.OK:
         return None
     return outcome.reply.session_id or None
 
@@ -464,9 +453,9 @@ def _missing_cseq(run: _Run, channel: Channel, setup_url: str) -> None:
         data,
         channel.exchange(data),
         None,
-        passes={BAD_REQUEST},
+        passes={Status.BAD_REQUEST},
         closed_passes=True,
-        warns={OK: "CSeq is mandatory in every request; a 400 was expected"},
+        warns={Status.OK: "CSeq is mandatory in every request; a 400 was expected"},
     )
 
 
@@ -490,8 +479,8 @@ def _wrong_version(run: _Run, channel: Channel, setup_url: str) -> None:
         data,
         outcome,
         cseq,
-        passes={VERSION_NOT_SUPPORTED},
-        warns={BAD_REQUEST: "505 RTSP Version not supported names the problem"},
+        passes={Status.RTSP_VERSION_NOT_SUPPORTED},
+        warns={Status.BAD_REQUEST: "505 RTSP Version not supported names the problem"},
         closed_passes=False,
         no_reply=Verdict.WARN,
     )
@@ -504,8 +493,8 @@ def _play_before_setup(run: _Run, channel: Channel, setup_url: str) -> None:
         data,
         channel.exchange(data),
         cseq,
-        passes={METHOD_NOT_VALID_IN_STATE, SESSION_NOT_FOUND},
-        warns={BAD_REQUEST: "455 or 454 names the problem"},
+        passes={Status.METHOD_NOT_VALID_IN_THIS_STATE, Status.SESSION_NOT_FOUND},
+        warns={Status.BAD_REQUEST: "455 or 454 names the problem"},
     )
 
 
@@ -521,8 +510,8 @@ def _wrong_session(run: _Run, channel: Channel, setup_url: str) -> None:
         data,
         channel.exchange(data),
         cseq,
-        passes={SESSION_NOT_FOUND},
-        warns={BAD_REQUEST: "454 Session Not Found names the problem"},
+        passes={Status.SESSION_NOT_FOUND},
+        warns={Status.BAD_REQUEST: "454 Session Not Found names the problem"},
     )
     teardown, _ = run.request("TEARDOWN", run.target.url, [("Session", session)])
     channel.exchange(teardown)
@@ -535,10 +524,10 @@ def _unknown_method(run: _Run, channel: Channel, setup_url: str) -> None:
         data,
         channel.exchange(data),
         cseq,
-        passes={NOT_IMPLEMENTED},
+        passes={Status.NOT_IMPLEMENTED},
         warns={
-            BAD_REQUEST: "501 Not Implemented names the problem",
-            METHOD_NOT_ALLOWED: "405 is for known methods; 501 was expected",
+            Status.BAD_REQUEST: "501 Not Implemented names the problem",
+            Status.METHOD_NOT_ALLOWED: "405 is for known methods; 501 was expected",
         },
     )
 
@@ -552,9 +541,9 @@ def _oversized_header(run: _Run, channel: Channel, setup_url: str) -> None:
         data,
         channel.exchange(data),
         cseq,
-        passes={BAD_REQUEST, ENTITY_TOO_LARGE},
+        passes={Status.BAD_REQUEST, Status.REQUEST_ENTITY_TOO_LARGE},
         closed_passes=True,
-        warns={OK: "a 64 KiB header was accepted: the server sets no header limit"},
+        warns={Status.OK: "a 64 KiB header was accepted: the server sets no header limit"},
     )
 
 
@@ -576,7 +565,7 @@ def _path_traversal(run: _Run, channel: Channel, setup_url: str) -> None:
         data,
         outcome,
         cseq,
-        passes={NOT_FOUND, FORBIDDEN, BAD_REQUEST},
+        passes={Status.NOT_FOUND, Status.FORBIDDEN, Status.BAD_REQUEST},
         closed_passes=True,
     )
 
@@ -590,8 +579,8 @@ def _bad_transport(run: _Run, channel: Channel, setup_url: str) -> None:
         data,
         channel.exchange(data),
         cseq,
-        passes={UNSUPPORTED_TRANSPORT},
-        warns={BAD_REQUEST: "461 Unsupported transport names the problem"},
+        passes={Status.UNSUPPORTED_TRANSPORT},
+        warns={Status.BAD_REQUEST: "461 Unsupported transport names the problem"},
     )
 
 
@@ -601,7 +590,11 @@ def _interleaved(run: _Run, channel: Channel, setup_url: str) -> None:
     )
     outcome = channel.exchange(data)
     reply = outcome.reply
-    if reply is not None and reply.status == UNSUPPORTED_TRANSPORT and reply.cseq == str(cseq):
+    if (
+        reply is not None
+        and reply.status == Status.UNSUPPORTED_TRANSPORT
+        and reply.cseq == str(cseq)
+    ):
         run.add(
             "interleaved",
             data,
@@ -610,7 +603,7 @@ def _interleaved(run: _Run, channel: Channel, setup_url: str) -> None:
             outcome,
         )
         return
-    result = run.judge("interleaved", data, outcome, cseq, passes={OK})
+    result = run.judge("interleaved", data, outcome, cseq, passes={Status.OK})
     if result.verdict is not Verdict.PASS:
         return
     transport = (reply.get("Transport") or "").replace(" ", "")
@@ -624,7 +617,7 @@ def _interleaved(run: _Run, channel: Channel, setup_url: str) -> None:
         "PLAY", run.target.url, [("Session", session), ("Range", "npt=0-")]
     )
     played = channel.exchange(play)
-    if played.reply is None or played.reply.status != OK:
+    if played.reply is None or played.reply.status != Status.OK:
         got = played.reply.head if played.reply else (played.error or "no reply")
         run.report.results[-1] = _fail(result, f"PLAY then got {got}")
         return

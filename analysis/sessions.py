@@ -35,6 +35,7 @@ from analysis.rtp_stream import (
     split_by_ssrc,
 )
 from analysis.rtsp_headers import RtpInfoEntry, TransportSpec, parse_rtp_info, parse_transport
+from analysis.rtsp_status import is_success_status
 from analysis.rtsp_wire import INTERLEAVED_MAGIC, InterleavedFrame, Kind, RtspMessage, read_stream
 from analysis.sdp_reader import SdpInfo, parse_sdp
 from analysis.tcp import TcpStream, reassemble
@@ -49,7 +50,6 @@ HEURISTIC_MIN_SHARE = 0.8
 # SR..APP (200..204) read as marker + PT in an RTP header: PT 72..76 (RFC 5761 §4).
 RTCP_PT_AS_RTP = range(RTCP_SR & RTP_PT_MASK, (RTCP_APP & RTP_PT_MASK) + 1)
 RTSP_SNIFF_BYTES = 512  # enough for a first request or status line
-STATUS_OK_FIRST, STATUS_OK_LAST = 200, 299
 
 
 class SessionState(Enum):
@@ -80,7 +80,7 @@ NEXT_STATE = {
 
 def is_success(message: RtspMessage | None) -> bool:
     """A response with a 2xx status (RFC 2326 §7.1.1)."""
-    return message is not None and STATUS_OK_FIRST <= message.status <= STATUS_OK_LAST
+    return message is not None and is_success_status(message.status)
 
 
 @dataclass

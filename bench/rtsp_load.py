@@ -16,6 +16,7 @@ from local_ports import udp_port_pair
 from rtsp_common.headers import Session as SessionHeader
 from rtsp_common.rtsp import Headers, MessageParser, Request, Response
 from rtsp_common.sdp import SessionDescription
+from rtsp_common.status import Status
 
 RECEIVE_BUFFER = 2 * 1024 * 1024
 MARKER = 0x80  # RFC 3550 §5.1: M bit in the second octet
@@ -66,7 +67,7 @@ class LoadSession:
         while True:
             for item in self.parser.feed(self.control.recv(65536)):
                 if isinstance(item, Response):
-                    if item.status != 200:
+                    if item.status != Status.OK:
                         raise RuntimeError(f"{method} {url}: {item.status} {item.reason}")
                     return item
 

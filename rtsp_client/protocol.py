@@ -36,6 +36,7 @@ from rtsp_common.headers import NptRange, Session, Transport
 from rtsp_common.rtcp import ReceiverReport, SourceDescription, build_compound
 from rtsp_common.rtsp import Headers, InterleavedFrame, MessageParser, Request, Response
 from rtsp_common.sdp import SessionDescription
+from rtsp_common.status import Status
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +45,6 @@ DEFAULT_RTSP_PORT = 554  # RFC 2326 §3.2
 DEFAULT_SESSION_TIMEOUT = 60  # RFC 2326 §12.37: seconds when the Session header names none
 RTCP_INTERVAL = 5.0  # RFC 3550 §6.2: the minimum report interval, in seconds
 RTCP_RANDOM_SPREAD = 0.5  # RFC 3550 §6.3.1: interval drawn from [0.5, 1.5] x the nominal
-STATUS_NOT_IMPLEMENTED = 501  # RFC 2326 §11.5.2
-STATUS_METHOD_NOT_ALLOWED = 405  # RFC 2326 §11.4.6
 INTERLEAVED_CHANNELS = (0, 1)  # RFC 2326 §10.12: RTP on the even channel, RTCP on the odd
 LAB_UNTERMINATED_WAIT = 0.15  # seconds a reply head may sit without its blank line (lab server)
 UDP_RECEIVE_BUFFER = 4 * 1024 * 1024  # room for bursts of a frame's packets
@@ -700,7 +699,7 @@ class ClientCore:
             try:
                 await self.request(self._keepalive_method)
             except RTSPError as exc:
-                if exc.status in (STATUS_NOT_IMPLEMENTED, STATUS_METHOD_NOT_ALLOWED) and (
+                if exc.status in (Status.NOT_IMPLEMENTED, Status.METHOD_NOT_ALLOWED) and (
                     self._keepalive_method != "OPTIONS"
                 ):
                     logger.info("server lacks GET_PARAMETER; keeping alive with OPTIONS")
@@ -762,7 +761,7 @@ class ClientCore:
         if isinstance(item, Request):
             # A server-to-client request (ANNOUNCE, SET_PARAMETER...): we support none.
             logger.info("server sent %s; answering 501", item.method)
-            reply = Response.make(STATUS_NOT_IMPLEMENTED, item.cseq)
+            reply = Response.make(Status.NOT_IMPLEMENTED, item.cseq)
             if self._stream is not None and self._stream.transport is not None:
                 self._stream.transport.write(reply.to_bytes())
             return

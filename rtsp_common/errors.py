@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-# RFC 2326 §7.1.1: the statuses bad input maps to.
-STATUS_BAD_REQUEST = 400
-STATUS_TOO_LARGE = 413  # Request Entity Too Large: a size limit was exceeded
-STATUS_UNSUPPORTED_MEDIA = 415
+from rtsp_common.status import Status
 
 
 class ParseError(ValueError):
@@ -15,7 +12,7 @@ class ParseError(ValueError):
     413 when a size limit was exceeded).
     """
 
-    def __init__(self, message: str, status: int = STATUS_BAD_REQUEST) -> None:
+    def __init__(self, message: str, status: int = Status.BAD_REQUEST) -> None:
         super().__init__(message)
         self.status = status
 
@@ -24,7 +21,7 @@ class UnsupportedJPEG(ParseError):
     """A JPEG that RFC 2435 cannot carry; the message names the reason and the fix."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(message, status=STATUS_UNSUPPORTED_MEDIA)
+        super().__init__(message, status=Status.UNSUPPORTED_MEDIA_TYPE)
 
 
 class MediaFileError(ParseError):

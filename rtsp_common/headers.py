@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from rtsp_common.errors import ParseError
 from rtsp_common.rtp import SEQ_MOD, TS_MOD
+from rtsp_common.status import Status
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +33,6 @@ CHANNEL_MAX = 255
 # RTP-Info (RFC 2326 §12.33) carries RTP's 16-bit sequence numbers and 32-bit timestamps.
 SEQ_MAX = SEQ_MOD - 1
 RTPTIME_MAX = TS_MOD - 1
-# RFC 2326 §11: 457 Invalid Range, the answer to a Range the server cannot honour.
-STATUS_INVALID_RANGE = 457
 
 # RFC 2326 §15.1: a token (method and header names, parameters) is 1*<CHAR but CTLs or tspecials>.
 TOKEN_PATTERN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
@@ -251,14 +250,14 @@ def _parse_npt_time(text: str) -> float:
     whole = all(_NPT_WHOLE.fullmatch(p) for p in pieces[:-1])
     if len(pieces) not in (1, 3) or not whole or not _NPT_SECONDS.fullmatch(pieces[-1]):
         raise ParseError(
-            f"malformed npt time {text!r}: expected seconds or h:mm:ss", STATUS_INVALID_RANGE
+            f"malformed npt time {text!r}: expected seconds or h:mm:ss", Status.INVALID_RANGE
         )
     numbers = [int(p) for p in pieces[:-1]] + [float(pieces[-1])]
     seconds = 0.0
     for n in numbers:
         seconds = seconds * 60 + n
     if not math.isfinite(seconds):
-        raise ParseError(f"npt time {text!r} is out of range", STATUS_INVALID_RANGE)
+        raise ParseError(f"npt time {text!r} is out of range", Status.INVALID_RANGE)
     return seconds
 
 
@@ -276,13 +275,13 @@ class NptRange:
         unit, eq, rest = spec.partition("=")
         if not eq or unit.strip().lower() != "npt":
             raise ParseError(
-                f"only npt ranges are supported (e.g. npt=0-), got {value!r}", STATUS_INVALID_RANGE
+                f"only npt ranges are supported (e.g. npt=0-), got {value!r}", Status.INVALID_RANGE
             )
         first, dash, second = rest.strip().partition("-")
         first, second = first.strip(), second.strip()
         if not dash or (not first and not second):
             raise ParseError(
-                f"npt range needs a '-', as in npt=10-, got {value!r}", STATUS_INVALID_RANGE
+                f"npt range needs a '-', as in npt=10-, got {value!r}", Status.INVALID_RANGE
             )
         if first.lower() == "now":
             start: float | None = None
@@ -290,7 +289,7 @@ class NptRange:
             start = _parse_npt_time(first) if first else 0.0
         end = _parse_npt_time(second) if second else None
         if start is not None and end is not None and end < start:
-            raise ParseError(f"npt range ends before it starts: {value!r}", STATUS_INVALID_RANGE)
+            raise ParseError(f"npt range ends before it starts: {value!r}", Status.INVALID_RANGE)
         return cls(start, end)
 
     def __str__(self) -> str:

@@ -16,7 +16,7 @@ import struct
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
-from rtsp_common.errors import STATUS_TOO_LARGE, ParseError, UnsupportedJPEG
+from rtsp_common.errors import ParseError, UnsupportedJPEG
 from rtsp_common.jfif import (
     DIMENSION_UNIT,
     EOI_BYTES,
@@ -32,6 +32,7 @@ from rtsp_common.jfif import (
 )
 from rtsp_common.jpeg_tables import MAX_Q_FACTOR, MIN_Q_FACTOR, quant_tables
 from rtsp_common.rtp import TS_MOD
+from rtsp_common.status import Status
 
 __all__ = [
     "JPEGFrame",
@@ -355,7 +356,7 @@ class Depacketizer:
             self.frames_dropped += 1
             raise ParseError(
                 f"whole-JPEG payload of {len(payload)} bytes is over max_frame_bytes",
-                STATUS_TOO_LARGE,
+                Status.REQUEST_ENTITY_TOO_LARGE,
             )
         self.frames_complete += 1
         return bytes(payload)

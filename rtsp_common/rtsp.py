@@ -15,8 +15,9 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from rtsp_common.errors import STATUS_BAD_REQUEST, STATUS_TOO_LARGE, ParseError
+from rtsp_common.errors import ParseError
 from rtsp_common.headers import CHANNEL_MAX, TOKEN_PATTERN, parse_content_length, parse_cseq
+from rtsp_common.status import Status, reason_phrase
 
 logger = logging.getLogger(__name__)
 
@@ -34,54 +35,6 @@ INTERLEAVED_MAX_PAYLOAD = 0xFFFF
 DEFAULT_MAX_HEADER_BYTES = 8192
 DEFAULT_MAX_HEADERS = 64
 DEFAULT_MAX_BODY = 65536
-
-# RFC 2326 §7.1.1: status codes and their reason phrases.
-REASONS: dict[int, str] = {
-    100: "Continue",
-    200: "OK",
-    201: "Created",
-    250: "Low on Storage Space",
-    300: "Multiple Choices",
-    301: "Moved Permanently",
-    302: "Moved Temporarily",
-    303: "See Other",
-    304: "Not Modified",
-    305: "Use Proxy",
-    400: "Bad Request",
-    401: "Unauthorized",
-    402: "Payment Required",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    406: "Not Acceptable",
-    407: "Proxy Authentication Required",
-    408: "Request Time-out",
-    410: "Gone",
-    411: "Length Required",
-    412: "Precondition Failed",
-    413: "Request Entity Too Large",
-    414: "Request-URI Too Large",
-    415: "Unsupported Media Type",
-    451: "Parameter Not Understood",
-    452: "Conference Not Found",
-    453: "Not Enough Bandwidth",
-    454: "Session Not Found",
-    455: "Method Not Valid in This State",
-    456: "Header Field Not Valid for Resource",
-    457: "Invalid Range",
-    458: "Parameter Is Read-Only",
-    459: "Aggregate operation not allowed",
-    460: "Only aggregate operation allowed",
-    461: "Unsupported transport",
-    462: "Destination unreachable",
-    500: "Internal Server Error",
-    501: "Not Implemented",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Time-out",
-    505: "RTSP Version not supported",
-    551: "Option not supported",
-}
 
 _TOKEN = re.compile(TOKEN_PATTERN)
 # A version such as RTSP/1.0; other versions still parse so that a server can answer 505.
@@ -259,7 +212,7 @@ class Response(_Message):
         fields = [("CSeq", str(cseq))] if cseq is not None else []
         fields.extend(headers)
         if reason is None:
-            reason = REASONS.get(status, "Unknown")
+            reason = reason_phrase(status)
         return cls(status, reason, Headers(fields), bytes(body))
 
     def to_bytes(self) -> bytes:
@@ -312,7 +265,7 @@ class MessageError(ParseError):
     """
 
     def __init__(
-        self, message: str, status: int = STATUS_BAD_REQUEST, cseq: int | None = None
+        self, message: str, status: int = Status.BAD_REQUEST, cseq: int | None = None
     ) -> None:
         super().__init__(message, status)
         self.cseq = cseq
@@ -474,7 +427,7 @@ class MessageParser:
                 raise MessageError(
                     f"request line and headers exceed the limit of {self.max_header_bytes} bytes "
                     "(max_header_bytes)",
-                    STATUS_TOO_LARGE,
+                    Status.REQUEST_ENTITY_TOO_LARGE,
                 )
             self._check_start_line(pos, end)
             self._scanned = end - pos
@@ -486,7 +439,7 @@ class MessageParser:
             raise MessageError(
                 f"request line and headers take {head_end - pos} bytes, over the limit of "
                 f"{self.max_header_bytes} (max_header_bytes)",
-                STATUS_TOO_LARGE,
+                Status.REQUEST_ENTITY_TOO_LARGE,
             )
         head, length = self._parse_head(bytes(buf[pos : match.start()]))
         if length == 0:
@@ -536,7 +489,7 @@ class MessageParser:
         if length > self.max_body:
             raise MessageError(
                 f"body of {length} bytes exceeds the limit of {self.max_body} (max_body)",
-                STATUS_TOO_LARGE,
+                Status.REQUEST_ENTITY_TOO_LARGE,
                 cseq,
             )
         if isinstance(start, _StatusLine):
@@ -613,7 +566,8 @@ def _parse_header_lines(lines: list[str], max_headers: int) -> Headers:
         items.append((name, value.strip(" \t")))
         if len(items) > max_headers:
             raise MessageError(
-                f"more than {max_headers} header fields (max_headers)", STATUS_TOO_LARGE
+                f"more than {max_headers} header fields (max_headers)",
+                Status.REQUEST_ENTITY_TOO_LARGE,
             )
     return Headers(items)
 

@@ -12,10 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from rtsp_common.errors import STATUS_BAD_REQUEST, STATUS_UNSUPPORTED_MEDIA, ParseError
+from rtsp_common.errors import ParseError
 from rtsp_common.headers import (
     PORT_MAX,
-    STATUS_INVALID_RANGE,
     NptRange,
     RTPInfo,
     Transport,
@@ -26,6 +25,7 @@ from rtsp_common.headers import (
 from rtsp_common.headers import Session as SessionHeader
 from rtsp_common.rtsp import INTERLEAVED_MAX_CHANNEL, RTSP_VERSION, Request, Response
 from rtsp_common.sdp import SessionDescription
+from rtsp_common.status import Status
 from rtsp_server.media import (
     TRACK_CONTROL,
     MediaLibrary,
@@ -56,19 +56,8 @@ TCP_PROTOCOL = "RTP/AVP/TCP"
 PLAY_MODE = "PLAY"  # RFC 2326 §12.39: mode=PLAY is the default; RECORD is not offered
 MIN_PORT = 1  # UDP port 0 cannot be a destination (RFC 768)
 
-# RFC 2326 §7.1.1 statuses of the server's own decisions (bad input's come with its ParseError).
-STATUS_OK = 200
-STATUS_NOT_FOUND = 404
-STATUS_NOT_ENOUGH_BANDWIDTH = 453  # RFC 2326 §11.3.11: also the answer when sessions run out
-STATUS_SESSION_NOT_FOUND = 454
-STATUS_METHOD_NOT_VALID = 455
 # Methods the Init state cannot take (RFC 2326 Appendix A.2): 455 when sent with no Session.
 NOT_VALID_IN_INIT = frozenset({"PLAY", "PAUSE", "RECORD"})
-STATUS_UNSUPPORTED_TRANSPORT = 461
-STATUS_INTERNAL_ERROR = 500
-STATUS_NOT_IMPLEMENTED = 501
-STATUS_VERSION_NOT_SUPPORTED = 505
-STATUS_OPTION_NOT_SUPPORTED = 551
 
 
 @dataclass(frozen=True)
@@ -163,7 +152,7 @@ def error_response(
     if body and message:
         content = (message + "\n").encode()
         headers.append(("Content-Type", "text/plain; charset=utf-8"))
-    if status == STATUS_NOT_IMPLEMENTED:
+    if status == Status.NOT_IMPLEMENTED:
         headers.append(("Public", format_public(PUBLIC_METHODS)))
     return Response.make(status, cseq, headers, content)
 
@@ -199,16 +188,16 @@ class RequestHandler:
         cseq = request.cseq
         if cseq is None:
             log.info("%s: %s without a valid CSeq", self.peer_host, request.method)
-            return HandlerResult(error_response(STATUS_BAD_REQUEST, None))
+            return HandlerResult(error_response(Status.BAD_REQUEST, None))
         if request.version != RTSP_VERSION:
-            return HandlerResult(error_response(STATUS_VERSION_NOT_SUPPORTED, cseq))
+            return HandlerResult(error_response(Status.RTSP_VERSION_NOT_SUPPORTED, cseq))
         method = (
             getattr(self, "_" + request.method.lower(), None)
             if request.method in PUBLIC_METHODS
             else None
         )
         if method is None:
-            return HandlerResult(error_response(STATUS_NOT_IMPLEMENTED, cseq))
+            return HandlerResult(error_response(Status.NOT_IMPLEMENTED, cseq))
         required = [
             option.strip()
             for name in ("Require", "Proxy-Require")
@@ -218,7 +207,7 @@ class RequestHandler:
         ]
         if required:
             # RFC 2326 §12.32: no option extensions are supported; name them back.
-            response = error_response(STATUS_OPTION_NOT_SUPPORTED, cseq)
+            response = error_response(Status.OPTION_NOT_SUPPORTED, cseq)
             response.headers.add("Unsupported", ", ".join(required))
             return HandlerResult(response)
         reply = _Reply(cseq=cseq)
@@ -235,7 +224,7 @@ class RequestHandler:
             return HandlerResult(response, tuple(reply.actions), session_id=_sid(reply.session))
         except Exception:  # a bug must cost one request, not the connection or the server
             log.exception("%s %s %s failed", self.peer_host, request.method, request.uri)
-            return HandlerResult(error_response(STATUS_INTERNAL_ERROR, cseq))
+            return HandlerResult(error_response(Status.INTERNAL_SERVER_ERROR, cseq))
         return HandlerResult(
             self._build(reply), tuple(reply.actions), session_id=_sid(reply.session)
         )
@@ -275,7 +264,7 @@ class RequestHandler:
         if not reply.lab:
             headers.append(("Server", SERVER_NAME))
         headers.extend(reply.headers)
-        return Response.make(STATUS_OK, reply.cseq, headers, reply.body)
+        return Response.make(Status.OK, reply.cseq, headers, reply.body)
 
     def _base_url(self, request: Request, name: str) -> str:
         """The aggregate URL of ``name`` as the client addressed us (with scheme and host)."""
@@ -288,15 +277,15 @@ class RequestHandler:
         try:
             return parse_media_uri(request.uri)
         except MediaNotFound as exc:
-            raise RequestError(STATUS_NOT_FOUND, str(exc)) from exc
+            raise RequestError(Status.NOT_FOUND, str(exc)) from exc
 
     def _track(self, name: str) -> MediaTrack:
         try:
             return self.library.track(name)
         except MediaNotFound as exc:
-            raise RequestError(STATUS_NOT_FOUND, str(exc)) from exc
+            raise RequestError(Status.NOT_FOUND, str(exc)) from exc
         except MediaUnsupported as exc:
-            raise RequestError(STATUS_UNSUPPORTED_MEDIA, str(exc), body=True) from exc
+            raise RequestError(Status.UNSUPPORTED_MEDIA_TYPE, str(exc), body=True) from exc
 
     def _session(
         self, request: Request, reply: _Reply, now: float, required: bool = True
@@ -310,18 +299,19 @@ class RequestHandler:
                 # RFC 2326 Appendix A.2: without a session the server is in Init, where
                 # only SETUP (and TEARDOWN) are listed; anything else is answered with 455.
                 raise RequestError(
-                    STATUS_METHOD_NOT_VALID, f"{request.method} is not valid before SETUP"
+                    Status.METHOD_NOT_VALID_IN_THIS_STATE,
+                    f"{request.method} is not valid before SETUP",
                 )
-            raise RequestError(STATUS_SESSION_NOT_FOUND, "request needs a Session header")
+            raise RequestError(Status.SESSION_NOT_FOUND, "request needs a Session header")
         try:
             session_id = SessionHeader.parse(value).id
         except ParseError as exc:
-            raise RequestError(STATUS_SESSION_NOT_FOUND, str(exc)) from exc
+            raise RequestError(Status.SESSION_NOT_FOUND, str(exc)) from exc
         session = self.sessions.get(session_id)
         if session is None or session.peer_host != self.peer_host:
             # A session made from another address is reported as unknown: ids are not
             # capabilities to be used from anywhere.
-            raise RequestError(STATUS_SESSION_NOT_FOUND, f"no session {session_id!r} for this peer")
+            raise RequestError(Status.SESSION_NOT_FOUND, f"no session {session_id!r} for this peer")
         session.touch(now)
         reply.session = session
         reply.lab = session.lab_dialect
@@ -331,7 +321,7 @@ class RequestHandler:
         try:
             session.apply(method)
         except InvalidTransition as exc:
-            raise RequestError(STATUS_METHOD_NOT_VALID, str(exc)) from exc
+            raise RequestError(Status.METHOD_NOT_VALID_IN_THIS_STATE, str(exc)) from exc
 
     # methods ----------------------------------------------------------------------------------
 
@@ -366,7 +356,9 @@ class RequestHandler:
         session = self._session(request, reply, now, required=False)
         if session is not None:
             if session.media_path != media.name:
-                raise RequestError(STATUS_METHOD_NOT_VALID, "a session carries one media file")
+                raise RequestError(
+                    Status.METHOD_NOT_VALID_IN_THIS_STATE, "a session carries one media file"
+                )
             self._transition(session, "SETUP")
         track = self._track(media.name)
         transport = self._choose_transport(request)
@@ -375,7 +367,8 @@ class RequestHandler:
             try:
                 session_id = self.sessions.new_id()
             except SessionLimitReached as exc:
-                raise RequestError(STATUS_NOT_ENOUGH_BANDWIDTH, str(exc)) from exc
+                # RFC 2326 §11.3.11: 453 is also the answer when the sessions run out.
+                raise RequestError(Status.NOT_ENOUGH_BANDWIDTH, str(exc)) from exc
             destination = self._destination(transport)
             stream = RTPStream.create(
                 self.config.fps, len(track), self.config.loop, lab_dialect=lab
@@ -405,13 +398,13 @@ class RequestHandler:
     def _choose_transport(self, request: Request) -> Transport:
         value = request.headers.get("Transport")
         if value is None:
-            raise RequestError(STATUS_BAD_REQUEST, "SETUP needs a Transport header")
+            raise RequestError(Status.BAD_REQUEST, "SETUP needs a Transport header")
         try:
             offers = parse_transports(value)
         except ParseError as exc:
             # RFC 2326 §12.39: a transport we cannot read is one we do not support.
             raise RequestError(
-                STATUS_UNSUPPORTED_TRANSPORT, f"unsupported Transport header: {exc}"
+                Status.UNSUPPORTED_TRANSPORT, f"unsupported Transport header: {exc}"
             ) from exc
         reasons = []
         for offer in offers:
@@ -419,7 +412,7 @@ class RequestHandler:
             if reason is None:
                 return offer
             reasons.append(reason)
-        raise RequestError(STATUS_UNSUPPORTED_TRANSPORT, "; ".join(reasons))
+        raise RequestError(Status.UNSUPPORTED_TRANSPORT, "; ".join(reasons))
 
     def _refusal(self, offer: Transport) -> str | None:
         """Why ``offer`` cannot be used, or None when it can."""
@@ -480,7 +473,7 @@ class RequestHandler:
         duration = stream.frame_count / stream.fps
         if requested is not None and requested.start is not None and requested.start > duration:
             raise RequestError(
-                STATUS_INVALID_RANGE,
+                Status.INVALID_RANGE,
                 f"start {requested.start} is beyond the end ({duration:.3f} s)",
             )
         was_playing = session.state is SessionState.PLAYING
@@ -512,7 +505,7 @@ class RequestHandler:
         try:
             return NptRange.parse(value)
         except ParseError as exc:
-            raise RequestError(STATUS_INVALID_RANGE, str(exc)) from exc
+            raise RequestError(Status.INVALID_RANGE, str(exc)) from exc
 
     def _pause(self, request: Request, reply: _Reply, now: float) -> None:
         session = self._session(request, reply, now)

@@ -7,28 +7,25 @@ what was tried (the requests) and what happened (the replies, the streams).
 from __future__ import annotations
 
 from analysis.sessions import KNOWN_METHODS, VALID_IN, Exchange, is_success
+from rtsp_common.status import Status
 from workbench.report.build import AnalysedCapture
 from workbench.report.from_check import stream_label
 from workbench.testbook import TestBook
 
-# RFC 2326 §7.1.1 statuses that rightly refuse a request the capture shows to be wrong.
-SESSION_NOT_FOUND = 454
-METHOD_NOT_VALID_IN_STATE = 455
-NOT_IMPLEMENTED = 501
 MAX_REQUEST_LINE = 80  # characters of a request line shown in a test title
 
 
 def rightful_refusals(exchange: Exchange) -> set[int]:
-    """Statuses that correctly refuse this request; empty when it should succeed."""
+    """Statuses that correctly refuse this request (RFC 2326 §7.1.1); empty when it should succeed."""
     request = exchange.request
     method = request.method.upper()
     if method not in KNOWN_METHODS:
-        return {NOT_IMPLEMENTED}
+        return {Status.NOT_IMPLEMENTED}
     if exchange.unknown_session:
-        return {SESSION_NOT_FOUND}
+        return {Status.SESSION_NOT_FOUND}
     valid_in = VALID_IN.get(method)
     if valid_in is not None and exchange.state_before not in valid_in:
-        return {METHOD_NOT_VALID_IN_STATE, SESSION_NOT_FOUND}
+        return {Status.METHOD_NOT_VALID_IN_THIS_STATE, Status.SESSION_NOT_FOUND}
     return set()
 
 

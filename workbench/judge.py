@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from rtsp_common.errors import ParseError
 from rtsp_common.sdp import SessionDescription
+from rtsp_common.status import is_success
 from workbench.negative import NegativeCase, NegativeOutcome
 from workbench.playback import PlaybackOutcome, StepReply, Timings
 from workbench.report.screenshots import ReceivedFrame, decode_frame_number
@@ -140,7 +141,7 @@ class PlaybackJudge:
             passed, observed, evidence = check(reply, outcome, frames)
             captured = self._wire.get(step)
             if captured is not None:
-                passed = passed and captured.status is not None and 200 <= captured.status < 300
+                passed = passed and captured.status is not None and is_success(captured.status)
                 evidence = [captured.evidence()]  # the wire says all the client saw, and more
             self.book.add(key, passed, observed, evidence, **self._values(label))
         return frames
@@ -316,7 +317,7 @@ def judge_lab(
         repeated=run.repeated,
         unreadable=run.unreadable,
     )
-    wire_ok = all(w.status is not None and 200 <= w.status < 300 for w in wire.values())
+    wire_ok = all(w.status is not None and is_success(w.status) for w in wire.values())
     passed = all_ok and wire_ok and run.consecutive and run.first == 0
     evidence = [w.evidence() for w in wire.values()] or [
         r.evidence() for r in steps if r is not None

@@ -10,15 +10,10 @@ import enum
 import logging
 from dataclasses import dataclass, field
 
+from rtsp_common.status import Status
 from workbench.rawrtsp import Exchange, RawRTSPConnection, RawRTSPError
 
 log = logging.getLogger(__name__)
-
-# RFC 2326 §7.1.1 status codes the cases expect.
-METHOD_NOT_VALID_IN_STATE = 455
-SESSION_NOT_FOUND = 454
-NOT_FOUND = 404
-NOT_IMPLEMENTED = 501
 
 UNKNOWN_METHOD = "FROBNICATE"  # no RTSP method has this name
 MISSING_FILE = "no-such-clip.Mjpeg"
@@ -30,10 +25,10 @@ class NegativeCase(enum.Enum):
 
     # PLAY in the Init state is not valid (RFC 2326 Appendix A.2): our server answers 455.
     # (Reports of other servers' captures also accept 454, see capture_tests.py.)
-    PLAY_BEFORE_SETUP = (METHOD_NOT_VALID_IN_STATE,)
-    WRONG_SESSION = (SESSION_NOT_FOUND,)
-    MISSING_FILE = (NOT_FOUND,)
-    UNKNOWN_METHOD = (NOT_IMPLEMENTED,)
+    PLAY_BEFORE_SETUP = (Status.METHOD_NOT_VALID_IN_THIS_STATE,)
+    WRONG_SESSION = (Status.SESSION_NOT_FOUND,)
+    MISSING_FILE = (Status.NOT_FOUND,)
+    UNKNOWN_METHOD = (Status.NOT_IMPLEMENTED,)
 
     @property
     def expected_statuses(self) -> tuple[int, ...]:

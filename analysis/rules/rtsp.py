@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from analysis.rtp_stream import SEQ_HALF, SEQ_MODULUS
+from analysis.rtsp_status import Status
 from analysis.rules import Context, Finding, Severity, not_applicable, rule, verdict
 from analysis.sessions import (
     ALWAYS_VALID,
@@ -17,11 +18,14 @@ from analysis.sessions import (
 RFC = "RFC 2326"
 STOP_GRACE_S = 0.5  # RTP already in flight when PAUSE/TEARDOWN is answered
 PLAY_START_LIMIT_S = 2.0
-# §7.1.1 status codes: 454 Session Not Found, 455 Method Not Valid in This State,
-# 459 Aggregate Operation Not Allowed.
-RIGHT_STATE_ERRORS = {454, 455, 459}
+# §7.1.1: the statuses that rightly refuse a request in the wrong state.
+RIGHT_STATE_ERRORS = {
+    Status.SESSION_NOT_FOUND,
+    Status.METHOD_NOT_VALID_IN_THIS_STATE,
+    Status.AGGREGATE_OPERATION_NOT_ALLOWED,
+}
 # An unknown method: 501 Not Implemented (§11.3.1); 405 and 400 are accepted as refusals too.
-NOT_IMPLEMENTED = {501, 405, 400}
+NOT_IMPLEMENTED = {Status.NOT_IMPLEMENTED, Status.METHOD_NOT_ALLOWED, Status.BAD_REQUEST}
 # RTP-Info's seq names the first packet of the play range; it is sought among the first
 # packets to arrive after PLAY, which a reordering network may have shuffled.
 RTP_INFO_SEARCH_PACKETS = 50

@@ -8,7 +8,6 @@ from hypothesis import strategies as st
 
 from rtsp_common.errors import ParseError
 from rtsp_common.rtsp import (
-    REASONS,
     RTSP_VERSION,
     Headers,
     InterleavedFrame,
@@ -18,6 +17,7 @@ from rtsp_common.rtsp import (
     Request,
     Response,
 )
+from rtsp_common.status import Status, reason_phrase
 
 # ---------------------------------------------------------------- strategies
 
@@ -498,7 +498,7 @@ def test_rtsp_like_fragments_raise_only_parse_error(parts: list[bytes]) -> None:
 
 def test_response_make_puts_cseq_first_and_fills_the_reason() -> None:
     response = Response.make(454, 5, [("Server", "rtsp-workbench")])
-    assert response.reason == REASONS[454] == "Session Not Found"
+    assert response.reason == Status.SESSION_NOT_FOUND.phrase == "Session Not Found"
     assert response.headers.items()[0] == ("CSeq", "5")
     assert response.to_bytes() == (
         b"RTSP/1.0 454 Session Not Found\r\nCSeq: 5\r\nServer: rtsp-workbench\r\n\r\n"
@@ -506,6 +506,19 @@ def test_response_make_puts_cseq_first_and_fills_the_reason() -> None:
     assert Response.make(200, None).headers.items() == []
     assert Response.make(299, 1).reason == "Unknown"
     assert Response.make(200, 1, reason="Fine").reason == "Fine"
+
+
+def test_status_codes_are_ints_with_the_rfc_phrases() -> None:
+    # RFC 2326 §7.1.1 lists 44 codes; each is one member, named after its phrase.
+    assert len(Status) == 44
+    assert Status(455) is Status.METHOD_NOT_VALID_IN_THIS_STATE
+    assert Status.METHOD_NOT_VALID_IN_THIS_STATE == 455
+    assert Status.METHOD_NOT_VALID_IN_THIS_STATE.phrase == "Method Not Valid in This State"
+    for status in Status:
+        words = status.phrase.upper().replace("-", " ").replace("TIME OUT", "TIMEOUT").split()
+        assert status.name == "_".join(words), status
+    assert reason_phrase(461) == "Unsupported transport"
+    assert reason_phrase(299) == "Unknown"
 
 
 def test_to_bytes_sets_a_correct_content_length() -> None:
