@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 
 from local_ports import udp_port_pair
 
+from rtsp_common.headers import Headers
 from rtsp_common.headers import Session as SessionHeader
-from rtsp_common.rtsp import Headers, MessageParser, Request, Response
+from rtsp_common.rtsp import MessageParser, Request, Response
 from rtsp_common.sdp import SessionDescription
 from rtsp_common.status import Status
 

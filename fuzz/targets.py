@@ -71,7 +71,7 @@ def rtsp_headers(data: bytes) -> None:
         headers.Session.parse,
         headers.Transport.parse,
         headers.parse_transports,
-        headers.NptRange.parse,
+        headers.NPTRange.parse,
         headers.parse_rtp_info,
         headers.parse_public,
         headers.parse_cseq,

@@ -32,9 +32,9 @@ from rtsp_client.receiver import DEFAULT_MAX_FRAME_BYTES, Frame, Receiver
 from rtsp_client.session import ClientState, SessionState
 from rtsp_client.stats import VIDEO_CLOCK_RATE, ReceptionStats
 from rtsp_common.errors import ParseError
-from rtsp_common.headers import NptRange, Session, Transport
+from rtsp_common.headers import Headers, NPTRange, Session, Transport
 from rtsp_common.rtcp import ReceiverReport, SourceDescription, build_compound
-from rtsp_common.rtsp import Headers, InterleavedFrame, MessageParser, Request, Response
+from rtsp_common.rtsp import InterleavedFrame, MessageParser, Request, Response
 from rtsp_common.sdp import SessionDescription
 from rtsp_common.status import Status
 
@@ -382,7 +382,7 @@ class ClientCore:
         """PLAY, from ``start`` seconds (npt) when given."""
         headers = []
         if start is not None:
-            headers.append(("Range", str(NptRange(start, None))))
+            headers.append(("Range", str(NPTRange(start, None))))
         reply = await self.request("PLAY", headers=headers)
         self.play_reply_time = time.time()
         self.info.rtp_info = reply.headers.get("RTP-Info")

@@ -1,8 +1,9 @@
-"""Typed RTSP header values (RFC 2326 §12): CSeq, Session, Transport, Range, RTP-Info, Public.
+"""RTSP header fields (RFC 2326 §4.2, §12): the fields of a message and the values we read.
 
-Each type parses the header text tolerantly (the lab's client writes
-``Transport: RTP/UDP; client_port= 25000``) and formats it canonically.
-Every parser raises only :class:`~rtsp_common.errors.ParseError`.
+:class:`Headers` is the ordered, case-insensitive multimap every message carries. The typed
+values (CSeq, Session, Transport, Range, RTP-Info, Public) each parse the header text
+tolerantly (the lab's client writes ``Transport: RTP/UDP; client_port= 25000``) and format it
+canonically. Every parser raises only :class:`~rtsp_common.errors.ParseError`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from rtsp_common.errors import ParseError
@@ -45,6 +46,80 @@ _SESSION_ID = re.compile(r'[^\s;,="]+')
 _SMALL_INT = re.compile(r"[0-9]{1,6}")
 _NPT_WHOLE = re.compile(r"[0-9]{1,12}")
 _NPT_SECONDS = re.compile(r"[0-9]{1,12}(?:\.[0-9]{0,9})?")
+
+
+class Headers:
+    """An ordered, case-insensitive multimap of header fields that keeps the original names."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
+        self._items: list[tuple[str, str]] = [(str(k), str(v)) for k, v in items]
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """The first value of ``name``, or ``default``."""
+        key = name.lower()
+        for k, v in self._items:
+            if k.lower() == key:
+                return v
+        return default
+
+    def get_all(self, name: str) -> list[str]:
+        """Every value of ``name``, in order."""
+        key = name.lower()
+        return [v for k, v in self._items if k.lower() == key]
+
+    def __getitem__(self, name: str) -> str:
+        value = self.get(name)
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.get(name) is not None
+
+    def add(self, name: str, value: str) -> None:
+        """Append a field, keeping any earlier ones of the same name."""
+        self._items.append((name, value))
+
+    def set(self, name: str, value: str) -> None:
+        """Replace all values of ``name`` by one, at the position of the first (or at the end)."""
+        key = name.lower()
+        for i, (k, _) in enumerate(self._items):
+            if k.lower() == key:
+                self._items[i] = (name, value)
+                self._items[i + 1 :] = [kv for kv in self._items[i + 1 :] if kv[0].lower() != key]
+                return
+        self._items.append((name, value))
+
+    def remove(self, name: str) -> None:
+        """Remove every field called ``name`` (nothing happens when there is none)."""
+        key = name.lower()
+        self._items = [kv for kv in self._items if kv[0].lower() != key]
+
+    def items(self) -> list[tuple[str, str]]:
+        """The fields as (name, value) pairs in order."""
+        return list(self._items)
+
+    def copy(self) -> Headers:
+        """An independent copy (messages are frozen, their Headers are not)."""
+        return Headers(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([k for k, _ in self._items])
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Headers):
+            return NotImplemented
+        return [(k.lower(), v) for k, v in self._items] == [(k.lower(), v) for k, v in other._items]
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __repr__(self) -> str:
+        return f"Headers({self._items!r})"
 
 
 def parse_cseq(value: str) -> int:
@@ -262,14 +337,14 @@ def _parse_npt_time(text: str) -> float:
 
 
 @dataclass(frozen=True)
-class NptRange:
+class NPTRange:
     """A Range header in normal play time (RFC 2326 §3.6, §12.29); ``start=None`` means "now"."""
 
     start: float | None = 0.0
     end: float | None = None
 
     @classmethod
-    def parse(cls, value: str) -> NptRange:
+    def parse(cls, value: str) -> NPTRange:
         """Parse ``npt=10.5-``, ``npt=0-20``, ``npt=now-`` or ``npt=-20``; a ``;time=`` suffix is ignored."""
         spec = value.split(";", 1)[0].strip()
         unit, eq, rest = spec.partition("=")

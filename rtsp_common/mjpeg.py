@@ -152,7 +152,7 @@ def _open_for_reading(path: Path) -> BinaryIO:
         raise MediaFileError(f"{path}: cannot open ({exc.strerror})") from None
 
 
-class LabMjpegReader(MediaReader):
+class LabMJPEGReader(MediaReader):
     """The lab's format: 5 ASCII digits of length, then that many JPEG bytes, repeated."""
 
     format = LAB_FORMAT
@@ -183,7 +183,7 @@ class LabMjpegReader(MediaReader):
         return index
 
 
-class RawMjpegReader(MediaReader):
+class RawMJPEGReader(MediaReader):
     """Concatenated JPEG files, split by walking marker segments from SOI to EOI."""
 
     format = RAW_FORMAT
@@ -247,9 +247,9 @@ def open_media(path: str | os.PathLike[str]) -> MediaReader:
     if not head:
         raise MediaFileError(f"{path}: the file is empty, it holds no frames")
     if head[:2] == SOI_BYTES:
-        return RawMjpegReader(path)
+        return RawMJPEGReader(path)
     if head[:1].isdigit():
-        return LabMjpegReader(path)
+        return LabMJPEGReader(path)
     raise MediaFileError(
         f"{path}: neither the lab's .Mjpeg (starts with 5 ASCII digits) nor raw JPEG "
         f"(starts with FF D8); it starts with {head.hex(' ')}"
@@ -296,7 +296,7 @@ class _Writer:
         self.close()
 
 
-class LabMjpegWriter(_Writer):
+class LabMJPEGWriter(_Writer):
     """Writes the lab's format; frames over 99,999 bytes cannot be written."""
 
     format = LAB_FORMAT
@@ -313,7 +313,7 @@ class LabMjpegWriter(_Writer):
         file.write(jpeg)
 
 
-class RawMjpegWriter(_Writer):
+class RawMJPEGWriter(_Writer):
     """Writes JPEG after JPEG; the frame must end with EOI so a reader can split it."""
 
     format = RAW_FORMAT
@@ -342,11 +342,11 @@ def format_for_path(path: str | os.PathLike[str]) -> str:
 
 def open_writer(
     path: str | os.PathLike[str], format: str | None = None, overwrite: bool = False
-) -> LabMjpegWriter | RawMjpegWriter:
+) -> LabMJPEGWriter | RawMJPEGWriter:
     """Open a writer that appends (or, with ``overwrite``, starts the file afresh)."""
     chosen = format or format_for_path(path)
     if chosen == LAB_FORMAT:
-        return LabMjpegWriter(path, overwrite=overwrite)
+        return LabMJPEGWriter(path, overwrite=overwrite)
     if chosen == RAW_FORMAT:
-        return RawMjpegWriter(path, overwrite=overwrite)
+        return RawMJPEGWriter(path, overwrite=overwrite)
     raise MediaFileError(f"unknown media format {chosen!r}; use 'lab' or 'raw'")

@@ -1,4 +1,4 @@
-"""RTSP/1.0 messages (RFC 2326): headers, requests, responses, interleaved frames, and a parser.
+"""RTSP/1.0 messages (RFC 2326): requests, responses, interleaved frames, and their parser.
 
 :class:`MessageParser` is sans-I/O: feed it whatever bytes arrived from the socket and it
 returns every complete :class:`Request`, :class:`Response` and :class:`InterleavedFrame`
@@ -12,11 +12,17 @@ import dataclasses
 import enum
 import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from rtsp_common.errors import ParseError
-from rtsp_common.headers import CHANNEL_MAX, TOKEN_PATTERN, parse_content_length, parse_cseq
+from rtsp_common.headers import (
+    CHANNEL_MAX,
+    TOKEN_PATTERN,
+    Headers,
+    parse_content_length,
+    parse_cseq,
+)
 from rtsp_common.status import Status, reason_phrase
 
 logger = logging.getLogger(__name__)
@@ -47,80 +53,6 @@ _HEAD_END = re.compile(rb"\n\r?\n")
 _BINARY = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _CSEQ_IN_HEAD = re.compile(r"^cseq[ \t]*:[ \t]*([0-9]{1,10})[ \t]*$", re.IGNORECASE | re.MULTILINE)
-
-
-class Headers:
-    """An ordered, case-insensitive multimap of header fields that keeps the original names."""
-
-    __slots__ = ("_items",)
-
-    def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
-        self._items: list[tuple[str, str]] = [(str(k), str(v)) for k, v in items]
-
-    def get(self, name: str, default: str | None = None) -> str | None:
-        """The first value of ``name``, or ``default``."""
-        key = name.lower()
-        for k, v in self._items:
-            if k.lower() == key:
-                return v
-        return default
-
-    def get_all(self, name: str) -> list[str]:
-        """Every value of ``name``, in order."""
-        key = name.lower()
-        return [v for k, v in self._items if k.lower() == key]
-
-    def __getitem__(self, name: str) -> str:
-        value = self.get(name)
-        if value is None:
-            raise KeyError(name)
-        return value
-
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and self.get(name) is not None
-
-    def add(self, name: str, value: str) -> None:
-        """Append a field, keeping any earlier ones of the same name."""
-        self._items.append((name, value))
-
-    def set(self, name: str, value: str) -> None:
-        """Replace all values of ``name`` by one, at the position of the first (or at the end)."""
-        key = name.lower()
-        for i, (k, _) in enumerate(self._items):
-            if k.lower() == key:
-                self._items[i] = (name, value)
-                self._items[i + 1 :] = [kv for kv in self._items[i + 1 :] if kv[0].lower() != key]
-                return
-        self._items.append((name, value))
-
-    def remove(self, name: str) -> None:
-        """Remove every field called ``name`` (nothing happens when there is none)."""
-        key = name.lower()
-        self._items = [kv for kv in self._items if kv[0].lower() != key]
-
-    def items(self) -> list[tuple[str, str]]:
-        """The fields as (name, value) pairs in order."""
-        return list(self._items)
-
-    def copy(self) -> Headers:
-        """An independent copy (messages are frozen, their Headers are not)."""
-        return Headers(self._items)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter([k for k, _ in self._items])
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Headers):
-            return NotImplemented
-        return [(k.lower(), v) for k, v in self._items] == [(k.lower(), v) for k, v in other._items]
-
-    __hash__ = None  # type: ignore[assignment]  # mutable
-
-    def __repr__(self) -> str:
-        return f"Headers({self._items!r})"
 
 
 class _Message:

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from rtsp_common.errors import ParseError
-from rtsp_common.headers import NptRange
+from rtsp_common.headers import NPTRange
 from rtsp_common.rtp import MAX_PAYLOAD_TYPE
 
 logger = logging.getLogger(__name__)
@@ -177,7 +177,7 @@ def _attribute(
         if "duration" in fields:
             return
         try:
-            npt = NptRange.parse(arg)
+            npt = NPTRange.parse(arg)
         except ParseError:
             logger.debug("ignoring SDP range %r", arg)
             return

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from rtsp_common.errors import ParseError
 from rtsp_common.headers import (
     PORT_MAX,
-    NptRange,
+    NPTRange,
     RTPInfo,
     Transport,
     format_public,
@@ -494,16 +494,16 @@ class RequestHandler:
         if session.lab_dialect:
             return
         aggregate = self._base_url(request, session.media_path)
-        reply.headers.append(("Range", str(NptRange(stream.position_seconds, duration))))
+        reply.headers.append(("Range", str(NPTRange(stream.position_seconds, duration))))
         info = RTPInfo(f"{aggregate}/{TRACK_CONTROL}", stream.next_seq, stream.next_timestamp)
         reply.headers.append(("RTP-Info", format_rtp_info([info])))
 
-    def _range(self, request: Request) -> NptRange | None:
+    def _range(self, request: Request) -> NPTRange | None:
         value = request.headers.get("Range")
         if value is None:
             return None
         try:
-            return NptRange.parse(value)
+            return NPTRange.parse(value)
         except ParseError as exc:
             raise RequestError(Status.INVALID_RANGE, str(exc)) from exc
 

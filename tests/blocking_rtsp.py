@@ -9,7 +9,8 @@ import socket
 import time
 from dataclasses import dataclass, field
 
-from rtsp_common.rtsp import Headers, InterleavedFrame, MessageParser, Request, Response
+from rtsp_common.headers import Headers
+from rtsp_common.rtsp import InterleavedFrame, MessageParser, Request, Response
 
 
 @dataclass

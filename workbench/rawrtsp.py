@@ -11,7 +11,8 @@ import socket
 from dataclasses import dataclass
 
 from rtsp_common.errors import ParseError
-from rtsp_common.rtsp import Headers, InterleavedFrame, MessageParser, Request, Response
+from rtsp_common.headers import Headers
+from rtsp_common.rtsp import InterleavedFrame, MessageParser, Request, Response
 
 log = logging.getLogger(__name__)
 

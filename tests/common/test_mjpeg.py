@@ -17,10 +17,10 @@ from PIL import Image, ImageDraw
 from rtsp_common.errors import MediaFileError
 from rtsp_common.mjpeg import (
     MAX_LAB_FRAME,
-    LabMjpegReader,
-    LabMjpegWriter,
-    RawMjpegReader,
-    RawMjpegWriter,
+    LabMJPEGReader,
+    LabMJPEGWriter,
+    RawMJPEGReader,
+    RawMJPEGWriter,
     open_media,
     open_writer,
 )
@@ -48,7 +48,7 @@ def write(path: Path, frames: list[bytes], format: str | None = None) -> Path:
 
 @pytest.mark.parametrize(
     "name, reader_type",
-    [("clip.Mjpeg", LabMjpegReader), ("clip.mjpeg", RawMjpegReader), ("clip.mjpg", RawMjpegReader)],
+    [("clip.Mjpeg", LabMJPEGReader), ("clip.mjpeg", RawMJPEGReader), ("clip.mjpg", RawMJPEGReader)],
 )
 def test_round_trip_and_seek(tmp_path, frames, name, reader_type):
     path = write(tmp_path / name, frames)
@@ -79,7 +79,7 @@ def test_lab_index_reads_only_prefixes(tmp_path):
     bodies = [bytes([n]) * (100 + n) for n in range(30)]
     path = tmp_path / "junk.Mjpeg"
     path.write_bytes(b"".join(b"%05d" % len(b) + b for b in bodies))
-    with LabMjpegReader(path) as reader:
+    with LabMJPEGReader(path) as reader:
         assert len(reader) == 30
         assert reader[21] == bodies[21]
         assert reader.index[1] == (5 + 100 + 5, 101)
@@ -119,7 +119,7 @@ def test_lab_frame_limit(tmp_path):
     at_limit = b"\xff\xd8" + bytes(MAX_LAB_FRAME - 4) + b"\xff\xd9"
     too_big = b"\xff\xd8" + bytes(MAX_LAB_FRAME - 3) + b"\xff\xd9"
     path = tmp_path / "big.Mjpeg"
-    with LabMjpegWriter(path) as writer:
+    with LabMJPEGWriter(path) as writer:
         writer.append(at_limit)
         with pytest.raises(
             MediaFileError, match=r"100,000 bytes.*99,999.*rtsp-workbench convert"
@@ -129,27 +129,27 @@ def test_lab_frame_limit(tmp_path):
     with open_media(path) as reader:
         assert len(reader) == 1 and len(reader[0]) == MAX_LAB_FRAME
     # The raw format has no such limit.
-    with RawMjpegWriter(tmp_path / "big.mjpeg") as writer:
+    with RawMJPEGWriter(tmp_path / "big.mjpeg") as writer:
         writer.append(too_big)
 
 
 def test_writer_rejects_non_jpeg(tmp_path):
     with (
-        LabMjpegWriter(tmp_path / "x.Mjpeg") as writer,
+        LabMJPEGWriter(tmp_path / "x.Mjpeg") as writer,
         pytest.raises(MediaFileError, match="not a JPEG"),
     ):
         writer.append(b"hello")
-    with RawMjpegWriter(tmp_path / "x.mjpeg") as writer, pytest.raises(MediaFileError, match="EOI"):
+    with RawMJPEGWriter(tmp_path / "x.mjpeg") as writer, pytest.raises(MediaFileError, match="EOI"):
         writer.append(b"\xff\xd8 no end")
 
 
 def test_open_writer_chooses_format_by_name(tmp_path):
     with open_writer(tmp_path / "a.Mjpeg") as w:
-        assert isinstance(w, LabMjpegWriter)
+        assert isinstance(w, LabMJPEGWriter)
     with open_writer(tmp_path / "a.MJPG") as w:
-        assert isinstance(w, RawMjpegWriter)
+        assert isinstance(w, RawMJPEGWriter)
     with open_writer(tmp_path / "a.bin", format="lab") as w:
-        assert isinstance(w, LabMjpegWriter)
+        assert isinstance(w, LabMJPEGWriter)
     with pytest.raises(MediaFileError, match="cannot tell the format"):
         open_writer(tmp_path / "a.avi")
     with pytest.raises(MediaFileError, match="unknown media format"):
@@ -190,7 +190,7 @@ def test_missing_file_and_directory(tmp_path):
     with pytest.raises(MediaFileError, match="is a directory"):
         open_media(tmp_path)
     with pytest.raises(MediaFileError, match="no such media file"):
-        LabMjpegReader(tmp_path / "nope.Mjpeg")
+        LabMJPEGReader(tmp_path / "nope.Mjpeg")
 
 
 @settings(max_examples=150, deadline=None)
@@ -218,7 +218,7 @@ def test_lab_round_trip_any_bytes(bodies):
 
 def test_reads_the_lab_movie(lab_movies):
     with open_media(lab_movies) as reader:
-        assert isinstance(reader, LabMjpegReader)
+        assert isinstance(reader, LabMJPEGReader)
         assert len(reader) == 240
         # Each frame starts 5 length digits after the end of the one before.
         offset = 0

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from rtsp_common.errors import ParseError
 from rtsp_common.headers import (
-    NptRange,
+    NPTRange,
     RTPInfo,
     Session,
     Transport,
@@ -194,20 +194,20 @@ millis = st.integers(0, 10**9).map(lambda n: n / 1000)
 def test_npt_range_round_trip(start: float | None, end: float | None) -> None:
     if start is not None and end is not None and end < start:
         start, end = end, start
-    npt = NptRange(start, end)
-    assert NptRange.parse(str(npt)) == npt
+    npt = NPTRange(start, end)
+    assert NPTRange.parse(str(npt)) == npt
 
 
 def test_npt_range_forms() -> None:
-    assert NptRange.parse("npt=10.5-") == NptRange(10.5, None)
-    assert NptRange.parse("npt=0-20") == NptRange(0.0, 20.0)
-    assert NptRange.parse("npt=now-") == NptRange(None, None)
-    assert NptRange.parse("npt=-20") == NptRange(0.0, 20.0)
-    assert NptRange.parse("npt = 1:02:03.5-") == NptRange(3723.5, None)
-    assert NptRange.parse("npt=5-;time=19970123T143720Z") == NptRange(5.0, None)
-    assert str(NptRange(10.5)) == "npt=10.500-"
-    assert str(NptRange(0, 20)) == "npt=0.000-20.000"
-    assert str(NptRange(None)) == "npt=now-"
+    assert NPTRange.parse("npt=10.5-") == NPTRange(10.5, None)
+    assert NPTRange.parse("npt=0-20") == NPTRange(0.0, 20.0)
+    assert NPTRange.parse("npt=now-") == NPTRange(None, None)
+    assert NPTRange.parse("npt=-20") == NPTRange(0.0, 20.0)
+    assert NPTRange.parse("npt = 1:02:03.5-") == NPTRange(3723.5, None)
+    assert NPTRange.parse("npt=5-;time=19970123T143720Z") == NPTRange(5.0, None)
+    assert str(NPTRange(10.5)) == "npt=10.500-"
+    assert str(NPTRange(0, 20)) == "npt=0.000-20.000"
+    assert str(NPTRange(None)) == "npt=now-"
 
 
 @pytest.mark.parametrize(
@@ -228,7 +228,7 @@ def test_npt_range_forms() -> None:
 )
 def test_bad_ranges_are_457(text: str) -> None:
     with pytest.raises(ParseError) as info:
-        NptRange.parse(text)
+        NPTRange.parse(text)
     assert info.value.status == 457
 
 
@@ -289,7 +289,7 @@ def test_arbitrary_text_raises_only_parse_error(text: str) -> None:
         parse_cseq,
         Session.parse,
         parse_transports,
-        NptRange.parse,
+        NPTRange.parse,
         parse_rtp_info,
         parse_public,
         parse_content_length,

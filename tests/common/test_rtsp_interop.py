@@ -14,7 +14,7 @@ from gst_peer import gst_rtsp_server, require_gst_peer
 from realtools import require_tool
 
 from rtsp_common.headers import (
-    NptRange,
+    NPTRange,
     Session,
     Transport,
     parse_public,
@@ -171,11 +171,11 @@ def test_gstreamer_tcp_interleaved_play(gst_server: str) -> None:
         assert Transport.parse(setup.headers["Transport"]).interleaved == (0, 1)
         session = Session.parse(setup.headers["Session"]).id
 
-        play = conn.request("PLAY", gst_server, {"Session": session, "Range": str(NptRange(0.0))})
+        play = conn.request("PLAY", gst_server, {"Session": session, "Range": str(NPTRange(0.0))})
         assert play.status == 200
         (info,) = parse_rtp_info(play.headers["RTP-Info"])
         assert info.url.endswith(sdp.track_control) and info.seq is not None
-        NptRange.parse(play.headers["Range"])
+        NPTRange.parse(play.headers["Range"])
 
         frames = conn.read_interleaved(20)
         unexpected = conn.responses + conn.requests

@@ -7,9 +7,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rtsp_common.errors import ParseError
+from rtsp_common.headers import Headers
 from rtsp_common.rtsp import (
     RTSP_VERSION,
-    Headers,
     InterleavedFrame,
     MessageError,
     MessageParser,

@@ -11,8 +11,8 @@ import io
 import pytest
 from PIL import Image
 
-from rtsp_common.headers import Transport
-from rtsp_common.rtsp import Headers, Request, Response
+from rtsp_common.headers import Headers, Transport
+from rtsp_common.rtsp import Request, Response
 from rtsp_common.sdp import SessionDescription
 from workbench.judge import PlaybackJudge, describe_run, judge_lab, judge_negative, number_frames
 from workbench.negative import NegativeCase, NegativeOutcome

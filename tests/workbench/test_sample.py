@@ -10,7 +10,7 @@ import pytest
 from jpeg_markers_check import ANNEX_K_BITS, assert_rfc2435_ready, read_markers
 from PIL import Image
 
-from rtsp_common.mjpeg import LabMjpegReader, RawMjpegReader, open_media
+from rtsp_common.mjpeg import LabMJPEGReader, RawMJPEGReader, open_media
 from workbench.cli import main
 from workbench.encoding import encode_jpeg
 from workbench.sample import (
@@ -55,7 +55,7 @@ def test_default_size_frames_decode_and_carry_their_numbers(tmp_path):
     info = make_sample(tmp_path / "movie.Mjpeg", frames=4)
     assert (info.width, info.height, info.fps) == (384, 288, 20)
     with open_media(tmp_path / "movie.Mjpeg") as reader:
-        assert isinstance(reader, LabMjpegReader) and len(reader) == 4
+        assert isinstance(reader, LabMJPEGReader) and len(reader) == 4
         images = [decode(frame) for frame in reader]
     assert all(image.size == (384, 288) for image in images)
     assert [read_frame_number(image) for image in images] == [0, 1, 2, 3]
@@ -73,7 +73,7 @@ def test_frame_number_survives_reencoding(size):
 def test_frames_are_rfc2435_ready(tmp_path):
     make_sample(tmp_path / "clip.mjpeg", size=(160, 112), frames=3)
     with open_media(tmp_path / "clip.mjpeg") as reader:
-        assert isinstance(reader, RawMjpegReader)
+        assert isinstance(reader, RawMJPEGReader)
         for frame in reader:
             markers = assert_rfc2435_ready(frame)
             assert (markers.width, markers.height) == (160, 112)
