@@ -1,4 +1,8 @@
-"""Sockets for the probe: one TCP connection per channel, and a local UDP RTP/RTCP pair."""
+"""Sockets for the probe: one TCP connection per channel, and a local UDP RTP/RTCP pair.
+
+The probe reads replies with its own ``probe_wire``, not rtsp_client's ClientConnection:
+analysis is the independent oracle and imports none of the code it judges.
+"""
 
 from __future__ import annotations
 

@@ -20,9 +20,9 @@ from typing import Any
 
 from rtsp_client.client import RTSPClient
 from rtsp_client.errors import ClientError, ConnectionLost, RTSPError, RTSPTimeout
-from rtsp_client.protocol import Dialect
+from rtsp_client.options import ClientOptions, Dialect, LowerTransport
 from rtsp_client.stats import ReceptionStats
-from rtsp_common.arguments import positive_int, positive_seconds, rtp_port
+from rtsp_common.arguments import option_help, positive_int, positive_seconds, rtp_port
 from rtsp_common.errors import MediaFileError
 
 logger = logging.getLogger(__name__)
@@ -37,6 +37,7 @@ FLOWING = 1.0  # seconds: frames count as flowing when the last one is this rece
 # Arrival times (and so jitter) come from the kernel's receive timestamps, not from when
 # we read; what arrived after the last batch is read at TEARDOWN.
 HEADLESS_BATCH_INTERVAL = 0.5
+DEFAULTS = ClientOptions()
 
 
 class ExitCode(IntEnum):
@@ -85,12 +86,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="Receive an RTSP MJPEG stream: record it, save frames, measure it, or watch it.",
     )
     parser.add_argument("url", help="rtsp://host:port/path")
-    parser.add_argument("--transport", choices=("udp", "tcp"), default="udp")
+    parser.add_argument(
+        "--transport",
+        type=LowerTransport,
+        choices=list(LowerTransport),
+        default=DEFAULTS.transport,
+        help=option_help(ClientOptions, "transport"),
+    )
     parser.add_argument(
         "--rtp-port",
         type=rtp_port,
-        default=0,
-        help="even local UDP port for RTP, RTCP on the next (0: any free pair)",
+        default=DEFAULTS.rtp_port,
+        help=option_help(ClientOptions, "rtp_port"),
     )
     stop = parser.add_mutually_exclusive_group()
     stop.add_argument("--duration", type=positive_seconds, help="stop after S seconds of playing")
@@ -110,9 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--gui", action="store_true", help="open the Tk player instead")
     parser.add_argument(
         "--dialect",
-        choices=(Dialect.STANDARD, Dialect.LAB),
-        default=Dialect.STANDARD,
-        help="'lab' speaks the lab's Client.py wire form",
+        type=Dialect,
+        choices=list(Dialect),
+        default=DEFAULTS.dialect,
+        help=option_help(ClientOptions, "dialect"),
     )
     parser.add_argument(
         "--rtp-timeout",
@@ -121,10 +129,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds without RTP (after PLAY) before the session is given up",
     )
     parser.add_argument(
-        "--timeout", type=positive_seconds, default=5.0, help="seconds to wait for a reply"
+        "--timeout",
+        type=positive_seconds,
+        default=DEFAULTS.timeout,
+        help=option_help(ClientOptions, "timeout"),
     )
     parser.add_argument("-v", "--verbose", action="count", default=0)
     return parser
+
+
+def session_options(args: argparse.Namespace, batch_interval: float = 0.0) -> ClientOptions:
+    """The client's options from the command line; ValueError for a combination it refuses."""
+    return ClientOptions(
+        transport=args.transport,
+        rtp_port=args.rtp_port,
+        dialect=args.dialect,
+        timeout=args.timeout,
+        batch_interval=batch_interval,
+    )
 
 
 def status_line(stats: ReceptionStats) -> str:
@@ -319,11 +341,19 @@ def main(argv: list[str] | None = None) -> int:
         else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    # Headless and unattended, RTP is read in batches; not with a frame count (it stops at
+    # once, not at the end of a batch), nor with the live status line or the window (their
+    # fps and bit rate would lag by up to a batch).
+    batched = not args.gui and args.frames is None and not sys.stderr.isatty()
+    try:
+        options = session_options(args, HEADLESS_BATCH_INTERVAL if batched else 0.0)
+    except ValueError as exc:
+        print(f"rtsp-client: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
     if args.gui:
         from rtsp_client.player import run_player
 
-        return run_player(args.url, transport=args.transport, rtp_port=args.rtp_port,
-                          dialect=args.dialect)  # fmt: skip
+        return run_player(args.url, options)
     if args.record_format and not args.record:
         print("rtsp-client: --record-format needs --record", file=sys.stderr)
         return ExitCode.USAGE
@@ -333,21 +363,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"rtsp-client: --stats-json: {problem}", file=sys.stderr)
             return ExitCode.USAGE
     try:
-        client = RTSPClient.from_url(
-            args.url,
-            transport=args.transport,
-            rtp_port=args.rtp_port,
-            dialect=args.dialect,
-            timeout=args.timeout,
-            queue_frames=False,
-        )
+        client = RTSPClient.from_url(args.url, options, queue_frames=False)
     except ValueError as exc:
         print(f"rtsp-client: {exc}", file=sys.stderr)
         return ExitCode.USAGE
-    # Not with a frame count (it stops at once, not at the end of a batch), nor with the
-    # live status line (its fps and bit rate would lag by up to a batch).
-    if args.frames is None and not sys.stderr.isatty():
-        client.core.batch_interval = HEADLESS_BATCH_INTERVAL
     code, reason = ExitCode.OK, ""
     recorder: Recorder | None = None
     previous_handler = _terminate_like_ctrl_c()

@@ -9,16 +9,19 @@ loop; frames reach the caller through an iterator or a callback.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import queue
 import threading
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
+from rtsp_client.connection import split_url
 from rtsp_client.errors import ClientError, ConnectionLost
-from rtsp_client.protocol import ClientCore, Dialect, split_url
-from rtsp_client.receiver import DEFAULT_MAX_FRAME_BYTES, Frame
-from rtsp_client.session import ClientState
+from rtsp_client.options import ClientOptions
+from rtsp_client.protocol import ClientCore
+from rtsp_client.receiver import Frame
+from rtsp_client.state import ClientState
 from rtsp_client.stats import ReceptionStats
 from rtsp_common.sdp import SessionDescription
 
@@ -63,10 +66,11 @@ class _LoopThread:
 class RTSPClient:
     """A blocking RTSP client for one MJPEG stream.
 
-    ``rtp_port`` 0 picks a free even/odd UDP pair. ``transport`` is "udp" or "tcp"
-    (interleaved); ``dialect="lab"`` speaks the lab's Client.py wire form. ``on_frame``
-    is called from the network thread with (jpeg, rtp_timestamp, arrival_time, index);
-    ``queue_frames=False`` skips the iterator's queue when only the callback is used.
+    The first four arguments are the lab's (``RTSPClient('localhost', 554, 1234,
+    'movie.Mjpeg')``); ``rtp_port`` 0 picks a free even/odd UDP pair, and a non-zero one
+    overrides ``options.rtp_port``. ``options`` says the rest (transport, dialect, timeouts).
+    ``on_frame`` is called from the network thread with (jpeg, rtp_timestamp, arrival_time,
+    index); ``queue_frames=False`` skips the iterator's queue when only the callback is used.
     """
 
     def __init__(
@@ -75,25 +79,16 @@ class RTSPClient:
         server_port: int,
         rtp_port: int = 0,
         video_file: str = "",
+        options: ClientOptions | None = None,
         *,
-        transport: str = "udp",
-        dialect: str = Dialect.STANDARD,
-        timeout: float = 5.0,
         on_frame: FrameCallback | None = None,
-        max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
         queue_frames: bool = True,
     ) -> None:
-        self._core = ClientCore(
-            server_host,
-            int(server_port),
-            video_file,
-            transport=transport,
-            rtp_port=int(rtp_port),
-            dialect=dialect,
-            timeout=timeout,
-            max_frame_bytes=max_frame_bytes,
-        )
-        self.timeout = timeout
+        options = options if options is not None else ClientOptions()
+        if rtp_port:
+            options = dataclasses.replace(options, rtp_port=int(rtp_port))
+        self._core = ClientCore(server_host, int(server_port), video_file, options)
+        self.timeout = options.timeout
         self.on_frame = on_frame
         # False when only the callback consumes frames (nothing reads the iterator).
         self.queue_frames = queue_frames
@@ -105,11 +100,16 @@ class RTSPClient:
 
     @classmethod
     def from_url(
-        cls, url: str, transport: str = "udp", rtp_port: int = 0, **kwargs: Any
+        cls,
+        url: str,
+        options: ClientOptions | None = None,
+        *,
+        on_frame: FrameCallback | None = None,
+        queue_frames: bool = True,
     ) -> RTSPClient:
         """A client for ``rtsp://host:port/path``."""
         host, port, path = split_url(url)
-        return cls(host, port, rtp_port, path, transport=transport, **kwargs)
+        return cls(host, port, 0, path, options, on_frame=on_frame, queue_frames=queue_frames)
 
     # --- the lab's four requests ----------------------------------------------------
 

@@ -4,7 +4,7 @@ Python's socket module reads one datagram per call; at 30 fps a frame's dozen
 packets arrive together, so one recvmmsg per batch saves most of the per-call
 cost.  Each datagram keeps its kernel receive time (SO_TIMESTAMPNS, socket(7)).
 ``BatchReader.create`` returns None where recvmmsg is unavailable (not Linux,
-no libc symbol): the caller then reads one datagram at a time as before.
+no libc symbol): the caller then reads one datagram per call (``rtsp_client.udp_media``).
 """
 
 from __future__ import annotations
@@ -37,6 +37,9 @@ _SCOPE_ID = struct.Struct("@I")  # sin6_scope_id, host order, after the address
 _SOCKADDR_STORAGE_SIZE = 128  # sizeof(struct sockaddr_storage)
 MAX_ADDRESSES = 64  # decoded sender addresses remembered
 _RETRY_LATER = (errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR)
+
+# One datagram read: its bytes, the sender's address, the kernel's receive time (or None).
+Datagram = tuple[bytes, tuple | None, float | None]
 
 
 class _IOVec(ctypes.Structure):
@@ -137,7 +140,7 @@ class BatchReader:
             return None
         return cls(sock, count, size, control)
 
-    def read(self) -> list[tuple[bytes, tuple | None, float | None]]:
+    def read(self) -> list[Datagram]:
         """Waiting datagrams as (data, sender, kernel receive time or None); [] when none.
 
         Raises OSError for socket errors other than "nothing waiting" (as recvfrom would).
@@ -154,7 +157,7 @@ class BatchReader:
         controls, stride, lengths = self._controls, _STRIDE, _LENGTHS.unpack_from
         stamped = _STAMPED.unpack_from
         names, addresses = self._names_view, self._addresses
-        batch = []
+        batch: list[Datagram] = []
         for i in range(received):
             namelen, controllen, length = lengths(headers, i * stride)
             start = i * size

@@ -26,8 +26,8 @@ from PIL import Image, ImageTk
 
 from rtsp_client.client import RTSPClient
 from rtsp_client.errors import ClientError
-from rtsp_client.protocol import Dialect
-from rtsp_client.session import ClientState
+from rtsp_client.options import ClientOptions, Dialect, LowerTransport
+from rtsp_client.state import ClientState
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ FRAME_POLL_MS = 15  # how often Tk looks for a new frame
 STATUS_POLL_MS = 500
 PROG = "python -m rtsp_client.player"  # this module's own name in usage and error lines
 LATEST_FRAMES = 2  # frames waiting for Tk; older ones are skipped, never queued up
+DEFAULTS = ClientOptions()
 
 
 class PlayerApp:
@@ -242,10 +243,8 @@ class PlayerApp:
 
 def run_player(
     url: str,
+    options: ClientOptions | None = None,
     *,
-    transport: str = "udp",
-    rtp_port: int = 0,
-    dialect: str = Dialect.STANDARD,
     three_buttons: bool = False,
     prog: str = "rtsp-client",
 ) -> int:
@@ -254,7 +253,7 @@ def run_player(
     ``prog`` names the command in error lines.
     """
     try:
-        client = RTSPClient.from_url(url, transport=transport, rtp_port=rtp_port, dialect=dialect)
+        client = RTSPClient.from_url(url, options)
     except ValueError as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return 2
@@ -280,10 +279,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("port", type=int)
     parser.add_argument("rtp_port", type=int)
     parser.add_argument("file")
-    parser.add_argument("--transport", choices=("udp", "tcp"), default="udp")
     parser.add_argument(
-        "--dialect", choices=(Dialect.STANDARD, Dialect.LAB), default=Dialect.STANDARD
+        "--transport", type=LowerTransport, choices=list(LowerTransport), default=DEFAULTS.transport
     )
+    parser.add_argument("--dialect", type=Dialect, choices=list(Dialect), default=DEFAULTS.dialect)
     parser.add_argument(
         "--three-buttons", action="store_true", help="Play/Pause/Stop, SETUP implicit"
     )
@@ -291,14 +290,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
     try:
-        client = RTSPClient(
-            args.host,
-            args.port,
-            args.rtp_port,
-            args.file,
-            transport=args.transport,
-            dialect=args.dialect,
-        )
+        options = ClientOptions(transport=args.transport, dialect=args.dialect)
+        client = RTSPClient(args.host, args.port, args.rtp_port, args.file, options)
     except ValueError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2

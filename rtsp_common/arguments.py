@@ -1,15 +1,43 @@
-"""Command-line value types shared by rtsp-server and rtsp-client (argparse ``type=``).
+"""What rtsp-server and rtsp-client share on the command line.
 
-Pure checks on text: each raises ``argparse.ArgumentTypeError`` with a message that says
-what was wrong, so both commands refuse bad values with the same words.
+The value types (argparse ``type=``) are pure checks on text: each raises
+``argparse.ArgumentTypeError`` with a message that says what was wrong, so both commands
+refuse bad values with the same words. :func:`option` and :func:`option_help` let each
+side's options dataclass hold its defaults and help text once, for its CLI to read.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import enum
 import math
+from typing import Any, TypeVar
 
 MAX_PORT = 65535  # TCP and UDP ports are 16 bits (RFC 793, RFC 768)
+HELP = "help"  # the metadata key of an option's help text
+
+T = TypeVar("T")
+
+
+def option(default: T, help: str) -> T:
+    """A dataclass field with ``default`` and the help text a command line shows for it."""
+    return dataclasses.field(default=default, metadata={HELP: help})  # type: ignore[no-any-return]
+
+
+def option_help(options: Any, name: str) -> str:
+    """The help text of field ``name`` of an options dataclass, with its default."""
+    found = {f.name: f for f in dataclasses.fields(options)}[name]
+    default = found.default
+    if isinstance(default, enum.Enum):
+        shown = str(default.value)
+    elif isinstance(default, bool):
+        shown = "on" if default else "off"
+    elif isinstance(default, float):
+        shown = f"{default:g}"
+    else:
+        shown = str(default)
+    return f"{found.metadata[HELP]} (default {shown})"
 
 
 def number(text: str, kind: type[int] | type[float]) -> int | float:

@@ -1,6 +1,8 @@
 """A blocking RTSP client over one TCP connection for tests: our serializer out, our parser in.
 
 Tests import it as ``blocking_rtsp`` (tests/ is on sys.path through tests/conftest.py).
+It drives the shared Request and MessageParser, not ``rtsp_client.ClientConnection``: server
+tests send what that connection rightly refuses (PLAY before SETUP, made-up sessions, CSeqs).
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from rtsp_client import RTSPClient
 from rtsp_client.errors import ClientError
+from rtsp_client.options import ClientOptions
 from rtsp_common.headers import Transport
 from workbench.report.screenshots import ReceivedFrame
 from workbench.timings import Timings
@@ -150,7 +151,9 @@ def run_script(
     """Play ``path`` from ``host:port`` through ``script``; never raises ClientError."""
     outcome = PlaybackOutcome(f"rtsp://{host}:{port}/{path}", transport)
     sink = _FrameSink()
-    client = RTSPClient(host, port, 0, path, transport=transport, dialect=dialect, on_frame=sink)
+    client = RTSPClient(
+        host, port, 0, path, ClientOptions(transport=transport, dialect=dialect), on_frame=sink
+    )
     try:
         for step, method, hold in script:
             if not _call(outcome, client, step, getattr(client, method)):

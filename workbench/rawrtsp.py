@@ -1,7 +1,8 @@
 """A bare RTSP connection for the scenario's negative cases.
 
 The client library refuses, rightly, to send PLAY before SETUP or a made-up method; to see
-how the server answers such requests they are written on a plain TCP socket here.
+how the server answers such requests they are written on a plain TCP socket here, with the
+shared Request and MessageParser rather than ``rtsp_client.ClientConnection``'s state checks.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ from gst_peer import gst_rtsp_server, make_mkv_clip, require_gst_peer
 from media_samples import decode
 
 from rtsp_client import RTSPClient
+from rtsp_client.options import ClientOptions
 from rtsp_common.mjpeg import open_media
 
 pytestmark = pytest.mark.interop
@@ -27,7 +28,9 @@ def gst_clip(lab_movie, tmp_path_factory):
 def test_frames_from_gstreamer_decode_to_the_source_pixels(gst_clip, transport):
     clip, jpegs = gst_clip
     with gst_rtsp_server(clip) as peer:
-        with RTSPClient.from_url(peer.url, transport=transport, timeout=10) as client:
+        with RTSPClient.from_url(
+            peer.url, ClientOptions(transport=transport, timeout=10)
+        ) as client:
             sdp = client.describe()
             client.setup()
             client.play()

@@ -11,7 +11,8 @@ from lab_server import LabServer
 from realtools import PEERS
 
 from rtsp_client import RTSPClient, RTSPTimeout
-from rtsp_client.session import ClientState
+from rtsp_client.options import ClientOptions, Dialect
+from rtsp_client.state import ClientState
 from rtsp_common.mjpeg import open_media
 
 
@@ -23,7 +24,7 @@ def test_lab_session_receives_the_movie_frames_byte_for_byte(lab_movie):
             server.port,
             0,
             "movie.Mjpeg",
-            dialect="lab",
+            ClientOptions(dialect=Dialect.LAB),
             on_frame=lambda jpeg, ts, arrival, index: received.append((index, jpeg)),
         )
         client.setup()
@@ -57,7 +58,11 @@ def test_lab_session_receives_the_movie_frames_byte_for_byte(lab_movie):
 def test_lab_server_silence_on_a_missing_file_is_a_timeout(lab_movie):
     with LabServer(lab_movie) as server:
         client = RTSPClient(
-            "127.0.0.1", server.port, 0, "nothere.Mjpeg", dialect="lab", timeout=0.5
+            "127.0.0.1",
+            server.port,
+            0,
+            "nothere.Mjpeg",
+            ClientOptions(dialect=Dialect.LAB, timeout=0.5),
         )
         with pytest.raises(RTSPTimeout):
             client.setup()
@@ -73,7 +78,9 @@ def test_lab_server_runs_as_a_script(lab_movie):
     try:
         line = proc.stdout.readline()
         assert line.startswith("PORT ")
-        client = RTSPClient("127.0.0.1", int(line.split()[1]), 0, "movie.Mjpeg", dialect="lab")
+        client = RTSPClient(
+            "127.0.0.1", int(line.split()[1]), 0, "movie.Mjpeg", ClientOptions(dialect=Dialect.LAB)
+        )
         client.setup()
         client.play()
         start = time.monotonic()
@@ -90,7 +97,9 @@ def test_lab_dialect_against_our_server(lab_movie):
     from rtsp_server import RTSPServer
 
     with RTSPServer(port=0, media=lab_movie, host="127.0.0.1", fps=30) as server:
-        with RTSPClient("127.0.0.1", server.port, 0, "movie.Mjpeg", dialect="lab") as client:
+        with RTSPClient(
+            "127.0.0.1", server.port, 0, "movie.Mjpeg", ClientOptions(dialect=Dialect.LAB)
+        ) as client:
             client.setup()
             client.play()
             frames = [frame for _, frame in zip(range(5), client.frames(timeout=3))]

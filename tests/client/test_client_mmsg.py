@@ -12,7 +12,7 @@ import pytest
 
 from rtsp_client import RTSPClient, mmsg
 from rtsp_client.mmsg import SO_TIMESTAMPNS, BatchReader
-from rtsp_client.protocol import _ANCILLARY_SPACE, MAX_DATAGRAM
+from rtsp_client.udp_media import ANCILLARY_SPACE, MAX_DATAGRAM
 from rtsp_server import RTSPServer
 
 pytestmark = pytest.mark.skipif(
@@ -34,7 +34,7 @@ def pair():
 
 
 def _reader(sock: socket.socket) -> BatchReader:
-    reader = BatchReader.create(sock, COUNT, MAX_DATAGRAM, _ANCILLARY_SPACE)
+    reader = BatchReader.create(sock, COUNT, MAX_DATAGRAM, ANCILLARY_SPACE)
     assert reader is not None
     return reader
 
@@ -98,9 +98,9 @@ def test_a_closed_socket_is_an_os_error(pair):
 
 def test_no_recvmmsg_means_no_reader(monkeypatch, pair):
     monkeypatch.setattr(mmsg, "_recvmmsg", None)
-    assert BatchReader.create(pair[0], COUNT, MAX_DATAGRAM, _ANCILLARY_SPACE) is None
+    assert BatchReader.create(pair[0], COUNT, MAX_DATAGRAM, ANCILLARY_SPACE) is None
     with pytest.raises(OSError):
-        BatchReader(pair[0], COUNT, MAX_DATAGRAM, _ANCILLARY_SPACE)
+        BatchReader(pair[0], COUNT, MAX_DATAGRAM, ANCILLARY_SPACE)
 
 
 def test_sender_addresses_decode_like_the_socket_module():
@@ -134,7 +134,8 @@ def test_the_client_receives_every_frame_either_way(monkeypatch, lab_movie, batc
         url = f"rtsp://127.0.0.1:{server.port}/movie.Mjpeg"
         with RTSPClient.from_url(url, on_frame=on_frame, queue_frames=False) as client:
             client.setup()
-            assert (client.core._rtp_reader is not None) is batched
+            assert client.core.media is not None
+            assert isinstance(client.core.media.reader, BatchReader) is batched
             client.play()
             assert done.wait(15), f"only {len(frames)} frames"
             stats = client.stats()

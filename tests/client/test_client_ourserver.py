@@ -9,6 +9,7 @@ import pytest
 from media_samples import decode
 
 from rtsp_client import RTSPClient
+from rtsp_client.options import ClientOptions
 from rtsp_common.mjpeg import open_media
 from rtsp_server import RTSPServer
 
@@ -47,7 +48,7 @@ def take(client: RTSPClient, count: int) -> list:
 
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
 def test_frames_decode_to_the_source_pixels(server, source_hashes, transport):
-    with RTSPClient.from_url(url(server), transport=transport) as client:
+    with RTSPClient.from_url(url(server), ClientOptions(transport=transport)) as client:
         client.setup()
         client.play()
         frames = take(client, 12)
@@ -60,7 +61,7 @@ def test_frames_decode_to_the_source_pixels(server, source_hashes, transport):
 
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
 def test_pause_and_resume_lose_or_repeat_no_frame(server, source_hashes, transport):
-    with RTSPClient.from_url(url(server), transport=transport) as client:
+    with RTSPClient.from_url(url(server), ClientOptions(transport=transport)) as client:
         client.setup()
         client.play()
         before = take(client, 6)
@@ -80,7 +81,7 @@ def test_pause_and_resume_lose_or_repeat_no_frame(server, source_hashes, transpo
 
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
 def test_play_with_a_range_starts_at_the_right_frame(server, source_hashes, transport):
-    with RTSPClient.from_url(url(server), transport=transport) as client:
+    with RTSPClient.from_url(url(server), ClientOptions(transport=transport)) as client:
         client.setup()
         client.play(start=2.0)
         frames = take(client, 3)

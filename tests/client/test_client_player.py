@@ -14,7 +14,7 @@ from media_samples import decode
 from realtools import require_tool
 
 from rtsp_client import RTSPClient
-from rtsp_client.session import ClientState
+from rtsp_client.state import ClientState
 from rtsp_common.mjpeg import open_media
 from rtsp_server import RTSPServer
 

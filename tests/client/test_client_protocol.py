@@ -17,11 +17,14 @@ from rtsp_client import (
     RTSPTimeout,
     StateError,
 )
+from rtsp_client.options import ClientOptions, LowerTransport
 from rtsp_common.rtcp import ReceiverReport, SourceDescription, parse_compound
 
 
 def test_connection_refused_is_a_clear_error():
-    client = RTSPClient("127.0.0.1", free_port(socket.SOCK_STREAM), 0, "x", timeout=2)
+    client = RTSPClient(
+        "127.0.0.1", free_port(socket.SOCK_STREAM), 0, "x", ClientOptions(timeout=2)
+    )
     with pytest.raises(ConnectionLost, match="connection refused"):
         client.setup()
     client.close()
@@ -29,7 +32,7 @@ def test_connection_refused_is_a_clear_error():
 
 def test_non_2xx_raises_rtsp_error_with_status_and_reason():
     with FakeRTSPServer(lambda r: standard(r, status={"SETUP": 454})) as server:
-        client = RTSPClient("127.0.0.1", server.port, 0, "movie", timeout=2)
+        client = RTSPClient("127.0.0.1", server.port, 0, "movie", ClientOptions(timeout=2))
         with pytest.raises(RTSPError) as info:
             client.setup()
         assert (info.value.status, info.value.reason, info.value.method) == (
@@ -43,7 +46,7 @@ def test_non_2xx_raises_rtsp_error_with_status_and_reason():
 
 def test_play_before_setup_is_refused_locally():
     with FakeRTSPServer(standard) as server:
-        client = RTSPClient("127.0.0.1", server.port, 0, "movie", timeout=2)
+        client = RTSPClient("127.0.0.1", server.port, 0, "movie", ClientOptions(timeout=2))
         with pytest.raises(StateError):
             client.play()
         client.close()
@@ -52,7 +55,7 @@ def test_play_before_setup_is_refused_locally():
 
 def test_a_server_answering_garbage_is_a_protocol_violation():
     with FakeRTSPServer(lambda r: b"\x00\x01garbage that is not RTSP\r\n\r\n") as server:
-        client = RTSPClient("127.0.0.1", server.port, 0, "movie", timeout=2)
+        client = RTSPClient("127.0.0.1", server.port, 0, "movie", ClientOptions(timeout=2))
         with pytest.raises((ProtocolViolation, ConnectionLost)):
             client.options()
         assert client.connection_closed
@@ -72,7 +75,7 @@ def test_a_server_answering_garbage_is_a_protocol_violation():
 )
 def test_garbage_replies_end_in_a_client_error_never_a_crash(answer):
     with FakeRTSPServer(lambda r: answer) as server:
-        client = RTSPClient("127.0.0.1", server.port, 0, "movie", timeout=1)
+        client = RTSPClient("127.0.0.1", server.port, 0, "movie", ClientOptions(timeout=1))
         with pytest.raises((ProtocolViolation, ConnectionLost, RTSPTimeout, RTSPError)):
             client.options()
         client.close()
@@ -80,7 +83,7 @@ def test_garbage_replies_end_in_a_client_error_never_a_crash(answer):
 
 def test_a_silent_server_times_out():
     with FakeRTSPServer(lambda r: None) as server:
-        client = RTSPClient("127.0.0.1", server.port, 0, "movie", timeout=0.5)
+        client = RTSPClient("127.0.0.1", server.port, 0, "movie", ClientOptions(timeout=0.5))
         started = time.monotonic()
         with pytest.raises(RTSPTimeout, match="no reply"):
             client.options()
@@ -90,7 +93,7 @@ def test_a_silent_server_times_out():
 
 def test_a_server_hanging_up_mid_request_is_connection_lost():
     with FakeRTSPServer(lambda r: b"CLOSE") as server:
-        client = RTSPClient("127.0.0.1", server.port, 0, "movie", timeout=2)
+        client = RTSPClient("127.0.0.1", server.port, 0, "movie", ClientOptions(timeout=2))
         with pytest.raises(ConnectionLost):
             client.options()
         client.close()
@@ -101,7 +104,7 @@ def test_bad_sdp_is_reported():
         return reply(request, headers=[("Content-Type", "application/sdp")], body=b"not sdp")
 
     with FakeRTSPServer(handler) as server:
-        client = RTSPClient("127.0.0.1", server.port, 0, "movie", timeout=2)
+        client = RTSPClient("127.0.0.1", server.port, 0, "movie", ClientOptions(timeout=2))
         with pytest.raises(ProtocolViolation, match="SDP"):
             client.describe()
         client.close()
@@ -109,7 +112,7 @@ def test_bad_sdp_is_reported():
 
 def test_setup_sends_describe_then_a_port_pair_and_picks_the_session():
     with FakeRTSPServer(standard) as server:
-        client = RTSPClient("127.0.0.1", server.port, 0, "movie", timeout=2)
+        client = RTSPClient("127.0.0.1", server.port, 0, "movie", ClientOptions(timeout=2))
         client.setup()
         assert server.methods() == ["DESCRIBE", "SETUP"]
         setup = server.requests[1]
@@ -126,7 +129,7 @@ def test_setup_sends_describe_then_a_port_pair_and_picks_the_session():
 def test_keepalive_falls_back_to_options_when_get_parameter_is_501():
     handler = lambda r: standard(r, session="s1;timeout=2", status={"GET_PARAMETER": 501})  # noqa: E731
     with FakeRTSPServer(handler) as server:
-        client = RTSPClient("127.0.0.1", server.port, 0, "movie", timeout=2)
+        client = RTSPClient("127.0.0.1", server.port, 0, "movie", ClientOptions(timeout=2))
         client.setup()
         deadline = time.monotonic() + 6
         while time.monotonic() < deadline and server.methods().count("OPTIONS") < 2:
@@ -144,8 +147,8 @@ def test_receiver_reports_with_cname_go_to_the_server_rtcp_port():
     rtcp.settimeout(5)
     server_rtp_port = rtcp.getsockname()[1] - 1
     with FakeRTSPServer(lambda r: standard(r, server_port=server_rtp_port)) as server:
-        client = RTSPClient("127.0.0.1", server.port, 0, "movie", timeout=2)
-        client.core.rtcp_interval = 0.2
+        options = ClientOptions(timeout=2, rtcp_interval=0.2)
+        client = RTSPClient("127.0.0.1", server.port, 0, "movie", options)
         client.setup()
         data, addr = rtcp.recvfrom(2048)
         client.close()
@@ -158,21 +161,29 @@ def test_receiver_reports_with_cname_go_to_the_server_rtcp_port():
 
 
 def test_from_url_parses_host_port_and_path():
-    client = RTSPClient.from_url("rtsp://127.0.0.1:8554/clips/movie.Mjpeg", transport="tcp")
-    assert (client.core.host, client.core.port, client.core.path) == (
+    client = RTSPClient.from_url(
+        "rtsp://127.0.0.1:8554/clips/movie.Mjpeg", ClientOptions(transport=LowerTransport.TCP)
+    )
+    connection = client.core.connection
+    assert (connection.host, connection.port, connection.path) == (
         "127.0.0.1",
         8554,
         "clips/movie.Mjpeg",
     )
-    assert client.core.transport_kind == "tcp"
+    assert client.core.client_options.transport is LowerTransport.TCP
     with pytest.raises(ValueError):
         RTSPClient.from_url("http://example.com/")
 
 
 def test_receiver_reports_go_interleaved_on_the_rtcp_channel_over_tcp():
     with FakeRTSPServer(standard) as server:
-        client = RTSPClient("127.0.0.1", server.port, 0, "movie", transport="tcp", timeout=2)
-        client.core.rtcp_interval = 0.2
+        client = RTSPClient(
+            "127.0.0.1",
+            server.port,
+            0,
+            "movie",
+            ClientOptions(transport=LowerTransport.TCP, timeout=2, rtcp_interval=0.2),
+        )
         client.setup()
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline and not server.interleaved:

@@ -12,8 +12,9 @@ from client_support import decode
 
 from rtsp_client import RTSPClient
 from rtsp_client.cli import ExitCode, main
-from rtsp_client.protocol import MIN_BATCH_INTERVAL, _arrival, _enable_kernel_timestamps
+from rtsp_client.options import ClientOptions
 from rtsp_client.receiver import DropReason, Receiver
+from rtsp_client.udp_media import MIN_BATCH_INTERVAL, enable_kernel_timestamps, kernel_arrival
 from rtsp_common.jpeg import packetize
 from rtsp_common.mjpeg import open_media
 from rtsp_common.rtp import RTPPacket
@@ -42,8 +43,8 @@ def test_batched_reading_keeps_every_frame_and_its_arrival_time(server, lab_movi
             done.set()
 
     url = f"rtsp://127.0.0.1:{server.port}/movie.Mjpeg"
-    with RTSPClient.from_url(url, on_frame=on_frame, queue_frames=False) as client:
-        client.core.batch_interval = BATCH
+    options = ClientOptions(batch_interval=BATCH)
+    with RTSPClient.from_url(url, options, on_frame=on_frame, queue_frames=False) as client:
         client.setup()
         client.play()
         assert done.wait(15), f"only {len(delivered)} frames"
@@ -70,7 +71,7 @@ def test_kernel_timestamp_is_the_datagram_arrival():
     sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     with receiver, sender:
         receiver.bind(("127.0.0.1", 0))
-        if not _enable_kernel_timestamps(receiver):
+        if not enable_kernel_timestamps(receiver):
             pytest.skip("no SO_TIMESTAMPNS on this system")
         # Linux switches receive timestamps on for the whole stack from deferred work: until
         # it has run (when this is the first socket to ask), datagrams are stamped when read.
@@ -83,14 +84,14 @@ def test_kernel_timestamp_is_the_datagram_arrival():
         buffer = bytearray(16)
         _, ancillary, _, _ = receiver.recvmsg_into([buffer], socket.CMSG_SPACE(16))
         read = time.time()
-    stamp = _arrival(ancillary)
+    stamp = kernel_arrival(ancillary)
+    assert stamp is not None
     assert before - 0.001 <= stamp <= read - 0.03
 
 
-def test_arrival_without_ancillary_data_is_the_clock():
-    before = time.time()
-    assert before <= _arrival([]) <= time.time()
-    assert before <= _arrival([(socket.SOL_SOCKET, 12345, b"\0" * 16)]) <= time.time()
+def test_no_arrival_without_its_ancillary_data():
+    assert kernel_arrival([]) is None
+    assert kernel_arrival([(socket.SOL_SOCKET, 12345, b"\0" * 16)]) is None
 
 
 def _packets(jpegs: list[bytes]) -> list[bytes]:
@@ -127,25 +128,30 @@ def test_a_late_batch_gives_up_a_gap_as_the_poll_timer_would(small_jpegs):
 
 def test_batch_period_grows_while_batches_are_small_and_halves_when_big(server):
     url = f"rtsp://127.0.0.1:{server.port}/movie.Mjpeg"
-    with RTSPClient.from_url(url, queue_frames=False) as client:
-        core = client.core
-        core.batch_interval = 0.4
+    options = ClientOptions(batch_interval=0.4)
+    with RTSPClient.from_url(url, options, queue_frames=False) as client:
         client.setup()
         client.play()
+        media = client.core.media
+        assert media is not None
         deadline = time.monotonic() + 5
-        while core._batch_delay < 0.4 and time.monotonic() < deadline:
+        while media.batching is None and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert core._batch_delay == 0.4  # 0.05, 0.1, 0.2, 0.4: a 2.9 Mbit/s stream fits
+        batching = media.batching
+        assert batching is not None
+        while batching.seconds < 0.4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert batching.seconds == 0.4  # 0.05, 0.1, 0.2, 0.4: a 2.9 Mbit/s stream fits
         # Room for about two frames (~19 kB each in the buffer): 0.4 s batches would hold
         # twelve, so the period comes down and stays where a batch fits.
-        client._loop.call(lambda: setattr(core, "_batch_room", 40_000))
+        client._loop.call(lambda: setattr(batching, "room", 40_000))
         deadline = time.monotonic() + 5
-        while core._batch_delay > 0.1 and time.monotonic() < deadline:
+        while batching.seconds > 0.1 and time.monotonic() < deadline:
             time.sleep(0.05)
         periods = []
         for _ in range(10):
             time.sleep(0.1)
-            periods.append(core._batch_delay)
+            periods.append(batching.seconds)
         assert MIN_BATCH_INTERVAL <= min(periods) and max(periods) <= 0.1, periods
         assert client.stats().packets_lost == 0
 

@@ -20,6 +20,7 @@ from realtools import require_raw_socket
 
 from analysis.capture import Capture
 from rtsp_client import RTSPClient
+from rtsp_client.options import ClientOptions, Dialect
 from workbench.sample import make_sample
 
 pytestmark = [pytest.mark.capture, pytest.mark.slow]
@@ -48,7 +49,9 @@ def lab_capture(tmp_path_factory) -> Path:
     with _lab_server_class()(clip) as server:
         capture = Capture(interface="lo", rtsp_port=server.port, output=pcap).start()
         try:
-            client = RTSPClient("127.0.0.1", server.port, 0, clip.name, dialect="lab")
+            client = RTSPClient(
+                "127.0.0.1", server.port, 0, clip.name, ClientOptions(dialect=Dialect.LAB)
+            )
             try:
                 client.setup()
                 client.play()

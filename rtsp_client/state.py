@@ -36,8 +36,8 @@ TRANSITIONS: dict[tuple[ClientState, str], ClientState] = {
 STATELESS = frozenset({"OPTIONS", "DESCRIBE", "GET_PARAMETER", "SET_PARAMETER"})
 
 
-class SessionState:
-    """Tracks the state; ``check`` before sending, ``advance`` after a 2xx reply."""
+class ClientStateMachine:
+    """The session's state; ``check`` before sending, ``advance`` after a 2xx reply."""
 
     def __init__(self) -> None:
         self.state = ClientState.INIT

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from rtsp_client.errors import StateError
-from rtsp_client.session import ClientState, SessionState
+from rtsp_client.state import ClientState, ClientStateMachine
 
 
 def test_lab_sequence_walks_the_table():
-    s = SessionState()
+    s = ClientStateMachine()
     for method, state in [
         ("SETUP", ClientState.READY),
         ("PLAY", ClientState.PLAYING),
@@ -24,11 +24,11 @@ def test_lab_sequence_walks_the_table():
 @pytest.mark.parametrize("method", ["PLAY", "PAUSE", "TEARDOWN"])
 def test_requests_before_setup_are_refused(method):
     with pytest.raises(StateError, match=f"{method} is not allowed in state init"):
-        SessionState().check(method)
+        ClientStateMachine().check(method)
 
 
 def test_stateless_requests_are_always_allowed():
-    s = SessionState()
+    s = ClientStateMachine()
     for method in ("OPTIONS", "DESCRIBE", "GET_PARAMETER"):
         s.check(method)
         assert s.advance(method) is ClientState.INIT
