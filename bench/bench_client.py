@@ -33,6 +33,7 @@ from pathlib import Path
 
 from rtsp_client import RTSPClient
 from rtsp_server import RTSPServer
+from rtsp_server.options import ServerOptions
 
 LAB_MOVIE = Path(__file__).resolve().parents[2] / "shared" / "lab" / "movie.Mjpeg"
 DURATION = 10.0  # seconds each receiver runs
@@ -193,7 +194,9 @@ def main() -> int:
         folder = Path(tmp)
         media = media_path(folder)
         env = compiled_env(folder)
-        with RTSPServer(port=0, media=media, host="127.0.0.1", fps=FPS, loop=True) as server:
+        with RTSPServer(
+            options=ServerOptions(port=0, media=media, host="127.0.0.1", fps=FPS, loop=True)
+        ) as server:
             url = f"rtsp://127.0.0.1:{server.port}/{media.name}"
             for _ in range(ROUNDS):  # turns, so both meet the same moods of the machine
                 ours, stats = our_client(url, folder, env)

@@ -1,6 +1,7 @@
-"""RTSP client: an asyncio core, the lab's synchronous API, a recorder and a Tk player."""
+"""RTSP client: a sans-I/O connection, an asyncio core, the lab's blocking API, a Tk player."""
 
 from rtsp_client.client import RTSPClient
+from rtsp_client.connection import ClientConnection
 from rtsp_client.errors import (
     ClientError,
     ConnectionLost,
@@ -9,10 +10,15 @@ from rtsp_client.errors import (
     RTSPTimeout,
     StateError,
 )
+from rtsp_client.options import ClientOptions, Dialect, LowerTransport
 
 __all__ = [
+    "ClientConnection",
     "ClientError",
+    "ClientOptions",
     "ConnectionLost",
+    "Dialect",
+    "LowerTransport",
     "ProtocolViolation",
     "RTSPClient",
     "RTSPError",

@@ -37,7 +37,7 @@ class ClientOptions:
     transport: LowerTransport = option(
         LowerTransport.UDP, "udp: RTP on an even/odd UDP port pair; tcp: interleaved on RTSP"
     )
-    rtp_port: int = option(0, "even local UDP port for RTP, RTCP on the next (0: any free pair)")
+    rtp_port: int = option(0, "even local UDP port for RTP, RTCP on the next; 0 picks a free pair")
     dialect: Dialect = option(Dialect.STANDARD, "'lab' speaks the lab's Client.py wire form")
     timeout: float = option(5.0, "seconds to wait for a reply")
     max_frame_bytes: int = option(
@@ -47,7 +47,7 @@ class ClientOptions:
     # seconds instead of on every burst: far fewer wake-ups, frames up to this late. Only
     # where the kernel stamps datagrams, so arrival times stay exact.
     batch_interval: float = option(
-        0.0, "read RTP every S seconds once frames flow, not on every burst (0: off)"
+        0.0, "read RTP every S seconds once frames flow, not on every burst; 0: off"
     )
     rtcp_interval: float = option(
         RTCP_INTERVAL, "nominal seconds between RTCP receiver reports (RFC 3550 §6.2)"

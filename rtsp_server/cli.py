@@ -5,63 +5,41 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from typing import Any
 
-from rtsp_common.arguments import port, positive_int, positive_seconds, rtp_port
+from rtsp_common.arguments import option_help, port, positive_int, positive_seconds, rtp_port
 from rtsp_common.errors import MediaFileError
-from rtsp_server.server import DEFAULT_PORT, RTSPServer
+from rtsp_server.options import ServerOptions
+from rtsp_server.server import RTSPServer
 
 log = logging.getLogger(__name__)
 
+DEFAULTS = ServerOptions()
+
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``rtsp-server``."""
+    """The argument parser of ``rtsp-server``: defaults and help from ``ServerOptions``."""
     parser = argparse.ArgumentParser(
         prog="rtsp-server",
         description="RTSP 1.0 server streaming MJPEG files over RTP (RFC 2326, 3550, 2435).",
     )
-    parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
-    parser.add_argument(
-        "--port", type=port, default=DEFAULT_PORT, help=f"RTSP TCP port (default {DEFAULT_PORT})"
-    )
-    parser.add_argument(
-        "--media", default=".", help="folder of .Mjpeg/.mjpeg/.mjpg files, or one file (default .)"
-    )
-    parser.add_argument("--fps", type=float, default=20.0, help="frames per second (default 20)")
-    parser.add_argument(
-        "--mtu", type=int, default=1400, help="largest IP packet in bytes (default 1400)"
-    )
-    parser.add_argument("--loop", action="store_true", help="start over at the end of a file")
-    parser.add_argument(
-        "--session-timeout",
-        type=positive_seconds,
-        default=60.0,
-        help="idle session timeout, s (default 60)",
-    )
-    parser.add_argument(
-        "--max-sessions",
-        type=positive_int,
-        default=1000,
-        help="most sessions at once (default 1000)",
-    )
-    parser.add_argument(
-        "--max-connections",
-        type=positive_int,
-        default=1000,
-        help="most RTSP connections (default 1000)",
-    )
-    parser.add_argument(
-        "--rtp-port",
-        type=rtp_port,
-        default=0,
-        help="even UDP port for RTP, RTCP on the next (default any)",
-    )
-    parser.add_argument(
-        "--gso",
-        action=argparse.BooleanOptionalAction,
-        default=False,
-        help="UDP segmentation offload: one syscall per frame instead of one per packet; a "
-        "capture on this host then shows one large datagram per frame (default off)",
-    )
+
+    def add(flag: str, name: str, **kwargs: Any) -> None:
+        parser.add_argument(
+            flag, default=getattr(DEFAULTS, name), help=option_help(ServerOptions, name), **kwargs
+        )
+
+    add("--host", "host")
+    add("--port", "port", type=port)
+    add("--media", "media")
+    add("--fps", "fps", type=float)
+    add("--mtu", "mtu", type=int)
+    add("--loop", "loop", action="store_true")
+    add("--session-timeout", "session_timeout", type=positive_seconds)
+    add("--max-sessions", "max_sessions", type=positive_int)
+    add("--max-connections", "max_connections", type=positive_int)
+    add("--rtp-port", "rtp_port", type=rtp_port)
+    add("--gso", "use_gso", action=argparse.BooleanOptionalAction, dest="gso")
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="-v: one line per request; -vv: debug"
     )
@@ -83,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("rtsp_server.server", "rtsp_server.connection"):
         logging.getLogger(name).setLevel(min(level, logging.INFO))
     try:
-        server = RTSPServer(
+        options = ServerOptions(
             port=args.port,
             media=args.media,
             host=args.host,
@@ -96,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
             rtp_port=args.rtp_port,
             use_gso=args.gso,
         )
+        server = RTSPServer(options=options)
         server.start()
     except (MediaFileError, ValueError, OSError) as exc:
         print(f"rtsp-server: {exc}", file=sys.stderr)

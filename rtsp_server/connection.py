@@ -1,87 +1,175 @@
-"""One RTSP connection: bytes in, parsed requests to the handler, responses and RTP out."""
+"""One RTSP connection: bytes in, parsed requests to the handler, responses and RTP out.
+
+The connection knows the server only as a ``ConnectionOwner`` (admit it, release it, carry
+out the handler's actions, take the client's interleaved RTCP), is given its handler, its
+options and the loop's clock, and keeps its own time: a request must arrive whole within
+``request_timeout``, and a connection that owns no session is closed after
+``connection_idle_timeout`` of silence.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
+from typing import Protocol
 
 from rtsp_common.errors import ParseError
 from rtsp_common.rtsp import InterleavedFrame, MessageParser, Request, Response
-from rtsp_server.handler import HandlerResult, RequestHandler
+from rtsp_server.handler import Action, HandlerResult, RequestHandler
 from rtsp_server.media import MediaLibrary, MediaNotFound, MediaUnsupported, parse_media_uri
-
-if TYPE_CHECKING:
-    from rtsp_server.server import RTSPServer
+from rtsp_server.options import ServerOptions
 
 log = logging.getLogger(__name__)
 
 MEDIA_METHODS = ("DESCRIBE", "SETUP")  # the requests that read a media file
+WATCH_SLACK = 0.01  # s: the watchdog fires just past a deadline, so that it has passed
 
 CR = 0x0D
 LF = 0x0A
 
 
-class RTSPConnection(asyncio.Protocol):
-    """asyncio glue around a MessageParser and a RequestHandler for one TCP peer."""
+class ConnectionOwner(Protocol):
+    """What a connection needs of the server that accepted it."""
 
-    def __init__(self, server: RTSPServer, connection_id: int) -> None:
-        self.server = server
+    def admit(self, connection: RTSPConnection) -> bool:
+        """Take ``connection`` in; False refuses it (the connection limit)."""
+        ...
+
+    def release(self, connection: RTSPConnection) -> None:
+        """``connection`` is gone."""
+        ...
+
+    def perform(self, actions: Iterable[Action]) -> None:
+        """Carry out a handler's actions (start or stop streams, end sessions)."""
+        ...
+
+    def interleaved_received(self, connection: RTSPConnection, frame: InterleavedFrame) -> None:
+        """A $-frame the client sent (its RTCP reports over TCP)."""
+        ...
+
+
+# (connection id, peer host, local host, local port) -> the connection's request handler
+HandlerFactory = Callable[[int, str, str, int], RequestHandler]
+
+
+class RTSPConnection(asyncio.Protocol):
+    """asyncio glue around a MessageParser and a RequestHandler for one TCP peer.
+
+    ``clock`` is the event loop's monotonic clock, the one every session deadline uses.
+    """
+
+    def __init__(
+        self,
+        connection_id: int,
+        owner: ConnectionOwner,
+        new_handler: HandlerFactory,
+        options: ServerOptions,
+        clock: Callable[[], float],
+    ) -> None:
         self.id = connection_id
+        self.owner = owner
+        self.options = options
         self.transport: asyncio.Transport | None = None
         self.handler: RequestHandler | None = None
         self.parser = MessageParser(
-            max_header_bytes=server.max_request_bytes, max_body=server.max_request_bytes
+            max_header_bytes=options.max_request_bytes, max_body=options.max_request_bytes
         )
         self.peer = ("?", 0)
         self.last_bytes = 0.0
         self.partial_since: float | None = None  # when a still-incomplete message began
-        self._flush_timer: asyncio.TimerHandle | None = None
-        self._waiting: list[Request | Response | InterleavedFrame] = []  # behind a media load
         self.closed = False
+        self._new_handler = new_handler
+        self._clock = clock
+        self._flush_timer: asyncio.TimerHandle | None = None
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._watch_at = 0.0  # clock time the watchdog fires
+        self._waiting: list[Request | Response | InterleavedFrame] = []  # behind a media load
 
     # asyncio callbacks --------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        """Refuse the peer over ``max_connections``, otherwise give it a handler."""
+        """Refuse the peer when the owner will not admit it, otherwise give it a handler."""
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         peer = transport.get_extra_info("peername") or ("?", 0)
         local = transport.get_extra_info("sockname") or ("0.0.0.0", 0)
         self.peer = (peer[0], peer[1])
-        self.last_bytes = self.server.loop_time()
-        if len(self.server.connections) >= self.server.max_connections:
-            log.warning(
-                "%s:%d refused: %d connections open", *self.peer, len(self.server.connections)
-            )
+        self.last_bytes = self._clock()
+        if not self.owner.admit(self):
             self.closed = True
             transport.abort()
             return
-        self.handler = RequestHandler(
-            self.server.config,
-            self.server.library,
-            self.server.sessions,
-            self.id,
-            peer_host=peer[0],
-            local_host=local[0],
-            local_port=local[1],
-        )
-        self.server.connections[self.id] = self
+        self.handler = self._new_handler(self.id, peer[0], local[0], local[1])
+        self._watch()
 
     def data_received(self, data: bytes) -> None:
         """Feed the parser; answer what completes."""
         if self.closed:
             return
-        self.last_bytes = self.server.loop_time()
+        self.last_bytes = self._clock()
         self._feed(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
         """End what the connection owned (its TCP interleaved sessions)."""
         self.closed = True
         self._cancel_flush()
-        if self.server.connections.pop(self.id, None) is not None and self.handler is not None:
-            self.server.perform(self.handler.connection_closed())
+        self._cancel_watchdog()
+        if self.handler is not None:
+            self.owner.release(self)
+            self.owner.perform(self.handler.connection_closed())
+            self.handler = None
+
+    # timeouts -----------------------------------------------------------------------------
+
+    def _watch(self) -> None:
+        """Close a connection past its timeouts; otherwise look again at the next deadline."""
+        self._watchdog = None
+        if self.closed or self.handler is None:
+            return
+        now = self._clock()
+        if (
+            self.partial_since is not None
+            and now - self.partial_since > self.options.request_timeout
+        ):
+            log.warning(
+                "%s:%d sent an incomplete request for %.0f s: closed",
+                *self.peer,
+                now - self.partial_since,
+            )
+            self.close()
+            return
+        idle = now - self.last_bytes
+        if idle > self.options.connection_idle_timeout and not self.handler.owns_sessions():
+            log.info("%s:%d idle for %.0f s: closed", *self.peer, idle)
+            self.close()
+            return
+        self._arm_watchdog(now)
+
+    def _arm_watchdog(self, now: float) -> None:
+        self._cancel_watchdog()
+        idle_at = self.last_bytes + self.options.connection_idle_timeout
+        if idle_at <= now:
+            # Idle, but owning a session: session_ended() looks again when one ends.
+            idle_at = now + self.options.connection_idle_timeout
+        deadline = idle_at
+        if self.partial_since is not None:
+            deadline = min(deadline, self.partial_since + self.options.request_timeout)
+        self._watch_at = deadline + WATCH_SLACK
+        loop = asyncio.get_running_loop()
+        self._watchdog = loop.call_later(max(self._watch_at - now, 0.0), self._watch)
+
+    def session_ended(self) -> None:
+        """A session this connection owned has ended: its idle timeout may apply again."""
+        if not self.closed:
+            self._cancel_watchdog()
+            self._watch()
+
+    def _cancel_watchdog(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
 
     # parsing ------------------------------------------------------------------------------
 
@@ -103,7 +191,9 @@ class RTSPConnection(asyncio.Protocol):
                 return
         if self.parser.buffered:
             if self.partial_since is None or items:
-                self.partial_since = self.server.loop_time()  # a new message began
+                self.partial_since = self._clock()  # a new message began
+                if self.partial_since + self.options.request_timeout < self._watch_at:
+                    self._arm_watchdog(self.partial_since)
             self._arm_flush()
         else:
             self.partial_since = None
@@ -118,7 +208,7 @@ class RTSPConnection(asyncio.Protocol):
         self._cancel_flush()
         if self._looks_like_lab_request():
             self._flush_timer = asyncio.get_running_loop().call_later(
-                self.server.lab_flush_delay, self._flush
+                self.options.lab_flush_delay, self._flush
             )
 
     def _cancel_flush(self) -> None:
@@ -143,7 +233,7 @@ class RTSPConnection(asyncio.Protocol):
         if isinstance(item, Request):
             self._answer(item)
         elif isinstance(item, InterleavedFrame):
-            self.server.interleaved_received(self, item)
+            self.owner.interleaved_received(self, item)
         else:
             log.debug("%s:%d sent a response (%d); ignored", *self.peer, item.status)
 
@@ -158,7 +248,8 @@ class RTSPConnection(asyncio.Protocol):
             name = parse_media_uri(request.uri).name
         except MediaNotFound:
             return False
-        library = self.server.library
+        assert self.handler is not None
+        library = self.handler.library
         if library.is_loaded(name):
             return False
         self._waiting.append(request)
@@ -181,9 +272,9 @@ class RTSPConnection(asyncio.Protocol):
     def _answer(self, request: Request) -> None:
         assert self.handler is not None
         started = time.perf_counter()
-        result = self.handler.handle(request, self.server.loop_time())
+        result = self.handler.handle(request, self._clock())
         self._respond(request, result, started)
-        self.server.perform(result.actions)
+        self.owner.perform(result.actions)
         if result.close:
             self.close()
 
@@ -218,6 +309,7 @@ class RTSPConnection(asyncio.Protocol):
         """Close after what is queued has been written."""
         self.closed = True
         self._cancel_flush()
+        self._cancel_watchdog()
         if self.transport is not None:
             self.transport.close()
 

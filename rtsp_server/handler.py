@@ -35,6 +35,7 @@ from rtsp_server.media import (
     MediaUnsupported,
     parse_media_uri,
 )
+from rtsp_server.options import ServerOptions
 from rtsp_server.session import (
     InterleavedChannels,
     InvalidTransition,
@@ -58,17 +59,6 @@ MIN_PORT = 1  # UDP port 0 cannot be a destination (RFC 768)
 
 # Methods the Init state cannot take (RFC 2326 Appendix A.2): 455 when sent with no Session.
 NOT_VALID_IN_INIT = frozenset({"PLAY", "PAUSE", "RECORD"})
-
-
-@dataclass(frozen=True)
-class ServerConfig:
-    """Settings every connection's handler shares (the session limit lives in the registry)."""
-
-    fps: float = 20.0
-    loop: bool = False
-    session_timeout: float = 60.0
-    server_rtp_port: int = 0
-    server_rtcp_port: int = 0
 
 
 # Actions for the I/O shell ---------------------------------------------------------------
@@ -162,16 +152,18 @@ class RequestHandler:
 
     def __init__(
         self,
-        config: ServerConfig,
+        options: ServerOptions,
         library: MediaLibrary,
         sessions: SessionRegistry,
         connection_id: int,
         peer_host: str,
         local_host: str,
         local_port: int,
+        server_ports: tuple[int, int] = (0, 0),
         interleaved_capable: bool = True,
     ) -> None:
-        self.config = config
+        self.options = options
+        self.server_ports = server_ports  # our RTP/RTCP pair, named in UDP SETUP replies
         self.library = library
         self.sessions = sessions
         self.connection_id = connection_id
@@ -236,6 +228,10 @@ class RequestHandler:
         """
         cseq = getattr(error, "cseq", None)
         return HandlerResult(error_response(error.status, cseq), close=True)
+
+    def owns_sessions(self) -> bool:
+        """True while a session was last set up on this connection (it keeps it open)."""
+        return bool(self.sessions.owned_by(self.connection_id))
 
     def connection_closed(self) -> list[Action]:
         """The connection is gone: its TCP interleaved sessions end with it.
@@ -343,8 +339,8 @@ class RequestHandler:
             connection_address="0.0.0.0",
             control="*",
             track_control=TRACK_CONTROL,
-            framerate=self.config.fps,
-            duration=track.duration(self.config.fps),
+            framerate=self.options.fps,
+            duration=track.duration(self.options.fps),
             width=track.width,
             height=track.height,
         )
@@ -371,7 +367,7 @@ class RequestHandler:
                 raise RequestError(Status.NOT_ENOUGH_BANDWIDTH, str(exc)) from exc
             destination = self._destination(transport)
             stream = RTPStream.create(
-                self.config.fps, len(track), self.config.loop, lab_dialect=lab
+                self.options.fps, len(track), self.options.loop, lab_dialect=lab
             )
             session = Session(
                 id=session_id,
@@ -381,7 +377,7 @@ class RequestHandler:
                 stream=stream,
                 destination=destination,
                 connection_id=self.connection_id,
-                timeout=self.config.session_timeout,
+                timeout=self.options.session_timeout,
                 last_activity=now,
                 lab_dialect=lab,
             )
@@ -461,7 +457,7 @@ class RequestHandler:
         return Transport(
             protocol=offer.protocol,
             client_port=offer.client_port,
-            server_port=(self.config.server_rtp_port, self.config.server_rtcp_port),
+            server_port=self.server_ports,
             ssrc=ssrc,
         )
 

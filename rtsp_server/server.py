@@ -19,10 +19,8 @@ Decisions where RFC 2326 leaves a choice:
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import itertools
 import logging
-import math
 import os
 import signal
 import socket
@@ -40,13 +38,13 @@ from rtsp_server.connection import RTSPConnection
 from rtsp_server.handler import (
     Action,
     EndSession,
-    ServerConfig,
+    RequestHandler,
     StartStreaming,
     StopStreaming,
 )
-from rtsp_server.media import MediaLibrary, max_rtp_payload
-from rtsp_server.reports import (
-    REPORT_INTERVAL,
+from rtsp_server.media import MediaLibrary
+from rtsp_server.options import DEFAULT_PORT, ServerOptions
+from rtsp_server.rtcp_reports import (
     goodbye,
     is_rtcp_report,
     reception_reports,
@@ -58,10 +56,8 @@ from rtsp_server.session import InterleavedChannels, Session, SessionRegistry, U
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PORT = 8554  # RFC 2326 §3.2 names 554; 8554 needs no privileges
-HOUSEKEEPING_INTERVAL = 0.25  # s between checks for idle sessions and stalled connections
+HOUSEKEEPING_INTERVAL = 0.25  # s between checks for idle sessions
 SEND_BUFFER = 4 * 1024 * 1024  # bytes: room for bursts of many sessions' frames
-WRITE_BUFFER_LIMIT = 1024 * 1024  # bytes queued on a TCP connection before frames are skipped
 PORT_PAIR_ATTEMPTS = 64
 
 
@@ -111,9 +107,10 @@ def _bind_port_pair(host: str, rtp_port: int) -> tuple[socket.socket, socket.soc
 class RTSPServer:
     """An RTSP 1.0 server streaming MJPEG files over RTP to many clients.
 
-    ``RTSPServer(554, "movie.Mjpeg").start()`` is the lab's API (blocking). Also
-    ``RTSPServer(port=0, media=DIR_OR_FILE, ...)``, ``await serve()``, and ``with`` to run it
-    in a background thread (``.port`` is the bound port).
+    ``RTSPServer(554, "movie.Mjpeg").start()`` is the lab's API (blocking), a thin adapter
+    over ``RTSPServer(options=ServerOptions(port=554, media="movie.Mjpeg"))``. Then
+    ``start()``, ``await serve()``, or ``with`` to run it in a background thread (``.port`` is
+    the bound port). It is the ``ConnectionOwner`` of every RTSP connection it accepts.
     """
 
     def __init__(
@@ -121,51 +118,18 @@ class RTSPServer:
         server_port: int | None = None,
         video_file: str | os.PathLike[str] | None = None,
         *,
-        port: int | None = None,
-        media: str | os.PathLike[str] | None = None,
-        host: str = "0.0.0.0",
-        fps: float = 20.0,
-        mtu: int = 1400,
-        loop: bool = False,
-        session_timeout: float = 60.0,
-        max_sessions: int = 1000,
-        max_connections: int = 1000,
-        max_request_bytes: int = 8192,
-        request_timeout: float = 10.0,
-        idle_timeout: float | None = None,
-        rtp_port: int = 0,
-        lab_flush_delay: float = 0.15,
-        report_interval: float = REPORT_INTERVAL,
-        use_gso: bool = False,
-        write_buffer_limit: int = WRITE_BUFFER_LIMIT,
+        options: ServerOptions | None = None,
     ) -> None:
-        chosen_port = port if port is not None else server_port
-        self.requested_port = DEFAULT_PORT if chosen_port is None else chosen_port
-        source = media if media is not None else video_file
-        if source is None:
-            raise ValueError("RTSPServer needs media (a folder or file) or video_file")
-        if not 0 < fps < math.inf:  # NaN fails this too
-            raise ValueError(f"fps must be a positive number, not {fps}")
-        if max_rtp_payload(mtu) < 256:
-            raise ValueError(f"mtu {mtu} leaves no room for RFC 2435 headers and tables")
-        self.library = MediaLibrary(source)
-        self.host = host
-        self.fps = fps
-        self.mtu = mtu
-        self.loop_media = loop
-        self.session_timeout = session_timeout
-        self.max_connections = max_connections
-        self.max_request_bytes = max_request_bytes
-        self.request_timeout = request_timeout
-        self.idle_timeout = session_timeout if idle_timeout is None else idle_timeout
-        self.rtp_port_request = rtp_port
-        self.lab_flush_delay = lab_flush_delay
-        self.report_interval = report_interval
-        self.use_gso = use_gso
-        self.write_buffer_limit = write_buffer_limit
-        self.max_payload = max_rtp_payload(mtu)
-        self.sessions = SessionRegistry(max_sessions)
-        self.config = ServerConfig(fps=fps, loop=loop, session_timeout=session_timeout)
+        if options is None:
+            if video_file is None:
+                raise ValueError("RTSPServer needs options (ServerOptions) or the lab's video_file")
+            port = DEFAULT_PORT if server_port is None else server_port
+            options = ServerOptions.lab(port, video_file)
+        elif server_port is not None or video_file is not None:
+            raise ValueError("give RTSPServer either the lab's port and file, or options")
+        self.options = options
+        self.library = MediaLibrary(options.media)
+        self.sessions = SessionRegistry(options.max_sessions)
         self.connections: dict[int, RTSPConnection] = {}
         self.port = 0
         self.rtp_port = 0
@@ -192,12 +156,10 @@ class RTSPServer:
         loop = asyncio.get_running_loop()
         self._loop = loop
         self._stop = asyncio.Event()
-        rtp_sock, rtcp_sock = _bind_port_pair(self.host, self.rtp_port_request)
+        options = self.options
+        rtp_sock, rtcp_sock = _bind_port_pair(options.host, options.rtp_port)
         self.rtp_port = rtp_sock.getsockname()[1]
-        self.config = dataclasses.replace(
-            self.config, server_rtp_port=self.rtp_port, server_rtcp_port=self.rtp_port + 1
-        )
-        self._udp = UDPSender(rtp_sock, self.use_gso)
+        self._udp = UDPSender(rtp_sock, options.use_gso)
         self._rtcp_sock = rtcp_sock
         rtp_transport, _ = await loop.create_datagram_endpoint(_Discard, sock=rtp_sock)
         rtcp_transport, _ = await loop.create_datagram_endpoint(
@@ -205,9 +167,11 @@ class RTSPServer:
         )
         self._scheduler = Scheduler(loop, self._send_frame)
         tcp = await loop.create_server(
-            lambda: RTSPConnection(self, next(self._ids)),
-            self.host,
-            self.requested_port,
+            lambda: RTSPConnection(
+                next(self._ids), self, self._new_handler, options, self.loop_time
+            ),
+            options.host,
+            options.port,
             reuse_address=True,
         )
         self.port = tcp.sockets[0].getsockname()[1]
@@ -215,7 +179,7 @@ class RTSPServer:
         log.info(
             "serving %s on rtsp://%s:%d/ (RTP/RTCP ports %d-%d): %s",
             self.library.root,
-            self.host,
+            options.host,
             self.port,
             self.rtp_port,
             self.rtp_port + 1,
@@ -319,6 +283,36 @@ class RTSPServer:
 
         return self.call(collect)
 
+    # connections (the ConnectionOwner side) -------------------------------------------------
+
+    def _new_handler(
+        self, connection_id: int, peer_host: str, local_host: str, local_port: int
+    ) -> RequestHandler:
+        return RequestHandler(
+            self.options,
+            self.library,
+            self.sessions,
+            connection_id,
+            peer_host=peer_host,
+            local_host=local_host,
+            local_port=local_port,
+            server_ports=(self.rtp_port, self.rtp_port + 1),
+        )
+
+    def admit(self, connection: RTSPConnection) -> bool:
+        """Take a new connection in, unless ``max_connections`` are open."""
+        if len(self.connections) >= self.options.max_connections:
+            log.warning(
+                "%s:%d refused: %d connections open", *connection.peer, len(self.connections)
+            )
+            return False
+        self.connections[connection.id] = connection
+        return True
+
+    def release(self, connection: RTSPConnection) -> None:
+        """A connection is gone."""
+        self.connections.pop(connection.id, None)
+
     # actions from the handler --------------------------------------------------------------
 
     def perform(self, actions: Iterable[Action]) -> None:
@@ -328,7 +322,7 @@ class RTSPServer:
             session = action.session
             if isinstance(action, StartStreaming):
                 session.next_report = action.at
-                self._scheduler.add(session.id, self.fps, action.at)
+                self._scheduler.add(session.id, self.options.fps, action.at)
             elif isinstance(action, StopStreaming):
                 self._scheduler.remove(session.id)
             elif isinstance(action, EndSession):
@@ -340,6 +334,9 @@ class RTSPServer:
         if bye and not session.lab_dialect and not session.ended:
             self._send_bye(session, self.loop_time(), reason)
         log.info("session %s ended: %s", session.id, reason)
+        owner = self.connections.get(session.connection_id)
+        if owner is not None:
+            owner.session_ended()
 
     def _send_bye(self, session: Session, at: float, reason: str) -> None:
         """RTCP BYE (after an SR for clock time ``at``: RFC 3550 §6.1)."""
@@ -375,13 +372,13 @@ class RTSPServer:
                 return True
             payloads = [frame]
         else:
-            payloads = session.track.payloads(index, self.max_payload)
+            payloads = session.track.payloads(index, self.options.max_payload)
         destination = session.destination
         if isinstance(destination, InterleavedChannels):
             connection = self.connections.get(session.connection_id)
             if connection is None:
                 return False
-            if connection.write_buffer_size() > self.write_buffer_limit:
+            if connection.write_buffer_size() > self.options.write_buffer_limit:
                 stream.skip_frame()  # a slow reader loses frames, not the server's memory
                 return True
             headers = stream.frame_headers(payloads, deadline)
@@ -392,7 +389,7 @@ class RTSPServer:
             self._udp.send_frame((destination.host, destination.rtp_port), headers, payloads)
         now = self.loop_time()
         if not session.lab_dialect and now >= session.next_report:
-            session.next_report = now + self.report_interval
+            session.next_report = now + self.options.report_interval
             assert stream.last_timestamp is not None
             wallclock = self._wallclock(deadline)
             self._send_rtcp(
@@ -465,30 +462,13 @@ class RTSPServer:
     async def _housekeeping(self) -> None:
         while True:
             await asyncio.sleep(HOUSEKEEPING_INTERVAL)
-            self.check_timeouts(self.loop_time())
+            self.expire_sessions(self.loop_time())
 
-    def check_timeouts(self, now: float) -> None:
-        """End idle sessions; close trickling or idle connections."""
+    def expire_sessions(self, now: float) -> None:
+        """End the sessions idle past their timeout (connections keep their own time)."""
         for session in self.sessions.expired(now):
             self.sessions.remove(session.id)
             log.warning(
                 "session %s idle for %.0f s: torn down", session.id, now - session.last_activity
             )
             self._end(session, "session timeout", bye=True)
-        owners = {session.connection_id for session in self.sessions}
-        for connection in list(self.connections.values()):
-            if (
-                connection.partial_since is not None
-                and now - connection.partial_since > self.request_timeout
-            ):
-                log.warning(
-                    "%s:%d sent an incomplete request for %.0f s: closed",
-                    *connection.peer,
-                    now - connection.partial_since,
-                )
-                connection.close()
-            elif now - connection.last_bytes > self.idle_timeout and connection.id not in owners:
-                log.info(
-                    "%s:%d idle for %.0f s: closed", *connection.peer, now - connection.last_bytes
-                )
-                connection.close()

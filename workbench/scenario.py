@@ -20,6 +20,7 @@ from pathlib import Path
 from analysis.capture import Capture, CaptureError
 from rtsp_common.mjpeg import open_media
 from rtsp_server import RTSPServer
+from rtsp_server.options import ServerOptions
 from workbench.judge import NumberedFrame, PlaybackJudge, judge_lab, judge_negative
 from workbench.negative import NegativeOutcome, run_all
 from workbench.playback import (
@@ -174,7 +175,7 @@ def _record(
     # A second capture of the standard sessions alone, for the conformance test.
     standard_stage = CaptureStage(path=scratch / "standard.pcap")
     progress.step(catalog.t("demo.server"))
-    with RTSPServer(port=0, media=config.media.parent, fps=fps) as server:
+    with RTSPServer(options=ServerOptions(port=0, media=config.media.parent, fps=fps)) as server:
         port = server.port
         url = f"rtsp://{LOOPBACK}:{port}/{path}"
         progress.step(catalog.t("demo.capture", interface=config.interface))

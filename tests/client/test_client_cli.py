@@ -17,11 +17,14 @@ from media_samples import SUB_420, decode, noise_jpeg
 from rtsp_client.cli import ExitCode, main
 from rtsp_common.mjpeg import open_media
 from rtsp_server import RTSPServer
+from rtsp_server.options import ServerOptions
 
 
 @pytest.fixture(scope="module")
 def server(lab_movie):
-    with RTSPServer(port=0, media=lab_movie, host="127.0.0.1", fps=30) as running:
+    with RTSPServer(
+        options=ServerOptions(port=0, media=lab_movie, host="127.0.0.1", fps=30)
+    ) as running:
         yield running
 
 
@@ -120,7 +123,7 @@ def test_server_going_silent_mid_stream(small_jpegs, capsys):
 
 
 def test_server_gone_mid_stream(lab_movie, capsys):
-    server = RTSPServer(port=0, media=lab_movie, host="127.0.0.1", fps=30)
+    server = RTSPServer(options=ServerOptions(port=0, media=lab_movie, host="127.0.0.1", fps=30))
     server.__enter__()
     stopper = threading.Timer(0.6, server.__exit__, args=(None, None, None))
     stopper.start()
@@ -166,7 +169,7 @@ def test_a_frame_too_big_for_the_lab_format_is_a_clear_failure(tmp_path, capsys)
     assert len(noise) > 99_999
     clip = tmp_path / "big.mjpeg"
     clip.write_bytes(noise * 3)
-    with RTSPServer(port=0, media=clip, host="127.0.0.1", fps=30) as big:
+    with RTSPServer(options=ServerOptions(port=0, media=clip, host="127.0.0.1", fps=30)) as big:
         code = main(
             [f"rtsp://127.0.0.1:{big.port}/big.mjpeg", "--frames", "2",
              "--record", str(tmp_path / "out.Mjpeg")]

@@ -8,11 +8,14 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import fields
 
 import pytest
 from fake_rtsp import FakeRTSPServer, standard
 
-from rtsp_client.cli import ExitCode, build_parser, main
+from rtsp_client.cli import ExitCode, build_parser, main, session_options
+from rtsp_client.options import ClientOptions
+from rtsp_common.arguments import HELP
 
 
 def error_lines(err: str, prog: str = "rtsp-client") -> list[str]:
@@ -64,11 +67,12 @@ def test_bad_numbers_are_usage_errors(option, value, expected, capsys):
 def test_record_format_overrides_the_name(tmp_path, small_jpegs, capsys):
     from rtsp_common.mjpeg import open_media
     from rtsp_server import RTSPServer
+    from rtsp_server.options import ServerOptions
 
     clip = tmp_path / "clip.mjpeg"
     clip.write_bytes(b"".join(small_jpegs[:4]))
     record = tmp_path / "out.txt"
-    with RTSPServer(port=0, media=clip, host="127.0.0.1", fps=30) as server:
+    with RTSPServer(options=ServerOptions(port=0, media=clip, host="127.0.0.1", fps=30)) as server:
         code = main(
             [f"rtsp://127.0.0.1:{server.port}/clip.mjpeg", "--frames", "2",
              "--record", str(record), "--record-format", "lab"]
@@ -116,3 +120,14 @@ def test_sigterm_tears_down_and_prints_the_summary(tmp_path):
     assert methods[-1] == "TEARDOWN"
     assert "frames:" in out and "Traceback" not in err
     assert json.loads(stats.read_text())["reason"] == "terminated (SIGTERM)"
+
+
+def test_the_command_line_takes_its_defaults_and_help_from_client_options():
+    parser = build_parser()
+    assert session_options(parser.parse_args(["rtsp://127.0.0.1/x"])) == ClientOptions()
+    text = " ".join(parser.format_help().split())  # as one line, however argparse wrapped it
+    for field in fields(ClientOptions):
+        if field.name in ("transport", "rtp_port", "dialect", "timeout"):
+            assert " ".join(field.metadata[HELP].split()) in text, field.name
+    with pytest.raises(SystemExit):
+        parser.parse_args(["rtsp://127.0.0.1/x", "--transport", "sctp"])

@@ -95,8 +95,11 @@ def test_lab_server_runs_as_a_script(lab_movie):
 
 def test_lab_dialect_against_our_server(lab_movie):
     from rtsp_server import RTSPServer
+    from rtsp_server.options import ServerOptions
 
-    with RTSPServer(port=0, media=lab_movie, host="127.0.0.1", fps=30) as server:
+    with RTSPServer(
+        options=ServerOptions(port=0, media=lab_movie, host="127.0.0.1", fps=30)
+    ) as server:
         with RTSPClient(
             "127.0.0.1", server.port, 0, "movie.Mjpeg", ClientOptions(dialect=Dialect.LAB)
         ) as client:

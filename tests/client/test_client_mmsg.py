@@ -14,6 +14,7 @@ from rtsp_client import RTSPClient, mmsg
 from rtsp_client.mmsg import SO_TIMESTAMPNS, BatchReader
 from rtsp_client.udp_media import ANCILLARY_SPACE, MAX_DATAGRAM
 from rtsp_server import RTSPServer
+from rtsp_server.options import ServerOptions
 
 pytestmark = pytest.mark.skipif(
     mmsg._recvmmsg is None, reason="recvmmsg is Linux-only; elsewhere the fallback is used"
@@ -130,7 +131,9 @@ def test_the_client_receives_every_frame_either_way(monkeypatch, lab_movie, batc
         if len(frames) >= 10:
             done.set()
 
-    with RTSPServer(port=0, media=lab_movie, host="127.0.0.1", fps=30.0) as server:
+    with RTSPServer(
+        options=ServerOptions(port=0, media=lab_movie, host="127.0.0.1", fps=30.0)
+    ) as server:
         url = f"rtsp://127.0.0.1:{server.port}/movie.Mjpeg"
         with RTSPClient.from_url(url, on_frame=on_frame, queue_frames=False) as client:
             client.setup()

@@ -12,6 +12,7 @@ from rtsp_client import RTSPClient
 from rtsp_client.options import ClientOptions
 from rtsp_common.mjpeg import open_media
 from rtsp_server import RTSPServer
+from rtsp_server.options import ServerOptions
 
 FPS = 30.0
 FRAME_TICKS = 3000  # 90 kHz / 30 fps
@@ -29,7 +30,9 @@ def source_hashes(lab_movie) -> list[str]:
 
 @pytest.fixture(scope="module")
 def server(lab_movie):
-    with RTSPServer(port=0, media=lab_movie, host="127.0.0.1", fps=FPS) as running:
+    with RTSPServer(
+        options=ServerOptions(port=0, media=lab_movie, host="127.0.0.1", fps=FPS)
+    ) as running:
         yield running
 
 

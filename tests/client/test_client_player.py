@@ -17,6 +17,7 @@ from rtsp_client import RTSPClient
 from rtsp_client.state import ClientState
 from rtsp_common.mjpeg import open_media
 from rtsp_server import RTSPServer
+from rtsp_server.options import ServerOptions
 
 pytestmark = pytest.mark.gui
 
@@ -81,7 +82,9 @@ def test_player_shows_the_source_frame_and_tears_down_on_close(
 
     from rtsp_client.player import PlayerApp
 
-    with RTSPServer(port=0, media=lab_movie, host="127.0.0.1", fps=30) as server:
+    with RTSPServer(
+        options=ServerOptions(port=0, media=lab_movie, host="127.0.0.1", fps=30)
+    ) as server:
         client = RTSPClient("127.0.0.1", server.port, 0, "movie.Mjpeg")
         root = tk.Tk()
         app = PlayerApp(root, client, three_buttons=three_buttons)
@@ -142,7 +145,9 @@ def test_player_shows_the_source_frame_and_tears_down_on_close(
 )  # fmt: skip
 def test_launchers_open_the_player_window(display, lab_movie, command):
     require_tool("xdotool")
-    with RTSPServer(port=0, media=lab_movie, host="127.0.0.1", fps=30) as server:
+    with RTSPServer(
+        options=ServerOptions(port=0, media=lab_movie, host="127.0.0.1", fps=30)
+    ) as server:
         proc = subprocess.Popen(command(server.port), env={**os.environ, "DISPLAY": display})
         try:
             found = subprocess.run(

@@ -19,6 +19,7 @@ from rtsp_common.jpeg import packetize
 from rtsp_common.mjpeg import open_media
 from rtsp_common.rtp import RTPPacket
 from rtsp_server import RTSPServer
+from rtsp_server.options import ServerOptions
 
 FPS = 30.0
 BATCH = 0.2  # seconds between batches: several frames wait in the socket each time
@@ -29,7 +30,9 @@ PT = 26
 
 @pytest.fixture(scope="module")
 def server(lab_movie):
-    with RTSPServer(port=0, media=lab_movie, host="127.0.0.1", fps=FPS) as running:
+    with RTSPServer(
+        options=ServerOptions(port=0, media=lab_movie, host="127.0.0.1", fps=FPS)
+    ) as running:
         yield running
 
 

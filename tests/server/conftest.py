@@ -9,6 +9,7 @@ from media_samples import numbered_frames
 from server_harness import write_clip
 
 from rtsp_server import RTSPServer
+from rtsp_server.options import ServerOptions
 
 CLIP_FRAMES = 64
 
@@ -31,6 +32,8 @@ def media_dir(tmp_path: Path, clip_frames: list[bytes]) -> Path:
 def server(media_dir: Path):
     """A server on 127.0.0.1, ephemeral port, 50 fps so tests run quickly."""
     with RTSPServer(
-        port=0, media=media_dir, host="127.0.0.1", fps=50, mtu=600, session_timeout=30
+        options=ServerOptions(
+            port=0, media=media_dir, host="127.0.0.1", fps=50, mtu=600, session_timeout=30
+        )
     ) as running:
         yield running

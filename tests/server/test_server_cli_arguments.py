@@ -4,9 +4,13 @@ cannot work (every session torn down at once, every SETUP refused, 500 on PLAY).
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import pytest
 
-from rtsp_server.cli import main
+from rtsp_common.arguments import HELP
+from rtsp_server import RTSPServer, ServerOptions
+from rtsp_server.cli import build_parser, main
 
 
 @pytest.mark.parametrize(
@@ -35,3 +39,27 @@ def test_impossible_option_is_a_usage_error(tmp_path, capsys, option, value, rea
 def test_fps_must_be_a_positive_finite_number(tmp_path, capsys, fps):
     assert main(["--host", "127.0.0.1", "--port", "0", "--media", str(tmp_path), "--fps", fps]) == 2
     assert "fps must be a positive number" in capsys.readouterr().err
+
+
+def test_the_command_line_takes_its_defaults_and_help_from_server_options(tmp_path):
+    parser = build_parser()
+    args = vars(parser.parse_args([]))
+    flags = {"gso": "use_gso"}  # the one flag named otherwise than its field
+    given = {flags.get(name, name): value for name, value in args.items() if name != "verbose"}
+    assert ServerOptions(**given) == ServerOptions()
+    text = " ".join(parser.format_help().split())  # as one line, however argparse wrapped it
+    for name in given:
+        field_help = next(f.metadata[HELP] for f in fields(ServerOptions) if f.name == name)
+        assert " ".join(field_help.split()) in text, name
+
+
+def test_server_options_refuse_what_cannot_run_and_the_lab_form_adapts(tmp_path):
+    with pytest.raises(ValueError, match="mtu 200"):
+        ServerOptions(mtu=200)
+    with pytest.raises(ValueError, match="port 70000"):
+        ServerOptions(port=70000)
+    assert ServerOptions.lab(554, "movie.Mjpeg") == ServerOptions(port=554, media="movie.Mjpeg")
+    assert ServerOptions(session_timeout=30).connection_idle_timeout == 30
+    assert ServerOptions(idle_timeout=2).connection_idle_timeout == 2
+    with pytest.raises(ValueError, match="either the lab's port and file, or options"):
+        RTSPServer(554, "movie.Mjpeg", options=ServerOptions(media=tmp_path))

@@ -17,11 +17,11 @@ from rtsp_server.handler import (
     PUBLIC_METHODS,
     EndSession,
     RequestHandler,
-    ServerConfig,
     StartStreaming,
     StopStreaming,
 )
 from rtsp_server.media import MediaLibrary
+from rtsp_server.options import ServerOptions
 from rtsp_server.session import SessionRegistry, SessionState
 
 PEER = "127.0.0.1"
@@ -43,16 +43,18 @@ class Harness:
         sessions: SessionRegistry | None = None,
         library: MediaLibrary | None = None,
     ) -> None:
-        self.config = ServerConfig(
-            fps=25,
-            session_timeout=60,
-            server_rtp_port=6000,
-            server_rtcp_port=6001,
-        )
+        self.options = ServerOptions(media=media, fps=25, session_timeout=60)
         self.sessions = sessions if sessions is not None else SessionRegistry(max_sessions)
         self.library = library if library is not None else MediaLibrary(media)
         self.handler = RequestHandler(
-            self.config, self.library, self.sessions, connection_id, peer, "127.0.0.1", 8554
+            self.options,
+            self.library,
+            self.sessions,
+            connection_id,
+            peer,
+            "127.0.0.1",
+            8554,
+            server_ports=(6000, 6001),
         )
         self.now = 100.0
         self.actions: list = []

@@ -14,6 +14,7 @@ from realtools import require_tool
 from server_harness import write_clip
 
 from rtsp_server import RTSPServer
+from rtsp_server.options import ServerOptions
 
 pytestmark = pytest.mark.interop
 
@@ -22,7 +23,9 @@ FRAMES = 12
 
 @pytest.fixture
 def rtsp_url(media_dir):
-    with RTSPServer(port=0, media=media_dir, host="127.0.0.1", fps=50) as server:
+    with RTSPServer(
+        options=ServerOptions(port=0, media=media_dir, host="127.0.0.1", fps=50)
+    ) as server:
         yield f"rtsp://127.0.0.1:{server.port}"
 
 
@@ -137,7 +140,9 @@ def ffmpeg_frames(url: str, count: int, transport: str, folder: Path) -> list[by
 def test_ffmpeg_plays_422_frames_pixel_exact(tmp_path):
     frames = numbered_frames(10, size=(96, 64), subsampling=SUB_422)  # RFC 2435 type 0
     write_clip(tmp_path / "m" / "c422.mjpeg", frames)
-    with RTSPServer(port=0, media=tmp_path / "m", host="127.0.0.1", fps=50) as server:
+    with RTSPServer(
+        options=ServerOptions(port=0, media=tmp_path / "m", host="127.0.0.1", fps=50)
+    ) as server:
         got = ffmpeg_frames(f"rtsp://127.0.0.1:{server.port}/c422.mjpeg", 6, "tcp", tmp_path)
     assert [rgb_bytes(f) for f in got] == [rgb_bytes(f) for f in frames[:6]]
 
@@ -145,7 +150,9 @@ def test_ffmpeg_plays_422_frames_pixel_exact(tmp_path):
 def test_ffmpeg_plays_the_lab_movie_pixel_exact(lab_movie, tmp_path):
     from rtsp_common.mjpeg import open_media
 
-    with RTSPServer(0, lab_movie, host="127.0.0.1", fps=50) as server:
+    with RTSPServer(
+        options=ServerOptions(port=0, media=lab_movie, host="127.0.0.1", fps=50)
+    ) as server:
         got = ffmpeg_frames(f"rtsp://127.0.0.1:{server.port}/movie.Mjpeg", 6, "udp", tmp_path)
     with open_media(lab_movie) as reader:
         assert [rgb_bytes(f) for f in got] == [rgb_bytes(reader[i]) for i in range(6)]

@@ -10,6 +10,7 @@ from blocking_rtsp import RTSPTestClient
 
 from rtsp_common.headers import Session as SessionHeader
 from rtsp_server import RTSPServer
+from rtsp_server.options import ServerOptions
 
 SESSIONS = 1000
 PER_CONNECTION = 10
@@ -40,7 +41,9 @@ def settle(server: RTSPServer, baseline: dict[str, int], timeout: float = 5.0) -
 
 @pytest.mark.slow
 def test_thousand_sessions_return_to_baseline(media_dir):
-    with RTSPServer(port=0, media=media_dir, host="127.0.0.1", max_sessions=50) as server:
+    with RTSPServer(
+        options=ServerOptions(port=0, media=media_dir, host="127.0.0.1", max_sessions=50)
+    ) as server:
         url = f"rtsp://127.0.0.1:{server.port}/clip.Mjpeg"
         with RTSPTestClient("127.0.0.1", server.port) as warmup:  # loads the media once
             assert warmup.request("DESCRIBE", url).status == 200

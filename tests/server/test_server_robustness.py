@@ -19,6 +19,7 @@ from rtsp_common.headers import Session as SessionHeader
 from rtsp_common.rtcp import SenderReport, parse_compound, unix_from_ntp
 from rtsp_common.rtsp import Response
 from rtsp_server import RTSPServer
+from rtsp_server.options import ServerOptions
 
 METHODS = [
     "OPTIONS",
@@ -83,7 +84,9 @@ def test_server_survives_garbage_connections_and_rtcp(server):
 
 def test_periodic_sender_reports_map_wallclock_to_rtp_time(media_dir):
     with RTSPServer(
-        port=0, media=media_dir, host="127.0.0.1", fps=50, report_interval=0.2
+        options=ServerOptions(
+            port=0, media=media_dir, host="127.0.0.1", fps=50, report_interval=0.2
+        )
     ) as server:
         rtp, rtcp = udp_port_pair()
         url = f"rtsp://127.0.0.1:{server.port}/clip.Mjpeg"
@@ -113,7 +116,7 @@ def test_periodic_sender_reports_map_wallclock_to_rtp_time(media_dir):
 
 
 def test_async_serve_runs_inside_an_existing_loop(media_dir):
-    server = RTSPServer(port=0, media=media_dir, host="127.0.0.1")
+    server = RTSPServer(options=ServerOptions(port=0, media=media_dir, host="127.0.0.1"))
     answers: list[int] = []
 
     async def scenario() -> None:

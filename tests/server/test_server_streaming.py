@@ -19,6 +19,7 @@ from rtsp_common.rtcp import Bye, ReceiverReport, ReportBlock, SenderReport, par
 from rtsp_common.rtp import RTPPacket
 from rtsp_common.rtsp import InterleavedFrame
 from rtsp_server import RTSPServer
+from rtsp_server.options import ServerOptions
 
 MTU = 600  # the `server` fixture's --mtu
 FPS = 50  # the `server` fixture's --fps
@@ -55,7 +56,9 @@ def test_udp_stream_to_end_rtp_rtcp_and_pixels(server, clip_frames):
 
 def test_udp_stream_with_gso_is_the_same_on_the_wire(media_dir, clip_frames):
     with RTSPServer(
-        port=0, media=media_dir, host="127.0.0.1", fps=FPS, mtu=MTU, use_gso=True
+        options=ServerOptions(
+            port=0, media=media_dir, host="127.0.0.1", fps=FPS, mtu=MTU, use_gso=True
+        )
     ) as server:
         check_udp_stream_to_end(server, clip_frames)
 
@@ -181,7 +184,9 @@ def test_many_sessions_share_payloads(server):
 
 
 def test_lab_client_gets_its_replies_and_whole_jpegs(media_dir, clip_frames):
-    with RTSPServer(port=0, media=media_dir / "clip.Mjpeg", host="127.0.0.1", fps=50) as server:
+    with RTSPServer(
+        options=ServerOptions(port=0, media=media_dir / "clip.Mjpeg", host="127.0.0.1", fps=50)
+    ) as server:
         probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         probe.bind(("127.0.0.1", 0))
         rtp_port = probe.getsockname()[1]
@@ -206,7 +211,9 @@ def test_lab_client_gets_its_replies_and_whole_jpegs(media_dir, clip_frames):
 def test_lab_movie_through_lab_client(lab_movie):
     from rtsp_common.mjpeg import open_media
 
-    with RTSPServer(0, lab_movie, host="127.0.0.1", fps=100) as server:
+    with RTSPServer(
+        options=ServerOptions(port=0, media=lab_movie, host="127.0.0.1", fps=100)
+    ) as server:
         client = LabClient("127.0.0.1", server.port, 0, "movie.Mjpeg")
         client.rtp_port = client.rtp.getsockname()[1]
         try:
@@ -220,7 +227,9 @@ def test_lab_movie_through_lab_client(lab_movie):
 
 
 def test_loop_keeps_playing_with_coherent_timestamps(media_dir):
-    with RTSPServer(port=0, media=media_dir, host="127.0.0.1", fps=100, loop=True) as server:
+    with RTSPServer(
+        options=ServerOptions(port=0, media=media_dir, host="127.0.0.1", fps=100, loop=True)
+    ) as server:
         rtp, rtcp = udp_port_pair()
         url = f"rtsp://127.0.0.1:{server.port}/sub/raw.mjpeg"
         with RTSPTestClient("127.0.0.1", server.port) as client, rtp, rtcp:
@@ -239,7 +248,9 @@ def test_loop_keeps_playing_with_coherent_timestamps(media_dir):
 
 def test_shutdown_sends_bye_to_every_session(media_dir):
     pairs = [udp_port_pair() for _ in range(2)]
-    with RTSPServer(port=0, media=media_dir, host="127.0.0.1", fps=50) as server:
+    with RTSPServer(
+        options=ServerOptions(port=0, media=media_dir, host="127.0.0.1", fps=50)
+    ) as server:
         url = f"rtsp://127.0.0.1:{server.port}/clip.Mjpeg"
         client = RTSPTestClient("127.0.0.1", server.port)
         ssrcs = []
@@ -297,7 +308,9 @@ def wait_for(predicate, timeout: float = 5.0) -> bool:
 
 def test_idle_session_times_out_and_receiver_reports_keep_it_alive(media_dir, caplog):
     caplog.set_level("INFO")
-    with RTSPServer(port=0, media=media_dir, host="127.0.0.1", fps=50, session_timeout=1) as server:
+    with RTSPServer(
+        options=ServerOptions(port=0, media=media_dir, host="127.0.0.1", fps=50, session_timeout=1)
+    ) as server:
         url = f"rtsp://127.0.0.1:{server.port}/clip.Mjpeg"
         quiet_rtp, quiet_rtcp = udp_port_pair()
         live_rtp, live_rtcp = udp_port_pair()
@@ -320,7 +333,9 @@ def test_idle_session_times_out_and_receiver_reports_keep_it_alive(media_dir, ca
 
 def test_trickling_and_idle_connections_are_closed(media_dir):
     with RTSPServer(
-        port=0, media=media_dir, host="127.0.0.1", request_timeout=1, idle_timeout=1
+        options=ServerOptions(
+            port=0, media=media_dir, host="127.0.0.1", request_timeout=1, idle_timeout=1
+        )
     ) as server:
         trickler = socket.create_connection(("127.0.0.1", server.port))
         idle = socket.create_connection(("127.0.0.1", server.port))
@@ -346,8 +361,31 @@ def test_trickling_and_idle_connections_are_closed(media_dir):
         assert wait_for(lambda: server.stats()["connections"] == 0)
 
 
+def test_an_idle_connection_owning_a_session_stays_until_the_session_ends(media_dir):
+    options = ServerOptions(
+        port=0, media=media_dir, host="127.0.0.1", session_timeout=1.5, idle_timeout=0.3
+    )
+    with RTSPServer(options=options) as server:
+        rtp, rtcp = udp_port_pair()
+        url = f"rtsp://127.0.0.1:{server.port}/clip.Mjpeg"
+        with RTSPTestClient("127.0.0.1", server.port) as owner, rtp, rtcp:
+            ports = f"{rtp.getsockname()[1]}-{rtcp.getsockname()[1]}"
+            setup = owner.request(
+                "SETUP", url + "/track1", {"Transport": f"RTP/AVP;unicast;client_port={ports}"}
+            )
+            assert setup.status == 200
+            time.sleep(0.8)  # idle past idle_timeout, but the session is the connection's
+            stats = server.stats()
+            assert (stats["connections"], stats["sessions"]) == (1, 1)
+            # No RTCP, no requests: the session times out, and its connection goes with it.
+            assert owner.closed_by_server(3)
+            assert server.stats()["sessions"] == 0
+
+
 def test_connection_limit(media_dir):
-    with RTSPServer(port=0, media=media_dir, host="127.0.0.1", max_connections=2) as server:
+    with RTSPServer(
+        options=ServerOptions(port=0, media=media_dir, host="127.0.0.1", max_connections=2)
+    ) as server:
         keep = [RTSPTestClient("127.0.0.1", server.port) for _ in range(2)]
         for client in keep:
             assert client.request("OPTIONS", "*").status == 200
@@ -383,7 +421,9 @@ def test_slow_tcp_reader_loses_frames_not_server_memory(tmp_path):
     write_clip(tmp_path / "noise.mjpeg", frames)
     limit = 256 * 1024
     with RTSPServer(
-        port=0, media=tmp_path, host="127.0.0.1", fps=200, loop=True, write_buffer_limit=limit
+        options=ServerOptions(
+            port=0, media=tmp_path, host="127.0.0.1", fps=200, loop=True, write_buffer_limit=limit
+        )
     ) as server:
         url = f"rtsp://127.0.0.1:{server.port}/noise.mjpeg"
         with RTSPTestClient("127.0.0.1", server.port) as client:
@@ -432,7 +472,9 @@ def test_loading_a_file_does_not_stall_other_streams(media_dir, clip_frames, mon
 
     monkeypatch.setattr(media_module, "load_track", slow_load)
     write_clip(media_dir / "slow.mjpeg", clip_frames[:4])
-    with RTSPServer(port=0, media=media_dir, host="127.0.0.1", fps=50, loop=True) as server:
+    with RTSPServer(
+        options=ServerOptions(port=0, media=media_dir, host="127.0.0.1", fps=50, loop=True)
+    ) as server:
         rtp, rtcp = udp_port_pair()
         url = f"rtsp://127.0.0.1:{server.port}/clip.Mjpeg"
         with RTSPTestClient("127.0.0.1", server.port) as player, rtp, rtcp:

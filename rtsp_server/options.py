@@ -1,0 +1,78 @@
+"""What a server can be told: one documented dataclass, each default stated once.
+
+``ServerOptions`` is what ``RTSPServer``, each connection and each request handler read;
+``rtsp-server`` takes its defaults and help text from the fields (as aioquic's
+``QuicConfiguration`` serves its clients and servers).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+from rtsp_common.arguments import MAX_PORT, option
+from rtsp_server.media import max_rtp_payload
+from rtsp_server.rtcp_reports import REPORT_INTERVAL
+
+DEFAULT_PORT = 8554  # RFC 2326 §3.2 names 554; 8554 needs no privileges
+MIN_RTP_PAYLOAD = 256  # bytes: room for the RFC 2435 headers and quantization tables
+WRITE_BUFFER_LIMIT = 1024 * 1024  # bytes queued on a TCP connection before frames are skipped
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    """Settings of one server; ValueError names a value it cannot run with."""
+
+    media: str | os.PathLike[str] = option(".", "folder of .Mjpeg/.mjpeg/.mjpg files, or one file")
+    host: str = option("0.0.0.0", "address to listen on")
+    port: int = option(DEFAULT_PORT, "RTSP TCP port; 0 picks a free one")
+    fps: float = option(20.0, "frames per second")
+    mtu: int = option(1400, "largest IP packet in bytes")
+    loop: bool = option(False, "start over at the end of a file")
+    session_timeout: float = option(60.0, "idle session timeout, s")
+    max_sessions: int = option(1000, "most sessions at once")
+    max_connections: int = option(1000, "most RTSP connections")
+    rtp_port: int = option(0, "even UDP port for RTP, RTCP on the next; 0 picks a free pair")
+    use_gso: bool = option(
+        False,
+        "UDP segmentation offload: one syscall per frame instead of one per packet; a "
+        "capture on this host then shows one large datagram per frame",
+    )
+    max_request_bytes: int = option(
+        8192, "largest request head, and largest body, in bytes (413 above)"
+    )
+    request_timeout: float = option(10.0, "seconds a request may take to arrive whole")
+    idle_timeout: float | None = option(
+        None, "seconds a connection owning no session may stay silent; None: session_timeout"
+    )
+    lab_flush_delay: float = option(
+        0.15, "seconds before a request without its blank line (the lab's client) is read"
+    )
+    report_interval: float = option(REPORT_INTERVAL, "seconds between RTCP sender reports")
+    write_buffer_limit: int = option(
+        WRITE_BUFFER_LIMIT, "bytes queued on a TCP connection before frames are skipped"
+    )
+
+    def __post_init__(self) -> None:
+        if not 0 < self.fps < math.inf:  # NaN fails this too
+            raise ValueError(f"fps must be a positive number, not {self.fps}")
+        if max_rtp_payload(self.mtu) < MIN_RTP_PAYLOAD:
+            raise ValueError(f"mtu {self.mtu} leaves no room for RFC 2435 headers and tables")
+        if not 0 <= self.port <= MAX_PORT or not 0 <= self.rtp_port < MAX_PORT:
+            raise ValueError(f"port {self.port} or RTP port {self.rtp_port} is not a port")
+
+    @classmethod
+    def lab(cls, server_port: int, video_file: str | os.PathLike[str]) -> ServerOptions:
+        """The lab's ``Server.py PORT`` serving one ``video_file``; the rest as default."""
+        return cls(media=video_file, port=server_port)
+
+    @property
+    def max_payload(self) -> int:
+        """RTP payload bytes per packet that keep a datagram within ``mtu``."""
+        return max_rtp_payload(self.mtu)
+
+    @property
+    def connection_idle_timeout(self) -> float:
+        """Seconds a connection owning no session may stay silent before it is closed."""
+        return self.session_timeout if self.idle_timeout is None else self.idle_timeout
