@@ -23,12 +23,18 @@ from rtsp_client.events import (
     ReplyReceived,
     ServerRequestRefused,
 )
-from rtsp_client.options import MAX_PORT, ClientOptions, Dialect, LowerTransport
+from rtsp_client.options import ClientOptions, Dialect, LowerTransport
 from rtsp_client.receiver import Receiver
 from rtsp_client.state import ClientStateMachine
 from rtsp_client.stats import VIDEO_CLOCK_RATE
 from rtsp_common.errors import ParseError
-from rtsp_common.headers import DEFAULT_SESSION_TIMEOUT, Headers, Session, Transport
+from rtsp_common.headers import (
+    DEFAULT_SESSION_TIMEOUT,
+    MAX_PORT,
+    Headers,
+    Session,
+    Transport,
+)
 from rtsp_common.rtsp import InterleavedFrame, MessageParser, Request, Response
 from rtsp_common.sdp import SessionDescription
 from rtsp_common.status import Status, is_success

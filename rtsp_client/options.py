@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from rtsp_client.receiver import DEFAULT_MAX_FRAME_BYTES
-from rtsp_common.arguments import MAX_PORT, option
-
-RTCP_INTERVAL = 5.0  # RFC 3550 §6.2: the minimum report interval, in seconds
+from rtsp_common.arguments import option
+from rtsp_common.headers import MAX_PORT
+from rtsp_common.rtcp import REPORT_INTERVAL
 
 
 class Dialect(StrEnum):
@@ -50,7 +50,7 @@ class ClientOptions:
         0.0, "read RTP every S seconds once frames flow, not on every burst; 0: off"
     )
     rtcp_interval: float = option(
-        RTCP_INTERVAL, "nominal seconds between RTCP receiver reports (RFC 3550 §6.2)"
+        REPORT_INTERVAL, "nominal seconds between RTCP receiver reports (RFC 3550 §6.2)"
     )
 
     def __post_init__(self) -> None:

@@ -14,7 +14,8 @@ import enum
 import math
 from typing import Any, TypeVar
 
-MAX_PORT = 65535  # TCP and UDP ports are 16 bits (RFC 793, RFC 768)
+from rtsp_common.headers import MAX_PORT
+
 HELP = "help"  # the metadata key of an option's help text
 
 T = TypeVar("T")

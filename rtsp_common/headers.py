@@ -28,7 +28,7 @@ MAX_CONTENT_LENGTH_DIGITS = 18
 DEFAULT_SESSION_TIMEOUT = 60
 # RFC 2326 §12.39: ssrc is 8 hexadecimal digits (a 32-bit value).
 SSRC_HEX_DIGITS = 8
-PORT_MAX = 65535
+MAX_PORT = 65535  # TCP and UDP ports are 16 bits (RFC 793, RFC 768)
 # RFC 2326 §10.12: an interleaved channel identifier is one byte.
 CHANNEL_MAX = 255
 # RTP-Info (RFC 2326 §12.33) carries RTP's 16-bit sequence numbers and 32-bit timestamps.
@@ -271,7 +271,7 @@ class Transport:
             elif name == "multicast" and val is None:
                 fields["unicast"] = False
             elif name in ("client_port", "server_port"):
-                fields[name] = _parse_pair(key, val, PORT_MAX)
+                fields[name] = _parse_pair(key, val, MAX_PORT)
             elif name == "interleaved":
                 fields[name] = _parse_pair(key, val, CHANNEL_MAX)
             elif name == "ssrc":

@@ -26,6 +26,7 @@ REPORT_BLOCK_SIZE = 24  # RFC 3550 §6.4.1
 SSRC_SIZE = 4
 MAX_ITEM_LENGTH = 255  # RFC 3550 §6.5: SDES item length is one octet
 MAX_REASON_LENGTH = 255  # RFC 3550 §6.6: BYE reason length is one octet
+REPORT_INTERVAL = 5.0  # s: RFC 3550 §6.2, the minimum interval between a member's reports
 CUMULATIVE_LOST_MIN = -(1 << 23)  # RFC 3550 §6.4.1: a signed 24-bit count
 CUMULATIVE_LOST_MAX = (1 << 23) - 1
 

@@ -17,7 +17,8 @@ from typing import Protocol
 
 from rtsp_common.errors import ParseError
 from rtsp_common.rtsp import InterleavedFrame, MessageParser, Request, Response
-from rtsp_server.handler import Action, HandlerResult, RequestHandler
+from rtsp_server.actions import Action, HandlerResult
+from rtsp_server.handler import RequestHandler
 from rtsp_server.media import MediaLibrary, MediaNotFound, MediaUnsupported, parse_media_uri
 from rtsp_server.options import ServerOptions
 

@@ -1,7 +1,8 @@
 """Per-connection RTSP request handling: Request (+ server state) -> Response + actions, no I/O.
 
 The I/O shell feeds each parsed request to :meth:`RequestHandler.handle` and carries out the
-returned actions (start or stop a session's stream, end a session with an RTCP BYE).
+returned actions (``rtsp_server.actions``: start or stop a session's stream, end a session
+with an RTCP BYE).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from urllib.parse import urlsplit
 
 from rtsp_common.errors import ParseError
 from rtsp_common.headers import (
-    PORT_MAX,
+    MAX_PORT,
     NPTRange,
     RTPInfo,
     Transport,
@@ -26,6 +27,7 @@ from rtsp_common.headers import Session as SessionHeader
 from rtsp_common.rtsp import INTERLEAVED_MAX_CHANNEL, RTSP_VERSION, Request, Response
 from rtsp_common.sdp import SessionDescription
 from rtsp_common.status import Status
+from rtsp_server.actions import Action, EndSession, HandlerResult, StartStreaming, StopStreaming
 from rtsp_server.media import (
     TRACK_CONTROL,
     MediaLibrary,
@@ -59,46 +61,6 @@ MIN_PORT = 1  # UDP port 0 cannot be a destination (RFC 768)
 
 # Methods the Init state cannot take (RFC 2326 Appendix A.2): 455 when sent with no Session.
 NOT_VALID_IN_INIT = frozenset({"PLAY", "PAUSE", "RECORD"})
-
-
-# Actions for the I/O shell ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StartStreaming:
-    """Start pacing ``session``'s frames from its current position at clock time ``at``."""
-
-    session: Session
-    at: float
-
-
-@dataclass(frozen=True)
-class StopStreaming:
-    """Stop pacing ``session`` (PAUSE, or before a seek); its position is kept."""
-
-    session: Session
-
-
-@dataclass(frozen=True)
-class EndSession:
-    """``session`` is gone from the registry: stop it and send RTCP BYE when ``bye``."""
-
-    session: Session
-    reason: str
-    bye: bool = True
-
-
-Action = StartStreaming | StopStreaming | EndSession
-
-
-@dataclass(frozen=True)
-class HandlerResult:
-    """A response to send, what to do around it, and whether to close the connection after."""
-
-    response: Response
-    actions: tuple[Action, ...] = ()
-    close: bool = False
-    session_id: str | None = None
 
 
 class RequestError(Exception):
@@ -427,7 +389,7 @@ class RequestHandler:
         if protocol in UDP_PROTOCOLS or offer.is_lab_form:
             if offer.client_port is None:
                 return "UDP transport needs client_port"
-            if not all(MIN_PORT <= port <= PORT_MAX for port in offer.client_port):
+            if not all(MIN_PORT <= port <= MAX_PORT for port in offer.client_port):
                 return f"client_port {offer.client_port} is not a usable port pair"
             return None
         return f"protocol {offer.protocol} is not offered"

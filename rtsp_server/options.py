@@ -11,9 +11,10 @@ import math
 import os
 from dataclasses import dataclass
 
-from rtsp_common.arguments import MAX_PORT, option
+from rtsp_common.arguments import option
+from rtsp_common.headers import DEFAULT_SESSION_TIMEOUT, MAX_PORT
+from rtsp_common.rtcp import REPORT_INTERVAL
 from rtsp_server.media import max_rtp_payload
-from rtsp_server.rtcp_reports import REPORT_INTERVAL
 
 DEFAULT_PORT = 8554  # RFC 2326 §3.2 names 554; 8554 needs no privileges
 MIN_RTP_PAYLOAD = 256  # bytes: room for the RFC 2435 headers and quantization tables
@@ -30,7 +31,8 @@ class ServerOptions:
     fps: float = option(20.0, "frames per second")
     mtu: int = option(1400, "largest IP packet in bytes")
     loop: bool = option(False, "start over at the end of a file")
-    session_timeout: float = option(60.0, "idle session timeout, s")
+    # RFC 2326 §12.37's default: a client that assumes it without reading the header is right.
+    session_timeout: float = option(float(DEFAULT_SESSION_TIMEOUT), "idle session timeout, s")
     max_sessions: int = option(1000, "most sessions at once")
     max_connections: int = option(1000, "most RTSP connections")
     rtp_port: int = option(0, "even UDP port for RTP, RTCP on the next; 0 picks a free pair")

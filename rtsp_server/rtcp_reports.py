@@ -19,7 +19,6 @@ from rtsp_server.stream import RTP_CLOCK_RATE, RTPStream
 
 log = logging.getLogger(__name__)
 
-REPORT_INTERVAL = 5.0  # s: RFC 3550 §6.2 recommends a 5 s minimum between reports
 FRACTION_SCALE = 256  # RFC 3550 §6.4.1: fraction lost is a fixed-point number /256
 COUNTER_MOD = 1 << 32  # RFC 3550 §6.4.1: the SR packet and octet counts are 32 bits and wrap
 

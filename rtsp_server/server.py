@@ -34,14 +34,9 @@ from rtsp_common.errors import ParseError
 from rtsp_common.rtcp import parse_compound
 from rtsp_common.rtp import RTP_HEADER_SIZE
 from rtsp_common.rtsp import InterleavedFrame
+from rtsp_server.actions import Action, EndSession, StartStreaming, StopStreaming
 from rtsp_server.connection import RTSPConnection
-from rtsp_server.handler import (
-    Action,
-    EndSession,
-    RequestHandler,
-    StartStreaming,
-    StopStreaming,
-)
+from rtsp_server.handler import RequestHandler
 from rtsp_server.media import MediaLibrary
 from rtsp_server.options import DEFAULT_PORT, ServerOptions
 from rtsp_server.rtcp_reports import (

@@ -13,13 +13,8 @@ from rtsp_common.headers import Session as SessionHeader
 from rtsp_common.headers import Transport, parse_public, parse_rtp_info
 from rtsp_common.rtsp import MessageParser, Request, Response
 from rtsp_common.sdp import SessionDescription
-from rtsp_server.handler import (
-    PUBLIC_METHODS,
-    EndSession,
-    RequestHandler,
-    StartStreaming,
-    StopStreaming,
-)
+from rtsp_server.actions import EndSession, StartStreaming, StopStreaming
+from rtsp_server.handler import PUBLIC_METHODS, RequestHandler
 from rtsp_server.media import MediaLibrary
 from rtsp_server.options import ServerOptions
 from rtsp_server.session import SessionRegistry, SessionState
