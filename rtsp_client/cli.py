@@ -22,7 +22,7 @@ from rtsp_client.client import RTSPClient
 from rtsp_client.errors import ClientError, ConnectionLost, RTSPError, RTSPTimeout
 from rtsp_client.options import ClientOptions, Dialect, LowerTransport
 from rtsp_client.stats import ReceptionStats
-from rtsp_common.arguments import option_help, positive_int, positive_seconds, rtp_port
+from rtsp_common.arguments import add_option, positive_int, positive_seconds, rtp_port
 from rtsp_common.errors import MediaFileError
 
 logger = logging.getLogger(__name__)
@@ -37,7 +37,6 @@ FLOWING = 1.0  # seconds: frames count as flowing when the last one is this rece
 # Arrival times (and so jitter) come from the kernel's receive timestamps, not from when
 # we read; what arrived after the last batch is read at TEARDOWN.
 HEADLESS_BATCH_INTERVAL = 0.5
-DEFAULTS = ClientOptions()
 
 
 class ExitCode(IntEnum):
@@ -86,19 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Receive an RTSP MJPEG stream: record it, save frames, measure it, or watch it.",
     )
     parser.add_argument("url", help="rtsp://host:port/path")
-    parser.add_argument(
-        "--transport",
-        type=LowerTransport,
-        choices=list(LowerTransport),
-        default=DEFAULTS.transport,
-        help=option_help(ClientOptions, "transport"),
+    add_option(
+        parser, "--transport", ClientOptions, "transport", choices=[t.value for t in LowerTransport]
     )
-    parser.add_argument(
-        "--rtp-port",
-        type=rtp_port,
-        default=DEFAULTS.rtp_port,
-        help=option_help(ClientOptions, "rtp_port"),
-    )
+    add_option(parser, "--rtp-port", ClientOptions, "rtp_port", type=rtp_port)
     stop = parser.add_mutually_exclusive_group()
     stop.add_argument("--duration", type=positive_seconds, help="stop after S seconds of playing")
     stop.add_argument("--frames", type=positive_int, help="stop after N frames")
@@ -115,25 +105,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--frames-dir", type=Path, help="write each frame as a JPEG file here")
     parser.add_argument("--stats-json", type=Path, help="write the final statistics as JSON")
     parser.add_argument("--gui", action="store_true", help="open the Tk player instead")
-    parser.add_argument(
-        "--dialect",
-        type=Dialect,
-        choices=list(Dialect),
-        default=DEFAULTS.dialect,
-        help=option_help(ClientOptions, "dialect"),
-    )
+    add_option(parser, "--dialect", ClientOptions, "dialect", choices=[d.value for d in Dialect])
     parser.add_argument(
         "--rtp-timeout",
         type=positive_seconds,
         default=NO_RTP_TIMEOUT,
         help="seconds without RTP (after PLAY) before the session is given up",
     )
-    parser.add_argument(
-        "--timeout",
-        type=positive_seconds,
-        default=DEFAULTS.timeout,
-        help=option_help(ClientOptions, "timeout"),
-    )
+    add_option(parser, "--timeout", ClientOptions, "timeout", type=positive_seconds)
     parser.add_argument("-v", "--verbose", action="count", default=0)
     return parser
 

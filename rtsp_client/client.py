@@ -150,12 +150,12 @@ class RTSPClient:
     @property
     def state(self) -> ClientState:
         """INIT, READY or PLAYING."""
-        return self._core.state.state
+        return self._core.connection.state.state
 
     @property
     def rtp_port(self) -> int:
         """The local RTP port (after SETUP when it was 0)."""
-        return self._core.rtp_port
+        return self._core.connection.rtp_port
 
     @property
     def session_id(self) -> str | None:

@@ -28,6 +28,7 @@ from rtsp_client.client import RTSPClient
 from rtsp_client.errors import ClientError
 from rtsp_client.options import ClientOptions, Dialect, LowerTransport
 from rtsp_client.state import ClientState
+from rtsp_common.arguments import add_option
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +36,6 @@ FRAME_POLL_MS = 15  # how often Tk looks for a new frame
 STATUS_POLL_MS = 500
 PROG = "python -m rtsp_client.player"  # this module's own name in usage and error lines
 LATEST_FRAMES = 2  # frames waiting for Tk; older ones are skipped, never queued up
-DEFAULTS = ClientOptions()
 
 
 class PlayerApp:
@@ -279,10 +279,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("port", type=int)
     parser.add_argument("rtp_port", type=int)
     parser.add_argument("file")
-    parser.add_argument(
-        "--transport", type=LowerTransport, choices=list(LowerTransport), default=DEFAULTS.transport
+    add_option(
+        parser, "--transport", ClientOptions, "transport", choices=[t.value for t in LowerTransport]
     )
-    parser.add_argument("--dialect", type=Dialect, choices=list(Dialect), default=DEFAULTS.dialect)
+    add_option(parser, "--dialect", ClientOptions, "dialect", choices=[d.value for d in Dialect])
     parser.add_argument(
         "--three-buttons", action="store_true", help="Play/Pause/Stop, SETUP implicit"
     )

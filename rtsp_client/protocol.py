@@ -30,7 +30,7 @@ from rtsp_client.events import (
 )
 from rtsp_client.options import ClientOptions, Dialect, LowerTransport
 from rtsp_client.receiver import Frame, Receiver
-from rtsp_client.state import ClientState, ClientStateMachine
+from rtsp_client.state import ClientState
 from rtsp_client.stats import ReceptionStats
 from rtsp_client.udp_media import UDPMedia
 from rtsp_common.headers import NPTRange
@@ -101,6 +101,7 @@ class ClientCore:
         self, host: str, port: int, path: str, options: ClientOptions | None = None
     ) -> None:
         self.connection = ClientConnection(host, port, path, options)
+        self._options = self.connection.options
         self.receiver: Receiver | None = None
         self.media: UDPMedia | None = None  # the UDP port pair, between SETUP and TEARDOWN
         self.server_address: str | None = None
@@ -121,21 +122,6 @@ class ClientCore:
     # --- what the connection knows ----------------------------------------------------
 
     @property
-    def client_options(self) -> ClientOptions:
-        """How this session was asked to run."""
-        return self.connection.options
-
-    @property
-    def host(self) -> str:
-        """The server's host name or address, as given."""
-        return self.connection.host
-
-    @property
-    def port(self) -> int:
-        """The server's RTSP port."""
-        return self.connection.port
-
-    @property
     def url(self) -> str:
         """The presentation URL requests name (the lab names the file alone)."""
         return self.connection.url
@@ -144,16 +130,6 @@ class ClientCore:
     def info(self) -> SessionInfo:
         """What the server told us in DESCRIBE, SETUP and PLAY."""
         return self.connection.info
-
-    @property
-    def state(self) -> ClientStateMachine:
-        """The session's state (RFC 2326 Appendix A.1)."""
-        return self.connection.state
-
-    @property
-    def rtp_port(self) -> int:
-        """The local RTP port (after SETUP when it was 0)."""
-        return self.connection.rtp_port
 
     # --- public API ------------------------------------------------------------
 
@@ -164,7 +140,7 @@ class ClientCore:
     async def connect(self) -> None:
         """Open the RTSP connection; ConnectionLost names the cause when it fails."""
         loop = asyncio.get_running_loop()
-        host, port = self.host, self.port
+        host, port = self.connection.host, self.connection.port
         try:
             _, stream = await asyncio.wait_for(
                 loop.create_connection(
@@ -173,11 +149,9 @@ class ClientCore:
                     port,
                     # The media sockets are IPv4: talk to the server over IPv4 too, so the
                     # address RTP must come from is one a UDP packet can carry.
-                    family=socket.AF_INET
-                    if self.client_options.transport is LowerTransport.UDP
-                    else 0,
+                    family=socket.AF_INET if self._options.transport is LowerTransport.UDP else 0,
                 ),
-                self.client_options.timeout,
+                self._options.timeout,
             )
         except ConnectionRefusedError as exc:
             raise ConnectionLost(f"connection refused by {host}:{port}") from exc
@@ -203,15 +177,15 @@ class ClientCore:
     async def setup(self) -> None:
         """SETUP the one video track over the chosen transport."""
         connection = self.connection
-        if self.client_options.dialect is Dialect.STANDARD and self.info.sdp is None:
+        if self._options.dialect is Dialect.STANDARD and self.info.sdp is None:
             await self.describe()  # the track's control URL comes from the SDP
-        if self.client_options.transport is LowerTransport.UDP and self.media is None:
+        if self._options.transport is LowerTransport.UDP and self.media is None:
             self.media = await UDPMedia.open(
                 connection.rtp_port,
                 self._rtp_in,
                 self._rtcp_in,
                 self._schedule_poll,
-                self.client_options.batch_interval,
+                self._options.batch_interval,
             )
             connection.rtp_port = self.media.rtp_port
         await self.request(
@@ -277,7 +251,7 @@ class ClientCore:
         body: bytes = b"",
     ) -> Response:
         """Send one request, wait for its reply; RTSPError on non-2xx, RTSPTimeout on silence."""
-        self.state.check(method)
+        self.connection.state.check(method)  # before waiting for the lock: refuse at once
         async with self._lock:
             if self._stream is None or self.closed.is_set():
                 raise ConnectionLost(self.close_reason or "not connected")
@@ -290,11 +264,11 @@ class ClientCore:
                 self.connection.abandon(outgoing.cseq)
                 raise ConnectionLost(self.close_reason or "not connected")
             try:
-                return await asyncio.wait_for(future, self.client_options.timeout)
+                return await asyncio.wait_for(future, self._options.timeout)
             except TimeoutError as exc:
                 raise RTSPTimeout(
-                    f"{method}: no reply from {self.host}:{self.port} "
-                    f"within {self.client_options.timeout:g} s"
+                    f"{method}: no reply from {self.connection.host}:{self.connection.port} "
+                    f"within {self._options.timeout:g} s"
                 ) from exc
             finally:
                 self._pending.pop(outgoing.cseq, None)
@@ -371,14 +345,14 @@ class ClientCore:
     def _start_timers(self) -> None:
         if self._tasks:
             return
-        if self.client_options.dialect is Dialect.STANDARD:
+        if self._options.dialect is Dialect.STANDARD:
             self._tasks.append(asyncio.ensure_future(self._keepalive_loop()))
             self._tasks.append(asyncio.ensure_future(self._rtcp_loop()))
 
     async def _keepalive_loop(self) -> None:
         while True:
             await asyncio.sleep(max(self.info.timeout / 2, MIN_KEEPALIVE_INTERVAL))
-            if self.state.state is ClientState.INIT:
+            if self.connection.state.state is ClientState.INIT:
                 return
             method = self.connection.keepalive_method
             try:
@@ -397,7 +371,7 @@ class ClientCore:
     async def _rtcp_loop(self) -> None:
         while True:
             spread = random.uniform(1 - RTCP_RANDOM_SPREAD, 1 + RTCP_RANDOM_SPREAD)
-            await asyncio.sleep(self.client_options.rtcp_interval * spread)
+            await asyncio.sleep(self._options.rtcp_interval * spread)
             try:
                 self.send_receiver_report()
             except Exception:
@@ -416,7 +390,7 @@ class ClientCore:
     def send_receiver_report(self) -> bool:
         """Send an RR now; False when there is nowhere to send it."""
         data = self.receiver_report()
-        if self.client_options.transport is LowerTransport.TCP:
+        if self._options.transport is LowerTransport.TCP:
             if self._stream is None:
                 return False
             return self._stream.write(self.connection.interleaved_rtcp(data))

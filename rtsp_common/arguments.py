@@ -2,8 +2,8 @@
 
 The value types (argparse ``type=``) are pure checks on text: each raises
 ``argparse.ArgumentTypeError`` with a message that says what was wrong, so both commands
-refuse bad values with the same words. :func:`option` and :func:`option_help` let each
-side's options dataclass hold its defaults and help text once, for its CLI to read.
+refuse bad values with the same words. :func:`option` lets each side's options dataclass
+hold its defaults and help text once, and :func:`add_option` puts them on its command line.
 """
 
 from __future__ import annotations
@@ -24,6 +24,14 @@ T = TypeVar("T")
 def option(default: T, help: str) -> T:
     """A dataclass field with ``default`` and the help text a command line shows for it."""
     return dataclasses.field(default=default, metadata={HELP: help})  # type: ignore[no-any-return]
+
+
+def add_option(
+    parser: argparse.ArgumentParser, flag: str, options: Any, name: str, **kwargs: Any
+) -> None:
+    """Add ``flag`` to ``parser`` with the default and help of field ``name`` of ``options``."""
+    default = getattr(options, name)  # a dataclass's class attribute is its field's default
+    parser.add_argument(flag, default=default, help=option_help(options, name), **kwargs)
 
 
 def option_help(options: Any, name: str) -> str:

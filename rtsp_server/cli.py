@@ -7,14 +7,12 @@ import logging
 import sys
 from typing import Any
 
-from rtsp_common.arguments import option_help, port, positive_int, positive_seconds, rtp_port
+from rtsp_common.arguments import add_option, port, positive_int, positive_seconds, rtp_port
 from rtsp_common.errors import MediaFileError
 from rtsp_server.options import ServerOptions
 from rtsp_server.server import RTSPServer
 
 log = logging.getLogger(__name__)
-
-DEFAULTS = ServerOptions()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,9 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     def add(flag: str, name: str, **kwargs: Any) -> None:
-        parser.add_argument(
-            flag, default=getattr(DEFAULTS, name), help=option_help(ServerOptions, name), **kwargs
-        )
+        add_option(parser, flag, ServerOptions, name, **kwargs)
 
     add("--host", "host")
     add("--port", "port", type=port)

@@ -170,7 +170,7 @@ def test_from_url_parses_host_port_and_path():
         8554,
         "clips/movie.Mjpeg",
     )
-    assert client.core.client_options.transport is LowerTransport.TCP
+    assert connection.options.transport is LowerTransport.TCP
     with pytest.raises(ValueError):
         RTSPClient.from_url("http://example.com/")
 
