@@ -104,6 +104,7 @@ class BatchReader:
     def __init__(self, sock: socket.socket, count: int, size: int, control: int) -> None:
         if _recvmmsg is None:
             raise OSError(errno.ENOSYS, "recvmmsg is not available on this system")
+        self._recvmmsg = _recvmmsg
         self._fd = sock.fileno()
         self._count = count
         self._size = size
@@ -147,7 +148,7 @@ class BatchReader:
         """
         # The kernel writes lengths back into the headers: restore them in one copy.
         self._headers[:] = self._template
-        received = _recvmmsg(self._fd, self._messages, self._count, socket.MSG_DONTWAIT, None)
+        received = self._recvmmsg(self._fd, self._messages, self._count, socket.MSG_DONTWAIT, None)
         if received < 0:
             code = ctypes.get_errno()
             if code in _RETRY_LATER:

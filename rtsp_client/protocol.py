@@ -34,7 +34,7 @@ from rtsp_client.state import ClientState
 from rtsp_client.stats import ReceptionStats
 from rtsp_client.udp_media import UDPMedia
 from rtsp_common.headers import NPTRange
-from rtsp_common.rtcp import ReceiverReport, SourceDescription, build_compound
+from rtsp_common.rtcp import ReceiverReport, ReportBlock, SourceDescription, build_compound
 from rtsp_common.rtsp import Response
 from rtsp_common.sdp import SessionDescription
 
@@ -379,7 +379,7 @@ class ClientCore:
 
     def receiver_report(self) -> bytes:
         """A compound RTCP packet: RR (a block once a source is known) + SDES CNAME."""
-        blocks = ()
+        blocks: tuple[ReportBlock, ...] = ()
         receiver = self.receiver
         if receiver is not None and receiver.ssrc is not None and receiver.stats.received:
             blocks = (receiver.stats.report_block(receiver.ssrc, time.time()),)

@@ -108,9 +108,10 @@ class ReorderBuffer(Generic[T]):
 
     def _skip_gap(self) -> list[T]:
         """Give up on the missing packets before the first held one; release the run after."""
-        assert self._next is not None
-        first = min(self._held, key=lambda s: seq_diff(s, self._next))
-        gap = seq_diff(first, self._next)
+        expected = self._next
+        assert expected is not None
+        first = min(self._held, key=lambda s: seq_diff(s, expected))
+        gap = seq_diff(first, expected)
         self.skipped += gap
         logger.debug("reorder: giving up on %d packet(s) before seq %d", gap, first)
         self._next = first

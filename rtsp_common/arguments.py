@@ -23,7 +23,7 @@ T = TypeVar("T")
 
 def option(default: T, help: str) -> T:
     """A dataclass field with ``default`` and the help text a command line shows for it."""
-    return dataclasses.field(default=default, metadata={HELP: help})  # type: ignore[no-any-return]
+    return dataclasses.field(default=default, metadata={HELP: help})
 
 
 def add_option(

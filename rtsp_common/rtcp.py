@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -312,7 +312,7 @@ class UnknownRTCP:
 
 RTCPPacket = SenderReport | ReceiverReport | SourceDescription | Bye | UnknownRTCP
 
-_PARSERS = {
+_PARSERS: dict[int, Callable[[bytes, int], RTCPPacket]] = {
     PacketType.SR: SenderReport._from_body,
     PacketType.RR: ReceiverReport._from_body,
     PacketType.SDES: SourceDescription._from_body,

@@ -69,12 +69,12 @@ class Status(IntEnum):
     OPTION_NOT_SUPPORTED = 551, "Option not supported"
 
 
+_PHRASES = {int(status): status.phrase for status in Status}
+
+
 def reason_phrase(code: int) -> str:
     """The RFC's phrase for ``code``, or "Unknown" for a code it does not list."""
-    try:
-        return Status(code).phrase
-    except ValueError:
-        return UNKNOWN_PHRASE
+    return _PHRASES.get(code, UNKNOWN_PHRASE)
 
 
 def is_success(code: int) -> bool:

@@ -64,7 +64,7 @@ class ReceptionReport:
 
 def reception_reports(packets: list[RTCPPacket]) -> list[ReceptionReport]:
     """Report blocks of the RR/SR packets of a parsed compound (``parse_compound``)."""
-    found = []
+    found: list[ReceptionReport] = []
     for packet in packets:
         if isinstance(packet, ReceiverReport | SenderReport):
             found.extend(ReceptionReport(packet.ssrc, block) for block in packet.reports)

@@ -26,9 +26,9 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, TypeVar
 
 from rtsp_common.errors import ParseError
 from rtsp_common.rtcp import parse_compound
@@ -50,6 +50,8 @@ from rtsp_server.scheduler import Scheduler
 from rtsp_server.session import InterleavedChannels, Session, SessionRegistry, UDPDestination
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 HOUSEKEEPING_INTERVAL = 0.25  # s between checks for idle sessions
 SEND_BUFFER = 4 * 1024 * 1024  # bytes: room for bursts of many sessions' frames
@@ -251,10 +253,10 @@ class RTSPServer:
             self._startup_error = exc
             self._ready.set()
 
-    def call(self, function, *args):
+    def call(self, function: Callable[..., T], *args: Any) -> T:
         """Run ``function(*args)`` on the server's loop thread and return its result (tests)."""
         assert self._loop is not None
-        future: Future = Future()
+        future: Future[T] = Future()
 
         def run() -> None:
             try:
