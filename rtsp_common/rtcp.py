@@ -254,6 +254,11 @@ class SourceDescription:
         return cls(tuple(chunks))
 
 
+# A BYE reason is UTF-8 text (RFC 3550 §6.6), but a peer may send any bytes: bytes that are not
+# UTF-8 are kept as surrogates, so the reason is written back exactly as it came.
+SURROGATES = "surrogateescape"
+
+
 @dataclass(frozen=True)
 class Bye:
     """BYE: the sources leaving, with an optional reason (RFC 3550 §6.6)."""
@@ -267,7 +272,7 @@ class Bye:
             _check_u32("ssrc", ssrc)
         body = b"".join(_U32.pack(ssrc) for ssrc in self.ssrcs)
         if self.reason is not None:
-            text = self.reason.encode()
+            text = self.reason.encode("utf-8", SURROGATES)
             if len(text) > MAX_REASON_LENGTH:
                 raise ValueError(f"BYE reason of {len(text)} bytes; at most 255")
             reason = bytes((len(text),)) + text
@@ -285,7 +290,7 @@ class Bye:
             length = body[end]
             if end + 1 + length > len(body):
                 raise ParseError(f"RTCP BYE reason of {length} bytes runs past the packet end")
-            reason = body[end + 1 : end + 1 + length].decode("utf-8", "replace")
+            reason = body[end + 1 : end + 1 + length].decode("utf-8", SURROGATES)
         return cls(tuple(ssrcs), reason)
 
 

@@ -127,6 +127,14 @@ def test_bye_reason_and_without():
     assert Bye((1,)).to_bytes() == bytes.fromhex("81cb0001 00000001")
 
 
+def test_bye_reason_that_is_not_utf8_is_written_back_byte_for_byte():
+    # Found by fuzzing: replacement characters made a 200-byte reason 600 bytes long.
+    reason = bytes(range(128, 256)) + b"\xff" * 72
+    wire = bytes.fromhex("81cb0034 00000001") + bytes((len(reason),)) + reason + b"\0\0\0"
+    [bye] = parse_compound(wire)
+    assert bye.to_bytes() == wire
+
+
 def test_app_packet_kept_as_unknown():
     app = bytes.fromhex("81cc0003 00000001") + b"NAME" + b"data"
     [packet] = parse_compound(app)
