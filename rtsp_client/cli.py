@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -18,14 +19,17 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
+from rtsp_client.cli_logging import VERBOSE_HELP, configure_logging
 from rtsp_client.client import RTSPClient
 from rtsp_client.errors import ClientError, ConnectionLost, RTSPError, RTSPTimeout
 from rtsp_client.options import ClientOptions, Dialect, LowerTransport
 from rtsp_client.stats import ReceptionStats
-from rtsp_common.arguments import add_option, positive_int, positive_seconds, rtp_port
+from rtsp_common.arguments import add_option, error_line, positive_int, positive_seconds, rtp_port
 from rtsp_common.errors import MediaFileError
 
 logger = logging.getLogger(__name__)
+
+PROG = "rtsp-client"
 
 NO_RTP_TIMEOUT = 5.0  # seconds after PLAY (or after the last packet) before giving up
 STATUS_INTERVAL = 0.5  # seconds between live status line updates
@@ -81,7 +85,7 @@ class SessionFailed(Exception):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="rtsp-client",
+        prog=PROG,
         description="Receive an RTSP MJPEG stream: record it, save frames, measure it, or watch it.",
     )
     parser.add_argument("url", help="rtsp://host:port/path")
@@ -113,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds without RTP (after PLAY) before the session is given up",
     )
     add_option(parser, "--timeout", ClientOptions, "timeout", type=positive_seconds)
-    parser.add_argument("-v", "--verbose", action="count", default=0)
+    parser.add_argument("-v", "--verbose", action="count", default=0, help=VERBOSE_HELP)
     return parser
 
 
@@ -128,27 +132,79 @@ def session_options(args: argparse.Namespace, batch_interval: float = 0.0) -> Cl
     )
 
 
-def status_line(stats: ReceptionStats) -> str:
-    """The live one-line summary: fps, kbit/s, loss, jitter."""
-    return (
-        f"{stats.frames_complete:6d} frames  {stats.fps:5.1f} fps  {stats.bitrate_kbps:8.1f} kbit/s"
-        f"  loss {stats.loss_percent:5.2f}%  jitter {stats.jitter_ms:6.2f} ms"
-    )
+TERMINAL_COLUMNS = 80  # the summary fits a standard terminal; lines break between items
+SUMMARY_INDENT = " " * 10  # continuation lines line up under the first value
+JITTER_UNKNOWN = "not measured (the stream's media clock is unknown)"
+
+
+def _jitter_text(stats: ReceptionStats, width: int = 0) -> str:
+    if stats.jitter_ms is None:
+        return "–".rjust(width)
+    return f"{stats.jitter_ms:{width}.2f} ms"
+
+
+def status_line(stats: ReceptionStats, width: int = TERMINAL_COLUMNS) -> str:
+    """The live one-line summary: fps, kbit/s, loss, jitter; the items that do not fit
+    ``width`` columns are left off (a live line that wraps leaves debris on the terminal)."""
+    items = [
+        f"{stats.frames_complete:6d} frames",
+        f"{stats.fps:5.1f} fps",
+        f"{stats.bitrate_kbps:8.1f} kbit/s",
+        f"loss {stats.loss_percent:5.2f}%",
+        f"jitter {_jitter_text(stats, 6)}",
+    ]
+    line = items[0]
+    for item in items[1:]:
+        if len(line) + 2 + len(item) >= width:
+            break
+        line += "  " + item
+    return line
+
+
+def _wrapped(label: str, items: list[str]) -> str:
+    """``label`` then the items joined by commas, broken between items to fit the terminal."""
+    lines: list[str] = []
+    line = f"{label:<{len(SUMMARY_INDENT)}}"
+    fresh = True  # nothing after the label or the indent yet
+    for n, item in enumerate(items):
+        text = item + ("," if n < len(items) - 1 else "")
+        if not fresh and len(line) + 1 + len(text) > TERMINAL_COLUMNS:
+            lines.append(line)
+            line, fresh = SUMMARY_INDENT, True
+        line += text if fresh else " " + text
+        fresh = False
+    lines.append(line)
+    return "\n".join(lines)
 
 
 def summary(stats: ReceptionStats) -> str:
-    """The end-of-session report."""
-    dropped = ", ".join(f"{k} {v}" for k, v in sorted(stats.dropped.items())) or "none"
+    """The end-of-session report, in lines that fit 80 columns."""
+    dropped = [f"{k} {v}" for k, v in sorted(stats.dropped.items())] or ["none"]
+    jitter = JITTER_UNKNOWN if stats.jitter_ms is None else _jitter_text(stats)
     return "\n".join(
         [
-            f"frames:   {stats.frames_complete} complete, {stats.frames_incomplete} incomplete",
-            f"packets:  {stats.packets_received} received of {stats.packets_expected} expected, "
-            f"{stats.packets_lost} lost ({stats.loss_percent:.2f}%), {stats.duplicates} duplicated, "
-            f"{stats.reordered} reordered",
-            f"jitter:   {stats.jitter_ms:.2f} ms",
-            f"rate:     {stats.average_fps:.1f} fps, {stats.average_bitrate_kbps:.1f} kbit/s "
-            f"over {stats.elapsed:.1f} s",
-            f"dropped:  {dropped}",
+            _wrapped(
+                "frames:",
+                [f"{stats.frames_complete} complete", f"{stats.frames_incomplete} incomplete"],
+            ),
+            _wrapped(
+                "packets:",
+                [
+                    f"{stats.packets_received} received of {stats.packets_expected} expected",
+                    f"{stats.packets_lost} lost ({stats.loss_percent:.2f}%)",
+                    f"{stats.duplicates} duplicated",
+                    f"{stats.reordered} reordered",
+                ],
+            ),
+            _wrapped("jitter:", [jitter]),
+            _wrapped(
+                "rate:",
+                [
+                    f"{stats.average_fps:.1f} fps",
+                    f"{stats.average_bitrate_kbps:.1f} kbit/s over {stats.elapsed:.1f} s",
+                ],
+            ),
+            _wrapped("dropped:", dropped),
         ]
     )
 
@@ -238,7 +294,8 @@ def run_session(client: RTSPClient, args: argparse.Namespace, recorder: Recorder
             return f"played {args.duration:g} s"
         if live and now - last_status >= STATUS_INTERVAL:
             last_status = now
-            print("\r" + status_line(client.stats()), end="", file=sys.stderr, flush=True)
+            width = shutil.get_terminal_size((TERMINAL_COLUMNS, 24)).columns
+            print("\r" + status_line(client.stats(), width), end="", file=sys.stderr, flush=True)
         last = sink.last_frame
         if last is not None and now - last < POLL:
             continue
@@ -312,14 +369,7 @@ def _terminate_like_ctrl_c() -> Any:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG
-        if args.verbose > 1
-        else logging.INFO
-        if args.verbose
-        else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(args.verbose)
     # Headless and unattended, RTP is read in batches; not with a frame count (it stops at
     # once, not at the end of a batch), nor with the live status line or the window (their
     # fps and bit rate would lag by up to a batch).
@@ -327,24 +377,24 @@ def main(argv: list[str] | None = None) -> int:
     try:
         options = session_options(args, HEADLESS_BATCH_INTERVAL if batched else 0.0)
     except ValueError as exc:
-        print(f"rtsp-client: {exc}", file=sys.stderr)
+        print(error_line(PROG, str(exc)), file=sys.stderr)
         return ExitCode.USAGE
     if args.gui:
         from rtsp_client.player import run_player
 
         return run_player(args.url, options)
     if args.record_format and not args.record:
-        print("rtsp-client: --record-format needs --record", file=sys.stderr)
+        print(error_line(PROG, "--record-format needs --record"), file=sys.stderr)
         return ExitCode.USAGE
     if args.stats_json:
         problem = check_writable(args.stats_json)
         if problem:
-            print(f"rtsp-client: --stats-json: {problem}", file=sys.stderr)
+            print(error_line(PROG, f"--stats-json: {problem}"), file=sys.stderr)
             return ExitCode.USAGE
     try:
         client = RTSPClient.from_url(args.url, options, queue_frames=False)
     except ValueError as exc:
-        print(f"rtsp-client: {exc}", file=sys.stderr)
+        print(error_line(PROG, str(exc)), file=sys.stderr)
         return ExitCode.USAGE
     code, reason = ExitCode.OK, ""
     recorder: Recorder | None = None
@@ -391,5 +441,5 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 logger.warning("cannot write %s: %s", args.stats_json, exc)
     if code != ExitCode.OK:
-        print(f"rtsp-client: {reason}", file=sys.stderr)
+        print(error_line(PROG, reason), file=sys.stderr)
     return int(code)

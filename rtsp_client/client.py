@@ -119,7 +119,7 @@ class RTSPClient:
 
     def play(self, start: float | None = None) -> None:
         """PLAY, from ``start`` seconds into the presentation when given."""
-        self._run(self._core.play(start))
+        self._run(self._play(start))
 
     def pause(self) -> None:
         """PAUSE."""
@@ -255,6 +255,12 @@ class RTSPClient:
             # connect is reported as "Task was destroyed but it is pending!" at exit.
             self._watcher = self._loop.call(lambda: asyncio.ensure_future(self._watch_close()))
         return self._loop
+
+    async def _play(self, start: float | None) -> None:
+        await self._core.play(start)
+        if self._core.receiver is not None:
+            # A new run of the stream: the BYE that ended the last one no longer holds.
+            self._core.receiver.bye = False
 
     async def _shutdown(self) -> None:
         await self._core.close()

@@ -46,7 +46,6 @@ INTERLEAVED_CHANNELS = (0, 1)  # RFC 2326 §10.12: RTP on the even channel, RTCP
 MAX_REPLY_BODY = 1 << 20  # bytes: an SDP is a few hundred; more is not a reply we can use
 USER_AGENT = "rtsp-workbench-client/0.1"
 RTSP_VERSION_PREFIX = "RTSP/"  # RFC 2326 §7.1: Status-Line = RTSP-Version SP Status-Code ...
-LAB_CLOCK_RATE = 1  # the lab's server stamps packets with wall-clock seconds
 # RFC 2326 §10.8: GET_PARAMETER with no body is the keep-alive; a server that refuses it
 # (501 Not Implemented, 405 Method Not Allowed) is kept alive with OPTIONS instead.
 KEEPALIVE_METHOD = "GET_PARAMETER"
@@ -316,10 +315,12 @@ class ClientConnection:
 
         ``server_host`` is the address RTP must come from over UDP (ignored over TCP).
         """
-        clock = VIDEO_CLOCK_RATE
+        clock: int | None = VIDEO_CLOCK_RATE
         payload_type = None
         if self.options.dialect is Dialect.LAB:
-            clock = LAB_CLOCK_RATE
+            # The lab's server stamps packets on no stated clock (its own code uses whole
+            # seconds of wall-clock time): no jitter is computed on a guessed rate.
+            clock = None
         elif self.info.sdp is not None:
             clock = self.info.sdp.clock_rate or VIDEO_CLOCK_RATE
             payload_type = self.info.sdp.payload_type

@@ -74,6 +74,7 @@ class Receiver:
 
     ``server_host`` is the server's IP address (None: do not check, as for TCP interleaving).
     ``ssrc`` is the source announced in SETUP, or None to latch onto the first valid packet.
+    ``clock_rate`` is the media clock (None: unknown, so no jitter is measured).
     """
 
     def __init__(
@@ -81,7 +82,7 @@ class Receiver:
         server_host: str | None = None,
         ssrc: int | None = None,
         payload_type: int | None = None,
-        clock_rate: int = VIDEO_CLOCK_RATE,
+        clock_rate: int | None = VIDEO_CLOCK_RATE,
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
         reorder_delay: float = DEFAULT_MAX_DELAY,
     ) -> None:

@@ -5,6 +5,10 @@ one frame outcome at a time, it answers the figures a receiver reports: packets 
 received, lost (cumulative and fraction), duplicated, reordered, interarrival jitter,
 frames complete and incomplete, frame rate and bit rate, and the fields of an RTCP
 receiver report block. No clock is read here: every time is passed in.
+
+Jitter needs the media clock's rate (RFC 3550 A.8 measures transit in timestamp units);
+where the rate is not known (the lab's dialect stamps packets on no stated clock) it is
+not computed at all rather than computed on a guess.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ class ReceptionStats:
     duplicates: int = 0
     reordered: int = 0
     extended_highest_seq: int = 0
-    jitter_ms: float = 0.0
+    jitter_ms: float | None = 0.0  # None: the media clock is unknown, so jitter is not measured
     bytes_received: int = 0  # RTP payload octets
     frames_complete: int = 0
     frames_incomplete: int = 0
@@ -61,9 +65,10 @@ class StatsAccumulator:
 
     ``probation`` is A.1's MIN_SEQUENTIAL: how many in-order packets a new source needs
     before it counts. A client whose source was announced in SETUP can trust it at once (0).
+    ``clock_rate`` None: the timestamps' clock is unknown and jitter is not measured.
     """
 
-    def __init__(self, clock_rate: int = VIDEO_CLOCK_RATE, probation: int = 0) -> None:
+    def __init__(self, clock_rate: int | None = VIDEO_CLOCK_RATE, probation: int = 0) -> None:
         self.clock_rate = clock_rate
         self._min_sequential = probation
         self._probation = probation
@@ -181,13 +186,15 @@ class StatsAccumulator:
             self.received += 1
             self.bytes_received += size
             self._unframed_bytes += size
-            transit = arrival * self.clock_rate - timestamp  # A.8, as in _jitter
-            if self._transit is not None:
-                d = abs(transit - self._transit)
-                if d > (1 << 31):
-                    d = abs(d - (1 << 32))
-                self.jitter += (d - self.jitter) / JITTER_GAIN
-            self._transit = transit
+            clock_rate = self.clock_rate
+            if clock_rate is not None:
+                transit = arrival * clock_rate - timestamp  # A.8, as in _jitter
+                if self._transit is not None:
+                    d = abs(transit - self._transit)
+                    if d > (1 << 31):
+                        d = abs(d - (1 << 32))
+                    self.jitter += (d - self.jitter) / JITTER_GAIN
+                self._transit = transit
             return True
         return self._account(seq, timestamp, arrival, size)
 
@@ -209,6 +216,8 @@ class StatsAccumulator:
 
     def _jitter(self, timestamp: int, arrival: float) -> None:
         # RFC 3550 A.8: transit = arrival (in RTP units) - timestamp; J += (|D| - J)/16.
+        if self.clock_rate is None:
+            return
         transit = arrival * self.clock_rate - timestamp
         if self._transit is not None:
             d = abs(transit - self._transit)
@@ -258,8 +267,10 @@ class StatsAccumulator:
         return self.expected - self.received
 
     @property
-    def jitter_ms(self) -> float:
-        """Interarrival jitter in milliseconds."""
+    def jitter_ms(self) -> float | None:
+        """Interarrival jitter in milliseconds; None when the media clock is unknown."""
+        if self.clock_rate is None:
+            return None
         return self.jitter * 1000.0 / self.clock_rate
 
     def sender_report(self, ntp_timestamp: int, arrival: float) -> None:

@@ -45,7 +45,12 @@ PacketHandler = Callable[[bytes, tuple | None, float], bool]
 def bind_port_pair(host: str, rtp_port: int) -> tuple[socket.socket, socket.socket]:
     """Bind UDP sockets on an even/odd pair (RFC 3550 §11); ``rtp_port=0`` picks a free pair."""
     if rtp_port:
-        return _bind_udp(host, rtp_port), _bind_udp(host, rtp_port + 1)
+        rtp = _bind_udp(host, rtp_port)
+        try:
+            return rtp, _bind_udp(host, rtp_port + 1)
+        except OSError:
+            rtp.close()  # half a pair is no use: release it
+            raise
     for _ in range(PORT_PAIR_ATTEMPTS):
         rtp = _bind_udp(host, 0)
         port = rtp.getsockname()[1]

@@ -4,6 +4,7 @@ The value types (argparse ``type=``) are pure checks on text: each raises
 ``argparse.ArgumentTypeError`` with a message that says what was wrong, so both commands
 refuse bad values with the same words. :func:`option` lets each side's options dataclass
 hold its defaults and help text once, and :func:`add_option` puts them on its command line.
+:func:`error_line` is the one form of an error line every command prints.
 """
 
 from __future__ import annotations
@@ -65,6 +66,14 @@ def port(text: str) -> int:
     return value
 
 
+def server_port(text: str) -> int:
+    """The port of a server to connect to, 1 to 65535 (0 names no port there)."""
+    value = int(number(text, int))
+    if not 1 <= value <= MAX_PORT:
+        raise argparse.ArgumentTypeError(f"{value} is not a server port (1-{MAX_PORT})")
+    return value
+
+
 def rtp_port(text: str) -> int:
     """An even RTP port whose odd neighbour above carries RTCP (RFC 3550 §11)."""
     value = int(number(text, int))
@@ -93,3 +102,8 @@ def positive_seconds(text: str) -> float:
     if not (value > 0 and math.isfinite(value)):
         raise argparse.ArgumentTypeError(f"{text} is not a positive number of seconds")
     return value
+
+
+def error_line(prog: str, message: str) -> str:
+    """An error as every command prints it, in argparse's own form: ``prog: error: message``."""
+    return f"{prog}: error: {message}"

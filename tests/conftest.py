@@ -54,3 +54,28 @@ def artifacts_dir() -> Path:
     path = ROOT / "test-artifacts"
     path.mkdir(exist_ok=True)
     return path
+
+
+@pytest.fixture(scope="session")
+def display():
+    """One private Xvfb display for the whole run; DISPLAY points at it meanwhile.
+
+    One per run, not per module: Tk keeps its connection to a display after its windows
+    are gone, and Xlib ends the process when that display's server goes away."""
+    import os
+
+    from workbench.xvfb import DisplayError, virtual_display
+
+    require_tool("Xvfb")
+    old = os.environ.get("DISPLAY")
+    try:
+        with virtual_display() as screen:
+            os.environ["DISPLAY"] = screen.name
+            yield screen.name
+    except DisplayError as exc:
+        missing(str(exc))
+    finally:
+        if old is None:
+            os.environ.pop("DISPLAY", None)
+        else:
+            os.environ["DISPLAY"] = old

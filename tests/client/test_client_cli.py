@@ -193,6 +193,43 @@ def test_status_line_and_summary_show_the_figures():
         assert text in line
     assert "\n" not in line
     report = summary(stats)
+    assert all(len(line) <= 80 for line in report.splitlines())
     assert "40 complete, 1 incomplete" in report
     assert "97 received of 100 expected, 3 lost (3.00%)" in report
     assert "foreign_ssrc 2" in report
+
+
+def test_jitter_on_an_unknown_clock_is_said_not_measured():
+    from rtsp_client.cli import status_line, summary
+    from rtsp_client.stats import ReceptionStats
+
+    stats = ReceptionStats(jitter_ms=None, frames_complete=3, packets_received=3)
+    assert "jitter      –" in status_line(stats)
+    assert "jitter:   not measured" in summary(stats)
+
+
+def test_the_summary_breaks_between_items_never_inside_one():
+    from rtsp_client.cli import summary
+    from rtsp_client.stats import ReceptionStats
+
+    stats = ReceptionStats(
+        packets_expected=1_234_567, packets_received=1_234_000, packets_lost=567,
+        loss_percent=0.05, duplicates=12, reordered=345, jitter_ms=0.5,
+        dropped={"foreign_address": 123_456, "foreign_ssrc": 7, "malformed_rtcp": 3,
+                 "over_size_cap": 1, "wrong_payload_type": 2},
+    )  # fmt: skip
+    lines = summary(stats).splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    text = " ".join(line.strip() for line in lines)
+    for item in ("1234000 received of 1234567 expected", "345 reordered", "wrong_payload_type 2"):
+        assert item in text
+
+
+def test_the_live_line_drops_items_rather_than_wrap():
+    from rtsp_client.cli import status_line
+    from rtsp_client.stats import ReceptionStats
+
+    stats = ReceptionStats(frames_complete=12, fps=20, jitter_ms=0.4)
+    assert "jitter" in status_line(stats, 80)
+    narrow = status_line(stats, 40)
+    assert len(narrow) < 40 and "frames" in narrow and "jitter" not in narrow

@@ -7,62 +7,19 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 
 import pytest
 from media_samples import decode
 from realtools import require_tool
 
 from rtsp_client import RTSPClient
+from rtsp_client.player import run_until as pump
 from rtsp_client.state import ClientState
 from rtsp_common.mjpeg import open_media
 from rtsp_server import RTSPServer
 from rtsp_server.options import ServerOptions
 
 pytestmark = pytest.mark.gui
-
-
-@pytest.fixture(scope="module")
-def display():
-    """A private Xvfb display for this module; DISPLAY points at it meanwhile."""
-    require_tool("Xvfb")
-    read_fd, write_fd = os.pipe()
-    proc = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "800x640x24", "-nolisten", "tcp"],
-        pass_fds=(write_fd,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write_fd)
-    number = b""
-    with os.fdopen(read_fd, "rb") as pipe:
-        while not number.endswith(b"\n"):
-            chunk = pipe.read(1)
-            if not chunk:
-                break
-            number += chunk
-    if not number.strip():
-        proc.kill()
-        pytest.fail("Xvfb did not report a display number")
-    old = os.environ.get("DISPLAY")
-    os.environ["DISPLAY"] = f":{number.decode().strip()}"
-    yield os.environ["DISPLAY"]
-    if old is None:
-        os.environ.pop("DISPLAY", None)
-    else:
-        os.environ["DISPLAY"] = old
-    proc.terminate()
-    proc.wait(timeout=5)
-
-
-def pump(root, until, seconds: float = 5.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        root.update()
-        if until():
-            return True
-        time.sleep(0.01)
-    return False
 
 
 def widget_pixels(app, tmp_path):

@@ -91,6 +91,19 @@ def test_jitter_follows_a8():
     assert stats.report_block(ssrc=1, now=1).jitter == 108
 
 
+def test_no_jitter_is_computed_on_an_unknown_clock():
+    # The lab's timestamps: wall-clock seconds, or whatever its server chose. Counted on a
+    # guessed rate they gave millions of milliseconds; on no rate they give none.
+    stats = StatsAccumulator(clock_rate=None)
+    for i in range(5):
+        stats.packet(i, 1_700_000_000 + i // 3, i / 20, 100)
+        stats.packet(i + 100, 3 * i, i / 20 + 0.4, 100)  # jumps and restarts, still no jitter
+    snapshot = stats.snapshot()
+    assert stats.jitter_ms is None and snapshot.jitter_ms is None
+    assert snapshot.packets_received == 10
+    assert stats.report_block(ssrc=1, now=1).jitter == 0
+
+
 def test_probation_waits_for_sequential_packets():
     stats = StatsAccumulator(probation=2)
     assert stats.packet(10, 0, 0.0, 100) is False
