@@ -8,6 +8,7 @@ server gone).
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import shutil
@@ -336,8 +337,18 @@ def wait_time(
     return max(timeout, 0.0)
 
 
-def classify(exc: Exception) -> tuple[ExitCode, str]:
-    """Exit code and one-line reason for an error out of the client."""
+def classify(exc: Exception, rtp_port: int = 0) -> tuple[ExitCode, str]:
+    """Exit code and one-line reason for an error out of the client (``rtp_port``: the
+    --rtp-port asked for, named when it is taken)."""
+    if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
+        return ExitCode.FAILURE, (
+            f"UDP port {rtp_port} or {rtp_port + 1} (--rtp-port) is in use: another player "
+            f"or RTP receiver holds it; `ss -lunp 'sport = :{rtp_port}'` shows which process, "
+            f"or leave --rtp-port out for any free pair"
+        )
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return ExitCode.FAILURE, f"{where}{exc.strerror or exc}"
     if isinstance(exc, SessionFailed):
         return exc.code, str(exc)
     if isinstance(exc, RTSPError):
@@ -411,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
         except ClientError:
             pass
     except (ClientError, SessionFailed, MediaFileError, OSError) as exc:
-        code, reason = classify(exc)
+        code, reason = classify(exc, args.rtp_port)
         if code != ExitCode.SERVER_GONE and not client.connection_closed:
             try:
                 client.teardown()

@@ -7,18 +7,28 @@ import logging
 import sys
 from typing import Any
 
-from rtsp_common.arguments import add_option, port, positive_int, positive_seconds, rtp_port
+from rtsp_common.arguments import (
+    add_option,
+    error_line,
+    port,
+    positive_int,
+    positive_seconds,
+    rtp_port,
+)
 from rtsp_common.errors import MediaFileError
 from rtsp_server.options import ServerOptions
-from rtsp_server.server import RTSPServer
+from rtsp_server.server import PortInUse, RTSPServer
 
 log = logging.getLogger(__name__)
+
+
+PROG = "rtsp-server"
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``rtsp-server``: defaults and help from ``ServerOptions``."""
     parser = argparse.ArgumentParser(
-        prog="rtsp-server",
+        prog=PROG,
         description="RTSP 1.0 server streaming MJPEG files over RTP (RFC 2326, 3550, 2435).",
     )
 
@@ -37,9 +47,29 @@ def build_parser() -> argparse.ArgumentParser:
     add("--rtp-port", "rtp_port", type=rtp_port)
     add("--gso", "use_gso", action=argparse.BooleanOptionalAction, dest="gso")
     parser.add_argument(
-        "-v", "--verbose", action="count", default=0, help="-v: one line per request; -vv: debug"
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="start-up and one line per request are always shown; -v adds what the "
+        "request handler and the sender notice (refused requests, GSO); -vv: debug",
     )
     return parser
+
+
+def port_in_use_advice(exc: PortInUse) -> str:
+    """Which port is taken, who usually holds it, and how to find out or avoid it."""
+    if exc.transport == "TCP":
+        return (
+            f"{exc.strerror}: another RTSP server is probably running there (rtsp-server, "
+            f"mediamtx, VLC, a GStreamer or live555 server); `ss -ltnp 'sport = :{exc.port}'` "
+            f"shows which process, or choose another --port"
+        )
+    return (
+        f"{exc.strerror}: another RTP sender or receiver holds them; "
+        f"`ss -lunp 'sport = :{exc.port}'` shows which process, or choose another --rtp-port "
+        f"(or leave it out for any free pair)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,8 +102,15 @@ def main(argv: list[str] | None = None) -> int:
         )
         server = RTSPServer(options=options)
         server.start()
-    except (MediaFileError, ValueError, OSError) as exc:
-        print(f"rtsp-server: {exc}", file=sys.stderr)
+    except PortInUse as exc:
+        print(error_line(PROG, port_in_use_advice(exc)), file=sys.stderr)
+        return 2
+    except (MediaFileError, ValueError) as exc:
+        print(error_line(PROG, str(exc)), file=sys.stderr)
+        return 2
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(error_line(PROG, f"{where}{exc.strerror or exc}"), file=sys.stderr)
         return 2
     return 0
 

@@ -19,6 +19,7 @@ Decisions where RFC 2326 leaves a choice:
 from __future__ import annotations
 
 import asyncio
+import errno
 import itertools
 import logging
 import os
@@ -101,6 +102,16 @@ def _bind_port_pair(host: str, rtp_port: int) -> tuple[socket.socket, socket.soc
     raise OSError(f"no free even/odd UDP port pair on {host}")
 
 
+class PortInUse(OSError):
+    """A port the server must listen on is held by another program."""
+
+    def __init__(self, transport: str, port: int, pair: bool = False) -> None:
+        ports = f"ports {port}-{port + 1} are" if pair else f"port {port} is"
+        super().__init__(errno.EADDRINUSE, f"{transport} {ports} in use")
+        self.transport = transport
+        self.port = port
+
+
 class RTSPServer:
     """An RTSP 1.0 server streaming MJPEG files over RTP to many clients.
 
@@ -154,7 +165,12 @@ class RTSPServer:
         self._loop = loop
         self._stop = asyncio.Event()
         options = self.options
-        rtp_sock, rtcp_sock = _bind_port_pair(options.host, options.rtp_port)
+        try:
+            rtp_sock, rtcp_sock = _bind_port_pair(options.host, options.rtp_port)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE and options.rtp_port:
+                raise PortInUse("UDP", options.rtp_port, pair=True) from exc
+            raise
         self.rtp_port = rtp_sock.getsockname()[1]
         self._udp = UDPSender(rtp_sock, options.use_gso)
         self._rtcp_sock = rtcp_sock
@@ -163,14 +179,19 @@ class RTSPServer:
             lambda: _RTCPReceiver(self), sock=rtcp_sock
         )
         self._scheduler = Scheduler(loop, self._send_frame)
-        tcp = await loop.create_server(
-            lambda: RTSPConnection(
-                next(self._ids), self, self._new_handler, options, self.loop_time
-            ),
-            options.host,
-            options.port,
-            reuse_address=True,
-        )
+        try:
+            tcp = await loop.create_server(
+                lambda: RTSPConnection(
+                    next(self._ids), self, self._new_handler, options, self.loop_time
+                ),
+                options.host,
+                options.port,
+                reuse_address=True,
+            )
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise PortInUse("TCP", options.port) from exc
+            raise
         self.port = tcp.sockets[0].getsockname()[1]
         housekeeping = loop.create_task(self._housekeeping(), name="rtsp-housekeeping")
         log.info(

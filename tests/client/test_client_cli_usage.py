@@ -131,3 +131,27 @@ def test_the_command_line_takes_its_defaults_and_help_from_client_options():
             assert " ".join(field.metadata[HELP].split()) in text, field.name
     with pytest.raises(SystemExit):
         parser.parse_args(["rtsp://127.0.0.1/x", "--transport", "sctp"])
+
+
+def test_an_rtp_port_in_use_is_named_not_errno(lab_movie, capsys):
+    from local_ports import udp_port_pair
+
+    from rtsp_server import RTSPServer
+    from rtsp_server.options import ServerOptions
+
+    rtp, rtcp = udp_port_pair()
+    port = rtp.getsockname()[1]
+    with (
+        rtp,
+        rtcp,
+        RTSPServer(options=ServerOptions(port=0, media=lab_movie, host="127.0.0.1")) as server,
+    ):
+        code = main(
+            [f"rtsp://127.0.0.1:{server.port}/movie.Mjpeg", "--rtp-port", str(port),
+             "--frames", "1"]
+        )  # fmt: skip
+        assert server.stats()["sessions"] == 0  # nothing left behind on the server
+    assert code == ExitCode.FAILURE
+    lines = error_lines(capsys.readouterr().err)
+    assert len(lines) == 1 and "Errno" not in lines[0]
+    assert lines[0].startswith(f"rtsp-client: error: UDP port {port} or {port + 1} (--rtp-port)")

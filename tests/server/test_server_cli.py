@@ -94,6 +94,38 @@ def test_cli_reports_missing_media(tmp_path):
     assert "does not exist" in result.stderr
 
 
+def test_a_port_in_use_is_named_with_who_may_hold_it(media_dir):
+    """No raw '[Errno 98]': the port, what usually holds it, and how to find out."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "rtsp_server", "--host", "127.0.0.1", "--port", str(port),
+             "--media", str(media_dir)],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+    assert result.returncode == 2
+    line = result.stderr.strip()
+    assert line.startswith(f"rtsp-server: error: TCP port {port} is in use: another RTSP server")
+    assert "Errno" not in line and "Traceback" not in line and "\n" not in line
+    assert f"sport = :{port}" in line
+
+
+def test_an_rtp_port_in_use_is_named(media_dir):
+    rtp, rtcp = udp_port_pair()
+    port = rtp.getsockname()[1]
+    with rtp, rtcp:
+        result = subprocess.run(
+            [sys.executable, "-m", "rtsp_server", "--port", "0", "--rtp-port", str(port),
+             "--media", str(media_dir)],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"rtsp-server: error: UDP ports {port}-{port + 1} are in use")
+    assert "Errno" not in result.stderr
+
+
 def test_lab_api_start_blocks_until_stop(lab_movie):
     server = RTSPServer(0, str(lab_movie))  # the lab's RTSPServer(server_port, video_file)
     thread = threading.Thread(target=server.start)
