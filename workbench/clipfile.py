@@ -34,6 +34,20 @@ class WrittenClip:
     largest_frame: int
 
 
+def clip_format(path: Path) -> str:
+    """The format a clip's name asks for; MediaFileError naming the suffixes otherwise.
+
+    The words are the workbench's own: sample and convert choose the format by the name
+    alone and have no option to name it."""
+    try:
+        return format_for_path(path)
+    except MediaFileError:
+        raise MediaFileError(
+            f"{path}: the name says no clip format; end it in .Mjpeg for the lab's format "
+            f"or in .mjpeg/.mjpg for raw JPEG"
+        ) from None
+
+
 def write_clip(path: str | os.PathLike[str], jpegs: Iterable[bytes]) -> WrittenClip:
     """Write every JPEG to ``path`` (lab format for .Mjpeg, raw for .mjpeg/.mjpg).
 
@@ -41,7 +55,7 @@ def write_clip(path: str | os.PathLike[str], jpegs: Iterable[bytes]) -> WrittenC
     Raises MediaFileError on an unknown suffix, a frame the format cannot hold, or no frames.
     """
     path = Path(path)
-    format = format_for_path(path)
+    format = clip_format(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".part", dir=path.parent)
     os.close(fd)

@@ -25,10 +25,9 @@ from rtsp_common.mjpeg import (
     LAB_SUFFIX,
     MAX_LAB_FRAME,
     RAW_SUFFIXES,
-    format_for_path,
     open_media,
 )
-from workbench.clipfile import write_clip
+from workbench.clipfile import clip_format, write_clip
 from workbench.encoding import DEFAULT_QUALITY, MAX_DIMENSION, check_size, encode_within
 
 logger = logging.getLogger(__name__)
@@ -263,7 +262,7 @@ def convert(
         raise ConvertError(f"fps {fps} must be positive")
     if size is not None:
         check_size(*size)
-    max_bytes = MAX_LAB_FRAME if format_for_path(output) == LAB_FORMAT else None
+    max_bytes = MAX_LAB_FRAME if clip_format(output) == LAB_FORMAT else None
     kind, images = _source_frames(source, fps)
     out_size = size
     lowest = quality

@@ -75,10 +75,11 @@ def test_truncated_capture_reports_offset_and_what_came_before(tmp_path, capsys)
 def test_unreadable_file_exits_2(tmp_path, capsys):
     bad = tmp_path / "bad.pcap"
     bad.write_bytes(b"this is not a capture")
-    code, out = run(capsys, "check", str(bad))
-    assert code == 2 and "not a pcap or pcapng file" in out
-    code, out = run(capsys, "check", str(tmp_path / "absent.pcap"))
-    assert code == 2 and "cannot read" in out
+    assert main(["check", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rtsp-workbench check: error: ") and "not a pcap or pcapng file" in err
+    assert main(["check", str(tmp_path / "absent.pcap")]) == 2
+    assert "cannot read" in capsys.readouterr().err
 
 
 def test_rtp_port_option(tmp_path, capsys):

@@ -20,8 +20,9 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 
 def test_check_names_a_missing_capture_with_brackets_as_typed(tmp_path, capsys):
     absent = str(tmp_path / "take[/b]2.pcap")
-    code, out, _ = run(capsys, "check", absent)
-    assert code == 2 and "take[/b]2.pcap" in out
+    code, out, err = run(capsys, "check", absent)
+    assert code == 2 and out == ""
+    assert err.startswith("rtsp-workbench check: error: cannot check ") and "take[/b]2.pcap" in err
 
 
 def test_check_keeps_brackets_in_the_capture_name(tmp_path, capsys):
@@ -106,6 +107,6 @@ def test_probe_of_a_port_with_no_server_is_one_line(capsys):
         code, out, err = run(capsys, "probe", f"rtsp://{LOOPBACK}:{port}/x.Mjpeg")
     assert code == 2 and out == ""
     assert err.strip() == (
-        f"rtsp-workbench probe: connection refused by {LOOPBACK}:{port} "
+        f"rtsp-workbench probe: error: connection refused by {LOOPBACK}:{port} "
         "(is an RTSP server listening there?)"
     )

@@ -86,7 +86,7 @@ def test_report_on_an_unreadable_capture_is_one_plain_line(tmp_path, content, sa
     assert done.stdout == ""
     lines = done.stderr.splitlines()
     assert len(lines) == 1, done.stderr
-    assert lines[0].startswith(f"rtsp-workbench report: cannot read {pcap}: {says}")
+    assert lines[0].startswith(f"rtsp-workbench report: error: cannot read {pcap}: {says}")
     assert "Error" not in lines[0]  # no exception class name
     assert not out.exists()  # nothing written for a capture that cannot be read
 
@@ -95,4 +95,4 @@ def test_report_on_a_missing_capture_is_one_plain_line(tmp_path):
     missing = tmp_path / ("no-such-folder-with-a-long-name-" * 3) / "x.pcap"
     done = _workbench("report", str(missing), "-o", str(tmp_path / "r"), columns=60)
     assert done.returncode == 2
-    assert done.stderr == f"rtsp-workbench report: no such capture file: {missing}\n"
+    assert done.stderr == f"rtsp-workbench report: error: no such capture file: {missing}\n"

@@ -144,7 +144,7 @@ def test_bad_inputs(tmp_path):
     (broken / "a.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
     with pytest.raises(ConvertError, match="a.png"):
         convert(broken, tmp_path / "out.Mjpeg")
-    with pytest.raises(MediaFileError, match="cannot tell the format"):
+    with pytest.raises(MediaFileError, match="the name says no clip format"):
         convert(make_gif(tmp_path / "in.gif"), tmp_path / "out.avi")
     assert not (tmp_path / "out.Mjpeg").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]

@@ -11,6 +11,8 @@ from rich.live import Live
 from rich.markup import escape
 from rich.text import Text
 
+from workbench.messages import error
+
 if TYPE_CHECKING:
     from analysis.capture import Capture
 
@@ -46,17 +48,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _status(capture: Capture) -> Text:
+def _status(capture: Capture, width: int) -> Text:
+    """The live line, made to fit ``width`` columns: the items that matter least (the hint,
+    then the packets merely seen) go first, so the line never wraps or gets cut mid-figure."""
     s = capture.stats()
-    return Text.assemble(
-        ("capturing ", "bold"),
-        f"{capture.interface} port {capture.rtsp_port}: ",
-        (f"{s['packets_written']}", "green"),
-        " packets written, ",
-        f"{s['packets_seen']} seen, ",
-        (f"{s['kernel_drops']} kernel drops", "red" if s["kernel_drops"] else "dim"),
-        f", {s['elapsed']:.1f} s  (Ctrl-C to stop)",
-    )
+    drops = s["kernel_drops"]
+    items: list[tuple[str, str]] = [
+        (f"{s['packets_written']} packets written", "green"),
+        (f"{drops} kernel drops", "red" if drops else "dim"),
+        (f"{s['elapsed']:.1f} s", ""),
+        (f"{s['packets_seen']} seen", ""),
+        ("Ctrl-C stops", "dim"),
+    ]
+    head = f"capturing {capture.interface}:{capture.rtsp_port} "
+    while items and len(head) + sum(len(text) + 2 for text, _ in items) > width - 1:
+        items.pop()
+    line = Text(head, style="bold")
+    for n, (text, style) in enumerate(items):
+        if n:
+            line.append(", ")
+        line.append(text, style)
+    return line
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,8 +80,7 @@ def run(args: argparse.Namespace) -> int:
     if (args.duration is not None and args.duration <= 0) or (
         args.count is not None and args.count <= 0
     ):
-        console.print("[red]error:[/red] --duration and --count must be above 0")
-        return 2
+        return error("capture", "--duration and --count must be above 0")
     capture = Capture(
         interface=args.interface,
         rtsp_port=args.rtsp_port,
@@ -81,19 +92,22 @@ def run(args: argparse.Namespace) -> int:
     try:
         capture.start()
     except CaptureError as exc:
-        console.print(f"[red]error:[/red] {escape(str(exc))}")
-        return 2
+        return error("capture", str(exc))
     try:
-        with Live(_status(capture), console=console, refresh_per_second=4, transient=True) as live:
+        with Live(
+            _status(capture, console.width),
+            console=console,
+            refresh_per_second=4,
+            transient=True,
+        ) as live:
             while not capture.wait(REFRESH_SECONDS):
-                live.update(_status(capture))
+                live.update(_status(capture, console.width))
     except KeyboardInterrupt:
         pass
     try:
         summary = capture.stop()
     except CaptureError as exc:
-        console.print(f"[red]error:[/red] {escape(str(exc))}")
-        return 2
+        return error("capture", str(exc))
     out = Console(soft_wrap=True)
     out.print(
         f"wrote {summary.packets_written} packets to {escape(str(summary.output))} "

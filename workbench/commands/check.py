@@ -8,7 +8,10 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
+from rich.text import Text
+
+from workbench.messages import error
+from workbench.tables import Column, TableData, print_table
 
 if TYPE_CHECKING:
     from analysis.check import CheckResult
@@ -51,6 +54,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def _styled(value: str, styles: dict[str, str]) -> Text:
+    return Text(value, style=styles.get(value, ""))
+
+
 def print_summary(result: CheckResult, console: Console) -> None:
     """Per session and stream figures, then every rule with its evidence."""
     from analysis.rules import Severity
@@ -62,32 +69,49 @@ def print_summary(result: CheckResult, console: Console) -> None:
     if result.error is not None:
         console.print(f"[red]capture damaged:[/] {escape(str(result.error))}", soft_wrap=True)
     if result.sessions:
-        table = Table(title="RTSP sessions")
-        for col in ("session", "client", "server", "transport", "streams"):
-            table.add_column(col)
+        sessions = TableData(
+            "RTSP sessions",
+            [
+                Column("session", whole=True),
+                Column("client", whole=True),
+                Column("server", whole=True),
+                Column("transport"),
+                Column("streams", justify="right"),
+            ],
+        )
         for s in result.sessions:
-            # Session ids and Transport values are the capture's bytes, not markup.
-            table.add_row(
-                escape(s.id),
+            sessions.add_row(
+                s.id,
                 str(s.connection.client),
                 str(s.connection.server),
-                escape("; ".join(st.granted.raw for st in s.setups if st.granted)),
+                # One Transport parameter per word, so a narrow column breaks between them.
+                " | ".join(st.granted.raw.replace(";", "; ") for st in s.setups if st.granted),
                 str(len(s.streams)),
             )
-        console.print(table)
-    table = Table(title="RTP streams")
-    for col in ("stream", "session", "format", "packets", "frames", "lost", "jitter ms", "fps"):
-        table.add_column(col, justify="right" if col not in ("stream", "format") else "left")
+        print_table(console, sessions)
+    streams = TableData(
+        "RTP streams",
+        [
+            Column("stream", whole=True),
+            Column("session", whole=True),
+            Column("format"),
+            Column("packets", justify="right"),
+            Column("frames", justify="right"),
+            Column("lost", justify="right"),
+            Column("jitter ms", justify="right"),
+            Column("fps", justify="right"),
+        ],
+    )
     keepalives = {id(s) for s in result.capture.keepalives} if result.capture else set()
     for s in result.streams:
         st = s.stats
         kind = "keepalive" if id(s) in keepalives else s.format.value
         if st.gso_datagrams:
             kind += f"\n{st.gso_datagrams} GSO cut"
-        table.add_row(
-            f"{s.ssrc:#010x}\n{s.src} -> {s.dst}"
-            + (f" ch {s.channel}" if s.channel is not None else ""),
-            escape(s.session_id or "-"),
+        channel = f" ch {s.channel}" if s.channel is not None else ""
+        streams.add_row(
+            f"{s.ssrc:#010x}\n{s.src}\n-> {s.dst}{channel}",
+            s.session_id or "-",
             kind,
             str(st.packets),
             f"{st.complete_frames}/{st.frames}",
@@ -95,22 +119,25 @@ def print_summary(result: CheckResult, console: Console) -> None:
             f"{st.jitter_ms:.2f}",
             f"{st.fps:.2f}",
         )
-    console.print(table)
-    table = Table(title="Rules")
-    for col in ("rule", "severity", "outcome", "title and evidence"):
-        table.add_column(col)
+    print_table(console, streams)
+    rules = TableData(
+        "Rules",
+        [
+            Column("rule", whole=True),
+            Column("severity"),
+            Column("outcome"),
+            Column("title and evidence"),
+        ],
+    )
     for r in result.rules:
-        outcome = f"[{OUTCOME_STYLE[r.outcome.value]}]{r.outcome.value}[/]"
+        outcome = _styled(r.outcome.value, OUTCOME_STYLE)
         if r.failed:
-            outcome += f"\n{r.count}x, packets {','.join(map(str, r.packets))}"
-        table.add_row(
-            r.rule.id,
-            f"[{SEVERITY_STYLE[r.rule.severity.value]}]{r.rule.severity.value}[/]",
-            outcome,
-            f"{r.rule.title} ({r.rule.rfc} §{r.rule.section})"
-            + (f"\n[dim]{escape(r.evidence)}[/]" if r.evidence else ""),
-        )
-    console.print(table)
+            outcome.append(f"\n{r.count}x, packets {', '.join(map(str, r.packets))}")
+        detail = Text(f"{r.rule.title} ({r.rule.rfc} §{r.rule.section})")
+        if r.evidence:
+            detail.append("\n" + r.evidence, style="dim")
+        rules.add_row(r.rule.id, _styled(r.rule.severity.value, SEVERITY_STYLE), outcome, detail)
+    print_table(console, rules)
     counts = {
         sev: len([r for r in result.failures(sev) if r.rule.severity is sev]) for sev in Severity
     }
@@ -124,17 +151,18 @@ def print_rules(console: Console) -> None:
     """Every registered rule: id, source, severity and title."""
     from analysis.rules import registered_rules
 
-    table = Table(title="Conformance rules")
-    for col in ("rule", "source", "severity", "checks that"):
-        table.add_column(col)
+    table = TableData(
+        "Conformance rules",
+        [Column("rule", whole=True), Column("source"), Column("severity"), Column("checks that")],
+    )
     for r in registered_rules():
         table.add_row(
             r.id,
             f"{r.rfc} §{r.section}",
-            f"[{SEVERITY_STYLE[r.severity.value]}]{r.severity.value}[/]",
+            _styled(r.severity.value, SEVERITY_STYLE),
             r.title,
         )
-    console.print(table)
+    print_table(console, table)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -144,18 +172,16 @@ def run(args: argparse.Namespace) -> int:
     from analysis.errors import AnalysisError
     from analysis.rules import Severity
 
-    console = Console(width=None if Console().is_terminal else 140)
+    console = Console()
     if args.list_rules:
         print_rules(console)
         return 0
     if not args.capture:
-        console.print("[red]check needs a CAPTURE file (or --list-rules)[/]")
-        return 2
+        return error("check", "check needs a CAPTURE file (or --list-rules)")
     try:
         result = check_capture(args.capture, args.rtp_port)
     except AnalysisError as exc:
-        console.print(f"[red]cannot check {escape(args.capture)}:[/] {escape(str(exc))}")
-        return 2
+        return error("check", f"cannot check {args.capture}: {exc}")
     print_summary(result, console)
     try:
         if args.json:
@@ -163,9 +189,6 @@ def run(args: argparse.Namespace) -> int:
         if args.junit:
             write_junit(result, args.junit)
     except OSError as exc:
-        Console(stderr=True, soft_wrap=True).print(
-            f"rtsp-workbench check: cannot write {exc.filename}: {exc.strerror}", markup=False
-        )
-        return 2
+        return error("check", f"cannot write {exc.filename}: {exc.strerror}")
     threshold = Severity(args.fail_on)
     return 1 if result.failures(threshold) or result.error is not None else 0

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from workbench.commands.sample import _size
 from workbench.convert import convert
+from workbench.messages import error
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -39,7 +39,6 @@ def run(args: argparse.Namespace) -> int:
     try:
         info = convert(args.input, args.output, fps=args.fps, size=args.size)
     except (ValueError, OSError) as exc:
-        print(f"rtsp-workbench convert: {exc}", file=sys.stderr)
-        return 2
+        return error("convert", str(exc))
     print(info.describe())
     return 0

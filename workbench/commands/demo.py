@@ -12,6 +12,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from workbench.messages import error
 from workbench.report.i18n import DEFAULT_LANGUAGE, Catalog, available_languages
 from workbench.sample import DEFAULT_PATH
 from workbench.timings import Timings
@@ -87,8 +88,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         info, made = ensure_sample(args.media)
     except (ValueError, OSError) as exc:
-        Console(stderr=True).print(f"rtsp-workbench demo: {exc}", markup=False)
-        return EXIT_NO_SAMPLE
+        return error("demo", str(exc), EXIT_NO_SAMPLE)
     console.print(("made " if made else "found ") + info.describe(), markup=False, highlight=False)
     config = DemoConfig(
         media=args.media,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from pathlib import Path
+
+from workbench.messages import error, warning
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +34,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _fail(message: str) -> int:
-    print(f"rtsp-workbench frames: {message}", file=sys.stderr)
-    return 2
-
-
 def run(args: argparse.Namespace) -> int:
     # Imported here: the command-line parser imports every command module, and the
     # analysis brings numpy; `--help` and the other commands start without it.
@@ -49,9 +45,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = check_capture(args.capture, args.rtp_port)
     except AnalysisError as exc:
-        return _fail(f"cannot read {args.capture}: {exc}")
+        return error("frames", f"cannot read {args.capture}: {exc}")
     if result.error is not None:
-        print(f"warning: {result.error}; writing the frames read before it", file=sys.stderr)
+        warning("frames", f"{result.error}; writing the frames read before it")
     written = 0
     writer = None
     try:
@@ -76,9 +72,9 @@ def run(args: argparse.Namespace) -> int:
                     (folder / f"{number:05d}.jpg").write_bytes(data)
                 written += 1
     except MediaFileError as exc:
-        return _fail(str(exc))
+        return error("frames", str(exc))
     except OSError as exc:
-        return _fail(f"cannot write the frames: {exc}")
+        return error("frames", f"cannot write the frames: {exc}")
     finally:
         if writer is not None:
             writer.close()

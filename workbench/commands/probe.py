@@ -9,12 +9,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+from rich.text import Text
+
+from workbench.messages import error
+from workbench.tables import Column, TableData, print_table
 
 if TYPE_CHECKING:
     from analysis.probe import ProbeReport
     from analysis.probe_wire import Target
+
+STATUS_NOT_FOUND = 404  # RFC 2326 §7.1.1
 
 # Keyed by analysis.probe.Verdict's values, so that building the parser does not import
 # the analysis.
@@ -46,22 +50,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def render(report: ProbeReport, console: Console) -> None:
-    """The results as a rich table, then the totals."""
-    table = Table(title=f"RTSP probe of {escape(str(report.target))}", show_lines=False)
-    for column in ("case", "request", "expected", "got", "verdict", "reason"):
-        table.add_column(column, overflow="fold")
+    """The results as a table (on a narrow terminal without the request, then the reply and
+    the expected status, which the reason quotes), then the totals."""
+    table = TableData(
+        f"RTSP probe of {report.target}",
+        [
+            Column("case", whole=True),
+            Column("request", drop=1),
+            # The reason quotes the reply, and the expected status when it differs.
+            Column("expected", drop=3),
+            Column("got", drop=2),
+            Column("verdict"),
+            Column("reason"),
+        ],
+    )
     for r in report.results:
-        style = _STYLE[r.verdict.value]
-        # Requests, replies and reasons quote the server's bytes, never markup.
+        # Requests, replies and reasons quote the server's bytes: plain text, never markup.
         table.add_row(
             r.case,
-            escape(r.request),
-            escape(r.expected),
-            escape(r.reply or "-"),
-            f"[{style}]{r.verdict.value.upper()}[/{style}]",
-            escape(r.reason),
+            r.request,
+            r.expected,
+            r.reply or "-",
+            Text(r.verdict.value.upper(), style=_STYLE[r.verdict.value]),
+            r.reason,
         )
-    console.print(table)
+    print_table(console, table)
     counts = report.counts()
     console.print(", ".join(f"{n} {name}" for name, n in counts.items()))
 
@@ -80,6 +93,28 @@ def _unreachable(target: Target, timeout: float) -> str | None:
     return None
 
 
+def _no_such_path(target: Target, timeout: float) -> str | None:
+    """Why the URL's path names nothing on the server (404 to a DESCRIBE), or None.
+
+    Any other answer, or none, is left for the probe to judge."""
+    from workbench.rawrtsp import RawRTSPConnection, RawRTSPError
+
+    try:
+        with RawRTSPConnection(target.host, target.port, timeout) as connection:
+            reply = connection.send(
+                "DESCRIBE", target.url, [("Accept", "application/sdp")]
+            ).response
+    except (OSError, RawRTSPError):
+        return None
+    if reply.status != STATUS_NOT_FOUND:
+        return None
+    return (
+        f"{target.url}: the server answers DESCRIBE with {reply.status} {reply.reason}: the "
+        f"path may be wrong (the cases that need a clip would all fail for it); check the "
+        f"clip's name, e.g. with ffprobe or rtsp-client"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     # Imported here: the command-line parser imports every command module, and the
     # analysis brings numpy; `--help` and the other commands start without it.
@@ -91,15 +126,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         target = Target.parse(args.url)
     except ValueError as exc:
-        Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {escape(str(exc))}")
-        return 2
-    unreachable = _unreachable(target, args.timeout)
-    if unreachable:
-        # Fifteen rows that all say "refused" tell less than this one line.
-        Console(stderr=True, soft_wrap=True).print(
-            f"rtsp-workbench probe: {unreachable}", markup=False
-        )
-        return 2
+        return error("probe", str(exc))
+    # One line says more than fifteen rows that all fail for the same reason.
+    problem = _unreachable(target, args.timeout) or _no_such_path(target, args.timeout)
+    if problem:
+        return error("probe", problem)
     report = run_probe(target, socket_environment(target, args.timeout, args.rtp_wait))
     render(report, console)
     if args.json:
@@ -107,8 +138,5 @@ def run(args: argparse.Namespace) -> int:
             args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
         except OSError as exc:
-            Console(stderr=True, soft_wrap=True).print(
-                f"rtsp-workbench probe: cannot write {args.json}: {exc.strerror}", markup=False
-            )
-            return 2
+            return error("probe", f"cannot write {args.json}: {exc.strerror}")
     return 1 if report.failed else 0

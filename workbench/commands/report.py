@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from workbench.messages import error
 from workbench.report.i18n import DEFAULT_LANGUAGE, Catalog, available_languages
 
 log = logging.getLogger(__name__)
-
-EXIT_UNREADABLE = 2
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -62,12 +60,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _fail(message: str) -> int:
-    """One plain line on stderr (never wrapped, never markup), and the exit status 2."""
-    print(f"rtsp-workbench report: {message}", file=sys.stderr)
-    return EXIT_UNREADABLE
-
-
 def run(args: argparse.Namespace) -> int:
     # Imported here, not at the top: the command-line parser imports every command module,
     # and these pull in the analysis, Pillow, matplotlib and Jinja2.
@@ -80,21 +72,21 @@ def run(args: argparse.Namespace) -> int:
 
     console = Console()
     if not args.capture.is_file():
-        return _fail(f"no such capture file: {args.capture}")
+        return error("report", f"no such capture file: {args.capture}")
     catalog = Catalog.load(args.lang)
     with console.status(f"checking {escape(str(args.capture))}"):
         analysed = analyse_capture(args.capture, rtp_ports=args.rtp_port or None)
     if analysed.check is None:
-        error = analysed.error or "unreadable"
+        reason = analysed.error or "unreadable"
         # The analysis's messages mostly begin with the file's name: say it once.
-        error = error.removeprefix(f"{args.capture}: ")
-        return _fail(f"cannot read {args.capture}: {error}")
+        reason = reason.removeprefix(f"{args.capture}: ")
+        return error("report", f"cannot read {args.capture}: {reason}")
     book = TestBook(catalog)
     add_capture_tests(book, analysed)
     try:
         source = open_media(args.source) if args.source else None
     except (OSError, ValueError) as exc:
-        return _fail(f"cannot read the source clip: {exc}")
+        return error("report", f"cannot read the source clip: {exc}")
     with console.status("writing the report"):
         args.output.mkdir(parents=True, exist_ok=True)
         try:

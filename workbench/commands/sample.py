@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from workbench.encoding import parse_size
+from workbench.messages import error
 from workbench.sample import DEFAULT_FPS, DEFAULT_FRAMES, DEFAULT_PATH, DEFAULT_SIZE, make_sample
 
 
@@ -55,7 +55,6 @@ def run(args: argparse.Namespace) -> int:
     try:
         info = make_sample(args.output, size=args.size, frames=args.frames, fps=args.fps)
     except (ValueError, OSError) as exc:
-        print(f"rtsp-workbench sample: {exc}", file=sys.stderr)
-        return 2
+        return error("sample", str(exc))
     print(info.describe())
     return 0
