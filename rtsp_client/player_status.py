@@ -57,6 +57,8 @@ def figures_text(stats: ReceptionStats | None, shown_frame: int | None) -> str:
     """The frame on screen and the reception figures; jitter only where the clock is known.
 
     Empty before anything was received; the figures follow once statistics are polled."""
+    if stats is not None and not stats.packets_received:
+        stats = None  # no packet yet: zeros would only look like a fault
     if stats is None and shown_frame is None:
         return ""
     parts = [f"frame {shown_frame}" if shown_frame is not None else "no frame yet"]

@@ -1,4 +1,5 @@
-"""The demo on the terminal: a progress bar over its phases, then a summary table."""
+"""The demo on the terminal: a progress bar over its phases, then a summary table, in the
+report's language."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import shutil
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress
-from rich.table import Table
+from rich.text import Text
 
 from workbench.report.i18n import Catalog
 from workbench.report.model import Outcome
+from workbench.report.render import headline
 from workbench.scenario import STEPS, DemoProgress, DemoResult
+from workbench.tables import Column, TableData, print_table
 
 OUTCOME_STYLE = {Outcome.PASSED: "green", Outcome.FAILED: "bold red", Outcome.NOT_RUN: "yellow"}
 
@@ -19,9 +22,10 @@ OUTCOME_STYLE = {Outcome.PASSED: "green", Outcome.FAILED: "bold red", Outcome.NO
 class RichProgress(DemoProgress):
     """Progress on the terminal: one bar over the phases, the capture's packet count."""
 
-    def __init__(self, progress: Progress, console: Console) -> None:
+    def __init__(self, progress: Progress, console: Console, catalog: Catalog) -> None:
         self.progress = progress
         self.console = console
+        self.catalog = catalog
         self.task = progress.add_task("demo", total=STEPS, packets="")
         self.started = False
 
@@ -33,7 +37,7 @@ class RichProgress(DemoProgress):
 
     def tick(self, captured: int | None) -> None:
         if captured is not None:
-            self.progress.update(self.task, packets=f"{captured} packets captured")
+            self.progress.update(self.task, packets=self.catalog.t("demo.packets", count=captured))
         self.progress.refresh()
 
     def note(self, text: str) -> None:
@@ -44,53 +48,58 @@ class RichProgress(DemoProgress):
 
 
 def print_summary(console: Console, result: DemoResult, catalog: Catalog) -> None:
-    """The tests as a table, then where the report and the capture are."""
+    """The tests as a table, the streams' figures, the verdict (the report's own headline,
+    word for word), then where the report and the capture are."""
     report = result.report
-    table = Table(title=report.title, show_lines=False)
-    table.add_column("#", justify="right")
-    table.add_column(catalog.t("test.title"))
-    table.add_column(catalog.t("test.result"))
+    tests = TableData(
+        report.title,
+        [
+            Column("#", justify="right", whole=True),
+            Column(catalog.t("test.title")),
+            Column(catalog.t("test.result"), whole=True),
+        ],
+    )
     for test in report.functional_tests:
-        style = OUTCOME_STYLE[test.outcome]
-        table.add_row(
-            str(test.number),
-            escape(test.title),
-            f"[{style}]{catalog.t('outcome.' + test.outcome.value)}[/]",
+        outcome = catalog.t("outcome." + test.outcome.value)
+        tests.add_row(
+            str(test.number), test.title, Text(outcome, style=OUTCOME_STYLE[test.outcome])
         )
-    console.print(table)
+    print_table(console, tests)
     if report.stats:
-        stats = Table(title="RTP streams")
-        for column in ("stream", "packets", "lost", "jitter ms", "kbit/s", "fps"):
-            stats.add_column(column, justify="left" if column == "stream" else "right")
+        stats = TableData(
+            catalog.t("console.streams"),
+            [
+                Column(catalog.t("stats.stream"), whole=True),
+                *(
+                    Column(catalog.t(key), justify="right")
+                    for key in ("stats.packets", "stats.lost", "stats.jitter_ms")
+                ),
+                Column(catalog.t("stats.bitrate"), justify="right"),
+                Column(catalog.t("stats.fps"), justify="right"),
+            ],
+        )
         for row in report.stats:
             stats.add_row(
-                escape(row.stream.split(" → ")[0]),
-                str(row.packets),
-                str(row.lost),
-                f"{row.jitter_ms:.2f}" if row.jitter_ms is not None else "–",
-                f"{row.bitrate_kbps:.0f}" if row.bitrate_kbps else "–",
-                f"{row.fps:.1f}" if row.fps else "–",
+                row.stream.split(" → ")[0],
+                catalog.number(row.packets),
+                catalog.number(row.lost),
+                catalog.number(row.jitter_ms, 2),
+                catalog.number(row.bitrate_kbps, 0),
+                catalog.number(row.fps, 1),
             )
-        console.print(stats)
-    counts = report.counts
-    if not report.passed:
-        verdict = f"[bold red]{counts[Outcome.FAILED]} failed, {counts[Outcome.NOT_RUN]} not run[/]"
-    elif counts[Outcome.NOT_RUN]:
-        verdict = (
-            f"[green]all {counts[Outcome.PASSED]} tests that ran passed[/], "
-            f"[yellow]{counts[Outcome.NOT_RUN]} not run (optional tool missing)[/]"
-        )
-    else:
-        verdict = f"[green]all {len(report.functional_tests)} tests passed[/]"
-    console.print(verdict)
-    console.print(f"report:  {result.rendered.html}", markup=False, highlight=False)
-    console.print(f"         {result.rendered.markdown}", markup=False, highlight=False)
+        print_table(console, stats)
+    style = "green" if report.passed else "bold red"
+    console.print(Text(headline(report, catalog), style=style), soft_wrap=True)
+    where = [(catalog.t("console.report"), result.rendered.html), ("", result.rendered.markdown)]
     if result.capture is not None:
-        console.print(f"capture: {result.capture}", markup=False, highlight=False)
+        where.append((catalog.t("console.capture"), result.capture))
+    width = max(len(label) for label, _ in where) + 1
+    for label, path in where:
+        console.print(f"{label:<{width}}{path}", markup=False, highlight=False, soft_wrap=True)
     if result.wireshark_command:
-        console.print("open it in Wireshark with RTP decoded:")
+        console.print(catalog.t("summary.open_wireshark") + ":", markup=False, highlight=False)
         console.print(
             f"  {result.wireshark_command}", markup=False, highlight=False, soft_wrap=True
         )
         if shutil.which("wireshark") is None:
-            console.print("  (Wireshark is not installed here; tshark takes the same options)")
+            console.print("  " + catalog.t("console.no_wireshark"), markup=False)

@@ -8,11 +8,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from rtsp_client.player_status import SEPARATOR as STATUS_SEPARATOR
+from rtsp_client.player_status import PlayerState
 from rtsp_common.errors import ParseError
 from rtsp_common.sdp import SessionDescription
 from rtsp_common.status import is_success
 from workbench.negative import NegativeCase, NegativeOutcome
 from workbench.playback import PlaybackOutcome, StepReply, Timings
+from workbench.player_shots import PlayerRun
+from workbench.report.model import PlayerScreenshot
 from workbench.report.screenshots import ReceivedFrame, decode_frame_number
 from workbench.testbook import TestBook
 from workbench.wire import WireExchange
@@ -79,6 +83,23 @@ def describe_run(frames: list[NumberedFrame]) -> Run:
 
 def _between(frames: list[NumberedFrame], start: float, end: float) -> list[NumberedFrame]:
     return [f for f in frames if start <= f.frame.arrival < end]
+
+
+def split_at_resume(
+    frames: list[NumberedFrame], outcome: PlaybackOutcome
+) -> tuple[list[NumberedFrame], list[NumberedFrame]]:
+    """The frames of the first PLAY and those after the PLAY that resumes.
+
+    The cut is when the resuming PLAY was sent: frames still in flight when PAUSE went out
+    belong to the first PLAY. The PLAY and resume tests and the screenshots all cut here,
+    so "the last frame before the pause" is the same frame in each."""
+    resume = outcome.reply("RESUME")
+    if resume is None:
+        return list(frames), []
+    cut = resume.sent_at
+    return [f for f in frames if f.frame.arrival < cut], [
+        f for f in frames if f.frame.arrival >= cut
+    ]
 
 
 class PlaybackJudge:
@@ -187,12 +208,6 @@ class PlaybackJudge:
             observed += f"; Session: {session or '–'}; Transport: {transport or '–'}"
         return passed, observed, [reply.evidence()]
 
-    def _play_window(self, outcome: PlaybackOutcome) -> tuple[float, float]:
-        play = outcome.reply("PLAY")
-        pause = outcome.reply("PAUSE")
-        end = pause.sent_at if pause is not None else float("inf")
-        return play.sent_at, end
-
     def _frames_text(self, run: Run) -> str:
         return self.t(
             "obs.frames",
@@ -205,8 +220,8 @@ class PlaybackJudge:
         )
 
     def _play(self, reply, outcome, frames):
-        start, end = self._play_window(outcome)
-        run = describe_run(_between(frames, start, end))
+        first, _ = split_at_resume(frames, outcome)
+        run = describe_run([f for f in first if f.frame.arrival >= reply.sent_at])
         nominal = self.fps * self.timings.play_s
         passed = (
             reply.ok
@@ -235,8 +250,9 @@ class PlaybackJudge:
         return passed, observed, [reply.evidence()]
 
     def _resume(self, reply, outcome, frames):
-        before = [f for f in frames if f.frame.arrival < reply.sent_at and f.number is not None]
-        after = describe_run(_between(frames, reply.sent_at, float("inf")))
+        first, second = split_at_resume(frames, outcome)
+        before = [f for f in first if f.number is not None]
+        after = describe_run(second)
         last_before = before[-1].number if before else None
         whole = describe_run(frames)
         passed = (
@@ -324,3 +340,47 @@ def judge_lab(
     ]
     book.add("lab", passed, observed, evidence, seconds=seconds)
     return frames
+
+
+def _state_shown(status: str) -> PlayerState | None:
+    """The state a player's status bar names first, or None."""
+    head = status.split(STATUS_SEPARATOR)[0]
+    return next((state for state in PlayerState if head.startswith(state.value)), None)
+
+
+def judge_player(book: TestBook, run: PlayerRun) -> list[PlayerScreenshot]:
+    """The Tk player's test: each button led to its state, frames showed while playing.
+
+    Returns the screenshots for the report; a run without a display is not run, and
+    fails nothing (Xvfb, like tshark, is an optional tool)."""
+    t = book.catalog.t
+    if run.unavailable:
+        book.not_run("player", t("obs.no_display"), optional=True)
+        return []
+    wanted = {
+        "setup": PlayerState.READY,
+        "playing": PlayerState.PLAYING,
+        "paused": PlayerState.PAUSED,
+        "torn_down": PlayerState.TORN_DOWN,
+    }
+    parts = []
+    right = 0
+    for shot in run.shots:
+        state = _state_shown(shot.status)
+        right += state is wanted.get(shot.step)
+        shown = t(f"player.state.{state.name.lower()}") if state else shot.status
+        if shot.frame is not None:
+            shown += ", " + t("player.frame", frame=shot.frame)
+        parts.append(f"{t(f'player.{shot.step}')}: {shown}")
+    playing = next((s for s in run.shots if s.step == "playing"), None)
+    passed = (
+        run.complete and right == len(wanted) and playing is not None and playing.frame is not None
+    )
+    observed = "; ".join(parts)
+    if run.error:
+        observed += ("; " if observed else "") + t("obs.error", error=run.error)
+    book.add("player", passed, observed)
+    return [
+        PlayerScreenshot(t(f"player.{shot.step}"), shot.image, shot.status, shot.frame)
+        for shot in run.shots
+    ]

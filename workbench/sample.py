@@ -15,12 +15,16 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PIL import Image, ImageDraw, ImageFont, ImageStat
 
 from rtsp_common.mjpeg import open_media
 from workbench.clipfile import write_clip
 from workbench.encoding import DEFAULT_QUALITY, check_size, encode_within
+
+if TYPE_CHECKING:
+    from workbench.report.i18n import Catalog
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +70,19 @@ class SampleInfo:
             f"{self.path}: {self.frames} frames, {self.width}x{self.height}, "
             f"{self.fps:g} fps ({seconds:.1f} s), {self.bytes:,} bytes "
             f"(largest frame {self.largest_frame:,} bytes)"
+        )
+
+    def describe_in(self, catalog: Catalog) -> str:
+        """The same line in a report's language (its ``clip.describe`` message)."""
+        return catalog.t(
+            "clip.describe",
+            path=str(self.path),
+            frames=self.frames,
+            size=f"{self.width}x{self.height}",
+            fps=self.fps,
+            seconds=self.frames / self.fps,
+            bytes=self.bytes,
+            largest=self.largest_frame,
         )
 
 

@@ -21,7 +21,14 @@ from analysis.capture import Capture, CaptureError
 from rtsp_common.mjpeg import open_media
 from rtsp_server import RTSPServer
 from rtsp_server.options import ServerOptions
-from workbench.judge import NumberedFrame, PlaybackJudge, judge_lab, judge_negative
+from workbench.judge import (
+    NumberedFrame,
+    PlaybackJudge,
+    judge_lab,
+    judge_negative,
+    judge_player,
+    split_at_resume,
+)
 from workbench.negative import NegativeOutcome, run_all
 from workbench.playback import (
     PlaybackOutcome,
@@ -30,6 +37,7 @@ from workbench.playback import (
     run_script,
     standard_script,
 )
+from workbench.player_shots import PlayerRun, record_player_session
 from workbench.report.build import (
     AnalysedCapture,
     CaptureStage,
@@ -38,7 +46,7 @@ from workbench.report.build import (
     judge_capture,
 )
 from workbench.report.i18n import Catalog
-from workbench.report.model import Outcome, Report
+from workbench.report.model import Outcome, PlayerScreenshot, Report
 from workbench.report.render import RenderedReport, render_report
 from workbench.report.screenshots import ReceivedFrame, make_screenshots
 from workbench.sample import DEFAULT_PATH, ensure_sample
@@ -100,7 +108,7 @@ class DemoResult:
         return self.report.exit_code()
 
 
-STEPS = 9  # phases announced through DemoProgress.step
+STEPS = 10  # phases announced through DemoProgress.step
 
 
 def _sleeper(progress: DemoProgress, capture: Capture | None) -> Callable[[float], None]:
@@ -120,13 +128,10 @@ def _screenshot_picks(
     if not frames:
         return []
     picks = [(catalog.t("shots.first", transport=label), frames[0].frame)]
-    pause, resume = outcome.reply("PAUSE"), outcome.reply("RESUME")
-    if pause is not None:
-        before = [f for f in frames if f.frame.arrival < pause.sent_at]
+    if outcome.reply("PAUSE") is not None and outcome.reply("RESUME") is not None:
+        before, after = split_at_resume(frames, outcome)
         if before:
             picks.append((catalog.t("shots.before_pause", transport=label), before[-1].frame))
-    if resume is not None:
-        after = [f for f in frames if f.frame.arrival >= resume.sent_at]
         if after:
             picks.append((catalog.t("shots.after_resume", transport=label), after[0].frame))
     picks.append((catalog.t("shots.last", transport=label), frames[-1].frame))
@@ -163,6 +168,8 @@ class Recorded:
     negatives: list[NegativeOutcome]
     stage: CaptureStage
     standard_stage: CaptureStage
+    player: PlayerRun
+    player_shots: list[PlayerScreenshot] = field(default_factory=list)
 
 
 def _record(
@@ -212,11 +219,17 @@ def _record(
             LOOPBACK, port, path, lab_script(config.lab_seconds), dialect="lab", sleep=sleep
         )
         _stop_capture(capture, stage)
+        if stage.summary is not None:
+            progress.tick(stage.summary.packets_written)  # the count the report gives
+        # The player's own session comes after the capture: the capture holds the
+        # scripted sessions only, and the player is judged by what its window shows.
+        progress.step(catalog.t("demo.player"))
+        player = record_player_session(url, config.report_dir)
     if stage.summary is not None or stage.stop_error:
         capture_test.observed = stage.describe(catalog) or capture_test.observed
     if stage.stop_error or (stage.summary is not None and not stage.summary.packets_written):
         capture_test.outcome = Outcome.FAILED  # a capture that kept nothing did not work
-    return Recorded(url, port, outcomes, negatives, stage, standard_stage)
+    return Recorded(url, port, outcomes, negatives, stage, standard_stage, player)
 
 
 def _judge(
@@ -239,6 +252,7 @@ def _judge(
     lab = recorded.outcomes["lab"]
     lab_wire = session_steps(check, lab.session_id, ["SETUP", "PLAY", "TEARDOWN"]) if check else {}
     frames["lab"] = judge_lab(book, lab, config.lab_seconds, lab_wire)
+    recorded.player_shots = judge_player(book, recorded.player)
     stage = recorded.stage
     judge_capture(
         book,
@@ -285,7 +299,7 @@ def run_demo(config: DemoConfig, progress: DemoProgress | None = None) -> DemoRe
     notes = [
         catalog.t(
             "demo.note_sample",
-            clip=sample.describe(),
+            clip=sample.describe_in(catalog),
             made=catalog.t("demo.made" if made else "demo.found"),
         ),
         catalog.t("demo.note_server", url=recorded.url),
@@ -300,5 +314,6 @@ def run_demo(config: DemoConfig, progress: DemoProgress | None = None) -> DemoRe
         screenshots=shots,
         notes=notes,
     )
+    report.player_shots = recorded.player_shots
     rendered = render_report(report, folder, catalog)
     return DemoResult(report, rendered, report.capture, report.wireshark_command)

@@ -3,16 +3,20 @@
 Wireshark reads RTSP on TCP port 554 (and 8554) by itself; on any other port it must be
 told (``-d tcp.port==N,rtsp``). Once it reads the SETUP exchanges it decodes RTP on the
 negotiated ports and interleaved channels; its RTP-over-UDP heuristic (and ``-d`` per
-UDP port) also decodes streams whose SETUP is not in the capture.
+UDP port) also decodes streams whose SETUP is not in the capture. A stream in the lab's
+format (whole JPEGs, no RFC 2435 header) is left out: decoded as RTP, Wireshark would read
+the start of each JPEG as an RFC 2435 header.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 import shlex
 import shutil
 import subprocess
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -22,10 +26,15 @@ TSHARK_TIMEOUT = 60.0  # seconds
 
 
 def wireshark_options(
-    udp_ports: list[int] | None = None, rtsp_ports: list[int] | None = None
+    udp_ports: list[int] | None = None,
+    rtsp_ports: list[int] | None = None,
+    heuristic: bool = True,
 ) -> list[str]:
-    """Options that make Wireshark (and tshark) decode the capture's RTSP and RTP."""
-    options = ["--enable-heuristic", RTP_HEURISTIC]
+    """Options that make Wireshark (and tshark) decode the capture's RTSP and RTP.
+
+    ``heuristic`` False leaves out the RTP-over-UDP heuristic: it would also take the lab's
+    whole-JPEG payloads for RTP and read them as RFC 2435."""
+    options = ["--enable-heuristic", RTP_HEURISTIC] if heuristic else []
     for port in sorted(set(rtsp_ports or [])):
         options += ["-d", f"tcp.port=={port},rtsp"]
     for port in sorted(set(udp_ports or [])):
@@ -34,47 +43,101 @@ def wireshark_options(
 
 
 def wireshark_command(
-    capture: Path, udp_ports: list[int] | None = None, rtsp_ports: list[int] | None = None
+    capture: Path,
+    udp_ports: list[int] | None = None,
+    rtsp_ports: list[int] | None = None,
+    heuristic: bool = True,
 ) -> str:
     """The shell command line that opens ``capture`` in Wireshark with RTP decoded."""
-    return shlex.join(["wireshark", "-r", str(capture), *wireshark_options(udp_ports, rtsp_ports)])
+    options = wireshark_options(udp_ports, rtsp_ports, heuristic)
+    return shlex.join(["wireshark", "-r", str(capture), *options])
+
+
+class TsharkStatus(enum.Enum):
+    """How the tshark run went."""
+
+    MISSING = "missing"  # tshark is not installed
+    TIMEOUT = "timeout"
+    REFUSED = "refused"  # tshark exited non-zero (options or file); ``detail`` says why
+    DECODED = "decoded"
 
 
 @dataclass(frozen=True)
 class TsharkCheck:
-    """What tshark made of the capture with the same options."""
+    """What tshark made of the capture with the same options: RTP packets per SSRC.
 
-    ran: bool
-    accepted: bool
-    rtp_packets: int
-    message: str
+    A TCP segment may carry several interleaved RTP packets, so packets are counted by
+    the RTP headers tshark decodes, not by the capture's frames."""
+
+    status: TsharkStatus
+    by_ssrc: dict[int, int] = field(default_factory=dict)  # RTP packets
+    frames_by_ssrc: dict[int, int] = field(default_factory=dict)  # captured frames holding them
+    detail: str = ""
+
+    @property
+    def ran(self) -> bool:
+        return self.status is not TsharkStatus.MISSING
+
+    @property
+    def accepted(self) -> bool:
+        return self.status is TsharkStatus.DECODED
+
+    @property
+    def rtp_packets(self) -> int:
+        return sum(self.by_ssrc.values())
+
+    @property
+    def message(self) -> str:
+        """What happened, in a line (the report words it in its own language)."""
+        if self.status is TsharkStatus.MISSING:
+            return "tshark is not installed"
+        if self.status is TsharkStatus.TIMEOUT:
+            return f"tshark took longer than {TSHARK_TIMEOUT:.0f} s"
+        if self.status is TsharkStatus.REFUSED:
+            return f"tshark refused the options: {self.detail}"
+        return f"tshark decodes {self.rtp_packets} RTP packets"
 
 
 def check_with_tshark(
-    capture: Path, udp_ports: list[int] | None = None, rtsp_ports: list[int] | None = None
+    capture: Path,
+    udp_ports: list[int] | None = None,
+    rtsp_ports: list[int] | None = None,
+    heuristic: bool = True,
 ) -> TsharkCheck:
-    """Run ``tshark -r capture <options> -Y rtp`` and count the RTP packets it decodes."""
+    """Run tshark on ``capture`` with the Wireshark command's options and count the RTP
+    packets it decodes, per SSRC."""
     tshark = shutil.which("tshark")
     if tshark is None:
-        return TsharkCheck(False, False, 0, "tshark is not installed")
+        return TsharkCheck(TsharkStatus.MISSING)
     command = [
         tshark,
         "-r",
         str(capture),
-        *wireshark_options(udp_ports, rtsp_ports),
+        *wireshark_options(udp_ports, rtsp_ports, heuristic),
         "-Y",
         "rtp",
         "-T",
         "fields",
         "-e",
-        "frame.number",
+        "rtp.ssrc",
     ]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=TSHARK_TIMEOUT)
     except subprocess.TimeoutExpired:
-        return TsharkCheck(True, False, 0, f"tshark took longer than {TSHARK_TIMEOUT:.0f} s")
+        return TsharkCheck(TsharkStatus.TIMEOUT)
     if done.returncode != 0:
         reason = done.stderr.strip().splitlines()[-1:] or ["no message"]
-        return TsharkCheck(True, False, 0, f"tshark refused the options: {reason[0]}")
-    count = sum(1 for line in done.stdout.splitlines() if line.strip())
-    return TsharkCheck(True, True, count, f"tshark decodes {count} RTP packets")
+        return TsharkCheck(TsharkStatus.REFUSED, detail=reason[0])
+    by_ssrc: Counter[int] = Counter()
+    frames: Counter[int] = Counter()
+    for line in done.stdout.splitlines():
+        # One line per captured frame; an interleaved TCP segment lists several SSRCs.
+        ssrcs = []
+        for value in filter(None, line.strip().split(",")):
+            try:
+                ssrcs.append(int(value, 16))
+            except ValueError:
+                log.debug("tshark gave an SSRC that is not hex: %r", value)
+        by_ssrc.update(ssrcs)
+        frames.update(set(ssrcs))
+    return TsharkCheck(TsharkStatus.DECODED, dict(by_ssrc), dict(frames))

@@ -43,12 +43,17 @@ def test_the_hints_name_the_button_to_press():
 
 
 def test_jitter_is_shown_only_on_a_known_clock():
-    known = ReceptionStats(jitter_ms=1.25, loss_percent=0.5, bitrate_kbps=1200, fps=20)
-    unknown = ReceptionStats(jitter_ms=None, loss_percent=0.5, bitrate_kbps=1200, fps=20)
+    known = ReceptionStats(
+        packets_received=9, jitter_ms=1.25, loss_percent=0.5, bitrate_kbps=1200, fps=20
+    )
+    unknown = ReceptionStats(
+        packets_received=9, jitter_ms=None, loss_percent=0.5, bitrate_kbps=1200, fps=20
+    )
     assert figures_text(known, 41) == "frame 41  loss 0.50%  1200 kbit/s  20.0 fps  jitter 1.2 ms"
     assert figures_text(unknown, 41) == "frame 41  loss 0.50%  1200 kbit/s  20.0 fps"
     assert figures_text(None, 3) == "frame 3"
     assert figures_text(None, None) == ""
+    assert figures_text(ReceptionStats(), None) == ""  # nothing received yet: no zeros
 
 
 def test_the_status_bar_leaves_out_empty_parts():

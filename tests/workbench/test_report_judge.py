@@ -204,7 +204,7 @@ def test_lab_session_judged_on_replies_and_frames(jpegs):
     replies["PLAY"] = StepReply("PLAY", False, error="PLAY: no reply")
     judge_lab(book, PlaybackOutcome("x", "udp", replies, []), 1.0)
     assert [t.outcome for t in book.tests] == [Outcome.PASSED, Outcome.FAILED]
-    assert book.tests[0].title == "O dialeto do roteiro: SETUP, PLAY e TEARDOWN"
+    assert book.tests[0].title == "O dialeto do laboratório: SETUP, PLAY e TEARDOWN"
 
 
 def test_the_captured_reply_is_the_evidence_and_must_be_2xx(jpegs):
@@ -236,3 +236,24 @@ def test_the_captured_reply_is_the_evidence_and_must_be_2xx(jpegs):
         not tests["TEARDOWN"].passed and tests["TEARDOWN"].observed == "500 Internal Server Error"
     )
     assert tests["DESCRIBE"].observed.startswith("accepted (2xx)")  # nothing captured for it
+
+
+def test_a_frame_in_flight_at_pause_counts_in_the_play_test_and_the_screenshots(jpegs):
+    """Frame 10 arrives just after PAUSE went out: every part of the report calls it the
+    last frame before the pause (the PLAY test, the resume test and the screenshots)."""
+    from workbench.judge import number_frames, split_at_resume
+    from workbench.scenario import _screenshot_picks
+
+    outcome = _outcome(jpegs, range(0, 10), range(11, 20))
+    pause = outcome.reply("PAUSE")
+    outcome.frames.insert(10, ReceivedFrame(jpegs[10], pause.sent_at + 0.02, 10))
+    tests = _judge(outcome)
+    assert tests["PLAY"].passed and tests["PAUSE"].passed and tests["PLAY+"].passed
+    assert "numbers 0 to 10" in tests["PLAY"].observed
+    assert "last frame before the pause 10, first after it 11" in tests["PLAY+"].observed
+    frames = number_frames(outcome.frames)
+    before, after = split_at_resume(frames, outcome)
+    assert (before[-1].number, after[0].number) == (10, 11)
+    picks = dict(_screenshot_picks("UDP", outcome, frames, Catalog.load("en")))
+    assert picks["UDP: last frame before PAUSE"].jpeg == jpegs[10]
+    assert picks["UDP: first frame after resuming"].jpeg == jpegs[11]

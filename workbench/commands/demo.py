@@ -48,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--lang",
         choices=available_languages(),
         default=DEFAULT_LANGUAGE,
-        help="report language (default en)",
+        help="language of the report and of the console's output (default en)",
     )
     parser.add_argument(
         "--play",
@@ -89,7 +89,9 @@ def run(args: argparse.Namespace) -> int:
         info, made = ensure_sample(args.media)
     except (ValueError, OSError) as exc:
         return error("demo", str(exc), EXIT_NO_SAMPLE)
-    console.print(("made " if made else "found ") + info.describe(), markup=False, highlight=False)
+    catalog = Catalog.load(args.lang)
+    line = catalog.t("console.made" if made else "console.found", clip=info.describe_in(catalog))
+    console.print(line, markup=False, highlight=False, soft_wrap=True)
     config = DemoConfig(
         media=args.media,
         pcaps=args.pcaps,
@@ -106,8 +108,8 @@ def run(args: argparse.Namespace) -> int:
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console, transient=False) as progress:
-        display = RichProgress(progress, console)
+        display = RichProgress(progress, console, catalog)
         result = run_demo(config, display)
         display.finish()
-    print_summary(console, result, Catalog.load(args.lang))
+    print_summary(console, result, catalog)
     return result.exit_code

@@ -14,10 +14,11 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
+from rich.text import Text
 
 from workbench.messages import error
 from workbench.report.i18n import DEFAULT_LANGUAGE, Catalog, available_languages
+from workbench.tables import Column, TableData, print_table
 
 log = logging.getLogger(__name__)
 
@@ -67,14 +68,14 @@ def run(args: argparse.Namespace) -> int:
     from workbench.capture_tests import add_capture_tests
     from workbench.report.build import analyse_capture, build_report
     from workbench.report.capture_frames import capture_screenshots
-    from workbench.report.render import render_report
+    from workbench.report.render import headline, render_report, rule_title
     from workbench.testbook import TestBook
 
     console = Console()
     if not args.capture.is_file():
         return error("report", f"no such capture file: {args.capture}")
     catalog = Catalog.load(args.lang)
-    with console.status(f"checking {escape(str(args.capture))}"):
+    with console.status(escape(catalog.t("demo.check"))):
         analysed = analyse_capture(args.capture, rtp_ports=args.rtp_port or None)
     if analysed.check is None:
         reason = analysed.error or "unreadable"
@@ -87,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         source = open_media(args.source) if args.source else None
     except (OSError, ValueError) as exc:
         return error("report", f"cannot read the source clip: {exc}")
-    with console.status("writing the report"):
+    with console.status(escape(catalog.t("demo.report"))):
         args.output.mkdir(parents=True, exist_ok=True)
         try:
             shots = capture_screenshots(analysed.check, args.output, catalog, source)
@@ -105,36 +106,36 @@ def run(args: argparse.Namespace) -> int:
         rendered = render_report(report, args.output, catalog)
     failed_rules = [row for row in report.conformance if row.passed is False]
     if failed_rules:
-        table = Table(title=catalog.t("section.conformance"))
-        for column in (
-            catalog.t("rule.id"),
-            catalog.t("rule.rfc"),
-            catalog.t("rule.severity"),
-            catalog.t("rule.title"),
-        ):
-            table.add_column(column)
+        table = TableData(
+            catalog.t("section.conformance"),
+            [
+                Column(catalog.t("rule.id"), whole=True),
+                Column(catalog.t("rule.rfc")),
+                Column(catalog.t("rule.severity")),
+                Column(catalog.t("rule.title")),
+            ],
+        )
         for row in failed_rules:
             style = "red" if row.severity == "error" else "yellow"
             table.add_row(
-                escape(row.rule_id),
-                escape(row.rfc),
-                f"[{style}]{row.severity}[/]",
-                escape(row.title),
+                row.rule_id,
+                row.rfc,
+                Text(catalog.t("severity." + row.severity), style=style),
+                rule_title(row, catalog),
             )
-        console.print(table)
-    passed = sum(1 for test in report.functional_tests if test.passed)
-    style = "green" if report.passed else "red"
-    console.print(f"[{style}]{passed} of {len(report.functional_tests)} tests passed[/]")
+        print_table(console, table)
+    verdict = Text(headline(report, catalog), style="green" if report.passed else "red")
+    console.print(verdict, soft_wrap=True)
     for test in report.functional_tests:
-        if not test.passed:
+        if test.counts_against:
             console.print(
-                f"  [red]{test.number}. {escape(test.title)}[/]: {escape(test.observed)}",
-                highlight=False,
+                Text.assemble((f"  {test.number}. {test.title}", "red"), f": {test.observed}")
             )
-    console.print(f"report: {rendered.html}", markup=False, highlight=False)
-    console.print(f"        {rendered.markdown}", markup=False, highlight=False)
+    console.print(f"{catalog.t('console.report')} {rendered.html}", markup=False, highlight=False)
+    indent = " " * (len(catalog.t("console.report")) + 1)
+    console.print(f"{indent}{rendered.markdown}", markup=False, highlight=False)
     if report.wireshark_command:
-        console.print("open the capture in Wireshark with RTP decoded:")
+        console.print(catalog.t("summary.open_wireshark") + ":", markup=False, highlight=False)
         console.print(
             f"  {report.wireshark_command}", markup=False, highlight=False, soft_wrap=True
         )

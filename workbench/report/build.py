@@ -15,8 +15,10 @@ from pathlib import Path
 from analysis.capture import CaptureSummary
 from analysis.check import CheckResult, check_capture
 from analysis.errors import AnalysisError
+from analysis.frames import PayloadFormat
 from analysis.rtp_stream import RtpStream
 from analysis.rules import Outcome as RuleOutcome
+from workbench.report.comments import frame_rate_comments, wireshark_comments
 from workbench.report.from_check import (
     conformance_row,
     ladder_from_connection,
@@ -27,7 +29,7 @@ from workbench.report.from_check import (
 from workbench.report.i18n import Catalog
 from workbench.report.model import ConformanceRow, FunctionalTest, Report, Screenshot
 from workbench.testbook import TestBook
-from workbench.wireshark import TsharkCheck, check_with_tshark, wireshark_command
+from workbench.wireshark import TsharkCheck, TsharkStatus, check_with_tshark, wireshark_command
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +76,8 @@ class AnalysedCapture:
     conformance: list[ConformanceRow] = field(default_factory=list)
     wireshark: str | None = None
     tshark: TsharkCheck | None = None
+    # Streams in the lab's format: left out of the Wireshark command (not RFC 2435).
+    not_decoded: list[RtpStream] = field(default_factory=list)
 
     @property
     def streams(self) -> list[RtpStream]:
@@ -118,12 +122,53 @@ def analyse_capture(
     ]
     if result.check.error is not None:
         result.error = str(result.check.error) or type(result.check.error).__name__
-    udp_ports = sorted({s.dst.port for s in result.streams if s.transport == "udp"})
+    result.not_decoded = [s for s in result.streams if s.format is PayloadFormat.WHOLE_JPEG]
+    decoded = [s for s in result.streams if s.format is not PayloadFormat.WHOLE_JPEG]
+    udp_ports = sorted({s.dst.port for s in decoded if s.transport == "udp"})
     rtsp_ports = sorted({c.server.port for c in result.check.connections})
-    result.wireshark = wireshark_command(path, udp_ports, rtsp_ports)
+    # The RTP heuristic would take a lab-format stream too: then each port is named instead.
+    heuristic = not result.not_decoded
+    result.wireshark = wireshark_command(path, udp_ports, rtsp_ports, heuristic)
     if tshark:
-        result.tshark = check_with_tshark(path, udp_ports, rtsp_ports)
+        result.tshark = check_with_tshark(path, udp_ports, rtsp_ports, heuristic)
     return result
+
+
+def _tshark_observed(analysed: AnalysedCapture, catalog: Catalog) -> tuple[bool, str]:
+    """Whether tshark decoded every RFC 2435 stream, and what it decoded, stream by stream."""
+    t = catalog.t
+    tshark = analysed.tshark
+    assert tshark is not None and tshark.accepted
+    decoded = [s for s in analysed.streams if s not in analysed.not_decoded]
+    parts = [
+        t(
+            "obs.tshark_stream",
+            decoded=tshark.by_ssrc.get(s.ssrc, 0),
+            sent=s.stats.packets,
+            stream=stream_label(s),
+        )
+        for s in decoded
+    ]
+    observed = t("obs.tshark_decodes", count=tshark.rtp_packets)
+    if parts:
+        observed += ": " + "; ".join(parts)
+    if analysed.not_decoded:
+        observed += ". " + t(
+            "obs.tshark_left_out",
+            streams=", ".join(stream_label(s) for s in analysed.not_decoded),
+        )
+    passed = bool(decoded) and all(tshark.by_ssrc.get(s.ssrc, 0) > 0 for s in decoded)
+    return passed, observed
+
+
+def tshark_reason(tshark: TsharkCheck, catalog: Catalog) -> str:
+    """Why tshark did not decode the capture, in the report's language."""
+    keys = {
+        TsharkStatus.MISSING: "obs.tshark_missing",
+        TsharkStatus.TIMEOUT: "obs.tshark_timeout",
+        TsharkStatus.REFUSED: "obs.tshark_refused",
+    }
+    return catalog.t(keys[tshark.status], detail=tshark.detail)
 
 
 def judge_capture(
@@ -191,17 +236,22 @@ def judge_capture(
     if tshark is None or not tshark.ran:
         book.not_run(
             "wireshark",
-            tshark.message if tshark else t("obs.no_capture"),
+            tshark_reason(tshark, book.catalog) if tshark else t("obs.no_capture"),
             optional=tshark is not None,  # tshark is not installed: nothing failed
             sessions=expected_sessions,
         )
-    else:
+    elif not tshark.accepted:
         book.add(
             "wireshark",
-            tshark.accepted and tshark.rtp_packets > 0,
-            tshark.message,
+            False,
+            tshark_reason(tshark, book.catalog),
             [analysed.wireshark or ""],
             sessions=expected_sessions,
+        )
+    else:
+        passed, observed = _tshark_observed(analysed, book.catalog)
+        book.add(
+            "wireshark", passed, observed, [analysed.wireshark or ""], sessions=expected_sessions
         )
 
 
@@ -264,10 +314,13 @@ def build_report(
 
     pauses_by_session = {s.id: _pauses(s) for s in check.sessions}
     for index, stream in enumerate(check.streams):
-        report.stats.append(stat_row(stream))
+        pauses = pauses_by_session.get(stream.session_id, [])
+        report.stats.append(stat_row(stream, pauses=pauses))
         if index < MAX_PLOTTED_STREAMS:
-            series = series_from_stream(
-                stream, origin, pauses=pauses_by_session.get(stream.session_id, [])
-            )
+            series = series_from_stream(stream, origin, pauses=pauses)
             report.plots += plot_stream(series, folder, f"stream{index + 1}", catalog)
+    report.notes += frame_rate_comments(report.stats, catalog)
+    report.notes += wireshark_comments(
+        analysis.streams, analysis.not_decoded, analysis.tshark, catalog
+    )
     return report

@@ -13,6 +13,7 @@ from analysis.rtp_stream import RtpStream
 from analysis.rtsp_wire import Kind
 from analysis.sessions import RtspConnection
 from workbench.report.model import (
+    MAX_EVIDENCE,
     ConformanceRow,
     LadderMessage,
     LadderSession,
@@ -26,7 +27,6 @@ SEQ_MODULUS = 1 << 16  # RFC 3550 §5.1: 16-bit sequence number
 TS_MODULUS = 1 << 32  # RFC 3550 §5.1: 32-bit timestamp
 JITTER_GAIN = 16  # RFC 3550 A.8: J += (|D| - J) / 16
 PERCENT = 100.0
-MAX_EVIDENCE = 8  # packet numbers named in a conformance row
 
 
 def unwrap(values: Iterable[int], modulus: int) -> list[int]:
@@ -78,6 +78,7 @@ def series_from_stream(
     series.arrival = [t - origin for t in times]
     series.sequence = unwrap((p[2] for p in packets), SEQ_MODULUS)
     series.timestamp = timestamps
+    series.clock_rate = stream.clock_rate or None
     series.jitter_ms = jitter_series_ms(times, timestamps, stream.clock_rate)
     series.frame_arrival = [f.time - origin for f in stream.frames]
     series.frame_sizes = [f.size for f in stream.frames]
@@ -89,11 +90,33 @@ def series_from_stream(
     return series
 
 
-def stat_row(stream: RtpStream, label: str | None = None) -> StatRow:
-    """The statistics table's row for one stream (RFC 3550 A.3 loss, A.8 jitter)."""
+def _overlap(start: float, end: float, spans: Iterable[tuple[float, float]]) -> float:
+    """Seconds of [start, end] covered by ``spans``."""
+    return sum(max(0.0, min(end, b) - max(start, a)) for a, b in spans)
+
+
+def stat_row(
+    stream: RtpStream, label: str | None = None, pauses: Iterable[tuple[float, float]] = ()
+) -> StatRow:
+    """The statistics table's row for one stream (RFC 3550 A.3 loss, A.8 jitter).
+
+    The frame rate counts the time the stream was playing, the frame intervals that span
+    a pause left out: over the whole duration a pause would pull it down (16.8 frames/s
+    for a 20 fps clip paused 1 s in 6)."""
     stats = stream.stats
     expected = max(stats.expected, 1)
     lost = max(stats.lost, 0)
+    times = [f.time for f in stream.frames]
+    pauses = list(pauses)
+    duration = paused = 0.0
+    fps = overall = stats.fps or None
+    if len(times) > 1:
+        duration = times[-1] - times[0]
+        paused = _overlap(times[0], times[-1], pauses)
+        # Frame intervals while playing: the one that spans a pause is not one of them.
+        playing = [b - a for a, b in zip(times, times[1:]) if not _overlap(a, b, pauses)]
+        if playing and sum(playing) > 0:
+            fps = len(playing) / sum(playing)
     return StatRow(
         stream=label or stream_label(stream),
         packets=stats.packets,
@@ -101,8 +124,11 @@ def stat_row(stream: RtpStream, label: str | None = None) -> StatRow:
         loss_percent=PERCENT * lost / expected,
         jitter_ms=stats.jitter_ms,
         bitrate_kbps=stats.bitrate_bps / 1000.0 if stats.bitrate_bps else None,
-        fps=stats.fps or None,
+        fps=fps,
         frames=stats.frames,
+        duration_s=duration,
+        paused_s=paused,
+        overall_fps=overall,
     )
 
 
@@ -147,6 +173,7 @@ def conformance_row(
     detail: str = "",
 ) -> ConformanceRow:
     """One row of the conformance table."""
+    packets = list(packets)
     return ConformanceRow(
-        rule_id, rfc, severity, title, passed, count, evidence_text(packets, detail)
+        rule_id, rfc, severity, title, passed, count, evidence_text(packets, detail), packets
     )

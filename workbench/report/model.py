@@ -10,6 +10,8 @@ import enum
 from dataclasses import dataclass, field
 from pathlib import Path
 
+MAX_EVIDENCE = 8  # packet numbers named in a conformance row
+
 
 class Outcome(enum.Enum):
     """What happened to one functional test."""
@@ -62,6 +64,16 @@ class Screenshot:
 
 
 @dataclass
+class PlayerScreenshot:
+    """The Tk player's window at one step of its session (a PNG in the report folder)."""
+
+    label: str
+    image: str
+    status: str  # what the window's status bar said
+    frame: int | None  # the frame on screen
+
+
+@dataclass
 class Plot:
     """A figure written beside the report."""
 
@@ -80,8 +92,11 @@ class StatRow:
     loss_percent: float
     jitter_ms: float | None
     bitrate_kbps: float | None
-    fps: float | None
+    fps: float | None  # frames per second of the time the stream was playing
     frames: int | None = None
+    duration_s: float = 0.0  # first to last frame
+    paused_s: float = 0.0  # of which paused (PAUSE to the next PLAY)
+    overall_fps: float | None = None  # frames per second of the whole duration
 
 
 @dataclass
@@ -94,7 +109,8 @@ class ConformanceRow:
     title: str
     passed: bool | None  # None: the rule did not apply to this capture
     count: int = 0
-    evidence: str = ""
+    evidence: str = ""  # the checker's words, then the first packets' numbers
+    packets: list[int] = field(default_factory=list)  # Wireshark numbers of the first offences
 
 
 @dataclass
@@ -132,6 +148,7 @@ class StreamSeries:
     frame_arrival: list[float] = field(default_factory=list)
     frame_sizes: list[int] = field(default_factory=list)
     pauses: list[tuple[float, float]] = field(default_factory=list)
+    clock_rate: int | None = None  # the media clock (Hz), None when unknown
 
 
 @dataclass
@@ -143,6 +160,7 @@ class Report:
     created: str
     functional_tests: list[FunctionalTest] = field(default_factory=list)
     screenshots: list[Screenshot] = field(default_factory=list)
+    player_shots: list[PlayerScreenshot] = field(default_factory=list)
     plots: list[Plot] = field(default_factory=list)
     stats: list[StatRow] = field(default_factory=list)
     conformance: list[ConformanceRow] = field(default_factory=list)

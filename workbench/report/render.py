@@ -7,18 +7,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from workbench.report.i18n import Catalog
+from workbench.report.i18n import DEFAULT_LANGUAGE, Catalog
 from workbench.report.ladder import shown_text, text_ladder
-from workbench.report.model import Outcome, Report
+from workbench.report.model import MAX_EVIDENCE, ConformanceRow, Outcome, Report
 
 if TYPE_CHECKING:
     import jinja2
+    from markupsafe import Markup
 
 log = logging.getLogger(__name__)
 
 HTML_TEMPLATE = "index.html.j2"
 MARKDOWN_TEMPLATE = "report.md.j2"
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"  # package data
+ERROR_SEVERITY = "error"
+RULE_TITLE_PREFIX = "rules."  # catalog keys of the rules' titles: rules.RTP-SEQ-1
 
 
 @dataclass(frozen=True)
@@ -30,15 +33,7 @@ class RenderedReport:
     markdown: Path
 
 
-def _number(value: float | int | None, digits: int = 1) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, int):
-        return str(value)
-    return f"{value:.{digits}f}"
-
-
-def _environment(autoescape: bool) -> jinja2.Environment:
+def _environment(autoescape: bool, catalog: Catalog) -> jinja2.Environment:
     # Imported here so that commands which never render start without Jinja2.
     import jinja2
 
@@ -50,30 +45,75 @@ def _environment(autoescape: bool) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters["num"] = _number
+    env.filters["num"] = catalog.number
+    env.filters["words"] = _words
     env.filters["shown_text"] = shown_text
     env.filters["md_cell"] = lambda text: str(text).replace("|", "\\|").replace("\n", "<br>")
     return env
 
 
 def headline(report: Report, catalog: Catalog) -> str:
-    """The one-sentence verdict above everything else in the report."""
+    """The verdict above everything else: the functional tests, then the conformance
+    table, in words that agree with both tables below."""
     counts = report.counts
     total = len(report.functional_tests)
     if not report.passed:
-        return catalog.t(
-            "summary.some_failed",
-            failed=counts[Outcome.FAILED],
-            not_run=counts[Outcome.NOT_RUN],
-            total=total,
+        sentences = [
+            catalog.t(
+                "summary.some_failed",
+                failed=counts[Outcome.FAILED],
+                not_run=counts[Outcome.NOT_RUN],
+                total=total,
+            )
+        ]
+    elif counts[Outcome.NOT_RUN]:
+        sentences = [
+            catalog.t(
+                "summary.passed_some_not_run",
+                passed=counts[Outcome.PASSED],
+                not_run=counts[Outcome.NOT_RUN],
+            )
+        ]
+    else:
+        sentences = [catalog.t("summary.all_passed", total=total)]
+    applied = [row for row in report.conformance if row.passed is not None]
+    failed = [row for row in applied if row.passed is False]
+    if failed:
+        errors = sum(1 for row in failed if row.severity == ERROR_SEVERITY)
+        sentences.append(
+            catalog.t("summary.rules_failed", failed=len(failed), rules=len(applied), errors=errors)
         )
-    if counts[Outcome.NOT_RUN]:
-        return catalog.t(
-            "summary.passed_some_not_run",
-            passed=counts[Outcome.PASSED],
-            not_run=counts[Outcome.NOT_RUN],
-        )
-    return catalog.t("summary.all_passed", total=total)
+    elif applied:
+        sentences.append(catalog.t("summary.rules_passed", rules=len(applied)))
+    return " ".join(sentences)
+
+
+def rule_title(row: ConformanceRow, catalog: Catalog) -> str:
+    """A rule's title in the report's language (the checker names its rules in English)."""
+    return catalog.messages.get(f"{RULE_TITLE_PREFIX}{row.rule_id}", row.title)
+
+
+def rule_evidence(row: ConformanceRow, catalog: Catalog) -> str:
+    """The evidence column: the checker's own words in English; in another language what
+    the checker counted, and the packets to look at (``check`` prints its words)."""
+    if catalog.language == DEFAULT_LANGUAGE:
+        return row.evidence
+    if row.passed is None:
+        return catalog.t("rule.evidence_na")
+    if not row.packets:
+        return ""
+    shown = ", ".join(f"#{n}" for n in row.packets[:MAX_EVIDENCE])
+    return catalog.t("rule.evidence_failed", count=row.count, packets=shown)
+
+
+def _words(text: object) -> Markup:
+    """Each word of ``text`` in a span that never breaks (see the template's ``.w``): a
+    table cell is then never narrower than its longest word, ids and addresses stay whole."""
+    from markupsafe import Markup
+
+    return Markup(" ").join(
+        Markup('<span class="w">{}</span>').format(w) for w in str(text).split()
+    )
 
 
 def render_report(report: Report, folder: Path, catalog: Catalog) -> RenderedReport:
@@ -85,6 +125,9 @@ def render_report(report: Report, folder: Path, catalog: Catalog) -> RenderedRep
         "lang": catalog.language,
         "Outcome": Outcome,
         "headline": headline(report, catalog),
+        "rules_failed": sum(1 for row in report.conformance if row.passed is False),
+        "rule_title": lambda row: rule_title(row, catalog),
+        "rule_evidence": lambda row: rule_evidence(row, catalog),
         "ladders": [
             text_ladder(s, catalog.t("ladder.client"), catalog.t("ladder.server"))
             for s in report.ladder
@@ -96,11 +139,11 @@ def render_report(report: Report, folder: Path, catalog: Catalog) -> RenderedRep
     html = folder / "index.html"
     markdown = folder / "report.md"
     html.write_text(
-        _environment(autoescape=True).get_template(HTML_TEMPLATE).render(context),
+        _environment(True, catalog).get_template(HTML_TEMPLATE).render(context),
         encoding="utf-8",
     )
     markdown.write_text(
-        _environment(autoescape=False).get_template(MARKDOWN_TEMPLATE).render(context),
+        _environment(False, catalog).get_template(MARKDOWN_TEMPLATE).render(context),
         encoding="utf-8",
     )
     return RenderedReport(folder, html, markdown)
@@ -108,6 +151,7 @@ def render_report(report: Report, folder: Path, catalog: Catalog) -> RenderedRep
 
 def _image_names(report: Report) -> list[str]:
     names = [plot.image for plot in report.plots]
+    names += [shot.image for shot in report.player_shots]
     for shot in report.screenshots:
         names.append(shot.received_image)
         if shot.source_image:
