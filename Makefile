@@ -17,8 +17,10 @@ $(VENV)/.installed: pyproject.toml
 system-deps:
 	bash scripts/install-system-deps.sh
 
+# DEMO_ARGS pass options on, e.g. make demo DEMO_ARGS="--lang pt".
+DEMO_ARGS ?=
 demo: system-deps venv
-	$(BIN)/rtsp-workbench demo
+	$(BIN)/rtsp-workbench demo $(DEMO_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from language_checks import english_words_in
 
 from analysis.rules import registered_rules
 from workbench.report.i18n import DEFAULT_LANGUAGE, LOCALES, Catalog, available_languages
@@ -28,15 +29,6 @@ SAME_EVERYWHERE = {
     "plot.unit_s",
     "stats.jitter_ms",
 }
-# Function words of English that Portuguese does not have: one of them in a translated
-# message means a sentence left in English.
-ENGLISH_WORDS = {"the", "and", "of", "with", "is", "are", "was", "were", "not", "this", "that",
-                 "from", "to", "in", "by", "its", "which", "when", "while", "each", "every"}  # fmt: skip
-PLACEHOLDER = re.compile(r"\{[^}]*\}")
-# RFC 2326 reason phrases are protocol text, quoted as the server sends them.
-REASON_PHRASES = re.compile(
-    r"Method Not Valid in This State|Session Not Found|Not Found|Not Implemented"
-)
 
 
 def catalog(language: str) -> dict[str, str]:
@@ -71,8 +63,7 @@ def test_every_message_is_translated(language):
     same = [k for k in same if not k.startswith("number.")]
     assert same == [], "untranslated"
     for key, text in other.items():
-        words = set(re.findall(r"[^\W\d_]+", REASON_PHRASES.sub("", PLACEHOLDER.sub("", text))))
-        assert not (words & ENGLISH_WORDS), f"{key}: English words {words & ENGLISH_WORDS}"
+        assert not english_words_in(text), f"{key}: English words {english_words_in(text)}"
 
 
 @pytest.mark.parametrize("language", OTHER_LANGUAGES)

@@ -22,6 +22,7 @@ MARKDOWN_TEMPLATE = "report.md.j2"
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"  # package data
 ERROR_SEVERITY = "error"
 RULE_TITLE_PREFIX = "rules."  # catalog keys of the rules' titles: rules.RTP-SEQ-1
+APPENDIX = "Appendix"  # the one English word in the checker's section references
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,11 @@ def rule_title(row: ConformanceRow, catalog: Catalog) -> str:
     return catalog.messages.get(f"{RULE_TITLE_PREFIX}{row.rule_id}", row.title)
 
 
+def rule_source(row: ConformanceRow, catalog: Catalog) -> str:
+    """The RFC section a rule comes from, "Appendix" in the report's language."""
+    return row.rfc.replace(APPENDIX, catalog.t("rule.appendix"))
+
+
 def rule_evidence(row: ConformanceRow, catalog: Catalog) -> str:
     """The evidence column: the checker's own words in English; in another language what
     the checker counted, and the packets to look at (``check`` prints its words)."""
@@ -128,6 +134,7 @@ def render_report(report: Report, folder: Path, catalog: Catalog) -> RenderedRep
         "rules_failed": sum(1 for row in report.conformance if row.passed is False),
         "rule_title": lambda row: rule_title(row, catalog),
         "rule_evidence": lambda row: rule_evidence(row, catalog),
+        "rule_source": lambda row: rule_source(row, catalog),
         "ladders": [
             text_ladder(s, catalog.t("ladder.client"), catalog.t("ladder.server"))
             for s in report.ladder
