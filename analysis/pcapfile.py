@@ -6,6 +6,9 @@ Packets are numbered as Wireshark numbers them: the first record is packet 1.
 
 A corrupt or truncated file raises nothing here: reading stops, the records read so
 far are kept, and ``Records.error`` holds a :class:`CaptureFileError` naming the byte offset.
+Records cut by the capture's snap length (``tcpdump -s 200``) are read like any other:
+``original_lengths`` keeps what was on the wire, and readers above judge what is there.
+gzip (and, with their modules, zstd and LZ4) files are decompressed first, as Wireshark does.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from analysis.compressed import compression_of, decompress
 from analysis.errors import CaptureFileError
 
 log = logging.getLogger(__name__)
@@ -60,10 +64,18 @@ class Records:
     offsets: np.ndarray = field(default_factory=list)
     lengths: np.ndarray = field(default_factory=list)
     linktypes: np.ndarray = field(default_factory=list)
+    # Bytes each packet had on the wire; more than ``lengths`` where the snap length cut it.
+    original_lengths: np.ndarray = field(default_factory=list)
     error: CaptureFileError | None = None
+    compression: str | None = None  # "gzip", "zstd" or "lz4" when the file was compressed
 
     def __len__(self) -> int:
         return len(self.offsets)
+
+    @property
+    def cut(self) -> int:
+        """How many records the snap length cut short."""
+        return int(np.count_nonzero(self.original_lengths > self.lengths)) if len(self) else 0
 
     def frame(self, index: int) -> bytes:
         """The captured bytes of record ``index`` (packet number - 1)."""
@@ -85,6 +97,18 @@ def read_records(source: str | Path | bytes) -> Records:
             buf = _load(Path(source))
         except OSError as exc:
             raise CaptureFileError(f"cannot read capture {name}: {exc.strerror or exc}", 0) from exc
+    compression = compression_of(bytes(buf[:4]))
+    damage = ""
+    if compression is not None:
+        buf, damage = decompress(bytes(buf), compression, name)
+    records = _read_uncompressed(buf, name)
+    records.compression = compression
+    if damage and records.error is None:
+        records.error = CaptureFileError(f"{name}: {damage}", len(buf), len(records))
+    return records
+
+
+def _read_uncompressed(buf: bytes | mmap.mmap, name: str) -> Records:
     if len(buf) < 4:
         raise CaptureFileError(f"{name}: too short to be a capture file ({len(buf)} bytes)", 0)
     magic_le = struct.unpack_from("<I", buf)[0]
@@ -153,12 +177,7 @@ def _read_pcap(buf: bytes, name: str, endian: str, nanos: bool) -> Records:
             off,
             len(heads),
         )
-    cut = np.nonzero(lengths < _u32(data, at + 12, endian))[0]
-    if len(cut):
-        first = int(cut[0])
-        orig = int(_u32(data, at[first : first + 1] + 12, endian)[0])
-        records.error = _snapped(name, first, int(lengths[first]), orig, int(at[first]))
-        at, lengths = at[:first], lengths[:first]
+    records.original_lengths = np.maximum(_u32(data, at + 12, endian), lengths)
     records.offsets = at + PCAP_RECORD_HEADER_LEN
     records.lengths = lengths
     records.times = _u32(data, at, endian) + _u32(data, at + 4, endian) * scale
@@ -166,17 +185,6 @@ def _read_pcap(buf: bytes, name: str, endian: str, nanos: bool) -> Records:
     if records.error:
         log.warning("%s", records.error)
     return records
-
-
-def _snapped(name: str, index: int, captured: int, original: int, at: int) -> CaptureFileError:
-    # Payload rules and TCP reassembly would read a cut packet as a protocol error of the
-    # sender, so reading stops before it, as at any other damage.
-    return CaptureFileError(
-        f"{name}: packet {index + 1} was cut to {captured} of its {original} bytes by the "
-        "capture's snap length; capture again without one (tcpdump -s 0)",
-        at,
-        index,
-    )
 
 
 def _u32(data: np.ndarray, at: np.ndarray, endian: str) -> np.ndarray:
@@ -202,6 +210,7 @@ def _read_pcapng(buf: bytes, name: str) -> Records:
     interfaces: list[_Interface] = []
     t_append, lt_append = records.times.append, records.linktypes.append
     o_append, l_append = records.offsets.append, records.lengths.append
+    orig_append = records.original_lengths.append
 
     def fail(message: str, at: int) -> None:
         records.error = CaptureFileError(f"{name}: {message}", at, len(records.offsets))
@@ -250,13 +259,11 @@ def _read_pcapng(buf: bytes, name: str) -> Records:
             if 28 + incl + 4 > blen:
                 fail(f"captured length {incl} exceeds its block of {blen} bytes", off)
                 break
-            if incl < orig:
-                records.error = _snapped(name, len(records.offsets), incl, orig, off)
-                break
             iface = interfaces[ifid]
             t_append(((ts_hi << 32) | ts_lo) * iface.tsresol)
             o_append(body + 20)
             l_append(incl)
+            orig_append(max(orig, incl))
             lt_append(iface.linktype)
         elif btype == PCAPNG_SPB:
             if not interfaces:
@@ -264,19 +271,18 @@ def _read_pcapng(buf: bytes, name: str) -> Records:
                 break
             orig = struct.unpack_from(endian + "I", buf, body)[0]
             incl = min(orig, blen - 16)
-            if incl < orig:
-                records.error = _snapped(name, len(records.offsets), incl, orig, off)
-                break
             # Simple packet blocks carry no timestamp: reuse the previous one.
             t_append(records.times[-1] if records.times else 0.0)
             o_append(body + 4)
             l_append(incl)
+            orig_append(orig)
             lt_append(interfaces[0].linktype)
         off += blen
     records.offsets = np.asarray(records.offsets, dtype=np.int64)
     records.lengths = np.asarray(records.lengths, dtype=np.int64)
     records.times = np.asarray(records.times, dtype=np.float64)
     records.linktypes = np.asarray(records.linktypes, dtype=np.int64)
+    records.original_lengths = np.asarray(records.original_lengths, dtype=np.int64)
     if records.error:
         log.warning("%s", records.error)
     return records

@@ -1,6 +1,7 @@
-"""Captures cut by a snap length (tcpdump -s N): reading stops before the first cut packet
-with an error that says so, instead of rules blaming the sender for bytes the capture
-dropped (a cut RTSP reply read as a malformed one, a cut RFC 2435 fragment as a gap)."""
+"""Captures cut by a snap length (tcpdump -s N): every record is read, as tshark reads
+them; header rules judge the cut packets, payload rules say "not applicable", and no
+rule blames the sender for bytes the capture dropped (a cut RTSP reply read as a
+malformed one, a cut RFC 2435 fragment as a gap)."""
 
 from __future__ import annotations
 
@@ -39,13 +40,12 @@ def pcapng_block(btype: int, body: bytes) -> bytes:
     return struct.pack("<II", btype, length) + body + struct.pack("<I", length)
 
 
-def test_classic_pcap_stops_before_the_cut_packet(tmp_path):
+def test_classic_pcap_reads_every_record_and_keeps_the_wire_length(tmp_path):
     whole = clean_session().write(tmp_path / "whole.pcap").read_bytes()
     records = read_records(snapped_copy(whole, 5))
-    assert len(records) == 5
-    assert records.error is not None
-    assert "packet 6 was cut to 60 of its" in str(records.error)
-    assert "snap length" in str(records.error)
+    assert len(records) == len(read_records(whole)) and records.error is None
+    assert records.cut == 1
+    assert records.lengths[5] == CUT_TO and records.original_lengths[5] > CUT_TO
 
 
 def test_pcapng_enhanced_block_cut_by_snap_length():
@@ -55,15 +55,15 @@ def test_pcapng_enhanced_block_cut_by_snap_length():
     whole = pcapng_block(0x00000006, struct.pack("<IIIII", 0, 0, 0, 100, 100) + frame)
     cut = pcapng_block(0x00000006, struct.pack("<IIIII", 0, 0, 1, 40, 100) + frame[:40])
     records = read_records(shb + idb + whole + cut)
-    assert len(records) == 1
-    assert "packet 2 was cut to 40 of its 100 bytes" in str(records.error)
+    assert len(records) == 2 and records.error is None
+    assert list(records.lengths) == [100, 40] and list(records.original_lengths) == [100, 100]
 
 
-def test_check_reports_the_snap_length_not_protocol_errors(tmp_path, capsys):
+def test_check_judges_headers_of_cut_packets_and_blames_no_one(tmp_path, capsys):
     whole = clean_session().write(tmp_path / "whole.pcap").read_bytes()
     snapped = tmp_path / "snapped.pcap"
     snapped.write_bytes(snapped_copy(whole, 5))
-    assert main(["check", str(snapped)]) == 1
+    assert main(["check", str(snapped)]) == 0
     out = capsys.readouterr().out
     assert "snap length" in out
     assert "failed: 0 error, 0 warning" in out
