@@ -37,6 +37,7 @@ from analysis.layers import (
     SDESChunk,
     SDESItem,
 )
+from analysis.media_format import VIDEO_CLOCK_RATE
 from analysis.rtcp_wire import (
     NTP_FRACTION,
     NTP_UNIX_OFFSET,
@@ -46,8 +47,10 @@ from analysis.rtcp_wire import (
     RTCP_SR,
     SDES_CNAME,
 )
-from analysis.rtp_stream import SEQ_MODULUS, TS_MODULUS, VIDEO_CLOCK_RATE
+from analysis.rtp_stream import SEQ_MODULUS, TS_MODULUS
 from analysis.tcp import SEQ_MODULUS as TCP_SEQ_MODULUS
+
+IP_ID_MODULUS = 1 << 16  # RFC 791 §3.1: a 16-bit identification
 
 __all__ = [
     "Lower",
@@ -156,9 +159,13 @@ class SessionBuilder:
         self.packets.remove(pkt)
 
     def duplicate(self, pkt: Packet) -> Packet:
-        """Append a copy of ``pkt`` right after it, 100 µs later."""
+        """Append a copy of ``pkt`` right after it, 100 µs later, as a sender that sends a
+        datagram twice makes it: a new IP identification (byte-identical copies are the
+        capture's own, see analysis.capture_duplicates)."""
         copy = pkt.copy()
         copy.time = pkt.time + 0.0001
+        if IP in copy:
+            copy[IP].id = (copy[IP].id + 1) % IP_ID_MODULUS
         self.packets.insert(self.packets.index(pkt) + 1, copy)
         return copy
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from analysis.capture_duplicates import CaptureDuplicates, find_duplicates
 from analysis.inet import (
     ETHER_HEADER_LEN,
     ETHERTYPE_IPV4,
@@ -97,24 +98,33 @@ def endpoints(key: FlowKey) -> tuple[Endpoint, Endpoint]:
 
 class UdpFlow(Sequence):
     """The datagrams of one UDP flow, as arrays: payload i is
-    ``buffer[starts[i]:ends[i]]``, sent as packet ``pktnos[i]`` at ``times[i]``.
+    ``buffer[starts[i]:ends[i]]``, sent as packet ``pktnos[i]`` at ``times[i]``;
+    ``wire_lengths[i]`` is the payload's length on the wire, more than the bytes captured
+    when the capture's snap length cut the packet.
 
     Indexing yields ``(packet number, time, payload)`` tuples, so small consumers need not
     know about the arrays; bulk consumers use the arrays directly.
     """
 
-    __slots__ = ("buffer", "pktnos", "times", "starts", "ends")
+    __slots__ = ("buffer", "pktnos", "times", "starts", "ends", "wire_lengths")
 
-    def __init__(self, buffer, pktnos, times, starts, ends) -> None:
+    def __init__(self, buffer, pktnos, times, starts, ends, wire_lengths=None) -> None:
         self.buffer = buffer
         self.pktnos = np.asarray(pktnos, dtype=np.int64)
         self.times = np.asarray(times, dtype=np.float64)
         self.starts = np.asarray(starts, dtype=np.int64)
         self.ends = np.asarray(ends, dtype=np.int64)
+        captured = self.ends - self.starts
+        self.wire_lengths = (
+            captured
+            if wire_lengths is None
+            else np.maximum(np.asarray(wire_lengths, dtype=np.int64), captured)
+        )
 
     @classmethod
-    def from_datagrams(cls, datagrams: list[tuple[int, float, bytes]]) -> UdpFlow:
-        """A flow from (packet number, time, payload) tuples, payloads joined in one buffer."""
+    def from_datagrams(cls, datagrams: list[tuple]) -> UdpFlow:
+        """A flow from (packet number, time, payload[, wire length]) tuples, payloads joined
+        in one buffer."""
         lengths = [len(d[2]) for d in datagrams]
         ends = np.cumsum(lengths, dtype=np.int64) if lengths else np.zeros(0, np.int64)
         return cls(
@@ -123,7 +133,13 @@ class UdpFlow(Sequence):
             [d[1] for d in datagrams],
             ends - np.asarray(lengths, dtype=np.int64),
             ends,
+            [d[3] if len(d) > 3 else len(d[2]) for d in datagrams],
         )
+
+    @property
+    def cut(self) -> np.ndarray:
+        """Which datagrams the snap length cut short."""
+        return self.wire_lengths > self.ends - self.starts
 
     def __len__(self) -> int:
         return len(self.pktnos)
@@ -151,6 +167,8 @@ class Traffic:
     malformed: list[int] = field(default_factory=list)  # packet numbers too short to decode
     fragments: int = 0  # IP fragments (not reassembled)
     unsupported_linktypes: set[int] = field(default_factory=set)
+    cut: int = 0  # records cut by the snap length
+    duplicates: CaptureDuplicates | None = None  # records the capture holds twice (left out)
 
 
 # Ethernet + IPv4 without options + UDP: where the bytes of interest sit (RFC 791, 768).
@@ -160,18 +178,18 @@ FAST_PAYLOAD = FAST_UDP + UDP_HEADER_LEN
 IPV4_NO_OPTIONS = 0x45
 
 
-def _fast_udp(records: Records, traffic: Traffic) -> np.ndarray:
+def _fast_udp(records: Records, traffic: Traffic, skip: np.ndarray) -> np.ndarray:
     """Decode the common case (Ethernet, IPv4 without options, unfragmented UDP) for all
-    records at once; returns a mask of the records it handled."""
+    records at once, but those ``skip`` marks; returns a mask of the records it handled."""
     n = len(records)
-    handled = np.zeros(n, dtype=bool)
+    handled = skip.copy()
     if not n:
         return handled
     buf = np.frombuffer(records.buffer, dtype=np.uint8)
     offs = np.asarray(records.offsets, dtype=np.int64)
     lens = np.asarray(records.lengths, dtype=np.int64)
     candidates = np.nonzero(
-        (np.asarray(records.linktypes) == LINKTYPE_ETHERNET) & (lens >= FAST_PAYLOAD)
+        (np.asarray(records.linktypes) == LINKTYPE_ETHERNET) & (lens >= FAST_PAYLOAD) & ~skip
     )[0]
     o = offs[candidates]
     frag = (buf[o + FAST_IP + 6].astype(np.int64) << 8) | buf[o + FAST_IP + 7]
@@ -189,7 +207,8 @@ def _fast_udp(records: Records, traffic: Traffic) -> np.ndarray:
         return handled
     handled[index] = True
     o = offs[index]
-    ends = np.minimum(o + ETHER_HEADER_LEN + total[ok], o + lens[index])
+    wire_ends = o + ETHER_HEADER_LEN + total[ok]
+    ends = np.minimum(wire_ends, o + lens[index])
     keys = buf[o[:, None] + np.arange(FAST_IP + 12, FAST_UDP + 4)]  # addresses and ports
     packed = np.ascontiguousarray(keys).view(np.dtype((np.void, keys.shape[1]))).ravel()
     order = np.argsort(packed, kind="stable")  # one sort groups flows, capture order kept
@@ -204,8 +223,14 @@ def _fast_udp(records: Records, traffic: Traffic) -> np.ndarray:
         first = bound
         key = (kb[0:4], int.from_bytes(kb[8:10], "big"), kb[4:8], int.from_bytes(kb[10:12], "big"))
         rows = index[members]
+        payload_at = o[members] + FAST_PAYLOAD
         traffic.udp[key] = UdpFlow(
-            records.buffer, rows + 1, times[rows], o[members] + FAST_PAYLOAD, ends[members]
+            records.buffer,
+            rows + 1,
+            times[rows],
+            payload_at,
+            ends[members],
+            wire_ends[members] - payload_at,
         )
     return handled
 
@@ -213,7 +238,10 @@ def _fast_udp(records: Records, traffic: Traffic) -> np.ndarray:
 def decode(records: Records) -> Traffic:
     """Decode link, IP and UDP/TCP headers of every record."""
     traffic = Traffic(packets=len(records))
-    handled = _fast_udp(records, traffic)
+    if len(records):
+        traffic.cut = records.cut
+    traffic.duplicates = find_duplicates(records)
+    handled = _fast_udp(records, traffic, traffic.duplicates.mask)
     udp: dict[FlowKey, list] = {}
     tcp = traffic.tcp
     buffer = records.buffer
@@ -290,6 +318,7 @@ def decode(records: Records) -> Traffic:
             else:
                 traffic.other += 1
                 continue
+            wire_end = end
             if end > len(data):
                 end = len(data)  # snapped capture: keep what is there
             if proto == IPPROTO_UDP:
@@ -298,7 +327,8 @@ def decode(records: Records) -> Traffic:
                 flow = udp.get(key)
                 if flow is None:
                     flow = udp[key] = []
-                flow.append((pktno, t, data[l4 + UDP_HEADER_LEN : end]))
+                payload_at = l4 + UDP_HEADER_LEN
+                flow.append((pktno, t, data[payload_at:end], wire_end - payload_at))
             elif proto == IPPROTO_TCP:
                 sport, dport, seq, _ack, offflags = _TCP(data, l4)
                 key = (src, sport, dst, dport)
@@ -321,6 +351,9 @@ def decode(records: Records) -> Traffic:
     for key, datagrams in udp.items():
         fast = traffic.udp.get(key)
         if fast is not None:  # a flow seen on both paths: merge in capture order
-            datagrams = sorted(list(fast) + datagrams)
+            wire = fast.wire_lengths.tolist()
+            datagrams = sorted(
+                [(*d, wire[i]) for i, d in enumerate(fast)] + datagrams, key=lambda d: d[0]
+            )
         traffic.udp[key] = UdpFlow.from_datagrams(datagrams)
     return traffic
