@@ -82,6 +82,9 @@ class RtspMessage:
     problems: list[str] = field(default_factory=list)  # syntax problems in words
     length_mismatch: str = ""  # why the body disagrees with Content-Length, if it does
     truncated: bool = False  # the capture ends inside this message
+    # The capture lacks part of it (its end, or bytes a snap length or a drop took):
+    # what is there is read, but it is not judged for syntax or lengths.
+    incomplete: bool = False
 
     def header(self, name: str) -> str | None:
         """First value of a header (case-insensitive), or None."""
@@ -121,27 +124,49 @@ class InterleavedFrame:
     offset: int
     pktno: int
     time: float
+    wire_length: int = -1  # the length its header declares; more than len(payload) if cut
+
+    def __post_init__(self) -> None:
+        if self.wire_length < 0:
+            self.wire_length = len(self.payload)
 
 
 def read_stream(stream: TcpStream) -> list[RtspMessage | InterleavedFrame]:
-    """Every RTSP message and interleaved frame in one direction of a connection."""
+    """Every RTSP message and interleaved frame in one direction of a connection.
+
+    Where the capture lacks bytes (``stream.gaps``: a snap length, dropped packets) the
+    message or frame that spans the hole is kept as far as it goes and marked, and reading
+    resumes at the next plausible message or frame; so does a stream whose start the
+    capture missed."""
     data = stream.data
     n = len(data)
+    holes = [offset for offset, _missing in stream.gaps]
     items: list[RtspMessage | InterleavedFrame] = []
-    pos = 0
+    pos = 0 if stream.syn_seen or _plausible_start(data, 0, holes) else _resync(data, 0, holes)
     while pos < n:
         first = data[pos]
         if first in (0x0D, 0x0A):  # blank lines between messages are tolerated
             pos += 1
             continue
+        hole = _hole_after(holes, pos)
         if first == INTERLEAVED_MAGIC:
-            if pos + INTERLEAVED_HEADER_LEN > n:
-                break
+            if pos + INTERLEAVED_HEADER_LEN > min(n, hole):
+                pos = _resync(data, hole, holes) if hole < n else n
+                continue
             length = (data[pos + 2] << 8) | data[pos + 3]
             end = pos + INTERLEAVED_HEADER_LEN + length
+            pktno, t = stream.packet_at(pos)
+            if end > hole:  # its tail went with the hole: keep what is there
+                items.append(
+                    InterleavedFrame(
+                        data[pos + 1], data[pos + INTERLEAVED_HEADER_LEN : hole], pos, pktno, t,
+                        length,
+                    )
+                )  # fmt: skip
+                pos = _resync(data, hole, holes)
+                continue
             if end > n:
                 break
-            pktno, t = stream.packet_at(pos)
             items.append(
                 InterleavedFrame(
                     data[pos + 1], data[pos + INTERLEAVED_HEADER_LEN : end], pos, pktno, t
@@ -149,9 +174,19 @@ def read_stream(stream: TcpStream) -> list[RtspMessage | InterleavedFrame]:
             )
             pos = end
             continue
-        window = min(n, pos + MAX_HEAD_BYTES)
+        window = min(n, pos + MAX_HEAD_BYTES, hole)
         match = _HEAD_END.search(data, pos, window)
         pktno, t = stream.packet_at(pos)
+        if match is None and hole < n and (pos + MAX_HEAD_BYTES > hole):
+            # The head runs into a hole: read the lines that are whole, resume after it.
+            head = data[pos:hole]
+            head = head[: head.rfind(b"\n") + 1] if b"\n" in head else head
+            message = _parse_head(head.rstrip(b"\r\n"), pos, pktno, t)
+            message.raw = data[pos:hole]
+            message.incomplete = True
+            items.append(message)
+            pos = _resync(data, hole, holes)
+            continue
         # Another start line before the empty line (or with none at all) ends this head:
         # the sender left out the empty line (the lab's peers do). Without an empty line,
         # a segment that begins a message or frame ends it too.
@@ -168,7 +203,7 @@ def read_stream(stream: TcpStream) -> list[RtspMessage | InterleavedFrame]:
                 # was complete without its empty line (RFC 2326 §6, §7).
                 message.problems.append("header not ended by an empty line")
             else:
-                message.truncated = True
+                message.truncated = message.incomplete = True
             items.append(message)
             pos = stop
             continue
@@ -184,8 +219,15 @@ def read_stream(stream: TcpStream) -> list[RtspMessage | InterleavedFrame]:
             else:
                 message.problems.append(f"Content-Length {length_text!r} is not a number")
         end = head_end + body_len
+        if end > hole:  # the body went with the hole
+            message.body = data[head_end:hole]
+            message.raw = data[pos:hole]
+            message.incomplete = True
+            items.append(message)
+            pos = _resync(data, hole, holes)
+            continue
         if end > n:
-            message.truncated = True
+            message.truncated = message.incomplete = True
             end = n
         message.body = data[head_end:end]
         message.raw = data[pos:end]
@@ -202,6 +244,86 @@ def read_stream(stream: TcpStream) -> list[RtspMessage | InterleavedFrame]:
             message.raw += data[pos:resync]
             pos = resync
     return items
+
+
+def _hole_after(holes: list[int], pos: int) -> int:
+    """The first hole offset after ``pos`` (bytes before it are contiguous), or infinity."""
+    i = bisect.bisect_right(holes, pos)
+    return holes[i] if i < len(holes) else 1 << 62
+
+
+_START_LINE_AT = rb"(?:RTSP/\d+\.\d+ \d{3}[ \r\n]|[A-Z_]{3,20} \S+ RTSP/\d+\.\d+\r?\n)"
+_START_LINE = re.compile(_START_LINE_AT)  # a start line right here
+_START_LINE_ANYWHERE = re.compile(rb"(?:^|(?<=\n))" + _START_LINE_AT)  # at a line start
+RESYNC_CHAIN = 2  # interleaved frames in a row that make a '$' a frame start, not data
+
+
+def _plausible_start(data: bytes, pos: int, holes: list[int]) -> bool:
+    """True when a message or a chain of interleaved frames begins at ``pos``."""
+    if pos >= len(data):
+        return True
+    if data[pos] == INTERLEAVED_MAGIC:
+        return _frame_chain(data, pos, holes)
+    return _START_LINE.match(data, pos) is not None
+
+
+def _frame_chain(data: bytes, pos: int, holes: list[int]) -> bool:
+    """True when RESYNC_CHAIN frames follow one another from ``pos`` (the chain may end at
+    the end of the data, in a hole, or at a message)."""
+    n = len(data)
+    for _ in range(RESYNC_CHAIN):
+        if pos + INTERLEAVED_HEADER_LEN > n or data[pos] != INTERLEAVED_MAGIC:
+            return False
+        end = pos + INTERLEAVED_HEADER_LEN + ((data[pos + 2] << 8) | data[pos + 3])
+        if end >= n or _hole_after(holes, pos) <= end:
+            return True  # nothing after it to contradict it
+        pos = end
+        if data[pos] != INTERLEAVED_MAGIC:
+            return _START_LINE.match(data, pos) is not None
+    return True
+
+
+SNIFF_FRAMES = 4  # frames in a row, each holding an RTP/RTCP version 2 header
+SNIFF_WINDOW = 65536
+RTP_VERSION_BITS = 0x80  # RFC 3550 §5.1: version 2 in the top two bits of the first byte
+
+
+def starts_midway_as_rtsp(data: bytes) -> bool:
+    """For a TCP stream whose beginning the capture missed: an RTSP start line, or a run of
+    interleaved frames that each hold a version-2 RTP/RTCP header, within its first bytes."""
+    window = data[:SNIFF_WINDOW]
+    if _START_LINE_ANYWHERE.search(window):
+        return True
+    dollar = window.find(b"$")
+    while dollar != -1:
+        pos, run = dollar, 0
+        while run < SNIFF_FRAMES and pos + INTERLEAVED_HEADER_LEN < len(window):
+            if window[pos] != INTERLEAVED_MAGIC or (
+                window[pos + INTERLEAVED_HEADER_LEN] & 0xC0 != RTP_VERSION_BITS
+            ):
+                break
+            pos += INTERLEAVED_HEADER_LEN + ((window[pos + 2] << 8) | window[pos + 3])
+            run += 1
+        if run >= SNIFF_FRAMES:
+            return True
+        dollar = window.find(b"$", dollar + 1)
+    return False
+
+
+def _resync(data: bytes, pos: int, holes: list[int]) -> int:
+    """The first offset at or after ``pos`` where a message or a frame chain begins (at
+    ``pos`` itself, a hole's end, whatever byte came before)."""
+    n = len(data)
+    if pos < n and _plausible_start(data, pos, holes):
+        return pos
+    line = _START_LINE_ANYWHERE.search(data, pos)
+    line_at = line.start() if line else n
+    dollar = data.find(b"$", pos, line_at)
+    while dollar != -1:
+        if _frame_chain(data, dollar, holes):
+            return dollar
+        dollar = data.find(b"$", dollar + 1, line_at)
+    return line_at
 
 
 def _next_boundary_start(stream: TcpStream, pos: int) -> int:

@@ -6,6 +6,13 @@ connection; Session ids are followed from SETUP to TEARDOWN; each SETUP's Transp
 (client_port, server_port, interleaved) says which UDP flows or channels carry the
 session's RTP and RTCP. UDP flows no SETUP names are still found: by the ports given
 explicitly, or heuristically (RTP version 2, one SSRC, sequence numbers stepping by one).
+
+A stream counts as media only after RFC 3550 §A.1 source validation, and only in the
+direction media flows (server to client in a PLAY session, client to server in a
+RECORD one): keep-alives and stray datagrams are listed apart (``non_media``). Each
+stream's clock comes from its session's SDP, else RFC 3551's static payload types.
+A capture that starts mid-session is read as such: sessions whose SETUP it lacks have an
+unknown state, and their flows are found by RTP validity alone.
 """
 
 from __future__ import annotations
@@ -15,40 +22,38 @@ import logging
 from dataclasses import dataclass, field
 from enum import Enum
 
-from analysis.netdecode import Endpoint, FlowKey, Traffic, endpoints, flow_label
+from analysis.media_format import media_format
+from analysis.netdecode import Endpoint, FlowKey, Traffic, UdpFlow, endpoints, flow_label
 from analysis.rtcp_wire import (
-    RTCP_APP,
-    RTCP_SR,
     RtcpFlow,
     looks_like_rtcp,
-    read_compound,
     read_flow,
 )
-from analysis.rtp_stream import (
-    RTP_HEADER_LEN,
-    RTP_PT_MASK,
-    RTP_VERSION,
-    RTP_VERSION_SHIFT,
-    SEQ_MODULUS,
-    RtpStream,
-    analyse,
-    split_by_ssrc,
-)
+from analysis.rtp_stream import RtpStream, analyse, short_datagrams, split_by_ssrc
 from analysis.rtsp_headers import RtpInfoEntry, TransportSpec, parse_rtp_info, parse_transport
 from analysis.rtsp_status import is_success_status
-from analysis.rtsp_wire import INTERLEAVED_MAGIC, InterleavedFrame, Kind, RtspMessage, read_stream
-from analysis.sdp_reader import SdpInfo, parse_sdp
+from analysis.rtsp_wire import (
+    INTERLEAVED_MAGIC,
+    InterleavedFrame,
+    Kind,
+    RtspMessage,
+    read_stream,
+    starts_midway_as_rtsp,
+)
+from analysis.sdp_reader import SdpInfo, SdpMedia, parse_sdp
+from analysis.source_validation import (
+    NonMedia,
+    keepalive_kind,
+    looks_like_media,
+    passes_probation,
+)
 from analysis.tcp import TcpStream, reassemble
 
 log = logging.getLogger(__name__)
 
-HEURISTIC_MIN_PACKETS = 4  # fewer datagrams say too little to call a flow RTP
 HEURISTIC_SAMPLE = 20
-HEURISTIC_MAX_SEQ_STEP = 10
-# A flow is called RTP (or RTCP) when this share of its sampled datagrams look the part.
+# A flow is called RTCP when this share of its sampled datagrams look the part.
 HEURISTIC_MIN_SHARE = 0.8
-# SR..APP (200..204) read as marker + PT in an RTP header: PT 72..76 (RFC 5761 §4).
-RTCP_PT_AS_RTP = range(RTCP_SR & RTP_PT_MASK, (RTCP_APP & RTP_PT_MASK) + 1)
 RTSP_SNIFF_BYTES = 512  # enough for a first request or status line
 
 
@@ -58,24 +63,29 @@ class SessionState(Enum):
     INIT = "Init"
     READY = "Ready"
     PLAYING = "Playing"
+    RECORDING = "Recording"
 
 
 ALWAYS_VALID = {"OPTIONS", "DESCRIBE", "GET_PARAMETER", "SET_PARAMETER", "ANNOUNCE", "REDIRECT"}
 KNOWN_METHODS = ALWAYS_VALID | {"SETUP", "PLAY", "PAUSE", "TEARDOWN", "RECORD"}
 # Methods that change state, and the states they are valid in (Appendix A).
 VALID_IN = {
-    "SETUP": {SessionState.INIT, SessionState.READY, SessionState.PLAYING},
-    "TEARDOWN": {SessionState.INIT, SessionState.READY, SessionState.PLAYING},
+    "SETUP": {SessionState.INIT, SessionState.READY, SessionState.PLAYING, SessionState.RECORDING},
+    "TEARDOWN": {
+        SessionState.INIT, SessionState.READY, SessionState.PLAYING, SessionState.RECORDING
+    },
     "PLAY": {SessionState.READY, SessionState.PLAYING},
-    "PAUSE": {SessionState.READY, SessionState.PLAYING},
-    "RECORD": {SessionState.READY},
-}
+    "PAUSE": {SessionState.READY, SessionState.PLAYING, SessionState.RECORDING},
+    "RECORD": {SessionState.READY, SessionState.RECORDING},
+}  # fmt: skip
 NEXT_STATE = {
     "SETUP": SessionState.READY,
     "PLAY": SessionState.PLAYING,
+    "RECORD": SessionState.RECORDING,
     "PAUSE": SessionState.READY,
     "TEARDOWN": SessionState.INIT,
 }
+MEDIA_STATES = (SessionState.PLAYING, SessionState.RECORDING)
 
 
 def is_success(message: RtspMessage | None) -> bool:
@@ -110,12 +120,13 @@ class RtspConnection:
     responses: list[RtspMessage] = field(default_factory=list)
     invalid: list[RtspMessage] = field(default_factory=list)
     exchanges: list[Exchange] = field(default_factory=list)
-    interleaved: dict[tuple[bool, int], list[tuple[int, float, bytes]]] = field(
+    interleaved: dict[tuple[bool, int], list[tuple[int, float, bytes, int]]] = field(
         default_factory=dict
-    )  # (from server?, channel) -> frames
+    )  # (from server?, channel) -> frames (packet number, time, payload, declared length)
     tcp_retransmissions: int = 0
     tcp_out_of_order: int = 0
     tcp_gaps: int = 0
+    start_captured: bool = True  # the client's SYN is in the capture: nothing came before
 
     @property
     def label(self) -> str:
@@ -136,17 +147,25 @@ class Setup:
     uri: str
     requested: TransportSpec | None
     granted: TransportSpec | None
+    sdp_media: SdpMedia | None = None  # the SDP media section this SETUP's URI controls
 
 
 @dataclass
 class RtspSession:
-    """An RTSP session: its SETUPs, play periods, SDP and media flows."""
+    """An RTSP session: its SETUPs, play periods, SDP and media flows.
+
+    ``setup_captured`` is False for a session the capture knows only by the Session id of
+    later requests (it started before the capture): its state is then unknown (None)
+    until a request the capture holds sets it. ``records`` is True for a RECORD session,
+    whose media flows from the client to the server."""
 
     id: str
     connection: RtspConnection
     setups: list[Setup] = field(default_factory=list)
     sdp: SdpInfo | None = None
-    state: SessionState = SessionState.READY
+    state: SessionState | None = SessionState.READY
+    setup_captured: bool = True
+    records: bool = False
     plays: list[tuple[Exchange, list[RtpInfoEntry]]] = field(default_factory=list)
     # (start, stop) times when RTP may flow: PLAY request to PAUSE/TEARDOWN reply.
     playing: list[tuple[float, float | None]] = field(default_factory=list)
@@ -172,8 +191,18 @@ class CaptureSessions:
     streams: list[RtpStream] = field(default_factory=list)
     rtcp: list[RtcpFlow] = field(default_factory=list)
     unlinked_rtp: list[RtpStream] = field(default_factory=list)  # RTP no SETUP negotiated
-    # Header-only RTP from a client's RTP port to the server (NAT hole punching).
-    keepalives: list[RtpStream] = field(default_factory=list)
+    # Keep-alives and datagrams that fail source validation: listed, never judged.
+    non_media: list[NonMedia] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the capture lacks, in words
+
+    @property
+    def keepalives(self) -> list[NonMedia]:
+        """The known keep-alive forms among the non-media datagrams."""
+        return [n for n in self.non_media if n.keepalive]
+
+    def session(self, session_id: str | None) -> RtspSession | None:
+        """The session of that id, if the capture has it."""
+        return next((s for s in self.sessions if s.id == session_id), None)
 
 
 def build(traffic: Traffic, rtp_ports: list[int] | None = None) -> CaptureSessions:
@@ -183,10 +212,28 @@ def build(traffic: Traffic, rtp_ports: list[int] | None = None) -> CaptureSessio
         conn = _read_connection(traffic, fwd, rev)
         if conn is not None:
             result.connections.append(conn)
+    known: dict[str, RtspSession] = {}
     for conn in result.connections:
-        result.sessions.extend(_walk_sessions(conn, result))
+        result.sessions.extend(_walk_sessions(conn, known))
     _link_media(traffic, result, set(rtp_ports or ()))
+    _note_gaps(result)
     return result
+
+
+def _note_gaps(result: CaptureSessions) -> None:
+    """Say in words what the capture lacks, so that nobody is blamed for it."""
+    unseen = [s.id for s in result.sessions if not s.setup_captured]
+    if unseen:
+        result.notes.append(
+            f"the capture starts mid-session: no SETUP for session(s) {', '.join(unseen)}; "
+            "their state before the first request captured is unknown"
+        )
+    unlinked = [s for s in result.unlinked_rtp if s.session_id is None]
+    if unlinked:
+        result.notes.append(
+            f"{len(unlinked)} RTP stream(s) with no SETUP in the capture, found by RTP "
+            "validity (RFC 3550 A.1): " + ", ".join(s.label for s in unlinked)
+        )
 
 
 def _tcp_pairs(traffic: Traffic) -> list[tuple[FlowKey, FlowKey | None]]:
@@ -209,7 +256,10 @@ def _looks_like_rtsp(stream: TcpStream) -> bool:
     if head[0] == INTERLEAVED_MAGIC or head.startswith(b"RTSP/"):
         return True
     first_line = head.split(b"\n", 1)[0]
-    return b" RTSP/" in first_line
+    if b" RTSP/" in first_line:
+        return True
+    # A connection the capture joined midway starts anywhere in a message or frame.
+    return not stream.syn_seen and starts_midway_as_rtsp(stream.data)
 
 
 def _read_connection(traffic: Traffic, a: FlowKey, b: FlowKey | None) -> RtspConnection | None:
@@ -242,6 +292,7 @@ def _read_connection(traffic: Traffic, a: FlowKey, b: FlowKey | None) -> RtspCon
 def _fill_connection(
     conn: RtspConnection, streams: list[TcpStream], items: dict, client_stream: TcpStream | None
 ) -> RtspConnection:
+    conn.start_captured = any(s.syn_seen for s in streams)
     for s in streams:
         conn.tcp_retransmissions += s.retransmissions
         conn.tcp_out_of_order += s.out_of_order
@@ -250,7 +301,7 @@ def _fill_connection(
         for item in items[id(s)]:
             if isinstance(item, InterleavedFrame):
                 conn.interleaved.setdefault((from_server, item.channel), []).append(
-                    (item.pktno, item.time, item.payload)
+                    (item.pktno, item.time, item.payload, item.wire_length)
                 )
             elif item.kind is Kind.REQUEST:
                 conn.requests.append(item)
@@ -258,23 +309,36 @@ def _fill_connection(
                 conn.responses.append(item)
             else:
                 conn.invalid.append(item)
-    conn.exchanges = _pair(conn.requests, conn.responses)
+    client_side = [s for s in streams if s is client_stream]
+    conn.exchanges = _pair(
+        conn.requests, conn.responses, any(s.gaps for s in client_side) or not client_side
+    )
     return conn
 
 
-def _pair(requests: list[RtspMessage], responses: list[RtspMessage]) -> list[Exchange]:
-    """Pair responses with requests by CSeq; unmatched responses take the oldest pending."""
+def _pair(
+    requests: list[RtspMessage], responses: list[RtspMessage], requests_cut: bool = False
+) -> list[Exchange]:
+    """Pair responses with requests by CSeq; unmatched responses take the oldest pending.
+
+    With ``requests_cut`` (the capture lost part of the client's bytes), a response whose
+    CSeq no captured request has answers a request the capture lost: it stands alone."""
     exchanges = [Exchange(r) for r in requests]
     pending = list(exchanges)
+    cseqs = {r.cseq for r in requests}
     for response in responses:
+        if requests_cut and response.cseq is not None and response.cseq not in cseqs:
+            exchanges.append(Exchange(None, response))
+            continue
         candidates = [e for e in pending if e.request.pktno <= response.pktno] or pending
         match = next((e for e in candidates if e.request.cseq == response.cseq), None)
         if match is None and candidates:
             match = candidates[0]
-            match.cseq_problem = (
-                f"response CSeq {response.header('CSeq')!r} does not echo request CSeq "
-                f"{match.request.header('CSeq')!r}"
-            )
+            if not (response.incomplete and response.cseq is None):  # else its CSeq was cut
+                match.cseq_problem = (
+                    f"response CSeq {response.header('CSeq')!r} does not echo request CSeq "
+                    f"{match.request.header('CSeq')!r}"
+                )
         if match is None:
             exchanges.append(
                 Exchange(None, response, cseq_problem="response to no request in the capture")
@@ -286,93 +350,151 @@ def _pair(requests: list[RtspMessage], responses: list[RtspMessage]) -> list[Exc
     return exchanges
 
 
-def _walk_sessions(conn: RtspConnection, result: CaptureSessions) -> list[RtspSession]:
+def _walk_sessions(conn: RtspConnection, known: dict[str, RtspSession]) -> list[RtspSession]:
+    """Follow each session of a connection through its exchanges (RFC 2326 Appendix A).
+
+    ``known`` holds the sessions of every connection read so far: RTSP lets a session's
+    requests come on another connection."""
     sessions: dict[str, RtspSession] = {}
     sdp: SdpInfo | None = None
+    cut_setups: list[Exchange] = []  # accepted SETUPs whose reply lost its Session header
     for ex in conn.exchanges:
         req, resp = ex.request, ex.response
         if req is None:
             continue
         method = req.method.upper()
         sid = req.session_id
-        session = sessions.get(sid) if sid else None
-        if sid and session is None and method in NEXT_STATE and len(sessions) == 1:
-            # An id that no SETUP gave: judged by RTSP-SES-1; the state still follows
-            # the connection's only session so that later rules see what happened.
-            ex.unknown_session = True
-            session = next(iter(sessions.values()))
+        session = (sessions.get(sid) or known.get(sid)) if sid else None
+        if sid and session is None and cut_setups:
+            # The id the cut SETUP reply gave: the session, with that SETUP's request.
+            session = sessions[sid] = known[sid] = RtspSession(sid, conn, sdp=sdp)
+            for setup_ex in cut_setups:
+                _add_setup(session, setup_ex)
+                setup_ex.session_id = sid
+            cut_setups.clear()
+        if sid and session is None and method in NEXT_STATE:
+            if not conn.start_captured and not sessions:
+                # Set up before the capture began: the session exists, its state is unknown.
+                session = sessions[sid] = known[sid] = RtspSession(
+                    sid, conn, sdp=sdp, state=None, setup_captured=False
+                )
+            elif len(sessions) == 1:
+                # An id that no SETUP gave: judged by RTSP-SES-1; the state still follows
+                # the connection's only session so that later rules see what happened.
+                ex.unknown_session = True
+                session = next(iter(sessions.values()))
         ex.state_before = session.state if session else SessionState.INIT
         ex.session_id = session.id if session else sid
-        if method == "DESCRIBE" and is_success(resp) and resp.body:
-            sdp = parse_sdp(resp.body)
+        if method in ("DESCRIBE", "ANNOUNCE"):
+            body = resp.body if method == "DESCRIBE" and resp is not None else req.body
+            if body and (method == "ANNOUNCE" or is_success(resp)):
+                sdp = parse_sdp(body)
+                if session is not None and session.sdp is None:
+                    session.sdp = sdp
         if not is_success(resp):
             continue
         if method == "SETUP":
-            reply_sid = resp.session_id
+            reply_sid = resp.session_id or sid
             if not reply_sid:
+                if resp.incomplete:
+                    cut_setups.append(ex)
                 continue
-            session = sessions.get(reply_sid)
+            session = sessions.get(reply_sid) or known.get(reply_sid)
             if session is None:
-                session = sessions[reply_sid] = RtspSession(reply_sid, conn, sdp=sdp)
-            requested = parse_transport(req.header("Transport") or "")
-            granted = parse_transport(resp.header("Transport") or "")
-            session.setups.append(
-                Setup(
-                    ex,
-                    req.uri,
-                    requested[0] if requested else None,
-                    granted[0] if granted else None,
+                session = sessions[reply_sid] = known[reply_sid] = RtspSession(
+                    reply_sid, conn, sdp=sdp
                 )
-            )
+            session.sdp = session.sdp or sdp
+            _add_setup(session, ex)
             ex.session_id = reply_sid
-            if session.state is SessionState.INIT:
+            if session.state in (SessionState.INIT, None):
                 session.state = SessionState.READY
         elif session is not None and method in NEXT_STATE:
-            if method == "PLAY":
-                info = parse_rtp_info(resp.header("RTP-Info") or "")
-                session.plays.append((ex, info))
-                if session.state is not SessionState.PLAYING:
+            if method in ("PLAY", "RECORD"):
+                if method == "PLAY":
+                    info = parse_rtp_info(resp.header("RTP-Info") or "")
+                    session.plays.append((ex, info))
+                else:
+                    session.records = True
+                if session.state not in MEDIA_STATES:
                     session.playing.append((req.time, None))
             elif session.playing and session.playing[-1][1] is None:
                 session.playing[-1] = (session.playing[-1][0], resp.time)
+            elif session.state is None and method in ("PAUSE", "TEARDOWN"):
+                # Playing since before the capture began, as far as it can tell.
+                session.playing.append((float("-inf"), resp.time))
             session.state = NEXT_STATE[method]
     return list(sessions.values())
 
 
+def _sdp_media_for(sdp: SdpInfo | None, uri: str) -> SdpMedia | None:
+    """The media section whose a=control names ``uri`` (RFC 2326 C.1.1: absolute, or
+    relative to the session's base URL), or the only one."""
+    if sdp is None or not sdp.media:
+        return None
+    for m in sdp.media:
+        control = (m.control or "").strip()
+        if control and control != "*" and (uri == control or uri.endswith("/" + control)):
+            return m
+    return sdp.media[0] if len(sdp.media) == 1 else None
+
+
+def _sdp_media_by_pt(sdp: SdpInfo | None, payload_type: int) -> SdpMedia | None:
+    """The one media section that lists ``payload_type``, when exactly one does."""
+    if sdp is None:
+        return None
+    found = [m for m in sdp.media if payload_type in m.formats or payload_type in m.rtpmap]
+    return found[0] if len(found) == 1 else None
+
+
+def _add_setup(session: RtspSession, ex: Exchange) -> None:
+    """Record a successful SETUP exchange on its session."""
+    requested = parse_transport(ex.request.header("Transport") or "")
+    granted = parse_transport(ex.response.header("Transport") or "")
+    session.setups.append(
+        Setup(
+            ex, ex.request.uri, requested[0] if requested else None, granted[0] if granted else None
+        )
+    )
+
+
 def _link_media(traffic: Traffic, result: CaptureSessions, rtp_ports: set[int]) -> None:
     by_dst: dict[tuple[bytes, int], list[FlowKey]] = {}
-    for key in traffic.udp:
-        by_dst.setdefault((key[2], key[3]), []).append(key)
     by_src: dict[tuple[bytes, int], list[FlowKey]] = {}
     for key in traffic.udp:
+        by_dst.setdefault((key[2], key[3]), []).append(key)
         by_src.setdefault((key[0], key[1]), []).append(key)
     claimed: set[FlowKey] = set()
+    claimed_channels: set[tuple[int, bool, int]] = set()
     for session in result.sessions:
         conn = session.connection
-        jpeg_pts = session.jpeg_payload_types
         for setup in session.setups:
+            setup.sdp_media = _sdp_media_for(session.sdp, setup.uri)
             spec = setup.granted or setup.requested
             if spec is None:
                 continue
             if spec.interleaved is not None:
-                rtp_ch, rtcp_ch = spec.interleaved
-                frames = conn.interleaved.get((True, rtp_ch), [])
-                for stream in split_by_ssrc(
-                    conn.server, conn.client, frames, transport="tcp", channel=rtp_ch
-                ):
-                    _adopt(result, session, stream, jpeg_pts)
-                for from_server in (True, False):
-                    frames = conn.interleaved.get((from_server, rtcp_ch), [])
-                    if frames:
+                for channel, rtcp in zip(spec.interleaved, (False, True), strict=True):
+                    for from_server in (True, False):
+                        claimed_channels.add((id(conn), from_server, channel))
+                        frames = conn.interleaved.get((from_server, channel), [])
+                        if not frames:
+                            continue
                         src, dst = (
                             (conn.server, conn.client)
                             if from_server
                             else (conn.client, conn.server)
                         )
-                        flow = RtcpFlow(src, dst, channel=rtcp_ch, session_id=session.id)
-                        read_flow(flow, frames)
-                        session.rtcp.append(flow)
-                        result.rtcp.append(flow)
+                        flow = UdpFlow.from_datagrams(frames)
+                        where = {"channel": channel}
+                        media = from_server != session.records
+                        if rtcp:
+                            _take_rtcp(result, session, src, dst, flow, media, **where)
+                        else:
+                            _take_rtp(
+                                result, session, setup, src, dst, flow, media, transport="tcp",
+                                **where,
+                            )  # fmt: skip
                 continue
             # The ports granted, and those asked for when the reply named others: RTP
             # goes where the server sends it, and RTSP-TRN-1 judges the difference.
@@ -385,112 +507,214 @@ def _link_media(traffic: Traffic, result: CaptureSessions, rtp_ports: set[int]) 
             except ValueError:
                 client_ip = ipaddress.ip_address(conn.client.ip).packed
             for ports in pairs:
-                _link_udp(traffic, result, session, client_ip, ports, by_src, by_dst, claimed)
-    # UDP flows no SETUP named: by explicit port, else by heuristics.
+                for port, rtcp in zip(ports, (False, True), strict=True):
+                    for toward_client, index in ((True, by_dst), (False, by_src)):
+                        media = toward_client != session.records
+                        for key in index.get((client_ip, port), []):
+                            if key in claimed:
+                                continue
+                            claimed.add(key)
+                            src, dst = endpoints(key)
+                            flow = traffic.udp[key]
+                            if rtcp:
+                                _take_rtcp(result, session, src, dst, flow, media)
+                            else:
+                                _take_rtp(result, session, setup, src, dst, flow, media)
+    for conn in result.connections:
+        _unclaimed_channels(result, conn, claimed_channels)
     for key, datagrams in traffic.udp.items():
-        if key in claimed:
+        if key not in claimed:
+            _unlinked_flow(result, key, datagrams, rtp_ports)
+
+
+def _take_rtp(
+    result: CaptureSessions,
+    session: RtspSession,
+    setup: Setup,
+    src: Endpoint,
+    dst: Endpoint,
+    flow: UdpFlow,
+    media_direction: bool,
+    **where,
+) -> None:
+    """Adopt the media streams of a negotiated RTP flow; list what is not media.
+
+    ``media_direction``: the flow runs the way media does in this session (to the client
+    in a PLAY session, to the server in a RECORD one)."""
+    channel = where.get("channel")
+    if not media_direction:
+        # Toward the server in a PLAY session: NAT keep-alives and probes, never media.
+        _list_non_media(result, src, dst, flow, session, channel, toward_server=True)
+        return
+    streams = split_by_ssrc(src, dst, flow, **where)
+    media = [s for s in streams if passes_probation(s)]
+    for stream in streams:
+        if channel is not None:
+            stream.capture_holes = session.connection.tcp_gaps
+        if stream in media:
+            _adopt(result, session, setup, stream)
+        else:
+            result.non_media.append(
+                NonMedia(
+                    src, dst, "packets that fail RTP source validation (RFC 3550 A.1)",
+                    stream.pktno.tolist(), channel, session.id,
+                )
+            )  # fmt: skip
+    for pktno, payload in short_datagrams(flow):
+        kind = keepalive_kind(payload, toward_server=False)
+        if kind is None and media:
+            # From the media sender, on the media flow: a length fault of the sender.
+            media[0].length_problems.append((pktno, "shorter than the 12-byte RTP header"))
             continue
-        explicit = key[3] in rtp_ports or key[1] in rtp_ports
-        explicit_rtcp = (key[3] - 1) in rtp_ports or (key[1] - 1) in rtp_ports
-        src, dst = endpoints(key)
-        if explicit_rtcp or (not explicit and _looks_like_rtcp_flow(datagrams)):
-            flow = RtcpFlow(src, dst)
-            for pktno, t, data in datagrams:
-                read_compound(flow, pktno, t, data)
-            result.rtcp.append(flow)
+        result.non_media.append(
+            NonMedia(
+                src, dst, kind or "datagram shorter than an RTP header", [pktno], channel,
+                session.id, keepalive=kind is not None,
+            )
+        )  # fmt: skip
+
+
+def _list_non_media(
+    result: CaptureSessions,
+    src: Endpoint,
+    dst: Endpoint,
+    flow: UdpFlow,
+    session: RtspSession | None,
+    channel: int | None,
+    toward_server: bool,
+) -> None:
+    """Group the datagrams of a flow that carries no media by what they are."""
+    groups: dict[str, list[int]] = {}
+    for pktno, _t, payload in flow:
+        kind = keepalive_kind(payload, toward_server)
+        groups.setdefault(kind or "", []).append(pktno)
+    for kind, pktnos in groups.items():
+        result.non_media.append(
+            NonMedia(
+                src, dst, kind or "datagrams against the media direction (not media)",
+                pktnos, channel, session.id if session else None, keepalive=bool(kind),
+            )
+        )  # fmt: skip
+
+
+def _take_rtcp(
+    result: CaptureSessions,
+    session: RtspSession,
+    src: Endpoint,
+    dst: Endpoint,
+    flow: UdpFlow,
+    media_direction: bool,
+    channel: int | None = None,
+) -> None:
+    """Read a negotiated RTCP flow. The media sender's reports are judged whole; from the
+    receiver, datagrams that are not RTCP at all (keep-alives, NAT probes) are listed apart."""
+    datagrams = list(flow)
+    if not media_direction:
+        kept = []
+        others = []
+        for item in datagrams:
+            if looks_like_rtcp(item[2]):
+                kept.append(item)
+            else:
+                others.append(item)
+        if others:
+            _list_non_media(
+                result, src, dst, UdpFlow.from_datagrams(others), session, channel, True
+            )
+        datagrams = kept
+    if not datagrams:
+        return
+    rtcp = RtcpFlow(src, dst, channel=channel, session_id=session.id)
+    read_flow(rtcp, datagrams)
+    session.rtcp.append(rtcp)
+    result.rtcp.append(rtcp)
+
+
+def _unclaimed_channels(
+    result: CaptureSessions, conn: RtspConnection, claimed: set[tuple[int, bool, int]]
+) -> None:
+    """Interleaved channels no SETUP in the capture named (it began mid-session): RTP or
+    RTCP by validity, attributed to the connection's session when it has only one."""
+    owners = {ex.session_id for ex in conn.exchanges if ex.session_id}
+    owner = owners.pop() if len(owners) == 1 else None
+    for (from_server, channel), frames in conn.interleaved.items():
+        if (id(conn), from_server, channel) in claimed:
             continue
-        if explicit or _looks_like_rtp_flow(datagrams):
-            for stream in split_by_ssrc(src, dst, datagrams):
+        src, dst = (conn.server, conn.client) if from_server else (conn.client, conn.server)
+        flow = UdpFlow.from_datagrams(frames)
+        if _looks_like_rtcp_flow(flow):
+            rtcp = RtcpFlow(src, dst, channel=channel, session_id=owner)
+            read_flow(rtcp, flow)
+            result.rtcp.append(rtcp)
+            continue
+        for stream in split_by_ssrc(src, dst, flow, transport="tcp", channel=channel):
+            stream.capture_holes = conn.tcp_gaps
+            if looks_like_media(stream):
+                stream.session_id = owner
                 analyse(stream)
                 result.streams.append(stream)
                 result.unlinked_rtp.append(stream)
 
 
-def _adopt(
-    result: CaptureSessions, session: RtspSession, stream: RtpStream, jpeg_pts: set[int]
+def _unlinked_flow(
+    result: CaptureSessions, key: FlowKey, flow: UdpFlow, rtp_ports: set[int]
 ) -> None:
+    """A UDP flow no SETUP named: RTP or RTCP by the ports given, else by validity."""
+    explicit = key[3] in rtp_ports or key[1] in rtp_ports
+    explicit_rtcp = (key[3] - 1) in rtp_ports or (key[1] - 1) in rtp_ports
+    src, dst = endpoints(key)
+    if explicit_rtcp or (not explicit and _looks_like_rtcp_flow(flow)):
+        rtcp = RtcpFlow(src, dst)
+        read_flow(rtcp, flow)
+        result.rtcp.append(rtcp)
+        return
+    streams = split_by_ssrc(src, dst, flow)
+    media = [s for s in streams if (passes_probation(s) if explicit else looks_like_media(s))]
+    for stream in media:
+        analyse(stream)
+        result.streams.append(stream)
+        result.unlinked_rtp.append(stream)
+    if not (explicit or media):
+        return  # some other protocol's traffic: not this checker's business
+    for stream in streams:
+        if stream not in media:
+            result.non_media.append(
+                NonMedia(
+                    src, dst, "packets that fail RTP source validation (RFC 3550 A.1)",
+                    stream.pktno.tolist(),
+                )
+            )  # fmt: skip
+    for pktno, payload in short_datagrams(flow):
+        kind = keepalive_kind(payload, toward_server=False)
+        result.non_media.append(
+            NonMedia(
+                src, dst, kind or "datagram shorter than an RTP header", [pktno],
+                keepalive=kind is not None,
+            )
+        )  # fmt: skip
+
+
+def _adopt(result: CaptureSessions, session: RtspSession, setup: Setup, stream: RtpStream) -> None:
     stream.session_id = session.id
+    stream.control = setup.uri
+    pt = stream.payload_type
+    sdp_media = setup.sdp_media
+    if sdp_media is None or (pt not in sdp_media.formats and pt not in sdp_media.rtpmap):
+        sdp_media = _sdp_media_by_pt(session.sdp, pt) or sdp_media
+    resumed = {e.seq for _, entries in session.plays for e in entries if e.seq is not None}
     analyse(
         stream,
-        jpeg_from_sdp=stream.payload_type in jpeg_pts,
+        media_format(pt, sdp_media),
         play_starts=[start for start, _ in session.playing],
+        resumed_seqs=resumed,
     )
     session.streams.append(stream)
     result.streams.append(stream)
 
 
-def _looks_like_rtcp_flow(datagrams: list[tuple[int, float, bytes]]) -> bool:
+def _looks_like_rtcp_flow(datagrams) -> bool:
     sample = datagrams[:HEURISTIC_SAMPLE]
     return (
         bool(sample)
         and sum(looks_like_rtcp(d[2]) for d in sample) >= len(sample) * HEURISTIC_MIN_SHARE
     )
-
-
-def _looks_like_rtp_flow(datagrams: list[tuple[int, float, bytes]]) -> bool:
-    """Version 2, one SSRC, sequence numbers stepping by small amounts (RFC 3550 A.1's idea)."""
-    if len(datagrams) < HEURISTIC_MIN_PACKETS:
-        return False
-    sample = [d[2] for d in datagrams[:HEURISTIC_SAMPLE] if len(d[2]) >= RTP_HEADER_LEN]
-    if len(sample) < HEURISTIC_MIN_PACKETS:
-        return False
-    good = 0
-    ssrc0 = sample[0][8:12]
-    prev_seq = None
-    for p in sample:
-        if (
-            p[0] >> RTP_VERSION_SHIFT != RTP_VERSION
-            or (p[1] & RTP_PT_MASK) in RTCP_PT_AS_RTP
-            or p[8:12] != ssrc0
-        ):
-            continue
-        seq = (p[2] << 8) | p[3]
-        if prev_seq is None or 0 < (seq - prev_seq) % SEQ_MODULUS <= HEURISTIC_MAX_SEQ_STEP:
-            good += 1
-        prev_seq = seq
-    return good >= len(sample) * HEURISTIC_MIN_SHARE
-
-
-def _link_udp(
-    traffic: Traffic,
-    result: CaptureSessions,
-    session: RtspSession,
-    client_ip: bytes,
-    ports: tuple[int, int],
-    by_src: dict,
-    by_dst: dict,
-    claimed: set[FlowKey],
-) -> None:
-    """Adopt the UDP flows of one client port pair into a session."""
-    jpeg_pts = session.jpeg_payload_types
-    for key in by_dst.get((client_ip, ports[0]), []):
-        if key in claimed:
-            continue
-        claimed.add(key)
-        src, dst = endpoints(key)
-        for stream in split_by_ssrc(src, dst, traffic.udp[key]):
-            _adopt(result, session, stream, jpeg_pts)
-    for key in by_src.get((client_ip, ports[0]), []):
-        # From the client's RTP port toward the server: ffmpeg and others send an
-        # empty RTP packet there to open NATs. Kept apart from the media.
-        if key in claimed:
-            continue
-        claimed.add(key)
-        src, dst = endpoints(key)
-        for stream in split_by_ssrc(src, dst, traffic.udp[key]):
-            if (stream.pend == stream.pstart).all():
-                stream.session_id = session.id
-                analyse(stream)
-                result.keepalives.append(stream)
-            else:
-                _adopt(result, session, stream, jpeg_pts)
-    rtcp_keys = by_dst.get((client_ip, ports[1]), []) + by_src.get((client_ip, ports[1]), [])
-    for key in rtcp_keys:
-        if key in claimed:
-            continue
-        claimed.add(key)
-        src, dst = endpoints(key)
-        flow = RtcpFlow(src, dst, session_id=session.id)
-        read_flow(flow, traffic.udp[key])
-        session.rtcp.append(flow)
-        result.rtcp.append(flow)

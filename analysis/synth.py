@@ -23,6 +23,7 @@ from analysis.inet import (
     internet_checksum,
 )
 from analysis.jpeg_source import JPEGSourceError, read_scan_image
+from analysis.media_format import VIDEO_CLOCK_RATE
 from analysis.pcap_writer import PcapFileWriter
 from analysis.rfc2435 import (
     FRAGMENT_OFFSET_MASK,
@@ -39,7 +40,6 @@ from analysis.rtp_stream import (
     RTP_VERSION_SHIFT,
     SEQ_MODULUS,
     TS_MODULUS,
-    VIDEO_CLOCK_RATE,
 )
 from analysis.rtsp_wire import INTERLEAVED_MAGIC
 

@@ -10,8 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analysis.frames import PayloadFormat, assemble, fast_rfc2435
+from analysis.media_format import media_format
 from analysis.netdecode import decode
 from analysis.pcapfile import read_records
+from analysis.rfc2435 import PT_JPEG
 from analysis.rtp_stream import analyse, split_by_ssrc
 from analysis.sessions import build
 
@@ -82,7 +84,7 @@ def test_fast_path_never_accepts_what_the_reader_flags(tmp_path_factory, edits):
     udp = decode(read_records(path)).udp
     (flow,) = [f for key, f in udp.items() if key[3] == session.client_rtp_port]
     for stream in split_by_ssrc(None, None, flow):
-        analyse(stream, jpeg_from_sdp=True)
+        analyse(stream, media_format(PT_JPEG))
         slow, order, uniq = slow_frames(stream)
         fast = fast_rfc2435(stream, order, uniq)
         if fast is not None:

@@ -66,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     source.add_argument(
         "--test-pattern", action="store_true", help="a live videotestsrc picture instead of a clip"
     )
+    source.add_argument(
+        "--launch",
+        help="a whole media pipeline in gst-launch syntax, payloaders named pay0, pay1, ...",
+    )
     parser.add_argument(
         "--size",
         type=parse_size,
@@ -85,7 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     server.set_address(args.address)
     server.set_service(str(args.port))
     factory = GstRtspServer.RTSPMediaFactory()
-    if args.test_pattern:
+    if args.launch:
+        factory.set_launch(f"( {args.launch} )")
+    elif args.test_pattern:
         factory.set_launch(pattern_pipeline(*args.size, args.fps))
     else:
         factory.set_launch(clip_pipeline(args.media))
