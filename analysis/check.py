@@ -12,13 +12,16 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from analysis.capture_duplicates import DUPLICATE_WINDOW_S
 from analysis.errors import CaptureFileError
+from analysis.expected import Expectation
 from analysis.netdecode import Traffic, decode
-from analysis.pcapfile import read_records
+from analysis.pcapfile import Records, read_records
 from analysis.rtcp_wire import RtcpFlow
 from analysis.rtp_stream import RtpStream
 from analysis.rules import Context, Outcome, RuleResult, Severity, run_all
 from analysis.sessions import CaptureSessions, RtspConnection, RtspSession, build
+from analysis.source_validation import NonMedia
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +34,15 @@ class CheckResult:
       ``error``: the :class:`CaptureFileError` that stopped reading early, or None.
     - ``connections`` / ``sessions``: RTSP connections and sessions
       (``analysis.sessions``), each session with its ``streams`` and ``rtcp`` flows.
-    - ``streams``: every RTP stream (one SSRC on one flow), linked or found by ports or
-      heuristics, then any header-only "keepalive" streams a client sent toward the
-      server to open NATs (``capture.keepalives``; rules judge media streams only). Each has ``stats`` (:class:`analysis.rtp_stream.StreamStats`), ``frames``
-      (:class:`analysis.frames.Frame`, with ``jpeg()``), and ``series()``: per-packet
-      lists ``pktno, time, seq, timestamp, marker, size`` in arrival order for plots.
+    - ``streams``: every RTP media stream (one SSRC on one flow, past RFC 3550 A.1 source
+      validation), linked to its session or found by ports or validity. Each has
+      ``stats`` (:class:`analysis.rtp_stream.StreamStats`), ``fmt`` (encoding and clock),
+      ``frames`` (:class:`analysis.frames.Frame`, with ``jpeg()``), and ``series()``:
+      per-packet lists ``pktno, time, seq, timestamp, marker, size`` for plots.
+    - ``non_media``: keep-alives and datagrams that fail source validation
+      (:class:`analysis.source_validation.NonMedia`): listed, never judged.
+    - ``notes``: what the capture itself lacks or holds twice (snap length, duplicates,
+      a start mid-session), in words: nobody's fault, but it limits what can be judged.
     - ``rtcp``: RTCP flows with their sender reports.
     - ``rules``: one :class:`analysis.rules.RuleResult` per registered rule.
     """
@@ -50,6 +57,8 @@ class CheckResult:
     rules: list[RuleResult] = field(default_factory=list)
     traffic: Traffic | None = None
     capture: CaptureSessions | None = None
+    non_media: list[NonMedia] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def failures(self, at_least: Severity = Severity.ERROR) -> list[RuleResult]:
         """Failed rules of that severity or worse."""
@@ -110,8 +119,15 @@ def stream_dict(s: RtpStream) -> dict:
     }
 
 
-def check_capture(path: str | Path, rtp_ports: list[int] | None = None) -> CheckResult:
-    """Check one capture file. Raises CaptureFileError only when nothing can be read."""
+def check_capture(
+    path: str | Path,
+    rtp_ports: list[int] | None = None,
+    expectations: list[Expectation] | None = None,
+) -> CheckResult:
+    """Check one capture file. Raises CaptureFileError only when nothing can be read.
+
+    ``expectations`` name sessions or connections whose offences are expected (a
+    deliberate negative test): their rules then report EXPECTED, not FAILED."""
     records = read_records(path)
     traffic = decode(records)
     capture = build(traffic, rtp_ports)
@@ -121,13 +137,36 @@ def check_capture(path: str | Path, rtp_ports: list[int] | None = None) -> Check
         records.error,
         capture.connections,
         capture.sessions,
-        capture.streams + capture.keepalives,
+        capture.streams,
         capture.rtcp,
         traffic=traffic,
         capture=capture,
+        non_media=capture.non_media,
+        notes=capture_notes(records, traffic) + capture.notes,
     )
-    result.rules = run_all(Context(traffic, capture))
+    result.rules = run_all(Context(traffic, capture, expectations=list(expectations or ())))
     return result
+
+
+def capture_notes(records: Records, traffic: Traffic) -> list[str]:
+    """What the file itself limits: compression, snap length, packets captured twice."""
+    notes = []
+    if records.compression:
+        notes.append(f"read through {records.compression} decompression")
+    if traffic.cut:
+        notes.append(
+            f"{traffic.cut} packet(s) cut by the capture's snap length: headers are judged, "
+            "payload rules are not applicable to the payloads cut"
+        )
+    duplicates = traffic.duplicates
+    if duplicates is not None and duplicates.count:
+        first = ", ".join(f"{copy} (copy of {orig})" for copy, orig in duplicates.pairs[:3])
+        notes.append(
+            f"{duplicates.count} packet(s) captured twice (same bytes and IP identification "
+            f"within {DUPLICATE_WINDOW_S * 1000:g} ms: a loopback or merged capture), read once: "
+            f"{first}{' ...' if duplicates.count > 3 else ''}"
+        )
+    return notes
 
 
 def write_json(result: CheckResult, path: str | Path) -> None:

@@ -4,6 +4,12 @@ source (RFC and section), severity and title.
 A rule is a function of the analysed capture returning a :class:`Finding`; the
 registry (:data:`RULES`) runs them all. Facts are gathered once by the readers
 (``analysis.sessions``, ``analysis.frames``, ...); rules only judge them.
+
+Every offence is attributed to its session and flow (``analysis.attribution``); offences
+that a known expectation covers (a deliberate negative test, ``analysis.expected``) are
+kept and shown, but make the rule's outcome EXPECTED rather than FAILED.
+
+Each rule's docstring says what it judges and when it answers "not applicable".
 """
 
 from __future__ import annotations
@@ -12,12 +18,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 
+from analysis.attribution import Attribution, Scope
+from analysis.expected import Expectation, expected_reason
 from analysis.frames import PayloadFormat
 from analysis.netdecode import Traffic
 from analysis.rtp_stream import RtpStream
 from analysis.sessions import CaptureSessions
 
 MAX_PACKETS_LISTED = 10  # first offending packet numbers kept per result
+MAX_OFFENCES_LISTED = 1000  # offences written to JSON per rule (the count stays exact)
 
 
 class Severity(Enum):
@@ -38,17 +47,41 @@ class Outcome(Enum):
 
     PASSED = "passed"
     FAILED = "failed"
+    EXPECTED = "expected"  # offences only where an expectation said they would be
     NOT_APPLICABLE = "not applicable"
 
 
 @dataclass
 class Finding:
-    """What a rule found: outcome, how many offences, the first packets, evidence."""
+    """What a rule found: outcome, how many offences, the first packets, evidence, and
+    every offence as (packet number, text) in packet order."""
 
     outcome: Outcome
     count: int = 0
     packets: list[int] = field(default_factory=list)
     evidence: str = ""
+    offences: list[tuple[int, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Offence:
+    """One offence: its packet, what is wrong, whose it is, and why it was expected (or
+    None when it was not)."""
+
+    pktno: int
+    text: str
+    scope: Scope
+    expected: str | None = None
+
+    def to_dict(self) -> dict:
+        """JSON-ready values."""
+        return {
+            "packet": self.pktno,
+            "text": self.text,
+            "session": self.scope.session,
+            "flow": self.scope.flow,
+            "expected": self.expected,
+        }
 
 
 @dataclass(frozen=True)
@@ -65,18 +98,35 @@ class Rule:
 
 @dataclass
 class RuleResult:
-    """A rule's verdict on one capture."""
+    """A rule's verdict on one capture.
+
+    ``count``, ``packets`` and ``evidence`` describe the unexpected offences when there
+    are any, else the expected ones; ``offences`` holds them all, attributed."""
 
     rule: Rule
     outcome: Outcome
     count: int
     packets: list[int]
     evidence: str
+    offences: list[Offence] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
-        """True when the rule found offences."""
+        """True when the rule found offences that no expectation covers."""
         return self.outcome is Outcome.FAILED
+
+    @property
+    def expected_count(self) -> int:
+        """Offences an expectation covers."""
+        return sum(1 for o in self.offences if o.expected is not None)
+
+    def by_owner(self) -> dict[str, int]:
+        """Offence counts per session (or per flow, for offences outside any session)."""
+        counts: dict[str, int] = {}
+        for o in self.offences:
+            owner = o.scope.describe()
+            counts[owner] = counts.get(owner, 0) + 1
+        return counts
 
     def to_dict(self) -> dict:
         """The result and its rule's description, as JSON-ready values."""
@@ -90,6 +140,9 @@ class RuleResult:
             "count": self.count,
             "packets": self.packets,
             "evidence": self.evidence,
+            "expected": self.expected_count,
+            "by_owner": self.by_owner(),
+            "offences": [o.to_dict() for o in self.offences[:MAX_OFFENCES_LISTED]],
         }
 
 
@@ -101,6 +154,7 @@ class Context:
     capture: CaptureSessions
     decode_cache: dict = field(default_factory=dict)
     memo: dict = field(default_factory=dict)  # facts several rules derive alike, computed once
+    expectations: list[Expectation] = field(default_factory=list)
 
 
 RULES: list[Rule] = []
@@ -139,18 +193,52 @@ def media_streams(ctx: Context, payload_format: PayloadFormat | None = None) -> 
     ]
 
 
+def payload_streams(
+    ctx: Context, payload_format: PayloadFormat
+) -> tuple[list[RtpStream], Finding | None]:
+    """Streams of ``payload_format`` whose payloads the capture holds whole, and the
+    "not applicable" finding to return when there are none."""
+    streams = media_streams(ctx, payload_format)
+    whole = [s for s in streams if not s.payload_cut]
+    if whole:
+        return whole, None
+    if streams:
+        cut = sum(s.stats.cut_packets for s in streams)
+        return [], not_applicable(f"payload cut by snap length ({cut} packets)")
+    return [], not_applicable(f"no {payload_format.value} stream")
+
+
+def clocked_streams(
+    streams: Iterable[RtpStream], what: str = "RTP stream"
+) -> tuple[list[RtpStream], Finding | None]:
+    """The streams whose clock rate is known, and the "not applicable" finding to return
+    when none is (with the first stream's reason)."""
+    streams = list(streams)
+    known = [s for s in streams if s.clock_rate]
+    if known:
+        return known, None
+    if streams:
+        return [], not_applicable(f"{streams[0].fmt.unknown_clock_reason}")
+    return [], not_applicable(f"no {what}")
+
+
 def verdict(offences: Iterable[tuple[int, str]], ok_evidence: str = "") -> Finding:
     """Failed with the offences' packet numbers and the first one's text, else passed."""
     items = sorted(offences, key=lambda o: o[0])
     if not items:
         return passed(ok_evidence)
-    first = items[0][1]
-    more = f" (and {len(items) - 1} more)" if len(items) > 1 else ""
-    return Finding(
-        Outcome.FAILED,
-        len(items),
-        [p for p, _ in items[:MAX_PACKETS_LISTED]],
-        f"packet {items[0][0]}: {first}{more}",
+    return Finding(Outcome.FAILED, offences=items)
+
+
+def _summarize(offences: list[Offence]) -> tuple[int, list[int], str]:
+    """Count, first packet numbers and the first offence's text (with its owner)."""
+    first = offences[0]
+    more = f" (and {len(offences) - 1} more)" if len(offences) > 1 else ""
+    where = f" [session {first.scope.session}]" if first.scope.session else ""
+    return (
+        len(offences),
+        [o.pktno for o in offences[:MAX_PACKETS_LISTED]],
+        f"packet {first.pktno}: {first.text}{where}{more}",
     )
 
 
@@ -165,11 +253,24 @@ def registered_rules() -> list[Rule]:
 
 
 def run_all(context: Context) -> list[RuleResult]:
-    """Run every registered rule on the analysed capture."""
+    """Run every registered rule on the analysed capture; attribute each offence and mark
+    those an expectation covers."""
     results = []
+    attribution = Attribution(context.capture)
     for r in registered_rules():
         finding = r.check(context)
-        results.append(
-            RuleResult(r, finding.outcome, finding.count, finding.packets, finding.evidence)
-        )
+        if finding.outcome is not Outcome.FAILED:
+            results.append(
+                RuleResult(r, finding.outcome, finding.count, finding.packets, finding.evidence)
+            )
+            continue
+        offences = []
+        for pktno, text in finding.offences:
+            scope = attribution.scope(pktno)
+            reason = expected_reason(context.expectations, r.id, scope)
+            offences.append(Offence(pktno, text, scope, reason))
+        unexpected = [o for o in offences if o.expected is None]
+        outcome = Outcome.FAILED if unexpected else Outcome.EXPECTED
+        count, packets, evidence = _summarize(unexpected or offences)
+        results.append(RuleResult(r, outcome, count, packets, evidence, offences))
     return results

@@ -28,6 +28,9 @@ WALL_CLOCK_STEPS = (0, 1)  # a timestamp in seconds moves by 0 or 1 between fram
     "payload carries an RFC 2435 header, not a whole JPEG (the lab's format)",
 )
 def whole_jpeg(ctx: Context) -> Finding:
+    """Payloads do not begin with a JPEG SOI in place of the RFC 2435 header (the lab's
+    whole-JPEG format). Seen in the first payload bytes, so even a cut capture shows it.
+    Not applicable without an RTP media stream."""
     if not media_streams(ctx):
         return not_applicable("no RTP stream")
     return verdict(
@@ -48,7 +51,9 @@ def whole_jpeg(ctx: Context) -> Finding:
     "timestamps run on the 90 kHz clock, not in wall-clock seconds",
 )
 def wall_clock(ctx: Context) -> Finding:
-    streams = [s for s in media_streams(ctx) if len(s.frames) > 2]
+    """Video timestamps are not wall-clock seconds (stepping by 0 or 1 between frames).
+    Not applicable without a video stream of three frames."""
+    streams = [s for s in media_streams(ctx) if s.has_frames and len(s.frames) > 2]
     if not streams:
         return not_applicable("no stream with three frames")
     offences = []
@@ -67,6 +72,9 @@ def wall_clock(ctx: Context) -> Finding:
 
 @rule("LAB-SSRC-1", "RFC 3550", "5.1, 8", Severity.WARNING, "SSRC is random, not 0")
 def ssrc_zero(ctx: Context) -> Finding:
+    """Media streams do not use the lab's fixed SSRC 0 (RFC 3550 §8 wants it random).
+    Keep-alives with SSRC 0 (ffmpeg's NAT punch) are not media and not judged. Not
+    applicable without an RTP media stream."""
     if not media_streams(ctx):
         return not_applicable("no RTP stream")
     return verdict(
@@ -84,6 +92,8 @@ def ssrc_zero(ctx: Context) -> Finding:
     "marker bit set on the last packet of each frame (whole-JPEG payloads)",
 )
 def whole_jpeg_marker(ctx: Context) -> Finding:
+    """Whole-JPEG payloads carry the marker bit (each packet is a frame's last). Not
+    applicable without a stream in the lab's format."""
     streams = media_streams(ctx, PayloadFormat.WHOLE_JPEG)
     if not streams:
         return not_applicable("no stream in the lab's format")

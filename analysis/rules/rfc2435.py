@@ -1,4 +1,8 @@
-"""RFC 2435 rules: JPEG headers, fragments, tables, restart markers, decodable frames."""
+"""RFC 2435 rules: JPEG headers, fragments, tables, restart markers, decodable frames.
+
+Payload rules: they read the RFC 2435 headers and JPEG data inside each packet, so they
+answer "not applicable" for streams whose payloads the capture's snap length cut.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,15 @@ import warnings
 from PIL import Image
 
 from analysis.frames import Frame, PayloadFormat
-from analysis.rules import Context, Finding, Severity, media_streams, not_applicable, rule, verdict
+from analysis.rules import (
+    Context,
+    Finding,
+    Severity,
+    not_applicable,
+    payload_streams,
+    rule,
+    verdict,
+)
 
 log = logging.getLogger(__name__)
 
@@ -18,9 +30,9 @@ DECODE_SCALE = 8  # decode at 1/8 scale: every coefficient is still entropy-deco
 
 
 def _frame_rule(ctx: Context, attribute: str) -> Finding:
-    streams = media_streams(ctx, PayloadFormat.RFC2435)
-    if not streams:
-        return not_applicable("no RFC 2435 stream")
+    streams, na = payload_streams(ctx, PayloadFormat.RFC2435)
+    if na:
+        return na
     return verdict(
         (p, f"{text} in {s.label}")
         for s in streams
@@ -37,6 +49,8 @@ def _frame_rule(ctx: Context, attribute: str) -> Finding:
     "type, Q, width and height valid and constant within a frame",
 )
 def header(ctx: Context) -> Finding:
+    """Type, Q, width and height are valid and constant within a frame. Not applicable
+    without an RFC 2435 stream whose payloads the capture holds whole."""
     return _frame_rule(ctx, "header_problems")
 
 
@@ -48,6 +62,8 @@ def header(ctx: Context) -> Finding:
     "fragment offsets start at 0, contiguous, non-overlapping",
 )
 def fragments(ctx: Context) -> Finding:
+    """Fragment offsets start at 0 and run on without gap or overlap (lost packets aside).
+    Not applicable without an RFC 2435 stream whose payloads the capture holds whole."""
     return _frame_rule(ctx, "fragment_problems")
 
 
@@ -59,6 +75,8 @@ def fragments(ctx: Context) -> Finding:
     "Quantization Table header on offset 0 when Q >= 128, with a length that fits",
 )
 def tables(ctx: Context) -> Finding:
+    """Q >= 128 brings a Quantization Table header on offset 0 whose length fits. Not
+    applicable without an RFC 2435 stream whose payloads the capture holds whole."""
     return _frame_rule(ctx, "table_problems")
 
 
@@ -70,6 +88,8 @@ def tables(ctx: Context) -> Finding:
     "Restart Marker header present and consistent for types 64-127",
 )
 def restart(ctx: Context) -> Finding:
+    """Types 64-127 carry a consistent Restart Marker header. Not applicable without an
+    RFC 2435 stream whose payloads the capture holds whole."""
     return _frame_rule(ctx, "restart_problems")
 
 
@@ -100,9 +120,11 @@ def decode_problem(frame: Frame, cache: dict) -> str:
 
 @rule("JPEG-DEC-1", RFC, "4, Appendix B", Severity.ERROR, "each frame decodes to width x height")
 def decodes(ctx: Context) -> Finding:
-    streams = media_streams(ctx, PayloadFormat.RFC2435)
-    if not streams:
-        return not_applicable("no RFC 2435 stream")
+    """Each complete, well-formed frame decodes with Pillow to its header's size. Not
+    applicable without such a frame in an RFC 2435 stream whose payloads are whole."""
+    streams, na = payload_streams(ctx, PayloadFormat.RFC2435)
+    if na:
+        return na
     offences = []
     decoded = 0
     for s in streams:

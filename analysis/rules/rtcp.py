@@ -1,11 +1,15 @@
-"""RTCP rules (RFC 3550 §6)."""
+"""RTCP rules (RFC 3550 §6).
+
+Judged: the media sender's RTCP whole, and the receiver's datagrams that are RTCP at all
+(NAT keep-alives and probes sent toward a server's RTCP port are listed as non-media).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 from analysis.rtcp_wire import RtcpFlow
-from analysis.rtp_stream import TS_HALF, TS_MODULUS, VIDEO_CLOCK_RATE, RtpStream
+from analysis.rtp_stream import TS_HALF, TS_MODULUS, RtpStream
 from analysis.rules import Context, Finding, Severity, not_applicable, rule, verdict
 
 RFC = "RFC 3550"
@@ -27,6 +31,7 @@ def _none(ctx: Context) -> Finding | None:
 
 @rule("RTCP-VER-1", RFC, "6.4", Severity.ERROR, "RTCP version is 2")
 def version(ctx: Context) -> Finding:
+    """Every packet of an RTCP compound carries version 2. Not applicable without RTCP."""
     if na := _none(ctx):
         return na
     return verdict((p, f"version is not 2 ({f.label})") for f in _flows(ctx) for p in f.bad_version)
@@ -34,6 +39,7 @@ def version(ctx: Context) -> Finding:
 
 @rule("RTCP-CMP-1", RFC, "6.1", Severity.ERROR, "compound packets start with SR or RR")
 def compound_first(ctx: Context) -> Finding:
+    """Each compound packet begins with an SR or RR. Not applicable without RTCP."""
     if na := _none(ctx):
         return na
     return verdict(
@@ -45,6 +51,7 @@ def compound_first(ctx: Context) -> Finding:
 
 @rule("RTCP-LEN-1", RFC, "6.4.1", Severity.ERROR, "length fields add up to the datagram")
 def lengths(ctx: Context) -> Finding:
+    """The packets' length fields add up to the datagram. Not applicable without RTCP."""
     if na := _none(ctx):
         return na
     return verdict((p, f"{text} ({f.label})") for f in _flows(ctx) for p, text in f.length_problems)
@@ -64,6 +71,10 @@ def _stream_for(ctx: Context, flow: RtcpFlow, ssrc: int) -> RtpStream | None:
     "SR packet and octet counts agree with the RTP seen",
 )
 def sender_counts(ctx: Context) -> Finding:
+    """An SR's packet and octet counts are not below the RTP of its SSRC already seen
+    (octets as sent, even where the snap length cut the payload). A capture that starts
+    mid-stream sees fewer packets than were sent: no fault. Not applicable without a
+    sender report for an RTP stream in the capture."""
     offences = []
     checked = 0
     cumulative: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}  # times, octets, largest
@@ -74,7 +85,7 @@ def sender_counts(ctx: Context) -> Finding:
                 continue
             checked += 1
             if id(stream) not in cumulative:
-                payload = stream.pend - stream.pstart
+                payload = stream.payload_sizes()
                 largest = int(payload.max()) if len(payload) else 0
                 cumulative[id(stream)] = (stream.time, np.cumsum(payload), largest)
             times, octets, largest = cumulative[id(stream)]
@@ -109,15 +120,28 @@ def sender_counts(ctx: Context) -> Finding:
     "SR NTP and RTP timestamps advance together at the media clock",
 )
 def sender_mapping(ctx: Context) -> Finding:
+    """Between two SRs of one source, the RTP timestamp advances as the NTP time does, at
+    the stream's clock rate (from the SDP or RFC 3551). Not applicable when the clock rate
+    of the reported stream is unknown (no RTP of that SSRC, or a dynamic payload type
+    without SDP), or with fewer than two SRs from a source."""
     offences = []
     checked = 0
+    unknown = ""
     for flow in _flows(ctx):
         by_ssrc: dict[int, list] = {}
         for sr in flow.sender_reports:
             by_ssrc.setdefault(sr.ssrc, []).append(sr)
         for ssrc, reports in by_ssrc.items():
             stream = _stream_for(ctx, flow, ssrc)
-            rate = stream.clock_rate if stream else VIDEO_CLOCK_RATE
+            rate = stream.clock_rate if stream else None
+            if not rate:
+                if len(reports) > 1:
+                    unknown = (
+                        stream.fmt.unknown_clock_reason
+                        if stream
+                        else f"clock rate unknown (no RTP of SSRC {ssrc:#010x} in the capture)"
+                    )
+                continue
             for a, b in zip(reports, reports[1:]):
                 d_ntp = b.ntp - a.ntp
                 if d_ntp <= 0:
@@ -135,7 +159,7 @@ def sender_mapping(ctx: Context) -> Finding:
                         )
                     )
     if not checked:
-        return not_applicable("fewer than two sender reports from one source")
+        return not_applicable(unknown or "fewer than two sender reports from one source")
     return verdict(offences, f"{checked} pair(s) of sender reports consistent")
 
 
@@ -156,6 +180,9 @@ def _session_kbps(ctx: Context, flow: RtcpFlow) -> float:
     "report interval not below the (reduced) minimum",
 )
 def interval(ctx: Context) -> Finding:
+    """Information: each source's mean report interval is not below the (reduced) minimum
+    of §6.2 for the session's bandwidth. Not applicable with fewer than three reports
+    from any source."""
     offences = []
     measured = []
     for flow in _flows(ctx):

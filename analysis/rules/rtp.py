@@ -1,4 +1,12 @@
-"""RTP rules (RFC 3550, with RFC 3551's 90 kHz video clock)."""
+"""RTP rules (RFC 3550, RFC 3551's clocks and static payload types).
+
+Only media streams are judged: streams past RFC 3550 A.1 source validation, in the
+direction media flows. Keep-alives and stray datagrams are listed apart
+(``CheckResult.non_media``). Rules that need the media clock take it from the SDP, else
+RFC 3551's static payload types; for a stream whose clock is unknown they answer "not
+applicable" with the reason. Continuity is judged within play segments: a PLAY (with its
+RTP-Info) starts a new one, so a pause or a seek is no timestamp fault.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +15,12 @@ import statistics
 import numpy as np
 
 from analysis.frames import PayloadFormat
-from analysis.rtp_stream import RTP_PT_MASK, TS_HALF, TS_MODULUS, RtpStream
+from analysis.rtp_stream import RTP_PT_MASK, SEQ_MODULUS, TS_HALF, TS_MODULUS, RtpStream
 from analysis.rules import (
     Context,
     Finding,
     Severity,
+    clocked_streams,
     media_streams,
     not_applicable,
     passed,
@@ -20,19 +29,25 @@ from analysis.rules import (
 )
 
 RFC = "RFC 3550"
-STEP_TOLERANCE_TICKS = 2  # rounding of frame times to the 90 kHz clock
+STEP_TOLERANCE_TICKS = 2  # rounding of frame times to the clock
 # Containers with millisecond timestamps (Matroska) step 33 or 34 ms at 30 fps: 3 %.
 STEP_TOLERANCE_FRACTION = 0.05
+# A timestamp step of k frame intervals is k - 1 dropped frames only if arrival shows a
+# gap too; a jump with frames still arriving at the frame rate is the clock jumping.
+DROPPED_FRAME_ARRIVAL_SHARE = 0.5
 DRIFT_LIMIT_PPM = 20000.0  # 2 %: beyond what pacing jitter explains over a second or more
 JITTER_LIMIT_MS = 30.0  # about one frame interval at 30 fps: more than a small buffer absorbs
 
 
 def _none(ctx: Context) -> Finding | None:
-    return None if media_streams(ctx) else not_applicable("no RTP stream in the capture")
+    return None if media_streams(ctx) else not_applicable("no RTP media stream in the capture")
 
 
 @rule("RTP-VER-1", RFC, "5.1", Severity.ERROR, "RTP version is 2")
 def version(ctx: Context) -> Finding:
+    """Every packet of a media stream carries version 2. Datagrams that never pass source
+    validation are not judged (they are listed as non-media). Not applicable without a
+    media stream."""
     if na := _none(ctx):
         return na
     return verdict(
@@ -48,6 +63,9 @@ def version(ctx: Context) -> Finding:
     "padding, extension and CSRC count fit the packet length",
 )
 def lengths(ctx: Context) -> Finding:
+    """CSRC list, extension and padding fit the packet as sent. A packet the snap length cut
+    is judged against its length on the wire; its padding count (the last byte) cannot be
+    read and is not judged. Not applicable without a media stream."""
     if na := _none(ctx):
         return na
     return verdict((p, text) for s in media_streams(ctx) for p, text in s.length_problems)
@@ -55,6 +73,8 @@ def lengths(ctx: Context) -> Finding:
 
 @rule("RTP-PT-1", "RFC 3550 / RFC 4566", "5.1 / 6", Severity.ERROR, "payload type matches the SDP")
 def payload_type(ctx: Context) -> Finding:
+    """Each stream of a session uses the payload types its SDP lists. Not applicable when no
+    session has an SDP (no DESCRIBE or ANNOUNCE in the capture)."""
     offences = []
     checked = 0
     for session in ctx.capture.sessions:
@@ -70,12 +90,29 @@ def payload_type(ctx: Context) -> Finding:
                 for pk, value in zip(s.pktno[bad].tolist(), pt[bad].tolist(), strict=True)
             )
     if not checked:
-        return not_applicable("no stream with an SDP from DESCRIBE")
+        return not_applicable("no stream with an SDP from DESCRIBE or ANNOUNCE")
     return verdict(offences, f"{checked} stream(s) use the payload types their SDP announced")
+
+
+def _announced_at_play(ctx: Context, s: RtpStream) -> bool:
+    """True when a PLAY reply's RTP-Info announced this stream's SSRC or first sequence
+    number: a new SSRC after a seek that the server said it would use."""
+    session = ctx.capture.session(s.session_id)
+    if session is None:
+        return False
+    first_seq = int(s.seq[0])
+    return any(
+        entry.ssrc == s.ssrc or entry.seq == first_seq
+        for _ex, entries in session.plays
+        for entry in entries
+    )
 
 
 @rule("RTP-SSRC-1", RFC, "5.1, 8", Severity.ERROR, "one SSRC per flow")
 def ssrc_constant(ctx: Context) -> Finding:
+    """A flow's media keeps one SSRC, except where a PLAY reply's RTP-Info announced the new
+    one. Sources that fail validation (a single stray packet) are not media and not
+    counted. Not applicable without a media stream."""
     if na := _none(ctx):
         return na
     flows: dict[tuple, list[RtpStream]] = {}
@@ -87,6 +124,8 @@ def ssrc_constant(ctx: Context) -> Finding:
             streams.sort(key=lambda s: s.first_pktno)
             base = streams[0]
             for other in streams[1:]:
+                if _announced_at_play(ctx, other):
+                    continue
                 offences.append(
                     (
                         other.first_pktno,
@@ -105,6 +144,8 @@ def ssrc_constant(ctx: Context) -> Finding:
     "SSRC equals the one Transport or RTP-Info announced",
 )
 def ssrc_announced(ctx: Context) -> Finding:
+    """Streams of a session use an SSRC its Transport or RTP-Info headers announced. Not
+    applicable when no header announced one."""
     offences = []
     checked = 0
     for session in ctx.capture.sessions:
@@ -131,17 +172,28 @@ def ssrc_announced(ctx: Context) -> Finding:
 
 @rule("RTP-SEQ-1", RFC, "5.1, A.1, A.3", Severity.ERROR, "sequence numbers step by one (no loss)")
 def sequence_gaps(ctx: Context) -> Finding:
+    """No sequence number is missing. A gap that a PLAY reply's RTP-Info announced (the
+    first packet after a seek) is not a loss. Not judged on interleaved streams whose TCP
+    bytes the capture lost (a snap length, or packets the capture dropped): their frames
+    went with those bytes. Not applicable without a media stream."""
     if na := _none(ctx):
         return na
+    # Gaps in a stream whose carrying TCP bytes the capture lost may be the capture's.
+    streams = [s for s in media_streams(ctx) if not (s.capture_holes and s.gaps)]
+    if not streams:
+        return not_applicable("the capture lost TCP bytes of every interleaved stream with gaps")
     return verdict(
         (p, f"{n} sequence number(s) missing before this packet in {s.label}")
-        for s in media_streams(ctx)
+        for s in streams
         for p, n in s.gaps
     )
 
 
 @rule("RTP-SEQ-2", RFC, "5.1, A.1", Severity.ERROR, "no duplicate sequence numbers")
 def sequence_duplicates(ctx: Context) -> Finding:
+    """No packet arrives twice. Copies the capture itself made (a loopback or merged
+    capture: same bytes and IP identification within microseconds) are read once before
+    this rule looks. Not applicable without a media stream."""
     if na := _none(ctx):
         return na
     return verdict(
@@ -153,6 +205,8 @@ def sequence_duplicates(ctx: Context) -> Finding:
 
 @rule("RTP-SEQ-3", RFC, "5.1, A.1", Severity.WARNING, "packets arrive in sequence order")
 def sequence_order(ctx: Context) -> Finding:
+    """Packets arrive in sequence order (a network's doing more often than the sender's).
+    Not applicable without a media stream."""
     if na := _none(ctx):
         return na
     return verdict(
@@ -170,10 +224,17 @@ def sequence_order(ctx: Context) -> Finding:
     "initial sequence number and timestamp are random, not zero",
 )
 def initial_values(ctx: Context) -> Finding:
-    if na := _none(ctx):
-        return na
+    """Neither the first packet's sequence number nor its timestamp is zero. Judged only
+    on streams whose session the capture saw set up: a capture that begins mid-stream
+    does not hold the initial values. Not applicable when there is no such stream."""
+    sessions = {s.id for s in ctx.capture.sessions if s.setup_captured}
+    streams = [s for s in media_streams(ctx) if s.session_id in sessions]
+    if not streams:
+        return not_applicable(
+            "no stream whose SETUP is in the capture (its first packet may be missing)"
+        )
     offences = []
-    for s in media_streams(ctx):
+    for s in streams:
         first = (("sequence number", int(s.seq[0])), ("timestamp", int(s.ts[0])))
         fields = [name for name, value in first if value == 0]
         if fields:
@@ -183,8 +244,15 @@ def initial_values(ctx: Context) -> Finding:
 
 @rule("RTP-TS-1", "RFC 3550 / RFC 2435", "5.1 / 3", Severity.ERROR, "one timestamp per frame")
 def timestamp_per_frame(ctx: Context) -> Finding:
-    streams = media_streams(ctx, PayloadFormat.RFC2435)
+    """All packets of an RFC 2435 frame carry its timestamp. Frames are told apart by the
+    fragment offsets in the payload: not applicable when the snap length cut the payloads,
+    or without an RFC 2435 stream."""
+    streams = [s for s in media_streams(ctx, PayloadFormat.RFC2435) if not s.payload_cut]
     if not streams:
+        cut = media_streams(ctx, PayloadFormat.RFC2435)
+        if cut:
+            n = sum(s.stats.cut_packets for s in cut)
+            return not_applicable(f"payload cut by snap length ({n} packets)")
         return not_applicable("no RFC 2435 stream")
     return verdict(
         (p, f"timestamp differs from its frame's first packet ({f.timestamp}) in {s.label}")
@@ -194,85 +262,212 @@ def timestamp_per_frame(ctx: Context) -> Finding:
     )
 
 
-def _frame_steps(ctx: Context, s: RtpStream) -> list[tuple[int, int, bool]]:
-    """(pktno, signed timestamp step, sequence contiguous) between consecutive frames
-    (computed once per stream and shared by the timestamp rules)."""
-    key = ("frame steps", id(s))
+def _units(ctx: Context, s: RtpStream) -> list[tuple[int, float, int, int, int]]:
+    """(pktno, arrival, timestamp, first ext seq, last ext seq) of each unit a timestamp
+    labels, in sequence order: frames for video, packets otherwise (memoized)."""
+    key = ("units", id(s))
+    if key not in ctx.memo:
+        if s.has_frames:
+            units = [
+                (f.first_pktno, f.time, f.timestamp, f.first_ext, f.last_ext) for f in s.frames
+            ]
+        else:
+            steps = (np.diff(s.seq) + SEQ_MODULUS // 2) % SEQ_MODULUS - SEQ_MODULUS // 2
+            ext = np.concatenate(([0], np.cumsum(steps)))
+            order = np.argsort(ext, kind="stable")
+            units = list(
+                zip(
+                    s.pktno[order].tolist(), s.time[order].tolist(), s.ts[order].tolist(),
+                    ext[order].tolist(), ext[order].tolist(), strict=True,
+                )
+            )  # fmt: skip
+        ctx.memo[key] = units
+    return ctx.memo[key]
+
+
+def _steps(ctx: Context, s: RtpStream) -> list[tuple[int, int, float, bool]]:
+    """(pktno, signed timestamp step, arrival step, contiguous) between consecutive units of
+    one play segment (memoized and shared by the timestamp rules)."""
+    key = ("steps", id(s))
     if key in ctx.memo:
         return ctx.memo[key]
+    units = _units(ctx, s)
+    segment = s.segments(np.asarray([u[1] for u in units])).tolist()
     out = ctx.memo[key] = []
-    frames = s.frames
-    for a, b in zip(frames, frames[1:]):
-        step = (b.timestamp - a.timestamp + TS_HALF) % TS_MODULUS - TS_HALF
-        out.append((b.first_pktno, step, b.first_ext == a.last_ext + 1))
+    for (a, b), sa, sb in zip(zip(units, units[1:]), segment, segment[1:]):
+        if sa != sb:
+            continue  # a new PLAY restates the mapping: no continuity across it
+        step = (b[2] - a[2] + TS_HALF) % TS_MODULUS - TS_HALF
+        out.append((b[0], step, b[1] - a[1], b[3] == a[4] + 1))
     return out
 
 
-@rule("RTP-TS-2", RFC, "5.1", Severity.ERROR, "timestamps do not go backwards across frames")
+@rule("RTP-TS-2", RFC, "5.1", Severity.ERROR, "timestamps do not go backwards")
 def timestamp_monotonic(ctx: Context) -> Finding:
-    streams = [s for s in media_streams(ctx) if len(s.frames) > 1]
+    """Within a play segment, timestamps never step back from one frame (video) or packet
+    (audio) to the next. Not applicable to formats whose packets go in decoding order
+    (H.264, H.265, MPEG-4: B-frames step back by design) or whose format is unknown, nor
+    to streams with fewer than two frames or packets."""
+    streams = [
+        s
+        for s in media_streams(ctx)
+        if not s.fmt.may_reorder or s.format is not PayloadFormat.OTHER
+    ]
+    streams = [s for s in streams if len(_units(ctx, s)) > 1]
     if not streams:
-        return not_applicable("no stream with two frames")
+        return not_applicable(
+            "no stream in a format whose timestamps must rise (audio, JPEG) with two frames"
+        )
     return verdict(
         (p, f"timestamp steps back by {-step} ticks in {s.label}")
         for s in streams
-        for p, step, _ in _frame_steps(ctx, s)
+        for p, step, _dt, _contiguous in _steps(ctx, s)
         if step < 0
     )
 
 
-def nominal_step(ctx: Context, s: RtpStream, framerate: float | None) -> float | None:
-    """Ticks per frame: from the SDP framerate, else the median step seen."""
-    if framerate:
-        return s.clock_rate / framerate
-    steps = [step for _, step, contiguous in _frame_steps(ctx, s) if contiguous and step > 0]
-    return statistics.median(steps) if steps else None
+def session_framerate(ctx: Context, s: RtpStream) -> float | None:
+    """The a=framerate of the stream's SDP media section (or session), if any."""
+    session = ctx.capture.session(s.session_id)
+    if session is None or session.sdp is None:
+        return None
+    for setup in session.setups:
+        if setup.uri == s.control and setup.sdp_media is not None and setup.sdp_media.framerate:
+            return setup.sdp_media.framerate
+    rates = [m.framerate for m in session.sdp.media if m.framerate and m.kind == "video"]
+    return rates[0] if len(rates) == 1 else session.sdp.framerate
 
 
-def _session_framerate(ctx: Context, s: RtpStream) -> float | None:
-    for session in ctx.capture.sessions:
-        if s in session.streams and session.sdp:
-            rates = [m.framerate for m in session.sdp.media if m.framerate]
-            return rates[0] if rates else session.sdp.framerate
-    return None
+def _irregular_steps(ctx: Context, s: RtpStream, nominal: float) -> list[tuple[int, str]]:
+    """Frame steps that are no whole number of frame intervals, or a jump of several
+    intervals while frames kept arriving at the frame rate. Dropped frames (a step of k
+    intervals with an arrival gap to match) are no fault."""
+    tolerance = max(STEP_TOLERANCE_TICKS, nominal * STEP_TOLERANCE_FRACTION)
+    interval_s = nominal / s.clock_rate
+    reorders = s.fmt.may_reorder and s.format is PayloadFormat.OTHER
+    out = []
+    units = _units(ctx, s)
+    if reorders:
+        # Decoding order: judge the distinct timestamps of each segment in presentation order.
+        segment = s.segments(np.asarray([u[1] for u in units])).tolist()
+        for seg in sorted(set(segment)):
+            first_pktno: dict[int, int] = {}
+            for u, g in zip(units, segment, strict=True):
+                if g == seg:
+                    first_pktno.setdefault(u[2], u[0])
+            stamps = sorted(first_pktno)
+            for a, b in zip(stamps, stamps[1:]):
+                k = round((b - a) / nominal)
+                if k < 1 or abs((b - a) - k * nominal) > tolerance:
+                    out.append(
+                        (
+                            first_pktno[b],
+                            f"timestamp step {b - a} ticks, expected a multiple of "
+                            f"{nominal:g} in {s.label}",
+                        )
+                    )
+        return out
+    for p, step, dt, contiguous in _steps(ctx, s):
+        if not contiguous or step < 0:
+            continue  # loss is RTP-SEQ-1's, a step back RTP-TS-2's
+        k = round(step / nominal)
+        if k < 1 or abs(step - k * nominal) > tolerance:
+            out.append((p, f"timestamp step {step} ticks, expected {nominal:g} in {s.label}"))
+        elif k > 1 and dt < (k - 1) * interval_s * DROPPED_FRAME_ARRIVAL_SHARE:
+            out.append(
+                (
+                    p,
+                    f"timestamp jumps {k} frame intervals ({step} ticks) while frames arrive "
+                    f"{dt * 1000:.0f} ms apart in {s.label}",
+                )
+            )
+    return out
+
+
+def _video_streams(ctx: Context) -> tuple[list[RtpStream], Finding | None]:
+    streams = [
+        s for s in media_streams(ctx)
+        if s.has_frames and len(s.frames) > 2 and s.format is not PayloadFormat.WHOLE_JPEG
+    ]  # fmt: skip
+    return clocked_streams(streams, "video stream with three frames")
 
 
 @rule(
     "RTP-TS-3",
-    "RFC 3550 / RFC 3551",
-    "5.1 / 5",
+    "RFC 3550 / RFC 4566",
+    "5.1 / 6",
     Severity.WARNING,
-    "timestamps step by the 90 kHz clock at the frame rate",
+    "video timestamps step by the SDP's a=framerate",
 )
 def timestamp_step(ctx: Context) -> Finding:
-    streams = [
-        s
-        for s in media_streams(ctx)
-        if len(s.frames) > 2 and s.format is not PayloadFormat.WHOLE_JPEG
-    ]
-    if not streams:
-        return not_applicable("no RFC 2435 stream with three frames")
+    """Within a play segment, a video stream's frame timestamps step by whole frame
+    intervals of its SDP's a=framerate, on its media clock. Dropped frames (a step of
+    several intervals, with an arrival gap to match) are no fault. Not applicable
+    without a=framerate (RTP-TS-4 then looks at regularity), when the clock rate is
+    unknown, or without a video stream of three frames."""
+    streams, na = _video_streams(ctx)
+    if na:
+        return na
     offences = []
+    judged = 0
     for s in streams:
-        nominal = nominal_step(ctx, s, _session_framerate(ctx, s))
-        if not nominal:
+        framerate = session_framerate(ctx, s)
+        if not framerate:
             continue
-        tolerance = max(STEP_TOLERANCE_TICKS, nominal * STEP_TOLERANCE_FRACTION)
-        for p, step, contiguous in _frame_steps(ctx, s):
-            if contiguous and step >= 0 and abs(step - nominal) > tolerance:
-                offences.append(
-                    (p, f"timestamp step {step} ticks, expected {nominal:g} in {s.label}")
-                )
-    return verdict(offences, "every frame steps by the nominal frame interval")
+        judged += 1
+        offences.extend(_irregular_steps(ctx, s, s.clock_rate / framerate))
+    if not judged:
+        return not_applicable("no video stream whose SDP gives a=framerate")
+    return verdict(offences, "every frame steps by whole intervals of the SDP frame rate")
+
+
+@rule(
+    "RTP-TS-4",
+    "RFC 3550",
+    "5.1",
+    Severity.INFO,
+    "video frame intervals are regular",
+)
+def frame_regularity(ctx: Context) -> Finding:
+    """Information: where no SDP a=framerate says what the interval should be, frames
+    step by whole multiples of the usual (median) interval. Irregular intervals are
+    allowed by RFC 3550, hence information only. Not applicable when the clock rate is
+    unknown, or without a video stream of three frames lacking a=framerate."""
+    streams, na = _video_streams(ctx)
+    if na:
+        return na
+    offences = []
+    judged = 0
+    for s in streams:
+        if session_framerate(ctx, s):
+            continue
+        steps = [step for _p, step, _dt, contiguous in _steps(ctx, s) if contiguous and step > 0]
+        if not steps:
+            continue
+        judged += 1
+        offences.extend(_irregular_steps(ctx, s, statistics.median(steps)))
+    if not judged:
+        return not_applicable("every video stream has an SDP a=framerate (RTP-TS-3 judges it)")
+    return verdict(offences, "frames step by whole multiples of the usual interval")
 
 
 @rule("RTP-CLK-1", RFC, "5.1, 6.4.1", Severity.WARNING, "media clock keeps pace with arrival time")
 def clock_drift(ctx: Context) -> Finding:
-    streams = [s for s in media_streams(ctx) if s.stats.drift_ppm is not None]
+    """Over the longest play segment of a second or more, the media clock (RTP timestamps
+    at the stream's clock rate) keeps pace with arrival time. Not applicable when the
+    clock rate is unknown (a dynamic payload type without SDP) or no stream is long
+    enough."""
+    streams, na = clocked_streams(media_streams(ctx))
+    if na:
+        return na
+    streams = [s for s in streams if s.stats.drift_ppm is not None]
     if not streams:
         return not_applicable("no stream long enough (one second) to measure drift")
     offences = [
-        (s.frames[0].first_pktno, f"media clock drifts {s.stats.drift_ppm:+.0f} ppm in {s.label}")
+        (
+            s.first_pktno,
+            f"media clock drifts {s.stats.drift_ppm:+.0f} ppm at {s.clock_rate} Hz in {s.label}",
+        )
         for s in streams
         if abs(s.stats.drift_ppm) > DRIFT_LIMIT_PPM
     ]
@@ -288,6 +483,10 @@ def clock_drift(ctx: Context) -> Finding:
     "marker bit on exactly the last packet of each frame",
 )
 def marker(ctx: Context) -> Finding:
+    """In RFC 2435 streams, the marker bit is on a frame's last packet and on no other.
+    Where the snap length cut the payloads, frames are told apart by timestamp alone and
+    only a missing marker can be seen. Not applicable without an RFC 2435 stream (the
+    lab's format is judged by LAB-MARK-1; other formats' marker rules are their own)."""
     streams = media_streams(ctx, PayloadFormat.RFC2435)
     if not streams:
         return not_applicable("no RFC 2435 stream (the lab's format is judged by LAB-MARK-1)")
@@ -307,9 +506,13 @@ def marker(ctx: Context) -> Finding:
 
 @rule("RTP-JIT-1", RFC, "6.4.1, A.8", Severity.INFO, "interarrival jitter stays low")
 def jitter(ctx: Context) -> Finding:
-    if na := _none(ctx):
+    """Information: the RFC 3550 A.8 interarrival jitter (on the stream's own clock, reset
+    at each PLAY) stays under about one video frame interval. Not applicable when no
+    stream's clock rate is known."""
+    streams, na = clocked_streams(media_streams(ctx))
+    if na:
         return na
-    worst = max(media_streams(ctx), key=lambda s: s.stats.max_jitter_ms)
+    worst = max(streams, key=lambda s: s.stats.max_jitter_ms)
     text = f"highest jitter {worst.stats.max_jitter_ms:.2f} ms ({worst.label})"
     if worst.stats.max_jitter_ms > JITTER_LIMIT_MS:
         return verdict([(worst.first_pktno, text + f" exceeds {JITTER_LIMIT_MS:g} ms")])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.rtp_stream import SEQ_HALF, SEQ_MODULUS
+from analysis.rtp_stream import SEQ_HALF, SEQ_MODULUS, TS_HALF, TS_MODULUS
 from analysis.rtsp_status import Status
 from analysis.rules import Context, Finding, Severity, not_applicable, rule, verdict
 from analysis.sessions import (
@@ -29,6 +29,10 @@ NOT_IMPLEMENTED = {Status.NOT_IMPLEMENTED, Status.METHOD_NOT_ALLOWED, Status.BAD
 # RTP-Info's seq names the first packet of the play range; it is sought among the first
 # packets to arrive after PLAY, which a reordering network may have shuffled.
 RTP_INFO_SEARCH_PACKETS = 50
+# How far the first packet's timestamp may lie from rtptime: packets sent before the reply
+# (a live source's pre-roll, a key frame before the Range start) or after it (a live clock
+# running on) differ by this much without the mapping being wrong.
+RTPTIME_SLACK_S = 2.0
 
 
 def _connections(ctx: Context) -> list[RtspConnection]:
@@ -47,15 +51,23 @@ def _none(ctx: Context) -> Finding | None:
     "request and status lines, headers well formed",
 )
 def syntax(ctx: Context) -> Finding:
+    """Start lines and header lines are well formed. Messages the snap length cut are not
+    judged. Not applicable without an RTSP connection."""
     if na := _none(ctx):
         return na
     return verdict(
-        (m.pktno, problem) for c in _connections(ctx) for m in c.messages for problem in m.problems
+        (m.pktno, problem)
+        for c in _connections(ctx)
+        for m in c.messages
+        if not m.incomplete
+        for problem in m.problems
     )
 
 
 @rule("RTSP-CRLF-1", RFC, "4, 6, 7", Severity.ERROR, "lines end with CRLF")
 def crlf(ctx: Context) -> Finding:
+    """Lines end with CRLF. Messages the snap length cut are judged on their captured
+    lines only. Not applicable without an RTSP connection."""
     if na := _none(ctx):
         return na
     return verdict(
@@ -68,18 +80,22 @@ def crlf(ctx: Context) -> Finding:
 
 @rule("RTSP-CSEQ-1", RFC, "12.17", Severity.ERROR, "CSeq present in every request and response")
 def cseq_present(ctx: Context) -> Finding:
+    """Every request and response carries a numeric CSeq. Messages the snap length cut are
+    not judged. Not applicable without an RTSP connection."""
     if na := _none(ctx):
         return na
     return verdict(
         (m.pktno, f"no valid CSeq in {m.start_line[:40]!r}")
         for c in _connections(ctx)
         for m in c.requests + c.responses
-        if m.cseq is None
+        if m.cseq is None and not m.incomplete
     )
 
 
 @rule("RTSP-CSEQ-2", RFC, "12.17", Severity.ERROR, "each response echoes its request's CSeq")
 def cseq_echoed(ctx: Context) -> Finding:
+    """Each response echoes its request's CSeq. A response to a request before the capture
+    began is not judged. Not applicable without an RTSP connection."""
     if na := _none(ctx):
         return na
     return verdict(
@@ -93,6 +109,9 @@ def cseq_echoed(ctx: Context) -> Finding:
 
 @rule("RTSP-SES-1", RFC, "12.37", Severity.ERROR, "Session id consistent from SETUP to TEARDOWN")
 def session_consistent(ctx: Context) -> Finding:
+    """A SETUP reply names a Session; later requests and replies keep it; a request with an
+    id no SETUP gave is not accepted (judged only where the capture saw the connection
+    begin). Not applicable without an RTSP connection."""
     if na := _none(ctx):
         return na
     offences = []
@@ -102,7 +121,12 @@ def session_consistent(ctx: Context) -> Finding:
             if req is None or resp is None:
                 continue
             asked, got = req.session_id, resp.session_id
-            if req.method.upper() == "SETUP" and is_success(resp) and not got:
+            if (
+                req.method.upper() == "SETUP"
+                and is_success(resp)
+                and not got
+                and not resp.incomplete
+            ):
                 offences.append((resp.pktno, "SETUP answered without a Session header"))
             elif asked and got and asked != got:
                 offences.append((resp.pktno, f"request had Session {asked!r}, response {got!r}"))
@@ -118,6 +142,8 @@ def session_consistent(ctx: Context) -> Finding:
 
 @rule("RTSP-TRN-1", RFC, "12.39", Severity.ERROR, "Transport reply consistent with the request")
 def transport(ctx: Context) -> Finding:
+    """The SETUP reply's Transport grants what was asked (lower transport, cast, client
+    ports, interleaved channels). Not applicable without a successful SETUP."""
     setups = [st for s in ctx.capture.sessions for st in s.setups]
     if not setups:
         return not_applicable("no successful SETUP")
@@ -126,7 +152,8 @@ def transport(ctx: Context) -> Finding:
         pktno = st.exchange.response.pktno
         req, got = st.requested, st.granted
         if got is None:
-            offences.append((pktno, "SETUP reply has no Transport header"))
+            if not st.exchange.response.incomplete:
+                offences.append((pktno, "SETUP reply has no Transport header"))
             continue
         problems = list(got.problems)
         if req is not None:
@@ -156,6 +183,8 @@ def transport(ctx: Context) -> Finding:
     "RTSP-SDP-1", "RFC 2326 / RFC 4566", "C.1 / 5", Severity.ERROR, "DESCRIBE returns a valid SDP"
 )
 def sdp(ctx: Context) -> Finding:
+    """A successful DESCRIBE returns application/sdp that parses (RFC 4566). Not
+    applicable without a successful DESCRIBE."""
     described = [
         ex
         for c in _connections(ctx)
@@ -166,6 +195,9 @@ def sdp(ctx: Context) -> Finding:
     ]
     if not described:
         return not_applicable("no successful DESCRIBE")
+    described = [ex for ex in described if not ex.response.incomplete]
+    if not described:
+        return not_applicable("every DESCRIBE reply is cut short in the capture (snap length)")
     from analysis.sdp_reader import parse_sdp
 
     offences = []
@@ -186,6 +218,10 @@ def sdp(ctx: Context) -> Finding:
     "methods valid for the session state, and the right 4xx when not",
 )
 def state(ctx: Context) -> Finding:
+    """Methods are accepted only in the states Appendix A allows, refused with 455 (or
+    454/459) otherwise; unknown methods get 501. A session set up before the capture
+    began has an unknown state until a captured request sets it, and is not judged
+    until then. Not applicable without an RTSP connection."""
     if na := _none(ctx):
         return na
     offences = []
@@ -226,26 +262,48 @@ def state(ctx: Context) -> Finding:
 
 @rule("RTSP-CLEN-1", RFC, "12.14", Severity.ERROR, "Content-Length matches the body")
 def content_length(ctx: Context) -> Finding:
+    """Content-Length equals the body that follows. Messages the snap length cut are not
+    judged. Not applicable without an RTSP connection."""
     if na := _none(ctx):
         return na
     return verdict(
         (m.pktno, m.length_mismatch)
         for c in _connections(ctx)
         for m in c.messages
-        if m.length_mismatch
+        if m.length_mismatch and not m.incomplete
     )
 
 
 @rule("RTSP-PORT-1", RFC, "12.39", Severity.ERROR, "RTP only to the ports SETUP negotiated")
 def negotiated_ports(ctx: Context) -> Finding:
-    if not ctx.capture.sessions:
-        return not_applicable("no RTSP session in the capture")
-    offences = [
-        (s.first_pktno, f"RTP to a port no SETUP negotiated ({s.label})")
-        for s in ctx.capture.unlinked_rtp
-        if len(s)
-    ]
-    for session in ctx.capture.sessions:
+    """A session's RTP goes from the server_port and to the client_port its SETUP
+    negotiated. An RTP flow that no SETUP names is blamed only when the capture ties it to
+    a session whose SETUP it holds (the same SSRC, or the server's negotiated source
+    port); a flow whose SETUP happened before the capture began is no one's fault. Not
+    applicable without a session whose SETUP the capture holds."""
+    sessions = [s for s in ctx.capture.sessions if s.setup_captured and s.setups]
+    if not sessions:
+        return not_applicable("no RTSP session whose SETUP is in the capture")
+    owner_of_ssrc = {st.ssrc: session for session in sessions for st in session.streams}
+    server_sources = {}
+    for session in sessions:
+        for st in session.setups:
+            if st.granted and st.granted.server_ports and st.granted.lower == "UDP":
+                server_sources[(session.connection.server.ip, st.granted.server_ports[0])] = session
+    offences = []
+    for s in ctx.capture.unlinked_rtp:
+        if s.transport != "udp" or not len(s):
+            continue
+        session = owner_of_ssrc.get(s.ssrc) or server_sources.get((s.src.ip, s.src.port))
+        if session is not None:
+            s.session_id = s.session_id or session.id
+            offences.append(
+                (
+                    s.first_pktno,
+                    f"RTP of session {session.id} to a port no SETUP negotiated ({s.label})",
+                )
+            )
+    for session in sessions:
         server_ports = {
             st.granted.server_ports[0]
             for st in session.setups
@@ -264,6 +322,8 @@ def negotiated_ports(ctx: Context) -> Finding:
 
 @rule("RTSP-PLAY-1", RFC, "10.5, 10.6, 10.7", Severity.ERROR, "RTP only while playing")
 def only_while_playing(ctx: Context) -> Finding:
+    """A session's RTP flows only between PLAY and the PAUSE or TEARDOWN reply (with a
+    grace for packets in flight). Not applicable without a session with RTP."""
     sessions = [s for s in ctx.capture.sessions if s.streams]
     if not sessions:
         return not_applicable("no RTSP session with RTP")
@@ -287,6 +347,8 @@ def only_while_playing(ctx: Context) -> Finding:
 
 @rule("RTSP-PLAY-2", RFC, "10.5", Severity.WARNING, "RTP starts promptly after PLAY")
 def prompt_start(ctx: Context) -> Finding:
+    """RTP begins within PLAY_START_LIMIT_S of each PLAY. Not applicable without a PLAY
+    followed by RTP of its session."""
     offences = []
     checked = 0
     for session in ctx.capture.sessions:
@@ -308,51 +370,110 @@ def prompt_start(ctx: Context) -> Finding:
     return verdict(offences, f"{checked} PLAY(s) followed by RTP within {PLAY_START_LIMIT_S:g} s")
 
 
+def _stream_of_entry(session, entry, start: float):
+    """The stream an RTP-Info entry describes: by its url against the SETUP URIs, else
+    the session's only stream, else the stream whose packets after PLAY hold its seq."""
+    url = entry.url.strip()
+    if url:
+        for s in session.streams:
+            control = s.control or ""
+            if control and (url == control or control.endswith(url) or url.endswith(control)):
+                return s
+    if len(session.streams) == 1:
+        return session.streams[0]
+    for s in session.streams:
+        at = int(np.searchsorted(s.time, start, side="left"))
+        if entry.seq is not None and entry.seq in s.seq[at : at + RTP_INFO_SEARCH_PACKETS]:
+            return s
+    return None
+
+
+def _segment_end(session, start: float) -> float:
+    later = [t for t, _ in session.playing if t > start]
+    return min(later, default=float("inf"))
+
+
 @rule(
     "RTSP-INFO-1",
     RFC,
     "12.33",
     Severity.ERROR,
-    "RTP-Info seq and rtptime match the first packet after PLAY",
+    "RTP-Info seq is the first packet of the play range, rtptime consistent with it",
 )
 def rtp_info(ctx: Context) -> Finding:
+    """RFC 2326 §12.33: ``seq`` is the sequence number of the stream's first packet in the
+    play range; ``rtptime`` is the timestamp that corresponds to the Range start. So the
+    packet with ``seq`` must arrive after PLAY with no later-arriving packet of the range
+    before it, and its timestamp must lie within RTPTIME_SLACK_S of ``rtptime`` on the
+    stream's clock (packets sent before the reply, or a live clock running on, differ by
+    that much; the first packet's timestamp need not equal ``rtptime``). The rtptime half
+    is not applicable when the clock rate is unknown; a first packet the capture lost is
+    not judged. Not applicable without a PLAY reply with RTP-Info seq or rtptime."""
     offences = []
     checked = 0
     for session in ctx.capture.sessions:
         for ex, entries in session.plays:
+            start = ex.request.time
+            replied = ex.response.time
+            end = _segment_end(session, start)
             for entry in entries:
                 if entry.seq is None and entry.rtptime is None:
                     continue
-                start = ex.request.time
-                for s in session.streams:
-                    at = int(np.searchsorted(s.time, start, side="left"))
-                    after = [
-                        (int(s.pktno[i]), float(s.time[i]), int(s.seq[i]), int(s.ts[i]))
-                        for i in range(at, min(at + RTP_INFO_SEARCH_PACKETS, len(s)))
-                    ]
-                    if not after:
-                        continue
-                    if (
-                        len(session.streams) > 1
-                        and entry.seq is not None
-                        and not any(p[2] == entry.seq for p in after)
-                    ):
-                        continue  # this entry belongs to another stream of the session
-                    checked += 1
-                    # The first packet in sequence order among the first to arrive.
-                    base = after[0][2]
-                    first = min(after, key=lambda p: (p[2] - base + SEQ_HALF) % SEQ_MODULUS)
-                    if entry.seq is not None and first[2] != entry.seq:
-                        offences.append(
-                            (first[0], f"RTP-Info seq={entry.seq}, first packet has seq {first[2]}")
-                        )
-                    elif entry.rtptime is not None and first[3] != entry.rtptime:
+                s = _stream_of_entry(session, entry, start)
+                if s is None:
+                    continue
+                lo = int(np.searchsorted(s.time, start, side="left"))
+                hi = min(
+                    int(np.searchsorted(s.time, end, side="left")), lo + RTP_INFO_SEARCH_PACKETS
+                )
+                if hi <= lo:
+                    continue
+                checked += 1
+                seqs = s.seq[lo:hi].tolist()
+                times = s.time[lo:hi].tolist()
+                base = entry.seq if entry.seq is not None else min(seqs)
+                rel = [(q - base + SEQ_HALF) % SEQ_MODULUS - SEQ_HALF for q in seqs]
+                if entry.seq is not None:
+                    if entry.seq not in seqs:
+                        if min(rel) < 0 < max(rel):
+                            continue  # announced packet lost in the capture: RTP-SEQ-1's
+                        first = lo + int(np.argmin(rel))
                         offences.append(
                             (
-                                first[0],
-                                f"RTP-Info rtptime={entry.rtptime}, first packet has timestamp {first[3]}",
+                                int(s.pktno[first]),
+                                f"RTP-Info seq={entry.seq}, but no such packet after PLAY; "
+                                f"the first has seq {int(s.seq[first])} ({s.label})",
                             )
                         )
+                        continue
+                    earlier = [
+                        i for i, (r, t) in enumerate(zip(rel, times, strict=True))
+                        if r < 0 and t >= replied
+                    ]  # fmt: skip
+                    if earlier:
+                        i = lo + earlier[0]
+                        offences.append(
+                            (
+                                int(s.pktno[i]),
+                                f"RTP-Info seq={entry.seq}, but seq {int(s.seq[i])} of the "
+                                f"play range came before it ({s.label})",
+                            )
+                        )
+                        continue
+                if entry.rtptime is None or not s.clock_rate:
+                    continue
+                at = lo + (seqs.index(entry.seq) if entry.seq is not None else int(np.argmin(rel)))
+                ts = int(s.ts[at])
+                offset = ((ts - entry.rtptime + TS_HALF) % TS_MODULUS - TS_HALF) / s.clock_rate
+                late = max(float(s.time[at]) - replied, 0.0)
+                if not -RTPTIME_SLACK_S <= offset <= RTPTIME_SLACK_S + late:
+                    offences.append(
+                        (
+                            int(s.pktno[at]),
+                            f"RTP-Info rtptime={entry.rtptime}, the first packet's timestamp "
+                            f"{ts} is {offset:+.3f} s from it at {s.clock_rate} Hz ({s.label})",
+                        )
+                    )
     if not checked:
-        return not_applicable("no PLAY reply with RTP-Info seq or rtptime")
-    return verdict(offences, f"{checked} RTP-Info entr(ies) match the first packet")
+        return not_applicable("no PLAY reply with RTP-Info seq or rtptime followed by RTP")
+    return verdict(offences, f"{checked} RTP-Info entr(ies) agree with the packets after PLAY")

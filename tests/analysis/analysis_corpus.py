@@ -257,6 +257,20 @@ def zero_initial_values(s):
     s.ts0 = 0
 
 
+def irregular_interval_without_framerate(s):
+    """No a=framerate in the SDP, and frame 20 stamped half an interval late: irregular,
+    which without a promised frame rate is information only."""
+    m = _response_to(s, 2)
+    head, _, body = m.data.partition(b"\r\n\r\n")
+    new_body = body.replace(f"a=framerate:{s.fps}\r\n".encode(), b"")
+    head = head.replace(
+        f"Content-Length: {len(body)}".encode(), f"Content-Length: {len(new_body)}".encode()
+    )
+    m.data = head + b"\r\n\r\n" + new_body
+    for p in _frame(s, 20):
+        p.ts = (p.ts + 1500) & 0xFFFFFFFF
+
+
 def timestamp_backwards(s):
     for p in _frame(s, 20):
         p.ts = (p.ts - 6000) & 0xFFFFFFFF
@@ -401,6 +415,7 @@ DEFECTS: dict[str, tuple[Callable[[SynthSession], None], str]] = {
     "wrong version": (wrong_version, "RTP-VER-1"),
     "missing marker": (missing_marker, "RTP-MARK-1"),
     "timestamp jump": (timestamp_jump, "RTP-TS-3"),
+    "irregular interval without a=framerate": (irregular_interval_without_framerate, "RTP-TS-4"),
     "timestamp per packet": (timestamp_per_packet, "RTP-TS-1"),
     "SSRC change": (ssrc_change, "RTP-SSRC-1"),
     "bad fragment offset": (bad_fragment_offset, "JPEG-FRAG-1"),

@@ -63,7 +63,8 @@ def test_gap_reports_the_packet_after_the_loss(tmp_path):
 def test_duplicate_and_reorder_counts(tmp_path):
     result = check_capture(write_defect("duplicate", tmp_path))
     (stream,) = result.streams
-    assert stream.stats.duplicates == 1 and stream.stats.lost == -1  # RFC 3550 A.3 arithmetic
+    assert stream.stats.duplicates == 1 and stream.stats.a3_lost == -1  # RFC 3550 A.3
+    assert stream.stats.lost == 0  # what the user is told: nothing lost, never "-1 lost"
     result = check_capture(write_defect("reorder", tmp_path))
     (stream,) = result.streams
     assert stream.stats.reorders == 1 and stream.stats.missing == 0

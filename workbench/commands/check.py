@@ -20,17 +20,25 @@ log = logging.getLogger(__name__)
 
 # Keyed by the analysis enums' values (analysis.rules.Outcome and Severity), so that
 # building the parser does not import the analysis.
-OUTCOME_STYLE = {"passed": "green", "failed": "red", "not applicable": "dim"}
+OUTCOME_STYLE = {
+    "passed": "green",
+    "failed": "red",
+    "expected": "magenta",
+    "not applicable": "dim",
+}
 SEVERITY_STYLE = {"error": "red", "warning": "yellow", "info": "cyan"}
+SHOWN_PACKETS = 5  # packet numbers listed per non-media row
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "check",
         help="check a capture against RTP, RFC 2435, RTCP and RTSP rules",
-        description="Read a pcap/pcapng, rebuild its RTSP sessions and RTP streams, and check "
-        "them against RFC 3550, RFC 2435 and RFC 2326. Exit status 1 when a rule at or "
-        "above --fail-on failed (or the file could not be read whole).",
+        description="Read a pcap/pcapng (gzip-compressed too), rebuild its RTSP sessions and "
+        "RTP streams, and check them against RFC 3550, RFC 2435 and RFC 2326. Exit status 0 "
+        "when no rule at or above --fail-on failed; 1 when one did, or the file could not be "
+        "read whole; 2 when the file could not be read at all (or --expect could not be). "
+        "Offences that --expect covers are shown as expected and do not fail.",
     )
     parser.add_argument("capture", nargs="?", help="pcap or pcapng file")
     parser.add_argument(
@@ -43,6 +51,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=["error", "warning"],
         default="error",
         help="lowest severity that makes the exit status 1 (default: error)",
+    )
+    parser.add_argument(
+        "--expect",
+        metavar="F",
+        help="JSON file of expected findings (sessions or connections whose offences are "
+        "deliberate, as the demo writes beside its capture)",
     )
     parser.add_argument(
         "--rtp-port",
@@ -59,8 +73,9 @@ def _styled(value: str, styles: dict[str, str]) -> Text:
 
 
 def print_summary(result: CheckResult, console: Console) -> None:
-    """Per session and stream figures, then every rule with its evidence."""
-    from analysis.rules import Severity
+    """Per session and stream figures, what is not media, then every rule with its
+    evidence and the sessions its findings belong to."""
+    from analysis.rules import Outcome, Severity
 
     # Lines a user reads or greps are never wrapped, whatever the terminal's width.
     console.print(
@@ -68,6 +83,8 @@ def print_summary(result: CheckResult, console: Console) -> None:
     )
     if result.error is not None:
         console.print(f"[red]capture damaged:[/] {escape(str(result.error))}", soft_wrap=True)
+    for note in result.notes:
+        console.print(f"[cyan]note:[/] {escape(note)}", soft_wrap=True)
     if result.sessions:
         sessions = TableData(
             "RTSP sessions",
@@ -102,10 +119,9 @@ def print_summary(result: CheckResult, console: Console) -> None:
             Column("fps", justify="right"),
         ],
     )
-    keepalives = {id(s) for s in result.capture.keepalives} if result.capture else set()
     for s in result.streams:
         st = s.stats
-        kind = "keepalive" if id(s) in keepalives else s.format.value
+        kind = f"{s.fmt.describe()}\n{s.format.value}"
         if st.gso_datagrams:
             kind += f"\n{st.gso_datagrams} GSO cut"
         channel = f" ch {s.channel}" if s.channel is not None else ""
@@ -114,12 +130,27 @@ def print_summary(result: CheckResult, console: Console) -> None:
             s.session_id or "-",
             kind,
             str(st.packets),
-            f"{st.complete_frames}/{st.frames}",
+            "-" if st.frames is None else f"{st.complete_frames}/{st.frames}",
             str(st.lost),
-            f"{st.jitter_ms:.2f}",
-            f"{st.fps:.2f}",
+            "-" if st.jitter_ms is None else f"{st.jitter_ms:.2f}",
+            "-" if st.fps is None else f"{st.fps:.2f}",
         )
     print_table(console, streams)
+    if result.non_media:
+        others = TableData(
+            "Not media: keep-alives and datagrams that fail RTP validation",
+            [
+                Column("flow", whole=True),
+                Column("session", whole=True),
+                Column("what"),
+                Column("packets"),
+            ],
+        )
+        for n in result.non_media:
+            shown = ", ".join(map(str, n.pktnos[:SHOWN_PACKETS]))
+            more = " ..." if len(n.pktnos) > SHOWN_PACKETS else ""
+            others.add_row(n.label, n.session_id or "-", n.kind, f"{len(n.pktnos)}: {shown}{more}")
+        print_table(console, others)
     rules = TableData(
         "Rules",
         [
@@ -131,19 +162,30 @@ def print_summary(result: CheckResult, console: Console) -> None:
     )
     for r in result.rules:
         outcome = _styled(r.outcome.value, OUTCOME_STYLE)
-        if r.failed:
+        if r.offences:
             outcome.append(f"\n{r.count}x, packets {', '.join(map(str, r.packets))}")
+            owners = r.by_owner()
+            if len(owners) > 1 or any(o.scope.session for o in r.offences):
+                outcome.append("\n" + "; ".join(f"{k}: {v}" for k, v in owners.items()))
         detail = Text(f"{r.rule.title} ({r.rule.rfc} §{r.rule.section})")
         if r.evidence:
             detail.append("\n" + r.evidence, style="dim")
+        for reason in sorted({o.expected for o in r.offences if o.expected}):
+            detail.append(f"\nexpected: {reason}", style="magenta")
         rules.add_row(r.rule.id, _styled(r.rule.severity.value, SEVERITY_STYLE), outcome, detail)
     print_table(console, rules)
     counts = {
         sev: len([r for r in result.failures(sev) if r.rule.severity is sev]) for sev in Severity
     }
+    expected_rules = sum(1 for r in result.rules if r.outcome is Outcome.EXPECTED)
     console.print(
         f"failed: [red]{counts[Severity.ERROR]} error[/], [yellow]{counts[Severity.WARNING]} "
         f"warning[/], [cyan]{counts[Severity.INFO]} info[/]"
+        + (
+            f"; [magenta]{expected_rules} rule(s) with expected findings only[/]"
+            if expected_rules
+            else ""
+        )
     )
 
 
@@ -170,6 +212,7 @@ def run(args: argparse.Namespace) -> int:
     # analysis brings numpy; `--help` and the other commands start without it.
     from analysis.check import check_capture, write_json, write_junit
     from analysis.errors import AnalysisError
+    from analysis.expected import read_expectations
     from analysis.rules import Severity
 
     console = Console()
@@ -179,7 +222,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.capture:
         return error("check", "check needs a CAPTURE file (or --list-rules)")
     try:
-        result = check_capture(args.capture, args.rtp_port)
+        expectations = read_expectations(args.expect) if args.expect else None
+        result = check_capture(args.capture, args.rtp_port, expectations)
     except AnalysisError as exc:
         return error("check", f"cannot check {args.capture}: {exc}")
     print_summary(result, console)
