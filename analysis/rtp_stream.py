@@ -19,6 +19,7 @@ from analysis.frames import (
     detect_format,
     fast_rfc2435,
 )
+from analysis.jitter import jitter_figures
 from analysis.media_format import MediaFormat, media_format
 from analysis.netdecode import Endpoint, UdpFlow, flow_label
 
@@ -40,7 +41,6 @@ SEQ_MODULUS = 1 << 16
 SEQ_HALF = 1 << 15
 TS_MODULUS = 1 << 32
 TS_HALF = 1 << 31
-JITTER_GAIN = 16  # RFC 3550 A.8: J += (|D| - J) / 16
 
 # One packet in arrival order: pktno, time, seq, timestamp, second header byte, size, payload.
 RtpPacket = tuple[int, float, int, int, int, int, bytes]
@@ -63,8 +63,8 @@ class StreamStats:
     frames: int | None = None
     complete_frames: int | None = None
     jitter_ms: float | None = None  # A.8 estimate after the last packet
-    max_jitter_ms: float | None = None
-    mean_jitter_ms: float | None = None  # mean of the estimate over the packets (as tshark)
+    max_jitter_ms: float | None = None  # maximum and mean as Wireshark reports them
+    mean_jitter_ms: float | None = None  # (analysis.jitter)
     duration_s: float = 0.0  # first to last arrival
     fps: float | None = None  # frames per second of arrival time
     media_fps: float | None = None  # frames per second of RTP timestamp
@@ -383,39 +383,6 @@ def _payload_span(
     return start + hdr, end, ""
 
 
-JITTER_CHUNK = 2048  # (16/15)**2048 stays far inside float range
-
-
-def jitter_series(
-    arrival: np.ndarray, ts: np.ndarray, rate: int, resync: np.ndarray | None = None
-) -> np.ndarray:
-    """RFC 3550 A.8 jitter after each packet, in timestamp units (J += (|D| - J) / 16).
-
-    The recurrence is a first-order filter: computed in chunks with a scaled cumulative sum.
-    ``resync`` marks packets that follow a new PLAY (RFC 2326 §12.33: RTP-Info restates
-    the timestamp mapping): the transit difference across a pause is not jitter.
-    """
-    n = len(arrival)
-    out = np.zeros(n)
-    if n < 2:
-        return out
-    transit = arrival * rate - ts
-    d = np.diff(transit)
-    d = np.abs((d + TS_HALF) % TS_MODULUS - TS_HALF)
-    if resync is not None:
-        d[resync[1:]] = 0.0
-    keep = 1.0 - 1.0 / JITTER_GAIN
-    j = 0.0
-    for a in range(0, len(d), JITTER_CHUNK):
-        chunk = d[a : a + JITTER_CHUNK] / JITTER_GAIN
-        k = np.arange(1, len(chunk) + 1)
-        scale = keep ** -k.astype(float)
-        series = keep**k * (j + np.cumsum(chunk * scale))
-        out[a + 1 : a + 1 + len(chunk)] = series
-        j = float(series[-1])
-    return out
-
-
 def analyse(
     stream: RtpStream,
     fmt: MediaFormat | None = None,
@@ -472,12 +439,13 @@ def analyse(
     period = stream.segments(stream.time)
     resync = np.concatenate(([False], period[1:] != period[:-1])) if len(play_starts) > 1 else None
     if rate:
-        jitter = jitter_series(stream.time, stream.ts.astype(np.float64), rate, resync)
-        stream.jitter = jitter
-        stats.jitter_ms = float(jitter[-1]) * 1000.0 / rate
-        stats.max_jitter_ms = float(jitter.max()) * 1000.0 / rate
-        # tshark averages over the packets after the first (whose estimate is 0 by definition).
-        stats.mean_jitter_ms = float(jitter[1:].mean() if n > 1 else 0.0) * 1000.0 / rate
+        ts_steps = (np.diff(stream.ts) + TS_HALF) % TS_MODULUS - TS_HALF
+        ext_ts = np.concatenate(([0], np.cumsum(ts_steps))) + int(stream.ts[0])
+        figures = jitter_figures(stream.time, ext_ts, stream.b1, rate, resync)
+        stream.jitter = figures.series
+        stats.jitter_ms = figures.last_ms
+        stats.max_jitter_ms = figures.max_ms
+        stats.mean_jitter_ms = figures.mean_ms
     stats.duration_s = float(stream.time[-1] - stream.time[0])
     if stats.duration_s > 0:
         stats.bitrate_bps = float(stream.payload_sizes().sum()) * 8 / stats.duration_s

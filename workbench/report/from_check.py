@@ -25,7 +25,6 @@ log = logging.getLogger(__name__)
 
 SEQ_MODULUS = 1 << 16  # RFC 3550 §5.1: 16-bit sequence number
 TS_MODULUS = 1 << 32  # RFC 3550 §5.1: 32-bit timestamp
-JITTER_GAIN = 16  # RFC 3550 A.8: J += (|D| - J) / 16
 PERCENT = 100.0
 
 
@@ -42,20 +41,6 @@ def unwrap(values: Iterable[int], modulus: int) -> list[int]:
             step -= modulus
         result.append(result[-1] + step)
     return result
-
-
-def jitter_series_ms(times: list[float], timestamps: list[int], clock_rate: int) -> list[float]:
-    """RFC 3550 A.8 interarrival jitter after each packet, in milliseconds."""
-    series: list[float] = []
-    jitter = 0.0
-    previous = None
-    for t, ts in zip(times, timestamps):
-        transit = t * clock_rate - ts
-        if previous is not None:
-            jitter += (abs(transit - previous) - jitter) / JITTER_GAIN
-        previous = transit
-        series.append(jitter * 1000.0 / clock_rate)
-    return series
 
 
 def stream_label(stream: RtpStream) -> str:
@@ -79,7 +64,8 @@ def series_from_stream(
     series.sequence = unwrap((p[2] for p in packets), SEQ_MODULUS)
     series.timestamp = timestamps
     series.clock_rate = stream.clock_rate or None
-    series.jitter_ms = jitter_series_ms(times, timestamps, stream.clock_rate)
+    # None when the clock rate is unknown: no jitter is drawn rather than a guessed one.
+    series.jitter_ms = stream.jitter_ms_series() or []
     series.frame_arrival = [f.time - origin for f in stream.frames]
     series.frame_sizes = [f.size for f in stream.frames]
     if times:
