@@ -20,6 +20,7 @@ from analysis.pcapfile import Records, read_records
 from analysis.rtcp_wire import RtcpFlow
 from analysis.rtp_stream import RtpStream
 from analysis.rules import Context, Outcome, RuleResult, Severity, run_all
+from analysis.sdp_reader import SdpInfo
 from analysis.sessions import CaptureSessions, RtspConnection, RtspSession, build
 from analysis.source_validation import NonMedia
 
@@ -123,14 +124,16 @@ def check_capture(
     path: str | Path,
     rtp_ports: list[int] | None = None,
     expectations: list[Expectation] | None = None,
+    sdps: list[SdpInfo] | None = None,
 ) -> CheckResult:
     """Check one capture file. Raises CaptureFileError only when nothing can be read.
 
     ``expectations`` name sessions or connections whose offences are expected (a
-    deliberate negative test): their rules then report EXPECTED, not FAILED."""
+    deliberate negative test): their rules then report EXPECTED, not FAILED. ``sdps``
+    describe RTP no RTSP session in the capture does (ffmpeg's ``-sdp_file``)."""
     records = read_records(path)
     traffic = decode(records)
-    capture = build(traffic, rtp_ports)
+    capture = build(traffic, rtp_ports, sdps)
     result = CheckResult(
         str(path),
         len(records),

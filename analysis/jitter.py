@@ -7,7 +7,10 @@ timestamp was not below any earlier one: a packet stamped in the past (video sen
 decoding order, B-frames) is measured against it and does not become the reference.
 The maximum and mean leave out, as Wireshark does, the first packet, packets with the
 marker bit (the start of a talkspurt, the end of a video frame), comfort noise, and
-packets stamped in the past.
+packets stamped in the past. For formats sent in decoding order (``decoding_order``:
+H.264, H.265, MPEG-4 with B-frames) the packets stamped in the past do not enter the
+estimate at all: their timestamps say when to show a frame, not when it was sent, and
+would add the reordering of the codec to the jitter of the network.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ def jitter_figures(
     b1: np.ndarray,
     rate: int,
     resync: np.ndarray | None = None,
+    decoding_order: bool = False,
 ) -> JitterFigures:
     """Jitter of packets in arrival order: ``arrival`` in seconds, ``ext_ts`` unwrapped
     timestamps, ``b1`` the marker/payload-type octets, ``rate`` the clock in Hz.
@@ -74,14 +78,18 @@ def jitter_figures(
     d = np.abs((arrival[1:] - arrival[ref]) * rate - (ts[1:] - ts[ref]))
     if resync is not None:
         d[resync[1:]] = 0.0
-    series[1:] = _filter(d, 0.0)
+    if decoding_order and not in_sequence.all():
+        # The estimate moves on in-order packets only and holds across the others.
+        moves = np.nonzero(in_sequence[1:])[0]
+        filtered = _filter(d[moves], 0.0)
+        held = np.zeros(n - 1)
+        held[moves] = filtered
+        last = np.maximum.accumulate(np.where(in_sequence[1:], np.arange(n - 1), -1))
+        series[1:] = np.where(last >= 0, held[np.maximum(last, 0)], 0.0)
+    else:
+        series[1:] = _filter(d, 0.0)
     pt = b1[1:] & RTP_PT_MASK
-    regular = (
-        in_sequence[1:]
-        & ((b1[1:] & RTP_MARKER_BIT) == 0)
-        & (pt != PT_CN)
-        & (pt != PT_CN_OLD)
-    )
+    regular = in_sequence[1:] & ((b1[1:] & RTP_MARKER_BIT) == 0) & (pt != PT_CN) & (pt != PT_CN_OLD)
     to_ms = 1000.0 / rate
     values = series[1:]
     max_ms = float(values[regular].max()) * to_ms if regular.any() else 0.0

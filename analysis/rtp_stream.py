@@ -441,7 +441,9 @@ def analyse(
     if rate:
         ts_steps = (np.diff(stream.ts) + TS_HALF) % TS_MODULUS - TS_HALF
         ext_ts = np.concatenate(([0], np.cumsum(ts_steps))) + int(stream.ts[0])
-        figures = jitter_figures(stream.time, ext_ts, stream.b1, rate, resync)
+        figures = jitter_figures(
+            stream.time, ext_ts, stream.b1, rate, resync, decoding_order=fmt.may_reorder
+        )
         stream.jitter = figures.series
         stats.jitter_ms = figures.last_ms
         stats.max_jitter_ms = figures.max_ms

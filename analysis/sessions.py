@@ -41,6 +41,7 @@ from analysis.rtsp_wire import (
     starts_midway_as_rtsp,
 )
 from analysis.sdp_reader import SdpInfo, SdpMedia, parse_sdp
+from analysis.sdp_sources import media_by_port, sip_descriptions
 from analysis.source_validation import (
     NonMedia,
     keepalive_kind,
@@ -205,8 +206,13 @@ class CaptureSessions:
         return next((s for s in self.sessions if s.id == session_id), None)
 
 
-def build(traffic: Traffic, rtp_ports: list[int] | None = None) -> CaptureSessions:
-    """Rebuild connections, sessions and media streams from decoded traffic."""
+def build(
+    traffic: Traffic, rtp_ports: list[int] | None = None, sdps: list[SdpInfo] | None = None
+) -> CaptureSessions:
+    """Rebuild connections, sessions and media streams from decoded traffic.
+
+    ``sdps`` describe RTP that no RTSP session does (by the port each m= line names),
+    beside those of the SIP messages in the capture."""
     result = CaptureSessions()
     for fwd, rev in _tcp_pairs(traffic):
         conn = _read_connection(traffic, fwd, rev)
@@ -215,7 +221,8 @@ def build(traffic: Traffic, rtp_ports: list[int] | None = None) -> CaptureSessio
     known: dict[str, RtspSession] = {}
     for conn in result.connections:
         result.sessions.extend(_walk_sessions(conn, known))
-    _link_media(traffic, result, set(rtp_ports or ()))
+    described = media_by_port([*(sdps or ()), *sip_descriptions(traffic)])
+    _link_media(traffic, result, set(rtp_ports or ()), described)
     _note_gaps(result)
     return result
 
@@ -458,7 +465,12 @@ def _add_setup(session: RtspSession, ex: Exchange) -> None:
     )
 
 
-def _link_media(traffic: Traffic, result: CaptureSessions, rtp_ports: set[int]) -> None:
+def _link_media(
+    traffic: Traffic,
+    result: CaptureSessions,
+    rtp_ports: set[int],
+    described: dict[int, SdpMedia],
+) -> None:
     by_dst: dict[tuple[bytes, int], list[FlowKey]] = {}
     by_src: dict[tuple[bytes, int], list[FlowKey]] = {}
     for key in traffic.udp:
@@ -524,7 +536,7 @@ def _link_media(traffic: Traffic, result: CaptureSessions, rtp_ports: set[int]) 
         _unclaimed_channels(result, conn, claimed_channels)
     for key, datagrams in traffic.udp.items():
         if key not in claimed:
-            _unlinked_flow(result, key, datagrams, rtp_ports)
+            _unlinked_flow(result, key, datagrams, rtp_ports, described.get(key[3]))
 
 
 def _take_rtp(
@@ -657,10 +669,15 @@ def _unclaimed_channels(
 
 
 def _unlinked_flow(
-    result: CaptureSessions, key: FlowKey, flow: UdpFlow, rtp_ports: set[int]
+    result: CaptureSessions,
+    key: FlowKey,
+    flow: UdpFlow,
+    rtp_ports: set[int],
+    sdp_media: SdpMedia | None,
 ) -> None:
-    """A UDP flow no SETUP named: RTP or RTCP by the ports given, else by validity."""
-    explicit = key[3] in rtp_ports or key[1] in rtp_ports
+    """A UDP flow no SETUP named: RTP or RTCP by the ports given (or an SDP's m= port),
+    else by validity."""
+    explicit = key[3] in rtp_ports or key[1] in rtp_ports or sdp_media is not None
     explicit_rtcp = (key[3] - 1) in rtp_ports or (key[1] - 1) in rtp_ports
     src, dst = endpoints(key)
     if explicit_rtcp or (not explicit and _looks_like_rtcp_flow(flow)):
@@ -671,7 +688,7 @@ def _unlinked_flow(
     streams = split_by_ssrc(src, dst, flow)
     media = [s for s in streams if (passes_probation(s) if explicit else looks_like_media(s))]
     for stream in media:
-        analyse(stream)
+        analyse(stream, media_format(stream.payload_type, sdp_media))
         result.streams.append(stream)
         result.unlinked_rtp.append(stream)
     if not (explicit or media):

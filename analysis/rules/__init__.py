@@ -222,6 +222,17 @@ def clocked_streams(
     return [], not_applicable(f"no {what}")
 
 
+def unclocked_note(streams: Iterable[RtpStream]) -> str:
+    """``; not judged: SSRC ... (clock rate unknown ...)`` for streams whose clock is
+    unknown, to end a passing evidence with; "" when there are none."""
+    unknown = [s for s in streams if not s.clock_rate]
+    if not unknown:
+        return ""
+    return "; not judged: " + ", ".join(
+        f"SSRC {s.ssrc:#010x} ({s.fmt.unknown_clock_reason})" for s in unknown
+    )
+
+
 def verdict(offences: Iterable[tuple[int, str]], ok_evidence: str = "") -> Finding:
     """Failed with the offences' packet numbers and the first one's text, else passed."""
     items = sorted(offences, key=lambda o: o[0])

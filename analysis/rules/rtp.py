@@ -25,6 +25,7 @@ from analysis.rules import (
     not_applicable,
     passed,
     rule,
+    unclocked_note,
     verdict,
 )
 
@@ -384,6 +385,20 @@ def _irregular_steps(ctx: Context, s: RtpStream, nominal: float) -> list[tuple[i
     return out
 
 
+def _presentation_steps(ctx: Context, s: RtpStream) -> list[int]:
+    """Positive timestamp steps between frames in presentation order (sorted timestamps,
+    for formats sent in decoding order), or in sequence order (contiguous frames only)."""
+    if not (s.fmt.may_reorder and s.format is PayloadFormat.OTHER):
+        return [step for _p, step, _dt, contiguous in _steps(ctx, s) if contiguous and step > 0]
+    units = _units(ctx, s)
+    segment = s.segments(np.asarray([u[1] for u in units])).tolist()
+    steps = []
+    for seg in sorted(set(segment)):
+        stamps = sorted({u[2] for u, g in zip(units, segment, strict=True) if g == seg})
+        steps += [b - a for a, b in zip(stamps, stamps[1:]) if b > a]
+    return steps
+
+
 def _video_streams(ctx: Context) -> tuple[list[RtpStream], Finding | None]:
     streams = [
         s for s in media_streams(ctx)
@@ -441,7 +456,7 @@ def frame_regularity(ctx: Context) -> Finding:
     for s in streams:
         if session_framerate(ctx, s):
             continue
-        steps = [step for _p, step, _dt, contiguous in _steps(ctx, s) if contiguous and step > 0]
+        steps = _presentation_steps(ctx, s)
         if not steps:
             continue
         judged += 1
@@ -472,7 +487,10 @@ def clock_drift(ctx: Context) -> Finding:
         if abs(s.stats.drift_ppm) > DRIFT_LIMIT_PPM
     ]
     worst = max(streams, key=lambda s: abs(s.stats.drift_ppm))
-    return verdict(offences, f"largest drift {worst.stats.drift_ppm:+.0f} ppm")
+    return verdict(
+        offences,
+        f"largest drift {worst.stats.drift_ppm:+.0f} ppm" + unclocked_note(media_streams(ctx)),
+    )
 
 
 @rule(
@@ -516,4 +534,4 @@ def jitter(ctx: Context) -> Finding:
     text = f"highest jitter {worst.stats.max_jitter_ms:.2f} ms ({worst.label})"
     if worst.stats.max_jitter_ms > JITTER_LIMIT_MS:
         return verdict([(worst.first_pktno, text + f" exceeds {JITTER_LIMIT_MS:g} ms")])
-    return passed(text)
+    return passed(text + unclocked_note(media_streams(ctx)))

@@ -69,3 +69,14 @@ def test_mean_matches_the_running_mean_recurrence(gaps, rate):
     for i, value in enumerate(got.series[1:].tolist(), start=1):
         mean = (mean * (i - 1) + value) / i
     assert got.mean_ms == pytest.approx(mean * 1000 / rate, rel=1e-9, abs=1e-12)
+
+
+def test_in_decoding_order_frames_stamped_in_the_past_do_not_move_the_estimate():
+    # I P B B P B B sent at the frame rate in decoding order, B frames just after their P.
+    times = [0.0, 0.12, 0.121, 0.122, 0.24, 0.241, 0.242]
+    stamps = [0, 10800, 3600, 7200, 21600, 14400, 18000]
+    b1 = np.zeros(7, dtype=np.int64)
+    wire = jitter_figures(np.asarray(times), np.asarray(stamps), b1, 90000)
+    held = jitter_figures(np.asarray(times), np.asarray(stamps), b1, 90000, decoding_order=True)
+    assert wire.max_ms > 5.0  # A.8 on every packet: the codec's reordering looks like jitter
+    assert held.max_ms == pytest.approx(0.0, abs=1e-9) and held.last_ms < 0.2

@@ -20,15 +20,22 @@ JITTER_ABS_MS = 0.002  # tshark prints three decimals: its own rounding
 
 
 def tshark_rtp_streams(
-    tshark: str, path: Path, rtp_ports: list[int] = (), rtsp_port: int | None = None
+    tshark: str,
+    path: Path,
+    rtp_ports: list[int] = (),
+    rtsp_port: int | None = None,
+    heuristic: bool = False,
 ) -> dict[tuple[int, str, str], dict]:
     """`tshark -q -z rtp,streams` as {(ssrc, src, dst): {packets, lost, payload, mean_jitter,
     max_jitter}} (jitter in ms, 0 where tshark does not know the clock).
 
     RTP is found through the RTSP SETUP in the capture (tshark knows RTSP on 554 and 8554
-    only, so other ports are named), or on the UDP ports given.
+    only, so other ports are named), on the UDP ports given, or with ``heuristic`` by
+    Wireshark's rtp_udp heuristic (for captures without the SETUP).
     """
     cmd = [tshark, "-q", "-z", "rtp,streams", "-r", str(path)]
+    if heuristic:
+        cmd += ["--enable-heuristic", "rtp_udp"]
     for port in rtp_ports:
         cmd += ["-d", f"udp.port=={port},rtp"]
     if rtsp_port is not None:
@@ -94,10 +101,14 @@ def jitter_disagreements(ours: dict, theirs: dict) -> list[str]:
 
 
 @contextlib.contextmanager
-def live_capture(tshark: str, path: Path, capture_filter: str) -> Iterator[Path]:
-    """Capture loopback traffic matching a BPF filter into ``path`` while the body runs."""
+def live_capture(
+    tshark: str, path: Path, capture_filter: str, snaplen: int | None = None
+) -> Iterator[Path]:
+    """Capture loopback traffic matching a BPF filter into ``path`` while the body runs
+    (each packet cut to ``snaplen`` bytes when given, as ``tcpdump -s`` does)."""
+    snap = ["-s", str(snaplen)] if snaplen else []
     proc = subprocess.Popen(
-        [tshark, "-i", "lo", "-w", str(path), "-f", capture_filter],
+        [tshark, "-i", "lo", *snap, "-w", str(path), "-f", capture_filter],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

@@ -151,23 +151,28 @@ def gst_rtsp_server(
     *,
     path: str = "/clip",
     test_pattern: bool = False,
+    launch: str | None = None,
     fps: int | None = None,
     shared: bool = False,
     start_timeout: float = START_TIMEOUT,
 ) -> Iterator[GstPeer]:
     """Run GStreamer's rtsp-server on a free port of 127.0.0.1, serving the Matroska clip
-    ``media`` (or a live test picture with ``test_pattern``, ``fps`` frames a second) at
-    ``path``; stop it on exit.
+    ``media`` (or a live test picture with ``test_pattern``, ``fps`` frames a second, or the
+    pipeline ``launch`` whose payloaders are named pay0, pay1, ...) at ``path``; stop it on
+    exit.
 
     Raises GstPeerUnavailable when the bindings are missing, GstPeerError when it fails to start.
     """
-    if (media is None) == (not test_pattern):
-        raise ValueError("give either a Matroska clip or test_pattern=True")
+    if sum((media is not None, test_pattern, launch is not None)) != 1:
+        raise ValueError("give one of a Matroska clip, test_pattern=True or launch")
     reason = unavailable_reason()
     if reason is not None:
         raise GstPeerUnavailable(reason)
     command = [str(DEBIAN_PYTHON), str(SERVER_SCRIPT), "--port", "0", "--path", path]
-    command += ["--test-pattern"] if test_pattern else ["--media", str(media)]
+    if launch is not None:
+        command += ["--launch", launch]
+    else:
+        command += ["--test-pattern"] if test_pattern else ["--media", str(media)]
     if fps is not None:
         command += ["--fps", str(fps)]
     if shared:

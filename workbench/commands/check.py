@@ -59,6 +59,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "deliberate, as the demo writes beside its capture)",
     )
     parser.add_argument(
+        "--sdp",
+        action="append",
+        metavar="F",
+        help="SDP file describing RTP that no RTSP session in the capture describes (as "
+        "ffmpeg's -sdp_file writes): its clocks and encodings, by port; repeatable",
+    )
+    parser.add_argument(
         "--rtp-port",
         type=int,
         action="append",
@@ -214,6 +221,7 @@ def run(args: argparse.Namespace) -> int:
     from analysis.errors import AnalysisError
     from analysis.expected import read_expectations
     from analysis.rules import Severity
+    from analysis.sdp_sources import read_sdp_file
 
     console = Console()
     if args.list_rules:
@@ -223,7 +231,8 @@ def run(args: argparse.Namespace) -> int:
         return error("check", "check needs a CAPTURE file (or --list-rules)")
     try:
         expectations = read_expectations(args.expect) if args.expect else None
-        result = check_capture(args.capture, args.rtp_port, expectations)
+        sdps = [read_sdp_file(f) for f in args.sdp or ()]
+        result = check_capture(args.capture, args.rtp_port, expectations, sdps)
     except AnalysisError as exc:
         return error("check", f"cannot check {args.capture}: {exc}")
     print_summary(result, console)
