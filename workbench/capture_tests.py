@@ -12,6 +12,8 @@ from workbench.report.build import AnalysedCapture
 from workbench.report.from_check import stream_label
 from workbench.testbook import TestBook
 
+# RFC 2326 §7.1.1: 401 Unauthorized, 407 Proxy Authentication Required: challenges.
+AUTH_CHALLENGES = (Status.UNAUTHORIZED, Status.PROXY_AUTHENTICATION_REQUIRED)
 MAX_REQUEST_LINE = 80  # characters of a request line shown in a test title
 
 
@@ -27,6 +29,26 @@ def rightful_refusals(exchange: Exchange) -> set[int]:
     if valid_in is not None and exchange.state_before not in valid_in:
         return {Status.METHOD_NOT_VALID_IN_THIS_STATE, Status.SESSION_NOT_FOUND}
     return set()
+
+
+def answered_challenge(exchanges: list[Exchange], index: int) -> Exchange | None:
+    """For a 401/407 reply, the later request on the connection that repeats the method
+    and URI with credentials (RFC 2326 §11.4.1, RFC 7616 §3.4): the challenge was the
+    normal first step of authentication, not a failure. None otherwise."""
+    exchange = exchanges[index]
+    if exchange.response is None or exchange.response.status not in AUTH_CHALLENGES:
+        return None
+    request = exchange.request
+    for later in exchanges[index + 1 :]:
+        retry = later.request
+        if (
+            retry is not None
+            and retry.method == request.method
+            and retry.uri == request.uri
+            and (retry.header("Authorization") or retry.header("Proxy-Authorization"))
+        ):
+            return later
+    return None
 
 
 def _exchange_evidence(exchange: Exchange) -> list[str]:
@@ -46,15 +68,24 @@ def add_capture_tests(book: TestBook, analysed: AnalysedCapture) -> None:
     capture = analysed.check
     n = 0
     for connection in capture.connections:
-        for exchange in connection.exchanges:
+        for index, exchange in enumerate(connection.exchanges):
             request, response = exchange.request, exchange.response
             if request is None:
                 continue
             n += 1
             line = request.start_line[:MAX_REQUEST_LINE]
             refusals = rightful_refusals(exchange)
+            retry = answered_challenge(connection.exchanges, index)
             if response is None:
                 passed, observed = False, t("obs.no_reply")
+            elif retry is not None:
+                passed = not exchange.cseq_problem
+                observed = t(
+                    "obs.challenge",
+                    status=response.status,
+                    reason=response.reason,
+                    pktno=retry.request.pktno,
+                )
             else:
                 observed = f"{response.status} {response.reason}"
                 if exchange.cseq_problem:
@@ -78,16 +109,27 @@ def add_capture_tests(book: TestBook, analysed: AnalysedCapture) -> None:
     for stream in capture.streams:
         stats = stream.stats
         lost = max(stats.lost, 0)
-        complete = stats.complete_frames
-        passed = stats.packets > 0 and lost == 0 and stats.frames > 0 and complete == stats.frames
-        observed = t(
-            "obs.stream",
-            packets=stats.packets,
-            lost=lost,
-            frames=stats.frames,
-            complete=complete,
-            format=stream.format.value,
-        )
+        if stats.frames is None:
+            # Audio (or a format unknown): no frames to count, and no marker to end them.
+            passed = stats.packets > 0 and lost == 0
+            observed = t(
+                "obs.stream_packets",
+                packets=stats.packets,
+                lost=lost,
+                format=stream.fmt.describe(),
+            )
+        else:
+            complete = stats.complete_frames
+            passed = stats.packets > 0 and lost == 0 and stats.frames > 0
+            passed = passed and complete == stats.frames
+            observed = t(
+                "obs.stream",
+                packets=stats.packets,
+                lost=lost,
+                frames=stats.frames,
+                complete=complete,
+                format=stream.format.value,
+            )
         book.add(
             "report_stream",
             passed,
@@ -96,8 +138,8 @@ def add_capture_tests(book: TestBook, analysed: AnalysedCapture) -> None:
             flow=stream_label(stream),
         )
     rows = analysed.conformance
-    errors = analysed.failed_errors
-    failed = [r for r in rows if r.passed is False]
+    failed = [r for r in rows if r.verdict == "failed"]
+    errors = [r for r in failed if r.severity == "error"]
     book.add(
         "report_rules",
         not errors,

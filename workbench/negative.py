@@ -42,6 +42,7 @@ class NegativeOutcome:
     case: NegativeCase
     exchanges: list[Exchange] = field(default_factory=list)
     error: str | None = None
+    client: str | None = None  # the connection's client end, "ip:port", as a capture shows it
 
     @property
     def decisive(self) -> Exchange | None:
@@ -71,6 +72,7 @@ def run_case(case: NegativeCase, host: str, port: int, url: str) -> NegativeOutc
     outcome = NegativeOutcome(case)
     try:
         with RawRTSPConnection(host, port) as rtsp:
+            outcome.client = rtsp.local
             if case is NegativeCase.PLAY_BEFORE_SETUP:
                 outcome.exchanges.append(rtsp.send("PLAY", url))
             elif case is NegativeCase.WRONG_SESSION:

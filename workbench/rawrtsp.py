@@ -80,6 +80,12 @@ class RawRTSPConnection:
                     log.warning("unexpected request from the server: %s", item)
         return self._pending.pop(0)
 
+    @property
+    def local(self) -> str:
+        """This end of the connection as ``ip:port``: how a capture names the client."""
+        host, port = self._sock.getsockname()[:2]
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
     def close(self) -> None:
         self._sock.close()
 

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from analysis.capture import Capture, CaptureError
+from analysis.expected import Expectation
 from rtsp_common.mjpeg import open_media
 from rtsp_server import RTSPServer
 from rtsp_server.options import ServerOptions
+from workbench.expected_findings import demo_expectations, write_demo_expectations
 from workbench.judge import (
     NumberedFrame,
     PlaybackJudge,
@@ -167,31 +167,23 @@ class Recorded:
     outcomes: dict[str, PlaybackOutcome]
     negatives: list[NegativeOutcome]
     stage: CaptureStage
-    standard_stage: CaptureStage
     player: PlayerRun
     player_shots: list[PlayerScreenshot] = field(default_factory=list)
 
 
-def _record(
-    config: DemoConfig, fps: float, scratch: Path, book: TestBook, progress: DemoProgress
-) -> Recorded:
+def _record(config: DemoConfig, fps: float, book: TestBook, progress: DemoProgress) -> Recorded:
     """Serve, capture and play every session; adds the capture test (test 1)."""
     catalog = book.catalog
     path = config.media.name
     stage = CaptureStage(path=config.capture_path)
-    # A second capture of the standard sessions alone, for the conformance test.
-    standard_stage = CaptureStage(path=scratch / "standard.pcap")
     progress.step(catalog.t("demo.server"))
     with RTSPServer(options=ServerOptions(port=0, media=config.media.parent, fps=fps)) as server:
         port = server.port
         url = f"rtsp://{LOOPBACK}:{port}/{path}"
         progress.step(catalog.t("demo.capture", interface=config.interface))
         capture = _start_capture(config, port, stage.path, stage)
-        standard_capture = None
         if capture is None:
             progress.note(catalog.t("obs.capture_refused", error=stage.start_error))
-        else:
-            standard_capture = _start_capture(config, port, standard_stage.path, standard_stage)
         sleep = _sleeper(progress, capture)
         capture_test = book.add(
             "capture",
@@ -211,7 +203,6 @@ def _record(
                 transport=transport,
                 sleep=sleep,
             )
-        _stop_capture(standard_capture, standard_stage)
         progress.step(catalog.t("demo.negative"))
         negatives = run_all(LOOPBACK, port, url)
         progress.step(catalog.t("demo.lab"))
@@ -229,7 +220,7 @@ def _record(
         capture_test.observed = stage.describe(catalog) or capture_test.observed
     if stage.stop_error or (stage.summary is not None and not stage.summary.packets_written):
         capture_test.outcome = Outcome.FAILED  # a capture that kept nothing did not work
-    return Recorded(url, port, outcomes, negatives, stage, standard_stage, player)
+    return Recorded(url, port, outcomes, negatives, stage, player)
 
 
 def _judge(
@@ -238,7 +229,7 @@ def _judge(
     fps: float,
     book: TestBook,
     analysis: AnalysedCapture | None,
-    standard: AnalysedCapture | None,
+    expectations: list[Expectation],
 ) -> dict[str, list[NumberedFrame]]:
     """Add the tests of every session, refusal and capture check, in scenario order."""
     check = analysis.check if analysis is not None else None
@@ -259,7 +250,7 @@ def _judge(
         stage if stage.summary is not None else None,
         analysis,
         expected_sessions=len(recorded.outcomes),
-        standard=standard,
+        expectations=expectations,
     )
     return frames
 
@@ -272,21 +263,17 @@ def run_demo(config: DemoConfig, progress: DemoProgress | None = None) -> DemoRe
     progress.step(catalog.t("demo.sample"))
     sample, made = ensure_sample(config.media)
     fps = sample.fps
-    scratch = Path(tempfile.mkdtemp(prefix="rtsp-demo-"))
-    try:
-        recorded = _record(config, fps, scratch, book, progress)
-        progress.step(catalog.t("demo.check"))
-        analysis = (
-            analyse_capture(recorded.stage.path) if recorded.stage.summary is not None else None
-        )
-        standard = (
-            analyse_capture(recorded.standard_stage.path, tshark=False)
-            if recorded.standard_stage.summary is not None
-            else None
-        )
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    frames = _judge(recorded, config, fps, book, analysis, standard)
+    recorded = _record(config, fps, book, progress)
+    progress.step(catalog.t("demo.check"))
+    expectations = demo_expectations(
+        catalog, recorded.outcomes["lab"].session_id, recorded.negatives
+    )
+    analysis = None
+    expect_file = None
+    if recorded.stage.summary is not None:
+        expect_file = write_demo_expectations(recorded.stage.path, expectations)
+        analysis = analyse_capture(recorded.stage.path, expectations=expectations)
+    frames = _judge(recorded, config, fps, book, analysis, expectations)
 
     progress.step(catalog.t("demo.report"))
     folder = config.report_dir
@@ -303,8 +290,9 @@ def run_demo(config: DemoConfig, progress: DemoProgress | None = None) -> DemoRe
             made=catalog.t("demo.made" if made else "demo.found"),
         ),
         catalog.t("demo.note_server", url=recorded.url),
-        catalog.t("demo.note_standard"),
     ]
+    if expect_file is not None:
+        notes.append(catalog.t("demo.note_expected", file=expect_file, capture=recorded.stage.path))
     report = build_report(
         catalog,
         subject=catalog.t("demo.subject", url=recorded.url, stamp=config.stamp),

@@ -291,3 +291,51 @@ def test_portuguese_report_in_chromium_has_no_english_left(fresh_demo, tmp_path)
                 assert piece.strip() not in prose, key
     # numbers the Portuguese way: the sample's size and a decimal comma
     assert "5.871.597 bytes" in prose and re.search(r"\d,\d s\b", prose)
+
+
+class _Rules(HTMLParser):
+    """Rows of the HTML conformance table: rule id -> verdict."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.verdicts: dict[str, str] = {}
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "tr" and "data-rule" in a:
+            self.verdicts[a["data-rule"]] = a["data-verdict"]
+
+
+def test_headline_conformance_table_and_check_tell_one_story(demo):
+    """Our server's sessions pass every rule; the lab-dialect session's findings are shown
+    as expected, attributed to it, in the headline, the table and `check --expect`."""
+    from analysis.check import check_capture
+    from analysis.expected import read_expectations
+    from analysis.rules import Severity
+
+    expect = demo.capture.with_suffix(".expect.json")
+    expectations = read_expectations(expect)
+    lab = next(e.session for e in expectations if e.session)
+    assert sum(1 for e in expectations if e.client) == 4  # the four negative tests
+    parser = _Rules()
+    parser.feed((demo.report_dir / "index.html").read_text(encoding="utf-8"))
+    expected_rules = sorted(r for r, v in parser.verdicts.items() if v == "expected")
+    assert expected_rules and "failed" not in parser.verdicts.values()
+    md = (demo.report_dir / "report.md").read_text(encoding="utf-8")
+    headline = next(line for line in md.splitlines() if line.startswith("**All "))
+    assert all(rule in headline for rule in expected_rules), headline
+    checked = subprocess.run(
+        [_workbench(), "check", str(demo.capture), "--expect", str(expect)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert checked.returncode == 0, checked.stdout[-2000:]
+    bare = subprocess.run(
+        [_workbench(), "check", str(demo.capture)], capture_output=True, text=True, timeout=120
+    )
+    assert bare.returncode == 1  # the same findings, unexpected without the file
+    result = check_capture(demo.capture)
+    owners = {o.scope.session for r in result.failures(Severity.WARNING) for o in r.offences}
+    assert owners == {lab}
+    assert sorted(r.rule.id for r in result.failures(Severity.WARNING)) == expected_rules

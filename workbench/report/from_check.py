@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 from analysis.rtp_stream import RtpStream
 from analysis.rtsp_wire import Kind
+from analysis.rules import Outcome, RuleResult
 from analysis.sessions import RtspConnection
 from workbench.report.model import (
     MAX_EVIDENCE,
@@ -157,9 +158,40 @@ def conformance_row(
     count: int = 0,
     packets: Iterable[int] = (),
     detail: str = "",
+    expected: str = "",
 ) -> ConformanceRow:
     """One row of the conformance table."""
     packets = list(packets)
     return ConformanceRow(
-        rule_id, rfc, severity, title, passed, count, evidence_text(packets, detail), packets
+        rule_id, rfc, severity, title, passed, count, evidence_text(packets, detail), packets,
+        expected,
     )
+
+
+def conformance_rows(results: Iterable[RuleResult]) -> list[ConformanceRow]:
+    """The conformance table of a checked capture: each rule with its verdict, the owners of
+    its findings (session or flow, with counts), and why they were expected when they were."""
+    rows = []
+    for r in results:
+        detail = r.evidence
+        owners = r.by_owner()
+        if len(owners) > 1:
+            detail += " — " + "; ".join(f"{owner}: {n}" for owner, n in owners.items())
+        reasons = sorted({o.expected for o in r.offences if o.expected})
+        expected = "; ".join(reasons) if r.outcome is Outcome.EXPECTED else ""
+        if reasons:  # say which findings were expected, and why
+            detail += f" (expected: {'; '.join(reasons)})"
+        rows.append(
+            conformance_row(
+                r.rule.id,
+                f"{r.rule.rfc} §{r.rule.section}",
+                r.rule.severity.value,
+                r.rule.title,
+                None if r.outcome is Outcome.NOT_APPLICABLE else not r.failed,
+                r.count,
+                r.packets,
+                detail,
+                expected,
+            )
+        )
+    return rows

@@ -111,6 +111,16 @@ class ConformanceRow:
     count: int = 0
     evidence: str = ""  # the checker's words, then the first packets' numbers
     packets: list[int] = field(default_factory=list)  # Wireshark numbers of the first offences
+    expected: str = ""  # why its findings were expected, when they all were
+
+    @property
+    def verdict(self) -> str:
+        """"passed", "failed", "expected" (findings only where expected) or "na"."""
+        if self.passed is None:
+            return "na"
+        if self.expected:
+            return "expected"
+        return "passed" if self.passed else "failed"
 
 
 @dataclass

@@ -78,11 +78,23 @@ def headline(report: Report, catalog: Catalog) -> str:
     else:
         sentences = [catalog.t("summary.all_passed", total=total)]
     applied = [row for row in report.conformance if row.passed is not None]
-    failed = [row for row in applied if row.passed is False]
+    failed = [row for row in applied if row.verdict == "failed"]
+    expected = [row.rule_id for row in applied if row.verdict == "expected"]
+    # Findings a deliberate session was meant to produce are named, so no table says more.
     if failed:
         errors = sum(1 for row in failed if row.severity == ERROR_SEVERITY)
         sentences.append(
             catalog.t("summary.rules_failed", failed=len(failed), rules=len(applied), errors=errors)
+        )
+        if expected:
+            sentences.append(catalog.t("summary.rules_also_expected", rules=", ".join(expected)))
+    elif expected:
+        sentences.append(
+            catalog.t(
+                "summary.rules_expected",
+                passed=len(applied) - len(expected),
+                rules=", ".join(expected),
+            )
         )
     elif applied:
         sentences.append(catalog.t("summary.rules_passed", rules=len(applied)))
@@ -109,6 +121,10 @@ def rule_evidence(row: ConformanceRow, catalog: Catalog) -> str:
     if not row.packets:
         return ""
     shown = ", ".join(f"#{n}" for n in row.packets[:MAX_EVIDENCE])
+    if row.expected:  # the reasons are in the report's language already
+        return catalog.t(
+            "rule.evidence_expected", count=row.count, packets=shown, reason=row.expected
+        )
     return catalog.t("rule.evidence_failed", count=row.count, packets=shown)
 
 
@@ -131,7 +147,7 @@ def render_report(report: Report, folder: Path, catalog: Catalog) -> RenderedRep
         "lang": catalog.language,
         "Outcome": Outcome,
         "headline": headline(report, catalog),
-        "rules_failed": sum(1 for row in report.conformance if row.passed is False),
+        "rules_failed": sum(1 for row in report.conformance if row.verdict == "failed"),
         "rule_title": lambda row: rule_title(row, catalog),
         "rule_evidence": lambda row: rule_evidence(row, catalog),
         "rule_source": lambda row: rule_source(row, catalog),
