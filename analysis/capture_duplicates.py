@@ -5,7 +5,7 @@ AF_PACKET reader without its filter) sees each datagram once leaving and once ar
 capture merged from two interfaces of one path does the same. The two copies are the
 same bytes (IP identification included, RFC 791 §3.1), microseconds apart. Left in, they
 read as duplicated RTP (RFC 3550 A.3 then computes a negative loss) and as TCP
-retransmissions. Such copies are set aside before decoding, counted, and reported once.
+retransmissions. The decoder sets such copies aside, counts them, and reports them once.
 
 A sender that really transmits a datagram twice gives it a new IP identification, or
 sends it later than this window: those copies stay, and RTP-SEQ-2 judges them.
@@ -13,30 +13,21 @@ sends it later than this window: those copies stay, and RTP-SEQ-2 judges them.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
-
-import numpy as np
 
 from analysis.pcapfile import Records
 
 # Both copies of a loopback datagram are taken within microseconds; two interfaces of one
 # host path within a fraction of a millisecond. Beyond this they are two transmissions.
 DUPLICATE_WINDOW_S = 0.002
-# How many records back a copy is looked for: other flows' packets may fall in between.
-DUPLICATE_LOOKBACK = 8
-# Bytes sampled per record for a quick fingerprint before whole records are compared:
-# where Ethernet + IPv4 keep the IP identification, where RTP keeps sequence number and
-# timestamp, and the record's last bytes.
-FINGERPRINT_AT = (18, 44, -8)
-FINGERPRINT_BYTES = 8
 
 
 @dataclass
 class CaptureDuplicates:
-    """Records that repeat an earlier one: ``mask[i]`` for record i, and the packet numbers
-    of the copies with the packet each copies."""
+    """The packet numbers of the records that repeat an earlier one, each with the packet
+    it copies."""
 
-    mask: np.ndarray
     pairs: list[tuple[int, int]] = field(default_factory=list)  # (copy pktno, original pktno)
 
     @property
@@ -45,49 +36,42 @@ class CaptureDuplicates:
         return len(self.pairs)
 
 
-def _fingerprints(records: Records) -> np.ndarray:
-    """One 64-bit sample per FINGERPRINT_AT position per record (clipped to the record)."""
-    buf = np.frombuffer(records.buffer, dtype=np.uint8)
-    offs = np.asarray(records.offsets, dtype=np.int64)
-    lens = np.asarray(records.lengths, dtype=np.int64)
-    step = np.arange(FINGERPRINT_BYTES)
-    columns = []
-    for at in FINGERPRINT_AT:
-        start = lens + at if at < 0 else np.full(len(lens), at)
-        start = np.clip(start, 0, np.maximum(lens - FINGERPRINT_BYTES, 0))
-        index = np.minimum(start[:, None] + step, np.maximum(lens - 1, 0)[:, None])
-        # An empty record samples the buffer's first byte: it is never a candidate anyway.
-        sample = buf[np.where(lens[:, None] > 0, offs[:, None] + index, 0)]
-        columns.append(np.ascontiguousarray(sample).view(np.uint64).ravel())
-    return np.stack(columns, axis=1)
+def confirm_copies(
+    records: Records, candidates: list[tuple[int, int]], duplicates: CaptureDuplicates
+) -> set[int]:
+    """Of (later, earlier) record indices whose headers match, those whose bytes are the
+    same; they are added to ``duplicates`` and returned. A third copy names the first."""
+    original: dict[int, int] = {}
+    copies = set()
+    for later, earlier in candidates:
+        earlier = original.get(earlier, earlier)
+        if records.frame(later) == records.frame(earlier):
+            original[later] = earlier
+            copies.add(later)
+            duplicates.pairs.append((later + 1, earlier + 1))
+    return copies
 
 
-def find_duplicates(records: Records) -> CaptureDuplicates:
-    """Every record whose bytes equal a record shortly before it."""
-    n = len(records)
-    mask = np.zeros(n, dtype=bool)
-    if n < 2:
-        return CaptureDuplicates(mask)
-    lens = np.asarray(records.lengths, dtype=np.int64)
-    times = np.asarray(records.times, dtype=np.float64)
-    prints = _fingerprints(records)
-    found: dict[int, int] = {}
-    for back in range(1, min(DUPLICATE_LOOKBACK, n - 1) + 1):
-        later = np.arange(back, n)
-        earlier = later - back
-        delay = times[later] - times[earlier]
-        candidate = (
-            (lens[later] == lens[earlier])
-            & (lens[later] > 0)
-            & (delay >= 0)
-            & (delay <= DUPLICATE_WINDOW_S)
-            & (prints[later] == prints[earlier]).all(axis=1)
-        )
-        for i, j in zip(later[candidate].tolist(), earlier[candidate].tolist(), strict=True):
-            if i in found or mask[j]:
-                continue  # already a copy, or a copy of a copy
-            if records.frame(i) == records.frame(j):
-                found[i] = j
-                mask[i] = True
-    pairs = sorted((i + 1, j + 1) for i, j in found.items())
-    return CaptureDuplicates(mask, pairs)
+class RecentRecords:
+    """The records of the last DUPLICATE_WINDOW_S, by their bytes: a record seen again
+    within the window is a copy (for the decoder's packet-by-packet path)."""
+
+    def __init__(self, duplicates: CaptureDuplicates) -> None:
+        self._duplicates = duplicates
+        self._by_bytes: dict[bytes, tuple[int, float]] = {}
+        self._order: deque[tuple[float, bytes]] = deque()
+
+    def is_copy(self, index: int, time: float, data: bytes) -> bool:
+        """True when ``data`` repeats a record of the last window (and is then counted)."""
+        while self._order and time - self._order[0][0] > DUPLICATE_WINDOW_S:
+            _t, old = self._order.popleft()
+            seen = self._by_bytes.get(old)
+            if seen is not None and time - seen[1] > DUPLICATE_WINDOW_S:
+                del self._by_bytes[old]
+        seen = self._by_bytes.get(data)
+        if seen is not None and 0 <= time - seen[1] <= DUPLICATE_WINDOW_S:
+            self._duplicates.pairs.append((index + 1, seen[0] + 1))
+            return True
+        self._by_bytes[data] = (index, time)
+        self._order.append((time, data))
+        return False

@@ -14,7 +14,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from analysis.capture_duplicates import CaptureDuplicates, find_duplicates
+from analysis.capture_duplicates import (
+    DUPLICATE_WINDOW_S,
+    CaptureDuplicates,
+    RecentRecords,
+    confirm_copies,
+)
 from analysis.inet import (
     ETHER_HEADER_LEN,
     ETHERTYPE_IPV4,
@@ -178,18 +183,19 @@ FAST_PAYLOAD = FAST_UDP + UDP_HEADER_LEN
 IPV4_NO_OPTIONS = 0x45
 
 
-def _fast_udp(records: Records, traffic: Traffic, skip: np.ndarray) -> np.ndarray:
+def _fast_udp(records: Records, traffic: Traffic) -> np.ndarray:
     """Decode the common case (Ethernet, IPv4 without options, unfragmented UDP) for all
-    records at once, but those ``skip`` marks; returns a mask of the records it handled."""
+    records at once; returns a mask of the records it handled. Copies the capture itself
+    made (the same datagram twice within microseconds) are left out and counted."""
     n = len(records)
-    handled = skip.copy()
+    handled = np.zeros(n, dtype=bool)
     if not n:
         return handled
     buf = np.frombuffer(records.buffer, dtype=np.uint8)
     offs = np.asarray(records.offsets, dtype=np.int64)
     lens = np.asarray(records.lengths, dtype=np.int64)
     candidates = np.nonzero(
-        (np.asarray(records.linktypes) == LINKTYPE_ETHERNET) & (lens >= FAST_PAYLOAD) & ~skip
+        (np.asarray(records.linktypes) == LINKTYPE_ETHERNET) & (lens >= FAST_PAYLOAD)
     )[0]
     o = offs[candidates]
     frag = (buf[o + FAST_IP + 6].astype(np.int64) << 8) | buf[o + FAST_IP + 7]
@@ -213,12 +219,16 @@ def _fast_udp(records: Records, traffic: Traffic, skip: np.ndarray) -> np.ndarra
     packed = np.ascontiguousarray(keys).view(np.dtype((np.void, keys.shape[1]))).ravel()
     order = np.argsort(packed, kind="stable")  # one sort groups flows, capture order kept
     ordered = packed[order]
-    cuts = np.nonzero(ordered[1:] != ordered[:-1])[0] + 1
+    new_flow = ordered[1:] != ordered[:-1]
+    cuts = np.nonzero(new_flow)[0] + 1
     bounds = np.concatenate((cuts, [len(order)]))
     times = np.asarray(records.times, dtype=np.float64)
+    copies = _fast_copies(records, traffic, buf, o, total[ok], times[index], order, new_flow, index)
     first = 0
     for bound in bounds.tolist():
         members = order[first:bound]
+        if copies is not None:
+            members = members[~copies[members]]
         kb = ordered[first].tobytes()
         first = bound
         key = (kb[0:4], int.from_bytes(kb[8:10], "big"), kb[4:8], int.from_bytes(kb[10:12], "big"))
@@ -235,13 +245,46 @@ def _fast_udp(records: Records, traffic: Traffic, skip: np.ndarray) -> np.ndarra
     return handled
 
 
+def _fast_copies(
+    records: Records,
+    traffic: Traffic,
+    buf: np.ndarray,
+    o: np.ndarray,
+    total: np.ndarray,
+    times: np.ndarray,
+    order: np.ndarray,
+    new_flow: np.ndarray,
+    index: np.ndarray,
+) -> np.ndarray | None:
+    """Which fast-path datagrams repeat the one before them in their flow: the same IP
+    identification and length within DUPLICATE_WINDOW_S, and the same bytes."""
+    ipid = (buf[o + FAST_IP + 4].astype(np.int64) << 8) | buf[o + FAST_IP + 5]
+    later, earlier = order[1:], order[:-1]
+    delay = times[later] - times[earlier]
+    alike = (
+        ~new_flow
+        & (ipid[later] == ipid[earlier])
+        & (total[later] == total[earlier])
+        & (delay >= 0)
+        & (delay <= DUPLICATE_WINDOW_S)
+    )
+    if not alike.any():
+        return None
+    pairs = list(zip(index[later[alike]].tolist(), index[earlier[alike]].tolist(), strict=True))
+    copied = confirm_copies(records, pairs, traffic.duplicates)
+    copies = np.zeros(len(index), dtype=bool)
+    copies[np.isin(index, sorted(copied))] = True
+    return copies
+
+
 def decode(records: Records) -> Traffic:
     """Decode link, IP and UDP/TCP headers of every record."""
     traffic = Traffic(packets=len(records))
     if len(records):
         traffic.cut = records.cut
-    traffic.duplicates = find_duplicates(records)
-    handled = _fast_udp(records, traffic, traffic.duplicates.mask)
+    traffic.duplicates = CaptureDuplicates()
+    handled = _fast_udp(records, traffic)
+    recent = RecentRecords(traffic.duplicates)
     udp: dict[FlowKey, list] = {}
     tcp = traffic.tcp
     buffer = records.buffer
@@ -256,6 +299,8 @@ def decode(records: Records) -> Traffic:
     ):
         data = buffer[start : start + length]
         pktno = index + 1
+        if recent.is_copy(index, t, data):
+            continue
         try:
             if lt == LINKTYPE_ETHERNET:
                 off = ETHER_HEADER_LEN
@@ -356,4 +401,5 @@ def decode(records: Records) -> Traffic:
                 [(*d, wire[i]) for i, d in enumerate(fast)] + datagrams, key=lambda d: d[0]
             )
         traffic.udp[key] = UdpFlow.from_datagrams(datagrams)
+    traffic.duplicates.pairs.sort()
     return traffic

@@ -10,7 +10,7 @@ RTP-Info) starts a new one, so a pause or a seek is no timestamp fault.
 
 from __future__ import annotations
 
-import statistics
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -263,44 +263,75 @@ def timestamp_per_frame(ctx: Context) -> Finding:
     )
 
 
-def _units(ctx: Context, s: RtpStream) -> list[tuple[int, float, int, int, int]]:
-    """(pktno, arrival, timestamp, first ext seq, last ext seq) of each unit a timestamp
-    labels, in sequence order: frames for video, packets otherwise (memoized)."""
+@dataclass(frozen=True)
+class Units:
+    """What a timestamp labels, in sequence order: frames for video, packets otherwise.
+    Columns: first packet number, arrival, timestamp (unwrapped across 2^32), first and
+    last extended sequence number, and play segment."""
+
+    pktno: np.ndarray
+    time: np.ndarray
+    ts: np.ndarray
+    first_ext: np.ndarray
+    last_ext: np.ndarray
+    segment: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.pktno)
+
+
+@dataclass(frozen=True)
+class Steps:
+    """From each unit to the next within one play segment (a new PLAY restates the
+    mapping: no continuity across it): the later unit's packet, the signed timestamp step,
+    the arrival step, and whether no packet was lost between them."""
+
+    pktno: np.ndarray
+    step: np.ndarray
+    dt: np.ndarray
+    contiguous: np.ndarray
+
+
+def _units(ctx: Context, s: RtpStream) -> Units:
+    """The stream's timestamped units (memoized: several rules share them)."""
     key = ("units", id(s))
     if key not in ctx.memo:
         if s.has_frames:
-            units = [
-                (f.first_pktno, f.time, f.timestamp, f.first_ext, f.last_ext) for f in s.frames
-            ]
+            frames = s.frames
+            columns = [
+                np.fromiter((getattr(f, name) for f in frames), dtype=kind, count=len(frames))
+                for name, kind in (
+                    ("first_pktno", np.int64), ("time", np.float64), ("timestamp", np.int64),
+                    ("first_ext", np.int64), ("last_ext", np.int64),
+                )
+            ]  # fmt: skip
         else:
             steps = (np.diff(s.seq) + SEQ_MODULUS // 2) % SEQ_MODULUS - SEQ_MODULUS // 2
             ext = np.concatenate(([0], np.cumsum(steps)))
             order = np.argsort(ext, kind="stable")
-            units = list(
-                zip(
-                    s.pktno[order].tolist(), s.time[order].tolist(), s.ts[order].tolist(),
-                    ext[order].tolist(), ext[order].tolist(), strict=True,
-                )
-            )  # fmt: skip
-        ctx.memo[key] = units
+            columns = [s.pktno[order], s.time[order], s.ts[order], ext[order], ext[order]]
+        ts = columns[2]
+        if len(ts):
+            wrapped = (np.diff(ts) + TS_HALF) % TS_MODULUS - TS_HALF
+            columns[2] = np.concatenate(([0], np.cumsum(wrapped))) + int(ts[0])
+        ctx.memo[key] = Units(*columns, s.segments(columns[1]))
     return ctx.memo[key]
 
 
-def _steps(ctx: Context, s: RtpStream) -> list[tuple[int, int, float, bool]]:
-    """(pktno, signed timestamp step, arrival step, contiguous) between consecutive units of
-    one play segment (memoized and shared by the timestamp rules)."""
+def _steps(ctx: Context, s: RtpStream) -> Steps:
+    """Steps between consecutive units of one play segment (memoized)."""
     key = ("steps", id(s))
-    if key in ctx.memo:
-        return ctx.memo[key]
-    units = _units(ctx, s)
-    segment = s.segments(np.asarray([u[1] for u in units])).tolist()
-    out = ctx.memo[key] = []
-    for (a, b), sa, sb in zip(zip(units, units[1:]), segment, segment[1:]):
-        if sa != sb:
-            continue  # a new PLAY restates the mapping: no continuity across it
-        step = (b[2] - a[2] + TS_HALF) % TS_MODULUS - TS_HALF
-        out.append((b[0], step, b[1] - a[1], b[3] == a[4] + 1))
-    return out
+    if key not in ctx.memo:
+        u = _units(ctx, s)
+        same = u.segment[1:] == u.segment[:-1]
+        step = np.diff(u.ts)
+        ctx.memo[key] = Steps(
+            u.pktno[1:][same],
+            step[same],
+            np.diff(u.time)[same],
+            (u.first_ext[1:] == u.last_ext[:-1] + 1)[same],
+        )
+    return ctx.memo[key]
 
 
 @rule("RTP-TS-2", RFC, "5.1", Severity.ERROR, "timestamps do not go backwards")
@@ -319,12 +350,15 @@ def timestamp_monotonic(ctx: Context) -> Finding:
         return not_applicable(
             "no stream in a format whose timestamps must rise (audio, JPEG) with two frames"
         )
-    return verdict(
-        (p, f"timestamp steps back by {-step} ticks in {s.label}")
-        for s in streams
-        for p, step, _dt, _contiguous in _steps(ctx, s)
-        if step < 0
-    )
+    offences = []
+    for s in streams:
+        steps = _steps(ctx, s)
+        back = steps.step < 0
+        offences.extend(
+            (p, f"timestamp steps back by {-step} ticks in {s.label}")
+            for p, step in zip(steps.pktno[back].tolist(), steps.step[back].tolist(), strict=True)
+        )
+    return verdict(offences)
 
 
 def session_framerate(ctx: Context, s: RtpStream) -> float | None:
@@ -345,58 +379,58 @@ def _irregular_steps(ctx: Context, s: RtpStream, nominal: float) -> list[tuple[i
     intervals with an arrival gap to match) are no fault."""
     tolerance = max(STEP_TOLERANCE_TICKS, nominal * STEP_TOLERANCE_FRACTION)
     interval_s = nominal / s.clock_rate
-    reorders = s.fmt.may_reorder and s.format is PayloadFormat.OTHER
-    out = []
-    units = _units(ctx, s)
-    if reorders:
+    if s.fmt.may_reorder and s.format is PayloadFormat.OTHER:
         # Decoding order: judge the distinct timestamps of each segment in presentation order.
-        segment = s.segments(np.asarray([u[1] for u in units])).tolist()
-        for seg in sorted(set(segment)):
-            first_pktno: dict[int, int] = {}
-            for u, g in zip(units, segment, strict=True):
-                if g == seg:
-                    first_pktno.setdefault(u[2], u[0])
-            stamps = sorted(first_pktno)
-            for a, b in zip(stamps, stamps[1:]):
-                k = round((b - a) / nominal)
-                if k < 1 or abs((b - a) - k * nominal) > tolerance:
-                    out.append(
-                        (
-                            first_pktno[b],
-                            f"timestamp step {b - a} ticks, expected a multiple of "
-                            f"{nominal:g} in {s.label}",
-                        )
-                    )
-        return out
-    for p, step, dt, contiguous in _steps(ctx, s):
-        if not contiguous or step < 0:
-            continue  # loss is RTP-SEQ-1's, a step back RTP-TS-2's
-        k = round(step / nominal)
-        if k < 1 or abs(step - k * nominal) > tolerance:
-            out.append((p, f"timestamp step {step} ticks, expected {nominal:g} in {s.label}"))
-        elif k > 1 and dt < (k - 1) * interval_s * DROPPED_FRAME_ARRIVAL_SHARE:
-            out.append(
-                (
-                    p,
-                    f"timestamp jumps {k} frame intervals ({step} ticks) while frames arrive "
-                    f"{dt * 1000:.0f} ms apart in {s.label}",
-                )
+        u = _units(ctx, s)
+        out = []
+        for seg in np.unique(u.segment).tolist():
+            rows = u.segment == seg
+            stamps, first = np.unique(u.ts[rows], return_index=True)
+            pktnos = u.pktno[rows][first]
+            step = np.diff(stamps)
+            k = np.rint(step / nominal)
+            bad = (k < 1) | (np.abs(step - k * nominal) > tolerance)
+            out.extend(
+                (p, f"timestamp step {d} ticks, expected a multiple of {nominal:g} in {s.label}")
+                for p, d in zip(pktnos[1:][bad].tolist(), step[bad].tolist(), strict=True)
             )
+        return out
+    steps = _steps(ctx, s)
+    judged = steps.contiguous & (steps.step >= 0)  # loss is RTP-SEQ-1's, a step back TS-2's
+    k = np.rint(steps.step / nominal)
+    off_grid = judged & ((k < 1) | (np.abs(steps.step - k * nominal) > tolerance))
+    jumped = (
+        judged & ~off_grid & (k > 1)
+        & (steps.dt < (k - 1) * interval_s * DROPPED_FRAME_ARRIVAL_SHARE)
+    )  # fmt: skip
+    out = [
+        (p, f"timestamp step {d} ticks, expected {nominal:g} in {s.label}")
+        for p, d in zip(steps.pktno[off_grid].tolist(), steps.step[off_grid].tolist(), strict=True)
+    ]
+    out.extend(
+        (
+            p,
+            f"timestamp jumps {int(n)} frame intervals ({d} ticks) while frames arrive "
+            f"{dt * 1000:.0f} ms apart in {s.label}",
+        )
+        for p, d, n, dt in zip(
+            steps.pktno[jumped].tolist(), steps.step[jumped].tolist(),
+            k[jumped].tolist(), steps.dt[jumped].tolist(), strict=True,
+        )
+    )  # fmt: skip
     return out
 
 
-def _presentation_steps(ctx: Context, s: RtpStream) -> list[int]:
-    """Positive timestamp steps between frames in presentation order (sorted timestamps,
-    for formats sent in decoding order), or in sequence order (contiguous frames only)."""
+def _presentation_steps(ctx: Context, s: RtpStream) -> np.ndarray:
+    """Positive timestamp steps between frames in presentation order (distinct timestamps
+    per segment, for formats sent in decoding order), or between contiguous frames."""
     if not (s.fmt.may_reorder and s.format is PayloadFormat.OTHER):
-        return [step for _p, step, _dt, contiguous in _steps(ctx, s) if contiguous and step > 0]
-    units = _units(ctx, s)
-    segment = s.segments(np.asarray([u[1] for u in units])).tolist()
-    steps = []
-    for seg in sorted(set(segment)):
-        stamps = sorted({u[2] for u, g in zip(units, segment, strict=True) if g == seg})
-        steps += [b - a for a, b in zip(stamps, stamps[1:]) if b > a]
-    return steps
+        steps = _steps(ctx, s)
+        return steps.step[steps.contiguous & (steps.step > 0)]
+    u = _units(ctx, s)
+    parts = [np.diff(np.unique(u.ts[u.segment == seg])) for seg in np.unique(u.segment).tolist()]
+    steps = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    return steps[steps > 0]
 
 
 def _video_streams(ctx: Context) -> tuple[list[RtpStream], Finding | None]:
@@ -457,10 +491,10 @@ def frame_regularity(ctx: Context) -> Finding:
         if session_framerate(ctx, s):
             continue
         steps = _presentation_steps(ctx, s)
-        if not steps:
+        if not len(steps):
             continue
         judged += 1
-        offences.extend(_irregular_steps(ctx, s, statistics.median(steps)))
+        offences.extend(_irregular_steps(ctx, s, float(np.median(steps))))
     if not judged:
         return not_applicable("every video stream has an SDP a=framerate (RTP-TS-3 judges it)")
     return verdict(offences, "frames step by whole multiples of the usual interval")
