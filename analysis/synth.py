@@ -250,7 +250,8 @@ class Event(IntEnum):
     RTSP = 1
     RTP = 2
     RTCP = 3
-    CLOSE = 4
+    DATAGRAM = 4  # anything else on the RTP/RTCP ports (keep-alives, probes)
+    CLOSE = 5
 
 
 @dataclass
@@ -283,6 +284,17 @@ class SynthMessage:
     t: float
     from_client: bool
     data: bytes
+
+
+@dataclass
+class SynthDatagram:
+    """A datagram between the session's RTP (or RTCP) ports that is not the server's media:
+    a client's keep-alive toward the server, a stray packet."""
+
+    t: float
+    from_client: bool
+    payload: bytes
+    rtcp: bool = False
 
 
 class SynthSession:
@@ -397,6 +409,7 @@ class SynthSession:
         self.end_time = t
         self.sender_reports = sender_reports
         self.report_interval = 1.0  # seconds between sender reports
+        self.datagrams: list[SynthDatagram] = []
 
     def frame_packets(self, index: int) -> list[SynthRtp]:
         """The packets of frame ``index`` in sending order."""
@@ -428,6 +441,7 @@ class SynthSession:
         events += [(m.t, Event.RTSP, m) for m in self.messages]
         events += [(p.t, Event.RTP, p) for p in self.rtp]
         events += [(t, Event.RTCP, sr) for t, sr in self._reports()]
+        events += [(d.t, Event.DATAGRAM, d) for d in self.datagrams]
         events.append((self.end_time + 0.01, Event.CLOSE, None))
         return events
 
@@ -471,5 +485,10 @@ def write_sessions(synth: PcapSynth, sessions: list[SynthSession]) -> None:
             synth.udp(
                 t, (s.server_ip, s.server_rtp_port + 1), (s.client_ip, s.client_rtp_port + 1), item
             )
+        elif kind is Event.DATAGRAM:
+            server = (s.server_ip, s.server_rtp_port + item.rtcp)
+            client = (s.client_ip, s.client_rtp_port + item.rtcp)
+            src, dst = (client, server) if item.from_client else (server, client)
+            synth.udp(t, src, dst, item.payload)
         else:
             conv.close(t)

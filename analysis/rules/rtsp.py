@@ -276,8 +276,8 @@ def content_length(ctx: Context) -> Finding:
 
 @rule("RTSP-PORT-1", RFC, "12.39", Severity.ERROR, "RTP only to the ports SETUP negotiated")
 def negotiated_ports(ctx: Context) -> Finding:
-    """A session's RTP goes from the server_port and to the client_port its SETUP
-    negotiated. An RTP flow that no SETUP names is blamed only when the capture ties it to
+    """A session's RTP runs between the server_port and the client_port its SETUP
+    negotiated (from the server in a PLAY session, to it in a RECORD one). An RTP flow that no SETUP names is blamed only when the capture ties it to
     a session whose SETUP it holds (the same SSRC, or the server's negotiated source
     port); a flow whose SETUP happened before the capture began is no one's fault. Not
     applicable without a session whose SETUP the capture holds."""
@@ -310,11 +310,15 @@ def negotiated_ports(ctx: Context) -> Finding:
             if st.granted and st.granted.server_ports and st.granted.lower == "UDP"
         }
         for s in session.streams:
-            if s.transport == "udp" and server_ports and s.src.port not in server_ports:
+            # The server's end of the flow: the source in a PLAY session, the destination
+            # in a RECORD one (media then flows from the client).
+            port = s.dst.port if session.records else s.src.port
+            if s.transport == "udp" and server_ports and port not in server_ports:
+                way = "to" if session.records else "from"
                 offences.append(
                     (
                         s.first_pktno,
-                        f"RTP from port {s.src.port}, server_port was {sorted(server_ports)}",
+                        f"RTP {way} port {port}, server_port was {sorted(server_ports)}",
                     )
                 )
     return verdict(offences)
