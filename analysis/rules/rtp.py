@@ -441,6 +441,36 @@ def _video_streams(ctx: Context) -> tuple[list[RtpStream], Finding | None]:
     return clocked_streams(streams, "video stream with three frames")
 
 
+def _nominal_interval(ctx: Context, s: RtpStream, promised: bool) -> float | None:
+    """Ticks per frame: from the SDP's a=framerate (``promised``), else the median step
+    in presentation order; None when that source says nothing."""
+    framerate = session_framerate(ctx, s)
+    if promised:
+        return s.clock_rate / framerate if framerate else None
+    if framerate:
+        return None  # RTP-TS-3 judges this stream against its promise
+    steps = _presentation_steps(ctx, s)
+    return float(np.median(steps)) if len(steps) else None
+
+
+def _frame_rate_verdict(ctx: Context, promised: bool, none: str, ok: str) -> Finding:
+    """Irregular frame steps of every video stream whose interval is known (from its SDP,
+    or from its own median step)."""
+    streams, na = _video_streams(ctx)
+    if na:
+        return na
+    offences = []
+    judged = 0
+    for s in streams:
+        nominal = _nominal_interval(ctx, s, promised)
+        if nominal:
+            judged += 1
+            offences.extend(_irregular_steps(ctx, s, nominal))
+    if not judged:
+        return not_applicable(none)
+    return verdict(offences, ok)
+
+
 @rule(
     "RTP-TS-3",
     "RFC 3550 / RFC 4566",
@@ -454,20 +484,12 @@ def timestamp_step(ctx: Context) -> Finding:
     several intervals, with an arrival gap to match) are no fault. Not applicable
     without a=framerate (RTP-TS-4 then looks at regularity), when the clock rate is
     unknown, or without a video stream of three frames."""
-    streams, na = _video_streams(ctx)
-    if na:
-        return na
-    offences = []
-    judged = 0
-    for s in streams:
-        framerate = session_framerate(ctx, s)
-        if not framerate:
-            continue
-        judged += 1
-        offences.extend(_irregular_steps(ctx, s, s.clock_rate / framerate))
-    if not judged:
-        return not_applicable("no video stream whose SDP gives a=framerate")
-    return verdict(offences, "every frame steps by whole intervals of the SDP frame rate")
+    return _frame_rate_verdict(
+        ctx,
+        promised=True,
+        none="no video stream whose SDP gives a=framerate",
+        ok="every frame steps by whole intervals of the SDP frame rate",
+    )
 
 
 @rule(
@@ -482,22 +504,12 @@ def frame_regularity(ctx: Context) -> Finding:
     step by whole multiples of the usual (median) interval. Irregular intervals are
     allowed by RFC 3550, hence information only. Not applicable when the clock rate is
     unknown, or without a video stream of three frames lacking a=framerate."""
-    streams, na = _video_streams(ctx)
-    if na:
-        return na
-    offences = []
-    judged = 0
-    for s in streams:
-        if session_framerate(ctx, s):
-            continue
-        steps = _presentation_steps(ctx, s)
-        if not len(steps):
-            continue
-        judged += 1
-        offences.extend(_irregular_steps(ctx, s, float(np.median(steps))))
-    if not judged:
-        return not_applicable("every video stream has an SDP a=framerate (RTP-TS-3 judges it)")
-    return verdict(offences, "frames step by whole multiples of the usual interval")
+    return _frame_rate_verdict(
+        ctx,
+        promised=False,
+        none="every video stream has an SDP a=framerate (RTP-TS-3 judges it)",
+        ok="frames step by whole multiples of the usual interval",
+    )
 
 
 @rule("RTP-CLK-1", RFC, "5.1, 6.4.1", Severity.WARNING, "media clock keeps pace with arrival time")
