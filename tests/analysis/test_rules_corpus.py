@@ -46,6 +46,13 @@ def test_every_rule_has_id_source_severity_and_title():
         assert isinstance(r.severity, Severity)
 
 
+def test_every_rule_says_when_it_cannot_judge():
+    """Its docstring names what it judges and when it answers "not applicable"."""
+    for r in registered_rules():
+        doc = " ".join((r.check.__doc__ or "").split())
+        assert "not applicable" in doc.lower(), r.id
+
+
 def test_gap_reports_the_packet_after_the_loss(tmp_path):
     session = clean_session()
     dropped = session.frame_packets(10)[1]
