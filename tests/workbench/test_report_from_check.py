@@ -222,3 +222,42 @@ def test_paths_that_look_like_console_markup_are_printed_as_text(crafted, tmp_pa
     assert done.returncode in (0, 1), done.stderr
     assert "Traceback" not in done.stderr
     assert f"report: {out / 'index.html'}" in done.stdout.replace("\n", "")
+
+
+def test_a_digest_challenge_answered_with_credentials_is_a_normal_step(tmp_path):
+    """Cameras answer a first DESCRIBE with 401 and a Digest challenge (RFC 7616); the
+    client retries with credentials. The 401 is a step of that exchange, not a failure;
+    a 401 nobody answers still is."""
+    b = SessionBuilder()
+    b.handshake()
+    b.request("DESCRIBE", [("Accept", "application/sdp")])
+    b.response(401, "Unauthorized", [("WWW-Authenticate", 'Digest realm="cam", nonce="4f1a"')])
+    credentials = 'Digest username="admin", realm="cam", nonce="4f1a", uri="x", response="9c"'
+    b.request("DESCRIBE", [("Accept", "application/sdp"), ("Authorization", credentials)])
+    b.response(headers=[("Content-Type", "application/sdp")], body=b.sdp())
+    b.request("SETUP", [("Transport", "RTP/AVP;unicast;client_port=5000-5001")])
+    b.response(401, "Unauthorized")  # no retry follows
+    analysed = analyse_capture(b.write(tmp_path / "digest.pcap"), tshark=False)
+    book = TestBook(Catalog.load("en"))
+    add_capture_tests(book, analysed)
+    challenge, retry, setup = book.tests[:3]
+    assert challenge.outcome is Outcome.PASSED and "authentication challenge" in challenge.observed
+    assert retry.outcome is Outcome.PASSED
+    assert setup.outcome is Outcome.FAILED
+
+
+def test_an_audio_stream_is_judged_on_packets_not_frames(tmp_path):
+    from analysis.synth import PcapSynth, rtp_header
+
+    synth = PcapSynth()
+    for i in range(100):  # PCMU, 20 ms packets, marker on the first only (a talkspurt)
+        synth.udp(
+            5 + i * 0.02, ("10.4.0.1", 4000), ("10.4.0.2", 4000),
+            rtp_header(i + 1, 900 + 160 * i, 0x0A0D, 0, i == 0) + bytes(160),
+        )  # fmt: skip
+    analysed = analyse_capture(synth.write(tmp_path / "audio.pcap"), tshark=False)
+    book = TestBook(Catalog.load("en"))
+    add_capture_tests(book, analysed)
+    (stream,) = [t for t in book.tests if "0x00000A0D" in t.title]
+    assert stream.outcome is Outcome.PASSED
+    assert stream.observed == "100 packets, 0 lost, PCMU/8000 (RFC 3551 static payload type)"

@@ -228,3 +228,23 @@ def test_screenshots_pair_received_and_source_frames(tmp_path):
             Image.open(tmp_path / shot.source_image) as b,
         ):
             assert a.format == b.format == "PNG" and a.size == b.size == (160, 120)
+
+
+def test_headline_says_what_the_conformance_table_shows():
+    from workbench.report.render import headline
+
+    catalog = Catalog.load("en")
+    passed = FunctionalTest(1, "t", "done", "expected", "fine", Outcome.PASSED)
+    rows = [
+        ConformanceRow("RTP-SEQ-1", "RFC 3550 §5.1", "error", "sequence +1", True),
+        ConformanceRow("LAB-FMT-1", "RFC 2435 §3", "error", "lab", True, 1, "#4", "lab dialect"),
+    ]
+    report = Report("r", "s", "now", functional_tests=[passed], conformance=rows)
+    assert [r.verdict for r in rows] == ["passed", "expected"]
+    assert headline(report, catalog) == (
+        "All 1 functional tests passed. Conformance: findings only where expected (LAB-FMT-1)."
+    )
+    rows.append(ConformanceRow("RTP-JIT-1", "RFC 3550 §A.8", "info", "jitter", False, 1, "#9"))
+    assert headline(report, catalog).endswith(
+        "1 conformance rule(s) found what no test expected: RTP-JIT-1."
+    )
