@@ -14,8 +14,9 @@ from analysis.media_format import media_format
 from analysis.netdecode import decode
 from analysis.pcapfile import read_records
 from analysis.rfc2435 import PT_JPEG
-from analysis.rtp_stream import analyse, split_by_ssrc
+from analysis.rtp_stream import split_by_ssrc
 from analysis.sessions import build
+from analysis.stream_statistics import analyse
 
 FIELDS = (
     "timestamp", "first_pktno", "last_pktno", "first_ext", "last_ext", "packets", "size",
