@@ -45,11 +45,9 @@ STATIC_PAYLOAD_TYPES: dict[int, tuple[str, str, int, int | None]] = {
     34: ("H263", VIDEO, VIDEO_CLOCK_RATE, None),
 }
 
-# Video formats whose packets go in decoding order while timestamps give presentation
-# order (B-frames: RFC 6184 §5.1, RFC 7798 §4.1, RFC 6416 §5.1, RFC 2250 §3.4): their
-# timestamps may step back from one frame to the next without fault.
-REORDERING_ENCODINGS = {"H264", "H264-SVC", "H265", "MP4V-ES", "MPV", "MP2T", "H263-2000"}
-# Video formats that send each picture whole, in presentation order.
+# Video formats that send each picture whole, in presentation order. Others (H.264, H.265,
+# MPEG-4, MPEG-2: RFC 6184 §5.1, RFC 7798 §4.1, RFC 6416 §5.1, RFC 2250 §3.4) may send
+# in decoding order with B-frames, their timestamps stepping back without fault.
 IN_ORDER_VIDEO_ENCODINGS = {"JPEG", "CELB", "NV", "H261", "H263", "H263-1998", "VP8", "RAW"}
 
 
@@ -62,11 +60,6 @@ class MediaFormat:
     media: str | None = None  # "audio" or "video"; None when unknown
     clock_rate: int | None = None  # Hz; None when unknown
     source: str = ""  # "SDP a=rtpmap", "SDP m= line", "RFC 3551 static payload type" or ""
-
-    @property
-    def clock_known(self) -> bool:
-        """True when timestamps can be converted to seconds."""
-        return self.clock_rate is not None
 
     @property
     def unknown_clock_reason(self) -> str:

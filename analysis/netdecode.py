@@ -141,11 +141,6 @@ class UdpFlow(Sequence):
             [d[3] if len(d) > 3 else len(d[2]) for d in datagrams],
         )
 
-    @property
-    def cut(self) -> np.ndarray:
-        """Which datagrams the snap length cut short."""
-        return self.wire_lengths > self.ends - self.starts
-
     def __len__(self) -> int:
         return len(self.pktnos)
 

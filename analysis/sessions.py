@@ -183,11 +183,6 @@ class CaptureSessions:
     non_media: list[NonMedia] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what the capture lacks, in words
 
-    @property
-    def keepalives(self) -> list[NonMedia]:
-        """The known keep-alive forms among the non-media datagrams."""
-        return [n for n in self.non_media if n.keepalive]
-
     def session(self, session_id: str | None) -> RtspSession | None:
         """The session of that id, if the capture has it."""
         return next((s for s in self.sessions if s.id == session_id), None)
