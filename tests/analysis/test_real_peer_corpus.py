@@ -294,6 +294,6 @@ def test_zstd_capture_without_its_module_names_the_tool(h264_pcmu_by_ffmpeg, tmp
         import zstandard  # noqa: F401
     except ImportError:
         assert main(["check", str(packed)]) == 2
-        assert "zstd -d" in capsys.readouterr().out
+        assert "zstd -d" in capsys.readouterr().err
     else:
         assert main(["check", str(packed)]) == 0

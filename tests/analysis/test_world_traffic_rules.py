@@ -308,7 +308,7 @@ def test_unreadable_files_exit_2_as_the_help_says(tmp_path, capsys):
     corrupt = tmp_path / "corrupt.pcap.gz"
     corrupt.write_bytes(b"\x1f\x8b\x08\x00" + bytes(40))
     assert main(["check", str(corrupt)]) == 2
-    assert "corrupt gzip data" in capsys.readouterr().out
+    assert "corrupt gzip data" in capsys.readouterr().err
 
 
 def test_expectations_file_errors_are_named(tmp_path, capsys):
@@ -316,7 +316,7 @@ def test_expectations_file_errors_are_named(tmp_path, capsys):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"expected": [{"session": "S"}]}))
     assert main(["check", str(path), "--expect", str(bad)]) == 2
-    assert 'entry 1 has no "reason"' in capsys.readouterr().out
+    assert 'entry 1 has no "reason"' in capsys.readouterr().err
 
 
 def test_expected_offences_do_not_fail_but_others_still_do(tmp_path):

@@ -237,14 +237,19 @@ def test_headline_says_what_the_conformance_table_shows():
     passed = FunctionalTest(1, "t", "done", "expected", "fine", Outcome.PASSED)
     rows = [
         ConformanceRow("RTP-SEQ-1", "RFC 3550 §5.1", "error", "sequence +1", True),
-        ConformanceRow("LAB-FMT-1", "RFC 2435 §3", "error", "lab", True, 1, "#4", "lab dialect"),
+        ConformanceRow(
+            "LAB-FMT-1", "RFC 2435 §3", "error", "lab", True, 1, "#4", [4], expected="lab dialect"
+        ),
     ]
     report = Report("r", "s", "now", functional_tests=[passed], conformance=rows)
     assert [r.verdict for r in rows] == ["passed", "expected"]
     assert headline(report, catalog) == (
-        "All 1 functional tests passed. Conformance: findings only where expected (LAB-FMT-1)."
+        "All 1 functional tests passed. 1 conformance rules passed; LAB-FMT-1 found problems "
+        "only in the sessions meant to produce them: see the conformance checks."
     )
     rows.append(ConformanceRow("RTP-JIT-1", "RFC 3550 §A.8", "info", "jitter", False, 1, "#9"))
     assert headline(report, catalog).endswith(
-        "1 conformance rule(s) found what no test expected: RTP-JIT-1."
+        "1 of the 3 conformance rules that applied found problems in the capture (0 of severity "
+        "error): see the conformance checks. LAB-FMT-1 found problems only in the sessions "
+        "meant to produce them."
     )
