@@ -162,10 +162,8 @@ def conformance_row(
 ) -> ConformanceRow:
     """One row of the conformance table."""
     packets = list(packets)
-    return ConformanceRow(
-        rule_id, rfc, severity, title, passed, count, evidence_text(packets, detail), packets,
-        expected,
-    )
+    evidence = evidence_text(packets, detail)
+    return ConformanceRow(rule_id, rfc, severity, title, passed, count, evidence, packets, expected)
 
 
 def conformance_rows(results: Iterable[RuleResult]) -> list[ConformanceRow]:

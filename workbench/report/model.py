@@ -115,7 +115,7 @@ class ConformanceRow:
 
     @property
     def verdict(self) -> str:
-        """"passed", "failed", "expected" (findings only where expected) or "na"."""
+        """ "passed", "failed", "expected" (findings only where expected) or "na"."""
         if self.passed is None:
             return "na"
         if self.expected:
