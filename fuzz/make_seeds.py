@@ -70,6 +70,20 @@ PLAY_REPLY = (
     b"RTSP/1.0 200 OK\r\nCSeq: 4\r\nSession: 123456;timeout=60\r\nRange: npt=0.000-\r\n"
     b"RTP-Info: url=rtsp://127.0.0.1:8554/movie.Mjpeg/track1;seq=1;rtptime=0\r\n\r\n"
 )
+# WWW-Authenticate and Authorization as servers and clients write them (RFC 7616 §3.9.1,
+# ffmpeg 5.1, GStreamer 1.22, RFC 7617 §2).
+AUTH_HEADERS = {
+    "challenges": b'Digest realm="http-auth@example.org", qop="auth, auth-int", '
+    b'algorithm=SHA-256, nonce="7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v", '
+    b'opaque="FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS", Basic realm="a \\"b\\"", '
+    b'charset="UTF-8"',
+    "digest_qop": b'Digest username="u", realm="r", nonce="abc", uri="rtsp://h:8554/x", '
+    b'response="f7768d3ec40666898d3a758487762c10", algorithm="MD5", qop="auth", '
+    b'cnonce="b6b5565aa9fa666a", nc=00000001',
+    "digest_rfc2069": b'Digest username="u", realm="r", nonce="abc", uri="rtsp://h:8554/x", '
+    b'response="f3b44e591d7f778f0ed5ba527300f740"',
+    "basic": b"Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==",
+}
 INTERLEAVED = b"$\x00\x00\x0c" + RTPPacket(26, 1, 0, 0x1234, marker=True).to_bytes()
 
 
@@ -133,6 +147,7 @@ def seeds() -> dict[str, dict[str, bytes]]:
             "rtpinfo": b"url=rtsp://h/a/track1;seq=5;rtptime=90000,url=track2;seq=9",
             "public": b"OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN",
         },
+        "auth_headers": AUTH_HEADERS,
         "sdp": {"mjpeg": SDP.encode(), "h264": H264_SDP.encode()},
         "rtp": {
             "plain": RTPPacket(26, 65535, 4294967295, 1, marker=True, payload=b"abc").to_bytes(),

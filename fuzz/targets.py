@@ -83,6 +83,34 @@ def rtsp_headers(data: bytes) -> None:
             pass
 
 
+def auth_headers(data: bytes) -> None:
+    from rtsp_common import auth
+    from rtsp_common.auth_headers import Challenge, Credentials
+
+    value = text(data)
+    try:
+        challenges = Challenge.parse_all(value)
+    except ParseError:
+        challenges = []
+    # What was parsed can be written back and parsed again to the same values.
+    if challenges:
+        assert Challenge.parse_all(", ".join(map(str, challenges))) == challenges
+    for challenge in challenges:
+        if challenge.is_scheme(auth.DIGEST):
+            try:
+                digest = auth.DigestChallenge.from_challenge(challenge)
+            except ParseError:
+                continue
+            (again,) = Challenge.parse_all(str(digest))
+            assert auth.DigestChallenge.from_challenge(again) == digest
+    credentials = Credentials.parse(value)
+    assert Credentials.parse(str(credentials)) == credentials
+    if credentials.is_scheme(auth.BASIC):
+        auth.parse_basic(credentials)
+    else:
+        auth.DigestCredentials.from_credentials(credentials)
+
+
 def sdp(data: bytes) -> None:
     from rtsp_common.sdp import SessionDescription
 
@@ -196,6 +224,7 @@ TARGETS: dict[str, Target] = {
     for t in (
         Target("rtsp_messages", rtsp_messages, (ParseError,), "RTSP requests, replies, $ frames"),
         Target("rtsp_headers", rtsp_headers, (ParseError,), "Session, Transport, Range, RTP-Info"),
+        Target("auth_headers", auth_headers, (ParseError,), "WWW-Authenticate, Authorization"),
         Target("sdp", sdp, (ParseError,), "the SDP of DESCRIBE replies"),
         Target("rtp", rtp, (ParseError,), "the RTP fixed header, CSRCs, extension, padding"),
         Target("rtcp", rtcp, (ParseError,), "RTCP compound packets"),

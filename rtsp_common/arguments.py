@@ -22,16 +22,22 @@ HELP = "help"  # the metadata key of an option's help text
 T = TypeVar("T")
 
 
-def option(default: T, help: str) -> T:
-    """A dataclass field with ``default`` and the help text a command line shows for it."""
-    return dataclasses.field(default=default, metadata={HELP: help})
+def option(default: T, help: str, *, secret: bool = False) -> T:
+    """A dataclass field with ``default`` and the help text a command line shows for it.
+
+    A ``secret`` field (a password) is left out of the dataclass's repr, hence out of logs.
+    """
+    return dataclasses.field(default=default, metadata={HELP: help}, repr=not secret)
 
 
 def add_option(
-    parser: argparse.ArgumentParser, flag: str, options: Any, name: str, **kwargs: Any
+    parser: argparse._ActionsContainer, flag: str, options: Any, name: str, **kwargs: Any
 ) -> None:
-    """Add ``flag`` to ``parser`` with the default and help of field ``name`` of ``options``."""
+    """Add ``flag`` to ``parser`` (or one of its groups) with the default and help of field
+    ``name`` of ``options``."""
     default = getattr(options, name)  # a dataclass's class attribute is its field's default
+    if kwargs.get("action") == "append":
+        default = list(default)  # argparse appends to its default: a list, never the tuple
     parser.add_argument(flag, default=default, help=option_help(options, name), **kwargs)
 
 
@@ -45,6 +51,8 @@ def option_help(options: Any, name: str) -> str:
         shown = "on" if default else "off"
     elif isinstance(default, float):
         shown = f"{default:g}"
+    elif default is None or default == ():
+        shown = "none"
     else:
         shown = str(default)
     return f"{found.metadata[HELP]} (default {shown})"
