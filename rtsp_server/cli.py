@@ -32,8 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="RTSP 1.0 server streaming MJPEG files over RTP (RFC 2326, 3550, 2435).",
     )
 
-    def add(flag: str, name: str, **kwargs: Any) -> None:
-        add_option(parser, flag, ServerOptions, name, **kwargs)
+    def add(flag: str, name: str, group: Any = parser, **kwargs: Any) -> None:
+        add_option(group, flag, ServerOptions, name, **kwargs)
 
     add("--host", "host")
     add("--port", "port", type=port)
@@ -46,6 +46,16 @@ def build_parser() -> argparse.ArgumentParser:
     add("--max-connections", "max_connections", type=positive_int)
     add("--rtp-port", "rtp_port", type=rtp_port)
     add("--gso", "use_gso", action=argparse.BooleanOptionalAction, dest="gso")
+    access = parser.add_argument_group(
+        "access control", "RFC 2326 §D.1: Digest (RFC 7616) for the users named here; none: open"
+    )
+    add("--auth", "auth", access, action="append", metavar="USER:PASSWORD")
+    add("--auth-file", "auth_file", access, metavar="FILE")
+    add("--auth-realm", "auth_realm", access, metavar="REALM")
+    add("--auth-basic", "auth_basic", access, action="store_true")
+    add("--nonce-lifetime", "nonce_lifetime", access, type=positive_seconds, metavar="SECONDS")
+    legacy = argparse.BooleanOptionalAction
+    add("--auth-legacy-digest", "auth_legacy_digest", access, action=legacy)
     parser.add_argument(
         "-v",
         "--verbose",
@@ -84,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Startup and per-request lines are what an operator watches, even without -v.
-    for name in ("rtsp_server.server", "rtsp_server.connection"):
+    for name in ("rtsp_server.server", "rtsp_server.connection", "rtsp_server.access"):
         logging.getLogger(name).setLevel(min(level, logging.INFO))
     try:
         options = ServerOptions(
@@ -99,6 +109,12 @@ def main(argv: list[str] | None = None) -> int:
             max_connections=args.max_connections,
             rtp_port=args.rtp_port,
             use_gso=args.gso,
+            auth=args.auth,
+            auth_file=args.auth_file,
+            auth_realm=args.auth_realm,
+            auth_basic=args.auth_basic,
+            nonce_lifetime=args.nonce_lifetime,
+            auth_legacy_digest=args.auth_legacy_digest,
         )
         server = RTSPServer(options=options)
         server.start()

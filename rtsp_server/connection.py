@@ -245,11 +245,13 @@ class RTSPConnection(asyncio.Protocol):
         """
         if request.method not in MEDIA_METHODS:
             return False
+        assert self.handler is not None
+        if self.handler.access is not None and "Authorization" not in request.headers:
+            return False  # answered 401 at once: no file is read for an unknown peer
         try:
             name = parse_media_uri(request.uri).name
         except MediaNotFound:
             return False
-        assert self.handler is not None
         library = self.handler.library
         if library.is_loaded(name):
             return False

@@ -27,6 +27,7 @@ from rtsp_common.headers import Session as SessionHeader
 from rtsp_common.rtsp import INTERLEAVED_MAX_CHANNEL, RTSP_VERSION, Request, Response
 from rtsp_common.sdp import SessionDescription
 from rtsp_common.status import Status
+from rtsp_server.access import AccessControl, Refused
 from rtsp_server.actions import Action, EndSession, HandlerResult, StartStreaming, StopStreaming
 from rtsp_server.media import (
     TRACK_CONTROL,
@@ -80,6 +81,7 @@ class _Reply:
     """The response being built for one request."""
 
     cseq: int
+    user: str | None = None  # who the request was authorised for, when access is controlled
     lab: bool = False
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
@@ -123,8 +125,10 @@ class RequestHandler:
         local_port: int,
         server_ports: tuple[int, int] = (0, 0),
         interleaved_capable: bool = True,
+        access: AccessControl | None = None,
     ) -> None:
         self.options = options
+        self.access = access  # None: every request is served, as in the lab
         self.server_ports = server_ports  # our RTP/RTCP pair, named in UDP SETUP replies
         self.library = library
         self.sessions = sessions
@@ -166,6 +170,7 @@ class RequestHandler:
             return HandlerResult(response)
         reply = _Reply(cseq=cseq)
         try:
+            reply.user = self._authorise(request, now)  # before anything says what exists
             method(request, reply, now)
         except RequestError as exc:
             log.info(
@@ -207,6 +212,12 @@ class RequestHandler:
                 self.sessions.remove(session.id)
                 actions.append(EndSession(session, "connection closed", bye=False))
         return actions
+
+    def _authorise(self, request: Request, now: float) -> str | None:
+        decision = self.access.check(request, self.peer_host, now) if self.access else None
+        if isinstance(decision, Refused):  # 401 with the challenges to answer
+            raise RequestError(Status.UNAUTHORIZED, decision.reason, headers=decision.headers)
+        return decision.user if decision else None
 
     # building responses ---------------------------------------------------------------------
 
@@ -266,9 +277,9 @@ class RequestHandler:
         except ParseError as exc:
             raise RequestError(Status.SESSION_NOT_FOUND, str(exc)) from exc
         session = self.sessions.get(session_id)
-        if session is None or session.peer_host != self.peer_host:
-            # A session made from another address is reported as unknown: ids are not
-            # capabilities to be used from anywhere.
+        if session is None or (session.peer_host, session.user) != (self.peer_host, reply.user):
+            # A session made from another address, or by another user, is reported as
+            # unknown: ids are not capabilities to be used from anywhere or by anyone.
             raise RequestError(Status.SESSION_NOT_FOUND, f"no session {session_id!r} for this peer")
         session.touch(now)
         reply.session = session
@@ -342,6 +353,7 @@ class RequestHandler:
                 timeout=self.options.session_timeout,
                 last_activity=now,
                 lab_dialect=lab,
+                user=reply.user,
             )
             self.sessions.add(session)
         else:

@@ -12,13 +12,18 @@ import os
 from dataclasses import dataclass
 
 from rtsp_common.arguments import option
+from rtsp_common.auth import check_user
 from rtsp_common.headers import DEFAULT_SESSION_TIMEOUT, MAX_PORT
 from rtsp_common.rtcp import REPORT_INTERVAL
+from rtsp_server.credentials import DEFAULT_REALM
 from rtsp_server.media import max_rtp_payload
 
 DEFAULT_PORT = 8554  # RFC 2326 §3.2 names 554; 8554 needs no privileges
 MIN_RTP_PAYLOAD = 256  # bytes: room for the RFC 2435 headers and quantization tables
 WRITE_BUFFER_LIMIT = 1024 * 1024  # bytes queued on a TCP connection before frames are skipped
+# Long enough that a client answering each 401 once is not asked again within a session's
+# first minutes; stale=true (RFC 7616 §3.3) renews it without asking for the password again.
+NONCE_LIFETIME = 300.0
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,25 @@ class ServerOptions:
     write_buffer_limit: int = option(
         WRITE_BUFFER_LIMIT, "bytes queued on a TCP connection before frames are skipped"
     )
+    # Access control (RFC 2326 §D.1): off unless auth or auth_file names a user.
+    auth: tuple[str, ...] = option(
+        (), "USER:PASSWORD allowed in (repeatable); kept only as its Digest hashes", secret=True
+    )
+    auth_file: str | os.PathLike[str] | None = option(
+        None, "htdigest-style file of user:realm:hash lines (MD5 or SHA-256 hex)"
+    )
+    auth_realm: str = option(DEFAULT_REALM, "realm named in challenges and in --auth-file")
+    auth_basic: bool = option(
+        False, "accept Basic too (RFC 7617): the password crosses the network in clear"
+    )
+    auth_legacy_digest: bool = option(
+        True,
+        "accept Digest without qop (RFC 2069; GStreamer 1.22's rtspsrc): no nonce count "
+        "guards it against replay from the same address while its nonce lives",
+    )
+    nonce_lifetime: float = option(
+        NONCE_LIFETIME, "seconds a Digest nonce is valid; then stale=true asks for a new one"
+    )
 
     def __post_init__(self) -> None:
         if not 0 < self.fps < math.inf:  # NaN fails this too
@@ -63,6 +87,21 @@ class ServerOptions:
             raise ValueError(f"mtu {self.mtu} leaves no room for RFC 2435 headers and tables")
         if not 0 <= self.port <= MAX_PORT or not 0 <= self.rtp_port < MAX_PORT:
             raise ValueError(f"port {self.port} or RTP port {self.rtp_port} is not a port")
+        self._check_auth()
+
+    def _check_auth(self) -> None:
+        object.__setattr__(self, "auth", tuple(self.auth))  # a list from a caller is fine
+        for entry in self.auth:
+            user, colon, _ = entry.partition(":")
+            if not colon:
+                raise ValueError(f"--auth takes USER:PASSWORD, not {user!r} alone")
+            check_user(user)
+        if self.auth_basic and not self.auth_required:
+            raise ValueError("--auth-basic needs users: --auth USER:PASSWORD or --auth-file")
+        if not 0 < self.nonce_lifetime < math.inf:
+            raise ValueError(f"nonce_lifetime must be a positive number, not {self.nonce_lifetime}")
+        if not self.auth_realm or '"' in self.auth_realm or ":" in self.auth_realm:
+            raise ValueError(f"realm {self.auth_realm!r} must be non-empty, without '\"' or ':'")
 
     @classmethod
     def lab(cls, server_port: int, video_file: str | os.PathLike[str]) -> ServerOptions:
@@ -73,6 +112,11 @@ class ServerOptions:
     def max_payload(self) -> int:
         """RTP payload bytes per packet that keep a datagram within ``mtu``."""
         return max_rtp_payload(self.mtu)
+
+    @property
+    def auth_required(self) -> bool:
+        """True when requests need credentials (some user is named)."""
+        return bool(self.auth) or self.auth_file is not None
 
     @property
     def connection_idle_timeout(self) -> float:

@@ -35,6 +35,7 @@ from rtsp_common.errors import ParseError
 from rtsp_common.rtcp import parse_compound
 from rtsp_common.rtp import RTP_HEADER_SIZE
 from rtsp_common.rtsp import InterleavedFrame
+from rtsp_server.access import AccessControl
 from rtsp_server.actions import Action, EndSession, StartStreaming, StopStreaming
 from rtsp_server.connection import RTSPConnection
 from rtsp_server.handler import RequestHandler
@@ -137,6 +138,7 @@ class RTSPServer:
             raise ValueError("give RTSPServer either the lab's port and file, or options")
         self.options = options
         self.library = MediaLibrary(options.media)
+        self.access = AccessControl.from_options(options)  # reads --auth-file: errors at once
         self.sessions = SessionRegistry(options.max_sessions)
         self.connections: dict[int, RTSPConnection] = {}
         self.port = 0
@@ -203,6 +205,8 @@ class RTSPServer:
             self.rtp_port + 1,
             ", ".join(self.library.names()) or "no media yet",
         )
+        if self.access is not None:
+            self.access.log_startup()
         self._ready.set()
         try:
             await self._stop.wait()
@@ -315,6 +319,7 @@ class RTSPServer:
             local_host=local_host,
             local_port=local_port,
             server_ports=(self.rtp_port, self.rtp_port + 1),
+            access=self.access,
         )
 
     def admit(self, connection: RTSPConnection) -> bool:

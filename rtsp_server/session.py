@@ -89,6 +89,7 @@ class Session:
     timeout: float
     last_activity: float
     lab_dialect: bool = False
+    user: str | None = None  # the user whose SETUP made it; only they may use it
     state: SessionState = SessionState.READY
     ended: bool = False  # reached the end of the file without --loop: BYE sent, kept until TEARDOWN
     receiver_reports: int = 0

@@ -154,12 +154,15 @@ def gst_rtsp_server(
     launch: str | None = None,
     fps: int | None = None,
     shared: bool = False,
+    auth: tuple[str, str] | None = None,
+    auth_method: str = "digest",
     start_timeout: float = START_TIMEOUT,
 ) -> Iterator[GstPeer]:
     """Run GStreamer's rtsp-server on a free port of 127.0.0.1, serving the Matroska clip
     ``media`` (or a live test picture with ``test_pattern``, ``fps`` frames a second, or the
     pipeline ``launch`` whose payloaders are named pay0, pay1, ...) at ``path``; stop it on
-    exit.
+    exit. ``auth`` (user, password) lets only that user in, by ``auth_method`` "digest" or
+    "basic".
 
     Raises GstPeerUnavailable when the bindings are missing, GstPeerError when it fails to start.
     """
@@ -177,6 +180,8 @@ def gst_rtsp_server(
         command += ["--fps", str(fps)]
     if shared:
         command.append("--shared")
+    if auth is not None:
+        command += ["--auth", ":".join(auth), "--auth-method", auth_method]
     # A file, not a pipe, for its log: nobody reads it while it serves, and a full pipe blocks.
     with tempfile.TemporaryFile("w+") as log_file:
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log_file, text=True)

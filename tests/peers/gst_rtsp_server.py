@@ -12,6 +12,8 @@ It prints ``PORT <n>`` (the bound port) once it is listening, then serves until 
 SIGINT. A clip must be Matroska: a raw .mjpeg through jpegparse carries no timestamps and
 goes out unpaced (make one with ``ffmpeg -framerate 30 -f mjpeg -i clip.mjpeg -c copy clip.mkv``).
 ``--test-pattern`` serves a live videotestsrc picture instead, encoded by jpegenc.
+``--auth USER:PASSWORD`` lets only that user in (GstRTSPAuth), by ``--auth-method`` digest
+(GStreamer's own form: MD5, no qop) or basic.
 """
 
 from __future__ import annotations
@@ -25,10 +27,36 @@ import gi
 
 gi.require_version("Gst", "1.0")
 gi.require_version("GstRtspServer", "1.0")
-from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
+gi.require_version("GstRtsp", "1.0")
+from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
 
 # RFC 3551: static payload type 26 is JPEG.
 PT_JPEG = 26
+ROLE = "viewer"  # the one role --auth's user gets, allowed to open and build the media
+
+
+def add_auth(
+    server: GstRtspServer.RTSPServer,
+    factory: GstRtspServer.RTSPMediaFactory,
+    user: str,
+    password: str,
+    method: str,
+) -> None:
+    """Only ``user`` may play the factory's media, authenticated by ``method``."""
+    auth = GstRtspServer.RTSPAuth()
+    token = GstRtspServer.RTSPToken()
+    token.set_string("media.factory.role", ROLE)
+    if method == "basic":
+        auth.add_basic(GstRtspServer.RTSPAuth.make_basic(user, password), token)
+        auth.set_supported_methods(GstRtsp.RTSPAuthMethod.BASIC)
+    else:
+        auth.add_digest(user, password, token)
+        auth.set_supported_methods(GstRtsp.RTSPAuthMethod.DIGEST)
+    server.set_auth(auth)
+    permissions = GstRtspServer.RTSPPermissions()
+    for permission in ("media.factory.access", "media.factory.construct"):
+        permissions.add_permission_for_role(ROLE, permission, True)
+    factory.set_permissions(permissions)
 
 
 def clip_pipeline(media: Path) -> str:
@@ -79,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fps", type=int, default=10, help="test pattern's frame rate")
     parser.add_argument("--path", default="/clip", help="mount point (default /clip)")
     parser.add_argument("--shared", action="store_true", help="one pipeline for all clients")
+    parser.add_argument("--auth", metavar="USER:PASSWORD", help="the one user let in")
+    parser.add_argument("--auth-method", choices=("digest", "basic"), default="digest")
     args = parser.parse_args(argv)
     if args.media is not None and not args.media.is_file():
         print(f"error: media file not found: {args.media}", file=sys.stderr)
@@ -96,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         factory.set_launch(clip_pipeline(args.media))
     factory.set_shared(args.shared)
+    if args.auth:
+        user, _, password = args.auth.partition(":")
+        add_auth(server, factory, user, password, args.auth_method)
     server.get_mount_points().add_factory(args.path, factory)
     if server.attach(None) == 0:
         print(f"error: cannot listen on {args.address}:{args.port}", file=sys.stderr)
