@@ -3,6 +3,7 @@
 from rtsp_client.client import RTSPClient
 from rtsp_client.connection import ClientConnection
 from rtsp_client.errors import (
+    AuthenticationError,
     ClientError,
     ConnectionLost,
     ProtocolViolation,
@@ -13,6 +14,7 @@ from rtsp_client.errors import (
 from rtsp_client.options import ClientOptions, Dialect, LowerTransport
 
 __all__ = [
+    "AuthenticationError",
     "ClientConnection",
     "ClientError",
     "ClientOptions",

@@ -42,6 +42,7 @@ FLOWING = 1.0  # seconds: frames count as flowing when the last one is this rece
 # Arrival times (and so jitter) come from the kernel's receive timestamps, not from when
 # we read; what arrived after the last batch is read at TEARDOWN.
 HEADLESS_BATCH_INTERVAL = 0.5
+PASSWORD_VARIABLE = "RTSP_PASSWORD"  # --password's fallback: unlike argv, ps does not show it
 
 
 class ExitCode(IntEnum):
@@ -118,6 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds without RTP (after PLAY) before the session is given up",
     )
     add_option(parser, "--timeout", ClientOptions, "timeout", type=positive_seconds)
+    add_option(parser, "--user", ClientOptions, "user")
+    parser.add_argument(
+        "--password",
+        help=f"password of --user (else ${PASSWORD_VARIABLE}, which ps cannot show; "
+        f"or give both in the URL: rtsp://USER:PASSWORD@host/...)",
+    )
     parser.add_argument("-v", "--verbose", action="count", default=0, help=VERBOSE_HELP)
     return parser
 
@@ -130,6 +137,8 @@ def session_options(args: argparse.Namespace, batch_interval: float = 0.0) -> Cl
         dialect=args.dialect,
         timeout=args.timeout,
         batch_interval=batch_interval,
+        user=args.user,
+        password=args.password or (os.environ.get(PASSWORD_VARIABLE) if args.user else None),
     )
 
 

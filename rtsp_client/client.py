@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
-from rtsp_client.connection import split_url
+from rtsp_client.connection import split_url, url_credentials
 from rtsp_client.errors import ClientError, ConnectionLost
 from rtsp_client.options import ClientOptions
 from rtsp_client.protocol import ClientCore
@@ -71,6 +71,7 @@ class RTSPClient:
     overrides ``options.rtp_port``. ``options`` says the rest (transport, dialect, timeouts).
     ``on_frame`` is called from the network thread with (jpeg, rtp_timestamp, arrival_time,
     index); ``queue_frames=False`` skips the iterator's queue when only the callback is used.
+    ``user`` and ``password`` answer a server that asks for them (they override ``options``).
     """
 
     def __init__(
@@ -83,10 +84,14 @@ class RTSPClient:
         *,
         on_frame: FrameCallback | None = None,
         queue_frames: bool = True,
+        user: str | None = None,
+        password: str | None = None,
     ) -> None:
         options = options if options is not None else ClientOptions()
         if rtp_port:
             options = dataclasses.replace(options, rtp_port=int(rtp_port))
+        if user is not None:
+            options = dataclasses.replace(options, user=user, password=password)
         self._core = ClientCore(server_host, int(server_port), video_file, options)
         self.timeout = options.timeout
         self.on_frame = on_frame
@@ -107,8 +112,13 @@ class RTSPClient:
         on_frame: FrameCallback | None = None,
         queue_frames: bool = True,
     ) -> RTSPClient:
-        """A client for ``rtsp://host:port/path``."""
+        """A client for ``rtsp://[user:password@]host:port/path``; a user in ``options``
+        takes precedence over the URL's."""
         host, port, path = split_url(url)
+        credentials = url_credentials(url)
+        if credentials is not None and (options is None or options.user is None):
+            user, password = credentials
+            options = dataclasses.replace(options or ClientOptions(), user=user, password=password)
         return cls(host, port, 0, path, options, on_frame=on_frame, queue_frames=queue_frames)
 
     # --- the lab's four requests ----------------------------------------------------

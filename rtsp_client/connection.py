@@ -10,17 +10,21 @@ shell does with its ``RequestHandler``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
-from rtsp_client.errors import ProtocolViolation, RTSPError
+from rtsp_client.authentication import Authenticator, UnanswerableChallenge, offered
+from rtsp_client.errors import AuthenticationError, ClientError, ProtocolViolation, RTSPError
 from rtsp_client.events import (
     Event,
     InterleavedReceived,
     NotRTSP,
+    OutgoingRequest,
     ReplyReceived,
+    RequestRetried,
     ServerRequestRefused,
 )
 from rtsp_client.options import ClientOptions, Dialect, LowerTransport
@@ -63,6 +67,15 @@ def split_url(url: str) -> tuple[str, int, str]:
     return parts.hostname, parts.port or DEFAULT_RTSP_PORT, parts.path.lstrip("/")
 
 
+def url_credentials(url: str) -> tuple[str, str] | None:
+    """(user, password) from ``rtsp://user:password@host/...``, percent-decoded (RFC 3986
+    §3.2.1), or None when the URL names no user."""
+    parts = urlsplit(url)
+    if parts.username is None:
+        return None
+    return unquote(parts.username), unquote(parts.password or "")
+
+
 @dataclass
 class SessionInfo:
     """What the server told us in OPTIONS, DESCRIBE, SETUP and PLAY."""
@@ -78,12 +91,14 @@ class SessionInfo:
 
 
 @dataclass(frozen=True)
-class OutgoingRequest:
-    """A request ready for the wire: its CSeq (the reply will name it) and its bytes."""
+class _Sent:
+    """A request awaiting its reply: what a retry with credentials must repeat."""
 
-    cseq: int
     method: str
-    data: bytes
+    uri: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    answered: int = 0  # 401s already answered with credentials for this request
 
 
 class ClientConnection:
@@ -108,7 +123,11 @@ class ClientConnection:
         self.keepalive_method = KEEPALIVE_METHOD
         self._parser = MessageParser(max_body=MAX_REPLY_BODY)
         self._cseq = 0
-        self._outstanding: dict[int, str] = {}  # CSeq -> method of the requests awaiting a reply
+        self._outstanding: dict[int, _Sent] = {}  # CSeq -> the requests awaiting a reply
+        options = self.options
+        self.auth = (
+            None if options.user is None else Authenticator(options.user, options.password or "")
+        )
 
     # --- what requests name ----------------------------------------------------------
 
@@ -149,10 +168,19 @@ class ClientConnection:
     ) -> OutgoingRequest:
         """The next request's bytes; StateError when the session's state does not allow it."""
         self.state.check(method)
+        return self._send(_Sent(method, uri or self.url, tuple(headers), body))
+
+    def _send(self, sent: _Sent) -> OutgoingRequest:
         self._cseq += 1
-        data = self._encode(method, uri or self.url, self._cseq, headers, body)
-        self._outstanding[self._cseq] = method
-        return OutgoingRequest(self._cseq, method, data)
+        fields = list(sent.headers)
+        authorization = (
+            self.auth.authorization(sent.method, sent.uri, sent.body) if self.auth else None
+        )
+        if authorization is not None:
+            fields.append(("Authorization", authorization))
+        data = self._encode(sent.method, sent.uri, self._cseq, fields, sent.body)
+        self._outstanding[self._cseq] = sent
+        return OutgoingRequest(self._cseq, sent.method, data)
 
     def abandon(self, cseq: int) -> None:
         """Stop waiting for the reply to ``cseq`` (it timed out); a late one is ignored."""
@@ -239,7 +267,7 @@ class ClientConnection:
                     events.append(reply)
         return events
 
-    def _reply(self, response: Response) -> ReplyReceived | None:
+    def _reply(self, response: Response) -> ReplyReceived | RequestRetried | None:
         logger.debug("< %d %s", response.status, response.reason)
         cseq = response.cseq
         if cseq not in self._outstanding:
@@ -253,7 +281,10 @@ class ClientConnection:
                 return None
             cseq = next(iter(self._outstanding))  # a server that forgot the CSeq
         assert cseq is not None
-        method = self._outstanding.pop(cseq)
+        sent = self._outstanding.pop(cseq)
+        method = sent.method
+        if response.status == Status.UNAUTHORIZED:
+            return self._unauthorized(cseq, sent, response)
         if not is_success(response.status):
             if method == KEEPALIVE_METHOD and response.status in KEEPALIVE_REFUSALS:
                 logger.info("server lacks %s; keeping alive with %s", method, KEEPALIVE_FALLBACK)
@@ -266,6 +297,29 @@ class ClientConnection:
             return ReplyReceived(cseq, method, response, exc)
         self.state.advance(method)
         return ReplyReceived(cseq, method, response)
+
+    def _unauthorized(self, cseq: int, sent: _Sent, response: Response) -> Event:
+        """401: send the request again with credentials, once, and once more when the
+        server only found our nonce stale (RFC 7616 §3.3); else an AuthenticationError."""
+        challenges = response.headers.get_all("WWW-Authenticate")
+        detail = (
+            f"the server asks for a user name and password ({offered(challenges)}): give "
+            f"them as rtsp://USER:PASSWORD@host/... or with --user and --password"
+        )
+        if self.auth is not None:
+            try:
+                stale = self.auth.adopt(challenges)
+            except UnanswerableChallenge as exc:
+                detail = str(exc)
+            else:
+                if sent.answered == 0 or (stale and sent.answered == 1):
+                    retry = dataclasses.replace(sent, answered=sent.answered + 1)
+                    return RequestRetried(cseq, self._send(retry))
+                detail = f"user {self.auth.user!r} was refused: wrong user name or password"
+        error: ClientError = AuthenticationError(
+            sent.method, response.status, response.reason, detail
+        )
+        return ReplyReceived(cseq, sent.method, response, error)
 
     def _learn(self, method: str, reply: Response) -> None:
         """Keep what a 2xx reply establishes; ProtocolViolation when it is unusable."""

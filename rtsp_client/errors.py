@@ -8,13 +8,18 @@ class ClientError(Exception):
 
 
 class RTSPError(ClientError):
-    """The server answered a request with a non-2xx status."""
+    """The server answered a request with a non-2xx status; ``detail`` says more when known."""
 
-    def __init__(self, method: str, status: int, reason: str) -> None:
-        super().__init__(f"{method} failed: {status} {reason}")
+    def __init__(self, method: str, status: int, reason: str, detail: str = "") -> None:
+        super().__init__(f"{method} failed: {status} {reason}" + (f": {detail}" if detail else ""))
         self.method = method
         self.status = status
         self.reason = reason
+
+
+class AuthenticationError(RTSPError):
+    """401: the server wants credentials we lack, refused ours, or asks in a way we cannot
+    answer."""
 
 
 class StateError(ClientError):

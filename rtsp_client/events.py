@@ -27,6 +27,15 @@ class ReplyReceived:
 
 
 @dataclass(frozen=True)
+class RequestRetried:
+    """Request ``previous`` was answered 401 and is sent again as ``request``, with credentials
+    (its reply will come under the new CSeq): the shell writes ``request.data``."""
+
+    previous: int
+    request: OutgoingRequest
+
+
+@dataclass(frozen=True)
 class InterleavedReceived:
     """A packet the server sent on the RTSP connection (RFC 2326 §10.12): RTP, or RTCP."""
 
@@ -49,4 +58,13 @@ class NotRTSP:
     reason: str
 
 
-Event = ReplyReceived | InterleavedReceived | ServerRequestRefused | NotRTSP
+@dataclass(frozen=True)
+class OutgoingRequest:
+    """A request ready for the wire: its CSeq (the reply will name it) and its bytes."""
+
+    cseq: int
+    method: str
+    data: bytes
+
+
+Event = ReplyReceived | RequestRetried | InterleavedReceived | ServerRequestRefused | NotRTSP

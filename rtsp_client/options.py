@@ -11,6 +11,7 @@ from enum import StrEnum
 
 from rtsp_client.receiver import DEFAULT_MAX_FRAME_BYTES
 from rtsp_common.arguments import option
+from rtsp_common.auth import check_user
 from rtsp_common.headers import MAX_PORT
 from rtsp_common.rtcp import REPORT_INTERVAL
 
@@ -52,6 +53,9 @@ class ClientOptions:
     rtcp_interval: float = option(
         REPORT_INTERVAL, "nominal seconds between RTCP receiver reports (RFC 3550 §6.2)"
     )
+    # Sent only when the server asks (401), as Digest when it offers Digest (RFC 7616).
+    user: str | None = option(None, "user name, when the server asks for one")
+    password: str | None = option(None, "password of --user", secret=True)
 
     def __post_init__(self) -> None:
         try:
@@ -71,3 +75,13 @@ class ClientOptions:
             raise ValueError(f"timeout must be a positive number of seconds, not {self.timeout}")
         if not self.batch_interval >= 0 or not self.rtcp_interval > 0:
             raise ValueError("batch_interval must be >= 0 and rtcp_interval > 0 seconds")
+        self._check_credentials()
+
+    def _check_credentials(self) -> None:
+        if self.user is None:
+            if self.password is not None:
+                raise ValueError("a password needs a user name (--user)")
+            return
+        check_user(self.user)
+        if self.dialect is Dialect.LAB:
+            raise ValueError("the lab's dialect has no authentication")

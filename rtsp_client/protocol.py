@@ -26,6 +26,7 @@ from rtsp_client.events import (
     InterleavedReceived,
     NotRTSP,
     ReplyReceived,
+    RequestRetried,
     ServerRequestRefused,
 )
 from rtsp_client.options import ClientOptions, Dialect, LowerTransport
@@ -271,8 +272,10 @@ class ClientCore:
                     f"within {self._options.timeout:g} s"
                 ) from exc
             finally:
-                self._pending.pop(outgoing.cseq, None)
-                self.connection.abandon(outgoing.cseq)
+                # Under its first CSeq, or the CSeq of its retry with credentials.
+                for cseq in [c for c, f in self._pending.items() if f is future]:
+                    del self._pending[cseq]
+                    self.connection.abandon(cseq)
 
     def _handle(self, events: list[Event]) -> None:
         """Act on what the connection made of the bytes received."""
@@ -290,6 +293,13 @@ class ClientCore:
                         future.set_result(event.response)
                     else:
                         future.set_exception(event.error)
+            elif isinstance(event, RequestRetried):
+                pending = self._pending.pop(event.previous, None)
+                if pending is None:  # nobody waits any longer: do not send it again
+                    self.connection.abandon(event.request.cseq)
+                elif self._stream is not None:
+                    self._pending[event.request.cseq] = pending
+                    self._stream.write(event.request.data)
             elif isinstance(event, ServerRequestRefused):
                 if self._stream is not None:
                     self._stream.write(event.answer)
