@@ -2,7 +2,9 @@
 
 The battery runs the normal flow (OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN) on one
 connection, then each hostile or odd request on a fresh connection so one server reaction
-(closing, say) cannot spoil the next case. The I/O is behind ``ProbeEnvironment``
+(closing, say) cannot spoil the next case. First of all, and last when the server demands
+authentication, come the access cases of ``analysis.probe_access``; with the target's user
+the battery answers the server's challenges. The I/O is behind ``ProbeEnvironment``
 (``analysis.probe_channel`` gives the socket one), so the judging logic here has none.
 """
 
@@ -11,9 +13,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from enum import StrEnum
 from typing import Protocol
 
+from analysis.probe_access import (
+    DEMAND_CASE,
+    GUARD_CASES,
+    AuthChannel,
+    check_demand,
+    check_guards,
+)
+from analysis.probe_auth import Answerer
+from analysis.probe_types import Channel, Exchange, Verdict
 from analysis.probe_wire import Reply, Target, build_request, raw_request, sdp_setup_urls
 from analysis.rtsp_status import Status
 
@@ -27,6 +37,7 @@ __all__ = [
     "ProbeEnvironment",
     "run_probe",
     "CASE_IDS",
+    "ACCESS_CASE_IDS",
 ]
 
 log = logging.getLogger(__name__)
@@ -34,32 +45,6 @@ log = logging.getLogger(__name__)
 OVERSIZED_HEADER_BYTES = 64 * 1024
 TRAVERSAL_PATH = "/../../../../etc/passwd"
 USER_AGENT = "rtsp-workbench-probe"
-
-
-class Verdict(StrEnum):
-    """A probe case's outcome; WARN is a legal but unhelpful answer."""
-
-    PASS = "pass"
-    WARN = "warn"
-    FAIL = "fail"
-    SKIP = "skip"
-
-
-@dataclass(frozen=True)
-class Exchange:
-    """What came back for one request: a reply, or the connection closed, or nothing in time."""
-
-    reply: Reply | None = None
-    closed: bool = False
-    error: str | None = None
-
-
-class Channel(Protocol):
-    """One RTSP connection: send a request and read its reply, or count '$' frames."""
-
-    def exchange(self, request: bytes) -> Exchange: ...
-    def wait_interleaved(self, timeout: float) -> int: ...
-    def close(self) -> None: ...
 
 
 class RTPReceiver(Protocol):
@@ -138,6 +123,7 @@ class _Case:
 CASES = {
     c.case: c
     for c in [
+        _Case(*DEMAND_CASE),
         _Case("options", "OPTIONS lists the methods", "RFC 2326 §10.1", "200 with Public"),
         _Case(
             "describe", "DESCRIBE returns SDP", "RFC 2326 §10.2, RFC 4566", "200 application/sdp"
@@ -189,9 +175,12 @@ CASES = {
             "RFC 2326 §4 (CR or LF line ends), §12.39",
             "a reply with CSeq echoed",
         ),
+        *(_Case(*case) for case in GUARD_CASES),
     ]
 }
-CASE_IDS = tuple(CASES)
+# Reported by every run; the access guards only against a server demanding authentication.
+ACCESS_CASE_IDS = tuple(case[0] for case in GUARD_CASES)
+CASE_IDS = tuple(c for c in CASES if c not in ACCESS_CASE_IDS)
 
 
 class _Run:
@@ -202,6 +191,23 @@ class _Run:
         self.env = env
         self.report = ProbeReport(target.url)
         self.cseq = 0
+        # Answers challenges for the user the target names, once the server has made one.
+        self.answerer = None if target.user is None else Answerer(target.user, target.password)
+
+    def raw_connect(self) -> Channel:
+        """A new connection, sending requests as they are built."""
+        return self.env.connect()
+
+    def connect(self) -> Channel:
+        """A new connection that authenticates each request once the server asked."""
+        channel = self.env.connect()
+        if self.answerer is None or self.answerer.offer is None:
+            return channel
+        return AuthChannel(channel, self.answerer)
+
+    def amend(self, verdict: Verdict, reason: str) -> None:
+        """Replace the last result's verdict and reason."""
+        self.report.results[-1] = _replace(self.report.results[-1], verdict, reason)
 
     def next_cseq(self) -> int:
         self.cseq += 1
@@ -304,6 +310,19 @@ def _first_line(data: bytes) -> str:
 def run_probe(target: Target, env: ProbeEnvironment) -> ProbeReport:
     """Run the whole battery against ``target``; never raises for what the server does."""
     run = _Run(target, env)
+    demand = check_demand(run, run.answerer)
+    if demand.blocked is None:
+        _battery(run)
+    else:
+        for case in CASE_IDS[1:]:
+            run.add(case, b"", Verdict.SKIP, f"not run: {demand.blocked}")
+    if demand.offers:
+        check_guards(run, demand, run.answerer)
+    return run.report
+
+
+def _battery(run: _Run) -> None:
+    """The normal flow, then each odd or hostile request on a connection of its own."""
     setup_url = _normal_flow(run)
     for case in (
         _missing_cseq,
@@ -319,7 +338,7 @@ def run_probe(target: Target, env: ProbeEnvironment) -> ProbeReport:
     ):
         channel = None
         try:
-            channel = env.connect()
+            channel = run.connect()
             case(run, channel, setup_url)
         except OSError as exc:
             name = case.__name__.lstrip("_")
@@ -327,14 +346,13 @@ def run_probe(target: Target, env: ProbeEnvironment) -> ProbeReport:
         finally:
             if channel is not None:
                 channel.close()
-    return run.report
 
 
 def _normal_flow(run: _Run) -> str:
     """OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN on one connection; returns the SETUP URL."""
     url = run.target.url
     try:
-        channel = run.env.connect()
+        channel = run.connect()
     except OSError as exc:
         for case in ("options", "describe", "setup", "play", "teardown"):
             run.add(case, b"", Verdict.FAIL, f"could not connect: {exc}")

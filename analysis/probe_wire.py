@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from analysis.rtsp_wire import (
     INTERLEAVED_HEADER_LEN,
@@ -34,11 +34,14 @@ class ReplyError(ValueError):
 
 @dataclass(frozen=True)
 class Target:
-    """Where to probe: host, port and path of an rtsp:// URL."""
+    """Where to probe: host, port and path of an rtsp:// URL, and who to be when the server
+    asks (``user``, ``password``: from ``rtsp://user:password@host/``, percent-decoded)."""
 
     host: str
     port: int
     path: str
+    user: str | None = None
+    password: str = field(default="", repr=False)
 
     @classmethod
     def parse(cls, url: str) -> Target:
@@ -46,11 +49,18 @@ class Target:
         parts = urlsplit(url)
         if parts.scheme.lower() != "rtsp" or not parts.hostname:
             raise ValueError(f"not an rtsp://HOST[:PORT]/PATH URL: {url!r}")
-        return cls(parts.hostname, parts.port or RTSP_DEFAULT_PORT, parts.path or "/")
+        user = None if parts.username is None else unquote(parts.username)
+        return cls(
+            parts.hostname,
+            parts.port or RTSP_DEFAULT_PORT,
+            parts.path or "/",
+            user,
+            unquote(parts.password or ""),
+        )
 
     @property
     def url(self) -> str:
-        """The rtsp:// URL with an explicit port."""
+        """The rtsp:// URL with an explicit port (and never the credentials)."""
         return f"rtsp://{self.host}:{self.port}{self.path}"
 
     def url_for(self, path: str) -> str:

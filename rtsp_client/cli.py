@@ -25,7 +25,14 @@ from rtsp_client.client import RTSPClient
 from rtsp_client.errors import ClientError, ConnectionLost, RTSPError, RTSPTimeout
 from rtsp_client.options import ClientOptions, Dialect, LowerTransport
 from rtsp_client.stats import ReceptionStats
-from rtsp_common.arguments import add_option, error_line, positive_int, positive_seconds, rtp_port
+from rtsp_common.arguments import (
+    PASSWORD_VARIABLE,
+    add_option,
+    error_line,
+    positive_int,
+    positive_seconds,
+    rtp_port,
+)
 from rtsp_common.errors import MediaFileError
 
 logger = logging.getLogger(__name__)
@@ -42,7 +49,6 @@ FLOWING = 1.0  # seconds: frames count as flowing when the last one is this rece
 # Arrival times (and so jitter) come from the kernel's receive timestamps, not from when
 # we read; what arrived after the last batch is read at TEARDOWN.
 HEADLESS_BATCH_INTERVAL = 0.5
-PASSWORD_VARIABLE = "RTSP_PASSWORD"  # --password's fallback: unlike argv, ps does not show it
 
 
 class ExitCode(IntEnum):

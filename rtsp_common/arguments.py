@@ -18,6 +18,9 @@ from typing import Any, TypeVar
 from rtsp_common.headers import MAX_PORT
 
 HELP = "help"  # the metadata key of an option's help text
+# Where a command finds the password of --user when --password is not given: unlike the
+# command line, the environment of a process is not shown to other users by ps.
+PASSWORD_VARIABLE = "RTSP_PASSWORD"
 
 T = TypeVar("T")
 

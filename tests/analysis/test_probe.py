@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import socket
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from gst_peer import gst_rtsp_server, make_mkv_clip, require_gst_peer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lab_server import LabServer
+from scripted_rtsp import ScriptedServer, cseq_of
 from server_process import rtsp_server_process
 
 from analysis.probe import CASE_IDS, Verdict, run_probe
@@ -103,55 +102,6 @@ def test_target_parse():
 # --- servers to probe -------------------------------------------------------------------
 
 
-class ScriptedServer:
-    """A tiny RTSP server in a thread that answers each request with ``answer(request)``."""
-
-    def __init__(self, answer: Callable[[bytes], bytes | None]) -> None:
-        self.answer = answer
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.requests: list[bytes] = []
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn: socket.socket) -> None:
-        buf = b""
-        with conn:
-            while True:
-                match = re.search(rb"\r?\n\r?\n", buf)
-                if match is None:
-                    try:
-                        data = conn.recv(65536)
-                    except OSError:
-                        return
-                    if not data:
-                        return
-                    buf += data
-                    continue
-                request, buf = buf[: match.end()], buf[match.end() :]
-                self.requests.append(request)
-                reply = self.answer(request)
-                if reply is None:
-                    return
-                conn.sendall(reply)
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-def _cseq(request: bytes) -> str:
-    match = re.search(rb"(?im)^cseq:\s*(\d+)", request)
-    return match.group(1).decode() if match else "0"
-
-
 def _probe(port: int, path: str = "/clip", rtp_wait: float = 0.2):
     target = Target("127.0.0.1", port, path)
     return run_probe(target, socket_environment(target, timeout=2.0, rtp_wait=rtp_wait))
@@ -168,7 +118,9 @@ def _run_cli(argv: list[str]) -> int:
 def yes_server() -> Iterator[ScriptedServer]:
     """Answers 200 OK (CSeq echoed, a Session) to everything, whatever it was."""
     server = ScriptedServer(
-        lambda req: (f"RTSP/1.0 200 OK\r\nCSeq: {_cseq(req)}\r\nSession: 12345678\r\n\r\n").encode()
+        lambda req: (
+            f"RTSP/1.0 200 OK\r\nCSeq: {cseq_of(req)}\r\nSession: 12345678\r\n\r\n"
+        ).encode()
     )
     yield server
     server.close()

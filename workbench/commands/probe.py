@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
 import socket
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,6 +13,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.text import Text
 
+from rtsp_common.arguments import PASSWORD_VARIABLE
 from workbench.messages import error
 from workbench.tables import Column, TableData, print_table
 
@@ -38,9 +41,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "version, PLAY before SETUP, wrong Session, unknown method, oversized "
         "header, path traversal, bad Transport, interleaved TCP, the lab's request "
         "form) and judge "
-        "each reply against RFC 2326. Exits 1 when a case fails.",
+        "each reply against RFC 2326. A server that demands authentication is also asked "
+        "whether it offers or accepts Basic over plain TCP, accepts a replayed Digest answer "
+        "or a nonce it never issued, and tells an unknown user from a wrong password. "
+        "Exits 1 when a case fails.",
     )
-    parser.add_argument("url", help="rtsp://HOST[:PORT]/PATH")
+    parser.add_argument("url", help="rtsp://[USER:PASSWORD@]HOST[:PORT]/PATH")
+    parser.add_argument("--user", help="user name, when the server demands one")
+    parser.add_argument(
+        "--password",
+        help=f"password of --user (else ${PASSWORD_VARIABLE}, which ps cannot show)",
+    )
     parser.add_argument("--timeout", type=float, default=3.0, help="seconds to wait per reply")
     parser.add_argument(
         "--rtp-wait", type=float, default=2.0, help="seconds to wait for RTP after PLAY"
@@ -127,6 +138,9 @@ def run(args: argparse.Namespace) -> int:
         target = Target.parse(args.url)
     except ValueError as exc:
         return error("probe", str(exc))
+    if args.user is not None:
+        password = args.password or os.environ.get(PASSWORD_VARIABLE, "")
+        target = dataclasses.replace(target, user=args.user, password=password)
     # One line says more than fifteen rows that all fail for the same reason.
     problem = _unreachable(target, args.timeout) or _no_such_path(target, args.timeout)
     if problem:
