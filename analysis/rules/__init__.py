@@ -255,10 +255,11 @@ def _summarize(offences: list[Offence]) -> tuple[int, list[int], str]:
 
 def registered_rules() -> list[Rule]:
     """Every rule, in report order (importing the rule modules registers them)."""
-    # Registration order is report order: RTP, RTP timing, RFC 2435, RTCP, RTSP, the lab's.
+    # Registration order is report order: RTP, RTP timing, RFC 2435, RTCP, RTSP, access, the lab's.
     from analysis.rules import rtp  # noqa: F401, I001
     from analysis.rules import rtp_timing  # noqa: F401, I001
     from analysis.rules import rfc2435, rtcp, rtsp  # noqa: F401
+    from analysis.rules import auth  # noqa: F401, I001
     from analysis.rules import lab  # noqa: F401
 
     return list(RULES)

@@ -18,11 +18,13 @@ from analysis.sessions import (
 RFC = "RFC 2326"
 STOP_GRACE_S = 0.5  # RTP already in flight when PAUSE/TEARDOWN is answered
 PLAY_START_LIMIT_S = 2.0
-# §7.1.1: the statuses that rightly refuse a request in the wrong state.
+# §7.1.1: the statuses that rightly refuse a request in the wrong state; and 401, which
+# refuses a request without valid credentials before its state is looked at (§D.1).
 RIGHT_STATE_ERRORS = {
     Status.SESSION_NOT_FOUND,
     Status.METHOD_NOT_VALID_IN_THIS_STATE,
     Status.AGGREGATE_OPERATION_NOT_ALLOWED,
+    Status.UNAUTHORIZED,
 }
 # An unknown method: 501 Not Implemented (§11.3.1); 405 and 400 are accepted as refusals too.
 NOT_IMPLEMENTED = {Status.NOT_IMPLEMENTED, Status.METHOD_NOT_ALLOWED, Status.BAD_REQUEST}

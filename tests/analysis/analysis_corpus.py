@@ -6,6 +6,7 @@ packet lists before they are written.
 
 from __future__ import annotations
 
+import base64
 import struct
 from collections.abc import Callable
 from pathlib import Path
@@ -192,6 +193,42 @@ def play_before_setup_accepted(s):
     t = _message(s, b"OPTIONS").t + 0.003
     s.messages.insert(1, SynthMessage(t, True, f"PLAY {url} RTSP/1.0\r\nCSeq: 99\r\n\r\n".encode()))
     s.messages.insert(2, SynthMessage(t + 0.0005, False, b"RTSP/1.0 200 OK\r\nCSeq: 99\r\n\r\n"))
+
+
+CHALLENGE = 'WWW-Authenticate: Digest realm="cams", nonce="8d1e3f", algorithm=MD5, qop="auth"'
+BASIC_USER, BASIC_PASSWORD = "alice", "wonderland"
+
+
+def with_credentials(s, value: Callable[[str, str, int], str]) -> None:
+    """A first DESCRIBE without credentials answered 401 with a challenge, then every
+    request carrying Authorization ``value(method, uri, n)``: how authentication starts."""
+    describe = _message(s, b"DESCRIBE")
+    url = f"rtsp://{s.server_ip}:{s.rtsp_port}/clip"
+    requests = [m for m in s.messages if m.from_client and m.t >= describe.t]
+    for n, m in enumerate(requests, 1):
+        line, rest = m.data.split(b"\r\n", 1)
+        method, uri, _ = line.decode().split(" ")
+        m.data = line + f"\r\nAuthorization: {value(method, uri, n)}\r\n".encode() + rest
+    at = s.messages.index(describe)
+    s.messages[at:at] = [
+        SynthMessage(describe.t - 0.0025, True, f"DESCRIBE {url} RTSP/1.0\r\nCSeq: 90\r\n\r\n".encode()),
+        SynthMessage(describe.t - 0.0015, False, f"RTSP/1.0 401 Unauthorized\r\nCSeq: 90\r\n{CHALLENGE}\r\n\r\n".encode()),
+    ]  # fmt: skip
+
+
+def digest_credentials(s):
+    with_credentials(
+        s,
+        lambda method, uri, n: (
+            f'Digest username="alice", realm="cams", nonce="8d1e3f", uri="{uri}", '
+            f'response="{n:032x}", algorithm=MD5, qop=auth, nc={n:08x}, cnonce="c0ffee"'
+        ),
+    )
+
+
+def basic_credentials(s):
+    token = base64.b64encode(f"{BASIC_USER}:{BASIC_PASSWORD}".encode()).decode()
+    with_credentials(s, lambda method, uri, n: f"Basic {token}")
 
 
 def rtp_info_mismatch(s):
@@ -452,6 +489,7 @@ DEFECTS: dict[str, tuple[Callable[[SynthSession], None], str]] = {
     "RTP starts 3 s after PLAY": (slow_start, "RTSP-PLAY-2"),
     "PLAY before SETUP answered 404": (play_before_setup_wrong_status, "RTSP-STATE-1"),
     "unknown method accepted": (unknown_method_accepted, "RTSP-STATE-1"),
+    "Basic credentials in clear": (basic_credentials, "RTSP-AUTH-1"),
 }
 
 
