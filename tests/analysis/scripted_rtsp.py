@@ -51,6 +51,12 @@ class ScriptedServer:
     def close(self) -> None:
         self.sock.close()
 
+    def __enter__(self) -> ScriptedServer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
 
 def cseq_of(request: bytes) -> str:
     """The CSeq of a request as sent, '0' when it has none."""

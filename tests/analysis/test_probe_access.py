@@ -255,11 +255,8 @@ def careless(leak_users: bool = False, challenge: bool = True) -> Callable[[byte
 
 
 def test_a_server_that_checks_neither_nonce_nor_count_fails():
-    server = ScriptedServer(careless())
-    try:
+    with ScriptedServer(careless()) as server:
         report, cases = probe(server.port, "/clip")
-    finally:
-        server.close()
     assert cases["auth_replay"].verdict is Verdict.FAIL
     assert "accepted twice" in cases["auth_replay"].reason
     assert cases["auth_unknown_nonce"].verdict is Verdict.FAIL
@@ -269,21 +266,15 @@ def test_a_server_that_checks_neither_nonce_nor_count_fails():
 
 
 def test_a_server_that_names_unknown_users_fails():
-    server = ScriptedServer(careless(leak_users=True))
-    try:
+    with ScriptedServer(careless(leak_users=True)) as server:
         _, cases = probe(server.port, "/clip")
-    finally:
-        server.close()
     leak = cases["auth_user_leak"]
     assert leak.verdict is Verdict.FAIL and "different refusals (status)" in leak.reason
 
 
 def test_a_401_without_a_challenge_fails():
-    server = ScriptedServer(careless(challenge=False))
-    try:
+    with ScriptedServer(careless(challenge=False)) as server:
         report, cases = probe(server.port, "/clip")
-    finally:
-        server.close()
     assert cases["auth_required"].verdict is Verdict.FAIL
     assert "401 without WWW-Authenticate" in cases["auth_required"].reason
     assert [r.case for r in report.results] == list(CASE_IDS)  # nothing to guard

@@ -1,4 +1,5 @@
-"""Test harness for rtsp_server: clips on disk, and reading RTP/RTCP off UDP sockets (rtsp_common)."""
+"""Test harness for rtsp_server: clips on disk, request handlers as the server makes them,
+and reading RTP/RTCP off UDP sockets (rtsp_common)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,11 @@ from pathlib import Path
 from rtsp_common.mjpeg import open_writer
 from rtsp_common.rtcp import parse_compound
 from rtsp_common.rtp import RTPPacket
+from rtsp_server.access import AccessControl
+from rtsp_server.handler import RequestHandler
+from rtsp_server.media import MediaLibrary
+from rtsp_server.options import ServerOptions
+from rtsp_server.session import SessionRegistry
 
 
 def write_clip(path: Path, frames: list[bytes]) -> Path:
@@ -18,6 +24,28 @@ def write_clip(path: Path, frames: list[bytes]) -> Path:
         for frame in frames:
             writer.append(frame)
     return path
+
+
+def request_handler(
+    options: ServerOptions,
+    library: MediaLibrary,
+    sessions: SessionRegistry,
+    connection_id: int = 1,
+    peer: str = "127.0.0.1",
+    access: AccessControl | None = None,
+) -> RequestHandler:
+    """The handler of a connection from ``peer`` to 127.0.0.1:8554 (RTP on 6000-6001)."""
+    return RequestHandler(
+        options,
+        library,
+        sessions,
+        connection_id,
+        peer,
+        "127.0.0.1",
+        8554,
+        server_ports=(6000, 6001),
+        access=access,
+    )
 
 
 def receive_rtp(

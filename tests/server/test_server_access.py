@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+from server_harness import request_handler
 
 from rtsp_common.auth import (
     DigestAlgorithm,
@@ -49,16 +50,8 @@ class Server:
         self.now = 100.0
 
     def connection(self, peer: str = PEER, connection_id: int = 1) -> Client:
-        handler = RequestHandler(
-            self.options,
-            self.library,
-            self.sessions,
-            connection_id,
-            peer,
-            "127.0.0.1",
-            8554,
-            server_ports=(6000, 6001),
-            access=self.access,
+        handler = request_handler(
+            self.options, self.library, self.sessions, connection_id, peer, self.access
         )
         return Client(self, handler)
 
@@ -133,9 +126,7 @@ def server(media_dir: Path) -> Server:
 def test_without_users_every_request_is_served_as_in_the_lab(media_dir):
     options = ServerOptions(media=media_dir)
     assert AccessControl.from_options(options) is None
-    handler = RequestHandler(
-        options, MediaLibrary(media_dir), SessionRegistry(4), 1, PEER, "127.0.0.1", 8554
-    )
+    handler = request_handler(options, MediaLibrary(media_dir), SessionRegistry(4))
     client = Client(Server(media_dir), handler)
     assert client.send("DESCRIBE").status == 200
 

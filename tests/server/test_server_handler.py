@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from media_samples import progressive_jpeg
-from server_harness import write_clip
+from server_harness import request_handler, write_clip
 
 from rtsp_common.errors import ParseError
 from rtsp_common.headers import Session as SessionHeader
@@ -14,7 +14,7 @@ from rtsp_common.headers import Transport, parse_public, parse_rtp_info
 from rtsp_common.rtsp import MessageParser, Request, Response
 from rtsp_common.sdp import SessionDescription
 from rtsp_server.actions import EndSession, StartStreaming, StopStreaming
-from rtsp_server.handler import PUBLIC_METHODS, RequestHandler
+from rtsp_server.handler import PUBLIC_METHODS
 from rtsp_server.media import MediaLibrary
 from rtsp_server.options import ServerOptions
 from rtsp_server.session import SessionRegistry, SessionState
@@ -41,15 +41,8 @@ class Harness:
         self.options = ServerOptions(media=media, fps=25, session_timeout=60)
         self.sessions = sessions if sessions is not None else SessionRegistry(max_sessions)
         self.library = library if library is not None else MediaLibrary(media)
-        self.handler = RequestHandler(
-            self.options,
-            self.library,
-            self.sessions,
-            connection_id,
-            peer,
-            "127.0.0.1",
-            8554,
-            server_ports=(6000, 6001),
+        self.handler = request_handler(
+            self.options, self.library, self.sessions, connection_id, peer
         )
         self.now = 100.0
         self.actions: list = []
