@@ -13,7 +13,6 @@ unknown user and of a wrong password differ.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -165,7 +164,7 @@ def check_demand(run: Battery, answerer: Answerer | None) -> Demand:
     try:
         data, cseq = run.request("DESCRIBE", run.target.url, [("Accept", "application/sdp")])
         outcome = channel.exchange(data)
-        passes = {Status.OK, Status.UNAUTHORIZED}
+        passes: set[int] = {Status.OK, Status.UNAUTHORIZED}
         result = run.judge(DEMAND_CASE[0], data, outcome, cseq, passes=passes)
         reply = outcome.reply
         if reply is None or result.verdict is not Verdict.PASS:
@@ -218,13 +217,13 @@ def check_guards(run: Battery, demand: Demand, answerer: Answerer | None) -> Non
 
 
 def _ask(
-    run: Battery, channel: Channel, header: Callable[[str, str], str] | None = None
+    run: Battery, channel: Channel, authorization: str | None = None
 ) -> tuple[bytes, Exchange]:
-    """DESCRIBE on ``channel`` (with the Authorization ``header(method, uri)`` makes):
-    the request sent and what came back."""
+    """DESCRIBE the target on ``channel`` (with ``authorization``): what was sent and what
+    came back."""
     data, _ = run.request("DESCRIBE", run.target.url, [("Accept", "application/sdp")])
-    if header is not None:
-        data = with_authorization(data, header("DESCRIBE", run.target.url))
+    if authorization is not None:
+        data = with_authorization(data, authorization)
     return data, channel.exchange(data)
 
 
@@ -255,7 +254,7 @@ def _basic(run: Battery, channel: Channel, offers: list[Offer], answerer: Answer
             "Basic offered over plain TCP: a client that takes it sends its password in clear",
         )
         return
-    data, outcome = _ask(run, channel, lambda m, u: basic_header(answerer.user, answerer.password))
+    data, outcome = _ask(run, channel, basic_header(answerer.user, answerer.password))
     accepted = outcome.reply is not None and outcome.reply.status == Status.OK
     run.add(
         "auth_basic",
@@ -278,11 +277,11 @@ def _replay(run: Battery, channel: Channel, offers: list[Offer], answerer: Answe
         return
     user, password = answerer.user, answerer.password
     first_header = digest_header(offer, user, password, "DESCRIBE", run.target.url)
-    _, first = _ask(run, channel, lambda m, u: first_header)
+    _, first = _ask(run, channel, first_header)
     if first.reply is None or first.reply.status != Status.OK:
         run.add(case, b"", Verdict.SKIP, f"not run: our Digest answer was refused ({_got(first)})")
         return
-    data, copy = _ask(run, channel, lambda m, u: first_header)
+    data, copy = _ask(run, channel, first_header)
     if copy.reply is not None and copy.reply.status == Status.OK:
         if offer.qops:
             run.add(
@@ -310,8 +309,8 @@ def _replay(run: Battery, channel: Channel, offers: list[Offer], answerer: Answe
         legacy_header = digest_header(
             legacy, user, password, "DESCRIBE", run.target.url, use_qop=False
         )
-        _, once = _ask(run, channel, lambda m, u: legacy_header)
-        legacy_data, twice = _ask(run, channel, lambda m, u: legacy_header)
+        _, once = _ask(run, channel, legacy_header)
+        legacy_data, twice = _ask(run, channel, legacy_header)
         replayable = all(o.reply is not None and o.reply.status == Status.OK for o in (once, twice))
         if replayable:
             run.add(
@@ -338,11 +337,9 @@ def _unknown_nonce(
         run.add(case, b"", Verdict.SKIP, "not run: no Digest offered")
         return
     made_up = secrets.token_hex(16)
-    data, outcome = _ask(
-        run,
-        channel,
-        lambda m, u: digest_header(offer, answerer.user, answerer.password, m, u, nonce=made_up),
-    )
+    url = run.target.url
+    header = digest_header(offer, answerer.user, answerer.password, "DESCRIBE", url, nonce=made_up)
+    data, outcome = _ask(run, channel, header)
     reply = outcome.reply
     if reply is not None and reply.status == Status.OK:
         run.add(
@@ -380,7 +377,7 @@ def _user_leak(
             header = digest_header(offer, user, wrong, "DESCRIBE", run.target.url)
         else:
             header = basic_header(user, wrong)
-        data, outcome = _ask(run, channel, lambda m, u, h=header: h)
+        data, outcome = _ask(run, channel, header)
         seen.append((data, outcome, _shape(outcome)))
     (_, _, known_shape), (data, outcome, unknown_shape) = seen
     if known_shape != unknown_shape:

@@ -298,7 +298,9 @@ class ClientConnection:
         self.state.advance(method)
         return ReplyReceived(cseq, method, response)
 
-    def _unauthorized(self, cseq: int, sent: _Sent, response: Response) -> Event:
+    def _unauthorized(
+        self, cseq: int, sent: _Sent, response: Response
+    ) -> ReplyReceived | RequestRetried:
         """401: send the request again with credentials, once, and once more when the
         server only found our nonce stale (RFC 7616 §3.3); else an AuthenticationError."""
         challenges = response.headers.get_all("WWW-Authenticate")

@@ -294,18 +294,25 @@ class ClientCore:
                     else:
                         future.set_exception(event.error)
             elif isinstance(event, RequestRetried):
-                pending = self._pending.pop(event.previous, None)
-                if pending is None:  # nobody waits any longer: do not send it again
-                    self.connection.abandon(event.request.cseq)
-                elif self._stream is not None:
-                    self._pending[event.request.cseq] = pending
-                    self._stream.write(event.request.data)
+                self._retry(event)
             elif isinstance(event, ServerRequestRefused):
                 if self._stream is not None:
                     self._stream.write(event.answer)
             elif isinstance(event, NotRTSP):
                 self._protocol_violation(event.reason)
                 return
+
+    def _retry(self, event: RequestRetried) -> None:
+        """Send a request again with credentials; its waiter now waits for the new CSeq."""
+        pending = self._pending.pop(event.previous, None)
+        if pending is None:  # nobody waits any longer: do not send it again
+            self.connection.abandon(event.request.cseq)
+        elif self._stream is not None and self._stream.write(event.request.data):
+            self._pending[event.request.cseq] = pending
+        else:
+            self.connection.abandon(event.request.cseq)
+            if not pending.done():
+                pending.set_exception(ConnectionLost(self.close_reason or "not connected"))
 
     # --- media -------------------------------------------------------------------
 

@@ -176,7 +176,7 @@ class _Reader:
         return name, value
 
     def _quoted(self) -> str:
-        out = []
+        out: list[str] = []
         self.pos += 1  # the opening quote
         while self.pos < len(self.text):
             ch = self.text[self.pos]

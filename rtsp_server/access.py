@@ -32,7 +32,7 @@ from rtsp_common.auth import (
 from rtsp_common.auth_headers import Challenge, Credentials
 from rtsp_common.errors import ParseError
 from rtsp_common.rtsp import Request
-from rtsp_server.credentials import CredentialStore
+from rtsp_server.credentials import PREFERENCE, CredentialStore
 from rtsp_server.nonces import NonceCheck, NonceTable
 from rtsp_server.options import ServerOptions
 
@@ -84,7 +84,7 @@ class AccessControl:
         self.allow_basic = allow_basic
         self.legacy_digest = legacy_digest
         self.nonces = NonceTable(nonce_lifetime)
-        self._dummy = {a: digest_ha1(a, "", store.realm, _DUMMY_PASSWORD) for a in DigestAlgorithm}
+        self._dummy = {a: digest_ha1(a, "", store.realm, _DUMMY_PASSWORD) for a in PREFERENCE}
 
     @classmethod
     def from_options(cls, options: ServerOptions) -> AccessControl | None:
