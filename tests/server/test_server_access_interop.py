@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from realtools import require_tool
+from realtools import only_pause_after_eos, require_tool
 
 from rtsp_server import RTSPServer
 from rtsp_server.options import ServerOptions
@@ -47,12 +47,17 @@ def ffmpeg(url: str, transport: str, folder: Path) -> subprocess.CompletedProces
     )  # fmt: skip
 
 
-def gstreamer(url: str, protocol: str, user: str, password: str) -> subprocess.CompletedProcess:
+def gstreamer(
+    url: str, protocol: str, user: str, password: str, folder: Path
+) -> subprocess.CompletedProcess:
+    """rtspsrc logging in as user; the first FRAMES JPEGs it depayloads go to folder.
+
+    identity's eos-after=N ends the stream in place of buffer N, hence FRAMES + 1."""
     tools = require_tool("gst-launch-1.0")
     return subprocess.run(
         [tools["gst-launch-1.0"], "-q", "rtspsrc", f"location={url}", f"protocols={protocol}",
-         f"user-id={user}", f"user-pw={password}", "!", "rtpjpegdepay", "!", "fakesink",
-         f"num-buffers={FRAMES}"],
+         f"user-id={user}", f"user-pw={password}", "!", "rtpjpegdepay", "!", "identity",
+         f"eos-after={FRAMES + 1}", "!", "multifilesink", f"location={folder}/g%03d.jpg"],
         timeout=60, capture_output=True, text=True,
     )  # fmt: skip
 
@@ -77,16 +82,20 @@ def test_ffmpeg_with_a_wrong_password_gets_401_and_no_frame(protected, tmp_path)
 
 
 @pytest.mark.parametrize("protocol", ["udp", "tcp"])
-def test_gstreamer_authenticates_with_user_id_and_user_pw(protected, protocol):
-    with protected() as server:
-        result = gstreamer(f"rtsp://127.0.0.1:{server.port}/clip.Mjpeg", protocol, USER, PASSWORD)
-    assert result.returncode == 0, result.stderr + result.stdout
-
-
-def test_gstreamer_with_a_wrong_password_does_not_play(protected):
+def test_gstreamer_authenticates_with_user_id_and_user_pw(protected, tmp_path, protocol):
     with protected() as server:
         url = f"rtsp://127.0.0.1:{server.port}/clip.Mjpeg"
-        result = gstreamer(url, "tcp", USER, "guess")
+        result = gstreamer(url, protocol, USER, PASSWORD, tmp_path)
+    assert result.returncode == 0 or only_pause_after_eos(result.stderr), (
+        result.stderr + result.stdout
+    )
+    assert len(list(tmp_path.glob("g*.jpg"))) == FRAMES
+
+
+def test_gstreamer_with_a_wrong_password_does_not_play(protected, tmp_path):
+    with protected() as server:
+        url = f"rtsp://127.0.0.1:{server.port}/clip.Mjpeg"
+        result = gstreamer(url, "tcp", USER, "guess", tmp_path)
         sessions = len(server.sessions)
     assert result.returncode != 0 and "Unauthorized" in result.stderr + result.stdout
-    assert sessions == 0
+    assert sessions == 0 and list(tmp_path.glob("g*.jpg")) == []
