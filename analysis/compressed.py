@@ -8,8 +8,12 @@ otherwise named in an error that says how to decompress the file.
 
 from __future__ import annotations
 
+import gzip
 import importlib
 import zlib
+from pathlib import Path
+from types import ModuleType
+from typing import BinaryIO
 
 from analysis.errors import CaptureFileError
 
@@ -36,15 +40,7 @@ def decompress(data: bytes, kind: str, name: str) -> tuple[bytes, str]:
     raises CaptureFileError when nothing can be had."""
     if kind == "gzip":
         return _gunzip(data, name)
-    module_name, tool = {"zstd": ("zstandard", "zstd"), "lz4": ("lz4.frame", "lz4")}[kind]
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError:
-        raise CaptureFileError(
-            f"{name}: {kind}-compressed capture, and the Python module {module_name!r} is not "
-            f"installed; decompress it first ({tool} -d {name})",
-            0,
-        ) from None
+    module = _module(kind, name)
     try:
         if kind == "zstd":
             reader = module.ZstdDecompressor().stream_reader(data)
@@ -56,6 +52,42 @@ def decompress(data: bytes, kind: str, name: str) -> tuple[bytes, str]:
     if len(out) > MAX_DECOMPRESSED_BYTES:
         raise CaptureFileError(f"{name}: decompresses to more than 4 GiB", 0)
     return out, ""
+
+
+def open_capture(path: str | Path) -> BinaryIO:
+    """The capture file as a stream of its uncompressed bytes, decompressed as they are
+    read (so a pass over a large compressed capture holds only a block at a time)."""
+    name = str(path)
+    try:
+        raw = Path(path).open("rb")
+    except OSError as exc:
+        raise CaptureFileError(f"cannot read capture {name}: {exc.strerror or exc}", 0) from exc
+    with raw:
+        kind = compression_of(raw.read(4))
+    if kind is None:
+        return Path(path).open("rb")
+    if kind == "gzip":
+        return gzip.open(path, "rb")  # reads member after member
+    module = _module(kind, name)
+    if kind == "zstd":
+        return module.ZstdDecompressor().stream_reader(
+            Path(path).open("rb"), read_across_frames=True, closefd=True
+        )
+    return module.open(path, "rb")
+
+
+def _module(kind: str, name: str) -> ModuleType:
+    """The Python module that reads ``kind`` ("zstd" or "lz4"), or an error saying how to
+    decompress the file without it."""
+    module_name, tool = {"zstd": ("zstandard", "zstd"), "lz4": ("lz4.frame", "lz4")}[kind]
+    try:
+        return importlib.import_module(module_name)
+    except ImportError:
+        raise CaptureFileError(
+            f"{name}: {kind}-compressed capture, and the Python module {module_name!r} is not "
+            f"installed; decompress it first ({tool} -d {name})",
+            0,
+        ) from None
 
 
 def _gunzip(data: bytes, name: str) -> tuple[bytes, str]:

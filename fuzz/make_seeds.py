@@ -170,6 +170,7 @@ def seeds() -> dict[str, dict[str, bytes]]:
         "mjpeg": {"lab": lab_file([jpeg, jpeg]), "raw": jpeg + jpeg},
         "pcap": {"udp": capture, "interleaved": interleaved, "pcapng": as_pcapng(capture)},
         "capture_check": {"udp": capture, "interleaved": interleaved},
+        "annotate": {"udp": capture, "interleaved": interleaved, "pcapng": as_pcapng(capture)},
         "analysis_rtsp": {"session": b"".join(REQUESTS[:4]) + REPLY + PLAY_REPLY + INTERLEAVED},
         "analysis_headers": {f"transport{i}": t.encode() for i, t in enumerate(TRANSPORTS)},
         "analysis_sdp": {"mjpeg": SDP.encode(), "h264": H264_SDP.encode()},

@@ -8,6 +8,7 @@ a chunk size, records carry small headers), so they run the same with or without
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 import tempfile
@@ -179,6 +180,25 @@ def pcap(data: bytes) -> None:
     read_records(data)
 
 
+def annotate(data: bytes) -> None:
+    """The annotated copy holds every packet the reader reads, byte for byte, and reads back
+    whole."""
+    from analysis.annotated_capture import annotate_stream
+    from analysis.compressed import compression_of
+    from analysis.pcapfile import read_records
+
+    if compression_of(data[:4]) is not None:
+        return  # the copy reads decompressed streams; the pcap target covers decompression
+    out = io.BytesIO()
+    comments = {n: [f"finding on packet {n}"] for n in range(1, 200, 3)}
+    summary = annotate_stream(io.BytesIO(data), out, comments, "fuzz")
+    before, after = read_records(data), read_records(out.getvalue())
+    assert after.error is None, after.error
+    assert len(after) == len(before) == summary.packets, (len(after), len(before), summary)
+    for i in range(len(before)):
+        assert after.frame(i) == before.frame(i)
+
+
 def capture_check(data: bytes) -> None:
     from analysis.netdecode import decode
     from analysis.pcapfile import read_records
@@ -231,6 +251,7 @@ TARGETS: dict[str, Target] = {
         Target("rfc2435", rfc2435, (ParseError,), "the RFC 2435 depacketizer"),
         Target("mjpeg", mjpeg, (ParseError,), "the lab's .Mjpeg and raw MJPEG files"),
         Target("pcap", pcap, (AnalysisError,), "pcap and pcapng files"),
+        Target("annotate", annotate, (AnalysisError,), "pcap/pcapng copied with comments"),
         Target("capture_check", capture_check, (AnalysisError,), "a capture through every rule"),
         Target("analysis_rtsp", analysis_rtsp, (AnalysisError,), "RTSP read off a TCP stream"),
         Target("analysis_headers", analysis_headers, (AnalysisError,), "Transport, RTP-Info"),

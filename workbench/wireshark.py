@@ -18,6 +18,12 @@ import subprocess
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from analysis.annotated_capture import AnnotationSummary
+    from analysis.check import CheckResult
+    from analysis.rtp_stream import RtpStream
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +53,68 @@ def wireshark_command(
     udp_ports: list[int] | None = None,
     rtsp_ports: list[int] | None = None,
     heuristic: bool = True,
+    display_filter: str | None = None,
 ) -> str:
-    """The shell command line that opens ``capture`` in Wireshark with RTP decoded."""
+    """The shell command line that opens ``capture`` in Wireshark with RTP decoded (and
+    showing only the packets ``display_filter`` matches, when given)."""
     options = wireshark_options(udp_ports, rtsp_ports, heuristic)
-    return shlex.join(["wireshark", "-r", str(capture), *options])
+    shown = ["-Y", display_filter] if display_filter else []
+    return shlex.join(["wireshark", "-r", str(capture), *options, *shown])
+
+
+@dataclass(frozen=True)
+class DecodeAs:
+    """What Wireshark must be told to decode a checked capture's RTSP and RTP."""
+
+    udp_ports: list[int]
+    rtsp_ports: list[int]
+    heuristic: bool  # False when a lab-format stream would be misread by the RTP heuristic
+    not_decoded: list[RtpStream]  # streams in the lab's format: whole JPEGs, not RFC 2435
+
+    @classmethod
+    def of(cls, result: CheckResult) -> DecodeAs:
+        from analysis.frames import PayloadFormat
+
+        lab = [s for s in result.streams if s.format is PayloadFormat.WHOLE_JPEG]
+        decoded = [s for s in result.streams if s.format is not PayloadFormat.WHOLE_JPEG]
+        return cls(
+            udp_ports=sorted({s.dst.port for s in decoded if s.transport == "udp"}),
+            rtsp_ports=sorted({c.server.port for c in result.connections}),
+            heuristic=not lab,
+            not_decoded=lab,
+        )
+
+    def command(self, capture: Path, display_filter: str | None = None) -> str:
+        """The Wireshark command opening ``capture`` decoded so."""
+        return wireshark_command(
+            capture, self.udp_ports, self.rtsp_ports, self.heuristic, display_filter
+        )
+
+
+def failed_rules_filter(result: CheckResult) -> str | None:
+    """The display filter showing the packets of an annotated capture that failed rules
+    comment on (``frame.comment contains "RTP-SEQ-1" || ...``), or None when none failed."""
+    failed = [r.rule.id for r in result.rules if r.failed]
+    return " || ".join(f'frame.comment contains "{rule_id}"' for rule_id in failed) or None
+
+
+def annotated_path(capture: Path, folder: Path | None = None) -> Path:
+    """Where the annotated copy of ``capture`` goes: ``NAME.annotated.pcapng`` beside it (or
+    in ``folder``)."""
+    name = capture.name.removesuffix(".gz").removesuffix(".zst").removesuffix(".lz4")
+    return (folder or capture.parent) / f"{Path(name).stem}.annotated.pcapng"
+
+
+def annotate(result: CheckResult, destination: str | Path) -> AnnotationSummary:
+    """Write ``result``'s capture to ``destination`` as pcapng, every finding a comment on
+    its packet (raises OSError when it cannot be written, AnalysisError when the capture
+    cannot be read)."""
+    from analysis.annotated_capture import annotate_capture
+    from analysis.finding_comments import finding_comments, section_comment
+
+    return annotate_capture(
+        result.path, destination, finding_comments(result), section_comment(result)
+    )
 
 
 class TsharkStatus(enum.Enum):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -12,8 +13,10 @@ from rich.text import Text
 
 from workbench.messages import error
 from workbench.tables import Column, TableData, print_table
+from workbench.wireshark import DecodeAs, annotate, failed_rules_filter
 
 if TYPE_CHECKING:
+    from analysis.annotated_capture import AnnotationSummary
     from analysis.check import CheckResult
 
 log = logging.getLogger(__name__)
@@ -46,6 +49,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--json", metavar="F", help="write the result as JSON to F")
     parser.add_argument("--junit", metavar="F", help="write one JUnit test case per rule to F")
+    parser.add_argument(
+        "--annotate",
+        metavar="OUT.pcapng",
+        help="write the capture back as pcapng with every finding as a comment on its packet "
+        '(Wireshark: frame.comment contains "RULE-ID")',
+    )
     parser.add_argument(
         "--fail-on",
         choices=["error", "warning"],
@@ -214,6 +223,28 @@ def print_rules(console: Console) -> None:
     print_table(console, table)
 
 
+def print_annotation(
+    summary: AnnotationSummary, path: str, result: CheckResult, console: Console
+) -> None:
+    """Where the annotated copy went, what it holds, and the Wireshark filter for the
+    failed rules."""
+    console.print(
+        f"annotated: {escape(path)}: {summary.annotated} of {summary.packets} packets commented",
+        soft_wrap=True,
+    )
+    if summary.stopped:
+        console.print(f"[red]annotation stopped:[/] {escape(summary.stopped)}", soft_wrap=True)
+    failed = failed_rules_filter(result)
+    if failed:
+        console.print("the packets of the failed rules in Wireshark:")
+        console.print(
+            f"  {DecodeAs.of(result).command(Path(path), failed)}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     # Imported here: the command-line parser imports every command module, and the
     # analysis brings numpy; `--help` and the other commands start without it.
@@ -241,7 +272,11 @@ def run(args: argparse.Namespace) -> int:
             write_json(result, args.json)
         if args.junit:
             write_junit(result, args.junit)
+        if args.annotate:
+            print_annotation(annotate(result, args.annotate), args.annotate, result, console)
     except OSError as exc:
         return error("check", f"cannot write {exc.filename}: {exc.strerror}")
+    except AnalysisError as exc:
+        return error("check", f"cannot annotate {args.capture}: {exc}")
     threshold = Severity(args.fail_on)
     return 1 if result.failures(threshold) or result.error is not None else 0
