@@ -12,7 +12,7 @@ from rich.text import Text
 
 from workbench.report.i18n import Catalog
 from workbench.report.model import Outcome
-from workbench.report.render import headline
+from workbench.report.render import headline, print_wireshark_commands
 from workbench.scenario import STEPS, DemoProgress, DemoResult
 from workbench.tables import Column, TableData, print_table
 
@@ -96,10 +96,7 @@ def print_summary(console: Console, result: DemoResult, catalog: Catalog) -> Non
     width = max(len(label) for label, _ in where) + 1
     for label, path in where:
         console.print(f"{label:<{width}}{path}", markup=False, highlight=False, soft_wrap=True)
+    print_wireshark_commands(console, report, catalog)
     if result.wireshark_command:
-        console.print(catalog.t("summary.open_wireshark") + ":", markup=False, highlight=False)
-        console.print(
-            f"  {result.wireshark_command}", markup=False, highlight=False, soft_wrap=True
-        )
         if shutil.which("wireshark") is None:
             console.print("  " + catalog.t("console.no_wireshark"), markup=False)

@@ -52,6 +52,7 @@ from workbench.report.screenshots import ReceivedFrame, make_screenshots
 from workbench.sample import DEFAULT_PATH, ensure_sample
 from workbench.testbook import TestBook
 from workbench.wire import STEP_METHODS, session_steps
+from workbench.wireshark import annotated_path
 
 log = logging.getLogger(__name__)
 
@@ -272,7 +273,11 @@ def run_demo(config: DemoConfig, progress: DemoProgress | None = None) -> DemoRe
     expect_file = None
     if recorded.stage.summary is not None:
         expect_file = write_demo_expectations(recorded.stage.path, expectations)
-        analysis = analyse_capture(recorded.stage.path, expectations=expectations)
+        analysis = analyse_capture(
+            recorded.stage.path,
+            expectations=expectations,
+            annotate_to=annotated_path(recorded.stage.path),
+        )
     frames = _judge(recorded, config, fps, book, analysis, expectations)
 
     progress.step(catalog.t("demo.report"))

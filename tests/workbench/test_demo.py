@@ -122,6 +122,51 @@ def test_printed_wireshark_command_decodes_rtp_in_tshark(demo):
     assert len(ssrcs) >= 3  # the UDP, TCP and lab-dialect sessions
 
 
+def test_demo_writes_the_annotated_capture_beside_the_plain_one(demo):
+    """Its findings, all expected (negative tests, the lab dialect), are comments on their
+    packets, and the printed command opens the copy in tshark."""
+    tshark = require_tool("tshark")["tshark"]
+    annotated = demo.capture.with_name(demo.capture.stem + ".annotated.pcapng")
+    lines = [ln.strip() for ln in demo.result.stdout.splitlines()]
+    line = next(
+        ln for ln in lines if ln.startswith(f"wireshark -r {annotated.relative_to(demo.folder)}")
+    )
+    assert "-Y" not in shlex.split(line)  # no rule failed: no filter to show
+    rows = subprocess.run(
+        [
+            tshark,
+            *shlex.split(line)[1:],
+            "-Y",
+            "frame.comment",
+            "-T",
+            "fields",
+            "-e",
+            "frame.comment",
+        ],
+        cwd=demo.folder,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert rows.returncode == 0, rows.stderr
+    comments = rows.stdout
+    assert "LAB-FMT-1 error RFC 2435" in comments and "(expected: " in comments
+    assert comments.count("info: RTSP session") >= 3  # UDP, TCP and the lab dialect
+    count = subprocess.run(
+        [tshark, "-r", str(annotated), "-T", "fields", "-e", "frame.number"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    plain = subprocess.run(
+        [tshark, "-r", str(demo.capture), "-T", "fields", "-e", "frame.number"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert count.stdout == plain.stdout
+
+
 def test_markdown_names_the_same_tests(demo):
     html = (demo.report_dir / "index.html").read_text(encoding="utf-8")
     md = (demo.report_dir / "report.md").read_text(encoding="utf-8")

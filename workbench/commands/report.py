@@ -68,15 +68,25 @@ def run(args: argparse.Namespace) -> int:
     from workbench.capture_tests import add_capture_tests
     from workbench.report.build import analyse_capture, build_report
     from workbench.report.capture_frames import capture_screenshots
-    from workbench.report.render import headline, render_report, rule_title
+    from workbench.report.render import (
+        headline,
+        print_wireshark_commands,
+        render_report,
+        rule_title,
+    )
     from workbench.testbook import TestBook
+    from workbench.wireshark import annotated_path
 
     console = Console()
     if not args.capture.is_file():
         return error("report", f"no such capture file: {args.capture}")
     catalog = Catalog.load(args.lang)
     with console.status(escape(catalog.t("demo.check"))):
-        analysed = analyse_capture(args.capture, rtp_ports=args.rtp_port or None)
+        analysed = analyse_capture(
+            args.capture,
+            rtp_ports=args.rtp_port or None,
+            annotate_to=annotated_path(args.capture, args.output),
+        )
     if analysed.check is None:
         reason = analysed.error or "unreadable"
         # The analysis's messages mostly begin with the file's name: say it once.
@@ -134,9 +144,5 @@ def run(args: argparse.Namespace) -> int:
     console.print(f"{catalog.t('console.report')} {rendered.html}", markup=False, highlight=False)
     indent = " " * (len(catalog.t("console.report")) + 1)
     console.print(f"{indent}{rendered.markdown}", markup=False, highlight=False)
-    if report.wireshark_command:
-        console.print(catalog.t("summary.open_wireshark") + ":", markup=False, highlight=False)
-        console.print(
-            f"  {report.wireshark_command}", markup=False, highlight=False, soft_wrap=True
-        )
+    print_wireshark_commands(console, report, catalog)
     return report.exit_code()

@@ -16,7 +16,6 @@ from analysis.capture import CaptureSummary
 from analysis.check import CheckResult, check_capture
 from analysis.errors import AnalysisError
 from analysis.expected import Expectation
-from analysis.frames import PayloadFormat
 from analysis.rtp_stream import RtpStream
 from workbench.report.comments import frame_rate_comments, wireshark_comments
 from workbench.report.from_check import (
@@ -29,7 +28,14 @@ from workbench.report.from_check import (
 from workbench.report.i18n import Catalog
 from workbench.report.model import ConformanceRow, FunctionalTest, Report, Screenshot
 from workbench.testbook import TestBook
-from workbench.wireshark import TsharkCheck, TsharkStatus, check_with_tshark, wireshark_command
+from workbench.wireshark import (
+    DecodeAs,
+    TsharkCheck,
+    TsharkStatus,
+    annotate,
+    check_with_tshark,
+    failed_rules_filter,
+)
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +81,11 @@ class AnalysedCapture:
     conformance: list[ConformanceRow] = field(default_factory=list)
     wireshark: str | None = None
     tshark: TsharkCheck | None = None
+    # The pcapng copy with findings as packet comments, and the command showing the failed
+    # rules' packets in it; or why it could not be written.
+    annotated: Path | None = None
+    annotated_wireshark: str | None = None
+    annotation_error: str | None = None
     # Streams in the lab's format: left out of the Wireshark command (not RFC 2435).
     not_decoded: list[RtpStream] = field(default_factory=list)
 
@@ -93,12 +104,15 @@ def analyse_capture(
     tshark: bool = True,
     rtp_ports: list[int] | None = None,
     expectations: list[Expectation] | None = None,
+    annotate_to: Path | None = None,
 ) -> AnalysedCapture:
     """Check a pcap and prepare its report parts; a broken file is reported, not raised.
 
     With ``tshark`` the Wireshark command is also tried on it with tshark; ``rtp_ports``
     name UDP ports that carry RTP when no RTSP SETUP in the capture says so;
-    ``expectations`` mark the findings of deliberate sessions as expected."""
+    ``expectations`` mark the findings of deliberate sessions as expected; with
+    ``annotate_to`` the capture is also written there as pcapng, every finding a comment
+    on its packet."""
     result = AnalysedCapture(path)
     try:
         result.check = check_capture(path, rtp_ports, expectations)
@@ -114,16 +128,31 @@ def analyse_capture(
     result.conformance = conformance_rows(result.check.rules)
     if result.check.error is not None:
         result.error = str(result.check.error) or type(result.check.error).__name__
-    result.not_decoded = [s for s in result.streams if s.format is PayloadFormat.WHOLE_JPEG]
-    decoded = [s for s in result.streams if s.format is not PayloadFormat.WHOLE_JPEG]
-    udp_ports = sorted({s.dst.port for s in decoded if s.transport == "udp"})
-    rtsp_ports = sorted({c.server.port for c in result.check.connections})
-    # The RTP heuristic would take a lab-format stream too: then each port is named instead.
-    heuristic = not result.not_decoded
-    result.wireshark = wireshark_command(path, udp_ports, rtsp_ports, heuristic)
+    decode = DecodeAs.of(result.check)
+    result.not_decoded = decode.not_decoded
+    result.wireshark = decode.command(path)
+    if annotate_to is not None:
+        _annotate(result, decode, annotate_to)
     if tshark:
-        result.tshark = check_with_tshark(path, udp_ports, rtsp_ports, heuristic)
+        result.tshark = check_with_tshark(
+            path, decode.udp_ports, decode.rtsp_ports, decode.heuristic
+        )
     return result
+
+
+def _annotate(result: AnalysedCapture, decode: DecodeAs, destination: Path) -> None:
+    assert result.check is not None
+    try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        summary = annotate(result.check, destination)
+    except (AnalysisError, OSError) as exc:
+        result.annotation_error = f"cannot write {destination}: {exc}"
+        log.warning("%s", result.annotation_error)
+        return
+    if summary.stopped:
+        log.warning("annotated copy %s stops early: %s", destination, summary.stopped)
+    result.annotated = destination
+    result.annotated_wireshark = decode.command(destination, failed_rules_filter(result.check))
 
 
 def _tshark_observed(analysed: AnalysedCapture, catalog: Catalog) -> tuple[bool, str]:
@@ -281,6 +310,10 @@ def build_report(
         return report
     report.capture = analysis.path
     report.wireshark_command = analysis.wireshark
+    report.annotated_capture = analysis.annotated
+    report.annotated_wireshark_command = analysis.annotated_wireshark
+    if analysis.annotation_error:
+        report.notes.append(analysis.annotation_error)
     report.conformance = analysis.conformance
     if analysis.check is None:
         if analysis.error:

@@ -177,6 +177,8 @@ class Report:
     ladder: list[LadderSession] = field(default_factory=list)
     capture: Path | None = None
     wireshark_command: str | None = None
+    annotated_capture: Path | None = None  # the capture with findings as packet comments
+    annotated_wireshark_command: str | None = None
     notes: list[str] = field(default_factory=list)
 
     @property

@@ -14,6 +14,7 @@ from workbench.report.model import MAX_EVIDENCE, ConformanceRow, Outcome, Report
 if TYPE_CHECKING:
     import jinja2
     from markupsafe import Markup
+    from rich.console import Console
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,19 @@ def headline(report: Report, catalog: Catalog) -> str:
     elif applied:
         sentences.append(catalog.t("summary.rules_passed", rules=len(applied)))
     return " ".join(sentences)
+
+
+def print_wireshark_commands(console: Console, report: Report, catalog: Catalog) -> None:
+    """The commands opening the capture in Wireshark, and its annotated copy at the packets
+    of the failed rules, each on one line that is never wrapped."""
+    commands = [
+        (catalog.t("summary.open_wireshark"), report.wireshark_command),
+        (catalog.t("summary.open_annotated"), report.annotated_wireshark_command),
+    ]
+    for label, command in commands:
+        if command:
+            console.print(label + ":", markup=False, highlight=False, soft_wrap=True)
+            console.print(f"  {command}", markup=False, highlight=False, soft_wrap=True)
 
 
 def rule_title(row: ConformanceRow, catalog: Catalog) -> str:
