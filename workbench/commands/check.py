@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
+from rtsp_common.arguments import positive_int
 from workbench.messages import error
 from workbench.tables import Column, TableData, print_table
 from workbench.wireshark import DecodeAs, annotate, failed_rules_filter
@@ -30,6 +31,7 @@ OUTCOME_STYLE = {
     "not applicable": "dim",
 }
 SEVERITY_STYLE = {"error": "red", "warning": "yellow", "info": "cyan"}
+VERDICT_STYLE = {"passed": "green", "failed": "red", "damaged": "red", "unreadable": "red"}
 SHOWN_PACKETS = 5  # packet numbers listed per non-media row
 
 
@@ -43,7 +45,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "read whole; 2 when the file could not be read at all (or --expect could not be). "
         "Offences that --expect covers are shown as expected and do not fail.",
     )
-    parser.add_argument("capture", nargs="?", help="pcap or pcapng file")
+    parser.add_argument(
+        "capture",
+        nargs="*",
+        help="pcap or pcapng file; several files or folders (searched for .pcap, .pcapng, "
+        ".cap, compressed too) check each capture apart, --jobs at a time",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="with several captures: check N at once, each in its own process (default: 1)",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        metavar="DIR",
+        help="with several captures: write each one's JSON and JUnit XML, and summary.json, "
+        "into DIR",
+    )
     parser.add_argument(
         "--list-rules", action="store_true", help="print every rule with its source, then exit"
     )
@@ -245,6 +267,73 @@ def print_annotation(
         )
 
 
+def run_batch(args: argparse.Namespace, console: Console) -> int:
+    """Several captures: a verdict per capture as each is checked, files in -o DIR, a total.
+
+    Exit status 2 when a capture could not be read at all, else 1 when one failed or was
+    damaged, else 0."""
+    from workbench.check_batch import check_many, find_captures, write_summary
+
+    single = [
+        flag
+        for flag, value in (
+            ("--json", args.json),
+            ("--junit", args.junit),
+            ("--annotate", args.annotate),
+            ("--expect", args.expect),
+            ("--sdp", args.sdp),
+        )
+        if value
+    ]
+    if single:
+        return error(
+            "check",
+            f"{', '.join(single)} take one capture; with several, -o DIR writes a JSON "
+            "and a JUnit XML per capture",
+        )
+    captures = find_captures(args.capture)
+    if not captures:
+        return error("check", f"no capture files in {' '.join(args.capture)}")
+    table = TableData(
+        f"{len(captures)} captures",
+        [
+            Column("capture", whole=True),
+            Column("verdict"),
+            Column("packets", justify="right"),
+            Column("streams", justify="right"),
+            Column("errors", justify="right"),
+            Column("warnings", justify="right"),
+            Column("failed rules or why"),
+        ],
+    )
+    verdicts = []
+    try:
+        for v in check_many(
+            captures, args.capture, args.output, args.jobs, args.fail_on, args.rtp_port
+        ):
+            verdicts.append(v)
+            table.add_row(
+                v.capture,
+                _styled(v.verdict, VERDICT_STYLE),
+                str(v.packets),
+                str(v.streams),
+                str(v.errors),
+                str(v.warnings),
+                ", ".join(v.failed_rules) or v.message,
+            )
+        summary = write_summary(verdicts, args.output) if args.output else None
+    except OSError as exc:
+        return error("check", f"cannot write {exc.filename}: {exc.strerror}")
+    print_table(console, table)
+    counts = {k: sum(v.verdict == k for v in verdicts) for k in VERDICT_STYLE}
+    console.print(", ".join(f"{n} {k}" for k, n in counts.items()), soft_wrap=True)
+    if summary is not None:
+        console.print(f"summary: {escape(str(summary))}", soft_wrap=True)
+    if counts["unreadable"]:
+        return 2
+    return 1 if counts["failed"] or counts["damaged"] else 0
+
+
 def run(args: argparse.Namespace) -> int:
     # Imported here: the command-line parser imports every command module, and the
     # analysis brings numpy; `--help` and the other commands start without it.
@@ -260,6 +349,11 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.capture:
         return error("check", "check needs a CAPTURE file (or --list-rules)")
+    if len(args.capture) > 1 or Path(args.capture[0]).is_dir():
+        return run_batch(args, console)
+    if args.output is not None:
+        return error("check", "-o DIR is for several captures; with one, use --json/--junit")
+    args.capture = args.capture[0]
     try:
         expectations = read_expectations(args.expect) if args.expect else None
         sdps = [read_sdp_file(f) for f in args.sdp or ()]
