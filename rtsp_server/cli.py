@@ -17,7 +17,9 @@ from rtsp_common.arguments import (
 )
 from rtsp_common.errors import MediaFileError
 from rtsp_server.options import ServerOptions
-from rtsp_server.server import PortInUse, RTSPServer
+from rtsp_server.ports import PortInUse, port_in_use_advice
+from rtsp_server.server import RTSPServer
+from rtsp_server.workers import WorkerPool, WorkerStartError, usable_cores
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--max-sessions", "max_sessions", type=positive_int)
     add("--max-connections", "max_connections", type=positive_int)
     add("--rtp-port", "rtp_port", type=rtp_port)
+    add("--workers", "workers", type=worker_count, metavar="N|auto")
     add("--gso", "use_gso", action=argparse.BooleanOptionalAction, dest="gso")
     access = parser.add_argument_group(
         "access control", "RFC 2326 §D.1: Digest (RFC 7616) for the users named here; none: open"
@@ -67,19 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def port_in_use_advice(exc: PortInUse) -> str:
-    """Which port is taken, who usually holds it, and how to find out or avoid it."""
-    if exc.transport == "TCP":
-        return (
-            f"{exc.strerror}: another RTSP server is probably running there (rtsp-server, "
-            f"mediamtx, VLC, a GStreamer or live555 server); `ss -ltnp 'sport = :{exc.port}'` "
-            f"shows which process, or choose another --port"
-        )
-    return (
-        f"{exc.strerror}: another RTP sender or receiver holds them; "
-        f"`ss -lunp 'sport = :{exc.port}'` shows which process, or choose another --rtp-port "
-        f"(or leave it out for any free pair)"
-    )
+def worker_count(text: str) -> int:
+    """``auto`` (one worker per usable core) or a count of 1 or more."""
+    return usable_cores() if text == "auto" else positive_int(text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,7 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Startup and per-request lines are what an operator watches, even without -v.
-    for name in ("rtsp_server.server", "rtsp_server.connection", "rtsp_server.access"):
+    for name in (
+        "rtsp_server.server",
+        "rtsp_server.connection",
+        "rtsp_server.access",
+        "rtsp_server.workers",
+    ):
         logging.getLogger(name).setLevel(min(level, logging.INFO))
     try:
         options = ServerOptions(
@@ -115,9 +113,15 @@ def main(argv: list[str] | None = None) -> int:
             auth_basic=args.auth_basic,
             nonce_lifetime=args.nonce_lifetime,
             auth_legacy_digest=args.auth_legacy_digest,
+            workers=args.workers,
         )
-        server = RTSPServer(options=options)
-        server.start()
+        if options.workers > 1:
+            WorkerPool(options, level).run()
+        else:
+            RTSPServer(options=options).start()
+    except WorkerStartError as exc:
+        print(error_line(PROG, str(exc)), file=sys.stderr)
+        return 2
     except PortInUse as exc:
         print(error_line(PROG, port_in_use_advice(exc)), file=sys.stderr)
         return 2

@@ -278,9 +278,8 @@ class RequestHandler:
             raise RequestError(Status.SESSION_NOT_FOUND, str(exc)) from exc
         session = self.sessions.get(session_id)
         if session is None or (session.peer_host, session.user) != (self.peer_host, reply.user):
-            # A session made from another address, or by another user, is reported as
-            # unknown: ids are not capabilities to be used from anywhere or by anyone.
-            raise RequestError(Status.SESSION_NOT_FOUND, f"no session {session_id!r} for this peer")
+            # Another address's or user's session is unknown here: ids are not capabilities.
+            raise RequestError(Status.SESSION_NOT_FOUND, *self.sessions.not_found(session_id))
         session.touch(now)
         reply.session = session
         reply.lab = session.lab_dialect

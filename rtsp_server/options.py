@@ -40,7 +40,16 @@ class ServerOptions:
     session_timeout: float = option(float(DEFAULT_SESSION_TIMEOUT), "idle session timeout, s")
     max_sessions: int = option(1000, "most sessions at once")
     max_connections: int = option(1000, "most RTSP connections")
-    rtp_port: int = option(0, "even UDP port for RTP, RTCP on the next; 0 picks a free pair")
+    rtp_port: int = option(
+        0,
+        "even UDP port for RTP, RTCP on the next; 0 picks a free pair (with workers, worker i "
+        "takes the i-th pair from there)",
+    )
+    workers: int = option(
+        1,
+        "worker processes sharing the RTSP port (SO_REUSEPORT), each with its own sessions "
+        "and RTP/RTCP port pair; the limits hold for them all",
+    )
     use_gso: bool = option(
         False,
         "UDP segmentation offload: one syscall per frame instead of one per packet; a "
@@ -87,6 +96,10 @@ class ServerOptions:
             raise ValueError(f"mtu {self.mtu} leaves no room for RFC 2435 headers and tables")
         if not 0 <= self.port <= MAX_PORT or not 0 <= self.rtp_port < MAX_PORT:
             raise ValueError(f"port {self.port} or RTP port {self.rtp_port} is not a port")
+        if self.workers < 1:
+            raise ValueError(f"workers must be 1 or more, not {self.workers}")
+        if self.rtp_port and self.rtp_port + 2 * self.workers - 1 > MAX_PORT:
+            raise ValueError(f"{self.workers} workers need RTP ports past {MAX_PORT}")
         self._check_auth()
 
     def _check_auth(self) -> None:

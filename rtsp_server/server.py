@@ -41,6 +41,7 @@ from rtsp_server.connection import RTSPConnection
 from rtsp_server.handler import RequestHandler
 from rtsp_server.media import MediaLibrary
 from rtsp_server.options import DEFAULT_PORT, ServerOptions
+from rtsp_server.ports import PortInUse, bind_port_pair
 from rtsp_server.rtcp_reports import (
     goodbye,
     is_rtcp_report,
@@ -50,14 +51,13 @@ from rtsp_server.rtcp_reports import (
 from rtsp_server.rtp_sender import MAX_UDP_PAYLOAD, UDPSender, interleaved_frame
 from rtsp_server.scheduler import Scheduler
 from rtsp_server.session import InterleavedChannels, Session, SessionRegistry, UDPDestination
+from rtsp_server.worker_slot import WorkerSlot
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 HOUSEKEEPING_INTERVAL = 0.25  # s between checks for idle sessions
-SEND_BUFFER = 4 * 1024 * 1024  # bytes: room for bursts of many sessions' frames
-PORT_PAIR_ATTEMPTS = 64
 
 
 class _Discard(asyncio.DatagramProtocol):
@@ -75,44 +75,6 @@ class _RTCPReceiver(asyncio.DatagramProtocol):
         self.server.rtcp_received(data, addr[0], addr[1])
 
 
-def _bind_port_pair(host: str, rtp_port: int) -> tuple[socket.socket, socket.socket]:
-    """Bind an even RTP port and the next odd one for RTCP (RFC 3550 §11)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    for _ in range(PORT_PAIR_ATTEMPTS):
-        rtp = socket.socket(family, socket.SOCK_DGRAM)
-        try:
-            rtp.bind((host, rtp_port))
-            port = rtp.getsockname()[1]
-            if port % 2:
-                raise OSError("odd port")
-            rtcp = socket.socket(family, socket.SOCK_DGRAM)
-            try:
-                rtcp.bind((host, port + 1))
-            except OSError:
-                rtcp.close()
-                raise
-        except OSError:
-            rtp.close()
-            if rtp_port:
-                raise
-            continue
-        for sock in (rtp, rtcp):
-            sock.setblocking(False)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
-        return rtp, rtcp
-    raise OSError(f"no free even/odd UDP port pair on {host}")
-
-
-class PortInUse(OSError):
-    """A port the server must listen on is held by another program."""
-
-    def __init__(self, transport: str, port: int, pair: bool = False) -> None:
-        ports = f"ports {port}-{port + 1} are" if pair else f"port {port} is"
-        super().__init__(errno.EADDRINUSE, f"{transport} {ports} in use")
-        self.transport = transport
-        self.port = port
-
-
 class RTSPServer:
     """An RTSP 1.0 server streaming MJPEG files over RTP to many clients.
 
@@ -128,6 +90,7 @@ class RTSPServer:
         video_file: str | os.PathLike[str] | None = None,
         *,
         options: ServerOptions | None = None,
+        worker: WorkerSlot | None = None,
     ) -> None:
         if options is None:
             if video_file is None:
@@ -137,9 +100,11 @@ class RTSPServer:
         elif server_port is not None or video_file is not None:
             raise ValueError("give RTSPServer either the lab's port and file, or options")
         self.options = options
+        self.worker = worker  # one of several worker processes (rtsp_server/workers.py)
+        self.on_ready: Callable[[], None] | None = None  # called once it serves
         self.library = MediaLibrary(options.media)
         self.access = AccessControl.from_options(options)  # reads --auth-file: errors at once
-        self.sessions = SessionRegistry(options.max_sessions)
+        self.sessions = SessionRegistry(options.max_sessions, worker)
         self.connections: dict[int, RTSPConnection] = {}
         self.port = 0
         self.rtp_port = 0
@@ -168,7 +133,7 @@ class RTSPServer:
         self._stop = asyncio.Event()
         options = self.options
         try:
-            rtp_sock, rtcp_sock = _bind_port_pair(options.host, options.rtp_port)
+            rtp_sock, rtcp_sock = bind_port_pair(options.host, self._worker_rtp_port())
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE and options.rtp_port:
                 raise PortInUse("UDP", options.rtp_port, pair=True) from exc
@@ -189,6 +154,7 @@ class RTSPServer:
                 options.host,
                 options.port,
                 reuse_address=True,
+                reuse_port=self.worker is not None,  # the workers share the RTSP port
             )
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
@@ -208,6 +174,8 @@ class RTSPServer:
         if self.access is not None:
             self.access.log_startup()
         self._ready.set()
+        if self.on_ready is not None:
+            self.on_ready()
         try:
             await self._stop.wait()
         finally:
@@ -323,18 +291,31 @@ class RTSPServer:
         )
 
     def admit(self, connection: RTSPConnection) -> bool:
-        """Take a new connection in, unless ``max_connections`` are open."""
-        if len(self.connections) >= self.options.max_connections:
-            log.warning(
-                "%s:%d refused: %d connections open", *connection.peer, len(self.connections)
-            )
+        """Take a new connection in, unless ``max_connections`` are open (in all workers)."""
+        if self.worker is not None:
+            full = not self.worker.connections.try_take(self.worker.index)
+        else:
+            full = len(self.connections) >= self.options.max_connections
+        if full:
+            log.warning("%s:%d refused: %d connections open", *connection.peer, self.open_count)
             return False
         self.connections[connection.id] = connection
         return True
 
     def release(self, connection: RTSPConnection) -> None:
         """A connection is gone."""
-        self.connections.pop(connection.id, None)
+        if self.connections.pop(connection.id, None) and self.worker is not None:
+            self.worker.connections.give_back(self.worker.index)
+
+    @property
+    def open_count(self) -> int:
+        """RTSP connections open, in every worker."""
+        return len(self.connections) if self.worker is None else self.worker.connections.total()
+
+    def _worker_rtp_port(self) -> int:
+        """The RTP port asked for: worker i takes the i-th pair from --rtp-port (0: any)."""
+        base = self.options.rtp_port
+        return base + 2 * self.worker.index if base and self.worker is not None else base
 
     # actions from the handler --------------------------------------------------------------
 

@@ -6,6 +6,7 @@ import enum
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rtsp_server.media import MediaTrack
 from rtsp_server.stream import RTPStream
@@ -113,15 +114,21 @@ class Session:
         self.state = next_state(self.state, method)
 
 
+if TYPE_CHECKING:
+    from rtsp_server.worker_slot import WorkerSlot
+
+
 class SessionLimitReached(Exception):
     """The server already holds its maximum number of sessions (RTSP 453)."""
 
 
 class SessionRegistry:
-    """All sessions of one server, by id, with a size limit."""
+    """All sessions of one server (or of one worker process: ``worker``), by id, with a
+    size limit that holds across the workers."""
 
-    def __init__(self, max_sessions: int) -> None:
+    def __init__(self, max_sessions: int, worker: WorkerSlot | None = None) -> None:
         self.max_sessions = max_sessions
+        self.worker = worker
         self._sessions: dict[str, Session] = {}
 
     def __len__(self) -> int:
@@ -136,23 +143,46 @@ class SessionRegistry:
         return self._sessions.get(session_id)
 
     def new_id(self) -> str:
-        """A session id not in use; raise SessionLimitReached when full."""
-        if len(self._sessions) >= self.max_sessions:
+        """A session id not in use (one this worker owns); SessionLimitReached when full."""
+        held = len(self._sessions) if self.worker is None else self.worker.sessions.total()
+        if held >= self.max_sessions:
             raise SessionLimitReached(f"session limit of {self.max_sessions} reached")
         while True:
             session_id = new_session_id()
-            if session_id not in self._sessions:
+            if session_id not in self._sessions and (
+                self.worker is None or self.worker.owns(session_id)
+            ):
                 return session_id
 
     def add(self, session: Session) -> None:
         """Register ``session``; SessionLimitReached when full."""
-        if len(self._sessions) >= self.max_sessions:
+        if self.worker is not None:
+            if not self.worker.sessions.try_take(self.worker.index):
+                raise SessionLimitReached(f"session limit of {self.max_sessions} reached")
+        elif len(self._sessions) >= self.max_sessions:
             raise SessionLimitReached(f"session limit of {self.max_sessions} reached")
         self._sessions[session.id] = session
 
     def remove(self, session_id: str) -> Session | None:
         """Forget ``session_id``; the session removed, or None when unknown."""
-        return self._sessions.pop(session_id, None)
+        session = self._sessions.pop(session_id, None)
+        if session is not None and self.worker is not None:
+            self.worker.sessions.give_back(self.worker.index)
+        return session
+
+    def not_found(self, session_id: str) -> tuple[str, bool]:
+        """Why a request naming ``session_id`` gets 454 here, and whether the reply's body
+        says so: only when the session is another worker process's, which the client can act
+        on (an unknown id says nothing about other peers' sessions)."""
+        if self.worker is not None and not self.worker.owns(session_id):
+            # RFC 2326 §3 lets a session outlive its connection, but each worker process
+            # keeps its own sessions: requests must come to the one that set it up.
+            return (
+                f"session {session_id!r} belongs to another worker process; send its "
+                "requests on the connection that set it up",
+                True,
+            )
+        return f"no session {session_id!r} for this peer", False
 
     def owned_by(self, connection_id: int) -> list[Session]:
         """The sessions last set up on connection ``connection_id`` (their owner)."""

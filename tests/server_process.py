@@ -31,10 +31,16 @@ SERVING = re.compile(r" on rtsp://127\.0\.0\.1:(\d+)/")
 
 @dataclass(frozen=True)
 class ServerProcess:
-    """A running rtsp-server: its port and process id."""
+    """A running rtsp-server: its port, process id, process and log file (stdout+stderr)."""
 
     port: int
     pid: int
+    process: subprocess.Popen | None = None
+    log_path: Path | None = None
+
+    def log(self) -> str:
+        """What it has logged so far."""
+        return self.log_path.read_text(errors="replace") if self.log_path else ""
 
     def url(self, name: str) -> str:
         """The URL of the media file ``name`` it serves."""
@@ -74,7 +80,7 @@ def rtsp_server_process(
         try:
             port = _wait_serving(proc, log_path, start_timeout)
             log.debug("rtsp-server pid %d on port %d", proc.pid, port)
-            yield ServerProcess(port, proc.pid)
+            yield ServerProcess(port, proc.pid, proc, log_path)
         finally:
             stop_process(proc)
     finally:
