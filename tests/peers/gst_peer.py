@@ -131,6 +131,48 @@ def make_mkv_clip(
     return remux_to_mkv(raw, fps)
 
 
+# ffmpeg's encoder per codec; GStreamer here has none for H.264/H.265, so clips come from ffmpeg.
+H26X_ENCODERS = {"h264": "libx264", "h265": "libx265"}
+H26X_AUDIO_RATE = 8000  # Hz: the peer sends PCMU, RFC 3551's 8000 Hz clock
+
+
+def make_h26x_clip(
+    path: Path,
+    codec: str = "h264",
+    *,
+    seconds: float = 3,
+    size: tuple[int, int] = (320, 240),
+    fps: int = 25,
+    keyframe_interval: int = 10,
+    bframes: int = 0,
+    audio: bool = True,
+) -> Path:
+    """ffmpeg's testsrc encoded by libx264/libx265 into ``path`` (.mkv or .mp4) for the peer's
+    ``--codec``: an IDR every ``keyframe_interval`` frames so a few seconds hold several, no
+    B-frames unless asked (as most cameras send), and with ``audio`` a 440 Hz tone track
+    (16-bit PCM in Matroska, AAC in MP4) the peer can send as PCMU."""
+    if codec not in H26X_ENCODERS:
+        raise ValueError(f"codec must be one of {sorted(H26X_ENCODERS)}, not {codec!r}")
+    width, height = size
+    args = ["-f", "lavfi", "-i", f"testsrc=size={width}x{height}:rate={fps}"]
+    if audio:
+        args += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate={H26X_AUDIO_RATE}"]
+    args += ["-t", str(seconds), "-c:v", H26X_ENCODERS[codec], "-pix_fmt", "yuv420p",
+             "-preset", "veryfast", "-g", str(keyframe_interval),
+             "-keyint_min", str(keyframe_interval), "-bf", str(bframes)]  # fmt: skip
+    if codec == "h265":
+        # x265 takes its GOP from -x265-params; without this it logs to stderr on every run.
+        args += ["-x265-params", f"keyint={keyframe_interval}:min-keyint={keyframe_interval}"
+                 f":bframes={bframes}:scenecut=0:log-level=error"]  # fmt: skip
+    else:
+        args += ["-sc_threshold", "0"]  # no extra IDRs at scene cuts: a regular GOP
+    if audio:
+        audio_codec = "aac" if path.suffix.lower() in (".mp4", ".mov") else "pcm_s16le"
+        args += ["-c:a", audio_codec, "-ac", "1"]
+    _ffmpeg([*args, str(path)])
+    return path
+
+
 def _read_port(proc: subprocess.Popen, timeout: float) -> int | None:
     """The port from the server's ``PORT <n>`` line, or None if it exits or stays silent."""
     deadline = time.monotonic() + timeout
@@ -154,12 +196,17 @@ def gst_rtsp_server(
     launch: str | None = None,
     fps: int | None = None,
     shared: bool = False,
+    codec: str = "mjpeg",
+    config_interval: int | None = None,
+    audio: bool = False,
     auth: tuple[str, str] | None = None,
     auth_method: str = "digest",
     start_timeout: float = START_TIMEOUT,
 ) -> Iterator[GstPeer]:
     """Run GStreamer's rtsp-server on a free port of 127.0.0.1, serving the Matroska clip
-    ``media`` (or a live test picture with ``test_pattern``, ``fps`` frames a second, or the
+    ``media`` (MJPEG, or by ``codec`` "h264"/"h265" an ffmpeg-made Matroska/MP4 clip, see
+    make_h26x_clip, with ``config_interval`` for rtph26xpay and ``audio`` its tone as PCMU)
+    (or a live test picture with ``test_pattern``, ``fps`` frames a second, or the
     pipeline ``launch`` whose payloaders are named pay0, pay1, ...) at ``path``; stop it on
     exit. ``auth`` (user, password) lets only that user in, by ``auth_method`` "digest" or
     "basic".
@@ -180,6 +227,12 @@ def gst_rtsp_server(
         command += ["--fps", str(fps)]
     if shared:
         command.append("--shared")
+    if codec != "mjpeg":
+        command += ["--codec", codec]
+    if config_interval is not None:
+        command += ["--config-interval", str(config_interval)]
+    if audio:
+        command.append("--audio")
     if auth is not None:
         command += ["--auth", ":".join(auth), "--auth-method", auth_method]
     # A file, not a pipe, for its log: nobody reads it while it serves, and a full pipe blocks.

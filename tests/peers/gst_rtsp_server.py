@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""GStreamer's rtsp-server serving MJPEG: a reference peer for tests and benchmarks.
+"""GStreamer's rtsp-server serving MJPEG, H.264 or H.265: a reference peer for tests and benchmarks.
 
 GstRtspServer's Python bindings come only with Debian's python3-gi, so run this with
 /usr/bin/python3, not the project's virtual environment (tests and benchmarks start it
@@ -12,6 +12,16 @@ It prints ``PORT <n>`` (the bound port) once it is listening, then serves until 
 SIGINT. A clip must be Matroska: a raw .mjpeg through jpegparse carries no timestamps and
 goes out unpaced (make one with ``ffmpeg -framerate 30 -f mjpeg -i clip.mjpeg -c copy clip.mkv``).
 ``--test-pattern`` serves a live videotestsrc picture instead, encoded by jpegenc.
+
+``--codec h264`` or ``h265`` serves a clip's H.264/H.265 track (Matroska or MP4, made by
+ffmpeg with libx264/libx265: GStreamer here has no x264enc) through h264parse/h265parse and
+rtph264pay/rtph265pay (RFC 6184 / RFC 7798, payload type 96). The payloader puts the
+parameter sets in the SDP (sprop-parameter-sets; sprop-vps/sps/pps); ``--config-interval``
+is rtph26xpay's own: 0 (GStreamer's default) sends them only there, -1 also in band before
+every IDR, N > 0 every N seconds. ``--audio`` adds the clip's first audio track as PCMU
+(pay1, payload type 0, 8000 Hz mono) beside the video:
+
+    /usr/bin/python3 tests/peers/gst_rtsp_server.py --media clip.mkv --codec h265 --audio
 ``--auth USER:PASSWORD`` lets only that user in (GstRTSPAuth), by ``--auth-method`` digest
 (GStreamer's own form: MD5, no qop) or basic.
 """
@@ -30,8 +40,14 @@ gi.require_version("GstRtspServer", "1.0")
 gi.require_version("GstRtsp", "1.0")
 from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
 
-# RFC 3551: static payload type 26 is JPEG.
+# RFC 3551: static payload type 26 is JPEG, 0 is PCMU; 96 is the first dynamic one.
 PT_JPEG = 26
+PT_PCMU = 0
+PT_DYNAMIC = 96
+# Element names per codec: GStreamer's parser and RFC 6184 / RFC 7798 payloader.
+H26X_ELEMENTS = {"h264": ("h264parse", "rtph264pay"), "h265": ("h265parse", "rtph265pay")}
+# Demuxer by container, chosen from the clip's suffix.
+DEMUXERS = {".mkv": "matroskademux", ".mp4": "qtdemux", ".mov": "qtdemux"}
 ROLE = "viewer"  # the one role --auth's user gets, allowed to open and build the media
 
 
@@ -59,12 +75,35 @@ def add_auth(
     factory.set_permissions(permissions)
 
 
+def quoted_location(media: Path) -> str:
+    """The clip's absolute path as a quoted gst-launch property value."""
+    return '"' + str(media.resolve()).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def clip_pipeline(media: Path) -> str:
     """Frames of a Matroska MJPEG clip, paced by its timestamps."""
-    location = str(media.resolve()).replace("\\", "\\\\").replace('"', '\\"')
     return (
-        f'( filesrc location="{location}" ! matroskademux ! jpegparse '
+        f"( filesrc location={quoted_location(media)} ! matroskademux ! jpegparse "
         f"! rtpjpegpay name=pay0 pt={PT_JPEG} )"
+    )
+
+
+def h26x_pipeline(media: Path, codec: str, config_interval: int, audio: bool) -> str:
+    """A clip's H.264/H.265 track, paced by its timestamps, and with ``audio`` its first audio
+    track resampled to 8000 Hz mono and sent as PCMU."""
+    parse, pay = H26X_ELEMENTS[codec]
+    demux = DEMUXERS.get(media.suffix.lower(), "matroskademux")
+    video = (
+        f"demux.video_0 ! queue ! {parse} "
+        f"! {pay} name=pay0 pt={PT_DYNAMIC} config-interval={config_interval}"
+    )
+    sound = (
+        " demux.audio_0 ! queue ! decodebin ! audioconvert ! audioresample "
+        f"! audio/x-raw,rate=8000,channels=1 ! mulawenc ! rtppcmupay name=pay1 pt={PT_PCMU}"
+    )
+    return (
+        f"( filesrc location={quoted_location(media)} ! {demux} name=demux "
+        f"{video}{sound if audio else ''} )"
     )
 
 
@@ -90,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0, help="TCP port, 0 for any free one")
     parser.add_argument("--address", default="127.0.0.1")
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--media", type=Path, help="a Matroska MJPEG clip")
+    source.add_argument("--media", type=Path, help="a clip: Matroska MJPEG, or see --codec")
     source.add_argument(
         "--test-pattern", action="store_true", help="a live videotestsrc picture instead of a clip"
     )
@@ -105,6 +144,21 @@ def main(argv: list[str] | None = None) -> int:
         help="test pattern's WIDTHxHEIGHT (default 320x240)",
     )
     parser.add_argument("--fps", type=int, default=10, help="test pattern's frame rate")
+    parser.add_argument(
+        "--codec",
+        choices=("mjpeg", *H26X_ELEMENTS),
+        default="mjpeg",
+        help="the --media clip's video codec (h264/h265: Matroska or MP4)",
+    )
+    parser.add_argument(
+        "--config-interval",
+        type=int,
+        default=0,
+        help="rtph26xpay's: 0 parameter sets in SDP only, -1 also before each IDR",
+    )
+    parser.add_argument(
+        "--audio", action="store_true", help="also the clip's first audio track, as PCMU"
+    )
     parser.add_argument("--path", default="/clip", help="mount point (default /clip)")
     parser.add_argument("--shared", action="store_true", help="one pipeline for all clients")
     parser.add_argument("--auth", metavar="USER:PASSWORD", help="the one user let in")
@@ -112,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.media is not None and not args.media.is_file():
         print(f"error: media file not found: {args.media}", file=sys.stderr)
+        return 2
+    if args.audio and args.codec == "mjpeg":
+        print("error: --audio needs --codec h264 or h265", file=sys.stderr)
         return 2
 
     Gst.init(None)
@@ -123,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         factory.set_launch(f"( {args.launch} )")
     elif args.test_pattern:
         factory.set_launch(pattern_pipeline(*args.size, args.fps))
+    elif args.codec in H26X_ELEMENTS:
+        factory.set_launch(h26x_pipeline(args.media, args.codec, args.config_interval, args.audio))
     else:
         factory.set_launch(clip_pipeline(args.media))
     factory.set_shared(args.shared)
