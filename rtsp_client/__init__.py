@@ -10,6 +10,7 @@ from rtsp_client.errors import (
     RTSPError,
     RTSPTimeout,
     StateError,
+    UnsupportedMedia,
 )
 from rtsp_client.options import ClientOptions, Dialect, LowerTransport
 
@@ -17,6 +18,7 @@ __all__ = [
     "AuthenticationError",
     "ClientConnection",
     "ClientError",
+    "UnsupportedMedia",
     "ClientOptions",
     "ConnectionLost",
     "Dialect",

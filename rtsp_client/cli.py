@@ -1,4 +1,4 @@
-"""``rtsp-client``: play an RTSP MJPEG stream headless (recording, statistics) or in a window.
+"""``rtsp-client``: play an RTSP MJPEG, H.264 or H.265 stream headless (recording, statistics) or in a window.
 
 Exit status: 0 for a clean session; otherwise a one-line reason on stderr and one of the
 codes in ``ExitCode`` (connection refused, an RTSP error status, no RTP after PLAY, the
@@ -24,6 +24,7 @@ from rtsp_client.cli_logging import VERBOSE_HELP, configure_logging
 from rtsp_client.client import RTSPClient
 from rtsp_client.errors import ClientError, ConnectionLost, RTSPError, RTSPTimeout
 from rtsp_client.options import ClientOptions, Dialect, LowerTransport
+from rtsp_client.recording import Recorder
 from rtsp_client.stats import ReceptionStats
 from rtsp_common.arguments import (
     PASSWORD_VARIABLE,
@@ -94,7 +95,8 @@ class SessionFailed(Exception):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Receive an RTSP MJPEG stream: record it, save frames, measure it, or watch it.",
+        description="Receive an RTSP MJPEG, H.264 or H.265 stream: record it, save frames, "
+        "measure it, or watch it.",
     )
     parser.add_argument("url", help="rtsp://host:port/path")
     add_option(
@@ -107,14 +109,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--record",
         type=Path,
-        help="write frames to a file: .Mjpeg is the lab's format, .mjpeg/.mjpg raw JPEGs",
+        help="write frames to a file: .Mjpeg is the lab's format, .mjpeg/.mjpg raw JPEGs; "
+        ".h264/.h265 an Annex B stream of H.264/H.265 video",
     )
     parser.add_argument(
         "--record-format",
         choices=("lab", "raw"),
         help="the --record format whatever the file's name (default: from the name)",
     )
-    parser.add_argument("--frames-dir", type=Path, help="write each frame as a JPEG file here")
+    parser.add_argument(
+        "--frames-dir",
+        type=Path,
+        help="write each frame here: JPEGs as they come, H.264/H.265 decoded to PNG (needs PyAV)",
+    )
     parser.add_argument("--stats-json", type=Path, help="write the final statistics as JSON")
     parser.add_argument("--gui", action="store_true", help="open the Tk player instead")
     add_option(parser, "--dialect", ClientOptions, "dialect", choices=[d.value for d in Dialect])
@@ -225,41 +232,6 @@ def summary(stats: ReceptionStats) -> str:
     )
 
 
-class Recorder:
-    """Writes frames to a media file and/or a folder of JPEGs."""
-
-    def __init__(
-        self, record: Path | None, frames_dir: Path | None, record_format: str | None = None
-    ) -> None:
-        self.writer = None
-        if record:
-            # only when recording: start-up counts
-            from rtsp_common.mjpeg import format_for_path, open_writer
-
-            if record_format is None:
-                try:
-                    record_format = format_for_path(record)
-                except MediaFileError:
-                    raise MediaFileError(
-                        f"{record}: cannot tell the format from the name; use .Mjpeg (the lab's "
-                        f"format) or .mjpeg/.mjpg (raw JPEG), or pass --record-format lab|raw"
-                    ) from None
-            self.writer = open_writer(record, record_format)
-        self.frames_dir = frames_dir
-        if frames_dir is not None:
-            frames_dir.mkdir(parents=True, exist_ok=True)
-
-    def add(self, jpeg: bytes, index: int) -> None:
-        if self.writer is not None:
-            self.writer.append(jpeg)
-        if self.frames_dir is not None:
-            (self.frames_dir / f"frame_{index:06d}.jpg").write_bytes(jpeg)
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-
-
 class FrameSink:
     """Receives frames on the network thread: records them and counts them."""
 
@@ -295,6 +267,7 @@ def run_session(client: RTSPClient, args: argparse.Namespace, recorder: Recorder
     sink = FrameSink(recorder, args.frames)
     client.on_frame = sink
     client.setup()
+    recorder.start(client.media_format, client.stream_header)
     client.play()
     played = time.monotonic()
     last_status = 0.0

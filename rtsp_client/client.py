@@ -23,6 +23,7 @@ from rtsp_client.protocol import ClientCore
 from rtsp_client.receiver import Frame
 from rtsp_client.state import ClientState
 from rtsp_client.stats import ReceptionStats
+from rtsp_common.payload_formats import PayloadFormat
 from rtsp_common.sdp import SessionDescription
 
 logger = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ class _LoopThread:
 
 
 class RTSPClient:
-    """A blocking RTSP client for one MJPEG stream.
+    """A blocking RTSP client for one video stream (MJPEG, H.264 or H.265).
 
     The first four arguments are the lab's (``RTSPClient('localhost', 554, 1234,
     'movie.Mjpeg')``); ``rtp_port`` 0 picks a free even/odd UDP pair, and a non-zero one
@@ -156,6 +157,19 @@ class RTSPClient:
     def sdp_text(self) -> str:
         """The SDP body of the last DESCRIBE reply."""
         return self._core.info.sdp_text
+
+    @property
+    def media_format(self) -> PayloadFormat:
+        """The stream's payload format (JPEG, H264, H265) as the SDP names it; UnsupportedMedia
+        when the client cannot read it."""
+        return self._core.connection.media_format()
+
+    @property
+    def stream_header(self) -> bytes:
+        """After SETUP: what a recording of the stream starts with (the SDP's H.264/H.265
+        parameter sets in Annex B form; empty for JPEG)."""
+        receiver = self._core.receiver
+        return receiver.stream_header if receiver is not None else b""
 
     @property
     def state(self) -> ClientState:

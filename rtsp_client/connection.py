@@ -17,7 +17,13 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
 from rtsp_client.authentication import Authenticator, UnanswerableChallenge, offered
-from rtsp_client.errors import AuthenticationError, ClientError, ProtocolViolation, RTSPError
+from rtsp_client.errors import (
+    AuthenticationError,
+    ClientError,
+    ProtocolViolation,
+    RTSPError,
+    UnsupportedMedia,
+)
 from rtsp_client.events import (
     Event,
     InterleavedReceived,
@@ -39,6 +45,7 @@ from rtsp_common.headers import (
     Session,
     Transport,
 )
+from rtsp_common.payload_formats import PayloadFormat, payload_format
 from rtsp_common.rtsp import InterleavedFrame, MessageParser, Request, Response
 from rtsp_common.sdp import SessionDescription
 from rtsp_common.status import Status, is_success
@@ -366,13 +373,27 @@ class ClientConnection:
 
     # --- media ----------------------------------------------------------------------------
 
+    def media_format(self) -> PayloadFormat:
+        """The payload format of the track the SDP offers (JPEG for the lab, which sends no
+        SDP); UnsupportedMedia, naming the formats there are, when none reads it."""
+        sdp = self.info.sdp
+        if sdp is None or self.options.dialect is Dialect.LAB:
+            return payload_format("JPEG")
+        try:
+            return payload_format(sdp.encoding)
+        except ParseError as exc:
+            raise UnsupportedMedia(str(exc)) from exc
+
     def new_receiver(self, server_host: str | None) -> Receiver:
-        """A receive path for what SETUP agreed (source, payload type, clock rate).
+        """A receive path for what SETUP agreed (source, payload type, clock rate, payload
+        format and its SDP parameters).
 
         ``server_host`` is the address RTP must come from over UDP (ignored over TCP).
+        UnsupportedMedia when the SDP's format parameters cannot be used.
         """
         clock: int | None = VIDEO_CLOCK_RATE
         payload_type = None
+        fmtp: dict[str, str] = {}
         if self.options.dialect is Dialect.LAB:
             # The lab's server stamps packets on no stated clock (its own code uses whole
             # seconds of wall-clock time): no jitter is computed on a guessed rate.
@@ -380,12 +401,18 @@ class ClientConnection:
         elif self.info.sdp is not None:
             clock = self.info.sdp.clock_rate or VIDEO_CLOCK_RATE
             payload_type = self.info.sdp.payload_type
+            fmtp = self.info.sdp.format_parameters
         transport = self.info.transport
         interleaved = self.options.transport is LowerTransport.TCP
-        return Receiver(
-            server_host=None if interleaved else server_host,
-            ssrc=transport.ssrc if transport else None,
-            payload_type=payload_type,
-            clock_rate=clock,
-            max_frame_bytes=self.options.max_frame_bytes,
-        )
+        try:
+            return Receiver(
+                server_host=None if interleaved else server_host,
+                ssrc=transport.ssrc if transport else None,
+                payload_type=payload_type,
+                clock_rate=clock,
+                max_frame_bytes=self.options.max_frame_bytes,
+                payload_format=self.media_format(),
+                fmtp=fmtp,
+            )
+        except ParseError as exc:
+            raise UnsupportedMedia(f"the SDP's a=fmtp cannot be used: {exc}") from exc

@@ -36,3 +36,7 @@ class ConnectionLost(ClientError):
 
 class ProtocolViolation(ClientError):
     """The server sent bytes that are not RTSP."""
+
+
+class UnsupportedMedia(ClientError):
+    """The server offers a stream whose payload format the client cannot reassemble."""

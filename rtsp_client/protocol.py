@@ -180,6 +180,7 @@ class ClientCore:
         connection = self.connection
         if self._options.dialect is Dialect.STANDARD and self.info.sdp is None:
             await self.describe()  # the track's control URL comes from the SDP
+        connection.media_format()  # refuse a format we cannot read before asking for it
         if self._options.transport is LowerTransport.UDP and self.media is None:
             self.media = await UDPMedia.open(
                 connection.rtp_port,

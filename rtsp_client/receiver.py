@@ -1,8 +1,9 @@
-"""The RTP/RTCP receive path, sans I/O: datagrams in, whole JPEG frames out.
+"""The RTP/RTCP receive path, sans I/O: datagrams in, whole frames out.
 
 Packets are accepted only from the server's address and, once known, from the session's
 SSRC; they pass a small reorder buffer, feed the statistics, and are reassembled into
-frames per RFC 2435 (or taken whole, as the lab's server sends them). Every malformed or
+frames by the stream's payload format: JPEG files per RFC 2435 (or taken whole, as the lab's
+server sends them), Annex B access units per RFC 6184 / RFC 7798. Every malformed or
 foreign packet is counted by kind and dropped: nothing raised here reaches the event loop.
 """
 
@@ -17,7 +18,7 @@ from enum import StrEnum
 from rtsp_client.reorder import DEFAULT_MAX_DELAY, ReorderBuffer
 from rtsp_client.stats import VIDEO_CLOCK_RATE, ReceptionStats, StatsAccumulator
 from rtsp_common.errors import ParseError
-from rtsp_common.jpeg import Depacketizer
+from rtsp_common.payload_formats import PAYLOAD_FORMATS, PayloadFormat
 from rtsp_common.rtcp import Bye, SenderReport, parse_compound
 from rtsp_common.rtp import RTP_HEADER_SIZE, RTP_VERSION, RTPPacket
 
@@ -34,20 +35,31 @@ class DropReason(StrEnum):
     MALFORMED_RTP = "malformed_rtp"  # RTP header unreadable
     PAYLOAD_TYPE = "payload_type"  # not the negotiated payload type
     MALFORMED_JPEG = "malformed_jpeg"  # bad RFC 2435 header or fragment
+    MALFORMED_PAYLOAD = "malformed_payload"  # a payload breaking RFC 6184 / RFC 7798
     LATE = "late"  # behind what the reorder buffer already released
     NOT_COUNTED = "not_counted"  # RFC 3550 A.1 refused the sequence number
     MALFORMED_RTCP = "malformed_rtcp"
     INTERNAL = "internal_error"  # a bug of ours, caught so the session survives
 
 
+JPEG_FORMAT = PAYLOAD_FORMATS["JPEG"]
+
+
 @dataclass(frozen=True)
 class Frame:
-    """One reassembled JPEG frame, as handed to the application."""
+    """One reassembled frame, as handed to the application: a JPEG file, or an H.264/H.265
+    access unit in Annex B form (``encoding`` says which, as the SDP's a=rtpmap names it)."""
 
-    jpeg: bytes
+    data: bytes
     timestamp: int  # RTP timestamp
     arrival: float  # seconds (the receiver's clock) when its last packet came in
     index: int  # 0-based count of frames delivered in this session
+    encoding: str = JPEG_FORMAT.encoding
+
+    @property
+    def jpeg(self) -> bytes:
+        """The JPEG file of an RFC 2435 frame (the lab's name for ``data``)."""
+        return self.data
 
 
 @dataclass(slots=True)
@@ -75,6 +87,8 @@ class Receiver:
     ``server_host`` is the server's IP address (None: do not check, as for TCP interleaving).
     ``ssrc`` is the source announced in SETUP, or None to latch onto the first valid packet.
     ``clock_rate`` is the media clock (None: unknown, so no jitter is measured).
+    ``payload_format`` and its SDP ``fmtp`` parameters choose the depacketizer (JPEG when
+    not given).
     """
 
     def __init__(
@@ -85,6 +99,8 @@ class Receiver:
         clock_rate: int | None = VIDEO_CLOCK_RATE,
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
         reorder_delay: float = DEFAULT_MAX_DELAY,
+        payload_format: PayloadFormat = JPEG_FORMAT,
+        fmtp: dict[str, str] | None = None,
     ) -> None:
         self.server_host = server_host
         self.ssrc = ssrc
@@ -94,8 +110,13 @@ class Receiver:
         self.drops: Counter[str] = Counter()
         self.bye = False
         self._reorder: ReorderBuffer[_Pending] = ReorderBuffer(max_delay=reorder_delay)
-        self._depacketizer = Depacketizer(max_frame_bytes)
+        self.payload_format = payload_format
+        self._depacketizer = payload_format.depacketizer(fmtp or {}, max_frame_bytes)
+        self._malformed = (
+            DropReason.MALFORMED_JPEG if payload_format.is_jpeg else DropReason.MALFORMED_PAYLOAD
+        )
         self._depacketizer_dropped = 0
+        self._depacketizer_malformed = 0
         self._index = 0
 
     # --- input ---------------------------------------------------------------
@@ -133,6 +154,12 @@ class Receiver:
     def restart_sequence(self) -> None:
         """Forget the reorder position (a PLAY from another point may jump the numbers)."""
         self._reorder.reset()
+
+    @property
+    def stream_header(self) -> bytes:
+        """What a recording of this stream starts with: the SDP's parameter sets for
+        H.264/H.265 in Annex B form, nothing for JPEG."""
+        return self._depacketizer.stream_header
 
     def snapshot(self, now: float | None = None) -> ReceptionStats:
         """Statistics so far, with the drop counts."""
@@ -205,21 +232,20 @@ class Receiver:
         arrival: float,
     ) -> list[Frame]:
         depacketizer = self._depacketizer
-        try:
-            jpeg = depacketizer.push(payload, timestamp, marker)
-        except ParseError as exc:
-            logger.debug("bad RFC 2435 payload seq %d: %s", sequence, exc)
-            self.drops[DropReason.MALFORMED_JPEG] += 1
-            self._count_depacketizer_drops()
-            return []
+        completed = depacketizer.push(payload, timestamp, marker, sequence)
+        if depacketizer.packets_malformed != self._depacketizer_malformed:
+            self._depacketizer_malformed = depacketizer.packets_malformed
+            logger.debug("bad payload seq %d: %s", sequence, depacketizer.last_error)
+            self.drops[self._malformed] += 1
         if depacketizer.frames_dropped != self._depacketizer_dropped:
             self._count_depacketizer_drops()
-        if jpeg is None:
-            return []
-        self.stats.frame_complete(arrival)
-        frame = Frame(bytes(jpeg), timestamp, arrival, self._index)
-        self._index += 1
-        return [frame]
+        frames = []
+        encoding = self.payload_format.encoding
+        for frame_timestamp, data in completed:
+            self.stats.frame_complete(arrival)
+            frames.append(Frame(bytes(data), frame_timestamp, arrival, self._index, encoding))
+            self._index += 1
+        return frames
 
     def _count_depacketizer_drops(self) -> None:
         dropped = self._depacketizer.frames_dropped

@@ -1,4 +1,4 @@
-"""Session descriptions (RFC 4566) for one MJPEG video track, as DESCRIBE returns them.
+"""Session descriptions (RFC 4566) for one video track, as DESCRIBE returns them.
 
 :meth:`SessionDescription.to_text` writes what the server announces; :meth:`SessionDescription.parse`
 reads that and also what real servers (GStreamer's rtsp-server, ffmpeg, live555) write:
@@ -37,6 +37,8 @@ _NUMBER = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,9})?")
 _DIMENSIONS = re.compile(r"([0-9]{1,5})\s*,\s*([0-9]{1,5})")
 _FRAMESIZE = re.compile(r"[0-9]{1,3}\s+([0-9]{1,5})-([0-9]{1,5})")
 _RTPMAP = re.compile(r"([0-9]{1,3})\s+([^/\s]+)/([0-9]{1,9})(?:/.*)?")
+_FMTP = re.compile(r"([0-9]{1,3})\s+(.*)")
+MAX_FMTP_PARAMETERS = 64  # a bound on what one a=fmtp line may name
 
 
 def _format_number(value: float) -> str:
@@ -53,6 +55,8 @@ class SessionDescription:
     ``control``/``track_control`` are the a=control values (relative or absolute URLs);
     an empty string means the description had none. ``duration`` comes from
     ``a=range:npt=0-D`` (None for live), ``width``/``height`` from ``a=x-dimensions:W,H``.
+    ``fmtp`` holds the ``a=fmtp`` parameters of the track's payload type (RFC 4566 §6), names
+    in lower case, as (name, value) pairs in their order.
     """
 
     session_name: str = "rtsp-workbench"
@@ -68,6 +72,12 @@ class SessionDescription:
     duration: float | None = None
     width: int | None = None
     height: int | None = None
+    fmtp: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def format_parameters(self) -> dict[str, str]:
+        """The a=fmtp parameters by lower-case name."""
+        return dict(self.fmtp)
 
     def to_text(self) -> str:
         """The description as SDP text with CRLF line ends (RFC 4566 §5)."""
@@ -86,6 +96,9 @@ class SessionDescription:
             lines.append(f"a=range:npt=0-{_format_number(self.duration)}")
         lines.append(f"m=video 0 RTP/AVP {self.payload_type}")
         lines.append(f"a=rtpmap:{self.payload_type} {self.encoding}/{self.clock_rate}")
+        if self.fmtp:
+            params = ";".join(f"{name}={value}" for name, value in self.fmtp)
+            lines.append(f"a=fmtp:{self.payload_type} {params}")
         if self.track_control:
             lines.append(f"a=control:{self.track_control}")
         if self.framerate is not None:
@@ -115,6 +128,7 @@ class SessionDescription:
         connections: dict[str, str] = {}
         section = "session"  # then "video" for the first video media section, else "other"
         rtpmaps: dict[int, tuple[str, int]] = {}
+        fmtps: dict[int, tuple[tuple[str, str], ...]] = {}
         for line in lines[1:]:
             match = _LINE.fullmatch(line)
             if match is None:
@@ -142,7 +156,7 @@ class SessionDescription:
                 if len(parts) >= 3:
                     connections.setdefault(section, parts[2].split("/")[0])  # drop multicast /ttl
             elif kind == "a":
-                _attribute(value, section, fields, rtpmaps)
+                _attribute(value, section, fields, rtpmaps, fmtps)
         if "payload_type" not in fields:
             raise ParseError("SDP has no video media section (m=video ...)")
         pt = fields["payload_type"]
@@ -153,6 +167,8 @@ class SessionDescription:
             fields["encoding"], fields["clock_rate"] = STATIC_VIDEO_TYPES[pt]
         else:
             raise ParseError(f"SDP video payload type {pt} has no a=rtpmap line")
+        if pt in fmtps:
+            fields["fmtp"] = fmtps[pt]
         connection = connections.get("session") or connections.get("video")
         if connection:
             fields["connection_address"] = connection
@@ -166,7 +182,11 @@ def _payload_type(text: str) -> int:
 
 
 def _attribute(
-    value: str, section: str, fields: dict[str, object], rtpmaps: dict[int, tuple[str, int]]
+    value: str,
+    section: str,
+    fields: dict[str, object],
+    rtpmaps: dict[int, tuple[str, int]],
+    fmtps: dict[int, tuple[tuple[str, str], ...]],
 ) -> None:
     """Record one a= line of the session section or of the chosen video section."""
     name, _, arg = value.partition(":")
@@ -190,6 +210,12 @@ def _attribute(
             logger.debug("ignoring malformed a=rtpmap:%s", arg)
             return
         rtpmaps[int(match.group(1))] = (match.group(2), int(match.group(3)))
+    elif name == "fmtp":
+        match = _FMTP.fullmatch(arg)
+        if match is None:
+            logger.debug("ignoring malformed a=fmtp:%s", arg)
+            return
+        fmtps[int(match.group(1))] = _format_parameters(match.group(2))
     elif name == "framerate":
         if not _NUMBER.fullmatch(arg) or float(arg) <= 0:
             logger.debug("ignoring malformed a=framerate:%s", arg)
@@ -207,3 +233,15 @@ def _dimensions(fields: dict[str, object], match: re.Match[str] | None, arg: str
         logger.debug("ignoring malformed frame dimensions %r", arg)
         return
     fields["width"], fields["height"] = int(match.group(1)), int(match.group(2))
+
+
+def _format_parameters(text: str) -> tuple[tuple[str, str], ...]:
+    """``name=value;name=value`` of an a=fmtp line (RFC 4566 §6), names lower-cased; a
+    parameter without ``=`` keeps an empty value."""
+    pairs: list[tuple[str, str]] = []
+    for item in text.split(";")[:MAX_FMTP_PARAMETERS]:
+        name, _, param = item.partition("=")
+        name = name.strip().lower()
+        if name:
+            pairs.append((name, param.strip()))
+    return tuple(pairs)
