@@ -2,7 +2,8 @@
 
 An access unit is every packet of one RTP timestamp; it ends at the packet with the marker
 bit (RFC 6184 §5.1, RFC 7798 §4.1) or, for senders that omit the marker, when the next
-timestamp begins. An access unit that lost a packet (a gap in sequence numbers), a fragment
+timestamp begins. An access unit that may have lost a packet (a gap in sequence numbers before or inside it:
+which access unit the lost packets belonged to cannot be told), a fragment
 run without its start or end, or a payload that broke the format, is counted in
 ``frames_dropped`` and never emitted: a decoder given it whole would show a corrupt picture
 as a sound one. Packets must arrive in sequence order (the receiver's reorder buffer sees to
@@ -78,8 +79,10 @@ class AccessUnitDepacketizer:
             unit = None
         if unit is None:
             unit = self._unit = _OpenUnit(timestamp)
-        elif lost and unit.broken is None:
-            unit.broken = "a packet of it was lost"
+        if lost and unit.broken is None:
+            # Lost packets right before this one may have been its own first ones (a
+            # parameter set, a slice): who owned them cannot be told, so neither is whole.
+            unit.broken = "packets lost before or inside it"
         try:
             pieces = self.reader.read(payload)
         except ParseError as exc:
