@@ -15,6 +15,7 @@ from PIL import Image
 from analysis.synth import PcapSynth, SynthSession, split_jpeg
 from fuzz.targets import RECORD
 from rtsp_common.jpeg import packetize
+from rtsp_common.nal_packetizer import packetize_h264, packetize_h265
 from rtsp_common.rtcp import (
     Bye,
     ReceiverReport,
@@ -130,6 +131,21 @@ def as_pcapng(pcap: bytes) -> bytes:
         return path.read_bytes()
 
 
+def nal_unit_records(payloads: list[bytes], timestamp: int, gap_before: int = -1) -> bytes:
+    """An access unit's packets as the rfc6184/rfc7798 targets' records; ``gap_before`` the
+    index of a packet with a lost one before it."""
+    return b"".join(
+        RECORD.pack(timestamp, (i == len(payloads) - 1) | (2 if i == gap_before else 0), len(p)) + p
+        for i, p in enumerate(payloads)
+    )
+
+
+H264_UNITS = [bytes([0x67, 0x42, 0xC0, 0x1E, 0xDA]), bytes([0x68, 0xCE, 0x3C, 0x80]),
+              bytes([0x65]) + bytes(range(200))]  # fmt: skip
+H265_UNITS = [bytes([0x40, 0x01, 0x0C]), bytes([0x42, 0x01, 0x01]), bytes([0x44, 0x01, 0xC1]),
+              bytes([0x26, 0x01]) + bytes(range(200))]  # fmt: skip
+
+
 def seeds() -> dict[str, dict[str, bytes]]:
     jpeg = tiny_jpeg()
     restart = tiny_jpeg(64, 32, restart_marker_rows=1) if _pillow_restart() else tiny_jpeg(64, 32)
@@ -167,6 +183,24 @@ def seeds() -> dict[str, dict[str, bytes]]:
             "baseline": rfc2435_records(jpeg, 1, 200),
             "restart": rfc2435_records(restart, 2, 300),
         },
+        "rfc6184": {
+            "stap_fu": nal_unit_records(packetize_h264(H264_UNITS, 80), 1)
+            + nal_unit_records(packetize_h264(H264_UNITS[2:], 80), 2, gap_before=1),
+            "single": nal_unit_records(H264_UNITS, 3),
+        },
+        "rfc7798": {
+            "ap_fu": b"\x00"
+            + nal_unit_records(packetize_h265(H265_UNITS, 80), 1)
+            + nal_unit_records(packetize_h265(H265_UNITS[3:], 80), 2, gap_before=1),
+            "donl": b"\x01"
+            + nal_unit_records(
+                [
+                    bytes([0x26, 0x01, 0x00, 0x05]) + bytes(20),
+                    bytes([0x60, 0x01, 0x00, 0x06, 0x00, 0x03, 0x40, 0x01, 0x0C]),
+                ],
+                1,
+            ),
+        },  # fmt: skip
         "mjpeg": {"lab": lab_file([jpeg, jpeg]), "raw": jpeg + jpeg},
         "pcap": {"udp": capture, "interleaved": interleaved, "pcapng": as_pcapng(capture)},
         "capture_check": {"udp": capture, "interleaved": interleaved},

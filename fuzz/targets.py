@@ -137,14 +137,21 @@ def rtcp(data: bytes) -> None:
 RECORD = struct.Struct("!BBH")  # timestamp, marker, payload length
 
 
-def records(data: bytes) -> Iterator[tuple[int, bool, bytes]]:
-    """Cut ``data`` into (timestamp, marker, payload) records, as RTP delivers them."""
+def flagged_records(data: bytes) -> Iterator[tuple[int, int, bytes]]:
+    """Cut ``data`` into (timestamp, flags byte, payload) records."""
     pos = 0
     while pos + RECORD.size <= len(data):
-        ts, marker, length = RECORD.unpack_from(data, pos)
+        ts, flags, length = RECORD.unpack_from(data, pos)
         pos += RECORD.size
-        yield ts * 3000, bool(marker & 1), data[pos : pos + length]
+        yield ts * 3000, flags, data[pos : pos + length]
         pos += length
+
+
+def records(data: bytes) -> Iterator[tuple[int, bool, bytes]]:
+    """Cut ``data`` into (timestamp, marker, payload) records, as RTP delivers them: the
+    marker is bit 0 of the flags byte."""
+    for timestamp, flags, payload in flagged_records(data):
+        yield timestamp, bool(flags & 1), payload
 
 
 def rfc2435(data: bytes) -> None:
@@ -156,6 +163,33 @@ def rfc2435(data: bytes) -> None:
             depacketizer.push(payload, timestamp, marker)
         except ParseError:
             pass  # a bad packet is dropped and counted; the next one must still work
+
+
+def _nal_unit_records(reader, data: bytes) -> None:
+    """Records through an H.264/H.265 depacketizer: it never raises, and what it hands out
+    is Annex B. Bit 1 of a record's marker byte leaves a sequence gap before it (a loss)."""
+    from rtsp_common.access_units import AccessUnitDepacketizer
+
+    depacketizer = AccessUnitDepacketizer(reader, max_frame_bytes=1 << 16)
+    sequence = 0
+    for timestamp, flags, payload in flagged_records(data):
+        sequence += 2 if flags & 2 else 1
+        for _, unit in depacketizer.push(payload, timestamp, bool(flags & 1), sequence % 65536):
+            assert unit.startswith(b"\x00\x00\x00\x01")
+    depacketizer.flush()
+
+
+def rfc6184(data: bytes) -> None:
+    from rtsp_common.h264 import H264PayloadReader
+
+    _nal_unit_records(H264PayloadReader(), data)
+
+
+def rfc7798(data: bytes) -> None:
+    from rtsp_common.h265 import H265PayloadReader
+
+    # The first byte chooses whether DONL/DOND fields are present (sprop-max-don-diff > 0).
+    _nal_unit_records(H265PayloadReader(donl=bool(data[:1]) and data[0] & 1 == 1), data[1:])
 
 
 def mjpeg(data: bytes) -> None:
@@ -249,6 +283,8 @@ TARGETS: dict[str, Target] = {
         Target("rtp", rtp, (ParseError,), "the RTP fixed header, CSRCs, extension, padding"),
         Target("rtcp", rtcp, (ParseError,), "RTCP compound packets"),
         Target("rfc2435", rfc2435, (ParseError,), "the RFC 2435 depacketizer"),
+        Target("rfc6184", rfc6184, (), "the H.264 (RFC 6184) access-unit depacketizer"),
+        Target("rfc7798", rfc7798, (), "the H.265 (RFC 7798) access-unit depacketizer"),
         Target("mjpeg", mjpeg, (ParseError,), "the lab's .Mjpeg and raw MJPEG files"),
         Target("pcap", pcap, (AnalysisError,), "pcap and pcapng files"),
         Target("annotate", annotate, (AnalysisError,), "pcap/pcapng copied with comments"),

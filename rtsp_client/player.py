@@ -8,6 +8,9 @@ has a key, its underlined letter. No network work happens on the Tk thread: RTSP
 run on a worker thread, frames arrive on the client's loop thread, and both reach Tk
 through queues polled with ``after()``.
 
+H.264/H.265 access units are decoded in order on a thread of their own through PyAV; without
+PyAV the status bar says what to install instead of showing pictures.
+
 The picture area keeps one size for the window's whole life (the stream's, from the SDP,
 or the lab's 640x480): a frame of another size is scaled into it, so the buttons never move.
 
@@ -45,6 +48,7 @@ from rtsp_client.player_status import (
 )
 from rtsp_client.state import ClientState
 from rtsp_client.stats import ReceptionStats
+from rtsp_client.video_decoder import AccessUnitDecoder, DecoderUnavailable
 from rtsp_common.arguments import add_option, error_line, rtp_port, server_port
 
 logger = logging.getLogger(__name__)
@@ -80,12 +84,17 @@ class PlayerApp:
         self.root = root
         self.client = client
         self.three_buttons = three_buttons
-        self.frames: queue.Queue[tuple[bytes, int]] = queue.Queue(LATEST_FRAMES)
+        # A JPEG to decode on the Tk thread, or a picture an H.264/H.265 decoder made.
+        self.frames: queue.Queue[tuple[bytes | Image.Image, int]] = queue.Queue(LATEST_FRAMES)
         self.results: queue.Queue[Callable[[], None]] = queue.Queue()
         self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rtsp-player")
+        # One thread, so access units are decoded in their order.
+        self.decode_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rtsp-decode")
+        self.decoder: AccessUnitDecoder | None = None
+        self.no_decoder: str | None = None  # why H.264/H.265 cannot be shown, once known
         self.photo: ImageTk.PhotoImage | None = None
         self.shown_index: int | None = None  # index of the frame on screen
-        self.shown_jpeg: bytes | None = None
+        self.shown_jpeg: bytes | None = None  # the JPEG on screen (None for H.264/H.265)
         self.shown_at: float | None = None  # time.monotonic() when it was shown
         self.sdp_window: tk.Toplevel | None = None
         self.history = PlayerHistory()
@@ -209,6 +218,7 @@ class PlayerApp:
         except Exception as exc:  # the window closes whatever the network says
             logger.info("close: %s", exc)
         self.worker.shutdown(wait=False)
+        self.decode_worker.shutdown(wait=False, cancel_futures=True)
         # Tk objects must die on the Tk thread: drop the image and the client's reference
         # to us here, so no garbage cycle leaves them to a collection on another thread.
         self.client.on_frame = None
@@ -243,8 +253,29 @@ class PlayerApp:
 
     # --- from other threads to Tk ----------------------------------------------------
 
-    def _frame_arrived(self, jpeg: bytes, timestamp: int, arrival: float, index: int) -> None:
-        item = (jpeg, index)
+    def _frame_arrived(self, data: bytes, timestamp: int, arrival: float, index: int) -> None:
+        media_format = self.client.media_format
+        if media_format.is_jpeg:
+            self._offer((data, index))
+            return
+        if self.decoder is None:
+            if self.no_decoder is not None:
+                return
+            try:
+                self.decoder = AccessUnitDecoder(media_format.encoding, self.client.stream_header)
+            except DecoderUnavailable as exc:
+                self.no_decoder = f"cannot show {media_format.encoding} video: {exc}"
+                message = self.no_decoder
+                self.results.put(lambda: self._set_message(message))
+                return
+        self.decode_worker.submit(self._decode, self.decoder, data, index)
+
+    def _decode(self, decoder: AccessUnitDecoder, access_unit: bytes, index: int) -> None:
+        for picture in decoder.decode(access_unit):
+            self._offer((picture, index))
+
+    def _offer(self, item: tuple[bytes | Image.Image, int]) -> None:
+        """Hand a frame to Tk, dropping the oldest waiting one when Tk lags behind."""
         try:
             self.frames.put_nowait(item)
         except queue.Full:
@@ -275,13 +306,17 @@ class PlayerApp:
             self._show(*latest)
         self.root.after(FRAME_POLL_MS, self._poll_frames)
 
-    def _show(self, jpeg: bytes, index: int) -> None:
-        try:
-            image = Image.open(io.BytesIO(jpeg))
-            image.load()
-        except (OSError, ValueError) as exc:  # never show a corrupt frame
-            logger.info("frame %d does not decode: %s", index, exc)
-            return
+    def _show(self, frame: bytes | Image.Image, index: int) -> None:
+        if isinstance(frame, Image.Image):
+            image, jpeg = frame, None
+        else:
+            jpeg = frame
+            try:
+                image = Image.open(io.BytesIO(jpeg))
+                image.load()
+            except (OSError, ValueError) as exc:  # never show a corrupt frame
+                logger.info("frame %d does not decode: %s", index, exc)
+                return
         if image.size != self.video_size:
             image = ImageOps.contain(image, self.video_size)
         self.photo = ImageTk.PhotoImage(image, master=self.root)
