@@ -210,3 +210,31 @@ def test_sdp_like_lines_raise_only_parse_error(lines: list[str]) -> None:
         SessionDescription.parse("\r\n".join(lines))
     except ParseError:
         pass
+
+
+# What GStreamer's rtph264pay announces, with an audio track (and its own fmtp) after it.
+GSTREAMER_H264 = (
+    "v=0\r\no=- 1188340656180883 1 IN IP4 127.0.0.1\r\ns=Session streamed with GStreamer\r\n"
+    "t=0 0\r\na=control:*\r\nm=video 0 RTP/AVP 96\r\nc=IN IP4 0.0.0.0\r\n"
+    "a=rtpmap:96 H264/90000\r\n"
+    "a=fmtp:96 packetization-mode=1;sprop-parameter-sets=Z2QADKzZQUH7ARAAAAMAEAAAAwMo8UKZYA==,"
+    "aOvjyyLA;profile-level-id=64000c;level-asymmetry-allowed=1\r\n"
+    "a=control:stream=0\r\nm=audio 0 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+    "a=fmtp:0 foo=bar\r\na=control:stream=1\r\n"
+)
+
+
+def test_fmtp_of_the_video_track_is_read_and_written_back():
+    description = SessionDescription.parse(GSTREAMER_H264)
+    assert description.encoding == "H264" and description.track_control == "stream=0"
+    params = description.format_parameters
+    assert params["packetization-mode"] == "1"
+    assert params["sprop-parameter-sets"].endswith("==,aOvjyyLA")  # base64 '=' kept
+    assert params["profile-level-id"] == "64000c" and "foo" not in params
+    assert SessionDescription.parse(description.to_text()) == description
+
+
+def test_fmtp_names_are_case_insensitive_and_odd_items_tolerated():
+    text = GSTREAMER_H264.replace("packetization-mode=1", "Packetization-Mode=1;;flag")
+    params = SessionDescription.parse(text).format_parameters
+    assert params["packetization-mode"] == "1" and params["flag"] == ""
