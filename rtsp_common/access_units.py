@@ -103,11 +103,6 @@ class AccessUnitDepacketizer:
         its marker is taken as ended)."""
         return self._finish()
 
-    @property
-    def pending(self) -> int:
-        """Access units being gathered (0 or 1)."""
-        return 0 if self._unit is None else 1
-
     def _note_sequence(self, sequence: int | None) -> bool:
         """True when packets were lost before this one."""
         if sequence is None:

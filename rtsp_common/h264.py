@@ -23,8 +23,6 @@ NRI_MASK = 0x60
 TYPE_MASK = 0x1F
 # RFC 6184 §5.2 Table 1 / H.264 Table 7-1.
 NAL_IDR = 5
-NAL_SPS = 7
-NAL_PPS = 8
 STAP_A = 24
 STAP_B = 25
 MTAP16 = 26
@@ -37,8 +35,7 @@ FU_START = 0x80
 FU_END = 0x40
 FU_HEADER_SIZE = 2  # FU indicator + FU header
 # RFC 6184 §8.1 packetization-mode.
-SINGLE_NAL_MODE = 0
-NON_INTERLEAVED_MODE = 1
+SINGLE_NAL_MODE = 0  # the default; 1 adds STAP-A and FU-A
 INTERLEAVED_MODE = 2
 
 

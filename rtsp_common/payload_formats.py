@@ -54,11 +54,10 @@ class FrameDepacketizer(Protocol):
 
 @dataclass(frozen=True)
 class PayloadFormat:
-    """One payload format: its rtpmap name, clock, recording suffix and depacketizer."""
+    """One payload format: its rtpmap name, clock, depacketizer and random access test."""
 
     encoding: str  # a=rtpmap encoding name, upper case
     clock_rate: int
-    suffix: str  # what a recording of it is named (.mjpeg, .h264, .h265)
     depacketizer: Callable[[Mapping[str, str], int], FrameDepacketizer]
     random_access: Callable[[bytes], bool]  # a frame a decoder can start from
 
@@ -141,13 +140,9 @@ def _every_frame(frame: bytes) -> bool:
 
 
 PAYLOAD_FORMATS: dict[str, PayloadFormat] = {
-    "JPEG": PayloadFormat("JPEG", 90000, ".mjpeg", _jpeg, _every_frame),  # RFC 2435, 3551 §6
-    h264.ENCODING: PayloadFormat(
-        h264.ENCODING, h264.CLOCK_RATE, ".h264", _h264, h264.is_random_access
-    ),
-    h265.ENCODING: PayloadFormat(
-        h265.ENCODING, h265.CLOCK_RATE, ".h265", _h265, h265.is_random_access
-    ),
+    "JPEG": PayloadFormat("JPEG", 90000, _jpeg, _every_frame),  # RFC 2435, 3551 §6
+    h264.ENCODING: PayloadFormat(h264.ENCODING, h264.CLOCK_RATE, _h264, h264.is_random_access),
+    h265.ENCODING: PayloadFormat(h265.ENCODING, h265.CLOCK_RATE, _h265, h265.is_random_access),
 }
 
 

@@ -7,23 +7,13 @@ import subprocess
 
 import pytest
 from blocking_rtsp import RTSPTestClient
-from gst_peer import gst_rtsp_server, make_h26x_clip, require_gst_peer
+from gst_peer import count_video_frames, gst_rtsp_server, make_h26x_clip, require_gst_peer
 
 pytestmark = pytest.mark.interop
 
 # What rtph264pay / rtph265pay put in the SDP's fmtp (RFC 6184 §8.1, RFC 7798 §7.1).
 SPROP_KEYS = {"h264": ("sprop-parameter-sets",), "h265": ("sprop-vps", "sprop-sps", "sprop-pps")}
 ENCODING = {"h264": "H264", "h265": "H265"}
-
-
-def count_video_frames(path) -> int:
-    """Frames of the first video stream, as ffprobe decodes them."""
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-count_frames",
-         "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", str(path)],
-        capture_output=True, text=True, check=True, timeout=60,
-    ).stdout  # fmt: skip
-    return int(out.strip())
 
 
 @pytest.mark.parametrize("codec", ["h264", "h265"])

@@ -7,7 +7,7 @@ import json
 import subprocess
 
 import pytest
-from gst_peer import gst_rtsp_server, make_h26x_clip, require_gst_peer
+from gst_peer import count_video_frames, gst_rtsp_server, make_h26x_clip, require_gst_peer
 from PIL import Image
 from realtools import require_tool
 
@@ -25,16 +25,6 @@ def frame_hashes(path) -> list[str]:
         capture_output=True, text=True, check=True, timeout=120,
     ).stdout  # fmt: skip
     return [line.split(",")[-1].strip() for line in out.splitlines() if not line.startswith("#")]
-
-
-def ffprobe_frames(path) -> int:
-    """Frames of the first video stream as ffprobe counts them."""
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-count_frames",
-         "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", str(path)],
-        capture_output=True, text=True, check=True, timeout=120,
-    ).stdout  # fmt: skip
-    return int(out.strip())
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +59,7 @@ def test_recording_decodes_to_the_source_pictures(
     assert code == ExitCode.OK, err
     source = frame_hashes(clip)
     assert frame_hashes(record) == source
-    assert ffprobe_frames(record) == ffprobe_frames(clip) == len(source)
+    assert count_video_frames(record) == count_video_frames(clip) == len(source)
     pictures = sorted(frames_dir.glob("frame_*.png"))
     assert len(pictures) == len(source)
     with Image.open(pictures[0]) as first:

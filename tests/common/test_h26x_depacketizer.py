@@ -206,7 +206,7 @@ def test_formats_are_chosen_by_rtpmap_name_and_unknown_ones_refused():
         {"sprop-parameter-sets": base64.b64encode(SPS).decode()}, 1 << 20
     )
     assert depacketizer.stream_header == join_nal_units([SPS])
-    assert payload_format("JPEG").is_jpeg and payload_format("H265").suffix == ".h265"
+    assert payload_format("JPEG").is_jpeg and payload_format("H265").clock_rate == 90000
     with pytest.raises(UnsupportedPayloadFormat, match="MP4V-ES"):
         payload_format("MP4V-ES")
     with pytest.raises(UnsupportedPayloadFormat, match="mode 0 or 1"):

@@ -173,6 +173,16 @@ def make_h26x_clip(
     return path
 
 
+def count_video_frames(path: Path) -> int:
+    """Frames of a file's first video stream, as ffprobe decodes and counts them."""
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-count_frames",
+         "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", str(path)],
+        capture_output=True, text=True, check=True, timeout=120,
+    ).stdout  # fmt: skip
+    return int(out.strip())
+
+
 def _read_port(proc: subprocess.Popen, timeout: float) -> int | None:
     """The port from the server's ``PORT <n>`` line, or None if it exits or stays silent."""
     deadline = time.monotonic() + timeout
