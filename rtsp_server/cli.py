@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--rtp-port", "rtp_port", type=rtp_port)
     add("--workers", "workers", type=worker_count, metavar="N|auto")
     add("--gso", "use_gso", action=argparse.BooleanOptionalAction, dest="gso")
+    add("--pace", "pace", type=float, metavar="FRACTION")
     access = parser.add_argument_group(
         "access control", "RFC 2326 §D.1: Digest (RFC 7616) for the users named here; none: open"
     )
@@ -114,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             nonce_lifetime=args.nonce_lifetime,
             auth_legacy_digest=args.auth_legacy_digest,
             workers=args.workers,
+            pace=args.pace,
         )
         if options.workers > 1:
             WorkerPool(options, level).run()

@@ -458,8 +458,9 @@ class RequestHandler:
             elif stream.at_end:
                 stream.seek(0.0)  # played to the end: PLAY again starts over
             session.ended = False
-            stream.start_run(now)
-            reply.actions.append(StartStreaming(session, now))
+            start = session.first_frame_at(now)  # in its phase slot: sessions take turns
+            stream.start_run(start)
+            reply.actions.append(StartStreaming(session, start))
         if session.lab_dialect:
             return
         aggregate = self._base_url(request, session.media_path)

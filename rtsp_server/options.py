@@ -55,6 +55,11 @@ class ServerOptions:
         "UDP segmentation offload: one syscall per frame instead of one per packet; a "
         "capture on this host then shows one large datagram per frame",
     )
+    pace: float = option(
+        0.0,
+        "spread each frame's packets over this fraction of the frame interval, in up to 8 "
+        "bursts (0: all at once; 0.5: over half the interval); gentler on switches and Wi-Fi",
+    )
     max_request_bytes: int = option(
         8192, "largest request head, and largest body, in bytes (413 above)"
     )
@@ -96,6 +101,8 @@ class ServerOptions:
             raise ValueError(f"mtu {self.mtu} leaves no room for RFC 2435 headers and tables")
         if not 0 <= self.port <= MAX_PORT or not 0 <= self.rtp_port < MAX_PORT:
             raise ValueError(f"port {self.port} or RTP port {self.rtp_port} is not a port")
+        if not 0 <= self.pace < 1:
+            raise ValueError(f"pace is a fraction of the frame interval in [0, 1), not {self.pace}")
         if self.workers < 1:
             raise ValueError(f"workers must be 1 or more, not {self.workers}")
         if self.rtp_port and self.rtp_port + 2 * self.workers - 1 > MAX_PORT:

@@ -114,3 +114,18 @@ def interleaved_frame(channel: int, headers: Sequence[bytes], payloads: Sequence
         parts.append(header)
         parts.append(payload)
     return b"".join(parts)
+
+
+PACE_BURSTS = 8  # a paced frame leaves in at most this many bursts
+
+
+def frame_bursts(count: int, span: float) -> list[tuple[float, int, int]]:
+    """How a frame of ``count`` packets is spread over ``span`` seconds: (offset from its
+    deadline, first packet, end) per burst, at most PACE_BURSTS evenly spaced bursts, the
+    first at once. ``span`` 0 sends the whole frame at once."""
+    bursts = min(count, PACE_BURSTS) if span > 0 else 1
+    bounds = [round(i * count / bursts) for i in range(bursts + 1)]
+    step = span / bursts
+    return [
+        (i * step, bounds[i], bounds[i + 1]) for i in range(bursts) if bounds[i + 1] > bounds[i]
+    ]

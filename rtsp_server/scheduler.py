@@ -1,7 +1,8 @@
 """One pacing clock for every playing session, against absolute deadlines.
 
 Frame n of a play run leaves at ``start + n / fps``: deadlines are computed, never accumulated
-from sleeps, so lateness in one tick does not push every later frame back.
+from sleeps, so lateness in one tick does not push every later frame back. A session's run
+starts in its phase slot (``Session.first_frame_at``), so sessions take turns in the interval.
 """
 
 from __future__ import annotations

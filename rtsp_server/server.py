@@ -48,7 +48,7 @@ from rtsp_server.rtcp_reports import (
     reception_reports,
     sender_report,
 )
-from rtsp_server.rtp_sender import MAX_UDP_PAYLOAD, UDPSender, interleaved_frame
+from rtsp_server.rtp_sender import MAX_UDP_PAYLOAD, UDPSender, frame_bursts, interleaved_frame
 from rtsp_server.scheduler import Scheduler
 from rtsp_server.session import InterleavedChannels, Session, SessionRegistry, UDPDestination
 from rtsp_server.worker_slot import WorkerSlot
@@ -388,9 +388,8 @@ class RTSPServer:
             headers = stream.frame_headers(payloads, deadline)
             connection.write(interleaved_frame(destination.rtp, headers, payloads))
         else:
-            assert self._udp is not None
             headers = stream.frame_headers(payloads, deadline)
-            self._udp.send_frame((destination.host, destination.rtp_port), headers, payloads)
+            self._send_udp((destination.host, destination.rtp_port), headers, payloads)
         now = self.loop_time()
         if not session.lab_dialect and now >= session.next_report:
             session.next_report = now + self.options.report_interval
@@ -400,6 +399,21 @@ class RTSPServer:
                 session, sender_report(stream, self.cname, wallclock, stream.last_timestamp)
             )
         return True
+
+    def _send_udp(
+        self, address: tuple[str, int], headers: list[bytes], payloads: list[bytes]
+    ) -> None:
+        """Send a frame's packets at once or, with --pace, in bursts over part of the interval
+        (counted from now: a late tick still spreads them)."""
+        assert self._udp is not None and self._loop is not None
+        now = self._loop.time()
+        span = self.options.pace / self.options.fps
+        for offset, start, end in frame_bursts(len(payloads), span):
+            burst = (address, headers[start:end], payloads[start:end])
+            if offset == 0:
+                self._udp.send_frame(*burst)
+            else:
+                self._loop.call_at(now + offset, self._udp.send_frame, *burst)
 
     def _send_rtcp(self, session: Session, data: bytes) -> None:
         destination = session.destination

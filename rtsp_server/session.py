@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,6 +14,9 @@ from rtsp_server.stream import RTPStream
 
 # The lab's client calls int() on the id; 16+ decimal digits keep ids unguessable (about 2^56).
 SESSION_ID_DIGITS = 18
+# Sessions take turns within each frame interval: each sends in one of this many phase slots,
+# so that sessions started together (a camera wall, a load test) do not all send at once.
+PHASE_SLOTS = 16
 
 
 class SessionState(enum.Enum):
@@ -95,6 +99,7 @@ class Session:
     ended: bool = False  # reached the end of the file without --loop: BYE sent, kept until TEARDOWN
     receiver_reports: int = 0
     next_report: float = 0.0  # loop time of the next RTCP sender report
+    phase_slot: int = 0  # where in each frame interval its frames leave (the registry's pick)
 
     @property
     def is_interleaved(self) -> bool:
@@ -112,6 +117,13 @@ class Session:
     def apply(self, method: str) -> None:
         """Move along the state table; InvalidTransition when ``method`` is not allowed now."""
         self.state = next_state(self.state, method)
+
+    def first_frame_at(self, now: float) -> float:
+        """The first clock time from ``now`` in this session's phase slot: a PLAY's first
+        frame waits less than one frame interval for it, and the run keeps that phase."""
+        interval = 1.0 / self.stream.fps
+        phase = self.phase_slot * interval / PHASE_SLOTS
+        return phase + math.ceil(round((now - phase) / interval, 9)) * interval
 
 
 if TYPE_CHECKING:
@@ -161,7 +173,15 @@ class SessionRegistry:
                 raise SessionLimitReached(f"session limit of {self.max_sessions} reached")
         elif len(self._sessions) >= self.max_sessions:
             raise SessionLimitReached(f"session limit of {self.max_sessions} reached")
+        session.phase_slot = self._least_used_slot()
         self._sessions[session.id] = session
+
+    def _least_used_slot(self) -> int:
+        """The phase slot fewest sessions send in (the lowest such slot)."""
+        used = [0] * PHASE_SLOTS
+        for session in self._sessions.values():
+            used[session.phase_slot] += 1
+        return used.index(min(used))
 
     def remove(self, session_id: str) -> Session | None:
         """Forget ``session_id``; the session removed, or None when unknown."""
