@@ -10,6 +10,6 @@ from pathlib import Path
 # The helpers shared with the tests (tests/*.py, tests/peers/*.py) import one another by
 # module name, as under pytest, where tests/conftest.py puts these folders on sys.path.
 _TESTS = Path(__file__).resolve().parent.parent / "tests"
-for _folder in (_TESTS, _TESTS / "peers"):
+for _folder in (_TESTS, _TESTS / "peers", _TESTS / "analysis"):
     if str(_folder) not in sys.path:
         sys.path.append(str(_folder))
