@@ -12,17 +12,17 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analysis.capture_duplicates import DUPLICATE_WINDOW_S
 from analysis.errors import CaptureFileError
 from analysis.expected import Expectation
-from analysis.netdecode import Traffic, decode
-from analysis.pcapfile import Records, read_records
-from analysis.rtcp_wire import RtcpFlow
-from analysis.rtp_stream import RtpStream
+from analysis.pcap.duplicates import DUPLICATE_WINDOW_S
+from analysis.pcap.reader import Records, read_records
 from analysis.rules import Context, Outcome, RuleResult, Severity, run_all
-from analysis.sdp_reader import SdpInfo
-from analysis.sessions import CaptureSessions, RtspConnection, RtspSession, build
-from analysis.source_validation import NonMedia
+from analysis.sessions.rebuild import CaptureSessions, RtspConnection, RtspSession, build
+from analysis.sessions.source_validation import NonMedia
+from analysis.streams.rtp import RtpStream
+from analysis.wire.flows import Traffic, decode
+from analysis.wire.rtcp import RtcpFlow
+from analysis.wire.sdp import SdpInfo
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +34,14 @@ class CheckResult:
     - ``packets_read``: records read (Wireshark numbers them 1..packets_read);
       ``error``: the :class:`CaptureFileError` that stopped reading early, or None.
     - ``connections`` / ``sessions``: RTSP connections and sessions
-      (``analysis.sessions``), each session with its ``streams`` and ``rtcp`` flows.
+      (``analysis.sessions.rebuild``), each session with its ``streams`` and ``rtcp`` flows.
     - ``streams``: every RTP media stream (one SSRC on one flow, past RFC 3550 A.1 source
       validation), linked to its session or found by ports or validity. Each has
-      ``stats`` (:class:`analysis.rtp_stream.StreamStats`), ``fmt`` (encoding and clock),
-      ``frames`` (:class:`analysis.frames.Frame`, with ``jpeg()``), and ``series()``:
+      ``stats`` (:class:`analysis.streams.rtp.StreamStats`), ``fmt`` (encoding and clock),
+      ``frames`` (:class:`analysis.payloads.frames.Frame`, with ``jpeg()``), and ``series()``:
       per-packet lists ``pktno, time, seq, timestamp, marker, size`` for plots.
     - ``non_media``: keep-alives and datagrams that fail source validation
-      (:class:`analysis.source_validation.NonMedia`): listed, never judged.
+      (:class:`analysis.sessions.source_validation.NonMedia`): listed, never judged.
     - ``notes``: what the capture itself lacks or holds twice (snap length, duplicates,
       a start mid-session), in words: nobody's fault, but it limits what can be judged.
     - ``rtcp``: RTCP flows with their sender reports.

@@ -17,8 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analysis.attribution import Scope
 from analysis.errors import AnalysisError
+from analysis.sessions.attribution import Scope
 
 
 class ExpectationsError(AnalysisError):

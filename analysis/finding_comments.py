@@ -12,9 +12,9 @@ from __future__ import annotations
 from importlib import metadata
 
 from analysis.check import CheckResult
-from analysis.rtp_stream import RtpStream
 from analysis.rules import Outcome, RuleResult
-from analysis.sessions import RtspSession
+from analysis.sessions.rebuild import RtspSession
+from analysis.streams.rtp import RtpStream
 
 TOOL = "rtsp-workbench"
 

@@ -62,7 +62,7 @@ from scapy.layers.rtp import RTP as ScapyRTP
 from scapy.layers.rtp import RTPExtension
 from scapy.packet import Packet, Padding, Raw, bind_layers, split_layers
 
-from analysis.rfc2435 import (
+from analysis.payloads.jpeg import (
     PIXELS_PER_UNIT,
     PT_JPEG,
     Q_INBAND_FIRST,
@@ -70,10 +70,10 @@ from analysis.rfc2435 import (
     TYPE_RESTART_FIRST,
     TYPE_RESTART_LAST,
 )
-from analysis.rtcp_wire import RTCP_APP, RTCP_BYE, RTCP_SDES, RTCP_WORD
-from analysis.rtp_stream import RTP_VERSION, RTP_VERSION_SHIFT
-from analysis.rtsp_headers import port_pairs, transport_header_values
-from analysis.rtsp_wire import INTERLEAVED_MAGIC
+from analysis.streams.rtp import RTP_VERSION, RTP_VERSION_SHIFT
+from analysis.wire.rtcp import RTCP_APP, RTCP_BYE, RTCP_SDES, RTCP_WORD
+from analysis.wire.rtsp import INTERLEAVED_MAGIC
+from analysis.wire.rtsp_headers import port_pairs, transport_header_values
 
 __all__ = [
     "RTP",

@@ -1,4 +1,4 @@
-"""Live capture on lo: analysis.capture against dumpcap (libpcap + BPF) on the same traffic.
+"""Live capture on lo: analysis.capture.live against dumpcap (libpcap + BPF) on the same traffic.
 
 One RTSP SETUP exchange, then RTP at the rate of ten 640x480 30 fps MJPEG sessions
 (about 2,400 packets/s of 1,400 bytes) for a few seconds, plus as much unrelated UDP
@@ -22,7 +22,7 @@ import threading
 import time
 from pathlib import Path
 
-from analysis.capture import Capture, CaptureError
+from analysis.capture.live import Capture, CaptureError
 
 RATE_PPS = 2400
 SECONDS = 4.0
@@ -154,7 +154,7 @@ def main() -> int:
     )
     ours_per_k = summary.cpu_seconds / sent * 1000 * 1000
     print(
-        f"{'analysis.capture':<30}{ours_rtp:>9}{summary.packets_seen:>8}"
+        f"{'analysis.capture.live':<30}{ours_rtp:>9}{summary.packets_seen:>8}"
         f"{summary.kernel_drops:>7}{summary.cpu_seconds:>7.2f}{ours_per_k:>15.2f}"
     )
     plain_per_k = plain.cpu_seconds / sent * 1000 * 1000
@@ -176,7 +176,7 @@ def main() -> int:
     else:
         print("dumpcap not found: no peer figure")
     print(
-        f"RTP kept by analysis.capture: {ours_rtp}/{sent}"
+        f"RTP kept by analysis.capture.live: {ours_rtp}/{sent}"
         f"{' (none lost)' if ours_rtp == sent else ''}, {summary.packets_written} packets "
         "written in all"
     )

@@ -1,7 +1,7 @@
 """`check` against `tshark -q -z rtp,streams` on one synthetic capture.
 
 The capture: 20 RTSP sessions x 8 s of 640x480 MJPEG at 30 fps over UDP (RFC 2435,
-~1400-byte packets, about 80,000 packets), synthesized with analysis.synth. Both readers
+~1400-byte packets, about 80,000 packets), synthesized with analysis.craft.synth. Both readers
 run in this process tree in the same minute; check runs in-process (interpreter start
 excluded, and reported separately as a subprocess run too).
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 from PIL import Image
 
 from analysis.check import check_capture
-from analysis.synth import PcapSynth, SynthSession, split_jpeg, write_sessions
+from analysis.craft.synth import PcapSynth, SynthSession, split_jpeg, write_sessions
 
 SESSIONS = 20
 SECONDS = 8

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from analysis.synth import PcapSynth, SynthSession, split_jpeg
+from analysis.craft.synth import PcapSynth, SynthSession, split_jpeg
 from fuzz.targets import RECORD
 from rtsp_common.jpeg import packetize
 from rtsp_common.nal_packetizer import packetize_h264, packetize_h265

@@ -209,7 +209,7 @@ def mjpeg(data: bytes) -> None:
 
 
 def pcap(data: bytes) -> None:
-    from analysis.pcapfile import read_records
+    from analysis.pcap.reader import read_records
 
     read_records(data)
 
@@ -217,9 +217,9 @@ def pcap(data: bytes) -> None:
 def annotate(data: bytes) -> None:
     """The annotated copy holds every packet the reader reads, byte for byte, and reads back
     whole."""
-    from analysis.annotated_capture import annotate_stream
-    from analysis.compressed import compression_of
-    from analysis.pcapfile import read_records
+    from analysis.pcap.annotated_writer import annotate_stream
+    from analysis.pcap.compressed import compression_of
+    from analysis.pcap.reader import read_records
 
     if compression_of(data[:4]) is not None:
         return  # the copy reads decompressed streams; the pcap target covers decompression
@@ -234,18 +234,18 @@ def annotate(data: bytes) -> None:
 
 
 def capture_check(data: bytes) -> None:
-    from analysis.netdecode import decode
-    from analysis.pcapfile import read_records
+    from analysis.pcap.reader import read_records
     from analysis.rules import Context, run_all
-    from analysis.sessions import build
+    from analysis.sessions.rebuild import build
+    from analysis.wire.flows import decode
 
     traffic = decode(read_records(data))
     run_all(Context(traffic, build(traffic)))
 
 
 def analysis_rtsp(data: bytes) -> None:
-    from analysis.rtsp_wire import read_stream
-    from analysis.tcp import TcpStream
+    from analysis.wire.rtsp import read_stream
+    from analysis.wire.tcp import TcpStream
 
     key = (b"\x7f\0\0\x01", 40000, b"\x7f\0\0\x01", 554)
     stream = TcpStream(key, data=data, starts=[0], pktnos=[1], times=[0.0])
@@ -253,7 +253,7 @@ def analysis_rtsp(data: bytes) -> None:
 
 
 def analysis_headers(data: bytes) -> None:
-    from analysis.rtsp_headers import parse_rtp_info, parse_transport, transport_header_values
+    from analysis.wire.rtsp_headers import parse_rtp_info, parse_transport, transport_header_values
 
     parse_transport(text(data))
     parse_rtp_info(text(data))
@@ -261,14 +261,14 @@ def analysis_headers(data: bytes) -> None:
 
 
 def analysis_sdp(data: bytes) -> None:
-    from analysis.sdp_reader import parse_sdp
+    from analysis.wire.sdp import parse_sdp
 
     parse_sdp(data)
 
 
 def analysis_rtcp(data: bytes) -> None:
-    from analysis.netdecode import Endpoint
-    from analysis.rtcp_wire import RtcpFlow, read_compound
+    from analysis.wire.flows import Endpoint
+    from analysis.wire.rtcp import RtcpFlow, read_compound
 
     read_compound(RtcpFlow(Endpoint("127.0.0.1", 5001), Endpoint("127.0.0.1", 6001)), 1, 0.0, data)
 

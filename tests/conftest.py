@@ -64,7 +64,7 @@ def display():
     are gone, and Xlib ends the process when that display's server goes away."""
     import os
 
-    from workbench.xvfb import DisplayError, virtual_display
+    from workbench.demo.xvfb import DisplayError, virtual_display
 
     require_tool("Xvfb")
     old = os.environ.get("DISPLAY")

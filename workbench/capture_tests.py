@@ -6,7 +6,7 @@ what was tried (the requests) and what happened (the replies, the streams).
 
 from __future__ import annotations
 
-from analysis.sessions import KNOWN_METHODS, VALID_IN, Exchange, is_success
+from analysis.sessions.rebuild import KNOWN_METHODS, VALID_IN, Exchange, is_success
 from rtsp_common.status import Status
 from workbench.report.build import AnalysedCapture
 from workbench.report.from_check import stream_label

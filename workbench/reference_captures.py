@@ -16,12 +16,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from analysis.capture import Capture
+from analysis.capture.live import Capture
 from rtsp_server import RTSPServer
 from rtsp_server.options import ServerOptions
-from workbench.playback import lab_script, run_script, standard_script
+from workbench.demo.playback import lab_script, run_script, standard_script
+from workbench.demo.timings import Timings
 from workbench.sample import make_sample
-from workbench.timings import Timings
 
 FOLDER = Path("pcaps/reference")
 CLIP = "clip.Mjpeg"

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from analysis.annotated_capture import AnnotationSummary
     from analysis.check import CheckResult
-    from analysis.rtp_stream import RtpStream
+    from analysis.pcap.annotated_writer import AnnotationSummary
+    from analysis.streams.rtp import RtpStream
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class DecodeAs:
 
     @classmethod
     def of(cls, result: CheckResult) -> DecodeAs:
-        from analysis.frames import PayloadFormat
+        from analysis.payloads.frames import PayloadFormat
 
         lab = [s for s in result.streams if s.format is PayloadFormat.WHOLE_JPEG]
         decoded = [s for s in result.streams if s.format is not PayloadFormat.WHOLE_JPEG]
@@ -109,8 +109,8 @@ def annotate(result: CheckResult, destination: str | Path) -> AnnotationSummary:
     """Write ``result``'s capture to ``destination`` as pcapng, every finding a comment on
     its packet (raises OSError when it cannot be written, AnalysisError when the capture
     cannot be read)."""
-    from analysis.annotated_capture import annotate_capture
     from analysis.finding_comments import finding_comments, section_comment
+    from analysis.pcap.annotated_writer import annotate_capture
 
     return annotate_capture(
         result.path, destination, finding_comments(result), section_comment(result)

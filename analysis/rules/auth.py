@@ -11,7 +11,7 @@ import base64
 import binascii
 import re
 
-from analysis.rules import Context, Finding, Severity, not_applicable, rule, verdict
+from analysis.rules.registry import Context, Finding, Severity, not_applicable, rule, verdict
 
 AUTHORIZATION = "Authorization"
 # RFC 7617 §2: credentials = "Basic" 1*SP token68 (base64 of user-id ":" password)

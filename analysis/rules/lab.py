@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import statistics
 
-from analysis.frames import PayloadFormat
-from analysis.rtp_stream import TS_MODULUS
-from analysis.rules import (
+from analysis.payloads.frames import PayloadFormat
+from analysis.rules.registry import (
     Context,
     Finding,
     Severity,
@@ -16,6 +15,7 @@ from analysis.rules import (
     rule,
     verdict,
 )
+from analysis.streams.rtp import TS_MODULUS
 
 WALL_CLOCK_STEPS = (0, 1)  # a timestamp in seconds moves by 0 or 1 between frames
 

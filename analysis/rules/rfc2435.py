@@ -12,8 +12,8 @@ import warnings
 
 from PIL import Image
 
-from analysis.frames import Frame, PayloadFormat
-from analysis.rules import (
+from analysis.payloads.frames import Frame, PayloadFormat
+from analysis.rules.registry import (
     Context,
     Finding,
     Severity,

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.rtcp_wire import RtcpFlow
-from analysis.rtp_stream import TS_HALF, TS_MODULUS, RtpStream
-from analysis.rules import Context, Finding, Severity, not_applicable, rule, verdict
+from analysis.rules.registry import Context, Finding, Severity, not_applicable, rule, verdict
+from analysis.streams.rtp import TS_HALF, TS_MODULUS, RtpStream
+from analysis.wire.rtcp import RtcpFlow
 
 RFC = "RFC 3550"
 SR_COUNT_SLACK = 5  # packets sent around the moment the report was built

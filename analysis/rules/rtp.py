@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.frames import PayloadFormat
-from analysis.rtp_stream import RTP_PT_MASK, RtpStream
-from analysis.rules import (
+from analysis.payloads.frames import PayloadFormat
+from analysis.rules.registry import (
     Context,
     Finding,
     Severity,
@@ -21,6 +20,7 @@ from analysis.rules import (
     rule,
     verdict,
 )
+from analysis.streams.rtp import RTP_PT_MASK, RtpStream
 
 RFC = "RFC 3550"
 

@@ -14,9 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.frames import PayloadFormat
-from analysis.rtp_stream import SEQ_MODULUS, TS_HALF, TS_MODULUS, RtpStream
-from analysis.rules import (
+from analysis.payloads.frames import PayloadFormat
+from analysis.rules.registry import (
     Context,
     Finding,
     Severity,
@@ -28,6 +27,7 @@ from analysis.rules import (
     unclocked_note,
     verdict,
 )
+from analysis.streams.rtp import SEQ_MODULUS, TS_HALF, TS_MODULUS, RtpStream
 
 RFC = "RFC 3550"
 STEP_TOLERANCE_TICKS = 2  # rounding of frame times to the clock

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.rtp_stream import SEQ_HALF, SEQ_MODULUS, TS_HALF, TS_MODULUS
-from analysis.rtsp_status import Status
-from analysis.rules import Context, Finding, Severity, not_applicable, rule, verdict
-from analysis.sessions import (
+from analysis.rules.registry import Context, Finding, Severity, not_applicable, rule, verdict
+from analysis.sessions.rebuild import (
     ALWAYS_VALID,
     KNOWN_METHODS,
     VALID_IN,
     RtspConnection,
     is_success,
 )
+from analysis.streams.rtp import SEQ_HALF, SEQ_MODULUS, TS_HALF, TS_MODULUS
+from analysis.wire.rtsp_status import Status
 
 RFC = "RFC 2326"
 STOP_GRACE_S = 0.5  # RTP already in flight when PAUSE/TEARDOWN is answered
@@ -200,7 +200,7 @@ def sdp(ctx: Context) -> Finding:
     described = [ex for ex in described if not ex.response.incomplete]
     if not described:
         return not_applicable("every DESCRIBE reply is cut short in the capture (snap length)")
-    from analysis.sdp_reader import parse_sdp
+    from analysis.wire.sdp import parse_sdp
 
     offences = []
     for ex in described:

@@ -1,6 +1,6 @@
 """Crafted captures for the checker's tests: a clean RTSP session and one defect at a time.
 
-Built with analysis.synth (raw bytes, fast); each defect edits the session's message or
+Built with analysis.craft.synth (raw bytes, fast); each defect edits the session's message or
 packet lists before they are written.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 from media_samples import encode_jpeg
 from PIL import Image
 
-from analysis.synth import JpegParts, SynthMessage, SynthRtp, SynthSession, split_jpeg
+from analysis.craft.synth import JpegParts, SynthMessage, SynthRtp, SynthSession, split_jpeg
 
 WIDTH, HEIGHT = 64, 48
 DEFECT_FRAME = 10

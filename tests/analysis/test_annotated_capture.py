@@ -14,12 +14,12 @@ import pytest
 from analysis_corpus import DEFECTS, clean_session, write_defect
 from realtools import require_tool
 
-from analysis.annotated_capture import annotate_capture
 from analysis.check import check_capture
+from analysis.craft.synth import PcapSynth, write_sessions
 from analysis.errors import CaptureFileError
 from analysis.finding_comments import finding_comments, section_comment
-from analysis.pcapfile import read_records
-from analysis.synth import PcapSynth, write_sessions
+from analysis.pcap.annotated_writer import annotate_capture
+from analysis.pcap.reader import read_records
 from workbench.cli import main
 
 

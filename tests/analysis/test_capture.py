@@ -1,4 +1,4 @@
-"""analysis.capture: the session filter on raw bytes, the pcap writer, and live capture on lo."""
+"""analysis.capture.live: the session filter on raw bytes, the pcap writer, and live capture on lo."""
 
 from __future__ import annotations
 
@@ -20,12 +20,12 @@ from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import ARP, Dot1Q, Ether
 from scapy.utils import rdpcap
 
-from analysis import capture as capture_module
-from analysis import capture_bpf
-from analysis.capture import Capture, CaptureError, CapturePermissionError, PcapFileWriter
-from analysis.capture_filter import SessionFlowFilter, parse_frame, transport_ports
-from analysis.capture_gso import VnetHeader, split_udp_gso
-from analysis.craft import SessionBuilder, valid_rtp_jpeg
+from analysis.capture import bpf as capture_bpf
+from analysis.capture import live as capture_module
+from analysis.capture.filter import SessionFlowFilter, parse_frame, transport_ports
+from analysis.capture.gso import VnetHeader, split_udp_gso
+from analysis.capture.live import Capture, CaptureError, CapturePermissionError, PcapFileWriter
+from analysis.craft.session_builder import SessionBuilder, valid_rtp_jpeg
 from analysis.layers import RTCP, RTP, SenderInfo
 from workbench.commands import capture as capture_command
 

@@ -13,7 +13,7 @@ from realtools import require_raw_socket, require_tool
 from scapy.utils import rdpcap
 from server_process import rtsp_server_process
 
-from analysis.capture import Capture
+from analysis.capture.live import Capture
 from analysis.layers import (
     JPEG,
     RTCP,

@@ -1,4 +1,4 @@
-"""The checker on captures written by analysis.craft.SessionBuilder (Scapy): two
+"""The checker on captures written by analysis.craft.session_builder.SessionBuilder (Scapy): two
 independent writings of the same protocols must agree — clean sessions give no failure,
 each crafted defect is named by its rule."""
 
@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from analysis.check import check_capture
-from analysis.craft import Lower, SessionBuilder
-from analysis.frames import PayloadFormat
+from analysis.craft.session_builder import Lower, SessionBuilder
+from analysis.payloads.frames import PayloadFormat
 from analysis.rules import Severity
 
 

@@ -1,4 +1,4 @@
-"""analysis.craft: synthetic session captures and malformed RTP datagrams."""
+"""analysis.craft.session_builder: synthetic session captures and malformed RTP datagrams."""
 
 from __future__ import annotations
 
@@ -14,7 +14,13 @@ from realtools import require_tool
 from scapy.packet import Raw
 from scapy.utils import rdpcap
 
-from analysis.craft import (
+from analysis.craft.jpeg import (
+    JPEGSourceError,
+    fragment_scan,
+    make_test_jpeg,
+    read_scan_image,
+)
+from analysis.craft.session_builder import (
     MALFORMED_RTCP,
     MALFORMED_RTP,
     Lower,
@@ -22,12 +28,6 @@ from analysis.craft import (
     send_udp,
     valid_rtcp_sr,
     valid_rtp_jpeg,
-)
-from analysis.craft_jpeg import (
-    JPEGSourceError,
-    fragment_scan,
-    make_test_jpeg,
-    read_scan_image,
 )
 from analysis.layers import (
     JPEG,

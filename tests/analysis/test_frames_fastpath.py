@@ -9,14 +9,14 @@ from analysis_corpus import DEFECTS, clean_session
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analysis.frames import PayloadFormat, assemble, fast_rfc2435
-from analysis.media_format import media_format
-from analysis.netdecode import decode
-from analysis.pcapfile import read_records
-from analysis.rfc2435 import PT_JPEG
-from analysis.rtp_stream import split_by_ssrc
-from analysis.sessions import build
-from analysis.stream_statistics import analyse
+from analysis.payloads.frames import PayloadFormat, assemble, fast_rfc2435
+from analysis.payloads.jpeg import PT_JPEG
+from analysis.pcap.reader import read_records
+from analysis.sessions.rebuild import build
+from analysis.streams.media_format import media_format
+from analysis.streams.rtp import split_by_ssrc
+from analysis.streams.statistics import analyse
+from analysis.wire.flows import decode
 
 FIELDS = (
     "timestamp", "first_pktno", "last_pktno", "first_ext", "last_ext", "packets", "size",

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analysis.jitter import jitter_figures
+from analysis.streams.jitter import jitter_figures
 
 PT_PCMU = 0
 MARKER = 0x80

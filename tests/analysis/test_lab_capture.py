@@ -21,7 +21,7 @@ from tshark_streams import (
 )
 
 from analysis.check import check_capture
-from analysis.frames import PayloadFormat
+from analysis.payloads.frames import PayloadFormat
 from analysis.rules import Outcome
 
 FRAMES = 30

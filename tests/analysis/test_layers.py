@@ -11,7 +11,7 @@ from scapy.layers.rtp import RTP as ScapyRTP
 from scapy.packet import Padding, Raw
 from scapy.utils import rdpcap
 
-from analysis.craft import Lower, SessionBuilder
+from analysis.craft.session_builder import Lower, SessionBuilder
 from analysis.layers import (
     JPEG,
     RTCP,

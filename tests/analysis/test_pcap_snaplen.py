@@ -9,7 +9,7 @@ import struct
 
 from analysis_corpus import clean_session
 
-from analysis.pcapfile import read_records
+from analysis.pcap.reader import read_records
 from workbench.cli import main
 
 CUT_TO = 60

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from analysis.craft.synth import PcapSynth
 from analysis.errors import AnalysisError, CaptureFileError
-from analysis.netdecode import decode, endpoints
-from analysis.pcapfile import read_records
-from analysis.synth import PcapSynth
+from analysis.pcap.reader import read_records
+from analysis.wire.flows import decode, endpoints
 
 UDP_PAYLOAD = b"hello rtp"
 

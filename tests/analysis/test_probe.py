@@ -1,4 +1,4 @@
-"""analysis.probe: reply framing, and the battery against GStreamer and misbehaving servers."""
+"""analysis.probe.battery: reply framing, and the battery against GStreamer and misbehaving servers."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from lab_server import LabServer
 from scripted_rtsp import ScriptedServer, cseq_of
 from server_process import rtsp_server_process
 
-from analysis.probe import CASE_IDS, Verdict, run_probe
-from analysis.probe_channel import socket_environment
-from analysis.probe_wire import (
+from analysis.probe.battery import CASE_IDS, Verdict, run_probe
+from analysis.probe.channel import socket_environment
+from analysis.probe.wire import (
     Reply,
     ReplyError,
     ReplyReader,

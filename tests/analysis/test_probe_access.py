@@ -14,8 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scripted_rtsp import ScriptedServer, cseq_of
 
-from analysis.probe import ACCESS_CASE_IDS, CASE_IDS, Verdict, run_probe
-from analysis.probe_auth import (
+from analysis.probe.auth import (
     Answerer,
     Offer,
     digest_header,
@@ -23,8 +22,9 @@ from analysis.probe_auth import (
     strongest,
     with_authorization,
 )
-from analysis.probe_channel import socket_environment
-from analysis.probe_wire import Target
+from analysis.probe.battery import ACCESS_CASE_IDS, CASE_IDS, Verdict, run_probe
+from analysis.probe.channel import socket_environment
+from analysis.probe.wire import Target
 from rtsp_server import RTSPServer
 from rtsp_server.options import ServerOptions
 

@@ -33,7 +33,7 @@ from tshark_streams import (
 
 from analysis.check import CheckResult, check_capture
 from analysis.rules import Outcome
-from analysis.sdp_sources import read_sdp_file
+from analysis.sessions.sdp_sources import read_sdp_file
 
 pytestmark = [pytest.mark.interop, pytest.mark.capture]
 

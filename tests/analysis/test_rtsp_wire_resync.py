@@ -9,8 +9,8 @@ import struct
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analysis.rtsp_wire import InterleavedFrame, Kind, RtspMessage, read_stream
-from analysis.tcp import TcpStream
+from analysis.wire.rtsp import InterleavedFrame, Kind, RtspMessage, read_stream
+from analysis.wire.tcp import TcpStream
 
 KEY = (b"\x7f\x00\x00\x01", 8554, b"\x7f\x00\x00\x01", 40000)
 REPLY = (

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from analysis.rtsp_wire import Kind, RtspMessage, read_stream
-from analysis.sessions import _pair
-from analysis.tcp import TcpStream
+from analysis.sessions.rebuild import _pair
+from analysis.wire.rtsp import Kind, RtspMessage, read_stream
+from analysis.wire.tcp import TcpStream
 
 KEY = (b"\x7f\x00\x00\x01", 8554, b"\x7f\x00\x00\x01", 40000)
 NO_END = "header not ended by an empty line"

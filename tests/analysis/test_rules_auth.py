@@ -14,9 +14,9 @@ from analysis_corpus import (
 )
 
 from analysis.check import check_capture
+from analysis.craft.synth import SynthMessage
 from analysis.rules import Outcome
 from analysis.rules.auth import basic_user
-from analysis.synth import SynthMessage
 
 
 def failed(result) -> list[str]:

@@ -14,9 +14,9 @@ from scapy.utils import rdpcap
 
 from analysis import layers
 from analysis.check import check_capture
-from analysis.netdecode import Endpoint
-from analysis.rfc2435 import parse_main
-from analysis.rtp_stream import split_by_ssrc
+from analysis.payloads.jpeg import parse_main
+from analysis.streams.rtp import split_by_ssrc
+from analysis.wire.flows import Endpoint
 
 HERE = Endpoint("10.0.0.1", 1)
 THERE = Endpoint("10.0.0.2", 2)

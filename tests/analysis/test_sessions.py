@@ -11,10 +11,10 @@ from analysis_corpus import DEFECTS, clean_session, small_jpeg
 from media_samples import decode, encode_jpeg
 from PIL import Image, ImageChops
 
-from analysis import rfc2435
 from analysis.check import check_capture
-from analysis.frames import PayloadFormat
-from analysis.synth import PcapSynth, SynthSession, rfc2435_payloads, rtp_header, split_jpeg
+from analysis.craft.synth import PcapSynth, SynthSession, rfc2435_payloads, rtp_header, split_jpeg
+from analysis.payloads import jpeg as rfc2435
+from analysis.payloads.frames import PayloadFormat
 
 
 def test_interleaved_rtp_belongs_to_its_session_by_channel(tmp_path):
@@ -138,7 +138,7 @@ def _split_dht(body: bytes) -> dict[int, bytes]:
 
 
 def test_transport_and_rtp_info_values():
-    from analysis.rtsp_headers import parse_rtp_info, parse_transport
+    from analysis.wire.rtsp_headers import parse_rtp_info, parse_transport
 
     (spec,) = parse_transport("RTP/AVP;unicast;client_port=60\u00b30-6001;ssrc=zz;server_port=7000")
     assert spec.client_ports is None and spec.server_ports == (7000, 7001)
@@ -216,8 +216,8 @@ def test_large_lab_datagrams_are_not_mistaken_for_gso(tmp_path):
 
 def test_split_jpeg_refuses_what_synthetic_streams_cannot_send():
     """Restart intervals would need a Restart Marker header the synthesizer does not write."""
-    from analysis.craft_jpeg import make_test_jpeg
-    from analysis.jpeg_source import JPEGSourceError
+    from analysis.craft.jpeg import make_test_jpeg
+    from analysis.craft.jpeg_source import JPEGSourceError
 
     parts = split_jpeg(make_test_jpeg(64, 48))
     assert (parts.jtype, parts.width, parts.height, len(parts.tables)) == (1, 64, 48, 128)

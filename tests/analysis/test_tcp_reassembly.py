@@ -6,9 +6,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analysis.netdecode import TCP_SYN
-from analysis.rtsp_wire import InterleavedFrame, Kind, RtspMessage, read_stream
-from analysis.tcp import reassemble
+from analysis.wire.flows import TCP_SYN
+from analysis.wire.rtsp import InterleavedFrame, Kind, RtspMessage, read_stream
+from analysis.wire.tcp import reassemble
 
 KEY = (b"\x0a\x00\x00\x02", 40000, b"\x0a\x00\x00\x01", 554)
 PSH_ACK = 0x18

@@ -17,16 +17,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analysis.check import check_capture
-from analysis.compressed import decompress
-from analysis.errors import CaptureFileError
-from analysis.expected import ExpectationsError, read_expectations
-from analysis.rules import Outcome
-from analysis.synth import (
+from analysis.craft.synth import (
     PcapSynth,
     SynthDatagram,
     TcpConversation,
     rtp_header,
 )
+from analysis.errors import CaptureFileError
+from analysis.expected import ExpectationsError, read_expectations
+from analysis.pcap.compressed import decompress
+from analysis.rules import Outcome
 from workbench.cli import main
 
 PCMU, PCMA, DYNAMIC = 0, 8, 97

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from analysis.probe import Verdict, run_probe
-from analysis.probe_channel import socket_environment
-from analysis.probe_wire import Target
+from analysis.probe.battery import Verdict, run_probe
+from analysis.probe.channel import socket_environment
+from analysis.probe.wire import Target
 
 
 def test_probe_battery_passes_every_case(server):

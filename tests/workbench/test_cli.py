@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis.craft import SessionBuilder
+from analysis.craft.session_builder import SessionBuilder
 
 # Each takes a tenth of a second or more to import; no command loads them before it needs them.
 HEAVY = ("matplotlib", "jinja2", "scapy")

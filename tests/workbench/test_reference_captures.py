@@ -7,7 +7,7 @@ import pytest
 from realtools import ROOT, require_tool
 
 from analysis.check import check_capture
-from analysis.frames import PayloadFormat
+from analysis.payloads.frames import PayloadFormat
 from workbench.reference_captures import REFERENCES
 from workbench.wireshark import check_with_tshark
 

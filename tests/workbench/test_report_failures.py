@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from workbench.cli import main
-from workbench.playback import Timings
+from workbench.demo.playback import Timings
+from workbench.demo.scenario import DemoConfig, run_demo
 from workbench.report.model import Outcome
 from workbench.sample import make_sample
-from workbench.scenario import DemoConfig, run_demo
 
 pytestmark = pytest.mark.slow
 

@@ -1,6 +1,6 @@
 """Report parts read from a checked capture: a crafted session with a pause, no root needed.
 
-analysis.craft builds the capture (RTSP over TCP, RFC 2435 over UDP, a PAUSE and a
+analysis.craft.session_builder builds the capture (RTSP over TCP, RFC 2435 over UDP, a PAUSE and a
 second PLAY); analysis.check reads it; the report turns it into ladder, statistics,
 series with the pause marked, and capture-derived functional tests.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from analysis.craft import SessionBuilder
+from analysis.craft.session_builder import SessionBuilder
 from workbench.capture_tests import add_capture_tests
 from workbench.report.build import analyse_capture, build_report, capture_origin
 from workbench.report.from_check import series_from_stream, unwrap
@@ -143,7 +143,7 @@ def test_report_command_finds_rtp_by_port_without_the_rtsp_part(tmp_path):
 
 
 def test_conformance_is_not_passed_on_a_capture_missing_the_sessions(crafted):
-    from analysis.capture import CaptureSummary
+    from analysis.capture.live import CaptureSummary
     from workbench.report.build import CaptureStage, judge_capture
 
     summary = CaptureSummary(crafted.path, "lo", 100, 200, 0, 1.0, ())
@@ -247,7 +247,7 @@ def test_a_digest_challenge_answered_with_credentials_is_a_normal_step(tmp_path)
 
 
 def test_an_audio_stream_is_judged_on_packets_not_frames(tmp_path):
-    from analysis.synth import PcapSynth, rtp_header
+    from analysis.craft.synth import PcapSynth, rtp_header
 
     synth = PcapSynth()
     for i in range(100):  # PCMU, 20 ms packets, marker on the first only (a talkspurt)

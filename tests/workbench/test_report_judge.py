@@ -14,9 +14,15 @@ from PIL import Image
 from rtsp_common.headers import Headers, Transport
 from rtsp_common.rtsp import Request, Response
 from rtsp_common.sdp import SessionDescription
-from workbench.judge import PlaybackJudge, describe_run, judge_lab, judge_negative, number_frames
-from workbench.negative import NegativeCase, NegativeOutcome
-from workbench.playback import PlaybackOutcome, StepReply, Timings
+from workbench.demo.judge import (
+    PlaybackJudge,
+    describe_run,
+    judge_lab,
+    judge_negative,
+    number_frames,
+)
+from workbench.demo.negative import NegativeCase, NegativeOutcome
+from workbench.demo.playback import PlaybackOutcome, StepReply, Timings
 from workbench.rawrtsp import Exchange
 from workbench.report.i18n import Catalog
 from workbench.report.model import Outcome
@@ -208,7 +214,7 @@ def test_lab_session_judged_on_replies_and_frames(jpegs):
 
 
 def test_the_captured_reply_is_the_evidence_and_must_be_2xx(jpegs):
-    from workbench.wire import WireExchange
+    from workbench.demo.wire import WireExchange
 
     outcome = _outcome(jpegs, range(0, 10), range(10, 20))
     ok = WireExchange(
@@ -241,8 +247,8 @@ def test_the_captured_reply_is_the_evidence_and_must_be_2xx(jpegs):
 def test_a_frame_in_flight_at_pause_counts_in_the_play_test_and_the_screenshots(jpegs):
     """Frame 10 arrives just after PAUSE went out: every part of the report calls it the
     last frame before the pause (the PLAY test, the resume test and the screenshots)."""
-    from workbench.judge import number_frames, split_at_resume
-    from workbench.scenario import _screenshot_picks
+    from workbench.demo.judge import number_frames, split_at_resume
+    from workbench.demo.scenario import _screenshot_picks
 
     outcome = _outcome(jpegs, range(0, 10), range(11, 20))
     pause = outcome.reply("PAUSE")

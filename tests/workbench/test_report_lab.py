@@ -2,7 +2,7 @@
 
 The capture is made here: the lab-format peer (tests/peers/lab_server.py: whole JPEG per
 datagram, wall-clock timestamps, SSRC 0, no marker) played by our client in the lab's
-dialect while analysis.capture records the loopback traffic.
+dialect while analysis.capture.live records the loopback traffic.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from realtools import require_raw_socket
 
-from analysis.capture import Capture
+from analysis.capture.live import Capture
 from rtsp_client import RTSPClient
 from rtsp_client.options import ClientOptions, Dialect
 from workbench.sample import make_sample

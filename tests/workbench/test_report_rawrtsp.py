@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from workbench.negative import NegativeCase, run_case
+from workbench.demo.negative import NegativeCase, run_case
 from workbench.rawrtsp import RawRTSPConnection, RawRTSPError
 
 

@@ -89,9 +89,9 @@ def test_piped_output_is_one_tab_separated_line_per_row():
 
 
 def test_probe_fits_80_columns_with_every_case_name_whole(tmp_path, lab_movie):
-    from analysis.probe import run_probe
-    from analysis.probe_channel import socket_environment
-    from analysis.probe_wire import Target
+    from analysis.probe.battery import run_probe
+    from analysis.probe.channel import socket_environment
+    from analysis.probe.wire import Target
     from rtsp_server import RTSPServer
     from rtsp_server.options import ServerOptions
     from workbench.commands.probe import render

@@ -14,7 +14,7 @@ from rich.text import Text
 from workbench.messages import error
 
 if TYPE_CHECKING:
-    from analysis.capture import Capture
+    from analysis.capture.live import Capture
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def _status(capture: Capture, width: int) -> Text:
 def run(args: argparse.Namespace) -> int:
     # Imported here: the command-line parser imports every command module, and the
     # analysis brings numpy; `--help` and the other commands start without it.
-    from analysis.capture import Capture, CaptureError
+    from analysis.capture.live import Capture, CaptureError
 
     console = Console(stderr=True, soft_wrap=True)
     if (args.duration is not None and args.duration <= 0) or (

@@ -17,8 +17,8 @@ from workbench.tables import Column, TableData, print_table
 from workbench.wireshark import DecodeAs, annotate, failed_rules_filter
 
 if TYPE_CHECKING:
-    from analysis.annotated_capture import AnnotationSummary
     from analysis.check import CheckResult
+    from analysis.pcap.annotated_writer import AnnotationSummary
 
 log = logging.getLogger(__name__)
 
@@ -341,7 +341,7 @@ def run(args: argparse.Namespace) -> int:
     from analysis.errors import AnalysisError
     from analysis.expected import read_expectations
     from analysis.rules import Severity
-    from analysis.sdp_sources import read_sdp_file
+    from analysis.sessions.sdp_sources import read_sdp_file
 
     console = Console()
     if args.list_rules:

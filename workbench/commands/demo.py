@@ -12,10 +12,10 @@ import argparse
 import logging
 from pathlib import Path
 
+from workbench.demo.timings import Timings
 from workbench.messages import error
 from workbench.report.i18n import DEFAULT_LANGUAGE, Catalog, available_languages
 from workbench.sample import DEFAULT_PATH
-from workbench.timings import Timings
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +80,9 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from workbench.demo_console import RichProgress, print_summary
+    from workbench.demo.console import RichProgress, print_summary
+    from workbench.demo.scenario import DemoConfig, run_demo
     from workbench.sample import ensure_sample
-    from workbench.scenario import DemoConfig, run_demo
 
     console = Console()
     try:

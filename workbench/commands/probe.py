@@ -18,12 +18,12 @@ from workbench.messages import error
 from workbench.tables import Column, TableData, print_table
 
 if TYPE_CHECKING:
-    from analysis.probe import ProbeReport
-    from analysis.probe_wire import Target
+    from analysis.probe.battery import ProbeReport
+    from analysis.probe.wire import Target
 
 STATUS_NOT_FOUND = 404  # RFC 2326 §7.1.1
 
-# Keyed by analysis.probe.Verdict's values, so that building the parser does not import
+# Keyed by analysis.probe.battery.Verdict's values, so that building the parser does not import
 # the analysis.
 _STYLE = {
     "pass": "green",
@@ -129,9 +129,9 @@ def _no_such_path(target: Target, timeout: float) -> str | None:
 def run(args: argparse.Namespace) -> int:
     # Imported here: the command-line parser imports every command module, and the
     # analysis brings numpy; `--help` and the other commands start without it.
-    from analysis.probe import run_probe
-    from analysis.probe_channel import socket_environment
-    from analysis.probe_wire import Target
+    from analysis.probe.battery import run_probe
+    from analysis.probe.channel import socket_environment
+    from analysis.probe.wire import Target
 
     console = Console()
     try:

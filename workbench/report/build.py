@@ -12,11 +12,11 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analysis.capture import CaptureSummary
+from analysis.capture.live import CaptureSummary
 from analysis.check import CheckResult, check_capture
 from analysis.errors import AnalysisError
 from analysis.expected import Expectation
-from analysis.rtp_stream import RtpStream
+from analysis.streams.rtp import RtpStream
 from workbench.report.comments import frame_rate_comments, wireshark_comments
 from workbench.report.from_check import (
     conformance_rows,

@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 
 from analysis.check import CheckResult
-from analysis.frames import Frame
+from analysis.payloads.frames import Frame
 from rtsp_common.mjpeg import MediaReader
 from workbench.report.i18n import Catalog
 from workbench.report.model import Screenshot

@@ -7,7 +7,7 @@ to decode the lab-dialect stream, why tshark's packet count differs from its fra
 
 from __future__ import annotations
 
-from analysis.rtp_stream import RtpStream
+from analysis.streams.rtp import RtpStream
 from workbench.report.from_check import stream_label
 from workbench.report.i18n import Catalog
 from workbench.report.model import StatRow

@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from analysis.rtp_stream import RtpStream
-from analysis.rtsp_wire import Kind
 from analysis.rules import Outcome, RuleResult
-from analysis.sessions import RtspConnection
+from analysis.sessions.rebuild import RtspConnection
+from analysis.streams.rtp import RtpStream
+from analysis.wire.rtsp import Kind
 from workbench.report.model import (
     MAX_EVIDENCE,
     ConformanceRow,

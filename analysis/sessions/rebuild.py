@@ -1,0 +1,427 @@
+"""RTSP sessions rebuilt from a capture, each linked to the RTP and RTCP flows it set up.
+
+The path from raw packets: TCP streams are reassembled per direction and read as RTSP
+messages and interleaved frames; replies are paired with requests by CSeq on each
+connection; Session ids are followed from SETUP to TEARDOWN; each SETUP's Transport
+(client_port, server_port, interleaved) says which UDP flows or channels carry the
+session's RTP and RTCP (``analysis.sessions.media_linking`` adopts them, and finds the flows no
+SETUP names).
+
+A capture that starts mid-session is read as such: sessions known only by the Session
+id of later requests have an unknown state, and their flows are found by RTP validity.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from enum import Enum
+
+from analysis.sessions.media_linking import link_media
+from analysis.sessions.sdp_sources import media_by_port, sip_descriptions
+from analysis.sessions.source_validation import (
+    NonMedia,
+)
+from analysis.streams.rtp import RtpStream
+from analysis.wire.flows import Endpoint, FlowKey, Traffic, endpoints, flow_label
+from analysis.wire.rtcp import (
+    RtcpFlow,
+)
+from analysis.wire.rtsp import (
+    INTERLEAVED_MAGIC,
+    InterleavedFrame,
+    Kind,
+    RtspMessage,
+    read_stream,
+    starts_midway_as_rtsp,
+)
+from analysis.wire.rtsp_headers import RtpInfoEntry, TransportSpec, parse_rtp_info, parse_transport
+from analysis.wire.rtsp_status import is_success_status
+from analysis.wire.sdp import SdpInfo, SdpMedia, parse_sdp
+from analysis.wire.tcp import TcpStream, reassemble
+
+log = logging.getLogger(__name__)
+
+RTSP_SNIFF_BYTES = 512  # enough for a first request or status line
+
+
+class SessionState(Enum):
+    """RFC 2326 Appendix A server states."""
+
+    INIT = "Init"
+    READY = "Ready"
+    PLAYING = "Playing"
+    RECORDING = "Recording"
+
+
+ALWAYS_VALID = {"OPTIONS", "DESCRIBE", "GET_PARAMETER", "SET_PARAMETER", "ANNOUNCE", "REDIRECT"}
+KNOWN_METHODS = ALWAYS_VALID | {"SETUP", "PLAY", "PAUSE", "TEARDOWN", "RECORD"}
+# Methods that change state, and the states they are valid in (Appendix A).
+VALID_IN = {
+    "SETUP": {SessionState.INIT, SessionState.READY, SessionState.PLAYING, SessionState.RECORDING},
+    "TEARDOWN": {
+        SessionState.INIT, SessionState.READY, SessionState.PLAYING, SessionState.RECORDING
+    },
+    "PLAY": {SessionState.READY, SessionState.PLAYING},
+    "PAUSE": {SessionState.READY, SessionState.PLAYING, SessionState.RECORDING},
+    "RECORD": {SessionState.READY, SessionState.RECORDING},
+}  # fmt: skip
+NEXT_STATE = {
+    "SETUP": SessionState.READY,
+    "PLAY": SessionState.PLAYING,
+    "RECORD": SessionState.RECORDING,
+    "PAUSE": SessionState.READY,
+    "TEARDOWN": SessionState.INIT,
+}
+MEDIA_STATES = (SessionState.PLAYING, SessionState.RECORDING)
+
+
+def is_success(message: RtspMessage | None) -> bool:
+    """A response with a 2xx status (RFC 2326 §7.1.1)."""
+    return message is not None and is_success_status(message.status)
+
+
+@dataclass
+class Exchange:
+    """A request and the response paired with it by CSeq (either may be missing)."""
+
+    request: RtspMessage | None
+    response: RtspMessage | None = None
+    cseq_problem: str = ""  # why the response's CSeq does not echo the request's
+    state_before: SessionState | None = None
+    session_id: str | None = None  # the session this exchange acted on, if any
+    unknown_session: bool = False  # the request named a Session id no SETUP gave
+
+    @property
+    def method(self) -> str:
+        """The request's method, or "" for a response to no captured request."""
+        return self.request.method if self.request else ""
+
+
+@dataclass
+class RtspConnection:
+    """One TCP connection carrying RTSP."""
+
+    client: Endpoint
+    server: Endpoint
+    requests: list[RtspMessage] = field(default_factory=list)
+    responses: list[RtspMessage] = field(default_factory=list)
+    invalid: list[RtspMessage] = field(default_factory=list)
+    exchanges: list[Exchange] = field(default_factory=list)
+    interleaved: dict[tuple[bool, int], list[tuple[int, float, bytes, int]]] = field(
+        default_factory=dict
+    )  # (from server?, channel) -> frames (packet number, time, payload, declared length)
+    tcp_retransmissions: int = 0
+    tcp_out_of_order: int = 0
+    tcp_gaps: int = 0
+    start_captured: bool = True  # the client's SYN is in the capture: nothing came before
+
+    @property
+    def label(self) -> str:
+        """client -> server, for evidence texts."""
+        return flow_label(self.client, self.server)
+
+    @property
+    def messages(self) -> list[RtspMessage]:
+        """Requests, responses and unreadable messages, in capture order."""
+        return sorted(self.requests + self.responses + self.invalid, key=lambda m: m.pktno)
+
+
+@dataclass
+class Setup:
+    """One SETUP exchange and the transport it asked for and got."""
+
+    exchange: Exchange
+    uri: str
+    requested: TransportSpec | None
+    granted: TransportSpec | None
+    sdp_media: SdpMedia | None = None  # the SDP media section this SETUP's URI controls
+
+
+@dataclass
+class RtspSession:
+    """An RTSP session: its SETUPs, play periods, SDP and media flows.
+
+    ``setup_captured`` is False for a session the capture knows only by the Session id of
+    later requests (it started before the capture): its state is then unknown (None)
+    until a request the capture holds sets it. ``records`` is True for a RECORD session,
+    whose media flows from the client to the server."""
+
+    id: str
+    connection: RtspConnection
+    setups: list[Setup] = field(default_factory=list)
+    sdp: SdpInfo | None = None
+    state: SessionState | None = SessionState.READY
+    setup_captured: bool = True
+    records: bool = False
+    plays: list[tuple[Exchange, list[RtpInfoEntry]]] = field(default_factory=list)
+    # (start, stop) times when RTP may flow: PLAY request to PAUSE/TEARDOWN reply.
+    playing: list[tuple[float, float | None]] = field(default_factory=list)
+    streams: list[RtpStream] = field(default_factory=list)
+    rtcp: list[RtcpFlow] = field(default_factory=list)
+
+    @property
+    def jpeg_payload_types(self) -> set[int]:
+        """Payload types the SDP maps to JPEG."""
+        if self.sdp is None:
+            return set()
+        return {
+            pt for m in self.sdp.media for pt, (enc, _) in m.rtpmap.items() if enc.upper() == "JPEG"
+        }
+
+
+@dataclass
+class CaptureSessions:
+    """All that a capture holds above the transport layer."""
+
+    connections: list[RtspConnection] = field(default_factory=list)
+    sessions: list[RtspSession] = field(default_factory=list)
+    streams: list[RtpStream] = field(default_factory=list)
+    rtcp: list[RtcpFlow] = field(default_factory=list)
+    unlinked_rtp: list[RtpStream] = field(default_factory=list)  # RTP no SETUP negotiated
+    # Keep-alives and datagrams that fail source validation: listed, never judged.
+    non_media: list[NonMedia] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the capture lacks, in words
+
+    def session(self, session_id: str | None) -> RtspSession | None:
+        """The session of that id, if the capture has it."""
+        return next((s for s in self.sessions if s.id == session_id), None)
+
+
+def build(
+    traffic: Traffic, rtp_ports: list[int] | None = None, sdps: list[SdpInfo] | None = None
+) -> CaptureSessions:
+    """Rebuild connections, sessions and media streams from decoded traffic.
+
+    ``sdps`` describe RTP that no RTSP session does (by the port each m= line names),
+    beside those of the SIP messages in the capture."""
+    result = CaptureSessions()
+    for fwd, rev in _tcp_pairs(traffic):
+        conn = _read_connection(traffic, fwd, rev)
+        if conn is not None:
+            result.connections.append(conn)
+    known: dict[str, RtspSession] = {}
+    for conn in result.connections:
+        result.sessions.extend(_walk_sessions(conn, known))
+    described = media_by_port([*(sdps or ()), *sip_descriptions(traffic)])
+    link_media(traffic, result, set(rtp_ports or ()), described)
+    _note_gaps(result)
+    return result
+
+
+def _note_gaps(result: CaptureSessions) -> None:
+    """Say in words what the capture lacks, so that nobody is blamed for it."""
+    unseen = [s.id for s in result.sessions if not s.setup_captured]
+    if unseen:
+        result.notes.append(
+            f"the capture starts mid-session: no SETUP for session(s) {', '.join(unseen)}; "
+            "their state before the first request captured is unknown"
+        )
+    unlinked = [s for s in result.unlinked_rtp if s.session_id is None]
+    if unlinked:
+        result.notes.append(
+            f"{len(unlinked)} RTP stream(s) with no SETUP in the capture, found by RTP "
+            "validity (RFC 3550 A.1): " + ", ".join(s.label for s in unlinked)
+        )
+
+
+def _tcp_pairs(traffic: Traffic) -> list[tuple[FlowKey, FlowKey | None]]:
+    pairs = []
+    done = set()
+    for key in traffic.tcp:
+        if key in done:
+            continue
+        rev = (key[2], key[3], key[0], key[1])
+        done.add(key)
+        done.add(rev)
+        pairs.append((key, rev if rev in traffic.tcp else None))
+    return pairs
+
+
+def _looks_like_rtsp(stream: TcpStream) -> bool:
+    head = stream.data[:RTSP_SNIFF_BYTES].lstrip(b"\r\n")
+    if not head:
+        return False
+    if head[0] == INTERLEAVED_MAGIC or head.startswith(b"RTSP/"):
+        return True
+    first_line = head.split(b"\n", 1)[0]
+    if b" RTSP/" in first_line:
+        return True
+    # A connection the capture joined midway starts anywhere in a message or frame.
+    return not stream.syn_seen and starts_midway_as_rtsp(stream.data)
+
+
+def _read_connection(traffic: Traffic, a: FlowKey, b: FlowKey | None) -> RtspConnection | None:
+    streams = [reassemble(a, traffic.tcp[a])]
+    if b is not None:
+        streams.append(reassemble(b, traffic.tcp[b]))
+    if not any(_looks_like_rtsp(s) for s in streams):
+        return None
+    items = {id(s): read_stream(s) for s in streams}
+    # The client is the side that sends requests (or, failing that, the SYN without ACK).
+    client_stream = None
+    for s in streams:
+        if any(isinstance(i, RtspMessage) and i.kind is Kind.REQUEST for i in items[id(s)]):
+            client_stream = s
+            break
+    if client_stream is None:
+        client_stream = streams[1] if len(streams) > 1 and not streams[0].syn_seen else streams[0]
+        if any(
+            isinstance(i, RtspMessage) and i.kind is Kind.RESPONSE for i in items[id(client_stream)]
+        ):
+            others = [s for s in streams if s is not client_stream]
+            if not others:  # only the server's side was captured
+                server, client = endpoints(client_stream.key)
+                return _fill_connection(RtspConnection(client, server), streams, items, None)
+            client_stream = others[0]
+    client, server = endpoints(client_stream.key)
+    return _fill_connection(RtspConnection(client, server), streams, items, client_stream)
+
+
+def _fill_connection(
+    conn: RtspConnection, streams: list[TcpStream], items: dict, client_stream: TcpStream | None
+) -> RtspConnection:
+    conn.start_captured = any(s.syn_seen for s in streams)
+    for s in streams:
+        conn.tcp_retransmissions += s.retransmissions
+        conn.tcp_out_of_order += s.out_of_order
+        conn.tcp_gaps += len(s.gaps)
+        from_server = s is not client_stream
+        for item in items[id(s)]:
+            if isinstance(item, InterleavedFrame):
+                conn.interleaved.setdefault((from_server, item.channel), []).append(
+                    (item.pktno, item.time, item.payload, item.wire_length)
+                )
+            elif item.kind is Kind.REQUEST:
+                conn.requests.append(item)
+            elif item.kind is Kind.RESPONSE:
+                conn.responses.append(item)
+            else:
+                conn.invalid.append(item)
+    client_side = [s for s in streams if s is client_stream]
+    conn.exchanges = _pair(
+        conn.requests, conn.responses, any(s.gaps for s in client_side) or not client_side
+    )
+    return conn
+
+
+def _pair(
+    requests: list[RtspMessage], responses: list[RtspMessage], requests_cut: bool = False
+) -> list[Exchange]:
+    """Pair responses with requests by CSeq; unmatched responses take the oldest pending.
+
+    With ``requests_cut`` (the capture lost part of the client's bytes), a response whose
+    CSeq no captured request has answers a request the capture lost: it stands alone."""
+    exchanges = [Exchange(r) for r in requests]
+    pending = list(exchanges)
+    cseqs = {r.cseq for r in requests}
+    for response in responses:
+        if requests_cut and response.cseq is not None and response.cseq not in cseqs:
+            exchanges.append(Exchange(None, response))
+            continue
+        candidates = [e for e in pending if e.request.pktno <= response.pktno] or pending
+        match = next((e for e in candidates if e.request.cseq == response.cseq), None)
+        if match is None and candidates:
+            match = candidates[0]
+            if not (response.incomplete and response.cseq is None):  # else its CSeq was cut
+                match.cseq_problem = (
+                    f"response CSeq {response.header('CSeq')!r} does not echo request CSeq "
+                    f"{match.request.header('CSeq')!r}"
+                )
+        if match is None:
+            exchanges.append(
+                Exchange(None, response, cseq_problem="response to no request in the capture")
+            )
+            continue
+        match.response = response
+        pending.remove(match)
+    exchanges.sort(key=lambda e: e.request.pktno if e.request else e.response.pktno)
+    return exchanges
+
+
+def _walk_sessions(conn: RtspConnection, known: dict[str, RtspSession]) -> list[RtspSession]:
+    """Follow each session of a connection through its exchanges (RFC 2326 Appendix A).
+
+    ``known`` holds the sessions of every connection read so far: RTSP lets a session's
+    requests come on another connection."""
+    sessions: dict[str, RtspSession] = {}
+    sdp: SdpInfo | None = None
+    cut_setups: list[Exchange] = []  # accepted SETUPs whose reply lost its Session header
+    for ex in conn.exchanges:
+        req, resp = ex.request, ex.response
+        if req is None:
+            continue
+        method = req.method.upper()
+        sid = req.session_id
+        session = (sessions.get(sid) or known.get(sid)) if sid else None
+        if sid and session is None and cut_setups:
+            # The id the cut SETUP reply gave: the session, with that SETUP's request.
+            session = sessions[sid] = known[sid] = RtspSession(sid, conn, sdp=sdp)
+            for setup_ex in cut_setups:
+                _add_setup(session, setup_ex)
+                setup_ex.session_id = sid
+            cut_setups.clear()
+        if sid and session is None and method in NEXT_STATE:
+            if not conn.start_captured and not sessions:
+                # Set up before the capture began: the session exists, its state is unknown.
+                session = sessions[sid] = known[sid] = RtspSession(
+                    sid, conn, sdp=sdp, state=None, setup_captured=False
+                )
+            elif len(sessions) == 1:
+                # An id that no SETUP gave: judged by RTSP-SES-1; the state still follows
+                # the connection's only session so that later rules see what happened.
+                ex.unknown_session = True
+                session = next(iter(sessions.values()))
+        ex.state_before = session.state if session else SessionState.INIT
+        ex.session_id = session.id if session else sid
+        if method in ("DESCRIBE", "ANNOUNCE"):
+            body = resp.body if method == "DESCRIBE" and resp is not None else req.body
+            if body and (method == "ANNOUNCE" or is_success(resp)):
+                sdp = parse_sdp(body)
+                if session is not None and session.sdp is None:
+                    session.sdp = sdp
+        if not is_success(resp):
+            continue
+        if method == "SETUP":
+            reply_sid = resp.session_id or sid
+            if not reply_sid:
+                if resp.incomplete:
+                    cut_setups.append(ex)
+                continue
+            session = sessions.get(reply_sid) or known.get(reply_sid)
+            if session is None:
+                session = sessions[reply_sid] = known[reply_sid] = RtspSession(
+                    reply_sid, conn, sdp=sdp
+                )
+            session.sdp = session.sdp or sdp
+            _add_setup(session, ex)
+            ex.session_id = reply_sid
+            if session.state in (SessionState.INIT, None):
+                session.state = SessionState.READY
+        elif session is not None and method in NEXT_STATE:
+            if method in ("PLAY", "RECORD"):
+                if method == "PLAY":
+                    info = parse_rtp_info(resp.header("RTP-Info") or "")
+                    session.plays.append((ex, info))
+                else:
+                    session.records = True
+                if session.state not in MEDIA_STATES:
+                    session.playing.append((req.time, None))
+            elif session.playing and session.playing[-1][1] is None:
+                session.playing[-1] = (session.playing[-1][0], resp.time)
+            elif session.state is None and method in ("PAUSE", "TEARDOWN"):
+                # Playing since before the capture began, as far as it can tell.
+                session.playing.append((float("-inf"), resp.time))
+            session.state = NEXT_STATE[method]
+    return list(sessions.values())
+
+
+def _add_setup(session: RtspSession, ex: Exchange) -> None:
+    """Record a successful SETUP exchange on its session."""
+    requested = parse_transport(ex.request.header("Transport") or "")
+    granted = parse_transport(ex.response.header("Transport") or "")
+    session.setups.append(
+        Setup(
+            ex, ex.request.uri, requested[0] if requested else None, granted[0] if granted else None
+        )
+    )
