@@ -17,12 +17,12 @@ from analysis.expected import Expectation
 from analysis.pcap.duplicates import DUPLICATE_WINDOW_S
 from analysis.pcap.reader import Records, read_records
 from analysis.rules import Context, Outcome, RuleResult, Severity, run_all
-from analysis.sessions.rebuild import CaptureSessions, RtspConnection, RtspSession, build
+from analysis.sessions.rebuild import CapturedConnection, CaptureSessions, RTSPSession, build
 from analysis.sessions.source_validation import NonMedia
-from analysis.streams.rtp import RtpStream
+from analysis.streams.rtp import CapturedStream
 from analysis.wire.flows import Traffic, decode
-from analysis.wire.rtcp import RtcpFlow
-from analysis.wire.sdp import SdpInfo
+from analysis.wire.rtcp import RTCPFlow
+from analysis.wire.sdp import SDPInfo
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +51,10 @@ class CheckResult:
     path: str
     packets_read: int
     error: CaptureFileError | None
-    connections: list[RtspConnection] = field(default_factory=list)
-    sessions: list[RtspSession] = field(default_factory=list)
-    streams: list[RtpStream] = field(default_factory=list)
-    rtcp: list[RtcpFlow] = field(default_factory=list)
+    connections: list[CapturedConnection] = field(default_factory=list)
+    sessions: list[RTSPSession] = field(default_factory=list)
+    streams: list[CapturedStream] = field(default_factory=list)
+    rtcp: list[RTCPFlow] = field(default_factory=list)
     rules: list[RuleResult] = field(default_factory=list)
     traffic: Traffic | None = None
     capture: CaptureSessions | None = None
@@ -96,7 +96,7 @@ class CheckResult:
         }
 
 
-def stream_dict(s: RtpStream) -> dict:
+def stream_dict(s: CapturedStream) -> dict:
     """One stream as plain data: identity, statistics, series and frame sizes."""
     st = s.stats
     return {
@@ -124,7 +124,7 @@ def check_capture(
     path: str | Path,
     rtp_ports: list[int] | None = None,
     expectations: list[Expectation] | None = None,
-    sdps: list[SdpInfo] | None = None,
+    sdps: list[SDPInfo] | None = None,
 ) -> CheckResult:
     """Check one capture file. Raises CaptureFileError only when nothing can be read.
 

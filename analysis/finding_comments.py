@@ -13,8 +13,8 @@ from importlib import metadata
 
 from analysis.check import CheckResult
 from analysis.rules import Outcome, RuleResult
-from analysis.sessions.rebuild import RtspSession
-from analysis.streams.rtp import RtpStream
+from analysis.sessions.rebuild import RTSPSession
+from analysis.streams.rtp import CapturedStream
 
 TOOL = "rtsp-workbench"
 
@@ -43,7 +43,7 @@ def finding_comment(r: RuleResult, text: str, expected: str | None = None) -> st
     return comment + (f" (expected: {expected})" if expected else "")
 
 
-def session_summary(session: RtspSession) -> str:
+def session_summary(session: RTSPSession) -> str:
     """One line on an RTSP session: id, ends, its streams."""
     ssrcs = ", ".join(f"{s.ssrc:#010x}" for s in session.streams) or "none seen"
     return (
@@ -52,7 +52,7 @@ def session_summary(session: RtspSession) -> str:
     )
 
 
-def stream_summary(stream: RtpStream) -> str:
+def stream_summary(stream: CapturedStream) -> str:
     """One line on an RTP stream: SSRC, ends, session, format and clock, counts, jitter."""
     st = stream.stats
     jitter = "jitter n/a" if st.jitter_ms is None else f"jitter {st.jitter_ms:.2f} ms"
@@ -78,7 +78,7 @@ def section_comment(result: CheckResult) -> str:
     )
 
 
-def _first_packet(session: RtspSession) -> int | None:
+def _first_packet(session: RTSPSession) -> int | None:
     """The packet of the session's first captured request or response."""
     packets = [
         m.pktno

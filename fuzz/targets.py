@@ -245,10 +245,10 @@ def capture_check(data: bytes) -> None:
 
 def analysis_rtsp(data: bytes) -> None:
     from analysis.wire.rtsp import read_stream
-    from analysis.wire.tcp import TcpStream
+    from analysis.wire.tcp import TCPStream
 
     key = (b"\x7f\0\0\x01", 40000, b"\x7f\0\0\x01", 554)
-    stream = TcpStream(key, data=data, starts=[0], pktnos=[1], times=[0.0])
+    stream = TCPStream(key, data=data, starts=[0], pktnos=[1], times=[0.0])
     read_stream(stream)
 
 
@@ -268,9 +268,9 @@ def analysis_sdp(data: bytes) -> None:
 
 def analysis_rtcp(data: bytes) -> None:
     from analysis.wire.flows import Endpoint
-    from analysis.wire.rtcp import RtcpFlow, read_compound
+    from analysis.wire.rtcp import RTCPFlow, read_compound
 
-    read_compound(RtcpFlow(Endpoint("127.0.0.1", 5001), Endpoint("127.0.0.1", 6001)), 1, 0.0, data)
+    read_compound(RTCPFlow(Endpoint("127.0.0.1", 5001), Endpoint("127.0.0.1", 6001)), 1, 0.0, data)
 
 
 TARGETS: dict[str, Target] = {

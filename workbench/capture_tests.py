@@ -6,7 +6,7 @@ what was tried (the requests) and what happened (the replies, the streams).
 
 from __future__ import annotations
 
-from analysis.sessions.rebuild import KNOWN_METHODS, VALID_IN, Exchange, is_success
+from analysis.sessions.rebuild import KNOWN_METHODS, VALID_IN, CapturedExchange, is_success
 from rtsp_common.status import Status
 from workbench.report.build import AnalysedCapture
 from workbench.report.from_check import stream_label
@@ -17,7 +17,7 @@ AUTH_CHALLENGES = (Status.UNAUTHORIZED, Status.PROXY_AUTHENTICATION_REQUIRED)
 MAX_REQUEST_LINE = 80  # characters of a request line shown in a test title
 
 
-def rightful_refusals(exchange: Exchange) -> set[int]:
+def rightful_refusals(exchange: CapturedExchange) -> set[int]:
     """Statuses that correctly refuse this request (RFC 2326 §7.1.1); empty when it should succeed."""
     request = exchange.request
     method = request.method.upper()
@@ -31,7 +31,7 @@ def rightful_refusals(exchange: Exchange) -> set[int]:
     return set()
 
 
-def answered_challenge(exchanges: list[Exchange], index: int) -> Exchange | None:
+def answered_challenge(exchanges: list[CapturedExchange], index: int) -> CapturedExchange | None:
     """For a 401/407 reply, the later request on the connection that repeats the method
     and URI with credentials (RFC 2326 §11.4.1, RFC 7616 §3.4): the challenge was the
     normal first step of authentication, not a failure. None otherwise."""
@@ -51,7 +51,7 @@ def answered_challenge(exchanges: list[Exchange], index: int) -> Exchange | None
     return None
 
 
-def _exchange_evidence(exchange: Exchange) -> list[str]:
+def _exchange_evidence(exchange: CapturedExchange) -> list[str]:
     parts = []
     for message in (exchange.request, exchange.response):
         if message is not None:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from analysis.check import CheckResult
     from analysis.pcap.annotated_writer import AnnotationSummary
-    from analysis.streams.rtp import RtpStream
+    from analysis.streams.rtp import CapturedStream
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class DecodeAs:
     udp_ports: list[int]
     rtsp_ports: list[int]
     heuristic: bool  # False when a lab-format stream would be misread by the RTP heuristic
-    not_decoded: list[RtpStream]  # streams in the lab's format: whole JPEGs, not RFC 2435
+    not_decoded: list[CapturedStream]  # streams in the lab's format: whole JPEGs, not RFC 2435
 
     @classmethod
     def of(cls, result: CheckResult) -> DecodeAs:

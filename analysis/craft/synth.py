@@ -129,7 +129,7 @@ class PcapSynth:
         return path
 
 
-class TcpConversation:
+class TCPConversation:
     """Both directions of one TCP connection, keeping sequence numbers right."""
 
     MSS = 1448
@@ -190,7 +190,7 @@ def rtp_header(
 
 
 @dataclass
-class JpegParts:
+class JPEGParts:
     """What RFC 2435 carries of a baseline JPEG."""
 
     jtype: int  # 0 (4:2:2) or 1 (4:2:0)
@@ -200,7 +200,7 @@ class JpegParts:
     scan: bytes  # entropy-coded data up to (not including) EOI
 
 
-def split_jpeg(jpeg: bytes) -> JpegParts:
+def split_jpeg(jpeg: bytes) -> JPEGParts:
     """What RFC 2435 carries of a baseline JPEG, as ``jpeg_source.read_scan_image`` reads it.
 
     ``JPEGSourceError`` (a ValueError) for what these streams cannot send: besides what
@@ -215,11 +215,11 @@ def split_jpeg(jpeg: bytes) -> JpegParts:
     tables = image.qtables
     if len(tables) == TABLE_BYTES_8BIT:
         tables += tables  # one table shared by every component: send it as luma and chroma
-    return JpegParts(image.jpeg_type, image.width_pixels, image.height_pixels, tables, image.scan)
+    return JPEGParts(image.jpeg_type, image.width_pixels, image.height_pixels, tables, image.scan)
 
 
 def rfc2435_payloads(
-    parts: JpegParts, max_payload: int = 1400, q: int = Q_ALWAYS_INBAND
+    parts: JPEGParts, max_payload: int = 1400, q: int = Q_ALWAYS_INBAND
 ) -> list[bytes]:
     """RFC 2435 payloads of one frame; Q >= 128 sends the tables in-band on the first."""
     out = []
@@ -255,7 +255,7 @@ class Event(IntEnum):
 
 
 @dataclass
-class SynthRtp:
+class SynthRTP:
     """One RTP packet to be written; fields are editable before writing."""
 
     t: float
@@ -306,7 +306,7 @@ class SynthSession:
 
     def __init__(
         self,
-        frames: list[JpegParts],
+        frames: list[JPEGParts],
         *,
         count: int = 45,
         fps: int = 30,
@@ -390,7 +390,7 @@ class SynthSession:
         self.play_time = t
         rtp_info = f"RTP-Info: url={url}/stream=0;seq={seq0};rtptime={ts0}\r\n"
         exchange("PLAY", url, 4, session + "Range: npt=0-\r\n", session + rtp_info)
-        self.rtp: list[SynthRtp] = []
+        self.rtp: list[SynthRTP] = []
         step = VIDEO_CLOCK_RATE // fps
         start = t
         for i in range(count):
@@ -398,7 +398,7 @@ class SynthSession:
             ft = start + i / fps
             for k, payload in enumerate(payloads):
                 self.rtp.append(
-                    SynthRtp(
+                    SynthRTP(
                         ft + k * 0.0002, (seq0 + len(self.rtp)) % SEQ_MODULUS, (ts0 + i * step) % TS_MODULUS,
                         k == len(payloads) - 1, payload, ssrc, frame=i,
                     )
@@ -411,7 +411,7 @@ class SynthSession:
         self.report_interval = 1.0  # seconds between sender reports
         self.datagrams: list[SynthDatagram] = []
 
-    def frame_packets(self, index: int) -> list[SynthRtp]:
+    def frame_packets(self, index: int) -> list[SynthRTP]:
         """The packets of frame ``index`` in sending order."""
         return [p for p in self.rtp if p.frame == index]
 
@@ -459,7 +459,7 @@ class SynthSession:
 def write_sessions(synth: PcapSynth, sessions: list[SynthSession]) -> None:
     """Write several sessions into one capture, interleaved in time order."""
     conversations = [
-        TcpConversation(synth, (s.client_ip, s.rtsp_client_port), (s.server_ip, s.rtsp_port))
+        TCPConversation(synth, (s.client_ip, s.rtsp_client_port), (s.server_ip, s.rtsp_port))
         for s in sessions
     ]
     merged = [

@@ -27,7 +27,7 @@ from analysis.probe.auth import (
     strongest,
     with_authorization,
 )
-from analysis.probe.model import Channel, Exchange, Verdict
+from analysis.probe.model import Channel, ProbeExchange, Verdict
 from analysis.probe.wire import Reply, Target
 from analysis.wire.rtsp_status import Status
 
@@ -91,7 +91,7 @@ class Battery(Protocol):
         self, method: str, uri: str, headers: list[tuple[str, str]] = ...
     ) -> tuple[bytes, int]: ...
     def judge(
-        self, case: str, data: bytes, outcome: Exchange, cseq: int | None, *, passes: set[int]
+        self, case: str, data: bytes, outcome: ProbeExchange, cseq: int | None, *, passes: set[int]
     ) -> Judged: ...
     def add(
         self,
@@ -99,7 +99,7 @@ class Battery(Protocol):
         data: bytes,
         verdict: Verdict,
         reason: str,
-        outcome: Exchange | None = None,
+        outcome: ProbeExchange | None = None,
     ) -> Judged: ...
     def amend(self, verdict: Verdict, reason: str) -> None: ...
 
@@ -130,7 +130,7 @@ class AuthChannel:
         self.inner = inner
         self.answerer = answerer
 
-    def exchange(self, request: bytes) -> Exchange:
+    def exchange(self, request: bytes) -> ProbeExchange:
         """Send ``request`` with credentials; the reply to its last retry."""
         method, uri = request_line(request)
         header = self.answerer.header(method, uri)
@@ -218,7 +218,7 @@ def check_guards(run: Battery, demand: Demand, answerer: Answerer | None) -> Non
 
 def _ask(
     run: Battery, channel: Channel, authorization: str | None = None
-) -> tuple[bytes, Exchange]:
+) -> tuple[bytes, ProbeExchange]:
     """DESCRIBE the target on ``channel`` (with ``authorization``): what was sent and what
     came back."""
     data, _ = run.request("DESCRIBE", run.target.url, [("Accept", "application/sdp")])
@@ -400,7 +400,7 @@ def _user_leak(
     )
 
 
-def _shape(outcome: Exchange) -> dict[str, object]:
+def _shape(outcome: ProbeExchange) -> dict[str, object]:
     """A reply with what differs between any two replies (nonces, CSeq, dates) left out."""
     reply = outcome.reply
     if reply is None:
@@ -418,7 +418,7 @@ def _shape(outcome: Exchange) -> dict[str, object]:
     }
 
 
-def _got(outcome: Exchange) -> str:
+def _got(outcome: ProbeExchange) -> str:
     if outcome.reply is not None:
         return outcome.reply.head
     return "connection closed" if outcome.closed else (outcome.error or "no reply")

@@ -23,7 +23,7 @@ from analysis.probe.access import (
     check_guards,
 )
 from analysis.probe.auth import Answerer
-from analysis.probe.model import Channel, Exchange, Verdict
+from analysis.probe.model import Channel, ProbeExchange, Verdict
 from analysis.probe.wire import Reply, Target, build_request, raw_request, sdp_setup_urls
 from analysis.wire.rtsp_status import Status
 
@@ -31,7 +31,7 @@ __all__ = [
     "Verdict",
     "CaseResult",
     "ProbeReport",
-    "Exchange",
+    "ProbeExchange",
     "Channel",
     "RTPReceiver",
     "ProbeEnvironment",
@@ -223,7 +223,12 @@ class _Run:
         return data, cseq
 
     def add(
-        self, case: str, data: bytes, verdict: Verdict, reason: str, outcome: Exchange | None = None
+        self,
+        case: str,
+        data: bytes,
+        verdict: Verdict,
+        reason: str,
+        outcome: ProbeExchange | None = None,
     ) -> CaseResult:
         meta = CASES[case]
         reply = outcome.reply if outcome else None
@@ -246,7 +251,7 @@ class _Run:
         self,
         case: str,
         data: bytes,
-        outcome: Exchange,
+        outcome: ProbeExchange,
         cseq: int | None,
         *,
         passes: set[int],

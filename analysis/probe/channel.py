@@ -11,7 +11,7 @@ import select
 import socket
 import time
 
-from analysis.probe.battery import Exchange, ProbeEnvironment
+from analysis.probe.battery import ProbeEnvironment, ProbeExchange
 from analysis.probe.wire import ReplyError, ReplyReader, Target
 
 log = logging.getLogger(__name__)
@@ -32,23 +32,23 @@ class TCPChannel:
         self.pending = []
         self.closed = False
 
-    def exchange(self, request: bytes) -> Exchange:
+    def exchange(self, request: bytes) -> ProbeExchange:
         """Send ``request`` and wait for the next reply, the close, or the timeout."""
         if self.closed:
-            return Exchange(closed=True)
+            return ProbeExchange(closed=True)
         try:
             self.sock.sendall(request)
         except (BrokenPipeError, ConnectionResetError):
             # The server may answer and close before reading all of a large request.
             log.debug("send failed; reading what the server said", exc_info=True)
         except OSError as exc:
-            return Exchange(error=f"send failed: {exc}")
+            return ProbeExchange(error=f"send failed: {exc}")
         deadline = time.monotonic() + self.timeout
         while not self.pending:
             remaining = deadline - time.monotonic()
             partial = bool(self.reader.buffer)
             if remaining <= 0:
-                return self._unterminated() or Exchange(
+                return self._unterminated() or ProbeExchange(
                     error=f"no reply within {self.timeout:.1f} s"
                 )
             try:
@@ -58,21 +58,21 @@ class TCPChannel:
                 data = self.sock.recv(RECV_SIZE)
             except TimeoutError:
                 if partial:
-                    return self._unterminated() or Exchange(error="unreadable partial reply")
+                    return self._unterminated() or ProbeExchange(error="unreadable partial reply")
                 continue
             except (ConnectionResetError, BrokenPipeError):
                 data = b""
             except OSError as exc:
-                return Exchange(error=f"receive failed: {exc}")
+                return ProbeExchange(error=f"receive failed: {exc}")
             if not data:
                 self.closed = True
-                return self._unterminated() or Exchange(closed=True)
+                return self._unterminated() or ProbeExchange(closed=True)
             try:
                 self.pending.extend(self.reader.feed(data))
             except ReplyError as exc:
                 self.closed = True
-                return Exchange(error=f"unreadable reply: {exc}")
-        return Exchange(reply=self.pending.pop(0))
+                return ProbeExchange(error=f"unreadable reply: {exc}")
+        return ProbeExchange(reply=self.pending.pop(0))
 
     def wait_interleaved(self, timeout: float) -> int:
         """Read until an interleaved '$' frame has arrived (or ``timeout``); the count."""
@@ -97,12 +97,12 @@ class TCPChannel:
                 self.closed = True
         return self.reader.skipped_interleaved
 
-    def _unterminated(self) -> Exchange | None:
+    def _unterminated(self) -> ProbeExchange | None:
         try:
             reply = self.reader.flush_unterminated()
         except ReplyError as exc:
-            return Exchange(error=f"unreadable reply: {exc}")
-        return Exchange(reply=reply) if reply is not None else None
+            return ProbeExchange(error=f"unreadable reply: {exc}")
+        return ProbeExchange(reply=reply) if reply is not None else None
 
     def close(self) -> None:
         self.sock.close()

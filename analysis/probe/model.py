@@ -23,7 +23,7 @@ class Verdict(StrEnum):
 
 
 @dataclass(frozen=True)
-class Exchange:
+class ProbeExchange:
     """What came back for one request: a reply, or the connection closed, or nothing in time."""
 
     reply: Reply | None = None
@@ -34,6 +34,6 @@ class Exchange:
 class Channel(Protocol):
     """One RTSP connection: send a request and read its reply, or count '$' frames."""
 
-    def exchange(self, request: bytes) -> Exchange: ...
+    def exchange(self, request: bytes) -> ProbeExchange: ...
     def wait_interleaved(self, timeout: float) -> int: ...
     def close(self) -> None: ...

@@ -17,7 +17,7 @@ from analysis.expected import Expectation, expected_reason
 from analysis.payloads.frames import PayloadFormat
 from analysis.sessions.attribution import Attribution, Scope
 from analysis.sessions.rebuild import CaptureSessions
-from analysis.streams.rtp import RtpStream
+from analysis.streams.rtp import CapturedStream
 from analysis.wire.flows import Traffic
 
 MAX_PACKETS_LISTED = 10  # first offending packet numbers kept per result
@@ -179,7 +179,9 @@ def not_applicable(why: str) -> Finding:
     return Finding(Outcome.NOT_APPLICABLE, evidence=why)
 
 
-def media_streams(ctx: Context, payload_format: PayloadFormat | None = None) -> list[RtpStream]:
+def media_streams(
+    ctx: Context, payload_format: PayloadFormat | None = None
+) -> list[CapturedStream]:
     """The RTP streams that hold at least one packet (of ``payload_format``, when given)."""
     return [
         s
@@ -190,7 +192,7 @@ def media_streams(ctx: Context, payload_format: PayloadFormat | None = None) -> 
 
 def payload_streams(
     ctx: Context, payload_format: PayloadFormat
-) -> tuple[list[RtpStream], Finding | None]:
+) -> tuple[list[CapturedStream], Finding | None]:
     """Streams of ``payload_format`` whose payloads the capture holds whole, and the
     "not applicable" finding to return when there are none."""
     streams = media_streams(ctx, payload_format)
@@ -204,8 +206,8 @@ def payload_streams(
 
 
 def clocked_streams(
-    streams: Iterable[RtpStream], what: str = "RTP stream"
-) -> tuple[list[RtpStream], Finding | None]:
+    streams: Iterable[CapturedStream], what: str = "RTP stream"
+) -> tuple[list[CapturedStream], Finding | None]:
     """The streams whose clock rate is known, and the "not applicable" finding to return
     when none is (with the first stream's reason)."""
     streams = list(streams)
@@ -217,7 +219,7 @@ def clocked_streams(
     return [], not_applicable(f"no {what}")
 
 
-def unclocked_note(streams: Iterable[RtpStream]) -> str:
+def unclocked_note(streams: Iterable[CapturedStream]) -> str:
     """``; not judged: SSRC ... (clock rate unknown ...)`` for streams whose clock is
     unknown, to end a passing evidence with; "" when there are none."""
     unknown = [s for s in streams if not s.clock_rate]

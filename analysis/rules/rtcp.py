@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from analysis.rules.registry import Context, Finding, Severity, not_applicable, rule, verdict
-from analysis.streams.rtp import TS_HALF, TS_MODULUS, RtpStream
-from analysis.wire.rtcp import RtcpFlow
+from analysis.streams.rtp import TS_HALF, TS_MODULUS, CapturedStream
+from analysis.wire.rtcp import RTCPFlow
 
 RFC = "RFC 3550"
 SR_COUNT_SLACK = 5  # packets sent around the moment the report was built
@@ -21,7 +21,7 @@ REDUCED_MIN_KBIT = 360.0  # §6.2: reduced minimum = 360 / session bandwidth in 
 MEAN_INTERVAL_FLOOR = 0.4
 
 
-def _flows(ctx: Context) -> list[RtcpFlow]:
+def _flows(ctx: Context) -> list[RTCPFlow]:
     return [f for f in ctx.capture.rtcp if f.compounds]
 
 
@@ -57,7 +57,7 @@ def lengths(ctx: Context) -> Finding:
     return verdict((p, f"{text} ({f.label})") for f in _flows(ctx) for p, text in f.length_problems)
 
 
-def _stream_for(ctx: Context, flow: RtcpFlow, ssrc: int) -> RtpStream | None:
+def _stream_for(ctx: Context, flow: RTCPFlow, ssrc: int) -> CapturedStream | None:
     candidates = [s for s in ctx.capture.streams if s.ssrc == ssrc]
     same = [s for s in candidates if s.session_id is not None and s.session_id == flow.session_id]
     return (same or candidates or [None])[0]
@@ -163,7 +163,7 @@ def sender_mapping(ctx: Context) -> Finding:
     return verdict(offences, f"{checked} pair(s) of sender reports consistent")
 
 
-def _session_kbps(ctx: Context, flow: RtcpFlow) -> float:
+def _session_kbps(ctx: Context, flow: RTCPFlow) -> float:
     """Session bandwidth (kbit/s) of the RTP the flow reports on: its session's streams,
     or every stream when the flow belongs to no known session."""
     streams = [s for s in ctx.capture.streams if s.session_id == flow.session_id] or list(

@@ -20,7 +20,7 @@ from analysis.rules.registry import (
     rule,
     verdict,
 )
-from analysis.streams.rtp import RTP_PT_MASK, RtpStream
+from analysis.streams.rtp import RTP_PT_MASK, CapturedStream
 
 RFC = "RFC 3550"
 
@@ -80,7 +80,7 @@ def payload_type(ctx: Context) -> Finding:
     return verdict(offences, f"{checked} stream(s) use the payload types their SDP announced")
 
 
-def _announced_at_play(ctx: Context, s: RtpStream) -> bool:
+def _announced_at_play(ctx: Context, s: CapturedStream) -> bool:
     """True when a PLAY reply's RTP-Info announced this stream's SSRC or first sequence
     number: a new SSRC after a seek that the server said it would use."""
     session = ctx.capture.session(s.session_id)
@@ -101,7 +101,7 @@ def ssrc_constant(ctx: Context) -> Finding:
     counted. Not applicable without a media stream."""
     if na := _none(ctx):
         return na
-    flows: dict[tuple, list[RtpStream]] = {}
+    flows: dict[tuple, list[CapturedStream]] = {}
     for s in media_streams(ctx):
         flows.setdefault((s.src, s.dst, s.channel), []).append(s)
     offences = []

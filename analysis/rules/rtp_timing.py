@@ -27,7 +27,7 @@ from analysis.rules.registry import (
     unclocked_note,
     verdict,
 )
-from analysis.streams.rtp import SEQ_MODULUS, TS_HALF, TS_MODULUS, RtpStream
+from analysis.streams.rtp import SEQ_MODULUS, TS_HALF, TS_MODULUS, CapturedStream
 
 RFC = "RFC 3550"
 STEP_TOLERANCE_TICKS = 2  # rounding of frame times to the clock
@@ -89,7 +89,7 @@ class Steps:
     contiguous: np.ndarray
 
 
-def _units(ctx: Context, s: RtpStream) -> Units:
+def _units(ctx: Context, s: CapturedStream) -> Units:
     """The stream's timestamped units (memoized: several rules share them)."""
     key = ("units", id(s))
     if key not in ctx.memo:
@@ -115,7 +115,7 @@ def _units(ctx: Context, s: RtpStream) -> Units:
     return ctx.memo[key]
 
 
-def _steps(ctx: Context, s: RtpStream) -> Steps:
+def _steps(ctx: Context, s: CapturedStream) -> Steps:
     """Steps between consecutive units of one play segment (memoized)."""
     key = ("steps", id(s))
     if key not in ctx.memo:
@@ -158,7 +158,7 @@ def timestamp_monotonic(ctx: Context) -> Finding:
     return verdict(offences)
 
 
-def session_framerate(ctx: Context, s: RtpStream) -> float | None:
+def session_framerate(ctx: Context, s: CapturedStream) -> float | None:
     """The a=framerate of the stream's SDP media section (or session), if any."""
     session = ctx.capture.session(s.session_id)
     if session is None or session.sdp is None:
@@ -170,7 +170,7 @@ def session_framerate(ctx: Context, s: RtpStream) -> float | None:
     return rates[0] if len(rates) == 1 else session.sdp.framerate
 
 
-def _irregular_steps(ctx: Context, s: RtpStream, nominal: float) -> list[tuple[int, str]]:
+def _irregular_steps(ctx: Context, s: CapturedStream, nominal: float) -> list[tuple[int, str]]:
     """Frame steps that are no whole number of frame intervals, or a jump of several
     intervals while frames kept arriving at the frame rate. Dropped frames (a step of k
     intervals with an arrival gap to match) are no fault."""
@@ -218,7 +218,7 @@ def _irregular_steps(ctx: Context, s: RtpStream, nominal: float) -> list[tuple[i
     return out
 
 
-def _presentation_steps(ctx: Context, s: RtpStream) -> np.ndarray:
+def _presentation_steps(ctx: Context, s: CapturedStream) -> np.ndarray:
     """Positive timestamp steps between frames in presentation order (distinct timestamps
     per segment, for formats sent in decoding order), or between contiguous frames."""
     if not (s.fmt.may_reorder and s.format is PayloadFormat.OTHER):
@@ -230,7 +230,7 @@ def _presentation_steps(ctx: Context, s: RtpStream) -> np.ndarray:
     return steps[steps > 0]
 
 
-def _video_streams(ctx: Context) -> tuple[list[RtpStream], Finding | None]:
+def _video_streams(ctx: Context) -> tuple[list[CapturedStream], Finding | None]:
     streams = [
         s for s in media_streams(ctx)
         if s.has_frames and len(s.frames) > 2 and s.format is not PayloadFormat.WHOLE_JPEG
@@ -238,7 +238,7 @@ def _video_streams(ctx: Context) -> tuple[list[RtpStream], Finding | None]:
     return clocked_streams(streams, "video stream with three frames")
 
 
-def _nominal_interval(ctx: Context, s: RtpStream, promised: bool) -> float | None:
+def _nominal_interval(ctx: Context, s: CapturedStream, promised: bool) -> float | None:
     """Ticks per frame: from the SDP's a=framerate (``promised``), else the median step
     in presentation order; None when that source says nothing."""
     framerate = session_framerate(ctx, s)

@@ -9,7 +9,7 @@ from analysis.sessions.rebuild import (
     ALWAYS_VALID,
     KNOWN_METHODS,
     VALID_IN,
-    RtspConnection,
+    CapturedConnection,
     is_success,
 )
 from analysis.streams.rtp import SEQ_HALF, SEQ_MODULUS, TS_HALF, TS_MODULUS
@@ -37,7 +37,7 @@ RTP_INFO_SEARCH_PACKETS = 50
 RTPTIME_SLACK_S = 2.0
 
 
-def _connections(ctx: Context) -> list[RtspConnection]:
+def _connections(ctx: Context) -> list[CapturedConnection]:
     return ctx.capture.connections
 
 

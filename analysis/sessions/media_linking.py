@@ -21,21 +21,21 @@ from analysis.sessions.source_validation import (
     passes_probation,
 )
 from analysis.streams.media_format import media_format
-from analysis.streams.rtp import RtpStream, short_datagrams, split_by_ssrc
+from analysis.streams.rtp import CapturedStream, short_datagrams, split_by_ssrc
 from analysis.streams.statistics import analyse
-from analysis.wire.flows import Endpoint, FlowKey, Traffic, UdpFlow, endpoints
-from analysis.wire.rtcp import RtcpFlow, looks_like_rtcp, read_flow
-from analysis.wire.sdp import SdpInfo, SdpMedia
+from analysis.wire.flows import Endpoint, FlowKey, Traffic, UDPFlow, endpoints
+from analysis.wire.rtcp import RTCPFlow, looks_like_rtcp, read_flow
+from analysis.wire.sdp import SDPInfo, SDPMedia
 
 if TYPE_CHECKING:  # the session types, without importing the module that calls this one
-    from analysis.sessions.rebuild import CaptureSessions, RtspConnection, RtspSession, Setup
+    from analysis.sessions.rebuild import CapturedConnection, CaptureSessions, RTSPSession, Setup
 
 HEURISTIC_SAMPLE = 20
 # A flow is called RTCP when this share of its sampled datagrams look the part.
 HEURISTIC_MIN_SHARE = 0.8
 
 
-def _sdp_media_for(sdp: SdpInfo | None, uri: str) -> SdpMedia | None:
+def _sdp_media_for(sdp: SDPInfo | None, uri: str) -> SDPMedia | None:
     """The media section whose a=control names ``uri`` (RFC 2326 C.1.1: absolute, or
     relative to the session's base URL), or the only one."""
     if sdp is None or not sdp.media:
@@ -47,7 +47,7 @@ def _sdp_media_for(sdp: SdpInfo | None, uri: str) -> SdpMedia | None:
     return sdp.media[0] if len(sdp.media) == 1 else None
 
 
-def _sdp_media_by_pt(sdp: SdpInfo | None, payload_type: int) -> SdpMedia | None:
+def _sdp_media_by_pt(sdp: SDPInfo | None, payload_type: int) -> SDPMedia | None:
     """The one media section that lists ``payload_type``, when exactly one does."""
     if sdp is None:
         return None
@@ -59,7 +59,7 @@ def link_media(
     traffic: Traffic,
     result: CaptureSessions,
     rtp_ports: set[int],
-    described: dict[int, SdpMedia],
+    described: dict[int, SDPMedia],
 ) -> None:
     """Adopt each session's negotiated flows into it, then read every other UDP flow and
     interleaved channel (``described``: SDP media sections by the port they name)."""
@@ -89,7 +89,7 @@ def link_media(
                             if from_server
                             else (conn.client, conn.server)
                         )
-                        flow = UdpFlow.from_datagrams(frames)
+                        flow = UDPFlow.from_datagrams(frames)
                         where = {"channel": channel}
                         media = from_server != session.records
                         if rtcp:
@@ -133,11 +133,11 @@ def link_media(
 
 def _take_rtp(
     result: CaptureSessions,
-    session: RtspSession,
+    session: RTSPSession,
     setup: Setup,
     src: Endpoint,
     dst: Endpoint,
-    flow: UdpFlow,
+    flow: UDPFlow,
     media_direction: bool,
     **where,
 ) -> None:
@@ -182,8 +182,8 @@ def _list_non_media(
     result: CaptureSessions,
     src: Endpoint,
     dst: Endpoint,
-    flow: UdpFlow,
-    session: RtspSession | None,
+    flow: UDPFlow,
+    session: RTSPSession | None,
     channel: int | None,
     toward_server: bool,
 ) -> None:
@@ -203,10 +203,10 @@ def _list_non_media(
 
 def _take_rtcp(
     result: CaptureSessions,
-    session: RtspSession,
+    session: RTSPSession,
     src: Endpoint,
     dst: Endpoint,
-    flow: UdpFlow,
+    flow: UDPFlow,
     media_direction: bool,
     channel: int | None = None,
 ) -> None:
@@ -223,19 +223,19 @@ def _take_rtcp(
                 others.append(item)
         if others:
             _list_non_media(
-                result, src, dst, UdpFlow.from_datagrams(others), session, channel, True
+                result, src, dst, UDPFlow.from_datagrams(others), session, channel, True
             )
         datagrams = kept
     if not datagrams:
         return
-    rtcp = RtcpFlow(src, dst, channel=channel, session_id=session.id)
+    rtcp = RTCPFlow(src, dst, channel=channel, session_id=session.id)
     read_flow(rtcp, datagrams)
     session.rtcp.append(rtcp)
     result.rtcp.append(rtcp)
 
 
 def _unclaimed_channels(
-    result: CaptureSessions, conn: RtspConnection, claimed: set[tuple[int, bool, int]]
+    result: CaptureSessions, conn: CapturedConnection, claimed: set[tuple[int, bool, int]]
 ) -> None:
     """Interleaved channels no SETUP in the capture named (it began mid-session): RTP or
     RTCP by validity, attributed to the connection's session when it has only one."""
@@ -245,9 +245,9 @@ def _unclaimed_channels(
         if (id(conn), from_server, channel) in claimed:
             continue
         src, dst = (conn.server, conn.client) if from_server else (conn.client, conn.server)
-        flow = UdpFlow.from_datagrams(frames)
+        flow = UDPFlow.from_datagrams(frames)
         if _looks_like_rtcp_flow(flow):
-            rtcp = RtcpFlow(src, dst, channel=channel, session_id=owner)
+            rtcp = RTCPFlow(src, dst, channel=channel, session_id=owner)
             read_flow(rtcp, flow)
             result.rtcp.append(rtcp)
             continue
@@ -263,9 +263,9 @@ def _unclaimed_channels(
 def _unlinked_flow(
     result: CaptureSessions,
     key: FlowKey,
-    flow: UdpFlow,
+    flow: UDPFlow,
     rtp_ports: set[int],
-    sdp_media: SdpMedia | None,
+    sdp_media: SDPMedia | None,
 ) -> None:
     """A UDP flow no SETUP named: RTP or RTCP by the ports given (or an SDP's m= port),
     else by validity."""
@@ -273,7 +273,7 @@ def _unlinked_flow(
     explicit_rtcp = (key[3] - 1) in rtp_ports or (key[1] - 1) in rtp_ports
     src, dst = endpoints(key)
     if explicit_rtcp or (not explicit and _looks_like_rtcp_flow(flow)):
-        rtcp = RtcpFlow(src, dst)
+        rtcp = RTCPFlow(src, dst)
         read_flow(rtcp, flow)
         result.rtcp.append(rtcp)
         return
@@ -303,7 +303,9 @@ def _unlinked_flow(
         )  # fmt: skip
 
 
-def _adopt(result: CaptureSessions, session: RtspSession, setup: Setup, stream: RtpStream) -> None:
+def _adopt(
+    result: CaptureSessions, session: RTSPSession, setup: Setup, stream: CapturedStream
+) -> None:
     stream.session_id = session.id
     stream.control = setup.uri
     pt = stream.payload_type

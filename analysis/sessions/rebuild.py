@@ -22,30 +22,30 @@ from analysis.sessions.sdp_sources import media_by_port, sip_descriptions
 from analysis.sessions.source_validation import (
     NonMedia,
 )
-from analysis.streams.rtp import RtpStream
+from analysis.streams.rtp import CapturedStream
 from analysis.wire.flows import Endpoint, FlowKey, Traffic, endpoints, flow_label
 from analysis.wire.rtcp import (
-    RtcpFlow,
+    RTCPFlow,
 )
 from analysis.wire.rtsp import (
     INTERLEAVED_MAGIC,
     InterleavedFrame,
     Kind,
-    RtspMessage,
+    RTSPMessage,
     read_stream,
     starts_midway_as_rtsp,
 )
-from analysis.wire.rtsp_headers import RtpInfoEntry, TransportSpec, parse_rtp_info, parse_transport
+from analysis.wire.rtsp_headers import RTPInfoEntry, TransportSpec, parse_rtp_info, parse_transport
 from analysis.wire.rtsp_status import is_success_status
-from analysis.wire.sdp import SdpInfo, SdpMedia, parse_sdp
-from analysis.wire.tcp import TcpStream, reassemble
+from analysis.wire.sdp import SDPInfo, SDPMedia, parse_sdp
+from analysis.wire.tcp import TCPStream, reassemble
 
 log = logging.getLogger(__name__)
 
 RTSP_SNIFF_BYTES = 512  # enough for a first request or status line
 
 
-class SessionState(Enum):
+class ServerState(Enum):
     """RFC 2326 Appendix A server states."""
 
     INIT = "Init"
@@ -58,37 +58,37 @@ ALWAYS_VALID = {"OPTIONS", "DESCRIBE", "GET_PARAMETER", "SET_PARAMETER", "ANNOUN
 KNOWN_METHODS = ALWAYS_VALID | {"SETUP", "PLAY", "PAUSE", "TEARDOWN", "RECORD"}
 # Methods that change state, and the states they are valid in (Appendix A).
 VALID_IN = {
-    "SETUP": {SessionState.INIT, SessionState.READY, SessionState.PLAYING, SessionState.RECORDING},
+    "SETUP": {ServerState.INIT, ServerState.READY, ServerState.PLAYING, ServerState.RECORDING},
     "TEARDOWN": {
-        SessionState.INIT, SessionState.READY, SessionState.PLAYING, SessionState.RECORDING
+        ServerState.INIT, ServerState.READY, ServerState.PLAYING, ServerState.RECORDING
     },
-    "PLAY": {SessionState.READY, SessionState.PLAYING},
-    "PAUSE": {SessionState.READY, SessionState.PLAYING, SessionState.RECORDING},
-    "RECORD": {SessionState.READY, SessionState.RECORDING},
+    "PLAY": {ServerState.READY, ServerState.PLAYING},
+    "PAUSE": {ServerState.READY, ServerState.PLAYING, ServerState.RECORDING},
+    "RECORD": {ServerState.READY, ServerState.RECORDING},
 }  # fmt: skip
 NEXT_STATE = {
-    "SETUP": SessionState.READY,
-    "PLAY": SessionState.PLAYING,
-    "RECORD": SessionState.RECORDING,
-    "PAUSE": SessionState.READY,
-    "TEARDOWN": SessionState.INIT,
+    "SETUP": ServerState.READY,
+    "PLAY": ServerState.PLAYING,
+    "RECORD": ServerState.RECORDING,
+    "PAUSE": ServerState.READY,
+    "TEARDOWN": ServerState.INIT,
 }
-MEDIA_STATES = (SessionState.PLAYING, SessionState.RECORDING)
+MEDIA_STATES = (ServerState.PLAYING, ServerState.RECORDING)
 
 
-def is_success(message: RtspMessage | None) -> bool:
+def is_success(message: RTSPMessage | None) -> bool:
     """A response with a 2xx status (RFC 2326 §7.1.1)."""
     return message is not None and is_success_status(message.status)
 
 
 @dataclass
-class Exchange:
+class CapturedExchange:
     """A request and the response paired with it by CSeq (either may be missing)."""
 
-    request: RtspMessage | None
-    response: RtspMessage | None = None
+    request: RTSPMessage | None
+    response: RTSPMessage | None = None
     cseq_problem: str = ""  # why the response's CSeq does not echo the request's
-    state_before: SessionState | None = None
+    state_before: ServerState | None = None
     session_id: str | None = None  # the session this exchange acted on, if any
     unknown_session: bool = False  # the request named a Session id no SETUP gave
 
@@ -99,15 +99,15 @@ class Exchange:
 
 
 @dataclass
-class RtspConnection:
+class CapturedConnection:
     """One TCP connection carrying RTSP."""
 
     client: Endpoint
     server: Endpoint
-    requests: list[RtspMessage] = field(default_factory=list)
-    responses: list[RtspMessage] = field(default_factory=list)
-    invalid: list[RtspMessage] = field(default_factory=list)
-    exchanges: list[Exchange] = field(default_factory=list)
+    requests: list[RTSPMessage] = field(default_factory=list)
+    responses: list[RTSPMessage] = field(default_factory=list)
+    invalid: list[RTSPMessage] = field(default_factory=list)
+    exchanges: list[CapturedExchange] = field(default_factory=list)
     interleaved: dict[tuple[bool, int], list[tuple[int, float, bytes, int]]] = field(
         default_factory=dict
     )  # (from server?, channel) -> frames (packet number, time, payload, declared length)
@@ -122,7 +122,7 @@ class RtspConnection:
         return flow_label(self.client, self.server)
 
     @property
-    def messages(self) -> list[RtspMessage]:
+    def messages(self) -> list[RTSPMessage]:
         """Requests, responses and unreadable messages, in capture order."""
         return sorted(self.requests + self.responses + self.invalid, key=lambda m: m.pktno)
 
@@ -131,15 +131,15 @@ class RtspConnection:
 class Setup:
     """One SETUP exchange and the transport it asked for and got."""
 
-    exchange: Exchange
+    exchange: CapturedExchange
     uri: str
     requested: TransportSpec | None
     granted: TransportSpec | None
-    sdp_media: SdpMedia | None = None  # the SDP media section this SETUP's URI controls
+    sdp_media: SDPMedia | None = None  # the SDP media section this SETUP's URI controls
 
 
 @dataclass
-class RtspSession:
+class RTSPSession:
     """An RTSP session: its SETUPs, play periods, SDP and media flows.
 
     ``setup_captured`` is False for a session the capture knows only by the Session id of
@@ -148,17 +148,17 @@ class RtspSession:
     whose media flows from the client to the server."""
 
     id: str
-    connection: RtspConnection
+    connection: CapturedConnection
     setups: list[Setup] = field(default_factory=list)
-    sdp: SdpInfo | None = None
-    state: SessionState | None = SessionState.READY
+    sdp: SDPInfo | None = None
+    state: ServerState | None = ServerState.READY
     setup_captured: bool = True
     records: bool = False
-    plays: list[tuple[Exchange, list[RtpInfoEntry]]] = field(default_factory=list)
+    plays: list[tuple[CapturedExchange, list[RTPInfoEntry]]] = field(default_factory=list)
     # (start, stop) times when RTP may flow: PLAY request to PAUSE/TEARDOWN reply.
     playing: list[tuple[float, float | None]] = field(default_factory=list)
-    streams: list[RtpStream] = field(default_factory=list)
-    rtcp: list[RtcpFlow] = field(default_factory=list)
+    streams: list[CapturedStream] = field(default_factory=list)
+    rtcp: list[RTCPFlow] = field(default_factory=list)
 
     @property
     def jpeg_payload_types(self) -> set[int]:
@@ -174,22 +174,22 @@ class RtspSession:
 class CaptureSessions:
     """All that a capture holds above the transport layer."""
 
-    connections: list[RtspConnection] = field(default_factory=list)
-    sessions: list[RtspSession] = field(default_factory=list)
-    streams: list[RtpStream] = field(default_factory=list)
-    rtcp: list[RtcpFlow] = field(default_factory=list)
-    unlinked_rtp: list[RtpStream] = field(default_factory=list)  # RTP no SETUP negotiated
+    connections: list[CapturedConnection] = field(default_factory=list)
+    sessions: list[RTSPSession] = field(default_factory=list)
+    streams: list[CapturedStream] = field(default_factory=list)
+    rtcp: list[RTCPFlow] = field(default_factory=list)
+    unlinked_rtp: list[CapturedStream] = field(default_factory=list)  # RTP no SETUP negotiated
     # Keep-alives and datagrams that fail source validation: listed, never judged.
     non_media: list[NonMedia] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what the capture lacks, in words
 
-    def session(self, session_id: str | None) -> RtspSession | None:
+    def session(self, session_id: str | None) -> RTSPSession | None:
         """The session of that id, if the capture has it."""
         return next((s for s in self.sessions if s.id == session_id), None)
 
 
 def build(
-    traffic: Traffic, rtp_ports: list[int] | None = None, sdps: list[SdpInfo] | None = None
+    traffic: Traffic, rtp_ports: list[int] | None = None, sdps: list[SDPInfo] | None = None
 ) -> CaptureSessions:
     """Rebuild connections, sessions and media streams from decoded traffic.
 
@@ -200,7 +200,7 @@ def build(
         conn = _read_connection(traffic, fwd, rev)
         if conn is not None:
             result.connections.append(conn)
-    known: dict[str, RtspSession] = {}
+    known: dict[str, RTSPSession] = {}
     for conn in result.connections:
         result.sessions.extend(_walk_sessions(conn, known))
     described = media_by_port([*(sdps or ()), *sip_descriptions(traffic)])
@@ -238,7 +238,7 @@ def _tcp_pairs(traffic: Traffic) -> list[tuple[FlowKey, FlowKey | None]]:
     return pairs
 
 
-def _looks_like_rtsp(stream: TcpStream) -> bool:
+def _looks_like_rtsp(stream: TCPStream) -> bool:
     head = stream.data[:RTSP_SNIFF_BYTES].lstrip(b"\r\n")
     if not head:
         return False
@@ -251,7 +251,7 @@ def _looks_like_rtsp(stream: TcpStream) -> bool:
     return not stream.syn_seen and starts_midway_as_rtsp(stream.data)
 
 
-def _read_connection(traffic: Traffic, a: FlowKey, b: FlowKey | None) -> RtspConnection | None:
+def _read_connection(traffic: Traffic, a: FlowKey, b: FlowKey | None) -> CapturedConnection | None:
     streams = [reassemble(a, traffic.tcp[a])]
     if b is not None:
         streams.append(reassemble(b, traffic.tcp[b]))
@@ -261,26 +261,26 @@ def _read_connection(traffic: Traffic, a: FlowKey, b: FlowKey | None) -> RtspCon
     # The client is the side that sends requests (or, failing that, the SYN without ACK).
     client_stream = None
     for s in streams:
-        if any(isinstance(i, RtspMessage) and i.kind is Kind.REQUEST for i in items[id(s)]):
+        if any(isinstance(i, RTSPMessage) and i.kind is Kind.REQUEST for i in items[id(s)]):
             client_stream = s
             break
     if client_stream is None:
         client_stream = streams[1] if len(streams) > 1 and not streams[0].syn_seen else streams[0]
         if any(
-            isinstance(i, RtspMessage) and i.kind is Kind.RESPONSE for i in items[id(client_stream)]
+            isinstance(i, RTSPMessage) and i.kind is Kind.RESPONSE for i in items[id(client_stream)]
         ):
             others = [s for s in streams if s is not client_stream]
             if not others:  # only the server's side was captured
                 server, client = endpoints(client_stream.key)
-                return _fill_connection(RtspConnection(client, server), streams, items, None)
+                return _fill_connection(CapturedConnection(client, server), streams, items, None)
             client_stream = others[0]
     client, server = endpoints(client_stream.key)
-    return _fill_connection(RtspConnection(client, server), streams, items, client_stream)
+    return _fill_connection(CapturedConnection(client, server), streams, items, client_stream)
 
 
 def _fill_connection(
-    conn: RtspConnection, streams: list[TcpStream], items: dict, client_stream: TcpStream | None
-) -> RtspConnection:
+    conn: CapturedConnection, streams: list[TCPStream], items: dict, client_stream: TCPStream | None
+) -> CapturedConnection:
     conn.start_captured = any(s.syn_seen for s in streams)
     for s in streams:
         conn.tcp_retransmissions += s.retransmissions
@@ -306,18 +306,18 @@ def _fill_connection(
 
 
 def _pair(
-    requests: list[RtspMessage], responses: list[RtspMessage], requests_cut: bool = False
-) -> list[Exchange]:
+    requests: list[RTSPMessage], responses: list[RTSPMessage], requests_cut: bool = False
+) -> list[CapturedExchange]:
     """Pair responses with requests by CSeq; unmatched responses take the oldest pending.
 
     With ``requests_cut`` (the capture lost part of the client's bytes), a response whose
     CSeq no captured request has answers a request the capture lost: it stands alone."""
-    exchanges = [Exchange(r) for r in requests]
+    exchanges = [CapturedExchange(r) for r in requests]
     pending = list(exchanges)
     cseqs = {r.cseq for r in requests}
     for response in responses:
         if requests_cut and response.cseq is not None and response.cseq not in cseqs:
-            exchanges.append(Exchange(None, response))
+            exchanges.append(CapturedExchange(None, response))
             continue
         candidates = [e for e in pending if e.request.pktno <= response.pktno] or pending
         match = next((e for e in candidates if e.request.cseq == response.cseq), None)
@@ -330,7 +330,9 @@ def _pair(
                 )
         if match is None:
             exchanges.append(
-                Exchange(None, response, cseq_problem="response to no request in the capture")
+                CapturedExchange(
+                    None, response, cseq_problem="response to no request in the capture"
+                )
             )
             continue
         match.response = response
@@ -339,14 +341,14 @@ def _pair(
     return exchanges
 
 
-def _walk_sessions(conn: RtspConnection, known: dict[str, RtspSession]) -> list[RtspSession]:
+def _walk_sessions(conn: CapturedConnection, known: dict[str, RTSPSession]) -> list[RTSPSession]:
     """Follow each session of a connection through its exchanges (RFC 2326 Appendix A).
 
     ``known`` holds the sessions of every connection read so far: RTSP lets a session's
     requests come on another connection."""
-    sessions: dict[str, RtspSession] = {}
-    sdp: SdpInfo | None = None
-    cut_setups: list[Exchange] = []  # accepted SETUPs whose reply lost its Session header
+    sessions: dict[str, RTSPSession] = {}
+    sdp: SDPInfo | None = None
+    cut_setups: list[CapturedExchange] = []  # accepted SETUPs whose reply lost its Session header
     for ex in conn.exchanges:
         req, resp = ex.request, ex.response
         if req is None:
@@ -356,7 +358,7 @@ def _walk_sessions(conn: RtspConnection, known: dict[str, RtspSession]) -> list[
         session = (sessions.get(sid) or known.get(sid)) if sid else None
         if sid and session is None and cut_setups:
             # The id the cut SETUP reply gave: the session, with that SETUP's request.
-            session = sessions[sid] = known[sid] = RtspSession(sid, conn, sdp=sdp)
+            session = sessions[sid] = known[sid] = RTSPSession(sid, conn, sdp=sdp)
             for setup_ex in cut_setups:
                 _add_setup(session, setup_ex)
                 setup_ex.session_id = sid
@@ -364,7 +366,7 @@ def _walk_sessions(conn: RtspConnection, known: dict[str, RtspSession]) -> list[
         if sid and session is None and method in NEXT_STATE:
             if not conn.start_captured and not sessions:
                 # Set up before the capture began: the session exists, its state is unknown.
-                session = sessions[sid] = known[sid] = RtspSession(
+                session = sessions[sid] = known[sid] = RTSPSession(
                     sid, conn, sdp=sdp, state=None, setup_captured=False
                 )
             elif len(sessions) == 1:
@@ -372,7 +374,7 @@ def _walk_sessions(conn: RtspConnection, known: dict[str, RtspSession]) -> list[
                 # the connection's only session so that later rules see what happened.
                 ex.unknown_session = True
                 session = next(iter(sessions.values()))
-        ex.state_before = session.state if session else SessionState.INIT
+        ex.state_before = session.state if session else ServerState.INIT
         ex.session_id = session.id if session else sid
         if method in ("DESCRIBE", "ANNOUNCE"):
             body = resp.body if method == "DESCRIBE" and resp is not None else req.body
@@ -390,14 +392,14 @@ def _walk_sessions(conn: RtspConnection, known: dict[str, RtspSession]) -> list[
                 continue
             session = sessions.get(reply_sid) or known.get(reply_sid)
             if session is None:
-                session = sessions[reply_sid] = known[reply_sid] = RtspSession(
+                session = sessions[reply_sid] = known[reply_sid] = RTSPSession(
                     reply_sid, conn, sdp=sdp
                 )
             session.sdp = session.sdp or sdp
             _add_setup(session, ex)
             ex.session_id = reply_sid
-            if session.state in (SessionState.INIT, None):
-                session.state = SessionState.READY
+            if session.state in (ServerState.INIT, None):
+                session.state = ServerState.READY
         elif session is not None and method in NEXT_STATE:
             if method in ("PLAY", "RECORD"):
                 if method == "PLAY":
@@ -416,7 +418,7 @@ def _walk_sessions(conn: RtspConnection, known: dict[str, RtspSession]) -> list[
     return list(sessions.values())
 
 
-def _add_setup(session: RtspSession, ex: Exchange) -> None:
+def _add_setup(session: RTSPSession, ex: CapturedExchange) -> None:
     """Record a successful SETUP exchange on its session."""
     requested = parse_transport(ex.request.header("Transport") or "")
     granted = parse_transport(ex.response.header("Transport") or "")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from analysis.errors import AnalysisError
 from analysis.wire.flows import Traffic
-from analysis.wire.sdp import SdpInfo, SdpMedia, parse_sdp
+from analysis.wire.sdp import SDPInfo, SDPMedia, parse_sdp
 
 # RFC 3261 §7.1: a request line "METHOD sip:... SIP/2.0", or a status line "SIP/2.0 200 OK".
 _SIP_START = re.compile(rb"^(?:SIP/2\.0 \d{3} |[A-Z]+ sips?:\S+ SIP/2\.0\r?\n)")
@@ -19,22 +19,22 @@ _BODY_START = re.compile(rb"\r?\n\r?\n")
 SIP_SNIFF_DATAGRAMS = 3  # a flow is read as SIP when one of its first datagrams is
 
 
-class SdpFileError(AnalysisError):
+class SDPFileError(AnalysisError):
     """An SDP file named on the command line that cannot be read."""
 
 
-def read_sdp_file(path: str | Path) -> SdpInfo:
-    """An SDP file; raises SdpFileError when it cannot be read or holds no media."""
+def read_sdp_file(path: str | Path) -> SDPInfo:
+    """An SDP file; raises SDPFileError when it cannot be read or holds no media."""
     try:
         info = parse_sdp(Path(path).read_bytes())
     except OSError as exc:
-        raise SdpFileError(f"cannot read SDP file {path}: {exc.strerror or exc}") from exc
+        raise SDPFileError(f"cannot read SDP file {path}: {exc.strerror or exc}") from exc
     if not info.media:
-        raise SdpFileError(f"{path} holds no m= line: not a session description")
+        raise SDPFileError(f"{path} holds no m= line: not a session description")
     return info
 
 
-def sip_descriptions(traffic: Traffic) -> list[SdpInfo]:
+def sip_descriptions(traffic: Traffic) -> list[SDPInfo]:
     """The SDP bodies of SIP messages carried over UDP in the capture."""
     found = []
     for flow in traffic.udp.values():
@@ -50,7 +50,7 @@ def sip_descriptions(traffic: Traffic) -> list[SdpInfo]:
     return found
 
 
-def media_by_port(descriptions: list[SdpInfo]) -> dict[int, SdpMedia]:
+def media_by_port(descriptions: list[SDPInfo]) -> dict[int, SDPMedia]:
     """Media sections by the port their RTP goes to (the last description wins: an answer
     follows its offer)."""
     ports = {}

@@ -27,7 +27,7 @@ from analysis.streams.rtp import (
     RTP_VERSION,
     RTP_VERSION_SHIFT,
     SEQ_MODULUS,
-    RtpStream,
+    CapturedStream,
 )
 from analysis.wire.flows import Endpoint, flow_label
 
@@ -77,7 +77,7 @@ def keepalive_kind(payload: bytes, toward_server: bool) -> str | None:
     return None
 
 
-def valid_header_mask(stream: RtpStream) -> np.ndarray:
+def valid_header_mask(stream: CapturedStream) -> np.ndarray:
     """RFC 3550 A.1 header checks per packet: version 2, and a payload type that is not an
     RTCP packet type read as RTP (A.1 also asks for a sane length: RTP-LEN-1 judges it)."""
     b0_version = np.ones(len(stream), dtype=bool)
@@ -87,7 +87,7 @@ def valid_header_mask(stream: RtpStream) -> np.ndarray:
     return b0_version & ~np.isin(pt, RTCP_PT_AS_RTP)
 
 
-def passes_probation(stream: RtpStream, min_sequential: int = MIN_SEQUENTIAL) -> bool:
+def passes_probation(stream: CapturedStream, min_sequential: int = MIN_SEQUENTIAL) -> bool:
     """True when ``min_sequential`` packets with valid headers arrive in sequence."""
     n = len(stream)
     if n < min_sequential:
@@ -104,7 +104,7 @@ def passes_probation(stream: RtpStream, min_sequential: int = MIN_SEQUENTIAL) ->
     return best >= min_sequential
 
 
-def looks_like_media(stream: RtpStream) -> bool:
+def looks_like_media(stream: CapturedStream) -> bool:
     """The stricter test for a flow no SETUP names: enough packets, version 2 throughout,
     and most sequence steps small and forward."""
     n = len(stream)

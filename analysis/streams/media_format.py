@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from analysis.wire.sdp import SdpMedia
+from analysis.wire.sdp import SDPMedia
 
 AUDIO = "audio"
 VIDEO = "video"
@@ -89,7 +89,7 @@ class MediaFormat:
         return f"{name}{rate} ({self.source})"
 
 
-def media_format(payload_type: int, sdp_media: SdpMedia | None = None) -> MediaFormat:
+def media_format(payload_type: int, sdp_media: SDPMedia | None = None) -> MediaFormat:
     """The format of ``payload_type``: the SDP's rtpmap wins (RFC 4566 §6), then the static
     table (RFC 3551 §6); the SDP's m= line still names the media kind of a dynamic type."""
     kind = sdp_media.kind if sdp_media is not None and sdp_media.kind in (AUDIO, VIDEO) else None

@@ -16,7 +16,7 @@ from analysis.payloads.frames import (
     PayloadFormat,
 )
 from analysis.streams.media_format import MediaFormat, media_format
-from analysis.wire.flows import Endpoint, UdpFlow, flow_label
+from analysis.wire.flows import Endpoint, UDPFlow, flow_label
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ class StreamStats:
 
 
 @dataclass(eq=False)  # identity: columns are arrays, and two streams are never "equal"
-class RtpStream:
+class CapturedStream:
     """Every packet of one SSRC on one flow (UDP ports, or an interleaved channel).
 
     Per-packet fields are columns (numpy arrays, arrival order): ``pktno``, ``time``,
@@ -215,13 +215,13 @@ class RtpStream:
 
 
 def split_by_ssrc(
-    src: Endpoint, dst: Endpoint, datagrams: UdpFlow | list[tuple[int, float, bytes]], **where
-) -> list[RtpStream]:
+    src: Endpoint, dst: Endpoint, datagrams: UDPFlow | list[tuple[int, float, bytes]], **where
+) -> list[CapturedStream]:
     """Read the RTP fixed header of every datagram (all at once) and group them by SSRC.
 
     Datagrams shorter than an RTP header belong to no stream (``short_datagrams`` lists
-    them); a datagram the snap length cut is read as far as it goes (``RtpStream.cut``)."""
-    flow = datagrams if isinstance(datagrams, UdpFlow) else UdpFlow.from_datagrams(datagrams)
+    them); a datagram the snap length cut is read as far as it goes (``CapturedStream.cut``)."""
+    flow = datagrams if isinstance(datagrams, UDPFlow) else UDPFlow.from_datagrams(datagrams)
     flow, super_datagrams = split_gso(flow)
     buf = np.frombuffer(flow.buffer, dtype=np.uint8)
     starts, ends = flow.starts, flow.ends
@@ -258,13 +258,13 @@ def split_by_ssrc(
         pstart[i], pend[i] = a, b
         if problem:
             problems.append((pktno, problem))
-    streams: list[RtpStream] = []
+    streams: list[CapturedStream] = []
     if len(keep):
         uniq, first_index, inverse = np.unique(ssrc, return_index=True, return_inverse=True)
         for u in np.argsort(first_index, kind="stable").tolist():
             rows = np.nonzero(inverse.ravel() == u)[0] if len(uniq) > 1 else np.arange(len(keep))
             value = int(uniq[u])
-            stream = RtpStream(
+            stream = CapturedStream(
                 src, dst, value, buffer=flow.buffer, pktno=flow.pktnos[keep[rows]],
                 time=flow.times[keep[rows]], seq=seq[rows], ts=ts[rows], b1=b1[rows],
                 size=wire[rows], pstart=pstart[rows], pend=pend[rows],
@@ -279,7 +279,7 @@ def split_by_ssrc(
     return streams
 
 
-def short_datagrams(flow: UdpFlow) -> list[tuple[int, bytes]]:
+def short_datagrams(flow: UDPFlow) -> list[tuple[int, bytes]]:
     """(packet number, payload) of each datagram too short for an RTP header."""
     short = np.nonzero((flow.ends - flow.starts) < RTP_HEADER_LEN)[0].tolist()
     return [
@@ -290,7 +290,7 @@ def short_datagrams(flow: UdpFlow) -> list[tuple[int, bytes]]:
 GSO_CANDIDATE_MIN = 1500  # larger than any Ethernet-sized datagram: maybe a GSO one
 
 
-def split_gso(flow: UdpFlow) -> tuple[UdpFlow, int]:
+def split_gso(flow: UDPFlow) -> tuple[UDPFlow, int]:
     """Cut UDP GSO super-datagrams (one send of many equal-sized segments, captured on the
     sending host before segmentation) into the RTP packets the receiver gets.
 
@@ -319,7 +319,7 @@ def split_gso(flow: UdpFlow) -> tuple[UdpFlow, int]:
             starts.append(start)
             ends.append(end)
             wire.append(w if i not in cuts else end - start)
-    return UdpFlow(flow.buffer, pktnos, times, starts, ends, wire), len(cuts)
+    return UDPFlow(flow.buffer, pktnos, times, starts, ends, wire), len(cuts)
 
 
 def _gso_segments(buf, start: int, end: int) -> list[tuple[int, int]] | None:

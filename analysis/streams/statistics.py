@@ -19,11 +19,11 @@ from analysis.payloads.frames import (
 )
 from analysis.streams.jitter import jitter_figures
 from analysis.streams.media_format import MediaFormat
-from analysis.streams.rtp import SEQ_HALF, SEQ_MODULUS, TS_HALF, TS_MODULUS, RtpStream
+from analysis.streams.rtp import SEQ_HALF, SEQ_MODULUS, TS_HALF, TS_MODULUS, CapturedStream
 
 
 def analyse(
-    stream: RtpStream,
+    stream: CapturedStream,
     fmt: MediaFormat | None = None,
     play_starts: list[float] = (),
     resumed_seqs: set[int] = frozenset(),
@@ -104,7 +104,7 @@ def analyse(
         )
 
 
-def _longest_segment(stream: RtpStream, times: np.ndarray) -> np.ndarray:
+def _longest_segment(stream: CapturedStream, times: np.ndarray) -> np.ndarray:
     """Indices (into ``times``) of the longest play segment: a pause stops the media clock
     only, so drift is measured within one."""
     period = stream.segments(times)
@@ -115,7 +115,7 @@ def _longest_segment(stream: RtpStream, times: np.ndarray) -> np.ndarray:
 
 
 def _frame_figures(
-    stream: RtpStream, order: np.ndarray, uniq: np.ndarray, rate: int | None
+    stream: CapturedStream, order: np.ndarray, uniq: np.ndarray, rate: int | None
 ) -> None:
     """Frames and the figures drawn from them: fps, media fps, drift."""
     stats = stream.stats
@@ -140,7 +140,7 @@ def _frame_figures(
     stats.drift_ppm = drift_ppm([frames[i].time for i in keep], kept_ts, rate)
 
 
-def assemble_stream(stream: RtpStream, order: np.ndarray, ext: np.ndarray) -> list[Frame]:
+def assemble_stream(stream: CapturedStream, order: np.ndarray, ext: np.ndarray) -> list[Frame]:
     """Frames of a stream: the vectorized path for regular RFC 2435 streams, else the
     packet-by-packet reader (which names every problem). Payloads the snap length cut
     are not read: frames are then told apart by timestamp and marker only."""

@@ -101,7 +101,7 @@ def endpoints(key: FlowKey) -> tuple[Endpoint, Endpoint]:
     )
 
 
-class UdpFlow(Sequence):
+class UDPFlow(Sequence):
     """The datagrams of one UDP flow, as arrays: payload i is
     ``buffer[starts[i]:ends[i]]``, sent as packet ``pktnos[i]`` at ``times[i]``;
     ``wire_lengths[i]`` is the payload's length on the wire, more than the bytes captured
@@ -127,7 +127,7 @@ class UdpFlow(Sequence):
         )
 
     @classmethod
-    def from_datagrams(cls, datagrams: list[tuple]) -> UdpFlow:
+    def from_datagrams(cls, datagrams: list[tuple]) -> UDPFlow:
         """A flow from (packet number, time, payload[, wire length]) tuples, payloads joined
         in one buffer."""
         lengths = [len(d[2]) for d in datagrams]
@@ -155,13 +155,13 @@ class UdpFlow(Sequence):
 class Traffic:
     """Transport-level view of a capture.
 
-    ``udp[key]`` is a :class:`UdpFlow` (a sequence of ``(packet number, time, payload)``);
+    ``udp[key]`` is a :class:`UDPFlow` (a sequence of ``(packet number, time, payload)``);
     ``tcp[key]`` a list of
     ``(packet number, time, sequence number, flags, payload)``, both in capture order.
     """
 
     packets: int = 0
-    udp: dict[FlowKey, UdpFlow] = field(default_factory=dict)
+    udp: dict[FlowKey, UDPFlow] = field(default_factory=dict)
     tcp: dict[FlowKey, list[tuple[int, float, int, int, bytes]]] = field(default_factory=dict)
     other: int = 0  # neither UDP nor TCP over IP (ARP, ICMP, ...)
     malformed: list[int] = field(default_factory=list)  # packet numbers too short to decode
@@ -229,7 +229,7 @@ def _fast_udp(records: Records, traffic: Traffic) -> np.ndarray:
         key = (kb[0:4], int.from_bytes(kb[8:10], "big"), kb[4:8], int.from_bytes(kb[10:12], "big"))
         rows = index[members]
         payload_at = o[members] + FAST_PAYLOAD
-        traffic.udp[key] = UdpFlow(
+        traffic.udp[key] = UDPFlow(
             records.buffer,
             rows + 1,
             times[rows],
@@ -395,6 +395,6 @@ def decode(records: Records) -> Traffic:
             datagrams = sorted(
                 [(*d, wire[i]) for i, d in enumerate(fast)] + datagrams, key=lambda d: d[0]
             )
-        traffic.udp[key] = UdpFlow.from_datagrams(datagrams)
+        traffic.udp[key] = UDPFlow.from_datagrams(datagrams)
     traffic.duplicates.pairs.sort()
     return traffic

@@ -40,7 +40,7 @@ class SenderReport:
 
 
 @dataclass
-class RtcpFlow:
+class RTCPFlow:
     """The RTCP compound packets of one UDP flow or interleaved channel."""
 
     src: Endpoint
@@ -68,13 +68,13 @@ def looks_like_rtcp(payload: bytes) -> bool:
     )
 
 
-def read_flow(flow: RtcpFlow, datagrams: list[tuple[int, float, bytes]]) -> None:
+def read_flow(flow: RTCPFlow, datagrams: list[tuple[int, float, bytes]]) -> None:
     """Read every compound packet of a flow into ``flow``."""
     for pktno, t, data in datagrams:
         read_compound(flow, pktno, t, data)
 
 
-def read_compound(flow: RtcpFlow, pktno: int, t: float, data: bytes) -> None:
+def read_compound(flow: RTCPFlow, pktno: int, t: float, data: bytes) -> None:
     """Read one compound packet, noting each deviation (§6.1)."""
     pos = 0
     n = len(data)

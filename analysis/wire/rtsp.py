@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from analysis.wire.ascii_numbers import is_decimal
-from analysis.wire.tcp import TcpStream
+from analysis.wire.tcp import TCPStream
 
 RTSP_VERSION = "RTSP/1.0"
 # RFC 2326 §10.12: an interleaved frame is '$', a channel byte, a 16-bit length, the packet.
@@ -62,7 +62,7 @@ class Kind(Enum):
 
 
 @dataclass
-class RtspMessage:
+class RTSPMessage:
     """One RTSP request or response as it appeared on the wire."""
 
     kind: Kind
@@ -131,7 +131,7 @@ class InterleavedFrame:
             self.wire_length = len(self.payload)
 
 
-def read_stream(stream: TcpStream) -> list[RtspMessage | InterleavedFrame]:
+def read_stream(stream: TCPStream) -> list[RTSPMessage | InterleavedFrame]:
     """Every RTSP message and interleaved frame in one direction of a connection.
 
     Where the capture lacks bytes (``stream.gaps``: a snap length, dropped packets) the
@@ -141,7 +141,7 @@ def read_stream(stream: TcpStream) -> list[RtspMessage | InterleavedFrame]:
     data = stream.data
     n = len(data)
     holes = [offset for offset, _missing in stream.gaps]
-    items: list[RtspMessage | InterleavedFrame] = []
+    items: list[RTSPMessage | InterleavedFrame] = []
     pos = 0 if stream.syn_seen or _plausible_start(data, 0, holes) else _resync(data, 0, holes)
     while pos < n:
         first = data[pos]
@@ -326,7 +326,7 @@ def _resync(data: bytes, pos: int, holes: list[int]) -> int:
     return line_at
 
 
-def _next_boundary_start(stream: TcpStream, pos: int) -> int:
+def _next_boundary_start(stream: TCPStream, pos: int) -> int:
     """The first segment boundary after ``pos`` where a message or frame begins."""
     data = stream.data
     i = bisect.bisect_right(stream.starts, pos)
@@ -349,12 +349,12 @@ def _next_message_start(data: bytes, pos: int) -> int:
     return len(data)
 
 
-def _parse_head(head: bytes, offset: int, pktno: int, t: float) -> RtspMessage:
+def _parse_head(head: bytes, offset: int, pktno: int, t: float) -> RTSPMessage:
     lines = head.split(b"\n")
     lf_only = sum(1 for line in lines[:-1] if not line.endswith(b"\r"))
     lines = [line[:-1] if line.endswith(b"\r") else line for line in lines]
     start = lines[0] if lines else b""
-    message = RtspMessage(
+    message = RTSPMessage(
         Kind.INVALID,
         start.decode("latin-1"),
         [],

@@ -111,7 +111,7 @@ def parse_transport(value: str) -> list[TransportSpec]:
 
 
 @dataclass
-class RtpInfoEntry:
+class RTPInfoEntry:
     """One stream of an RTP-Info header."""
 
     url: str
@@ -120,7 +120,7 @@ class RtpInfoEntry:
     ssrc: int | None = None  # RTSP 2.0 (RFC 7826 §18.45) and some 1.0 servers add it
 
 
-def parse_rtp_info(value: str) -> list[RtpInfoEntry]:
+def parse_rtp_info(value: str) -> list[RTPInfoEntry]:
     """Entries of an RTP-Info header (url=...;seq=...;rtptime=...[;ssrc=...])."""
     entries = []
     for chunk in value.split(","):
@@ -140,5 +140,5 @@ def parse_rtp_info(value: str) -> list[RtpInfoEntry]:
                 except ValueError:
                     ssrc = None
         if url or seq is not None or rtptime is not None:
-            entries.append(RtpInfoEntry(url, seq, rtptime, ssrc))
+            entries.append(RTPInfoEntry(url, seq, rtptime, ssrc))
     return entries

@@ -13,7 +13,7 @@ REQUIRED = ("v", "o", "s", "t")
 
 
 @dataclass
-class SdpMedia:
+class SDPMedia:
     """One m= section."""
 
     kind: str
@@ -26,20 +26,20 @@ class SdpMedia:
 
 
 @dataclass
-class SdpInfo:
+class SDPInfo:
     """A session description and the problems found in it."""
 
     text: str
-    media: list[SdpMedia] = field(default_factory=list)
+    media: list[SDPMedia] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     framerate: float | None = None  # session-level a=framerate
     control: str | None = None
 
 
-def parse_sdp(body: bytes) -> SdpInfo:
+def parse_sdp(body: bytes) -> SDPInfo:
     """Read an SDP body; never raises, problems are listed instead."""
     text = body.decode("utf-8", "replace")
-    info = SdpInfo(text)
+    info = SDPInfo(text)
     lines = [line for line in re.split(r"\r?\n", text) if line]
     if not lines:
         info.problems.append("empty session description")
@@ -47,7 +47,7 @@ def parse_sdp(body: bytes) -> SdpInfo:
     if lines[0] != "v=0":
         info.problems.append(f"first line is {lines[0][:40]!r}, not v=0")
     seen = set()
-    current: SdpMedia | None = None
+    current: SDPMedia | None = None
     for line in lines:
         m = _LINE.match(line)
         if not m:
@@ -64,7 +64,7 @@ def parse_sdp(body: bytes) -> SdpInfo:
                 current = None
                 continue
             formats = [int(f) for f in parts[3:] if is_decimal(f)]
-            current = SdpMedia(parts[0], int(parts[1].split("/")[0]), parts[2], formats)
+            current = SDPMedia(parts[0], int(parts[1].split("/")[0]), parts[2], formats)
             info.media.append(current)
         elif kind == "a":
             name, _, arg = value.partition(":")

@@ -17,7 +17,7 @@ SEQ_HALF = 1 << 31
 
 
 @dataclass
-class TcpStream:
+class TCPStream:
     """The bytes one side of a TCP connection sent, in order.
 
     ``starts[i]`` is the stream offset where the data of packet ``pktnos[i]`` (seen at
@@ -44,9 +44,9 @@ class TcpStream:
         return self.pktnos[i], self.times[i]
 
 
-def reassemble(key: FlowKey, segments: list[tuple[int, float, int, int, bytes]]) -> TcpStream:
+def reassemble(key: FlowKey, segments: list[tuple[int, float, int, int, bytes]]) -> TCPStream:
     """Rebuild one direction's byte stream from its segments (capture order)."""
-    stream = TcpStream(key)
+    stream = TCPStream(key)
     if not segments:
         return stream
     stream.closed = any(flags & (TCP_FIN | TCP_RST) for _p, _t, _s, flags, _d in segments)

@@ -14,7 +14,7 @@ from pathlib import Path
 from media_samples import encode_jpeg
 from PIL import Image
 
-from analysis.craft.synth import JpegParts, SynthMessage, SynthRtp, SynthSession, split_jpeg
+from analysis.craft.synth import JPEGParts, SynthMessage, SynthRTP, SynthSession, split_jpeg
 
 WIDTH, HEIGHT = 64, 48
 DEFECT_FRAME = 10
@@ -29,7 +29,7 @@ def small_jpeg(index: int, width: int = WIDTH, height: int = HEIGHT) -> bytes:
     return encode_jpeg(image, quality=75)
 
 
-def frames(count: int = 3) -> list[JpegParts]:
+def frames(count: int = 3) -> list[JPEGParts]:
     return [split_jpeg(small_jpeg(i)) for i in range(count)]
 
 
@@ -48,7 +48,7 @@ def _response_to(s: SynthSession, cseq: int) -> SynthMessage:
     )
 
 
-def _frame(s: SynthSession, index: int = DEFECT_FRAME) -> list[SynthRtp]:
+def _frame(s: SynthSession, index: int = DEFECT_FRAME) -> list[SynthRTP]:
     return s.frame_packets(index)
 
 
@@ -58,7 +58,7 @@ def gap(s):
 
 def duplicate(s):
     p = _frame(s)[1]
-    copy = SynthRtp(**{**p.__dict__, "t": p.t + 0.0001})
+    copy = SynthRTP(**{**p.__dict__, "t": p.t + 0.0001})
     s.rtp.insert(s.rtp.index(p) + 1, copy)
 
 
@@ -156,7 +156,7 @@ def rtp_after_teardown(s):
         for p in packets:
             seq += 1
             s.rtp.append(
-                SynthRtp(
+                SynthRTP(
                     s.teardown_time + 1.0 + k / 30 + (p.t - packets[0].t), seq & 0xFFFF,
                     (last.ts + (k + 1) * 3000) & 0xFFFFFFFF, p.marker, p.payload, p.ssrc,
                     frame=1000 + k,

@@ -9,8 +9,8 @@ import struct
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analysis.wire.rtsp import InterleavedFrame, Kind, RtspMessage, read_stream
-from analysis.wire.tcp import TcpStream
+from analysis.wire.rtsp import InterleavedFrame, Kind, RTSPMessage, read_stream
+from analysis.wire.tcp import TCPStream
 
 KEY = (b"\x7f\x00\x00\x01", 8554, b"\x7f\x00\x00\x01", 40000)
 REPLY = (
@@ -23,9 +23,9 @@ def frame(channel: int, seq: int, size: int = 40) -> bytes:
     return struct.pack("!BBH", 0x24, channel, len(rtp)) + rtp
 
 
-def stream_of(pieces: list[bytes], holes: dict[int, int] = (), syn: bool = True) -> TcpStream:
+def stream_of(pieces: list[bytes], holes: dict[int, int] = (), syn: bool = True) -> TCPStream:
     """The pieces joined; ``holes`` maps a piece index to bytes missing before it."""
-    s = TcpStream(KEY, syn_seen=syn)
+    s = TCPStream(KEY, syn_seen=syn)
     offset = 0
     for i, piece in enumerate(pieces):
         if i in dict(holes):
@@ -62,7 +62,7 @@ def test_a_connection_joined_midway_starts_at_the_first_frame_chain():
     tail_of_a_frame = frame(0, 1, 300)[123:]
     pieces = [tail_of_a_frame, frame(0, 2), frame(0, 3), b"RTSP/1.0 200 OK\r\nCSeq: 9\r\n\r\n"]
     items = read_stream(stream_of(pieces, syn=False))
-    assert [type(i) for i in items] == [InterleavedFrame, InterleavedFrame, RtspMessage]
+    assert [type(i) for i in items] == [InterleavedFrame, InterleavedFrame, RTSPMessage]
     assert items[-1].kind is Kind.RESPONSE and items[-1].cseq == 9
 
 
@@ -74,4 +74,4 @@ def test_a_connection_joined_midway_starts_at_the_first_frame_chain():
 )
 def test_arbitrary_bytes_with_holes_never_raise(pieces, holes, syn):
     items = read_stream(stream_of(pieces, holes, syn))
-    assert all(isinstance(i, RtspMessage | InterleavedFrame) for i in items)
+    assert all(isinstance(i, RTSPMessage | InterleavedFrame) for i in items)

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from analysis.sessions.rebuild import _pair
-from analysis.wire.rtsp import Kind, RtspMessage, read_stream
-from analysis.wire.tcp import TcpStream
+from analysis.wire.rtsp import Kind, RTSPMessage, read_stream
+from analysis.wire.tcp import TCPStream
 
 KEY = (b"\x7f\x00\x00\x01", 8554, b"\x7f\x00\x00\x01", 40000)
 NO_END = "header not ended by an empty line"
 
 
-def _stream(*segments: bytes, closed: bool = False, first_pktno: int = 10) -> TcpStream:
-    stream = TcpStream(KEY, closed=closed)
+def _stream(*segments: bytes, closed: bool = False, first_pktno: int = 10) -> TCPStream:
+    stream = TCPStream(KEY, closed=closed)
     offset = 0
     for i, segment in enumerate(segments):
         stream.starts.append(offset)
@@ -22,8 +22,8 @@ def _stream(*segments: bytes, closed: bool = False, first_pktno: int = 10) -> Tc
     return stream
 
 
-def _messages(stream: TcpStream) -> list[RtspMessage]:
-    return [m for m in read_stream(stream) if isinstance(m, RtspMessage)]
+def _messages(stream: TCPStream) -> list[RTSPMessage]:
+    return [m for m in read_stream(stream) if isinstance(m, RTSPMessage)]
 
 
 def _reply(cseq: int) -> bytes:

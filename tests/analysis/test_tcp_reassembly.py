@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analysis.wire.flows import TCP_SYN
-from analysis.wire.rtsp import InterleavedFrame, Kind, RtspMessage, read_stream
+from analysis.wire.rtsp import InterleavedFrame, Kind, RTSPMessage, read_stream
 from analysis.wire.tcp import reassemble
 
 KEY = (b"\x0a\x00\x00\x02", 40000, b"\x0a\x00\x00\x01", 554)
@@ -88,7 +88,7 @@ def test_body_by_content_length_and_interleaved_frames():
         b"$\x01\x00\x02xy",
         b"RTSP/1.0 200 OK\r\nCSeq: 3\r\n\r\n",
     )
-    assert isinstance(items[0], RtspMessage) and items[0].body == body
+    assert isinstance(items[0], RTSPMessage) and items[0].body == body
     assert items[0].kind is Kind.RESPONSE and items[0].status == 200
     assert [(f.channel, f.payload) for f in items[1:3]] == [(0, b"abcde"), (1, b"xy")]
     assert all(isinstance(f, InterleavedFrame) for f in items[1:3])
@@ -140,7 +140,7 @@ def test_arbitrary_bytes_read_as_rtsp_never_raise(data):
     stream = reassemble(KEY, segments([(0, data)]))
     items = read_stream(stream)
     assert sum(
-        len(i.raw) if isinstance(i, RtspMessage) else 4 + len(i.payload) for i in items
+        len(i.raw) if isinstance(i, RTSPMessage) else 4 + len(i.payload) for i in items
     ) <= len(data)
 
 

@@ -20,7 +20,7 @@ from analysis.check import check_capture
 from analysis.craft.synth import (
     PcapSynth,
     SynthDatagram,
-    TcpConversation,
+    TCPConversation,
     rtp_header,
 )
 from analysis.errors import CaptureFileError
@@ -203,7 +203,7 @@ def test_capture_begun_after_play_blames_no_one(tmp_path):
     s.rtp = [p for p in s.rtp if p.t > start]
     s.sender_reports = False
     synth = PcapSynth()
-    conv = TcpConversation(synth, (s.client_ip, s.rtsp_client_port), (s.server_ip, s.rtsp_port))
+    conv = TCPConversation(synth, (s.client_ip, s.rtsp_client_port), (s.server_ip, s.rtsp_port))
     events = sorted(
         [(m.t, 0, m) for m in s.messages] + [(p.t, 1, p) for p in s.rtp], key=lambda e: e[:2]
     )
@@ -243,7 +243,7 @@ def test_record_session_media_flows_from_the_client(tmp_path):
     """ANNOUNCE, SETUP (mode=record), RECORD: the publisher's RTP goes to the server."""
     synth = PcapSynth()
     client, server = ("10.2.0.2", 40100), ("10.2.0.1", 8554)
-    conv = TcpConversation(synth, client, server)
+    conv = TCPConversation(synth, client, server)
     url = "rtsp://10.2.0.1:8554/live"
     sdp = (
         b"v=0\r\no=- 1 1 IN IP4 10.2.0.2\r\ns=pub\r\nt=0 0\r\n"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from analysis.check import CheckResult
-from analysis.sessions.rebuild import Exchange
+from analysis.sessions.rebuild import CapturedExchange
 
 # The scripted steps and the RTSP method each sends (RESUME is the second PLAY).
 STEP_METHODS = {
@@ -46,7 +46,7 @@ def _text(raw: bytes) -> str:
     return raw.decode("utf-8", "replace").replace("\r\n", "\n")
 
 
-def _wire(exchange: Exchange) -> WireExchange:
+def _wire(exchange: CapturedExchange) -> WireExchange:
     request, response = exchange.request, exchange.response
     return WireExchange(
         method=request.method.upper(),

@@ -16,7 +16,7 @@ from analysis.capture.live import CaptureSummary
 from analysis.check import CheckResult, check_capture
 from analysis.errors import AnalysisError
 from analysis.expected import Expectation
-from analysis.streams.rtp import RtpStream
+from analysis.streams.rtp import CapturedStream
 from workbench.report.comments import frame_rate_comments, wireshark_comments
 from workbench.report.from_check import (
     conformance_rows,
@@ -87,10 +87,10 @@ class AnalysedCapture:
     annotated_wireshark: str | None = None
     annotation_error: str | None = None
     # Streams in the lab's format: left out of the Wireshark command (not RFC 2435).
-    not_decoded: list[RtpStream] = field(default_factory=list)
+    not_decoded: list[CapturedStream] = field(default_factory=list)
 
     @property
-    def streams(self) -> list[RtpStream]:
+    def streams(self) -> list[CapturedStream]:
         return list(self.check.streams) if self.check is not None else []
 
     @property

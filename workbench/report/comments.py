@@ -7,7 +7,7 @@ to decode the lab-dialect stream, why tshark's packet count differs from its fra
 
 from __future__ import annotations
 
-from analysis.streams.rtp import RtpStream
+from analysis.streams.rtp import CapturedStream
 from workbench.report.from_check import stream_label
 from workbench.report.i18n import Catalog
 from workbench.report.model import StatRow
@@ -34,8 +34,8 @@ def frame_rate_comments(rows: list[StatRow], catalog: Catalog) -> list[str]:
 
 
 def wireshark_comments(
-    streams: list[RtpStream],
-    not_decoded: list[RtpStream],
+    streams: list[CapturedStream],
+    not_decoded: list[CapturedStream],
     tshark: TsharkCheck | None,
     catalog: Catalog,
 ) -> list[str]:

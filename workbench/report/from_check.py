@@ -10,8 +10,8 @@ import logging
 from collections.abc import Iterable
 
 from analysis.rules import Outcome, RuleResult
-from analysis.sessions.rebuild import RtspConnection
-from analysis.streams.rtp import RtpStream
+from analysis.sessions.rebuild import CapturedConnection
+from analysis.streams.rtp import CapturedStream
 from analysis.wire.rtsp import Kind
 from workbench.report.model import (
     MAX_EVIDENCE,
@@ -44,14 +44,14 @@ def unwrap(values: Iterable[int], modulus: int) -> list[int]:
     return result
 
 
-def stream_label(stream: RtpStream) -> str:
+def stream_label(stream: CapturedStream) -> str:
     """A short name for a stream: transport, SSRC and destination."""
     kind = "TCP" if stream.transport == "tcp" else "UDP"
     return f"{kind} SSRC 0x{stream.ssrc:08X} → {stream.dst}"
 
 
 def series_from_stream(
-    stream: RtpStream,
+    stream: CapturedStream,
     origin: float,
     label: str | None = None,
     pauses: Iterable[tuple[float, float]] = (),
@@ -83,7 +83,7 @@ def _overlap(start: float, end: float, spans: Iterable[tuple[float, float]]) -> 
 
 
 def stat_row(
-    stream: RtpStream, label: str | None = None, pauses: Iterable[tuple[float, float]] = ()
+    stream: CapturedStream, label: str | None = None, pauses: Iterable[tuple[float, float]] = ()
 ) -> StatRow:
     """The statistics table's row for one stream (RFC 3550 A.3 loss, A.8 jitter).
 
@@ -120,7 +120,7 @@ def stat_row(
 
 
 def ladder_from_connection(
-    connection: RtspConnection, origin: float, title: str | None = None
+    connection: CapturedConnection, origin: float, title: str | None = None
 ) -> LadderSession:
     """Every RTSP message of a connection, in capture order."""
     session = LadderSession(title or connection.label)
