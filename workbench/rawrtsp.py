@@ -27,7 +27,7 @@ class RawRTSPError(Exception):
 
 
 @dataclass(frozen=True)
-class Exchange:
+class RawExchange:
     """A request as sent and the response as received (both as wire text)."""
 
     request: Request
@@ -51,13 +51,15 @@ class RawRTSPConnection:
         self._pending: list[Response] = []
         self._cseq = 0
 
-    def send(self, method: str, uri: str, headers: list[tuple[str, str]] | None = None) -> Exchange:
+    def send(
+        self, method: str, uri: str, headers: list[tuple[str, str]] | None = None
+    ) -> RawExchange:
         """Send ``method uri`` with a fresh CSeq and the given headers; return the exchange."""
         self._cseq += 1
         items = [("CSeq", str(self._cseq)), *(headers or [])]
         request = Request(method, uri, Headers(items))
         self._sock.sendall(request.to_bytes())
-        return Exchange(request, self._read_response())
+        return RawExchange(request, self._read_response())
 
     def _read_response(self) -> Response:
         while not self._pending:

@@ -15,7 +15,7 @@ from realtools import require_tool
 from rtsp_common.errors import MediaFileError
 from rtsp_common.mjpeg import MAX_LAB_FRAME, open_media
 from workbench.cli import main
-from workbench.convert import ConvertError, convert, fit_size
+from workbench.clip_conversion import ConvertError, convert, fit_size
 from workbench.sample import read_frame_number, render_frame
 
 SIZE = (128, 96)

@@ -8,7 +8,7 @@ import random
 import pytest
 from realtools import require_tool
 
-from workbench.convert import ConvertError, convert
+from workbench.clip_conversion import ConvertError, convert
 
 
 @pytest.mark.parametrize("name", ["noise.Mjpeg", "noise.mjpg"])

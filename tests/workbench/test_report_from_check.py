@@ -10,13 +10,13 @@ from __future__ import annotations
 import pytest
 
 from analysis.craft.session_builder import SessionBuilder
-from workbench.capture_tests import add_capture_tests
 from workbench.report.build import analyse_capture, build_report, capture_origin
+from workbench.report.from_capture import add_capture_tests
 from workbench.report.from_check import series_from_stream, unwrap
+from workbench.report.functional import TestBook
 from workbench.report.i18n import Catalog
 from workbench.report.model import Outcome
 from workbench.report.render import render_report
-from workbench.testbook import TestBook
 
 FRAMES_BEFORE, FRAMES_AFTER = 8, 6
 PAUSE_S = 1.0

@@ -23,12 +23,12 @@ from workbench.demo.judge import (
 )
 from workbench.demo.negative import NegativeCase, NegativeOutcome
 from workbench.demo.playback import PlaybackOutcome, StepReply, Timings
-from workbench.rawrtsp import Exchange
+from workbench.rawrtsp import RawExchange
+from workbench.report.functional import TestBook
 from workbench.report.i18n import Catalog
 from workbench.report.model import Outcome
 from workbench.report.screenshots import ReceivedFrame
 from workbench.sample import render_frame
-from workbench.testbook import TestBook
 
 FPS = 10.0
 TIMINGS = Timings(play_s=1.0, pause_s=0.5, resume_s=1.0)
@@ -167,9 +167,9 @@ def test_unreadable_frames_are_counted_not_guessed(jpegs):
     assert (run.count, run.unreadable, run.missing, run.consecutive) == (3, 1, 1, False)
 
 
-def _exchange(status: int, method="PLAY") -> Exchange:
+def _exchange(status: int, method="PLAY") -> RawExchange:
     request = Request(method, "rtsp://127.0.0.1:1/clip.Mjpeg", Headers([("CSeq", "1")]))
-    return Exchange(request, Response.make(status, 1))
+    return RawExchange(request, Response.make(status, 1))
 
 
 def test_negative_cases_pass_only_on_their_status():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from workbench.clip_conversion import convert
 from workbench.commands.sample import _size
-from workbench.convert import convert
 from workbench.messages import error
 
 

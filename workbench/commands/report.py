@@ -65,16 +65,16 @@ def run(args: argparse.Namespace) -> int:
     # Imported here, not at the top: the command-line parser imports every command module,
     # and these pull in the analysis, Pillow, matplotlib and Jinja2.
     from rtsp_common.mjpeg import open_media
-    from workbench.capture_tests import add_capture_tests
     from workbench.report.build import analyse_capture, build_report
     from workbench.report.capture_frames import capture_screenshots
+    from workbench.report.from_capture import add_capture_tests
+    from workbench.report.functional import TestBook
     from workbench.report.render import (
         headline,
         print_wireshark_commands,
         render_report,
         rule_title,
     )
-    from workbench.testbook import TestBook
     from workbench.wireshark import annotated_path
 
     console = Console()

@@ -17,9 +17,9 @@ from workbench.demo.negative import NegativeCase, NegativeOutcome
 from workbench.demo.playback import PlaybackOutcome, StepReply, Timings
 from workbench.demo.player_shots import PlayerRun
 from workbench.demo.wire import WireExchange
+from workbench.report.functional import TestBook
 from workbench.report.model import PlayerScreenshot
 from workbench.report.screenshots import ReceivedFrame, decode_frame_number
-from workbench.testbook import TestBook
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass, field
 
 from rtsp_common.status import Status
-from workbench.rawrtsp import Exchange, RawRTSPConnection, RawRTSPError
+from workbench.rawrtsp import RawExchange, RawRTSPConnection, RawRTSPError
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +40,12 @@ class NegativeOutcome:
     """The exchanges of one case; ``decisive`` is the one whose status is judged."""
 
     case: NegativeCase
-    exchanges: list[Exchange] = field(default_factory=list)
+    exchanges: list[RawExchange] = field(default_factory=list)
     error: str | None = None
     client: str | None = None  # the connection's client end, "ip:port", as a capture shows it
 
     @property
-    def decisive(self) -> Exchange | None:
+    def decisive(self) -> RawExchange | None:
         return self.exchanges[-1] if self.exchanges else None
 
     @property

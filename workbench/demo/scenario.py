@@ -46,12 +46,12 @@ from workbench.report.build import (
     build_report,
     judge_capture,
 )
+from workbench.report.functional import TestBook
 from workbench.report.i18n import Catalog
 from workbench.report.model import Outcome, PlayerScreenshot, Report
 from workbench.report.render import RenderedReport, render_report
 from workbench.report.screenshots import ReceivedFrame, make_screenshots
 from workbench.sample import DEFAULT_PATH, ensure_sample
-from workbench.testbook import TestBook
 from workbench.wireshark import annotated_path
 
 log = logging.getLogger(__name__)

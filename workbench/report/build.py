@@ -25,9 +25,9 @@ from workbench.report.from_check import (
     stat_row,
     stream_label,
 )
+from workbench.report.functional import TestBook
 from workbench.report.i18n import Catalog
 from workbench.report.model import ConformanceRow, FunctionalTest, Report, Screenshot
-from workbench.testbook import TestBook
 from workbench.wireshark import (
     DecodeAs,
     TsharkCheck,

@@ -10,7 +10,7 @@ from analysis.sessions.rebuild import KNOWN_METHODS, VALID_IN, CapturedExchange,
 from rtsp_common.status import Status
 from workbench.report.build import AnalysedCapture
 from workbench.report.from_check import stream_label
-from workbench.testbook import TestBook
+from workbench.report.functional import TestBook
 
 # RFC 2326 §7.1.1: 401 Unauthorized, 407 Proxy Authentication Required: challenges.
 AUTH_CHALLENGES = (Status.UNAUTHORIZED, Status.PROXY_AUTHENTICATION_REQUIRED)
