@@ -316,7 +316,7 @@ class SDESChunk(Packet):
     fields_desc = [
         IntField("sourcesync", 0),
         PacketListField("items", [], SDESItem, next_cls_cb=_next_sdes_item),
-        StrLenField("pad", None, length_from=_chunk_pad_length),
+        StrLenField("pad", None, length_from=_chunk_pad_length),  # type: ignore[arg-type]
     ]
 
     def post_build(self, pkt, pay):
@@ -547,7 +547,7 @@ def decode_negotiated_flows(packets: Iterable[Packet]) -> list[Packet]:
         if UDP in pkt and not isinstance(pkt[UDP].payload, (RTP, RTCP)):
             udp = pkt[UDP]
             ports = {udp.sport, udp.dport}
-            cls = None
+            cls: type[Packet] | None = None
             if ports & rtp_ports:
                 cls = RTP
             elif ports & rtcp_ports:

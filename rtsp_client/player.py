@@ -30,6 +30,7 @@ import time
 import tkinter as tk
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 from PIL import Image, ImageOps, ImageTk
@@ -67,6 +68,11 @@ PUMP_SLEEP_S = 0.01  # between rounds of events in run_until
 SHORTCUTS = {"Pause": "a", "Stop": "t"}
 
 
+def _press(button: tk.Button, _event: object) -> None:
+    """A key shortcut: press ``button`` as a click would."""
+    button.invoke()
+
+
 class PlayerApp:
     """The player window around one ``RTSPClient``.
 
@@ -76,7 +82,7 @@ class PlayerApp:
 
     def __init__(
         self,
-        root: tk.Misc,
+        root: tk.Tk | tk.Toplevel,
         client: RTSPClient,
         three_buttons: bool = False,
         video_size: tuple[int, int] | None = None,
@@ -131,7 +137,7 @@ class PlayerApp:
                 root, text=name, width=12, command=command, underline=name.lower().index(key)
             )
             button.grid(row=1, column=column, padx=2, pady=2)
-            root.bind(f"<Key-{key}>", lambda event, button=button: button.invoke())
+            root.bind(f"<Key-{key}>", partial(_press, button))
             self.buttons[name] = button
         root.bind("<Key-q>", lambda event: self.close())
         self.message = ""  # the last request's outcome

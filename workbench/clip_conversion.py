@@ -182,7 +182,8 @@ def _video_frames(
                 with Image.open(io.BytesIO(png)) as image:
                     yield _rgb(image)
         finally:
-            process.stdout.close()
+            if process.stdout is not None:
+                process.stdout.close()
             if process.poll() is None:
                 process.kill()
             process.wait()

@@ -17,7 +17,7 @@ import textwrap
 from dataclasses import dataclass, field
 
 from rich.cells import cell_len
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
@@ -30,7 +30,7 @@ class Column:
     ``drop`` ranks it among the columns left out on a narrow terminal (1 goes first)."""
 
     header: str
-    justify: str = "left"
+    justify: JustifyMethod = "left"
     whole: bool = False
     drop: int | None = None
 

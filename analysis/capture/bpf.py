@@ -73,7 +73,7 @@ def assemble(steps: list[Step | str]) -> list[Insn]:
             labels[step] = index
         else:
             index += 1
-    program = []
+    program: list[Insn] = []
     for step in steps:
         if isinstance(step, str):
             continue

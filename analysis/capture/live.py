@@ -16,7 +16,7 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -317,6 +317,7 @@ class Capture:
                 if not self.filter.accept(frame):
                     continue
                 stamp = _timestamp(ancdata)
+                frames: Sequence[bytes | memoryview]
                 if gso is not None and gso.gso_type == GSO_UDP_L4:
                     frames = split_udp_gso(bytes(frame), gso.gso_size)
                 else:

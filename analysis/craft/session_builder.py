@@ -140,7 +140,7 @@ class SessionBuilder:
         self.rtp_sent = 0
         self.rtp_octets = 0
         self.interleaved = (0, 1)
-        self._image_cache: dict[int, ScanImage] = {}
+        self._image_cache: dict[tuple[int, int, int, int], ScanImage] = {}
 
     # --- clock and packet list -------------------------------------------------------------
 
@@ -163,7 +163,7 @@ class SessionBuilder:
         datagram twice makes it: a new IP identification (byte-identical copies are the
         capture's own, see analysis.pcap.duplicates)."""
         copy = pkt.copy()
-        copy.time = pkt.time + 0.0001
+        copy.time = pkt.time + 0.0001  # type: ignore[operator]  # EDecimal adds a float
         if IP in copy:
             copy[IP].id = (copy[IP].id + 1) % IP_ID_MODULUS
         self.packets.insert(self.packets.index(pkt) + 1, copy)

@@ -13,6 +13,7 @@ import struct
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
+from typing import Any
 
 from analysis.craft.jpeg_source import JPEGSourceError, read_scan_image
 from analysis.payloads.jpeg import (
@@ -222,7 +223,7 @@ def rfc2435_payloads(
     parts: JPEGParts, max_payload: int = 1400, q: int = Q_ALWAYS_INBAND
 ) -> list[bytes]:
     """RFC 2435 payloads of one frame; Q >= 128 sends the tables in-band on the first."""
-    out = []
+    out: list[bytes] = []
     offset = 0
     scan = parts.scan
     while offset < len(scan) or not out:
@@ -434,10 +435,11 @@ class SynthSession:
             t += self.report_interval
         return out
 
-    def events(self) -> list[tuple[float, Event, object]]:
+    def events(self) -> list[tuple[float, Event, Any]]:
         """(time, kind, item) of everything the session sends: an RTSP message, an RTP
         packet, an RTCP report, or None for opening and closing the connection."""
-        events: list[tuple[float, Event, object]] = [(self.t0 - 0.001, Event.OPEN, None)]
+        # The item's type follows from its kind (see write_sessions).
+        events: list[tuple[float, Event, Any]] = [(self.t0 - 0.001, Event.OPEN, None)]
         events += [(m.t, Event.RTSP, m) for m in self.messages]
         events += [(p.t, Event.RTP, p) for p in self.rtp]
         events += [(t, Event.RTCP, sr) for t, sr in self._reports()]

@@ -12,6 +12,7 @@ import logging
 import zlib
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import cast
 
 import numpy as np
 
@@ -75,6 +76,7 @@ class Frame:
         """The frame's scan data pieces."""
         if self.spans is not None:
             source = self.source
+            assert source is not None  # spans are always given with their source
             return [source[a:b] for a, b in zip(*self.spans, strict=True)]
         return self.parts
 
@@ -207,6 +209,7 @@ def _assemble_rfc2435(packets: list[SeqPacket]) -> list[Frame]:
                         (pktno, f"first fragment has offset {offset}, not 0")
                     )
         else:
+            assert cur is not None  # ``new`` holds while there is no frame yet
             if lost:
                 cur.complete = False
             if prev_marker:
@@ -418,7 +421,9 @@ def fast_rfc2435(stream, order: np.ndarray, ext: np.ndarray) -> list[Frame] | No
     standard: dict[int, bytes] = {}
     view = memoryview(stream.buffer)  # slices of a view copy nothing until joined
     frames = []
-    empty = ()  # problem lists of a regular frame: none, and never appended to
+    # Problem lists of a regular frame: none, and never appended to; one shared empty tuple
+    # stands for them all (typed as the lists it stands for).
+    empty: list = cast(list, ())
     for a, b, size in zip(first.tolist(), last.tolist(), sizes, strict=True):
         qa = qs[a]
         if qa >= rfc2435.Q_INBAND_FIRST:

@@ -47,6 +47,10 @@ PCAPNG_DEFAULT_TSRESOL = 1e-6
 MAX_RECORD_LEN = 262144 * 4
 
 
+def _no_records() -> np.ndarray:
+    return np.zeros(0, dtype=np.int64)
+
+
 @dataclass
 class Records:
     """Raw records of one capture, indexed by packet number - 1.
@@ -59,13 +63,12 @@ class Records:
     path: str
     format: str  # "pcap" or "pcapng"
     buffer: bytes | mmap.mmap = b""
-    # numpy arrays once reading is done (lists while a pcapng file is being read)
-    times: np.ndarray = field(default_factory=list)
-    offsets: np.ndarray = field(default_factory=list)
-    lengths: np.ndarray = field(default_factory=list)
-    linktypes: np.ndarray = field(default_factory=list)
+    times: np.ndarray = field(default_factory=_no_records)
+    offsets: np.ndarray = field(default_factory=_no_records)
+    lengths: np.ndarray = field(default_factory=_no_records)
+    linktypes: np.ndarray = field(default_factory=_no_records)
     # Bytes each packet had on the wire; more than ``lengths`` where the snap length cut it.
-    original_lengths: np.ndarray = field(default_factory=list)
+    original_lengths: np.ndarray = field(default_factory=_no_records)
     error: CaptureFileError | None = None
     compression: str | None = None  # "gzip", "zstd" or "lz4" when the file was compressed
 
@@ -89,6 +92,7 @@ def read_records(source: str | Path | bytes) -> Records:
     Raises :class:`CaptureFileError` only when the file header itself is unreadable;
     damage further in is reported in ``Records.error`` with what was read before it.
     """
+    buf: bytes | mmap.mmap
     if isinstance(source, bytes | bytearray | memoryview):
         buf, name = bytes(source), "<bytes>"
     else:
@@ -138,7 +142,7 @@ def _load(path: Path) -> bytes | mmap.mmap:
         return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
 
 
-def _read_pcap(buf: bytes, name: str, endian: str, nanos: bool) -> Records:
+def _read_pcap(buf: bytes | mmap.mmap, name: str, endian: str, nanos: bool) -> Records:
     records = Records(name, "pcap", buf)
     n = len(buf)
     if n < PCAP_GLOBAL_HEADER_LEN:
@@ -202,18 +206,24 @@ class _Interface:
     tsresol: float
 
 
-def _read_pcapng(buf: bytes, name: str) -> Records:
+def _read_pcapng(buf: bytes | mmap.mmap, name: str) -> Records:
     records = Records(name, "pcapng", buf)
     n = len(buf)
     off = 0
     endian = "<"
     interfaces: list[_Interface] = []
-    t_append, lt_append = records.times.append, records.linktypes.append
-    o_append, l_append = records.offsets.append, records.lengths.append
-    orig_append = records.original_lengths.append
+    # Lists while reading, numpy arrays once done.
+    times: list[float] = []
+    offsets: list[int] = []
+    lengths: list[int] = []
+    linktypes: list[int] = []
+    original_lengths: list[int] = []
+    t_append, lt_append = times.append, linktypes.append
+    o_append, l_append = offsets.append, lengths.append
+    orig_append = original_lengths.append
 
     def fail(message: str, at: int) -> None:
-        records.error = CaptureFileError(f"{name}: {message}", at, len(records.offsets))
+        records.error = CaptureFileError(f"{name}: {message}", at, len(offsets))
 
     while off < n:
         if off + 12 > n:
@@ -272,23 +282,23 @@ def _read_pcapng(buf: bytes, name: str) -> Records:
             orig = struct.unpack_from(endian + "I", buf, body)[0]
             incl = min(orig, blen - 16)
             # Simple packet blocks carry no timestamp: reuse the previous one.
-            t_append(records.times[-1] if records.times else 0.0)
+            t_append(times[-1] if times else 0.0)
             o_append(body + 4)
             l_append(incl)
             orig_append(orig)
             lt_append(interfaces[0].linktype)
         off += blen
-    records.offsets = np.asarray(records.offsets, dtype=np.int64)
-    records.lengths = np.asarray(records.lengths, dtype=np.int64)
-    records.times = np.asarray(records.times, dtype=np.float64)
-    records.linktypes = np.asarray(records.linktypes, dtype=np.int64)
-    records.original_lengths = np.asarray(records.original_lengths, dtype=np.int64)
+    records.offsets = np.asarray(offsets, dtype=np.int64)
+    records.lengths = np.asarray(lengths, dtype=np.int64)
+    records.times = np.asarray(times, dtype=np.float64)
+    records.linktypes = np.asarray(linktypes, dtype=np.int64)
+    records.original_lengths = np.asarray(original_lengths, dtype=np.int64)
     if records.error:
         log.warning("%s", records.error)
     return records
 
 
-def _tsresol(buf: bytes, opt: int, end: int, endian: str) -> float:
+def _tsresol(buf: bytes | mmap.mmap, opt: int, end: int, endian: str) -> float:
     """Timestamp resolution from an interface's if_tsresol option (pcapng §4.2)."""
     while opt + 4 <= end:
         code, length = struct.unpack_from(endian + "HH", buf, opt)

@@ -13,6 +13,7 @@ unknown user and of a wrong password differ.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -77,7 +78,8 @@ VOLATILE_PARAMS = ("nonce", "opaque")
 class Judged(Protocol):
     """A case's result, as far as the access cases look at it."""
 
-    verdict: Verdict
+    @property
+    def verdict(self) -> Verdict: ...
 
 
 class Battery(Protocol):
@@ -88,7 +90,7 @@ class Battery(Protocol):
 
     def raw_connect(self) -> Channel: ...
     def request(
-        self, method: str, uri: str, headers: list[tuple[str, str]] = ...
+        self, method: str, uri: str, headers: Sequence[tuple[str, str]] = ...
     ) -> tuple[bytes, int]: ...
     def judge(
         self, case: str, data: bytes, outcome: ProbeExchange, cseq: int | None, *, passes: set[int]

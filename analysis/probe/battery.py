@@ -11,7 +11,7 @@ the battery answers the server's challenges. The I/O is behind ``ProbeEnvironmen
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
@@ -214,7 +214,7 @@ class _Run:
         return self.cseq
 
     def request(
-        self, method: str, uri: str, headers: list[tuple[str, str]] = ()
+        self, method: str, uri: str, headers: Sequence[tuple[str, str]] = ()
     ) -> tuple[bytes, int]:
         cseq = self.next_cseq()
         data = build_request(
@@ -306,6 +306,12 @@ class _Run:
         )
 
 
+def _reply(outcome: ProbeExchange) -> Reply:
+    """The reply of an exchange judged PASS (a pass always judged a reply)."""
+    assert outcome.reply is not None
+    return outcome.reply
+
+
 def _first_line(data: bytes) -> str:
     line = data.split(b"\n", 1)[0].rstrip(b"\r")
     text = line.decode("latin-1")
@@ -367,7 +373,7 @@ def _normal_flow(run: _Run) -> str:
         data, cseq = run.request("OPTIONS", url)
         outcome = channel.exchange(data)
         result = run.judge("options", data, outcome, cseq, passes={Status.OK})
-        if result.verdict is Verdict.PASS and outcome.reply.get("Public") is None:
+        if result.verdict is Verdict.PASS and _reply(outcome).get("Public") is None:
             run.report.results[-1] = _downgrade(result, "no Public header listing methods")
 
         data, cseq = run.request("DESCRIBE", url, [("Accept", "application/sdp")])
@@ -375,7 +381,7 @@ def _normal_flow(run: _Run) -> str:
         result = run.judge("describe", data, outcome, cseq, passes={Status.OK})
         setup_url = url + "/"
         if result.verdict is Verdict.PASS:
-            reply = outcome.reply
+            reply = _reply(outcome)
             problem = _sdp_problem(reply)
             if problem:
                 run.report.results[-1] = _fail(result, problem)
@@ -387,12 +393,12 @@ def _normal_flow(run: _Run) -> str:
         outcome = channel.exchange(data)
         result = run.judge("setup", data, outcome, cseq, passes={Status.OK})
         session = None
-        reply = outcome.reply
-        if reply is not None and reply.status == Status.OK and reply.session_id:
+        setup_reply = outcome.reply
+        if setup_reply is not None and setup_reply.status == Status.OK and setup_reply.session_id:
             # Go on with the session even when the reply broke a rule, to probe PLAY.
-            session = reply.session_id
+            session = setup_reply.session_id
         if result.verdict is Verdict.PASS:
-            reply_transport = reply.get("Transport") or ""
+            reply_transport = _reply(outcome).get("Transport") or ""
             if session is None:
                 run.report.results[-1] = _fail(result, "200 without a Session header (§12.37)")
             if f"client_port={receiver.rtp_port}" not in reply_transport.replace(" ", ""):
@@ -629,6 +635,7 @@ def _interleaved(run: _Run, channel: Channel, setup_url: str) -> None:
     result = run.judge("interleaved", data, outcome, cseq, passes={Status.OK})
     if result.verdict is not Verdict.PASS:
         return
+    reply = _reply(outcome)
     transport = (reply.get("Transport") or "").replace(" ", "")
     session = reply.session_id or ""
     if "interleaved=" not in transport or not session:

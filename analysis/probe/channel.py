@@ -12,7 +12,7 @@ import socket
 import time
 
 from analysis.probe.battery import ProbeEnvironment, ProbeExchange
-from analysis.probe.wire import ReplyError, ReplyReader, Target
+from analysis.probe.wire import Reply, ReplyError, ReplyReader, Target
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ class TCPChannel:
         self.timeout = timeout
         self.sock = socket.create_connection((target.host, target.port), timeout=timeout)
         self.reader = ReplyReader()
-        self.pending = []
+        self.pending: list[Reply] = []
         self.closed = False
 
     def exchange(self, request: bytes) -> ProbeExchange:

@@ -148,7 +148,7 @@ class ReplyReader:
     def feed(self, data: bytes) -> list[Reply]:
         """Add bytes; return every complete reply. ``ReplyError`` on bytes that are not RTSP."""
         self.buffer += data
-        replies = []
+        replies: list[Reply] = []
         while True:
             reply = self._next()
             if reply is None:
@@ -169,7 +169,10 @@ class ReplyReader:
             self.skipped_interleaved += 1
             return self._next()
         match = re.search(rb"\r?\n\r?\n", buf)
-        return self._reply_from(buf, match) if match is not None else self._incomplete(buf)
+        if match is None:
+            self._incomplete(buf)  # raises when the head has grown too long
+            return None
+        return self._reply_from(buf, match)
 
     def _incomplete(self, buf: bytearray) -> None:
         if len(buf) > MAX_REPLY_HEAD:

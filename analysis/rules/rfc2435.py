@@ -106,7 +106,7 @@ def decode_problem(frame: Frame, cache: dict) -> str:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            image = Image.open(io.BytesIO(data))
+            image = Image.open(io.BytesIO(data or b""))
             size = image.size
             image.draft("RGB", (max(size[0] // DECODE_SCALE, 1), max(size[1] // DECODE_SCALE, 1)))
             image.load()

@@ -60,7 +60,7 @@ def lengths(ctx: Context) -> Finding:
 def _stream_for(ctx: Context, flow: RTCPFlow, ssrc: int) -> CapturedStream | None:
     candidates = [s for s in ctx.capture.streams if s.ssrc == ssrc]
     same = [s for s in candidates if s.session_id is not None and s.session_id == flow.session_id]
-    return (same or candidates or [None])[0]
+    return (same or candidates)[0] if candidates else None
 
 
 @rule(

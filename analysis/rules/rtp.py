@@ -61,7 +61,7 @@ def lengths(ctx: Context) -> Finding:
 def payload_type(ctx: Context) -> Finding:
     """Each stream of a session uses the payload types its SDP lists. Not applicable when no
     session has an SDP (no DESCRIBE or ANNOUNCE in the capture)."""
-    offences = []
+    offences: list[tuple[int, str]] = []
     checked = 0
     for session in ctx.capture.sessions:
         if session.sdp is None or not session.sdp.media:
@@ -132,7 +132,7 @@ def ssrc_constant(ctx: Context) -> Finding:
 def ssrc_announced(ctx: Context) -> Finding:
     """Streams of a session use an SSRC its Transport or RTP-Info headers announced. Not
     applicable when no header announced one."""
-    offences = []
+    offences: list[tuple[int, str]] = []
     checked = 0
     for session in ctx.capture.sessions:
         announced = {
@@ -219,7 +219,7 @@ def initial_values(ctx: Context) -> Finding:
         return not_applicable(
             "no stream whose SETUP is in the capture (its first packet may be missing)"
         )
-    offences = []
+    offences: list[tuple[int, str]] = []
     for s in streams:
         first = (("sequence number", int(s.seq[0])), ("timestamp", int(s.ts[0])))
         fields = [name for name, value in first if value == 0]
@@ -243,7 +243,7 @@ def marker(ctx: Context) -> Finding:
     streams = media_streams(ctx, PayloadFormat.RFC2435)
     if not streams:
         return not_applicable("no RFC 2435 stream (the lab's format is judged by LAB-MARK-1)")
-    offences = []
+    offences: list[tuple[int, str]] = []
     for s in streams:
         for f in s.frames:
             offences.extend(

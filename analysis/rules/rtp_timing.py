@@ -111,7 +111,8 @@ def _units(ctx: Context, s: CapturedStream) -> Units:
         if len(ts):
             wrapped = (np.diff(ts) + TS_HALF) % TS_MODULUS - TS_HALF
             columns[2] = np.concatenate(([0], np.cumsum(wrapped))) + int(ts[0])
-        ctx.memo[key] = Units(*columns, s.segments(columns[1]))
+        pktno, time, ts, first_ext, last_ext = columns
+        ctx.memo[key] = Units(pktno, time, ts, first_ext, last_ext, s.segments(time))
     return ctx.memo[key]
 
 
@@ -147,7 +148,7 @@ def timestamp_monotonic(ctx: Context) -> Finding:
         return not_applicable(
             "no stream in a format whose timestamps must rise (audio, JPEG) with two frames"
         )
-    offences = []
+    offences: list[tuple[int, str]] = []
     for s in streams:
         steps = _steps(ctx, s)
         back = steps.step < 0
@@ -175,11 +176,12 @@ def _irregular_steps(ctx: Context, s: CapturedStream, nominal: float) -> list[tu
     intervals while frames kept arriving at the frame rate. Dropped frames (a step of k
     intervals with an arrival gap to match) are no fault."""
     tolerance = max(STEP_TOLERANCE_TICKS, nominal * STEP_TOLERANCE_FRACTION)
+    assert s.clock_rate  # only clocked streams have a nominal interval
     interval_s = nominal / s.clock_rate
     if s.fmt.may_reorder and s.format is PayloadFormat.OTHER:
         # Decoding order: judge the distinct timestamps of each segment in presentation order.
         u = _units(ctx, s)
-        out = []
+        out: list[tuple[int, str]] = []
         for seg in np.unique(u.segment).tolist():
             rows = u.segment == seg
             stamps, first = np.unique(u.ts[rows], return_index=True)
@@ -226,8 +228,8 @@ def _presentation_steps(ctx: Context, s: CapturedStream) -> np.ndarray:
         return steps.step[steps.contiguous & (steps.step > 0)]
     u = _units(ctx, s)
     parts = [np.diff(np.unique(u.ts[u.segment == seg])) for seg in np.unique(u.segment).tolist()]
-    steps = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-    return steps[steps > 0]
+    distinct = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    return distinct[distinct > 0]
 
 
 def _video_streams(ctx: Context) -> tuple[list[CapturedStream], Finding | None]:
@@ -243,7 +245,7 @@ def _nominal_interval(ctx: Context, s: CapturedStream, promised: bool) -> float 
     in presentation order; None when that source says nothing."""
     framerate = session_framerate(ctx, s)
     if promised:
-        return s.clock_rate / framerate if framerate else None
+        return s.clock_rate / framerate if framerate and s.clock_rate else None
     if framerate:
         return None  # RTP-TS-3 judges this stream against its promise
     steps = _presentation_steps(ctx, s)
@@ -327,9 +329,9 @@ def clock_drift(ctx: Context) -> Finding:
             f"media clock drifts {s.stats.drift_ppm:+.0f} ppm at {s.clock_rate} Hz in {s.label}",
         )
         for s in streams
-        if abs(s.stats.drift_ppm) > DRIFT_LIMIT_PPM
+        if abs(s.stats.drift_ppm or 0.0) > DRIFT_LIMIT_PPM
     ]
-    worst = max(streams, key=lambda s: abs(s.stats.drift_ppm))
+    worst = max(streams, key=lambda s: abs(s.stats.drift_ppm or 0.0))  # None filtered above
     return verdict(
         offences,
         f"largest drift {worst.stats.drift_ppm:+.0f} ppm" + unclocked_note(media_streams(ctx)),
@@ -344,8 +346,10 @@ def jitter(ctx: Context) -> Finding:
     streams, na = clocked_streams(media_streams(ctx))
     if na:
         return na
-    worst = max(streams, key=lambda s: s.stats.max_jitter_ms)
-    text = f"highest jitter {worst.stats.max_jitter_ms:.2f} ms ({worst.label})"
-    if worst.stats.max_jitter_ms > JITTER_LIMIT_MS:
+    # None (no jitter measured yet) counts as none.
+    worst = max(streams, key=lambda s: s.stats.max_jitter_ms or 0.0)
+    worst_ms = worst.stats.max_jitter_ms or 0.0
+    text = f"highest jitter {worst_ms:.2f} ms ({worst.label})"
+    if worst_ms > JITTER_LIMIT_MS:
         return verdict([(worst.first_pktno, text + f" exceeds {JITTER_LIMIT_MS:g} ms")])
     return passed(text + unclocked_note(media_streams(ctx)))

@@ -10,6 +10,7 @@ from analysis.sessions.rebuild import (
     KNOWN_METHODS,
     VALID_IN,
     CapturedConnection,
+    CapturedExchange,
     is_success,
 )
 from analysis.streams.rtp import SEQ_HALF, SEQ_MODULUS, TS_HALF, TS_MODULUS
@@ -101,7 +102,7 @@ def cseq_echoed(ctx: Context) -> Finding:
     if na := _none(ctx):
         return na
     return verdict(
-        ((ex.response or ex.request).pktno, ex.cseq_problem)
+        ((ex.response or ex.first).pktno, ex.cseq_problem)
         for c in _connections(ctx)
         for ex in c.exchanges
         # A request without a valid CSeq is RTSP-CSEQ-1's offence, not an echo problem.
@@ -151,10 +152,11 @@ def transport(ctx: Context) -> Finding:
         return not_applicable("no successful SETUP")
     offences = []
     for st in setups:
-        pktno = st.exchange.response.pktno
+        _request, reply = st.exchange.answered()
+        pktno = reply.pktno
         req, got = st.requested, st.granted
         if got is None:
-            if not st.exchange.response.incomplete:
+            if not reply.incomplete:
                 offences.append((pktno, "SETUP reply has no Transport header"))
             continue
         problems = list(got.problems)
@@ -197,19 +199,19 @@ def sdp(ctx: Context) -> Finding:
     ]
     if not described:
         return not_applicable("no successful DESCRIBE")
-    described = [ex for ex in described if not ex.response.incomplete]
-    if not described:
+    replies = [reply for _request, reply in map(CapturedExchange.answered, described)]
+    replies = [reply for reply in replies if not reply.incomplete]
+    if not replies:
         return not_applicable("every DESCRIBE reply is cut short in the capture (snap length)")
     from analysis.wire.sdp import parse_sdp
 
     offences = []
-    for ex in described:
-        resp = ex.response
+    for resp in replies:
         ctype = (resp.header("Content-Type") or "").split(";")[0].strip().lower()
         if ctype != "application/sdp":
             offences.append((resp.pktno, f"Content-Type {ctype or 'missing'}, not application/sdp"))
         offences.extend((resp.pktno, p) for p in parse_sdp(resp.body).problems)
-    return verdict(offences, f"{len(described)} SDP(s) valid")
+    return verdict(offences, f"{len(replies)} SDP(s) valid")
 
 
 @rule(
@@ -296,13 +298,13 @@ def negotiated_ports(ctx: Context) -> Finding:
     for s in ctx.capture.unlinked_rtp:
         if s.transport != "udp" or not len(s):
             continue
-        session = owner_of_ssrc.get(s.ssrc) or server_sources.get((s.src.ip, s.src.port))
-        if session is not None:
-            s.session_id = s.session_id or session.id
+        owner = owner_of_ssrc.get(s.ssrc) or server_sources.get((s.src.ip, s.src.port))
+        if owner is not None:
+            s.session_id = s.session_id or owner.id
             offences.append(
                 (
                     s.first_pktno,
-                    f"RTP of session {session.id} to a port no SETUP negotiated ({s.label})",
+                    f"RTP of session {owner.id} to a port no SETUP negotiated ({s.label})",
                 )
             )
     for session in sessions:
@@ -333,7 +335,7 @@ def only_while_playing(ctx: Context) -> Finding:
     sessions = [s for s in ctx.capture.sessions if s.streams]
     if not sessions:
         return not_applicable("no RTSP session with RTP")
-    offences = []
+    offences: list[tuple[int, str]] = []
     for session in sessions:
         windows = sorted(
             (a, (b + STOP_GRACE_S) if b is not None else float("inf")) for a, b in session.playing
@@ -359,7 +361,8 @@ def prompt_start(ctx: Context) -> Finding:
     checked = 0
     for session in ctx.capture.sessions:
         for ex, _info in session.plays:
-            start = ex.request.time
+            request, _reply = ex.answered()
+            start = request.time
             if not session.streams:
                 continue
             checked += 1
@@ -370,7 +373,7 @@ def prompt_start(ctx: Context) -> Finding:
             ]
             if not firsts or min(firsts) - start > PLAY_START_LIMIT_S:
                 delay = f"after {min(firsts) - start:.2f} s" if firsts else "never"
-                offences.append((ex.request.pktno, f"first RTP after PLAY came {delay}"))
+                offences.append((request.pktno, f"first RTP after PLAY came {delay}"))
     if not checked:
         return not_applicable("no PLAY with RTP in the capture")
     return verdict(offences, f"{checked} PLAY(s) followed by RTP within {PLAY_START_LIMIT_S:g} s")
@@ -419,8 +422,8 @@ def rtp_info(ctx: Context) -> Finding:
     checked = 0
     for session in ctx.capture.sessions:
         for ex, entries in session.plays:
-            start = ex.request.time
-            replied = ex.response.time
+            request, reply = ex.answered()
+            start, replied = request.time, reply.time
             end = _segment_end(session, start)
             for entry in entries:
                 if entry.seq is None and entry.rtptime is None:

@@ -45,7 +45,7 @@ class Attribution:
 
     def _build(self) -> None:
         capture = self._capture
-        clients = {s.id: str(s.connection.client) for s in capture.sessions}
+        clients: dict[str | None, str] = {s.id: str(s.connection.client) for s in capture.sessions}
         exact: dict[int, Scope] = {}
         for conn in capture.connections:
             client = str(conn.client)
@@ -53,9 +53,9 @@ class Attribution:
                 exact.setdefault(message.pktno, Scope(None, conn.label, client))
             for ex in conn.exchanges:
                 scope = Scope(ex.session_id, conn.label, client)
-                for message in (ex.request, ex.response):
-                    if message is not None:
-                        exact[message.pktno] = scope
+                for sent in (ex.request, ex.response):
+                    if sent is not None:
+                        exact[sent.pktno] = scope
         for flow in capture.rtcp:
             scope = Scope(flow.session_id, flow.label, clients.get(flow.session_id))
             for pktno, _t, _types in flow.compounds:
@@ -79,7 +79,8 @@ class Attribution:
         shares its TCP segment (interleaved RTP)."""
         if self._exact is None:
             self._build()
-        if self._stream_pktnos is not None and len(self._stream_pktnos):
+        assert self._exact is not None  # _build fills it
+        if self._stream_pktnos is not None and self._stream_owner is not None:
             at = int(np.searchsorted(self._stream_pktnos, pktno))
             if at < len(self._stream_pktnos) and self._stream_pktnos[at] == pktno:
                 return self._stream_scopes[int(self._stream_owner[at])]

@@ -102,10 +102,11 @@ def link_media(
                 continue
             # The ports granted, and those asked for when the reply named others: RTP
             # goes where the server sends it, and RTSP-TRN-1 judges the difference.
-            pairs = []
+            pairs: list[tuple[int, int]] = []
             for candidate in (spec, setup.requested):
-                if candidate is not None and candidate.client_ports not in (None, *pairs):
-                    pairs.append(candidate.client_ports)
+                ports = candidate.client_ports if candidate is not None else None
+                if ports is not None and ports not in pairs:
+                    pairs.append(ports)
             try:
                 client_ip = ipaddress.ip_address(spec.destination or conn.client.ip).packed
             except ValueError:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TypeGuard
 
 from analysis.sessions.media_linking import link_media
 from analysis.sessions.sdp_sources import media_by_port, sip_descriptions
@@ -76,7 +77,7 @@ NEXT_STATE = {
 MEDIA_STATES = (ServerState.PLAYING, ServerState.RECORDING)
 
 
-def is_success(message: RTSPMessage | None) -> bool:
+def is_success(message: RTSPMessage | None) -> TypeGuard[RTSPMessage]:
     """A response with a 2xx status (RFC 2326 §7.1.1)."""
     return message is not None and is_success_status(message.status)
 
@@ -96,6 +97,19 @@ class CapturedExchange:
     def method(self) -> str:
         """The request's method, or "" for a response to no captured request."""
         return self.request.method if self.request else ""
+
+    @property
+    def first(self) -> RTSPMessage:
+        """The request, or the response when the capture holds no request for it."""
+        message = self.request or self.response
+        assert message is not None  # an exchange holds at least one of the two
+        return message
+
+    def answered(self) -> tuple[RTSPMessage, RTSPMessage]:
+        """The request and its response, of an exchange known to hold both (a successful
+        SETUP or PLAY)."""
+        assert self.request is not None and self.response is not None
+        return self.request, self.response
 
 
 @dataclass
@@ -319,14 +333,15 @@ def _pair(
         if requests_cut and response.cseq is not None and response.cseq not in cseqs:
             exchanges.append(CapturedExchange(None, response))
             continue
-        candidates = [e for e in pending if e.request.pktno <= response.pktno] or pending
-        match = next((e for e in candidates if e.request.cseq == response.cseq), None)
+        # Pending exchanges all hold a request: ``first`` is that request.
+        candidates = [e for e in pending if e.first.pktno <= response.pktno] or pending
+        match = next((e for e in candidates if e.first.cseq == response.cseq), None)
         if match is None and candidates:
             match = candidates[0]
             if not (response.incomplete and response.cseq is None):  # else its CSeq was cut
                 match.cseq_problem = (
                     f"response CSeq {response.header('CSeq')!r} does not echo request CSeq "
-                    f"{match.request.header('CSeq')!r}"
+                    f"{match.first.header('CSeq')!r}"
                 )
         if match is None:
             exchanges.append(
@@ -337,7 +352,7 @@ def _pair(
             continue
         match.response = response
         pending.remove(match)
-    exchanges.sort(key=lambda e: e.request.pktno if e.request else e.response.pktno)
+    exchanges.sort(key=lambda e: e.first.pktno)
     return exchanges
 
 
@@ -420,10 +435,9 @@ def _walk_sessions(conn: CapturedConnection, known: dict[str, RTSPSession]) -> l
 
 def _add_setup(session: RTSPSession, ex: CapturedExchange) -> None:
     """Record a successful SETUP exchange on its session."""
-    requested = parse_transport(ex.request.header("Transport") or "")
-    granted = parse_transport(ex.response.header("Transport") or "")
+    request, reply = ex.answered()
+    requested = parse_transport(request.header("Transport") or "")
+    granted = parse_transport(reply.header("Transport") or "")
     session.setups.append(
-        Setup(
-            ex, ex.request.uri, requested[0] if requested else None, granted[0] if granted else None
-        )
+        Setup(ex, request.uri, requested[0] if requested else None, granted[0] if granted else None)
     )

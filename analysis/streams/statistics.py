@@ -5,6 +5,9 @@ session's PLAY requests begin.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
+
 import numpy as np
 
 from analysis.payloads.frames import (
@@ -25,8 +28,8 @@ from analysis.streams.rtp import SEQ_HALF, SEQ_MODULUS, TS_HALF, TS_MODULUS, Cap
 def analyse(
     stream: CapturedStream,
     fmt: MediaFormat | None = None,
-    play_starts: list[float] = (),
-    resumed_seqs: set[int] = frozenset(),
+    play_starts: Sequence[float] = (),
+    resumed_seqs: AbstractSet[int] = frozenset(),
 ) -> None:
     """Fill in statistics and frames of a stream whose packets are loaded.
 

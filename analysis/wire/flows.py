@@ -266,6 +266,7 @@ def _fast_copies(
     if not alike.any():
         return None
     pairs = list(zip(index[later[alike]].tolist(), index[earlier[alike]].tolist(), strict=True))
+    assert traffic.duplicates is not None  # set before any record is read
     copied = confirm_copies(records, pairs, traffic.duplicates)
     copies = np.zeros(len(index), dtype=bool)
     copies[np.isin(index, sorted(copied))] = True

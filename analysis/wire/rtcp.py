@@ -5,6 +5,7 @@ sender reports, with every length and version problem kept for the rules.
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from analysis.streams.rtp import RTP_VERSION_SHIFT  # V sits where RTP has it (§6.4.1)
@@ -68,7 +69,7 @@ def looks_like_rtcp(payload: bytes) -> bool:
     )
 
 
-def read_flow(flow: RTCPFlow, datagrams: list[tuple[int, float, bytes]]) -> None:
+def read_flow(flow: RTCPFlow, datagrams: Sequence[tuple[int, float, bytes]]) -> None:
     """Read every compound packet of a flow into ``flow``."""
     for pktno, t, data in datagrams:
         read_compound(flow, pktno, t, data)

@@ -384,11 +384,13 @@ def _parse_head(head: bytes, offset: int, pktno: int, t: float) -> RTSPMessage:
             name, value = message.headers[-1]
             message.headers[-1] = (name, value + " " + line.strip().decode("latin-1"))
             continue
-        name, colon, value = line.partition(b":")
-        if not colon or not name.strip():
+        raw_name, colon, raw_value = line.partition(b":")
+        if not colon or not raw_name.strip():
             message.problems.append(
                 f"header line {line[:60].decode('latin-1')!r} has no name: value"
             )
             continue
-        message.headers.append((name.strip().decode("latin-1"), value.strip().decode("latin-1")))
+        message.headers.append(
+            (raw_name.strip().decode("latin-1"), raw_value.strip().decode("latin-1"))
+        )
     return message

@@ -157,15 +157,15 @@ def print_summary(result: CheckResult, console: Console) -> None:
             Column("fps", justify="right"),
         ],
     )
-    for s in result.streams:
-        st = s.stats
-        kind = f"{s.fmt.describe()}\n{s.format.value}"
+    for stream in result.streams:
+        st = stream.stats
+        kind = f"{stream.fmt.describe()}\n{stream.format.value}"
         if st.gso_datagrams:
             kind += f"\n{st.gso_datagrams} GSO cut"
-        channel = f" ch {s.channel}" if s.channel is not None else ""
+        channel = f" ch {stream.channel}" if stream.channel is not None else ""
         streams.add_row(
-            f"{s.ssrc:#010x}\n{s.src}\n-> {s.dst}{channel}",
-            s.session_id or "-",
+            f"{stream.ssrc:#010x}\n{stream.src}\n-> {stream.dst}{channel}",
+            stream.session_id or "-",
             kind,
             str(st.packets),
             "-" if st.frames is None else f"{st.complete_frames}/{st.frames}",

@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
                     continue
                 if writer is not None:
                     writer.append(data)
-                else:
+                elif folder is not None:
                     folder.mkdir(parents=True, exist_ok=True)
                     (folder / f"{number:05d}.jpg").write_bytes(data)
                 written += 1

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from rtsp_client.player_status import SEPARATOR as STATUS_SEPARATOR
 from rtsp_client.player_status import PlayerState
@@ -120,7 +121,7 @@ class PlaybackJudge:
             return wire.status_line
         return self.t("obs.accepted")
 
-    def _values(self, label: str) -> dict[str, object]:
+    def _values(self, label: str) -> dict[str, Any]:
         return {
             "transport": label,
             "play_s": self.timings.play_s,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from rtsp_client import RTSPClient
 from rtsp_client.errors import ClientError
-from rtsp_client.options import ClientOptions
+from rtsp_client.options import ClientOptions, Dialect, LowerTransport
 from rtsp_common.headers import Transport
 from workbench.demo.timings import Timings
 from workbench.report.screenshots import ReceivedFrame
@@ -152,7 +152,12 @@ def run_script(
     outcome = PlaybackOutcome(f"rtsp://{host}:{port}/{path}", transport)
     sink = _FrameSink()
     client = RTSPClient(
-        host, port, 0, path, ClientOptions(transport=transport, dialect=dialect), on_frame=sink
+        host,
+        port,
+        0,
+        path,
+        ClientOptions(transport=LowerTransport(transport), dialect=Dialect(dialect)),
+        on_frame=sink,
     )
     try:
         for step, method, hold in script:

@@ -48,6 +48,7 @@ def _text(raw: bytes) -> str:
 
 def _wire(exchange: CapturedExchange) -> WireExchange:
     request, response = exchange.request, exchange.response
+    assert request is not None  # the steps are matched on requests
     return WireExchange(
         method=request.method.upper(),
         request=_text(request.raw),
@@ -68,13 +69,14 @@ def session_steps(
         if not any(e.session_id == session_id for e in connection.exchanges):
             continue
         matched: dict[str, WireExchange] = {}
-        exchanges = [e for e in connection.exchanges if e.request is not None]
+        requests = [(e.request, e) for e in connection.exchanges if e.request is not None]
         position = 0
         for step in steps:
             method = STEP_METHODS[step]
-            for index in range(position, len(exchanges)):
-                if exchanges[index].request.method.upper() == method:
-                    matched[step] = _wire(exchanges[index])
+            for index in range(position, len(requests)):
+                request, exchange = requests[index]
+                if request.method.upper() == method:
+                    matched[step] = _wire(exchange)
                     position = index + 1
                     break
         return matched

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -197,7 +198,7 @@ def judge_capture(
     stage: CaptureStage | None,
     analysed: AnalysedCapture | None,
     expected_sessions: int,
-    expectations: list[Expectation] = (),
+    expectations: Sequence[Expectation] = (),
 ) -> None:
     """The demo's three capture tests: read back, conformance, Wireshark.
 
@@ -332,7 +333,7 @@ def build_report(
     # matplotlib takes a third of a second to import: only a report that draws loads it.
     from workbench.report.plots import plot_stream
 
-    pauses_by_session = {s.id: _pauses(s) for s in check.sessions}
+    pauses_by_session: dict[str | None, list] = {s.id: _pauses(s) for s in check.sessions}
     for index, stream in enumerate(check.streams):
         pauses = pauses_by_session.get(stream.session_id, [])
         report.stats.append(stat_row(stream, pauses=pauses))

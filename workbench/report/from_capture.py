@@ -20,6 +20,7 @@ MAX_REQUEST_LINE = 80  # characters of a request line shown in a test title
 def rightful_refusals(exchange: CapturedExchange) -> set[int]:
     """Statuses that correctly refuse this request (RFC 2326 §7.1.1); empty when it should succeed."""
     request = exchange.request
+    assert request is not None  # only requests are judged
     method = request.method.upper()
     if method not in KNOWN_METHODS:
         return {Status.NOT_IMPLEMENTED}
@@ -38,7 +39,7 @@ def answered_challenge(exchanges: list[CapturedExchange], index: int) -> Capture
     exchange = exchanges[index]
     if exchange.response is None or exchange.response.status not in AUTH_CHALLENGES:
         return None
-    request = exchange.request
+    request = exchange.first
     for later in exchanges[index + 1 :]:
         retry = later.request
         if (
@@ -84,7 +85,7 @@ def add_capture_tests(book: TestBook, analysed: AnalysedCapture) -> None:
                     "obs.challenge",
                     status=response.status,
                     reason=response.reason,
-                    pktno=retry.request.pktno,
+                    pktno=retry.first.pktno,  # the retry holds a request
                 )
             else:
                 observed = f"{response.status} {response.reason}"

@@ -7,6 +7,8 @@ evidence come from what actually happened.
 
 from __future__ import annotations
 
+from typing import Any
+
 from workbench.report.i18n import Catalog
 from workbench.report.model import FunctionalTest, Outcome
 
@@ -27,7 +29,7 @@ class TestBook:
         observed: str,
         evidence: list[str] | None = None,
         optional: bool = False,
-        **values: object,
+        **values: Any,
     ) -> FunctionalTest:
         """Record test ``key``; ``passed`` None means it could not be run (``observed`` says why)."""
         outcome = (
@@ -48,7 +50,7 @@ class TestBook:
         return test
 
     def not_run(
-        self, key: str, reason: str, optional: bool = False, **values: object
+        self, key: str, reason: str, optional: bool = False, **values: Any
     ) -> FunctionalTest:
         """Record test ``key`` as not run, saying why; ``optional`` when only an optional
         tool was missing, which does not fail the report."""

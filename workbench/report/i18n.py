@@ -77,7 +77,9 @@ class Catalog:
     def _local(self, value: object) -> object:
         # numbers.Real takes numpy's scalars too: the analysis counts in numpy.
         if isinstance(value, numbers.Real) and not isinstance(value, bool):
-            return _LocalNumber(value, self._separators)
+            return _LocalNumber(
+                float(value) if not isinstance(value, int) else value, self._separators
+            )
         return value
 
     def t(self, key: str, **values: object) -> str:
