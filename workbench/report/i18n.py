@@ -77,9 +77,8 @@ class Catalog:
     def _local(self, value: object) -> object:
         # numbers.Real takes numpy's scalars too: the analysis counts in numpy.
         if isinstance(value, numbers.Real) and not isinstance(value, bool):
-            return _LocalNumber(
-                float(value) if not isinstance(value, int) else value, self._separators
-            )
+            number = int(value) if isinstance(value, numbers.Integral) else float(value)
+            return _LocalNumber(number, self._separators)
         return value
 
     def t(self, key: str, **values: object) -> str:
