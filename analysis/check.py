@@ -17,7 +17,8 @@ from analysis.expected import Expectation
 from analysis.pcap.duplicates import DUPLICATE_WINDOW_S
 from analysis.pcap.reader import Records, read_records
 from analysis.rules import Context, Outcome, RuleResult, Severity, run_all
-from analysis.sessions.rebuild import CapturedConnection, CaptureSessions, RTSPSession, build
+from analysis.sessions.build import build
+from analysis.sessions.rebuild import CapturedConnection, CaptureSessions, RTSPSession
 from analysis.sessions.source_validation import NonMedia
 from analysis.streams.rtp import CapturedStream
 from analysis.wire.flows import Traffic, decode

@@ -236,7 +236,7 @@ def annotate(data: bytes) -> None:
 def capture_check(data: bytes) -> None:
     from analysis.pcap.reader import read_records
     from analysis.rules import Context, run_all
-    from analysis.sessions.rebuild import build
+    from analysis.sessions.build import build
     from analysis.wire.flows import decode
 
     traffic = decode(read_records(data))

@@ -12,8 +12,8 @@ RTP by the ports given, an SDP's m= port, or validity.
 from __future__ import annotations
 
 import ipaddress
-from typing import TYPE_CHECKING
 
+from analysis.sessions.rebuild import CapturedConnection, CaptureSessions, RTSPSession, Setup
 from analysis.sessions.source_validation import (
     NonMedia,
     keepalive_kind,
@@ -26,9 +26,6 @@ from analysis.streams.statistics import analyse
 from analysis.wire.flows import Endpoint, FlowKey, Traffic, UDPFlow, endpoints
 from analysis.wire.rtcp import RTCPFlow, looks_like_rtcp, read_flow
 from analysis.wire.sdp import SDPInfo, SDPMedia
-
-if TYPE_CHECKING:  # the session types, without importing the module that calls this one
-    from analysis.sessions.rebuild import CapturedConnection, CaptureSessions, RTSPSession, Setup
 
 HEURISTIC_SAMPLE = 20
 # A flow is called RTCP when this share of its sampled datagrams look the part.

@@ -5,7 +5,7 @@ messages and interleaved frames; replies are paired with requests by CSeq on eac
 connection; Session ids are followed from SETUP to TEARDOWN; each SETUP's Transport
 (client_port, server_port, interleaved) says which UDP flows or channels carry the
 session's RTP and RTCP (``analysis.sessions.media_linking`` adopts them, and finds the flows no
-SETUP names).
+SETUP names; ``analysis.sessions.build`` runs both halves).
 
 A capture that starts mid-session is read as such: sessions known only by the Session
 id of later requests have an unknown state, and their flows are found by RTP validity.
@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TypeGuard
 
-from analysis.sessions.media_linking import link_media
-from analysis.sessions.sdp_sources import media_by_port, sip_descriptions
 from analysis.sessions.source_validation import (
     NonMedia,
 )
@@ -202,13 +200,9 @@ class CaptureSessions:
         return next((s for s in self.sessions if s.id == session_id), None)
 
 
-def build(
-    traffic: Traffic, rtp_ports: list[int] | None = None, sdps: list[SDPInfo] | None = None
-) -> CaptureSessions:
-    """Rebuild connections, sessions and media streams from decoded traffic.
-
-    ``sdps`` describe RTP that no RTSP session does (by the port each m= line names),
-    beside those of the SIP messages in the capture."""
+def rtsp_sessions(traffic: Traffic) -> CaptureSessions:
+    """The RTSP half of rebuilding: every RTSP connection of the traffic and the sessions
+    followed through it; ``analysis.sessions.build`` adds the media half."""
     result = CaptureSessions()
     for fwd, rev in _tcp_pairs(traffic):
         conn = _read_connection(traffic, fwd, rev)
@@ -217,26 +211,7 @@ def build(
     known: dict[str, RTSPSession] = {}
     for conn in result.connections:
         result.sessions.extend(_walk_sessions(conn, known))
-    described = media_by_port([*(sdps or ()), *sip_descriptions(traffic)])
-    link_media(traffic, result, set(rtp_ports or ()), described)
-    _note_gaps(result)
     return result
-
-
-def _note_gaps(result: CaptureSessions) -> None:
-    """Say in words what the capture lacks, so that nobody is blamed for it."""
-    unseen = [s.id for s in result.sessions if not s.setup_captured]
-    if unseen:
-        result.notes.append(
-            f"the capture starts mid-session: no SETUP for session(s) {', '.join(unseen)}; "
-            "their state before the first request captured is unknown"
-        )
-    unlinked = [s for s in result.unlinked_rtp if s.session_id is None]
-    if unlinked:
-        result.notes.append(
-            f"{len(unlinked)} RTP stream(s) with no SETUP in the capture, found by RTP "
-            "validity (RFC 3550 A.1): " + ", ".join(s.label for s in unlinked)
-        )
 
 
 def _tcp_pairs(traffic: Traffic) -> list[tuple[FlowKey, FlowKey | None]]:

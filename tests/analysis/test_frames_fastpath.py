@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from analysis.payloads.frames import PayloadFormat, assemble, fast_rfc2435
 from analysis.payloads.jpeg import PT_JPEG
 from analysis.pcap.reader import read_records
-from analysis.sessions.rebuild import build
+from analysis.sessions.build import build
 from analysis.streams.media_format import media_format
 from analysis.streams.rtp import split_by_ssrc
 from analysis.streams.statistics import analyse
