@@ -238,6 +238,16 @@ def verdict(offences: Iterable[tuple[int, str]], ok_evidence: str = "") -> Findi
     return Finding(Outcome.FAILED, offences=items)
 
 
+def verdict_if_judged(
+    judged: object, offences: Iterable[tuple[int, str]], ok_evidence: str, nothing_judged: str
+) -> Finding:
+    """The verdict on the offences, or not applicable (``nothing_judged`` says why) when
+    nothing was judged (``judged`` a count or collection that is empty)."""
+    if not judged:
+        return not_applicable(nothing_judged)
+    return verdict(offences, ok_evidence)
+
+
 def _summarize(offences: list[Offence]) -> tuple[int, list[int], str]:
     """Count, first packet numbers and the first offence's text (with its owner)."""
     first = offences[0]

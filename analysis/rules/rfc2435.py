@@ -17,10 +17,10 @@ from analysis.rules.registry import (
     Context,
     Finding,
     Severity,
-    not_applicable,
     payload_streams,
     rule,
     verdict,
+    verdict_if_judged,
 )
 
 log = logging.getLogger(__name__)
@@ -135,6 +135,9 @@ def decodes(ctx: Context) -> Finding:
             problem = decode_problem(f, ctx.decode_cache)
             if problem:
                 offences.append((f.first_pktno, f"{problem} ({s.label})"))
-    if not decoded:
-        return not_applicable("no complete, well-formed frame to decode")
-    return verdict(offences, f"{decoded} frame(s) decode with Pillow")
+    return verdict_if_judged(
+        decoded,
+        offences,
+        f"{decoded} frame(s) decode with Pillow",
+        "no complete, well-formed frame to decode",
+    )

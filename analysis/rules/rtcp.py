@@ -8,7 +8,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.rules.registry import Context, Finding, Severity, not_applicable, rule, verdict
+from analysis.rules.registry import (
+    Context,
+    Finding,
+    Severity,
+    not_applicable,
+    rule,
+    verdict,
+    verdict_if_judged,
+)
 from analysis.streams.rtp import TS_HALF, TS_MODULUS, CapturedStream
 from analysis.wire.rtcp import RTCPFlow
 
@@ -107,9 +115,12 @@ def sender_counts(ctx: Context) -> Finding:
                         f"SR says {sr.octet_count} payload octets sent, {seen_octets} were already seen",
                     )
                 )
-    if not checked:
-        return not_applicable("no sender report for an RTP stream in the capture")
-    return verdict(offences, f"{checked} sender report(s) agree with the RTP seen")
+    return verdict_if_judged(
+        checked,
+        offences,
+        f"{checked} sender report(s) agree with the RTP seen",
+        "no sender report for an RTP stream in the capture",
+    )
 
 
 @rule(
@@ -158,9 +169,12 @@ def sender_mapping(ctx: Context) -> Finding:
                             f"at {rate} Hz (SSRC {ssrc:#010x})",
                         )
                     )
-    if not checked:
-        return not_applicable(unknown or "fewer than two sender reports from one source")
-    return verdict(offences, f"{checked} pair(s) of sender reports consistent")
+    return verdict_if_judged(
+        checked,
+        offences,
+        f"{checked} pair(s) of sender reports consistent",
+        unknown or "fewer than two sender reports from one source",
+    )
 
 
 def _session_kbps(ctx: Context, flow: RTCPFlow) -> float:
@@ -206,6 +220,9 @@ def interval(ctx: Context) -> Finding:
                     f"{kbps:.0f} kbit/s ({flow.label})",
                 )
             )
-    if not measured:
-        return not_applicable("fewer than three reports from any source")
-    return verdict(offences, f"mean intervals {', '.join(f'{m:.2f} s' for m in measured)}")
+    return verdict_if_judged(
+        measured,
+        offences,
+        f"mean intervals {', '.join(f'{m:.2f} s' for m in measured)}",
+        "fewer than three reports from any source",
+    )

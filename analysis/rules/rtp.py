@@ -19,6 +19,7 @@ from analysis.rules.registry import (
     not_applicable,
     rule,
     verdict,
+    verdict_if_judged,
 )
 from analysis.streams.rtp import RTP_PT_MASK, CapturedStream
 
@@ -75,9 +76,12 @@ def payload_type(ctx: Context) -> Finding:
                 (pk, f"payload type {value} not among the SDP's {sorted(allowed)}")
                 for pk, value in zip(s.pktno[bad].tolist(), pt[bad].tolist(), strict=True)
             )
-    if not checked:
-        return not_applicable("no stream with an SDP from DESCRIBE or ANNOUNCE")
-    return verdict(offences, f"{checked} stream(s) use the payload types their SDP announced")
+    return verdict_if_judged(
+        checked,
+        offences,
+        f"{checked} stream(s) use the payload types their SDP announced",
+        "no stream with an SDP from DESCRIBE or ANNOUNCE",
+    )
 
 
 def _announced_at_play(ctx: Context, s: CapturedStream) -> bool:
@@ -151,9 +155,12 @@ def ssrc_announced(ctx: Context) -> Finding:
                         + ", ".join(f"{a:#010x}" for a in sorted(announced)),
                     )
                 )
-    if not checked:
-        return not_applicable("no Transport header announced an ssrc")
-    return verdict(offences, f"{checked} stream(s) use the announced SSRC")
+    return verdict_if_judged(
+        checked,
+        offences,
+        f"{checked} stream(s) use the announced SSRC",
+        "no Transport header announced an ssrc",
+    )
 
 
 @rule("RTP-SEQ-1", RFC, "5.1, A.1, A.3", Severity.ERROR, "sequence numbers step by one (no loss)")

@@ -26,6 +26,7 @@ from analysis.rules.registry import (
     rule,
     unclocked_note,
     verdict,
+    verdict_if_judged,
 )
 from analysis.streams.rtp import SEQ_MODULUS, TS_HALF, TS_MODULUS, CapturedStream
 
@@ -265,9 +266,7 @@ def _frame_rate_verdict(ctx: Context, promised: bool, none: str, ok: str) -> Fin
         if nominal:
             judged += 1
             offences.extend(_irregular_steps(ctx, s, nominal))
-    if not judged:
-        return not_applicable(none)
-    return verdict(offences, ok)
+    return verdict_if_judged(judged, offences, ok, none)
 
 
 @rule(

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.rules.registry import Context, Finding, Severity, not_applicable, rule, verdict
+from analysis.rules.registry import (
+    Context,
+    Finding,
+    Severity,
+    not_applicable,
+    rule,
+    verdict,
+    verdict_if_judged,
+)
 from analysis.sessions.rebuild import (
     ALWAYS_VALID,
     KNOWN_METHODS,
@@ -374,9 +382,12 @@ def prompt_start(ctx: Context) -> Finding:
             if not firsts or min(firsts) - start > PLAY_START_LIMIT_S:
                 delay = f"after {min(firsts) - start:.2f} s" if firsts else "never"
                 offences.append((request.pktno, f"first RTP after PLAY came {delay}"))
-    if not checked:
-        return not_applicable("no PLAY with RTP in the capture")
-    return verdict(offences, f"{checked} PLAY(s) followed by RTP within {PLAY_START_LIMIT_S:g} s")
+    return verdict_if_judged(
+        checked,
+        offences,
+        f"{checked} PLAY(s) followed by RTP within {PLAY_START_LIMIT_S:g} s",
+        "no PLAY with RTP in the capture",
+    )
 
 
 def _stream_of_entry(session, entry, start: float):
@@ -483,6 +494,9 @@ def rtp_info(ctx: Context) -> Finding:
                             f"{ts} is {offset:+.3f} s from it at {s.clock_rate} Hz ({s.label})",
                         )
                     )
-    if not checked:
-        return not_applicable("no PLAY reply with RTP-Info seq or rtptime followed by RTP")
-    return verdict(offences, f"{checked} RTP-Info entr(ies) agree with the packets after PLAY")
+    return verdict_if_judged(
+        checked,
+        offences,
+        f"{checked} RTP-Info entr(ies) agree with the packets after PLAY",
+        "no PLAY reply with RTP-Info seq or rtptime followed by RTP",
+    )
