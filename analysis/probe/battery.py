@@ -6,6 +6,10 @@ connection, then each hostile or odd request on a fresh connection so one server
 authentication, come the access cases of ``analysis.probe.access``; with the target's user
 the battery answers the server's challenges. The I/O is behind ``ProbeEnvironment``
 (``analysis.probe.channel`` gives the socket one), so the judging logic here has none.
+
+It is longer than 500 lines because each case is a short function written against the
+run (``_Run``) it reports to; the access cases, which need only a narrow view of the run,
+are apart in ``analysis.probe.access``.
 """
 
 from __future__ import annotations

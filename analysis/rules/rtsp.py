@@ -18,7 +18,6 @@ from analysis.sessions.rebuild import (
     KNOWN_METHODS,
     VALID_IN,
     CapturedConnection,
-    CapturedExchange,
     is_success,
 )
 from analysis.streams.rtp import SEQ_HALF, SEQ_MODULUS, TS_HALF, TS_MODULUS
@@ -198,7 +197,7 @@ def sdp(ctx: Context) -> Finding:
     """A successful DESCRIBE returns application/sdp that parses (RFC 4566). Not
     applicable without a successful DESCRIBE."""
     described = [
-        ex
+        ex.response
         for c in _connections(ctx)
         for ex in c.exchanges
         if ex.request is not None
@@ -207,8 +206,7 @@ def sdp(ctx: Context) -> Finding:
     ]
     if not described:
         return not_applicable("no successful DESCRIBE")
-    replies = [reply for _request, reply in map(CapturedExchange.answered, described)]
-    replies = [reply for reply in replies if not reply.incomplete]
+    replies = [reply for reply in described if not reply.incomplete]
     if not replies:
         return not_applicable("every DESCRIBE reply is cut short in the capture (snap length)")
     from analysis.wire.sdp import parse_sdp

@@ -10,7 +10,12 @@ import subprocess
 import sys
 
 # Scapy layers and crafting through them: Scapy is what they are about.
-SCAPY_NATIVE = {"analysis.layers", "analysis.craft.session_builder", "analysis.craft.jpeg"}
+SCAPY_NATIVE = {
+    "analysis.layers",
+    "analysis.craft.session_builder",
+    "analysis.craft.malformed",
+    "analysis.craft.jpeg",
+}
 
 PROBE = """
 import importlib, pkgutil, sys

@@ -25,7 +25,8 @@ from analysis.capture import live as capture_module
 from analysis.capture.filter import SessionFlowFilter, parse_frame, transport_ports
 from analysis.capture.gso import VnetHeader, split_udp_gso
 from analysis.capture.live import Capture, CaptureError, CapturePermissionError, PcapFileWriter
-from analysis.craft.session_builder import SessionBuilder, valid_rtp_jpeg
+from analysis.craft.malformed import valid_rtp_jpeg
+from analysis.craft.session_builder import SessionBuilder
 from analysis.layers import RTCP, RTP, SenderInfo
 from workbench.commands import capture as capture_command
 

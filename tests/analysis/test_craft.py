@@ -20,15 +20,14 @@ from analysis.craft.jpeg import (
     make_test_jpeg,
     read_scan_image,
 )
-from analysis.craft.session_builder import (
+from analysis.craft.malformed import (
     MALFORMED_RTCP,
     MALFORMED_RTP,
-    Lower,
-    SessionBuilder,
     send_udp,
     valid_rtcp_sr,
     valid_rtp_jpeg,
 )
+from analysis.craft.session_builder import Lower, SessionBuilder
 from analysis.layers import (
     JPEG,
     RTCP,
