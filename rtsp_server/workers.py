@@ -37,6 +37,7 @@ from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
 from types import FrameType
+from typing import cast
 
 from rtsp_server.options import ServerOptions
 from rtsp_server.ports import PortInUse, port_in_use_advice
@@ -203,7 +204,8 @@ class WorkerPool:
             sentinels = {w.process.sentinel: w for w in self.workers.values()}
             for sentinel in wait(list(sentinels), timeout=0.5):
                 if not self.stopping:
-                    self._restart(sentinels[sentinel], options)
+                    # wait() gives back the sentinels it was given: ints here.
+                    self._restart(sentinels[cast(int, sentinel)], options)
             self._drain_ready()
 
     def _restart(self, worker: _Worker, options: ServerOptions) -> None:

@@ -13,7 +13,7 @@ import importlib
 import zlib
 from pathlib import Path
 from types import ModuleType
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from analysis.errors import CaptureFileError
 
@@ -67,7 +67,8 @@ def open_capture(path: str | Path) -> BinaryIO:
     if kind is None:
         return Path(path).open("rb")
     if kind == "gzip":
-        return gzip.open(path, "rb")  # reads member after member
+        # reads member after member; a GzipFile is a binary stream though typed apart
+        return cast(BinaryIO, gzip.open(path, "rb"))
     module = _module(kind, name)
     if kind == "zstd":
         return module.ZstdDecompressor().stream_reader(
