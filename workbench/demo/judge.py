@@ -19,6 +19,7 @@ from workbench.demo.playback import PlaybackOutcome, StepReply, Timings
 from workbench.demo.player_shots import PlayerRun
 from workbench.demo.wire import WireExchange
 from workbench.report.functional import TestBook
+from workbench.report.i18n import Catalog
 from workbench.report.model import PlayerScreenshot
 from workbench.report.screenshots import ReceivedFrame, decode_frame_number
 
@@ -210,15 +211,7 @@ class PlaybackJudge:
         return passed, observed, [reply.evidence()]
 
     def _frames_text(self, run: Run) -> str:
-        return self.t(
-            "obs.frames",
-            count=run.count,
-            first=_n(run.first),
-            last=_n(run.last),
-            missing=run.missing,
-            repeated=run.repeated,
-            unreadable=run.unreadable,
-        )
+        return frames_text(self.book.catalog, run)
 
     def _play(self, reply, outcome, frames):
         first, _ = split_at_resume(frames, outcome)
@@ -274,6 +267,19 @@ class PlaybackJudge:
         return reply.ok, self._status_text(reply), [reply.evidence()]
 
 
+def frames_text(catalog: Catalog, run: Run) -> str:
+    """What a run of received frames shows, in the report's language."""
+    return catalog.t(
+        "obs.frames",
+        count=run.count,
+        first=_n(run.first),
+        last=_n(run.last),
+        missing=run.missing,
+        repeated=run.repeated,
+        unreadable=run.unreadable,
+    )
+
+
 def _n(value: int | None) -> str:
     return "–" if value is None else str(value)
 
@@ -325,15 +331,7 @@ def judge_lab(
     observed = "; ".join(f"{reply.step}: {said(reply)}" for reply in steps if reply is not None)
     if outcome.aborted and not steps[0]:
         observed = book.catalog.t("obs.error", error=outcome.aborted)
-    observed += "; " + book.catalog.t(
-        "obs.frames",
-        count=run.count,
-        first=_n(run.first),
-        last=_n(run.last),
-        missing=run.missing,
-        repeated=run.repeated,
-        unreadable=run.unreadable,
-    )
+    observed += "; " + frames_text(book.catalog, run)
     wire_ok = all(w.status is not None and is_success(w.status) for w in wire.values())
     passed = all_ok and wire_ok and run.consecutive and run.first == 0
     evidence = [w.evidence() for w in wire.values()] or [
