@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from rtsp_client.video_decoder import AccessUnitDecoder, DecoderUnavailable
 from rtsp_common.errors import MediaFileError
@@ -28,6 +28,13 @@ ANNEX_B_SUFFIXES = {
     ".265": "H265",
     ".hevc": "H265",
 }
+
+
+class FrameWriter(Protocol):
+    """What a recording writes its frames with: a .Mjpeg writer or an Annex B stream."""
+
+    def append(self, frame: bytes) -> None: ...
+    def close(self) -> None: ...
 
 
 class AnnexBWriter:
@@ -76,7 +83,7 @@ class Recorder:
         self.record = record
         self.record_format = record_format
         self.frames_dir = frames_dir
-        self.writer = None
+        self.writer: FrameWriter | None = None
         self.decoder: AccessUnitDecoder | None = None
         self.pictures = 0
         self._format: PayloadFormat = PAYLOAD_FORMATS["JPEG"]

@@ -8,7 +8,10 @@ frames need no decoder here; Pillow reads them.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    import av
 
 from PIL import Image
 
@@ -40,7 +43,8 @@ class AccessUnitDecoder:
         if codec is None:
             raise DecoderUnavailable(f"no decoder for {encoding!r} video")
         self._av: Any = av
-        self._context = av.CodecContext.create(codec, "r")
+        # A decoder made for a video codec is a VideoCodecContext (what decode() needs).
+        self._context = cast("av.VideoCodecContext", av.CodecContext.create(codec, "r"))
         self._header = stream_header
         self.errors = 0
 

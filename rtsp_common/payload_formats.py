@@ -30,8 +30,14 @@ class UnsupportedPayloadFormat(ParseError):
 class FrameDepacketizer(Protocol):
     """Reassembles one RTP stream's payloads into frames (sans-I/O)."""
 
-    frames_complete: int
-    frames_dropped: int  # frames given up: a lost or broken packet, a limit exceeded
+    # Read-only here: a depacketizer may keep its counts as properties.
+    @property
+    def frames_complete(self) -> int: ...
+    @property
+    def frames_dropped(self) -> int:
+        """Frames given up: a lost or broken packet, a limit exceeded."""
+        ...
+
     packets_malformed: int  # payloads that broke the format (each also drops its frame)
     last_error: str  # why the last malformed payload was refused
     stream_header: bytes  # what a recording starts with (parameter sets from the SDP)
