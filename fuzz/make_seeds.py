@@ -162,6 +162,7 @@ def seeds() -> dict[str, dict[str, bytes]]:
             "range": b"npt=1.5-10.25",
             "rtpinfo": b"url=rtsp://h/a/track1;seq=5;rtptime=90000,url=track2;seq=9",
             "public": b"OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN",
+            "uri": b"rtsp://user:pa%40ss@[::1]:8554/sub/movie.Mjpeg/track1?x=1",
         },
         "auth_headers": AUTH_HEADERS,
         "sdp": {"mjpeg": SDP.encode(), "h264": H264_SDP.encode()},

@@ -65,7 +65,7 @@ def rtsp_messages(data: bytes) -> None:
 
 
 def rtsp_headers(data: bytes) -> None:
-    from rtsp_common import headers
+    from rtsp_common import headers, uri
 
     value = text(data)
     for parse in (
@@ -77,6 +77,7 @@ def rtsp_headers(data: bytes) -> None:
         headers.parse_public,
         headers.parse_cseq,
         headers.parse_content_length,
+        uri.parse_request_uri,
     ):
         try:
             parse(value)
@@ -277,7 +278,9 @@ TARGETS: dict[str, Target] = {
     t.name: t
     for t in (
         Target("rtsp_messages", rtsp_messages, (ParseError,), "RTSP requests, replies, $ frames"),
-        Target("rtsp_headers", rtsp_headers, (ParseError,), "Session, Transport, Range, RTP-Info"),
+        Target(
+            "rtsp_headers", rtsp_headers, (ParseError,), "Session, Transport, Range, RTP-Info, URIs"
+        ),
         Target("auth_headers", auth_headers, (ParseError,), "WWW-Authenticate, Authorization"),
         Target("sdp", sdp, (ParseError,), "the SDP of DESCRIBE replies"),
         Target("rtp", rtp, (ParseError,), "the RTP fixed header, CSRCs, extension, padding"),

@@ -250,8 +250,8 @@ class RTSPConnection(asyncio.Protocol):
             return False  # answered 401 at once: no file is read for an unknown peer
         try:
             name = parse_media_uri(request.uri).name
-        except MediaNotFound:
-            return False
+        except (MediaNotFound, ParseError):
+            return False  # the handler answers it (404, 400) without reading a file
         library = self.handler.library
         if library.is_loaded(name):
             return False

@@ -11,7 +11,6 @@ import logging
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from rtsp_common.errors import ParseError
 from rtsp_common.headers import (
@@ -27,6 +26,7 @@ from rtsp_common.headers import Session as SessionHeader
 from rtsp_common.rtsp import INTERLEAVED_MAX_CHANNEL, RTSP_VERSION, Request, Response
 from rtsp_common.sdp import SessionDescription
 from rtsp_common.status import Status
+from rtsp_common.uri import RequestURI, parse_request_uri
 from rtsp_server.access import AccessControl, Refused
 from rtsp_server.actions import Action, EndSession, HandlerResult, StartStreaming, StopStreaming
 from rtsp_server.media import (
@@ -81,6 +81,7 @@ class _Reply:
     """The response being built for one request."""
 
     cseq: int
+    uri: RequestURI
     user: str | None = None  # who the request was authorised for, when access is controlled
     lab: bool = False
     headers: list[tuple[str, str]] = field(default_factory=list)
@@ -168,7 +169,14 @@ class RequestHandler:
             response = error_response(Status.OPTION_NOT_SUPPORTED, cseq)
             response.headers.add("Unsupported", ", ".join(required))
             return HandlerResult(response)
-        reply = _Reply(cseq=cseq)
+        try:
+            uri = parse_request_uri(request.uri)
+        except ParseError as exc:
+            # RFC 2326 §11.3: a Request-URI no server can act on is a bad request, answered
+            # before anything is looked up, with the CSeq so the client can match it.
+            log.info("%s %s: 400 %s", self.peer_host, request.method, exc)
+            return HandlerResult(error_response(Status.BAD_REQUEST, cseq, str(exc), body=True))
+        reply = _Reply(cseq=cseq, uri=uri)
         try:
             reply.user = self._authorise(request, now)  # before anything says what exists
             method(request, reply, now)
@@ -235,16 +243,15 @@ class RequestHandler:
         headers.extend(reply.headers)
         return Response.make(Status.OK, reply.cseq, headers, reply.body)
 
-    def _base_url(self, request: Request, name: str) -> str:
+    def _base_url(self, uri: RequestURI, name: str) -> str:
         """The aggregate URL of ``name`` as the client addressed us (with scheme and host)."""
-        if "://" in request.uri:
-            parts = urlsplit(request.uri)
-            return f"{parts.scheme}://{parts.netloc}/{name}"
+        if uri.is_absolute:
+            return f"{uri.scheme}://{uri.netloc}/{name}"
         return f"rtsp://{_url_host(self.local_host)}:{self.local_port}/{name}"
 
-    def _media(self, request: Request) -> MediaRequest:
+    def _media(self, uri: RequestURI) -> MediaRequest:
         try:
-            return parse_media_uri(request.uri)
+            return parse_media_uri(uri)
         except MediaNotFound as exc:
             raise RequestError(Status.NOT_FOUND, str(exc)) from exc
 
@@ -302,9 +309,9 @@ class RequestHandler:
         self._session(request, reply, now, required=False)
 
     def _describe(self, request: Request, reply: _Reply, now: float) -> None:
-        media = self._media(request)
+        media = self._media(reply.uri)
         track = self._track(media.name)
-        base = self._base_url(request, media.name)
+        base = self._base_url(reply.uri, media.name)
         sdp = SessionDescription(
             origin_address=self.local_host,
             session_id=zlib.crc32(media.name.encode()),
@@ -320,7 +327,7 @@ class RequestHandler:
         reply.headers += [("Content-Base", base + "/"), ("Content-Type", SDP_CONTENT_TYPE)]
 
     def _setup(self, request: Request, reply: _Reply, now: float) -> None:
-        media = self._media(request)
+        media = self._media(reply.uri)
         session = self._session(request, reply, now, required=False)
         if session is not None:
             if session.media_path != media.name:
@@ -463,7 +470,7 @@ class RequestHandler:
             reply.actions.append(StartStreaming(session, start))
         if session.lab_dialect:
             return
-        aggregate = self._base_url(request, session.media_path)
+        aggregate = self._base_url(reply.uri, session.media_path)
         reply.headers.append(("Range", str(NPTRange(stream.position_seconds, duration))))
         info = RTPInfo(f"{aggregate}/{TRACK_CONTROL}", stream.next_seq, stream.next_timestamp)
         reply.headers.append(("RTP-Info", format_rtp_info([info])))

@@ -13,12 +13,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 from rtsp_common.errors import MediaFileError, ParseError, UnsupportedJPEG
 from rtsp_common.jpeg import JPEGFrame, packetize, parse_jpeg
 from rtsp_common.mjpeg import RAW_SUFFIXES, open_media
 from rtsp_common.rtp import RTP_HEADER_SIZE
+from rtsp_common.uri import RequestURI, parse_request_uri
 
 log = logging.getLogger(__name__)
 
@@ -49,19 +49,17 @@ class MediaRequest:
     track: bool
 
 
-def parse_media_uri(uri: str) -> MediaRequest:
+def parse_media_uri(uri: str | RequestURI) -> MediaRequest:
     """Split a request URI (``rtsp://host:port/a/b.Mjpeg/track1`` or the lab's ``movie.Mjpeg``).
 
-    Raises MediaNotFound for paths that try to leave the folder (``..``, ``.``, absolute,
+    Raises ParseError (400) for a URI that is malformed (``parse_request_uri``), and
+    MediaNotFound for paths that try to leave the folder (``..``, ``.``, absolute,
     backslashes, NUL), so the reason is logged rather than silently missed.
     """
-    if "://" in uri:
-        path = urlsplit(uri).path
-        if path.startswith("/"):
-            path = path[1:]
-    else:
-        path = uri.split("?", 1)[0]
-    path = unquote(path)
+    parsed = uri if isinstance(uri, RequestURI) else parse_request_uri(uri)
+    path = parsed.decoded_path
+    if parsed.is_absolute:
+        path = path.removeprefix("/")
     if path.endswith("/"):
         path = path[:-1]
     track = False
