@@ -340,10 +340,11 @@ class RequestHandler:
         lab = transport.is_lab_form
         if session is None:
             try:
-                session_id = self.sessions.new_id()
+                session_id = self.sessions.new_id(self.peer_host)
             except SessionLimitReached as exc:
                 # RFC 2326 §11.3.11: 453 is also the answer when the sessions run out.
-                raise RequestError(Status.NOT_ENOUGH_BANDWIDTH, str(exc)) from exc
+                # The reason in the body tells a refused client whose limit it met.
+                raise RequestError(Status.NOT_ENOUGH_BANDWIDTH, str(exc), body=True) from exc
             destination = self._destination(transport)
             stream = RTPStream.create(
                 self.options.fps, len(track), self.options.loop, lab_dialect=lab
@@ -388,7 +389,7 @@ class RequestHandler:
             if reason is None:
                 return offer
             reasons.append(reason)
-        raise RequestError(Status.UNSUPPORTED_TRANSPORT, "; ".join(reasons))
+        raise RequestError(Status.UNSUPPORTED_TRANSPORT, "; ".join(reasons), body=True)
 
     def _refusal(self, offer: Transport) -> str | None:
         """Why ``offer`` cannot be used, or None when it can."""
@@ -403,6 +404,12 @@ class RequestHandler:
         if protocol == TCP_PROTOCOL:
             if not self.interleaved_capable:
                 return "TCP interleaved is not available on this connection"
+            if len(self._channels_in_use) // 2 >= self.options.max_interleaved_sessions:
+                # A deliberate, documented refusal rather than running out of channel ids.
+                return (
+                    f"this connection carries {self.options.max_interleaved_sessions} "
+                    "interleaved sessions, the most it may (--max-interleaved-sessions)"
+                )
             return None
         if protocol in UDP_PROTOCOLS or offer.is_lab_form:
             if offer.client_port is None:

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 
 from rtsp_common.arguments import option
 from rtsp_common.auth import check_user
-from rtsp_common.headers import DEFAULT_SESSION_TIMEOUT, MAX_PORT
+from rtsp_common.headers import CHANNEL_MAX, DEFAULT_SESSION_TIMEOUT, MAX_PORT
 from rtsp_common.rtcp import REPORT_INTERVAL
 from rtsp_server.credentials import DEFAULT_REALM
 from rtsp_server.media import max_rtp_payload
 
+# RFC 2326 §10.12: a one-byte channel id, an RTP and an RTCP channel per session.
+MAX_INTERLEAVED_SESSIONS = (CHANNEL_MAX + 1) // 2
 DEFAULT_PORT = 8554  # RFC 2326 §3.2 names 554; 8554 needs no privileges
 MIN_RTP_PAYLOAD = 256  # bytes: room for the RFC 2435 headers and quantization tables
 WRITE_BUFFER_LIMIT = 1024 * 1024  # bytes queued on a TCP connection before frames are skipped
@@ -40,6 +42,14 @@ class ServerOptions:
     session_timeout: float = option(float(DEFAULT_SESSION_TIMEOUT), "idle session timeout, s")
     max_sessions: int = option(1000, "most sessions at once")
     max_connections: int = option(1000, "most RTSP connections")
+    # One address must not take every slot; a tenth of the server leaves room for a site
+    # behind one NAT address and for this project's own load tests (60 sessions on loopback).
+    max_sessions_per_peer: int = option(100, "most sessions one client address may hold")
+    # RFC 2326 §10.12: channels 0-255, two per session (RTP, RTCP): 128 at most. A client
+    # sets up one pair per track; 16 bounds what one connection holds with room to spare.
+    max_interleaved_sessions: int = option(
+        16, "TCP-interleaved sessions on one connection (two channels each, 461 beyond)"
+    )
     rtp_port: int = option(
         0,
         "even UDP port for RTP, RTCP on the next; 0 picks a free pair (with workers, worker i "
@@ -107,6 +117,15 @@ class ServerOptions:
             raise ValueError(f"workers must be 1 or more, not {self.workers}")
         if self.rtp_port and self.rtp_port + 2 * self.workers - 1 > MAX_PORT:
             raise ValueError(f"{self.workers} workers need RTP ports past {MAX_PORT}")
+        if not 1 <= self.max_interleaved_sessions <= MAX_INTERLEAVED_SESSIONS:
+            raise ValueError(
+                f"max_interleaved_sessions must be 1 to {MAX_INTERLEAVED_SESSIONS} "
+                f"(two of the 256 channels each), not {self.max_interleaved_sessions}"
+            )
+        if self.max_sessions_per_peer < 1:
+            raise ValueError(
+                f"max_sessions_per_peer must be 1 or more, not {self.max_sessions_per_peer}"
+            )
         self._check_auth()
 
     def _check_auth(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import math
 import secrets
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -131,17 +132,21 @@ if TYPE_CHECKING:
 
 
 class SessionLimitReached(Exception):
-    """The server already holds its maximum number of sessions (RTSP 453)."""
+    """The server, or one peer address, already holds its most sessions (RTSP 453)."""
 
 
 class SessionRegistry:
     """All sessions of one server (or of one worker process: ``worker``), by id, with a
-    size limit that holds across the workers."""
+    size limit that holds across the workers and a limit per peer address (in this process)."""
 
-    def __init__(self, max_sessions: int, worker: WorkerSlot | None = None) -> None:
+    def __init__(
+        self, max_sessions: int, worker: WorkerSlot | None = None, max_per_peer: int | None = None
+    ) -> None:
         self.max_sessions = max_sessions
         self.worker = worker
+        self.max_per_peer = max_sessions if max_per_peer is None else max_per_peer
         self._sessions: dict[str, Session] = {}
+        self._per_peer: Counter[str] = Counter()
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -154,11 +159,20 @@ class SessionRegistry:
         """The session with ``session_id``, or None."""
         return self._sessions.get(session_id)
 
-    def new_id(self) -> str:
-        """A session id not in use (one this worker owns); SessionLimitReached when full."""
+    def _check_room(self, peer_host: str) -> None:
+        """SessionLimitReached when the server, or ``peer_host``, holds its maximum."""
         held = len(self._sessions) if self.worker is None else self.worker.sessions.total()
         if held >= self.max_sessions:
             raise SessionLimitReached(f"session limit of {self.max_sessions} reached")
+        if self._per_peer[peer_host] >= self.max_per_peer:
+            raise SessionLimitReached(
+                f"{peer_host} holds {self.max_per_peer} sessions, the most one address may"
+            )
+
+    def new_id(self, peer_host: str) -> str:
+        """A session id not in use for a session of ``peer_host``; SessionLimitReached when
+        there is no room for it."""
+        self._check_room(peer_host)
         while True:
             session_id = new_session_id()
             if session_id not in self._sessions and (
@@ -167,14 +181,13 @@ class SessionRegistry:
                 return session_id
 
     def add(self, session: Session) -> None:
-        """Register ``session``; SessionLimitReached when full."""
-        if self.worker is not None:
-            if not self.worker.sessions.try_take(self.worker.index):
-                raise SessionLimitReached(f"session limit of {self.max_sessions} reached")
-        elif len(self._sessions) >= self.max_sessions:
+        """Register ``session``; SessionLimitReached when there is no room for it."""
+        self._check_room(session.peer_host)
+        if self.worker is not None and not self.worker.sessions.try_take(self.worker.index):
             raise SessionLimitReached(f"session limit of {self.max_sessions} reached")
         session.phase_slot = self._least_used_slot()
         self._sessions[session.id] = session
+        self._per_peer[session.peer_host] += 1
 
     def _least_used_slot(self) -> int:
         """The phase slot fewest sessions send in (the lowest such slot)."""
@@ -186,8 +199,12 @@ class SessionRegistry:
     def remove(self, session_id: str) -> Session | None:
         """Forget ``session_id``; the session removed, or None when unknown."""
         session = self._sessions.pop(session_id, None)
-        if session is not None and self.worker is not None:
-            self.worker.sessions.give_back(self.worker.index)
+        if session is not None:
+            self._per_peer[session.peer_host] -= 1
+            if not self._per_peer[session.peer_host]:
+                del self._per_peer[session.peer_host]
+            if self.worker is not None:
+                self.worker.sessions.give_back(self.worker.index)
         return session
 
     def not_found(self, session_id: str) -> tuple[str, bool]:

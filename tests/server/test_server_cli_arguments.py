@@ -58,6 +58,10 @@ def test_server_options_refuse_what_cannot_run_and_the_lab_form_adapts(tmp_path)
         ServerOptions(mtu=200)
     with pytest.raises(ValueError, match="port 70000"):
         ServerOptions(port=70000)
+    with pytest.raises(ValueError, match="max_interleaved_sessions must be 1 to 128"):
+        ServerOptions(max_interleaved_sessions=129)  # 256 one-byte channel ids, two each
+    with pytest.raises(ValueError, match="max_sessions_per_peer must be 1 or more"):
+        ServerOptions(max_sessions_per_peer=0)
     assert ServerOptions.lab(554, "movie.Mjpeg") == ServerOptions(port=554, media="movie.Mjpeg")
     assert ServerOptions(session_timeout=30).connection_idle_timeout == 30
     assert ServerOptions(idle_timeout=2).connection_idle_timeout == 2

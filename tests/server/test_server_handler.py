@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -295,6 +296,31 @@ def test_session_bound_to_peer_address(media_dir):
     assert stranger.send("PLAY", URL, Session=sid).status == 454
     assert stranger.send("TEARDOWN", URL, Session=sid).status == 454
     assert sessions.get(sid) is not None
+
+
+def test_one_peer_cannot_take_every_session(media_dir):
+    sessions = SessionRegistry(10, max_per_peer=2)
+    library = MediaLibrary(media_dir)
+    greedy = Harness(media_dir, sessions=sessions, library=library)
+    first = greedy.setup()
+    greedy.setup()
+    refused = greedy.send("SETUP", TRACK, Transport=UDP)
+    assert refused.status == 453  # RFC 2326 §11.3.11, as when the server is full
+    assert PEER in refused.body.decode()
+    other = Harness(media_dir, sessions=sessions, library=library, peer="127.0.0.2")
+    other.setup()  # another address still has room
+    assert greedy.send("TEARDOWN", URL, Session=first).status == 200
+    greedy.setup()  # a torn-down session frees its peer's slot
+
+
+def test_interleaved_sessions_per_connection_are_limited_with_461(media_dir):
+    h = Harness(media_dir, max_sessions=200)
+    h.handler.options = dataclasses.replace(h.options, max_interleaved_sessions=128)
+    for _ in range(128):  # every one of the 256 channel ids
+        h.setup("RTP/AVP/TCP;unicast")
+    answer = h.send("SETUP", TRACK, Transport="RTP/AVP/TCP;unicast")
+    assert answer.status == 461
+    assert "--max-interleaved-sessions" in answer.body.decode()
 
 
 def test_unknown_method_is_501_with_public(h):

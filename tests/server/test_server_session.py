@@ -65,7 +65,7 @@ def test_table_covers_only_known_states_and_methods():
 def test_registry_limit():
     registry = SessionRegistry(0)
     with pytest.raises(SessionLimitReached):
-        registry.new_id()
+        registry.new_id("127.0.0.1")
 
 
 def test_stream_starts_random_and_steps_90khz_per_frame():
