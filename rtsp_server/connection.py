@@ -4,7 +4,8 @@ The connection knows the server only as a ``ConnectionOwner`` (admit it, release
 out the handler's actions, take the client's interleaved RTCP), is given its handler, its
 options and the loop's clock, and keeps its own time: a request must arrive whole within
 ``request_timeout``, and a connection that owns no session is closed after
-``connection_idle_timeout`` of silence.
+``connection_idle_timeout`` without a complete message (bare CRLFs between messages do not
+count, or a peer could hold a connection slot forever with two bytes every few seconds).
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ class RTSPConnection(asyncio.Protocol):
             max_header_bytes=options.max_request_bytes, max_body=options.max_request_bytes
         )
         self.peer = ("?", 0)
-        self.last_bytes = 0.0
+        self.last_message = 0.0
         self.partial_since: float | None = None  # when a still-incomplete message began
         self.closed = False
         self._new_handler = new_handler
@@ -97,7 +98,7 @@ class RTSPConnection(asyncio.Protocol):
         peer = transport.get_extra_info("peername") or ("?", 0)
         local = transport.get_extra_info("sockname") or ("0.0.0.0", 0)
         self.peer = (peer[0], peer[1])
-        self.last_bytes = self._clock()
+        self.last_message = self._clock()
         if not self.owner.admit(self):
             self.closed = True
             transport.abort()
@@ -109,7 +110,6 @@ class RTSPConnection(asyncio.Protocol):
         """Feed the parser; answer what completes."""
         if self.closed:
             return
-        self.last_bytes = self._clock()
         self._feed(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -141,7 +141,7 @@ class RTSPConnection(asyncio.Protocol):
             )
             self.close()
             return
-        idle = now - self.last_bytes
+        idle = now - self.last_message
         if idle > self.options.connection_idle_timeout and not self.handler.owns_sessions():
             log.info("%s:%d idle for %.0f s: closed", *self.peer, idle)
             self.close()
@@ -150,7 +150,7 @@ class RTSPConnection(asyncio.Protocol):
 
     def _arm_watchdog(self, now: float) -> None:
         self._cancel_watchdog()
-        idle_at = self.last_bytes + self.options.connection_idle_timeout
+        idle_at = self.last_message + self.options.connection_idle_timeout
         if idle_at <= now:
             # Idle, but owning a session: session_ended() looks again when one ends.
             idle_at = now + self.options.connection_idle_timeout
@@ -186,6 +186,8 @@ class RTSPConnection(asyncio.Protocol):
             self._respond(None, result, time.perf_counter())
             self.close()
             return
+        if items:
+            self.last_message = self._clock()
         for item in items:
             self._dispatch(item)
             if self.closed:

@@ -361,6 +361,28 @@ def test_trickling_and_idle_connections_are_closed(media_dir):
         assert wait_for(lambda: server.stats()["connections"] == 0)
 
 
+def test_bare_crlfs_do_not_keep_a_connection_open(media_dir):
+    with RTSPServer(
+        options=ServerOptions(port=0, media=media_dir, host="127.0.0.1", idle_timeout=1)
+    ) as server:
+        keepalive = socket.create_connection(("127.0.0.1", server.port))
+        keepalive.settimeout(0.2)
+        closed_after = None
+        started = time.monotonic()
+        while closed_after is None and time.monotonic() - started < 6:
+            try:
+                keepalive.send(b"\r\n")  # what a slot holder sends between (no) messages
+                if keepalive.recv(100) == b"":
+                    closed_after = time.monotonic() - started
+            except TimeoutError:
+                continue
+            except OSError:
+                closed_after = time.monotonic() - started
+        keepalive.close()
+        assert closed_after is not None, "a peer sending only CRLFs kept its connection"
+        assert wait_for(lambda: server.stats()["connections"] == 0)
+
+
 def test_an_idle_connection_owning_a_session_stays_until_the_session_ends(media_dir):
     options = ServerOptions(
         port=0, media=media_dir, host="127.0.0.1", session_timeout=1.5, idle_timeout=0.3
