@@ -272,22 +272,31 @@ class ClientConnection:
                 reply = self._reply(item)
                 if reply is not None:
                     events.append(reply)
+                if isinstance(reply, NotRTSP):
+                    return events
         return events
 
-    def _reply(self, response: Response) -> ReplyReceived | RequestRetried | None:
+    def _reply(self, response: Response) -> ReplyReceived | RequestRetried | NotRTSP | None:
         logger.debug("< %d %s", response.status, response.reason)
         cseq = response.cseq
-        if cseq not in self._outstanding:
-            if len(self._outstanding) != 1:
+        if cseq is None or cseq not in self._outstanding:
+            if cseq is not None and 0 < cseq <= self._cseq:
+                # A request we sent and stopped waiting for (it timed out): its late reply.
                 logger.info(
-                    "unsolicited reply %d %s (CSeq %s) ignored",
-                    response.status,
-                    response.reason,
-                    cseq,
+                    "late reply %d %s to CSeq %d ignored", response.status, response.reason, cseq
                 )
                 return None
-            cseq = next(iter(self._outstanding))  # a server that forgot the CSeq
-        assert cseq is not None
+            # RFC 2326 §12.17: a response carries its request's CSeq. Any other cannot be
+            # matched to a request, so no reply on this connection can be trusted after it.
+            return NotRTSP(
+                f"server sent a reply ({response.status} {response.reason}) with "
+                + (
+                    f"CSeq {raw!r}"
+                    if (raw := response.headers.get("CSeq")) is not None
+                    else "no CSeq"
+                )
+                + ", which answers no request sent (RFC 2326 §12.17)"
+            )
         sent = self._outstanding.pop(cseq)
         method = sent.method
         if response.status == Status.UNAUTHORIZED:

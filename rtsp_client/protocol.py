@@ -423,7 +423,8 @@ class ClientCore:
     # --- from the TCP edge -------------------------------------------------------
 
     def _protocol_violation(self, message: str) -> None:
-        logger.warning("%s", message)
+        # Told once, by whoever meets it: a waiting request's error or the close reason.
+        logger.info("%s", message)
         self.close_reason = message
         self._fail_pending(ProtocolViolation(message))
         if self._stream is not None:

@@ -84,6 +84,16 @@ def test_session_not_found(capsys):
     assert "PLAY failed: 454 Session Not Found" in one_line(capsys.readouterr().err)
 
 
+@pytest.mark.parametrize("cseq", [b"CSeq: 999\r\n", b"CSeq: -1\r\n", b""])
+def test_a_reply_with_a_wrong_cseq_is_one_line_of_violation(capsys, cseq):
+    with FakeRTSPServer(lambda r: b"RTSP/1.0 200 OK\r\n" + cseq + b"\r\n") as fake:
+        code = main([f"rtsp://127.0.0.1:{fake.port}/movie", "--timeout", "2"])
+    assert code != ExitCode.OK
+    err = capsys.readouterr().err
+    assert [line for line in err.splitlines() if line.strip()] == [one_line(err)]
+    assert "RFC 2326 §12.17" in err
+
+
 def test_no_rtp_after_play(capsys):
     with FakeRTSPServer(standard) as fake:  # answers everything, sends no media
         code = main([f"rtsp://127.0.0.1:{fake.port}/movie", "--rtp-timeout", "0.5"])

@@ -110,17 +110,25 @@ def test_a_non_2xx_reply_is_an_rtsp_error_and_a_refused_keepalive_falls_back_to_
     assert conn.state.state is ClientState.READY
 
 
-def test_a_reply_without_cseq_answers_the_one_request_outstanding_and_strays_are_dropped():
+@pytest.mark.parametrize("cseq", [None, -1, 999])
+def test_a_reply_whose_cseq_names_no_request_sent_is_a_violation(cseq):
     conn = connection()
-    assert conn.receive_data(reply(7)) == []  # nothing was asked
-    options = conn.send_request("OPTIONS")
-    (event,) = conn.receive_data(reply(None))
-    assert isinstance(event, ReplyReceived) and event.cseq == options.cseq
     conn.send_request("OPTIONS")
-    timed_out = conn.send_request("DESCRIBE")
+    events = conn.receive_data(reply(cseq) + reply(1))
+    assert len(events) == 1 and isinstance(events[0], NotRTSP)  # nothing after it is trusted
+    assert "§12.17" in events[0].reason and ("no CSeq" if cseq is None else f"CSeq '{cseq}'") in (
+        events[0].reason
+    )
+
+
+def test_a_late_reply_to_an_abandoned_request_is_dropped_and_the_next_matched():
+    conn = connection()
+    timed_out = conn.send_request("OPTIONS")
     conn.abandon(timed_out.cseq)
-    (late,) = conn.receive_data(reply(None))  # one outstanding again: the OPTIONS
-    assert isinstance(late, ReplyReceived) and late.method == "OPTIONS"
+    describe = conn.send_request("DESCRIBE")
+    assert conn.receive_data(reply(timed_out.cseq)) == []
+    (event,) = conn.receive_data(reply(describe.cseq, headers="Content-Type: application/sdp\r\n"))
+    assert isinstance(event, ReplyReceived) and event.method == "DESCRIBE"
 
 
 def test_the_lab_dialect_writes_like_client_py_and_reads_unterminated_replies():
