@@ -49,6 +49,7 @@ from rtsp_common.payload_formats import PayloadFormat, payload_format
 from rtsp_common.rtsp import InterleavedFrame, MessageParser, Request, Response
 from rtsp_common.sdp import SessionDescription
 from rtsp_common.status import Status, is_success
+from rtsp_common.uri import parse_request_uri
 
 logger = logging.getLogger(__name__)
 
@@ -355,6 +356,11 @@ class ClientConnection:
             info.content_base = reply.headers.get("Content-Base") or reply.headers.get(
                 "Content-Location"
             )
+            try:  # the URL SETUP will name must be one a request line can carry
+                parse_request_uri(self.track_url())
+            except ParseError as exc:
+                info.sdp, info.sdp_text, info.content_base = None, "", None
+                raise ProtocolViolation(f"DESCRIBE reply names an unusable track: {exc}") from exc
         elif method == "SETUP":
             self._learn_session(reply)
             transport = None

@@ -10,7 +10,7 @@ import threading
 import time
 
 import pytest
-from fake_rtsp import FakeRTSPServer, standard
+from fake_rtsp import SDP, FakeRTSPServer, reply, standard
 from local_ports import free_port
 from media_samples import SUB_420, decode, noise_jpeg
 
@@ -92,6 +92,22 @@ def test_a_reply_with_a_wrong_cseq_is_one_line_of_violation(capsys, cseq):
     err = capsys.readouterr().err
     assert [line for line in err.splitlines() if line.strip()] == [one_line(err)]
     assert "RFC 2326 §12.17" in err
+
+
+def test_an_sdp_track_with_a_space_is_one_line_of_violation(capsys):
+    def answer(request):
+        if request.method != "DESCRIBE":
+            return standard(request)
+        sdp = SDP.replace(b"a=control:track1", b"a=control:track 1")
+        return reply(request, headers=[("Content-Type", "application/sdp")], body=sdp)
+
+    with FakeRTSPServer(answer) as fake:
+        code = main([f"rtsp://127.0.0.1:{fake.port}/movie", "--timeout", "2"])
+        methods = fake.methods()
+    assert code != ExitCode.OK
+    err = capsys.readouterr().err
+    assert [line for line in err.splitlines() if line.strip()] == [one_line(err)]
+    assert "unusable track" in err and "SETUP" not in methods
 
 
 def test_no_rtp_after_play(capsys):

@@ -121,6 +121,22 @@ def test_a_reply_whose_cseq_names_no_request_sent_is_a_violation(cseq):
     )
 
 
+@pytest.mark.parametrize(
+    ("control", "content_base"),
+    [("track 1", None), ("track\x01", None), ("rtsp://[::1/x", None), ("track1", "rtsp://[::1/")],
+)
+def test_an_sdp_naming_a_track_no_request_can_carry_is_a_violation(control, content_base):
+    conn = connection()
+    headers = f"Content-Base: {content_base}\r\n" if content_base else ""
+    body = SDP.replace("a=control:track1", f"a=control:{control}")
+    (event,) = conn.receive_data(
+        reply(conn.send_request("DESCRIBE").cseq, headers=headers, body=body)
+    )
+    assert isinstance(event.error, ProtocolViolation)
+    assert "unusable track" in str(event.error)
+    assert conn.info.sdp is None  # nothing half-learned for a SETUP to use
+
+
 def test_a_late_reply_to_an_abandoned_request_is_dropped_and_the_next_matched():
     conn = connection()
     timed_out = conn.send_request("OPTIONS")
