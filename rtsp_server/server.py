@@ -104,9 +104,7 @@ class RTSPServer:
         self.on_ready: Callable[[], None] | None = None  # called once it serves
         self.library = MediaLibrary(options.media)
         self.access = AccessControl.from_options(options)  # reads --auth-file: errors at once
-        self.sessions = SessionRegistry(
-            options.max_sessions, worker, options.max_sessions_per_peer
-        )
+        self.sessions = SessionRegistry(options.max_sessions, worker, options.max_sessions_per_peer)
         self.connections: dict[int, RTSPConnection] = {}
         self.port = 0
         self.rtp_port = 0
