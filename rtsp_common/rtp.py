@@ -16,6 +16,7 @@ logger = logging.getLogger(__name__)
 
 RTP_VERSION = 2  # RFC 3550 §5.1: V field
 RTP_HEADER_SIZE = 12  # RFC 3550 §5.1: fixed header without CSRCs
+MAX_UDP_PAYLOAD = 65_507  # RFC 768 length field minus IPv4 and UDP headers
 CSRC_SIZE = 4  # RFC 3550 §5.1: each CSRC identifier is 32 bits
 MAX_CSRC = 15  # RFC 3550 §5.1: CC is a 4-bit count
 EXTENSION_HEADER_SIZE = 4  # RFC 3550 §5.3.1: 16-bit profile field + 16-bit length in words

@@ -30,6 +30,7 @@ from rtsp_common.uri import RequestURI, parse_request_uri
 from rtsp_server.access import AccessControl, Refused
 from rtsp_server.actions import Action, EndSession, HandlerResult, StartStreaming, StopStreaming
 from rtsp_server.media import (
+    LAB_MAX_FRAME,
     TRACK_CONTROL,
     MediaLibrary,
     MediaNotFound,
@@ -338,6 +339,15 @@ class RequestHandler:
         track = self._track(media.name)
         transport = self._choose_transport(request)
         lab = transport.is_lab_form
+        if lab and track.largest_frame[1] > LAB_MAX_FRAME:
+            index, size = track.largest_frame
+            # Refused once, here, rather than PLAY answered 200 and every big frame skipped.
+            raise RequestError(
+                Status.UNSUPPORTED_MEDIA_TYPE,
+                f"frame {index} of {media.name} is {size} bytes: the lab's client takes each frame "
+                f"in one UDP datagram (at most {LAB_MAX_FRAME}); play it with rtsp-client",
+                body=True,
+            )
         if session is None:
             try:
                 session_id = self.sessions.new_id(self.peer_host)

@@ -7,6 +7,7 @@ symlinks pointing out of the folder all end as "not found".
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -17,7 +18,7 @@ from pathlib import Path
 from rtsp_common.errors import MediaFileError, ParseError, UnsupportedJPEG
 from rtsp_common.jpeg import JPEGFrame, packetize, parse_jpeg
 from rtsp_common.mjpeg import RAW_SUFFIXES, open_media
-from rtsp_common.rtp import RTP_HEADER_SIZE
+from rtsp_common.rtp import MAX_UDP_PAYLOAD, RTP_HEADER_SIZE
 from rtsp_common.uri import RequestURI, parse_request_uri
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 MEDIA_SUFFIXES = RAW_SUFFIXES  # compared case-insensitively: .Mjpeg is the lab's
 TRACK_CONTROL = "track1"  # the SDP a=control of the one video track
 UDP_IPV4_OVERHEAD = 28  # IPv4 header (20, RFC 791) + UDP header (8, RFC 768)
+# The lab's dialect sends each JPEG whole after one RTP header, in one UDP datagram.
+LAB_MAX_FRAME = MAX_UDP_PAYLOAD - RTP_HEADER_SIZE
 RESCAN_INTERVAL = 1.0  # s: the shortest time between two scans of the media folder
 
 
@@ -102,6 +105,12 @@ class MediaTrack:
     def height(self) -> int:
         """The first frame's height in pixels."""
         return self.jpegs[0].height
+
+    @functools.cached_property
+    def largest_frame(self) -> tuple[int, int]:
+        """(index, size in bytes) of the largest frame: whether the lab's dialect can send it."""
+        size, index = max((len(frame), -i) for i, frame in enumerate(self.frames))
+        return -index, size
 
     def payloads(self, index: int, max_payload: int) -> list[bytes]:
         """RFC 2435 payloads of frame ``index``: packetized once, shared by every session."""

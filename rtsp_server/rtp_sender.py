@@ -11,6 +11,7 @@ import socket
 import struct
 from collections.abc import Sequence
 
+from rtsp_common.rtp import MAX_UDP_PAYLOAD
 from rtsp_common.rtsp import INTERLEAVED_MAGIC
 
 log = logging.getLogger(__name__)
@@ -19,7 +20,6 @@ log = logging.getLogger(__name__)
 SOL_UDP = getattr(socket, "SOL_UDP", 17)
 UDP_SEGMENT = getattr(socket, "UDP_SEGMENT", 103)
 GSO_MAX_SEGMENTS = 64  # linux/udp.h UDP_MAX_SEGMENTS
-MAX_UDP_PAYLOAD = 65_507  # RFC 768 length field minus IPv4 and UDP headers
 GSO_MAX_BYTES = MAX_UDP_PAYLOAD  # one datagram's payload limit bounds the whole GSO super-packet
 _INTERLEAVED = struct.Struct("!BBH")  # RFC 2326 §10.12: "$", channel, length
 _SEGMENT_SIZE = struct.Struct("=H")

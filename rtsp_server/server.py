@@ -33,7 +33,6 @@ from typing import Any, TypeVar
 
 from rtsp_common.errors import ParseError
 from rtsp_common.rtcp import parse_compound
-from rtsp_common.rtp import RTP_HEADER_SIZE
 from rtsp_common.rtsp import InterleavedFrame
 from rtsp_server.access import AccessControl
 from rtsp_server.actions import Action, EndSession, StartStreaming, StopStreaming
@@ -48,7 +47,7 @@ from rtsp_server.rtcp_reports import (
     reception_reports,
     sender_report,
 )
-from rtsp_server.rtp_sender import MAX_UDP_PAYLOAD, UDPSender, frame_bursts, interleaved_frame
+from rtsp_server.rtp_sender import UDPSender, frame_bursts, interleaved_frame
 from rtsp_server.scheduler import Scheduler
 from rtsp_server.session import InterleavedChannels, Session, SessionRegistry, UDPDestination
 from rtsp_server.worker_slot import WorkerSlot
@@ -367,14 +366,7 @@ class RTSPServer:
             return False
         index = stream.position
         if session.lab_dialect:
-            frame = session.track.frames[index]
-            if len(frame) + RTP_HEADER_SIZE > MAX_UDP_PAYLOAD:
-                log.warning(
-                    "frame %d of %s too big for one datagram: skipped", index, session.media_path
-                )
-                stream.skip_frame()
-                return True
-            payloads = [frame]
+            payloads = [session.track.frames[index]]  # SETUP refused a clip with larger frames
         else:
             payloads = session.track.payloads(index, self.options.max_payload)
         destination = session.destination

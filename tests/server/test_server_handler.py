@@ -6,7 +6,7 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from media_samples import progressive_jpeg
+from media_samples import SUB_420, make_jpeg, noise_jpeg, progressive_jpeg
 from server_harness import request_handler, write_clip
 
 from rtsp_common.errors import ParseError
@@ -16,7 +16,7 @@ from rtsp_common.rtsp import MessageParser, Request, Response
 from rtsp_common.sdp import SessionDescription
 from rtsp_server.actions import EndSession, StartStreaming, StopStreaming
 from rtsp_server.handler import PUBLIC_METHODS
-from rtsp_server.media import MediaLibrary
+from rtsp_server.media import LAB_MAX_FRAME, MediaLibrary
 from rtsp_server.options import ServerOptions
 from rtsp_server.session import SessionRegistry, SessionState
 
@@ -420,6 +420,21 @@ def test_lab_setup_reply_puts_cseq_then_session_without_timeout(h):
     session = h.sessions.get(str(session_id))
     assert session.lab_dialect and session.stream.next_seq == 1
     assert session.destination.rtp_port == 25000
+
+
+def test_lab_setup_of_a_clip_with_frames_over_one_datagram_is_refused_415(media_dir):
+    big = noise_jpeg((400, 304), 1, quality=95, subsampling=SUB_420)
+    assert len(big) > LAB_MAX_FRAME
+    write_clip(media_dir / "big.mjpeg", [make_jpeg(400, 304, subsampling=SUB_420), big])
+    h = Harness(media_dir)
+    (answer,) = h.raw(
+        b"SETUP big.mjpeg RTSP/1.0\nCSeq: 1\nTransport: RTP/UDP; client_port= 25000\n\n"
+    )
+    assert answer.status == 415
+    assert f"frame 1 of big.mjpeg is {len(big)} bytes" in answer.body.decode()
+    assert len(h.sessions) == 0
+    # The standard dialect fragments frames (RFC 2435): the same clip plays.
+    assert h.send("SETUP", f"{BASE}/big.mjpeg/track1", Transport=UDP).status == 200
 
 
 def test_lab_play_pause_teardown_replies_keep_line_positions(h):
