@@ -33,10 +33,12 @@ from rtsp_common.auth_headers import Challenge, Credentials
 from rtsp_common.errors import ParseError
 from rtsp_common.rtsp import Request
 from rtsp_server.credentials import PREFERENCE, CredentialStore
+from rtsp_server.log_limit import PEER_DRIVEN
 from rtsp_server.nonces import NonceCheck, NonceTable
 from rtsp_server.options import ServerOptions
 
 log = logging.getLogger(__name__)
+log.addFilter(PEER_DRIVEN)  # what a peer can make us log is bounded
 
 # An unknown user is checked against this, so refusing them takes as long as a wrong password.
 _DUMMY_PASSWORD = "\x00no such user\x00"

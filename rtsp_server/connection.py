@@ -20,10 +20,12 @@ from rtsp_common.errors import ParseError
 from rtsp_common.rtsp import InterleavedFrame, MessageParser, Request, Response
 from rtsp_server.actions import Action, HandlerResult
 from rtsp_server.handler import RequestHandler
+from rtsp_server.log_limit import PEER_DRIVEN
 from rtsp_server.media import MediaLibrary, MediaNotFound, MediaUnsupported, parse_media_uri
 from rtsp_server.options import ServerOptions
 
 log = logging.getLogger(__name__)
+log.addFilter(PEER_DRIVEN)  # what a peer can make us log is bounded
 
 MEDIA_METHODS = ("DESCRIBE", "SETUP")  # the requests that read a media file
 WATCH_SLACK = 0.01  # s: the watchdog fires just past a deadline, so that it has passed

@@ -29,6 +29,7 @@ from rtsp_common.status import Status
 from rtsp_common.uri import RequestURI, parse_request_uri
 from rtsp_server.access import AccessControl, Refused
 from rtsp_server.actions import Action, EndSession, HandlerResult, StartStreaming, StopStreaming
+from rtsp_server.log_limit import PEER_DRIVEN
 from rtsp_server.media import (
     LAB_MAX_FRAME,
     TRACK_CONTROL,
@@ -52,6 +53,7 @@ from rtsp_server.session import (
 from rtsp_server.stream import RTPStream
 
 log = logging.getLogger(__name__)
+log.addFilter(PEER_DRIVEN)  # what a peer can make us log is bounded
 
 SERVER_NAME = "rtsp-workbench"
 PUBLIC_METHODS = ("OPTIONS", "DESCRIBE", "SETUP", "PLAY", "PAUSE", "TEARDOWN", "GET_PARAMETER")

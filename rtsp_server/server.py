@@ -38,6 +38,7 @@ from rtsp_server.access import AccessControl
 from rtsp_server.actions import Action, EndSession, StartStreaming, StopStreaming
 from rtsp_server.connection import RTSPConnection
 from rtsp_server.handler import RequestHandler
+from rtsp_server.log_limit import PEER_DRIVEN
 from rtsp_server.media import MediaLibrary
 from rtsp_server.options import DEFAULT_PORT, ServerOptions
 from rtsp_server.ports import PortInUse, bind_port_pair
@@ -53,6 +54,7 @@ from rtsp_server.session import InterleavedChannels, Session, SessionRegistry, U
 from rtsp_server.worker_slot import WorkerSlot
 
 log = logging.getLogger(__name__)
+log.addFilter(PEER_DRIVEN)  # what a peer can make us log is bounded
 
 T = TypeVar("T")
 
@@ -103,6 +105,7 @@ class RTSPServer:
         self.on_ready: Callable[[], None] | None = None  # called once it serves
         self.library = MediaLibrary(options.media)
         self.access = AccessControl.from_options(options)  # reads --auth-file: errors at once
+        PEER_DRIVEN.reset()  # a new server's log starts unthrottled
         self.sessions = SessionRegistry(options.max_sessions, worker, options.max_sessions_per_peer)
         self.connections: dict[int, RTSPConnection] = {}
         self.port = 0
