@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import queue
 import threading
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 from rtsp_client.connection import split_url, url_credentials
 from rtsp_client.errors import ClientError, ConnectionLost
+from rtsp_client.frame_queue import FrameQueue
 from rtsp_client.options import ClientOptions
 from rtsp_client.protocol import ClientCore
 from rtsp_client.receiver import Frame
@@ -30,8 +30,6 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 FrameCallback = Callable[[bytes, int, float, int], None]
-FRAME_QUEUE_SIZE = 256  # frames held for a slow iterator before the oldest is dropped
-_END = None  # queue sentinel: the session ended
 
 
 class _LoopThread:
@@ -98,7 +96,7 @@ class RTSPClient:
         self.on_frame = on_frame
         # False when only the callback consumes frames (nothing reads the iterator).
         self.queue_frames = queue_frames
-        self._frames: queue.Queue[Frame | None] = queue.Queue(FRAME_QUEUE_SIZE)
+        self._frames = FrameQueue(options.frame_queue_bytes)
         self._loop: _LoopThread | None = None
         self._connected = False
         self._ended = False
@@ -195,33 +193,21 @@ class RTSPClient:
         """Reception statistics so far."""
         if self._loop is None:
             return ReceptionStats()
-        return self._loop.call(self._core.stats)
+        stats = self._loop.call(self._core.stats)
+        return dataclasses.replace(stats, frames_not_read=self._frames.dropped)
 
     def frames(self, timeout: float | None = None) -> Iterator[Frame]:
         """Yield frames as they arrive; stops after TEARDOWN, when the server goes away,
         or when no frame came for ``timeout`` seconds (None waits as long as it takes)."""
         while True:
-            if self._ended and self._frames.empty():
-                return
-            try:
-                frame = self._frames.get(timeout=timeout)
-            except queue.Empty:
-                return
-            if frame is _END:
+            _, frame = self._frames.get(timeout)
+            if frame is None:  # the end, or nothing within the timeout
                 return
             yield frame
 
     def next_frame(self, timeout: float | None = None) -> Frame | None:
         """The next frame, or None after ``timeout`` seconds or once the session ended."""
-        if self._ended and self._frames.empty():
-            return None
-        try:
-            frame = self._frames.get(timeout=timeout)
-        except queue.Empty:
-            return None
-        if frame is _END:
-            self._frames.put_nowait(_END)  # later calls see the end too
-        return frame
+        return self._frames.get(timeout)[1]
 
     @property
     def stream_ended(self) -> bool:
@@ -313,22 +299,11 @@ class RTSPClient:
                 self.on_frame(frame.jpeg, frame.timestamp, frame.arrival, frame.index)
             except Exception:
                 logger.exception("on_frame callback failed")
-        if not self.queue_frames:
-            return
-        try:
-            self._frames.put_nowait(frame)
-        except queue.Full:
-            try:
-                self._frames.get_nowait()  # a slow reader loses the oldest frame
-            except queue.Empty:
-                pass
-            self._frames.put_nowait(frame)
+        if self.queue_frames:
+            self._frames.put(frame)  # a slow reader loses the oldest frames, counted
 
     def _end(self) -> None:
         if self._ended:
             return
         self._ended = True
-        try:
-            self._frames.put_nowait(_END)
-        except queue.Full:
-            pass
+        self._frames.end()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from rtsp_client.frame_queue import DEFAULT_QUEUE_BYTES
 from rtsp_client.receiver import DEFAULT_MAX_FRAME_BYTES
 from rtsp_common.arguments import option
 from rtsp_common.auth import check_user
@@ -44,6 +45,11 @@ class ClientOptions:
     max_frame_bytes: int = option(
         DEFAULT_MAX_FRAME_BYTES, "largest frame reassembled, in bytes; a bigger one is dropped"
     )
+    # The RTSPClient API's queue for frames() / next_frame(): 256 frames of the largest size
+    # allowed would be 2 GB; a byte budget keeps a caller that stops reading bounded.
+    frame_queue_bytes: int = option(
+        DEFAULT_QUEUE_BYTES, "bytes of frames queued for a slow reader; beyond, the oldest go"
+    )
     # > 0: once the first frame is in, RTP over UDP is read on a timer every this many
     # seconds instead of on every burst: far fewer wake-ups, frames up to this late. Only
     # where the kernel stamps datagrams, so arrival times stay exact.
@@ -73,6 +79,8 @@ class ClientOptions:
             raise ValueError(f"RTP port {self.rtp_port} is not a port for RTP (0-{MAX_PORT - 1})")
         if not self.timeout > 0:
             raise ValueError(f"timeout must be a positive number of seconds, not {self.timeout}")
+        if self.frame_queue_bytes < 1:
+            raise ValueError(f"frame_queue_bytes must be 1 or more, not {self.frame_queue_bytes}")
         if not self.batch_interval >= 0 or not self.rtcp_interval > 0:
             raise ValueError("batch_interval must be >= 0 and rtcp_interval > 0 seconds")
         self._check_credentials()

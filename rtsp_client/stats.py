@@ -54,6 +54,7 @@ class ReceptionStats:
     average_bitrate_kbps: float = 0.0
     elapsed: float = 0.0  # seconds from the first packet to the last
     dropped: dict[str, int] = field(default_factory=dict)  # packets refused, by reason
+    frames_not_read: int = 0  # dropped, oldest first, from the queue of a caller reading slowly
 
     def to_dict(self) -> dict:
         """Plain values for JSON."""
