@@ -3,6 +3,10 @@
 The I/O shell feeds each parsed request to :meth:`RequestHandler.handle` and carries out the
 returned actions (``rtsp_server.actions``: start or stop a session's stream, end a session
 with an RTCP BYE).
+
+It is longer than 500 lines because every method's checks (state, session, transport, range,
+the limits a peer meets, access) answer through one reply builder here; transport negotiation
+is the part to move out when it grows again.
 """
 
 from __future__ import annotations
