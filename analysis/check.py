@@ -66,6 +66,24 @@ class CheckResult:
         """Failed rules of that severity or worse."""
         return [r for r in self.rules if r.failed and r.rule.severity.rank >= at_least.rank]
 
+    @property
+    def judged_nothing(self) -> bool:
+        """True when no rule found anything to judge: no RTSP, RTP or RTCP it can read."""
+        return all(r.outcome is Outcome.NOT_APPLICABLE for r in self.rules)
+
+    def nothing_judged_reason(self) -> str:
+        """Why nothing could be judged, in words a user can act on."""
+        parts = [f"{self.packets_read} packets read"]
+        unreadable = sorted(self.traffic.unsupported_linktypes) if self.traffic else []
+        if unreadable:
+            parts.append(
+                "link type(s) " + ", ".join(map(str, unreadable)) + " not read (pcap-linktype(7); "
+                "this checker reads Ethernet, Linux cooked, raw IP, loopback)"
+            )
+        parts.append("no RTSP on TCP, no RTP or RTCP found")
+        parts.append("try --rtp-port N (RTP without its SETUP) or --sdp F")
+        return "; ".join(parts)
+
     def result(self, rule_id: str) -> RuleResult:
         """The result of one rule by id."""
         for r in self.rules:
@@ -78,6 +96,7 @@ class CheckResult:
         return {
             "capture": self.path,
             "packets_read": self.packets_read,
+            "judged_nothing": self.judged_nothing,
             "error": None
             if self.error is None
             else {"message": str(self.error), "offset": self.error.offset},

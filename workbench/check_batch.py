@@ -28,7 +28,7 @@ class CaptureVerdict:
     """One capture's outcome: counts, failed rules, and where its files went."""
 
     capture: str
-    verdict: str  # "passed", "failed", "damaged" (read in part) or "unreadable"
+    verdict: str  # "passed", "failed", "damaged" (read in part), "nothing judged", "unreadable"
     packets: int = 0
     sessions: int = 0
     streams: int = 0
@@ -91,7 +91,13 @@ def check_one(
     failed = result.failures(threshold)
     verdict = CaptureVerdict(
         capture,
-        "damaged" if result.error else "failed" if failed else "passed",
+        "damaged"
+        if result.error
+        else "failed"
+        if failed
+        else "nothing judged"
+        if result.judged_nothing
+        else "passed",
         packets=result.packets_read,
         sessions=len(result.sessions),
         streams=len(result.streams),
@@ -100,7 +106,8 @@ def check_one(
             r.rule.severity is Severity.WARNING for r in result.failures(Severity.WARNING)
         ),
         failed_rules=tuple(r.rule.id for r in failed),
-        message=str(result.error or ""),
+        message=str(result.error or "")
+        or (result.nothing_judged_reason() if result.judged_nothing else ""),
     )
     if output is not None:
         folder = Path(output)

@@ -31,7 +31,14 @@ OUTCOME_STYLE = {
     "not applicable": "dim",
 }
 SEVERITY_STYLE = {"error": "red", "warning": "yellow", "info": "cyan"}
-VERDICT_STYLE = {"passed": "green", "failed": "red", "damaged": "red", "unreadable": "red"}
+VERDICT_STYLE = {
+    "passed": "green",
+    "failed": "red",
+    "damaged": "red",
+    "unreadable": "red",
+    "nothing judged": "yellow",
+}
+EXIT_NOTHING_JUDGED = 3  # a check that checked nothing is not a pass
 SHOWN_PACKETS = 5  # packet numbers listed per non-media row
 
 
@@ -42,8 +49,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Read a pcap/pcapng (gzip-compressed too), rebuild its RTSP sessions and "
         "RTP streams, and check them against RFC 3550, RFC 2435 and RFC 2326. Exit status 0 "
         "when no rule at or above --fail-on failed; 1 when one did, or the file could not be "
-        "read whole; 2 when the file could not be read at all (or --expect could not be). "
-        "Offences that --expect covers are shown as expected and do not fail.",
+        "read whole; 2 when the file could not be read at all (or --expect could not be); "
+        f"{EXIT_NOTHING_JUDGED} when the capture holds nothing any rule can judge (no RTSP, "
+        "RTP or RTCP, or a link type it cannot read). Offences that --expect covers are "
+        "shown as expected and do not fail.",
     )
     parser.add_argument(
         "capture",
@@ -271,7 +280,7 @@ def run_batch(args: argparse.Namespace, console: Console) -> int:
     """Several captures: a verdict per capture as each is checked, files in -o DIR, a total.
 
     Exit status 2 when a capture could not be read at all, else 1 when one failed or was
-    damaged, else 0."""
+    damaged, else 3 when one held nothing to judge, else 0."""
     from workbench.check_batch import check_many, find_captures, write_summary
 
     single = [
@@ -331,7 +340,9 @@ def run_batch(args: argparse.Namespace, console: Console) -> int:
         console.print(f"summary: {escape(str(summary))}", soft_wrap=True)
     if counts["unreadable"]:
         return 2
-    return 1 if counts["failed"] or counts["damaged"] else 0
+    if counts["failed"] or counts["damaged"]:
+        return 1
+    return EXIT_NOTHING_JUDGED if counts["nothing judged"] else 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -373,4 +384,11 @@ def run(args: argparse.Namespace) -> int:
     except AnalysisError as exc:
         return error("check", f"cannot annotate {args.capture}: {exc}")
     threshold = Severity(args.fail_on)
-    return 1 if result.failures(threshold) or result.error is not None else 0
+    if result.failures(threshold) or result.error is not None:
+        return 1
+    if result.judged_nothing:
+        console.print(
+            f"[yellow]nothing judged:[/] {escape(result.nothing_judged_reason())}", soft_wrap=True
+        )
+        return EXIT_NOTHING_JUDGED
+    return 0
