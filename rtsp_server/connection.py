@@ -90,6 +90,7 @@ class RTSPConnection(asyncio.Protocol):
         self._watchdog: asyncio.TimerHandle | None = None
         self._watch_at = 0.0  # clock time the watchdog fires
         self._waiting: list[Request | Response | InterleavedFrame] = []  # behind a media load
+        self._backlog_timer: asyncio.TimerHandle | None = None  # set while replies pile up
 
     # asyncio callbacks --------------------------------------------------------------------
 
@@ -106,7 +107,37 @@ class RTSPConnection(asyncio.Protocol):
             transport.abort()
             return
         self.handler = self._new_handler(self.id, peer[0], local[0], local[1])
+        transport.set_write_buffer_limits(high=self.options.reply_backlog_limit)
         self._watch()
+
+    def pause_writing(self) -> None:
+        """Unsent replies passed reply_backlog_limit: read no more requests until they drain
+        (a peer pipelining without reading must not grow the server), close if they do not."""
+        if self.closed or self.transport is None:
+            return
+        log.warning("%s:%d does not read its replies: its requests wait", *self.peer)
+        self.transport.pause_reading()
+        loop = asyncio.get_running_loop()
+        self._backlog_timer = loop.call_later(self.options.request_timeout, self._backlog_stuck)
+
+    def resume_writing(self) -> None:
+        """The replies drained: read requests again."""
+        if self._backlog_timer is not None:
+            self._backlog_timer.cancel()
+            self._backlog_timer = None
+        if not self.closed and self.transport is not None:
+            self.transport.resume_reading()
+
+    def _backlog_stuck(self) -> None:
+        self._backlog_timer = None
+        if not self.closed and self.transport is not None:
+            log.warning(
+                "%s:%d read none of its replies for %.0f s: closed",
+                *self.peer,
+                self.options.request_timeout,
+            )
+            self.closed = True
+            self.transport.abort()  # close() would wait for the replies it never reads
 
     def data_received(self, data: bytes) -> None:
         """Feed the parser; answer what completes."""
@@ -117,6 +148,8 @@ class RTSPConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         """End what the connection owned (its TCP interleaved sessions)."""
         self.closed = True
+        if self._backlog_timer is not None:
+            self._backlog_timer.cancel()
         self._cancel_flush()
         self._cancel_watchdog()
         if self.handler is not None:

@@ -23,6 +23,8 @@ MAX_INTERLEAVED_SESSIONS = (CHANNEL_MAX + 1) // 2
 DEFAULT_PORT = 8554  # RFC 2326 §3.2 names 554; 8554 needs no privileges
 MIN_RTP_PAYLOAD = 256  # bytes: room for the RFC 2435 headers and quantization tables
 WRITE_BUFFER_LIMIT = 1024 * 1024  # bytes queued on a TCP connection before frames are skipped
+# Above the frame-skipping limit, so media alone never reaches it: only unread replies do.
+REPLY_BACKLOG_LIMIT = 4 * WRITE_BUFFER_LIMIT
 # Long enough that a client answering each 401 once is not asked again within a session's
 # first minutes; stale=true (RFC 7616 §3.3) renews it without asking for the password again.
 NONCE_LIFETIME = 300.0
@@ -85,6 +87,12 @@ class ServerOptions:
     report_interval: float = option(REPORT_INTERVAL, "seconds between RTCP sender reports")
     write_buffer_limit: int = option(
         WRITE_BUFFER_LIMIT, "bytes queued on a TCP connection before frames are skipped"
+    )
+    reply_backlog_limit: int = option(
+        REPLY_BACKLOG_LIMIT,
+        "bytes of unsent replies after which a connection's requests are no longer read "
+        "(a peer pipelining requests without reading the replies); closed if it stays there "
+        "for request_timeout",
     )
     # Access control (RFC 2326 §D.1): off unless auth or auth_file names a user.
     auth: tuple[str, ...] = option(
