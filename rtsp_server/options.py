@@ -47,7 +47,7 @@ class ServerOptions:
     # One address must not take every slot; a tenth of the server leaves room for a site
     # behind one NAT address and for this project's own load tests (60 sessions on loopback).
     max_sessions_per_peer: int = option(
-        100, "most sessions one client address may hold (in each worker process)"
+        100, "most sessions one client address may hold (across worker processes too)"
     )
     # RFC 2326 §10.12: channels 0-255, two per session (RTP, RTCP): 128 at most. A client
     # sets up one pair per track; 16 bounds what one connection holds with room to spare.

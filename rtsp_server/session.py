@@ -137,7 +137,7 @@ class SessionLimitReached(Exception):
 
 class SessionRegistry:
     """All sessions of one server (or of one worker process: ``worker``), by id, with a
-    size limit that holds across the workers and a limit per peer address (in this process)."""
+    size limit that holds across the workers and a limit per peer address."""
 
     def __init__(
         self, max_sessions: int, worker: WorkerSlot | None = None, max_per_peer: int | None = None
@@ -164,7 +164,10 @@ class SessionRegistry:
         held = len(self._sessions) if self.worker is None else self.worker.sessions.total()
         if held >= self.max_sessions:
             raise SessionLimitReached(f"session limit of {self.max_sessions} reached")
-        if self._per_peer[peer_host] >= self.max_per_peer:
+        held_by_peer = (
+            self._per_peer[peer_host] if self.worker is None else self.worker.peers.held(peer_host)
+        )
+        if held_by_peer >= self.max_per_peer:
             raise SessionLimitReached(
                 f"{peer_host} holds {self.max_per_peer} sessions, the most one address may"
             )
@@ -183,8 +186,15 @@ class SessionRegistry:
     def add(self, session: Session) -> None:
         """Register ``session``; SessionLimitReached when there is no room for it."""
         self._check_room(session.peer_host)
-        if self.worker is not None and not self.worker.sessions.try_take(self.worker.index):
-            raise SessionLimitReached(f"session limit of {self.max_sessions} reached")
+        if self.worker is not None:
+            index, peer = self.worker.index, session.peer_host
+            if not self.worker.sessions.try_take(index):
+                raise SessionLimitReached(f"session limit of {self.max_sessions} reached")
+            if not self.worker.peers.try_take(index, peer, self.max_per_peer):
+                self.worker.sessions.give_back(index)
+                raise SessionLimitReached(
+                    f"{peer} holds {self.max_per_peer} sessions, the most one address may"
+                )
         session.phase_slot = self._least_used_slot()
         self._sessions[session.id] = session
         self._per_peer[session.peer_host] += 1
@@ -205,6 +215,7 @@ class SessionRegistry:
                 del self._per_peer[session.peer_host]
             if self.worker is not None:
                 self.worker.sessions.give_back(self.worker.index)
+                self.worker.peers.give_back(self.worker.index, session.peer_host)
         return session
 
     def not_found(self, session_id: str) -> tuple[str, bool]:

@@ -11,8 +11,8 @@ through the page cache.
   worker is answered 454 with the reason (rtsp_server/session.py): clients (ffmpeg, VLC,
   GStreamer, the lab's) keep one connection per session, so that case is rare, and routing a
   request to its owner would put a relay between every worker pair.
-- ``--max-sessions`` and ``--max-connections`` hold across the workers
-  (rtsp_server/worker_slot.py).
+- ``--max-sessions``, ``--max-connections`` and ``--max-sessions-per-peer`` hold across the
+  workers (rtsp_server/worker_slot.py).
 - Ctrl-C or SIGTERM: every worker ends its sessions with RTCP BYE and exits 0, then the
   supervisor does.
 - A worker that dies is logged and started again on the same port pair; the kernel has closed
@@ -41,7 +41,7 @@ from typing import cast
 
 from rtsp_server.options import ServerOptions
 from rtsp_server.ports import PortInUse, port_in_use_advice
-from rtsp_server.worker_slot import SharedLimit, WorkerSlot
+from rtsp_server.worker_slot import PEER_BUCKETS, SharedLimit, SharedPeerCounts, WorkerSlot
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +114,9 @@ class WorkerPool:
             self.context.Array("i", count, lock=False),
             self._lock_file.name,
         )
+        self.peers = SharedPeerCounts(
+            self.context.Array("i", count * PEER_BUCKETS, lock=False), self._lock_file.name
+        )
         self._reserved: socket.socket | None = None
 
     def run(self) -> None:
@@ -166,7 +169,7 @@ class WorkerPool:
         return replace(self.options, port=address[1])
 
     def _start(self, index: int, options: ServerOptions) -> None:
-        slot = WorkerSlot(index, options.workers, self.sessions, self.connections)
+        slot = WorkerSlot(index, options.workers, self.sessions, self.connections, self.peers)
         process = self.context.Process(
             target=_serve,
             args=(options, slot, self.log_level, self.ready),
@@ -218,6 +221,7 @@ class WorkerPool:
         )
         self.sessions.clear(worker.index)
         self.connections.clear(worker.index)
+        self.peers.clear(worker.index)
         quick = time.monotonic() - worker.started_at < START_TIMEOUT
         deaths = worker.quick_deaths + 1 if quick else 0
         time.sleep(min(MAX_RESTART_PAUSE, RESTART_PAUSE * 2**deaths))

@@ -28,7 +28,7 @@ from rtsp_common.headers import Session, Transport
 from rtsp_common.status import Status
 from rtsp_server.cli import worker_count
 from rtsp_server.options import ServerOptions
-from rtsp_server.worker_slot import SharedLimit
+from rtsp_server.worker_slot import PEER_BUCKETS, SharedLimit, SharedPeerCounts
 from rtsp_server.workers import usable_cores
 
 WORKERS = 2
@@ -118,8 +118,9 @@ def test_a_session_resumed_on_another_connection_is_served_by_its_worker_only(se
         )
 
 
-def test_max_sessions_holds_across_workers(served):
-    with served("--max-sessions", "3") as server:
+@pytest.mark.parametrize("limit", ["--max-sessions", "--max-sessions-per-peer"])
+def test_session_limits_hold_across_workers(served, limit):
+    with served(limit, "3") as server:
         admitted = []
         refused = 0
         for _ in range(ATTEMPTS):
@@ -265,3 +266,16 @@ def test_shared_limit_counts_per_worker_and_forgets_a_dead_one(tmp_path):
     limit.give_back(0)
     limit.give_back(0)  # never below zero
     assert limit.total() == 0
+
+
+def test_shared_peer_counts_hold_per_address_across_workers(tmp_path):
+    lock = tmp_path / "lock"
+    lock.touch()
+    peers = SharedPeerCounts(multiprocessing.Array("i", 2 * PEER_BUCKETS, lock=False), str(lock))
+    assert peers.try_take(0, "10.0.0.7", 2) and peers.try_take(1, "10.0.0.7", 2)
+    assert not peers.try_take(0, "10.0.0.7", 2) and not peers.try_take(1, "10.0.0.7", 2)
+    assert peers.try_take(0, "10.0.0.8", 2) and peers.held("10.0.0.7") == 2
+    peers.clear(1)  # worker 1 died with its session of 10.0.0.7
+    assert peers.held("10.0.0.7") == 1 and peers.try_take(0, "10.0.0.7", 2)
+    peers.give_back(0, "10.0.0.7")
+    assert peers.held("10.0.0.7") == 1
