@@ -1,9 +1,12 @@
-"""No leaks: 1,000 sessions opened and closed leave sessions, tasks, sockets and fds at baseline."""
+"""No leaks: 1,000 sessions opened and closed leave sessions, tasks, sockets, fds and Python
+memory at baseline."""
 
 from __future__ import annotations
 
+import gc
 import os
 import time
+import tracemalloc
 
 import pytest
 from blocking_rtsp import RTSPTestClient
@@ -14,6 +17,8 @@ from rtsp_server.options import ServerOptions
 
 SESSIONS = 1000
 PER_CONNECTION = 10
+WARM_BATCHES = 10  # the first 100 sessions fill caches (interned strings, free lists)
+MEMORY_SLACK = 256 * 1024  # bytes of Python allocations the other 900 may leave behind
 
 
 def open_fds() -> int:
@@ -50,7 +55,12 @@ def test_thousand_sessions_return_to_baseline(media_dir):
         baseline = settle(server, {"sessions": 0, "connections": 0, "streaming": 0, "tasks": 1})
         fds, sockets = open_fds(), socket_fds()
         opened = 0
+        tracemalloc.start()
+        warm = 0
         for batch in range(SESSIONS // PER_CONNECTION):
+            if batch == WARM_BATCHES:
+                gc.collect()
+                warm = tracemalloc.get_traced_memory()[0]
             with RTSPTestClient("127.0.0.1", server.port) as client:
                 opened_here = []
                 for i in range(PER_CONNECTION):
@@ -74,5 +84,9 @@ def test_thousand_sessions_return_to_baseline(media_dir):
             assert len(server.sessions) <= 50
         assert opened == SESSIONS
         assert settle(server, baseline) == baseline
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - warm
+        tracemalloc.stop()
+        assert grown < MEMORY_SLACK, f"{grown} bytes more after {SESSIONS} sessions"
         assert open_fds() == fds
         assert socket_fds() == sockets
