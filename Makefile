@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench fuzz system-deps venv clean
+.PHONY: demo test lint bench soak fuzz system-deps venv clean
 
 venv: $(VENV)/.installed
 
@@ -38,6 +38,10 @@ fuzz: venv
 
 bench: venv system-deps
 	$(BIN)/python -m bench
+
+# 60 sessions for 10 minutes against one server (not in CI): loss, RSS and fds at both ends.
+soak: venv system-deps
+	$(BIN)/python -m bench.soak
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
