@@ -148,7 +148,9 @@ def measure(name: str, server: Served, sessions: int, seconds: float, generators
 @contextmanager
 def ours(folder: Path, sessions: int, workers: int) -> Iterator[Served]:
     options = ["--fps", str(FPS), "--max-sessions", str(sessions + 10), "--loop"]
-    options += ["--max-sessions-per-peer", str(sessions + 10)]  # every load comes from loopback
+    # every load comes from loopback: one address
+    options += ["--max-sessions-per-peer", str(sessions + 10)]
+    options += ["--max-connections-per-peer", str(sessions + 10)]
     options += ["--max-connections", str(sessions + 10), "--workers", str(workers)]
     with rtsp_server_process(folder, *options) as server:
         time.sleep(1.0 if workers > 1 else 0.0)  # every worker listening, not only the first

@@ -84,7 +84,9 @@ def measure(name: str, server: Served, sessions: int, seconds: float) -> ServerR
 def our_server(folder: Path, sessions: int, gso: bool) -> Iterator[Served]:
     """`python -m rtsp_server` on a free port, serving ``folder``."""
     options = ["--fps", str(FPS), "--max-sessions", str(sessions + 10)]
-    options += ["--max-sessions-per-peer", str(sessions + 10)]  # every load comes from loopback
+    # every load comes from loopback: one address
+    options += ["--max-sessions-per-peer", str(sessions + 10)]
+    options += ["--max-connections-per-peer", str(sessions + 10)]
     options.append("--gso" if gso else "--no-gso")
     with rtsp_server_process(folder, *options) as server:
         yield Served(server.pid, server.port, server.url("clip.mjpeg"))

@@ -46,7 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
         folder = Path(tmp)
         make_mjpeg_clip(folder / "clip.mjpeg", 20, (WIDTH, HEIGHT), FPS)
-        flags = ["--fps", str(FPS), "--loop", "--max-sessions-per-peer", str(args.sessions + 10)]
+        room = str(args.sessions + 10)  # every session comes from loopback: one address
+        flags = ["--fps", str(FPS), "--loop", "--max-sessions-per-peer", room]
+        flags += ["--max-connections-per-peer", room]
         with rtsp_server_process(folder, *flags) as server:
             sessions = [
                 open_session("127.0.0.1", server.port, server.url("clip.mjpeg"))

@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--max-sessions", "max_sessions", type=positive_int)
     add("--max-connections", "max_connections", type=positive_int)
     add("--max-sessions-per-peer", "max_sessions_per_peer", type=positive_int)
+    add("--max-connections-per-peer", "max_connections_per_peer", type=positive_int)
     add("--max-interleaved-sessions", "max_interleaved_sessions", type=positive_int)
     add("--rtp-port", "rtp_port", type=rtp_port)
     add("--workers", "workers", type=worker_count, metavar="N|auto")
@@ -109,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
             max_sessions=args.max_sessions,
             max_connections=args.max_connections,
             max_sessions_per_peer=args.max_sessions_per_peer,
+            max_connections_per_peer=args.max_connections_per_peer,
             max_interleaved_sessions=args.max_interleaved_sessions,
             rtp_port=args.rtp_port,
             use_gso=args.gso,

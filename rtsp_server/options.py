@@ -49,6 +49,9 @@ class ServerOptions:
     max_sessions_per_peer: int = option(
         100, "most sessions one client address may hold (across worker processes too)"
     )
+    max_connections_per_peer: int = option(
+        100, "most RTSP connections one client address may hold open (across workers too)"
+    )
     # RFC 2326 §10.12: channels 0-255, two per session (RTP, RTCP): 128 at most. A client
     # sets up one pair per track; 16 bounds what one connection holds with room to spare.
     max_interleaved_sessions: int = option(
@@ -131,6 +134,10 @@ class ServerOptions:
             raise ValueError(
                 f"max_interleaved_sessions must be 1 to {MAX_INTERLEAVED_SESSIONS} "
                 f"(two of the 256 channels each), not {self.max_interleaved_sessions}"
+            )
+        if self.max_connections_per_peer < 1:
+            raise ValueError(
+                f"max_connections_per_peer must be 1 or more, not {self.max_connections_per_peer}"
             )
         if self.max_sessions_per_peer < 1:
             raise ValueError(

@@ -293,13 +293,21 @@ class RTSPServer:
         )
 
     def admit(self, connection: RTSPConnection) -> bool:
-        """Take a new connection in, unless ``max_connections`` are open (in all workers)."""
+        """Take a new connection in, unless ``max_connections`` are open or its address holds
+        ``max_connections_per_peer`` (in all workers)."""
+        peer, most = connection.peer[0], self.options.max_connections_per_peer
         if self.worker is not None:
-            full = not self.worker.connections.try_take(self.worker.index)
+            index = self.worker.index
+            full = not self.worker.connections.try_take(index)
+            crowded = not full and not self.worker.peer_connections.try_take(index, peer, most)
+            if crowded:
+                self.worker.connections.give_back(index)
         else:
             full = len(self.connections) >= self.options.max_connections
-        if full:
-            log.warning("%s:%d refused: %d connections open", *connection.peer, self.open_count)
+            crowded = sum(c.peer[0] == peer for c in self.connections.values()) >= most
+        if full or crowded:
+            why = f"{most} from this address" if crowded else f"{self.open_count} open"
+            log.warning("%s:%d refused: %s connections", *connection.peer, why)
             return False
         self.connections[connection.id] = connection
         return True
@@ -308,6 +316,7 @@ class RTSPServer:
         """A connection is gone."""
         if self.connections.pop(connection.id, None) and self.worker is not None:
             self.worker.connections.give_back(self.worker.index)
+            self.worker.peer_connections.give_back(self.worker.index, connection.peer[0])
 
     @property
     def open_count(self) -> int:

@@ -102,13 +102,14 @@ class SharedPeerCounts:
 @dataclass(frozen=True)
 class WorkerSlot:
     """Worker ``index`` of ``count``, with the server-wide session and connection limits and
-    the sessions per peer address."""
+    the sessions and connections per peer address."""
 
     index: int
     count: int
     sessions: SharedLimit
     connections: SharedLimit
-    peers: SharedPeerCounts
+    peers: SharedPeerCounts  # sessions per address
+    peer_connections: SharedPeerCounts
 
     def owns(self, session_id: str) -> bool:
         """True when ``session_id`` is one this worker hands out."""

@@ -11,8 +11,8 @@ through the page cache.
   worker is answered 454 with the reason (rtsp_server/session.py): clients (ffmpeg, VLC,
   GStreamer, the lab's) keep one connection per session, so that case is rare, and routing a
   request to its owner would put a relay between every worker pair.
-- ``--max-sessions``, ``--max-connections`` and ``--max-sessions-per-peer`` hold across the
-  workers (rtsp_server/worker_slot.py).
+- ``--max-sessions``, ``--max-connections`` and the per-peer limits hold across the workers
+  (rtsp_server/worker_slot.py).
 - Ctrl-C or SIGTERM: every worker ends its sessions with RTCP BYE and exits 0, then the
   supervisor does.
 - A worker that dies is logged and started again on the same port pair; the kernel has closed
@@ -114,8 +114,11 @@ class WorkerPool:
             self.context.Array("i", count, lock=False),
             self._lock_file.name,
         )
-        self.peers = SharedPeerCounts(
-            self.context.Array("i", count * PEER_BUCKETS, lock=False), self._lock_file.name
+        self.peers, self.peer_connections = (
+            SharedPeerCounts(
+                self.context.Array("i", count * PEER_BUCKETS, lock=False), self._lock_file.name
+            )
+            for _ in range(2)
         )
         self._reserved: socket.socket | None = None
 
@@ -169,7 +172,10 @@ class WorkerPool:
         return replace(self.options, port=address[1])
 
     def _start(self, index: int, options: ServerOptions) -> None:
-        slot = WorkerSlot(index, options.workers, self.sessions, self.connections, self.peers)
+        slot = WorkerSlot(
+            index, options.workers, self.sessions, self.connections, self.peers,
+            self.peer_connections,
+        )  # fmt: skip
         process = self.context.Process(
             target=_serve,
             args=(options, slot, self.log_level, self.ready),
@@ -222,6 +228,7 @@ class WorkerPool:
         self.sessions.clear(worker.index)
         self.connections.clear(worker.index)
         self.peers.clear(worker.index)
+        self.peer_connections.clear(worker.index)
         quick = time.monotonic() - worker.started_at < START_TIMEOUT
         deaths = worker.quick_deaths + 1 if quick else 0
         time.sleep(min(MAX_RESTART_PAUSE, RESTART_PAUSE * 2**deaths))

@@ -147,8 +147,9 @@ def test_session_limits_hold_across_workers(served, limit):
         assert again.status == Status.OK
 
 
-def test_max_connections_holds_across_workers(served):
-    with served("--max-connections", "3") as server:
+@pytest.mark.parametrize("limit", ["--max-connections", "--max-connections-per-peer"])
+def test_connection_limits_hold_across_workers(served, limit):
+    with served(limit, "3") as server:
         open_ones = [RTSPTestClient("127.0.0.1", server.port) for _ in range(3)]
         for client in open_ones:
             assert client.request("OPTIONS", "*").status == Status.OK
