@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--mtu", "mtu", type=int)
     add("--loop", "loop", action="store_true")
     add("--session-timeout", "session_timeout", type=positive_seconds)
+    add("--ready-timeout", "ready_timeout", type=positive_seconds)
     add("--max-sessions", "max_sessions", type=positive_int)
     add("--max-connections", "max_connections", type=positive_int)
     add("--max-sessions-per-peer", "max_sessions_per_peer", type=positive_int)
@@ -107,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             mtu=args.mtu,
             loop=args.loop,
             session_timeout=args.session_timeout,
+            ready_timeout=args.ready_timeout,
             max_sessions=args.max_sessions,
             max_connections=args.max_connections,
             max_sessions_per_peer=args.max_sessions_per_peer,

@@ -374,6 +374,7 @@ class RequestHandler:
                 destination=destination,
                 connection_id=self.connection_id,
                 timeout=self.options.session_timeout,
+                ready_timeout=self.options.ready_timeout,
                 last_activity=now,
                 lab_dialect=lab,
                 user=reply.user,
@@ -487,7 +488,7 @@ class RequestHandler:
                 stream.seek(requested.start)
             elif stream.at_end:
                 stream.seek(0.0)  # played to the end: PLAY again starts over
-            session.ended = False
+            session.ended, session.played = False, True
             start = session.first_frame_at(now)  # in its phase slot: sessions take turns
             stream.start_run(start)
             reply.actions.append(StartStreaming(session, start))

@@ -43,6 +43,9 @@ class ServerOptions:
     # RFC 2326 §12.37's default: a client that assumes it without reading the header is right.
     session_timeout: float = option(float(DEFAULT_SESSION_TIMEOUT), "idle session timeout, s")
     max_sessions: int = option(1000, "most sessions at once")
+    ready_timeout: float = option(
+        30.0, "seconds a session set up but never played keeps its slot, keep-alives or not"
+    )
     max_connections: int = option(1000, "most RTSP connections")
     # One address must not take every slot; a tenth of the server leaves room for a site
     # behind one NAT address and for this project's own load tests (60 sessions on loopback).
@@ -126,6 +129,8 @@ class ServerOptions:
             raise ValueError(f"port {self.port} or RTP port {self.rtp_port} is not a port")
         if not 0 <= self.pace < 1:
             raise ValueError(f"pace is a fraction of the frame interval in [0, 1), not {self.pace}")
+        if not 0 < self.ready_timeout <= math.inf:
+            raise ValueError(f"ready_timeout must be a positive number, not {self.ready_timeout}")
         if self.workers < 1:
             raise ValueError(f"workers must be 1 or more, not {self.workers}")
         if self.rtp_port and self.rtp_port + 2 * self.workers - 1 > MAX_PORT:

@@ -490,7 +490,5 @@ class RTSPServer:
         """End the sessions idle past their timeout (connections keep their own time)."""
         for session in self.sessions.expired(now):
             self.sessions.remove(session.id)
-            log.warning(
-                "session %s idle for %.0f s: torn down", session.id, now - session.last_activity
-            )
+            log.warning("session %s %s: torn down", session.id, session.expiry(now))
             self._end(session, "session timeout", bye=True)

@@ -101,6 +101,13 @@ class Session:
     receiver_reports: int = 0
     next_report: float = 0.0  # loop time of the next RTCP sender report
     phase_slot: int = 0  # where in each frame interval its frames leave (the registry's pick)
+    # A session never PLAYed is reclaimed this long after its SETUP, keep-alives or not:
+    # READY sessions cost a slot and nothing else, so a peer could hoard them.
+    ready_timeout: float = math.inf
+    played: bool = False
+
+    def __post_init__(self) -> None:
+        self.created = self.last_activity
 
     @property
     def is_interleaved(self) -> bool:
@@ -112,8 +119,21 @@ class Session:
         self.last_activity = now
 
     def expired(self, now: float) -> bool:
-        """True when no activity came within ``timeout`` seconds before ``now``."""
-        return now - self.last_activity > self.timeout
+        """True when no activity came within ``timeout`` seconds before ``now``, or when it
+        was never played within ``ready_timeout`` of its SETUP."""
+        return (
+            now - self.last_activity > self.timeout or self.unplayed_for(now) > self.ready_timeout
+        )
+
+    def unplayed_for(self, now: float) -> float:
+        """Seconds since its SETUP while it has never been played (0 once it has)."""
+        return 0.0 if self.played else now - self.created
+
+    def expiry(self, now: float) -> str:
+        """Why it expired, for the log: ``idle for 61 s`` or ``never played in 30 s``."""
+        if self.unplayed_for(now) > self.ready_timeout:
+            return f"never played in {now - self.created:.0f} s"
+        return f"idle for {now - self.last_activity:.0f} s"
 
     def apply(self, method: str) -> None:
         """Move along the state table; InvalidTransition when ``method`` is not allowed now."""
