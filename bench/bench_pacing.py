@@ -17,18 +17,15 @@ import shutil
 import statistics
 import sys
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from gst_peer import GstPeerError, gst_rtsp_server, make_mjpeg_clip, remux_to_mkv
 from gst_peer import unavailable_reason as gst_unavailable
-from server_process import rtsp_server_process
 from tshark_streams import live_capture, tshark_rtp_streams
 
 from analysis.check import check_capture
-from bench.bench_server import FPS, HEIGHT, WIDTH, Served
+from bench.bench_server import FPS, HEIGHT, WIDTH, Served, our_server
 from bench.rtsp_load import close_sessions, open_session, run_load
 
 WARMUP = 1.5  # s of streaming before the window
@@ -68,13 +65,6 @@ def measure(name: str, server: Served, sessions: int, seconds: float, folder: Pa
         ends = [f.time for f in stream.frames]
         gaps += [b - a for a, b in zip(ends, ends[1:], strict=False)]
     return Pacing(name, jitters, 1000 * max(gaps, default=0.0))
-
-
-@contextmanager
-def ours(folder: Path, sessions: int, *options: str) -> Iterator[Served]:
-    flags = ["--fps", str(FPS), "--max-sessions", str(sessions + 10), "--loop", *options]
-    with rtsp_server_process(folder, *flags) as server:
-        yield Served(server.pid, server.port, server.url("clip.mjpeg"))
 
 
 def report(run: Pacing, peer: Pacing | None) -> None:
@@ -119,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"GStreamer peer failed: {exc}")
             runs = []
             for name, options in (("ours", ()), ("ours-pace-0.5", ("--pace", "0.5"))):
-                with ours(folder, sessions, *options) as served:
+                with our_server(folder, sessions, "--loop", *options) as served:
                     runs.append(measure(name, served, sessions, args.seconds, folder))
             print(f"-- {sessions} sessions, {args.seconds:.0f} s window")
             if peer is not None:

@@ -36,9 +36,8 @@ from gst_peer import (
     remux_to_mkv,
     unavailable_reason,
 )
-from server_process import rtsp_server_process
 
-from bench.bench_server import FPS, HEIGHT, WIDTH, Served
+from bench.bench_server import FPS, HEIGHT, WIDTH, Served, our_server
 from bench.rtsp_load import close_sessions, open_session, run_load
 from rtsp_server.workers import usable_cores
 
@@ -147,14 +146,9 @@ def measure(name: str, server: Served, sessions: int, seconds: float, generators
 
 @contextmanager
 def ours(folder: Path, sessions: int, workers: int) -> Iterator[Served]:
-    options = ["--fps", str(FPS), "--max-sessions", str(sessions + 10), "--loop"]
-    # every load comes from loopback: one address
-    options += ["--max-sessions-per-peer", str(sessions + 10)]
-    options += ["--max-connections-per-peer", str(sessions + 10)]
-    options += ["--max-connections", str(sessions + 10), "--workers", str(workers)]
-    with rtsp_server_process(folder, *options) as server:
+    with our_server(folder, sessions, "--loop", "--workers", str(workers)) as served:
         time.sleep(1.0 if workers > 1 else 0.0)  # every worker listening, not only the first
-        yield Served(server.pid, server.port, server.url("clip.mjpeg"))
+        yield served
 
 
 def report(step: Step, one_worker: Step | None) -> None:

@@ -81,13 +81,12 @@ def measure(name: str, server: Served, sessions: int, seconds: float) -> ServerR
 
 
 @contextmanager
-def our_server(folder: Path, sessions: int, gso: bool) -> Iterator[Served]:
-    """`python -m rtsp_server` on a free port, serving ``folder``."""
-    options = ["--fps", str(FPS), "--max-sessions", str(sessions + 10)]
-    # every load comes from loopback: one address
-    options += ["--max-sessions-per-peer", str(sessions + 10)]
-    options += ["--max-connections-per-peer", str(sessions + 10)]
-    options.append("--gso" if gso else "--no-gso")
+def our_server(folder: Path, sessions: int, *extra: str) -> Iterator[Served]:
+    """`python -m rtsp_server` on a free port, serving ``folder`` at FPS with room for
+    ``sessions`` sessions from one address (every load comes from loopback), and ``extra``."""
+    room = str(sessions + 10)
+    options = ["--fps", str(FPS), "--max-sessions", room, "--max-connections", room]
+    options += ["--max-sessions-per-peer", room, "--max-connections-per-peer", room, *extra]
     with rtsp_server_process(folder, *options) as server:
         yield Served(server.pid, server.port, server.url("clip.mjpeg"))
 
@@ -130,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         runs = []
         for name, gso in (("ours-sg", False), ("ours-gso", True)):
-            with our_server(folder, args.sessions, gso) as served:
+            with our_server(folder, args.sessions, "--gso" if gso else "--no-gso") as served:
                 runs.append(measure(name, served, args.sessions, args.seconds))
             report(runs[-1])
         reason = None if args.no_gstreamer else unavailable_reason()
