@@ -12,7 +12,10 @@ from pathlib import Path
 
 from PIL import Image
 
+from analysis.craft.h26x import access_unit
+from analysis.craft.h26x import packetize as packetize_h26x
 from analysis.craft.synth import PcapSynth, SynthSession, split_jpeg
+from analysis.payloads.nal_syntax import H264, H265
 from fuzz.targets import RECORD
 from rtsp_common.jpeg import packetize
 from rtsp_common.nal_packetizer import packetize_h264, packetize_h265
@@ -103,6 +106,17 @@ def rfc2435_records(jpeg: bytes, timestamp: int, max_payload: int) -> bytes:
     return b"".join(
         RECORD.pack(timestamp, i == len(packets) - 1, len(p)) + p for i, p in enumerate(packets)
     )
+
+
+def h26x_records(flags: int, syntax, mtu: int) -> bytes:
+    """Three access units (an IDR first) as the analysis_h26x target's records."""
+    out = [bytes([flags])]
+    for i in range(3):
+        payloads = packetize_h26x(syntax, access_unit(syntax, idr=i == 0, slices=2, size=300), mtu)
+        out += [
+            RECORD.pack(i + 1, k == len(payloads) - 1, len(p)) + p for k, p in enumerate(payloads)
+        ]
+    return b"".join(out)
 
 
 def lab_file(frames: list[bytes]) -> bytes:
@@ -210,6 +224,10 @@ def seeds() -> dict[str, dict[str, bytes]]:
         "analysis_headers": {f"transport{i}": t.encode() for i, t in enumerate(TRANSPORTS)},
         "analysis_sdp": {"mjpeg": SDP.encode(), "h264": H264_SDP.encode()},
         "analysis_rtcp": {f"compound{i}": c for i, c in enumerate(rtcp_compounds())},
+        "analysis_h26x": {
+            "h264": h26x_records(0b0100, H264, 200),  # packetization-mode 1
+            "h265": h26x_records(0b0001, H265, 200),
+        },
     }
 
 

@@ -274,6 +274,29 @@ def analysis_rtcp(data: bytes) -> None:
     read_compound(RTCPFlow(Endpoint("127.0.0.1", 5001), Endpoint("127.0.0.1", 6001)), 1, 0.0, data)
 
 
+# The analysis_h26x target's first byte: bit 0 picks H.265, bit 1 announces DONL fields,
+# bits 2-3 the H.264 packetization-mode.
+
+
+def analysis_h26x(data: bytes) -> None:
+    from analysis.payloads.h26x import read_h26x
+    from analysis.payloads.nal_syntax import H264, H265
+
+    if not data:
+        return
+    flags = data[0]
+    encoding, syntax = ("H265", H265) if flags & 1 else ("H264", H264)
+    params = {"packetization-mode": str((flags >> 2) & 3)}
+    if flags & 2:
+        params["sprop-max-don-diff"] = "2"
+    packets = [
+        (n, n + 1, float(n), ts, marker, payload)
+        for n, (ts, marker, payload) in enumerate(records(data[1:]))
+    ]
+    reading = read_h26x(packets, syntax, encoding, params)
+    reading.elementary_stream(incomplete=True)
+
+
 TARGETS: dict[str, Target] = {
     t.name: t
     for t in (
@@ -296,5 +319,6 @@ TARGETS: dict[str, Target] = {
         Target("analysis_headers", analysis_headers, (AnalysisError,), "Transport, RTP-Info"),
         Target("analysis_sdp", analysis_sdp, (AnalysisError,), "SDP in captured replies"),
         Target("analysis_rtcp", analysis_rtcp, (AnalysisError,), "RTCP in captured datagrams"),
+        Target("analysis_h26x", analysis_h26x, (), "the checker's H.264/H.265 depacketizer"),
     )
 }

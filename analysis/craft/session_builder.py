@@ -130,6 +130,8 @@ class SessionBuilder:
         self.rtp_octets = 0
         self.interleaved = (0, 1)
         self._image_cache: dict[tuple[int, int, int, int], ScanImage] = {}
+        # The m= section of the SDP: MJPEG unless a test describes another format.
+        self.media_description = "m=video 0 RTP/AVP 26\r\na=rtpmap:26 JPEG/90000\r\n"
 
     # --- clock and packet list -------------------------------------------------------------
 
@@ -281,10 +283,11 @@ class SessionBuilder:
         return self.server_bytes(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
 
     def sdp(self) -> bytes:
-        """An SDP description of one MJPEG video track (RFC 4566, RFC 3551 PT 26)."""
+        """An SDP description of one video track (RFC 4566): MJPEG (RFC 3551 PT 26) unless
+        ``media_description`` says otherwise."""
         return (
             f"v=0\r\no=- 1 1 IN IP4 {self.server.ip}\r\ns=crafted\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n"
-            "m=video 0 RTP/AVP 26\r\na=rtpmap:26 JPEG/90000\r\na=control:track0\r\n"
+            f"{self.media_description}a=control:track0\r\n"
         ).encode()
 
     def options(self) -> list[Packet]:

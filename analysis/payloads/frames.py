@@ -31,7 +31,18 @@ class PayloadFormat(Enum):
 
     RFC2435 = "rfc2435"
     WHOLE_JPEG = "whole-jpeg"  # the lab's format
+    H264 = "h264"  # RFC 6184, named by the SDP's rtpmap
+    H265 = "h265"  # RFC 7798, named by the SDP's rtpmap
     OTHER = "other"
+
+    @property
+    def is_jpeg(self) -> bool:
+        """True for the JPEG formats, whose frames go in presentation order."""
+        return self in (PayloadFormat.RFC2435, PayloadFormat.WHOLE_JPEG)
+
+
+# rtpmap encoding names (upper case) of the formats chosen by the SDP alone.
+FORMATS_BY_ENCODING = {"H264": PayloadFormat.H264, "H265": PayloadFormat.H265}
 
 
 # One packet in sequence order: extended seq, packet number, arrival, timestamp, marker, payload.
@@ -126,12 +137,17 @@ class Frame:
         return header + scan + tail
 
 
-def detect_format(payload_type: int, payloads: list[bytes], jpeg_from_sdp: bool) -> PayloadFormat:
-    """Whole JPEGs when most payloads start with an SOI; RFC 2435 for PT 26 or SDP JPEG."""
+def detect_format(
+    payload_type: int, payloads: list[bytes], encoding: str | None = None
+) -> PayloadFormat:
+    """Whole JPEGs when most payloads start with an SOI; RFC 2435 for PT 26 or SDP JPEG;
+    H.264/H.265 when the SDP's rtpmap names them."""
+    if encoding in FORMATS_BY_ENCODING:
+        return FORMATS_BY_ENCODING[encoding]
     sample = payloads[:FORMAT_SAMPLE]
     if sample and sum(p.startswith(JPEG_SOI_PREFIX) for p in sample) * 2 > len(sample):
         return PayloadFormat.WHOLE_JPEG
-    if payload_type == rfc2435.PT_JPEG or jpeg_from_sdp:
+    if payload_type == rfc2435.PT_JPEG or encoding == "JPEG":
         return PayloadFormat.RFC2435
     return PayloadFormat.OTHER
 

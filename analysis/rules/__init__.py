@@ -12,7 +12,7 @@ Each rule's docstring says what it judges and when it answers "not applicable".
 
 from __future__ import annotations
 
-from analysis.rules import auth, lab, rfc2435, rtcp, rtp, rtp_timing, rtsp
+from analysis.rules import audio, auth, h26x, lab, rfc2435, rtcp, rtp, rtp_timing, rtsp
 from analysis.rules.registry import (
     RULES,
     Context,
@@ -38,9 +38,9 @@ __all__ = [
 ]
 
 
-# Report order: RTP, RTP timing, RFC 2435, RTCP, RTSP, access, the lab's; within a
-# module, the order its rules are written in.
-RULE_MODULES = (rtp, rtp_timing, rfc2435, rtcp, rtsp, auth, lab)
+# Report order: RTP, RTP timing, RFC 2435, H.264/H.265, audio, RTCP, RTSP, access, the
+# lab's; within a module, the order its rules are written in.
+RULE_MODULES = (rtp, rtp_timing, rfc2435, h26x, audio, rtcp, rtsp, auth, lab)
 
 
 def registered_rules() -> list[Rule]:

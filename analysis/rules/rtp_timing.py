@@ -139,11 +139,7 @@ def timestamp_monotonic(ctx: Context) -> Finding:
     (audio) to the next. Not applicable to formats whose packets go in decoding order
     (H.264, H.265, MPEG-4: B-frames step back by design) or whose format is unknown, nor
     to streams with fewer than two frames or packets."""
-    streams = [
-        s
-        for s in media_streams(ctx)
-        if not s.fmt.may_reorder or s.format is not PayloadFormat.OTHER
-    ]
+    streams = [s for s in media_streams(ctx) if not s.fmt.may_reorder or s.format.is_jpeg]
     streams = [s for s in streams if len(_units(ctx, s)) > 1]
     if not streams:
         return not_applicable(
@@ -179,7 +175,7 @@ def _irregular_steps(ctx: Context, s: CapturedStream, nominal: float) -> list[tu
     tolerance = max(STEP_TOLERANCE_TICKS, nominal * STEP_TOLERANCE_FRACTION)
     assert s.clock_rate  # only clocked streams have a nominal interval
     interval_s = nominal / s.clock_rate
-    if s.fmt.may_reorder and s.format is PayloadFormat.OTHER:
+    if s.fmt.may_reorder and not s.format.is_jpeg:
         # Decoding order: judge the distinct timestamps of each segment in presentation order.
         u = _units(ctx, s)
         out: list[tuple[int, str]] = []
@@ -224,7 +220,7 @@ def _irregular_steps(ctx: Context, s: CapturedStream, nominal: float) -> list[tu
 def _presentation_steps(ctx: Context, s: CapturedStream) -> np.ndarray:
     """Positive timestamp steps between frames in presentation order (distinct timestamps
     per segment, for formats sent in decoding order), or between contiguous frames."""
-    if not (s.fmt.may_reorder and s.format is PayloadFormat.OTHER):
+    if not (s.fmt.may_reorder and not s.format.is_jpeg):
         steps = _steps(ctx, s)
         return steps.step[steps.contiguous & (steps.step > 0)]
     u = _units(ctx, s)

@@ -60,6 +60,12 @@ class MediaFormat:
     media: str | None = None  # "audio" or "video"; None when unknown
     clock_rate: int | None = None  # Hz; None when unknown
     source: str = ""  # "SDP a=rtpmap", "SDP m= line", "RFC 3551 static payload type" or ""
+    parameters: tuple[tuple[str, str], ...] = ()  # the SDP's a=fmtp for this payload type
+    ptime: float | None = None  # the SDP's a=ptime, milliseconds
+
+    def parameter(self, name: str) -> str | None:
+        """The fmtp parameter ``name`` (lower case), or None when the SDP has none."""
+        return dict(self.parameters).get(name)
 
     @property
     def unknown_clock_reason(self) -> str:
@@ -98,11 +104,24 @@ def media_format(payload_type: int, sdp_media: SDPMedia | None = None) -> MediaF
         static = STATIC_PAYLOAD_TYPES.get(payload_type)
         media = kind or (static[1] if static else None)
         return MediaFormat(
-            payload_type, encoding.upper(), media, rate if rate > 0 else None, "SDP a=rtpmap"
+            payload_type,
+            encoding.upper(),
+            media,
+            rate if rate > 0 else None,
+            "SDP a=rtpmap",
+            tuple(sdp_media.fmtp.get(payload_type, {}).items()),
+            sdp_media.ptime,
         )
     if payload_type in STATIC_PAYLOAD_TYPES:
         encoding, media, rate, _channels = STATIC_PAYLOAD_TYPES[payload_type]
+        fmtp = sdp_media.fmtp.get(payload_type, {}) if sdp_media is not None else {}
         return MediaFormat(
-            payload_type, encoding.upper(), media, rate, "RFC 3551 static payload type"
+            payload_type,
+            encoding.upper(),
+            media,
+            rate,
+            "RFC 3551 static payload type",
+            tuple(fmtp.items()),
+            sdp_media.ptime if sdp_media is not None else None,
         )
     return MediaFormat(payload_type, None, kind, None, "SDP m= line" if kind else "")

@@ -15,6 +15,7 @@ from analysis.payloads.frames import (
     Frame,
     PayloadFormat,
 )
+from analysis.payloads.h26x import H26xReading
 from analysis.streams.media_format import MediaFormat, media_format
 from analysis.wire.flows import Endpoint, UDPFlow, flow_label
 
@@ -110,6 +111,7 @@ class CapturedStream:
     segment_starts: list[float] = field(default_factory=list)
     format: PayloadFormat = PayloadFormat.OTHER
     frames: list[Frame] = field(default_factory=list)
+    h26x: H26xReading | None = None  # H.264/H.265 streams: access units and problems
     stats: StreamStats = field(default_factory=StreamStats)
     duplicate_pktnos: list[int] = field(default_factory=list)
     reorder_pktnos: list[int] = field(default_factory=list)

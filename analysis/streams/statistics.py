@@ -20,6 +20,8 @@ from analysis.payloads.frames import (
     detect_format,
     fast_rfc2435,
 )
+from analysis.payloads.h26x import read_h26x
+from analysis.payloads.nal_syntax import SYNTAX_BY_ENCODING
 from analysis.streams.jitter import jitter_figures
 from analysis.streams.media_format import MediaFormat
 from analysis.streams.rtp import SEQ_HALF, SEQ_MODULUS, TS_HALF, TS_MODULUS, CapturedStream
@@ -94,7 +96,7 @@ def analyse(
     if stats.duration_s > 0:
         stats.bitrate_bps = float(stream.payload_sizes().sum()) * 8 / stats.duration_s
     sample = [stream.payload(i) for i in order[:FORMAT_SAMPLE].tolist()]
-    stream.format = detect_format(stream.payload_type, sample, fmt.encoding == "JPEG")
+    stream.format = detect_format(stream.payload_type, sample, fmt.encoding)
     if stream.has_frames:
         _frame_figures(stream, order, uniq, rate)
     elif rate:
@@ -163,6 +165,11 @@ def assemble_stream(stream: CapturedStream, order: np.ndarray, ext: np.ndarray) 
             stream.pstart[order].tolist(), stream.pend[order].tolist(),
         )
     ]  # fmt: skip
+    encoding = stream.fmt.encoding or ""
+    syntax = SYNTAX_BY_ENCODING.get(encoding)
+    if fmt in (PayloadFormat.H264, PayloadFormat.H265) and syntax and not stream.payload_cut:
+        stream.h26x = read_h26x(packets, syntax, encoding, dict(stream.fmt.parameters))
+        return stream.h26x.frames
     frames = assemble(packets, fmt)
     if stream.payload_cut and fmt is PayloadFormat.WHOLE_JPEG:
         cut = set(stream.pktno[stream.cut].tolist())

@@ -23,6 +23,8 @@ class SDPMedia:
     rtpmap: dict[int, tuple[str, int]] = field(default_factory=dict)  # pt -> (encoding, clock)
     framerate: float | None = None
     control: str | None = None
+    fmtp: dict[int, dict[str, str]] = field(default_factory=dict)  # pt -> parameters
+    ptime: float | None = None  # RFC 4566 §6: milliseconds of media in a packet
 
 
 @dataclass
@@ -34,6 +36,17 @@ class SDPInfo:
     problems: list[str] = field(default_factory=list)
     framerate: float | None = None  # session-level a=framerate
     control: str | None = None
+
+
+def format_parameters(text: str) -> dict[str, str]:
+    """``a=fmtp`` parameters as a dict: ``name=value`` pairs separated by ``;`` (RFC 6184
+    §8.1, RFC 7798 §7.1, RFC 3640 §4.1), names lower-cased as they are case-insensitive."""
+    params = {}
+    for item in text.split(";"):
+        name, sep, value = item.strip().partition("=")
+        if name:
+            params[name.strip().lower()] = value.strip() if sep else ""
+    return params
 
 
 def parse_sdp(body: bytes) -> SDPInfo:
@@ -75,6 +88,17 @@ def parse_sdp(body: bytes) -> SDPInfo:
                     current.rtpmap[int(pt)] = (enc_parts[0], int(enc_parts[1]))
                 else:
                     info.problems.append(f"malformed rtpmap {arg!r}")
+            elif name == "fmtp" and current is not None:
+                pt, _, params = arg.partition(" ")
+                if is_decimal(pt):
+                    current.fmtp[int(pt)] = format_parameters(params)
+                else:
+                    info.problems.append(f"malformed fmtp {arg[:40]!r}")
+            elif name == "ptime" and current is not None:
+                try:
+                    current.ptime = float(arg)
+                except ValueError:
+                    info.problems.append(f"malformed ptime {arg[:40]!r}")
             elif name == "framerate":
                 try:
                     rate = float(arg)

@@ -1,4 +1,6 @@
-"""`rtsp-workbench frames`: write the video frames found in a capture as JPEG files."""
+"""`rtsp-workbench frames`: write the video frames found in a capture as JPEG files, and
+H.264/H.265 streams as Annex B elementary streams (with ``--images``, a decoded picture per
+access unit through ffmpeg)."""
 
 from __future__ import annotations
 
@@ -14,9 +16,11 @@ log = logging.getLogger(__name__)
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "frames",
-        help="extract the video frames of a capture (RFC 2435 or the lab's format)",
+        help="extract the video frames of a capture (RFC 2435, the lab's format, H.264, H.265)",
         description="Rebuild every complete JPEG frame of every RTP stream in a capture and "
-        "write them as numbered .jpg files, or concatenated into one .mjpeg.",
+        "write them as numbered .jpg files, or concatenated into one .mjpeg. H.264/H.265 "
+        "streams are written as DIR/<stream>.h264 or .h265 (Annex B, the SDP's parameter "
+        "sets first); access units with a lost packet or fragment are left out and counted.",
     )
     parser.add_argument("capture", help="pcap or pcapng file")
     out = parser.add_mutually_exclusive_group(required=True)
@@ -30,6 +34,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--rtp-port", type=int, action="append", metavar="N")
     parser.add_argument(
         "--incomplete", action="store_true", help="also write frames with lost packets"
+    )
+    parser.add_argument(
+        "--images",
+        action="store_true",
+        help="with -o, also decode each H.264/H.265 stream with ffmpeg into "
+        "DIR/<stream>/NNNNN.png, one picture per access unit",
     )
     parser.set_defaults(func=run)
 
@@ -59,6 +69,12 @@ def run(args: argparse.Namespace) -> int:
             folder = None
             if args.output_dir:
                 folder = Path(args.output_dir) / f"stream{index}-{stream.ssrc:08x}"
+            if stream.h26x is not None:
+                if folder is None:
+                    warning("frames", f"{stream.label}: H.264/H.265 streams need -o DIR")
+                    continue
+                written += write_h26x(stream, folder, args.incomplete, args.images)
+                continue
             for number, frame in enumerate(stream.frames):
                 if not frame.complete and not args.incomplete:
                     continue
@@ -82,3 +98,23 @@ def run(args: argparse.Namespace) -> int:
         f"{written} frame(s) from {len(result.streams)} stream(s) written to {args.mjpeg or args.output_dir}"
     )
     return 0 if written else 1
+
+
+def write_h26x(stream, folder: Path, incomplete: bool, images: bool) -> int:
+    """Write one H.264/H.265 stream as ``folder`` + .h264/.h265; with ``images``, its
+    pictures decoded by ffmpeg into ``folder``. Returns the access units written."""
+    from workbench.h26x_pictures import decode_pictures
+
+    data, written, left_out = stream.h26x.elementary_stream(incomplete=incomplete)
+    path = folder.with_suffix(stream.h26x.suffix)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    missing = stream.h26x.missing_fragments
+    print(
+        f"{path}: {written} access unit(s); {left_out} left out as incomplete "
+        f"({missing} fragmented NAL unit(s) lost)"
+    )
+    if images and written:
+        pictures = decode_pictures(path, folder)
+        print(f"{folder}: {pictures} picture(s) decoded by ffmpeg")
+    return written

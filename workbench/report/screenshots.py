@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ReceivedFrame:
-    """A frame the client received, as JPEG bytes, with its arrival time (Unix seconds)."""
+    """A frame the client received, as an image file's bytes (JPEG, or a PNG decoded from
+    H.264/H.265), with its arrival time (Unix seconds)."""
 
     jpeg: bytes
     arrival: float

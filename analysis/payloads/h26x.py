@@ -1,0 +1,401 @@
+"""Access units rebuilt from an H.264 (RFC 6184) or H.265 (RFC 7798) RTP stream, with what
+went wrong, by rule, on the way.
+
+One pass over the packets in sequence order: single NAL unit packets, aggregation packets
+(STAP-A/STAP-B, AP) and fragmentation units (FU-A, FU) give NAL units; a run of packets
+with one timestamp is an access unit (RFC 6184 §5.1, RFC 7798 §4.1). A packet loss is no
+offence of the sender: it only leaves the access unit incomplete and the fragmented NAL
+unit it cut counted as missing. Facts are gathered here; the rules in
+``analysis.rules.h26x`` judge them.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from analysis.payloads.frames import Frame, SeqPacket
+from analysis.payloads.nal_syntax import (
+    H264,
+    H264_MODE_TYPES,
+    H265,
+    H265_PACI,
+    NalSyntax,
+    sdp_parameter_sets,
+    sdp_profile_level,
+    sps_profile_level,
+)
+from analysis.wire.ascii_numbers import is_decimal
+
+START_CODE = b"\x00\x00\x00\x01"  # H.264/H.265 Annex B byte stream
+SIZE_FIELD = 2  # RFC 6184 §5.7.1, RFC 7798 §4.4.2: NAL unit size before each aggregated unit
+DON_FIELD = 2  # RFC 6184 §5.7.1 (STAP-B DON), RFC 7798 §4.4.1 (DONL)
+DOND_FIELD = 1  # RFC 7798 §4.4.2: DOND before each later aggregation unit
+STAP_B = 25
+CLOSED_TIMESTAMPS_KEPT = 16  # recent access units a packet may wrongly return to
+
+# Problem kinds, one per rule of analysis.rules.h26x.
+HEADER = "header"  # F bit, H.265 TID 0
+TYPES = "types"  # payload structure not allowed (mode, nesting, unspecified types)
+FRAGMENTS = "fragments"  # FU start/end runs
+AGGREGATION = "aggregation"  # aggregation packet sizes
+ORDER = "order"  # transmission order is decoding order
+MARKER = "marker"  # marker on the access unit's last packet
+TIMESTAMP = "timestamp"  # one timestamp per access unit
+PARAMETER_SETS = "parameter-sets"  # before the first random access point
+PROFILE = "profile"  # SDP profile/level against the SPS
+DONL = "donl"  # H.265 DONL/DOND only when sprop-max-don-diff > 0
+KINDS = (
+    HEADER, TYPES, FRAGMENTS, AGGREGATION, ORDER, MARKER, TIMESTAMP, PARAMETER_SETS, PROFILE, DONL
+)  # fmt: skip
+
+
+@dataclass
+class H26xReading:
+    """A stream read as H.264/H.265: its access units (frames whose ``parts`` are the NAL
+    units), the SDP's parameter sets, problems by kind, and counts of what was lost."""
+
+    syntax: NalSyntax
+    frames: list[Frame] = field(default_factory=list)
+    sdp_nals: list[bytes] = field(default_factory=list)
+    problems: dict[str, list[tuple[int, str]]] = field(
+        default_factory=lambda: {k: [] for k in KINDS}
+    )
+    missing_fragments: int = 0  # fragmented NAL units a loss left unfinished
+    incomplete: int = 0  # access units with a NAL unit or packet missing
+
+    @property
+    def suffix(self) -> str:
+        """The usual file suffix of the elementary stream: ``.h264`` or ``.h265``."""
+        return ".h264" if self.syntax is H264 else ".h265"
+
+    def elementary_stream(self, *, incomplete: bool = False) -> tuple[bytes, int, int]:
+        """The stream as an Annex B byte stream (H.264/H.265 Annex B) that decoders read:
+        the SDP's parameter sets first, then each complete access unit (every one with
+        ``incomplete``). Returns the bytes, access units written and access units left out."""
+        out = [START_CODE + nal for nal in self.sdp_nals]
+        written = left_out = 0
+        for frame in self.frames:
+            if not frame.parts or not (frame.complete or incomplete):
+                left_out += 1
+                continue
+            out.extend(START_CODE + nal for nal in frame.parts)
+            written += 1
+        return b"".join(out), written, left_out
+
+
+class _Reader:
+    """The state of one pass: the open access unit and fragmented NAL unit."""
+
+    def __init__(self, syntax: NalSyntax, encoding: str, parameters: dict[str, str]) -> None:
+        self.syntax = syntax
+        self.reading = H26xReading(syntax)
+        self.problems = self.reading.problems
+        mode_text = parameters.get("packetization-mode", "0")
+        self.mode = int(mode_text) if is_decimal(mode_text) else 0
+        don_diff = parameters.get("sprop-max-don-diff", "0")
+        depack = parameters.get("sprop-depack-buf-nalus", "0")
+        # RFC 7798 §7.1: DONL fields are present when either is greater than 0.
+        self.donl = syntax is H265 and (
+            (is_decimal(don_diff) and int(don_diff) > 0) or (is_decimal(depack) and int(depack) > 0)
+        )
+        nals, unreadable = sdp_parameter_sets(encoding, parameters)
+        self.reading.sdp_nals = nals
+        self.sdp_problems = unreadable
+        self.declared = sdp_profile_level(encoding, parameters)
+        self.params_seen = {syntax.nal_type(n) for n in nals if len(n) >= syntax.header_len}
+        self.sps_checked: set[bytes] = set()
+        self.random_access_seen = False
+        self.au: Frame | None = None
+        self.fu: tuple[int, bytes, list[bytes]] | None = None  # start pktno, header, parts
+        self.closed: deque[int] = deque(maxlen=CLOSED_TIMESTAMPS_KEPT)
+        self.returned = False  # the open access unit came back to a closed timestamp
+        self.vcl_seen = False  # the open access unit has a coded slice
+        self.orphaned = False  # fragments whose start a loss took: skipped to their end
+
+    @property
+    def current(self) -> Frame:
+        """The open access unit (every packet opens one or joins the open one)."""
+        if self.au is None:
+            raise RuntimeError("no access unit is open")
+        return self.au
+
+    def offend(self, kind: str, pktno: int, text: str) -> None:
+        self.problems[kind].append((pktno, text))
+
+    # --- access units ---------------------------------------------------------------------
+
+    def open_au(self, pktno: int, t: float, ts: int, ext: int, lost: bool) -> None:
+        if self.au is not None:
+            self.close_au(lost)
+        self.returned = ts in self.closed
+        if self.returned:
+            self.offend(ORDER, pktno, f"timestamp {ts} returns to an access unit already ended")
+        self.au = Frame(ts, pktno, t, ext, complete=not lost)
+        self.reading.frames.append(self.au)
+        self.vcl_seen = False
+
+    def close_au(self, lost: bool) -> None:
+        au = self.current
+        if self.fu is not None:
+            # A timestamp change inside a fragmented NAL unit: its end never came.
+            self.drop_fragment(lost=lost, why="the access unit ended")
+        if not au.complete:
+            self.reading.incomplete += 1
+        self.closed.append(au.timestamp)
+
+    def drop_fragment(self, *, lost: bool, why: str) -> None:
+        if self.fu is None:
+            return
+        start, _, _ = self.fu
+        self.fu = None
+        self.reading.missing_fragments += 1
+        self.current.complete = False
+        if not lost:
+            self.offend(FRAGMENTS, start, f"fragmented NAL unit begun here has no end ({why})")
+
+    # --- NAL units --------------------------------------------------------------------------
+
+    def nal(self, nal: bytes, pktno: int) -> None:
+        """A whole NAL unit for the open access unit."""
+        syntax = self.syntax
+        if len(nal) < syntax.header_len:
+            self.offend(AGGREGATION, pktno, f"NAL unit of {len(nal)} octet(s) has no header")
+            return
+        problem = syntax.header_problem(nal)
+        if problem:
+            self.offend(HEADER, pktno, f"NAL unit header: {problem}")
+        kind = syntax.nal_type(nal)
+        if kind in syntax.parameter_sets:
+            self.params_seen.add(kind)
+            if syntax.parameter_sets[kind] == "SPS":
+                self.check_profile(nal, pktno)
+        if kind in syntax.vcl:
+            self.check_picture_start(nal, pktno)
+            if kind in syntax.random_access and not self.random_access_seen:
+                self.random_access_seen = True
+                missing = [n for t, n in syntax.parameter_sets.items() if t not in self.params_seen]
+                if missing:
+                    self.offend(
+                        PARAMETER_SETS,
+                        pktno,
+                        f"first random access picture (NAL type {kind}) without "
+                        f"{'/'.join(missing)} before it, in band or in the SDP",
+                    )
+        self.current.parts.append(nal)
+        self.current.size += len(nal)
+
+    def check_picture_start(self, nal: bytes, pktno: int) -> None:
+        starts = self.syntax.starts_picture(nal)
+        if not self.vcl_seen and not starts and len(self.reading.frames) == 1:
+            self.current.complete = False  # the capture began inside this picture
+        if (
+            not self.vcl_seen
+            and not starts
+            and self.current.complete
+            and not self.returned
+            and len(self.reading.frames) > 1
+        ):
+            self.offend(
+                TIMESTAMP,
+                pktno,
+                "access unit goes on under a new timestamp (its first slice does not open a picture)",
+            )
+        elif self.vcl_seen and starts and self.syntax.header_len == 1:
+            self.offend(TIMESTAMP, pktno, "a second picture shares the access unit's timestamp")
+        self.vcl_seen = True
+
+    def check_profile(self, sps: bytes, pktno: int) -> None:
+        if self.declared is None or sps in self.sps_checked:
+            return
+        self.sps_checked.add(sps)
+        actual = sps_profile_level(self.syntax, sps)
+        if actual is None:
+            return
+        (profile, level), (sps_profile, sps_level) = self.declared, actual
+        if sps_profile != profile or sps_level > level:
+            self.offend(
+                PROFILE,
+                pktno,
+                f"SPS has profile {sps_profile} level {sps_level}; the SDP declares "
+                f"profile {profile} level {level}",
+            )
+
+    # --- packets ----------------------------------------------------------------------------
+
+    def packet(self, pktno: int, payload: bytes, lost: bool) -> None:
+        syntax = self.syntax
+        if len(payload) <= syntax.header_len:
+            self.offend(AGGREGATION, pktno, f"payload of {len(payload)} octet(s) holds no NAL unit")
+            return
+        header = payload[: syntax.header_len]
+        kind = syntax.nal_type(header)
+        problem = syntax.header_problem(header)
+        if problem:
+            self.offend(HEADER, pktno, f"payload header: {problem}")
+        self.check_type_allowed(kind, pktno)
+        if self.fu is not None and (lost or kind not in syntax.fragmentation):
+            self.drop_fragment(lost=lost, why=f"a type {kind} packet came before it")
+        if kind not in syntax.fragmentation:
+            self.orphaned = False
+        if kind in syntax.fragmentation:
+            self.fragment(pktno, payload, lost)
+        elif kind in syntax.aggregation:
+            self.aggregate(pktno, kind, payload)
+        elif kind == H265_PACI and syntax is H265:
+            self.current.complete = False  # PACI not read: its NAL unit is left out
+        elif kind <= syntax.max_nal_type:
+            body = payload[syntax.header_len :]
+            if self.donl:
+                if len(body) < DON_FIELD:
+                    self.offend(
+                        DONL, pktno, "packet too short for the DONL field the SDP announces"
+                    )
+                    return
+                body = body[DON_FIELD:]
+            self.nal(header + body, pktno)
+
+    def check_type_allowed(self, kind: int, pktno: int) -> None:
+        syntax = self.syntax
+        if syntax is H264:
+            allowed = H264_MODE_TYPES.get(self.mode, H264_MODE_TYPES[0])
+            if kind not in allowed:
+                self.offend(
+                    TYPES,
+                    pktno,
+                    f"payload type {kind} not allowed in packetization-mode {self.mode}",
+                )
+        elif kind > H265_PACI:
+            self.offend(TYPES, pktno, f"payload header type {kind} is unspecified (RFC 7798 §4.4)")
+
+    def fragment(self, pktno: int, payload: bytes, lost: bool) -> None:
+        syntax = self.syntax
+        offset = syntax.header_len
+        if syntax is H264 and syntax.nal_type(payload) == 29:
+            offset += DON_FIELD  # FU-B: DON after the FU header (applies to the start only)
+        if len(payload) < syntax.header_len + 2:
+            self.offend(FRAGMENTS, pktno, "fragmentation unit without payload")
+            return
+        fu_header = payload[syntax.header_len]
+        nal_header, start, end = syntax.fragment_header(payload[: syntax.header_len], fu_header)
+        inner = syntax.nal_type(nal_header)
+        if inner in syntax.aggregation or inner in syntax.fragmentation:
+            self.offend(TYPES, pktno, f"fragmentation unit carries a type {inner} packet")
+        body = payload[syntax.header_len + 1 :]
+        if start and end:
+            self.offend(FRAGMENTS, pktno, "fragmentation unit with both start and end bits")
+        if start:
+            if self.fu is not None:
+                self.drop_fragment(lost=lost, why="another start came before it")
+            if self.donl or (syntax is H264 and syntax.nal_type(payload) == 29):
+                if len(body) < DON_FIELD:
+                    self.offend(DONL, pktno, "start fragment too short for its DON field")
+                    return
+                body = body[DON_FIELD:]
+            self.fu = (pktno, nal_header, [body])
+            self.orphaned = False
+        elif self.fu is None:
+            self.current.complete = False
+            if not lost and not self.orphaned:
+                self.offend(FRAGMENTS, pktno, "fragment without a start fragment before it")
+            self.orphaned = not end
+            return
+        else:
+            self.fu[2].append(body)
+        if end and self.fu is not None:
+            _, nal_header, parts = self.fu
+            self.fu = None
+            self.nal(nal_header + b"".join(parts), pktno)
+
+    def aggregate(self, pktno: int, kind: int, payload: bytes) -> None:
+        syntax = self.syntax
+        body = payload[syntax.header_len :]
+        if syntax is H264 and kind != 24 and kind != STAP_B:
+            self.current.complete = False  # MTAP (interleaved mode) is not read
+            return
+        if kind == STAP_B:
+            body = body[DON_FIELD:]
+        units = split_aggregate(body, donl=self.donl)
+        if units is None:
+            if not self.donl and syntax is H265 and split_aggregate(body, donl=True) is not None:
+                self.offend(DONL, pktno, "AP holds DONL/DOND fields without sprop-max-don-diff > 0")
+            else:
+                self.offend(AGGREGATION, pktno, "aggregation unit sizes do not fit the packet")
+            self.current.complete = False
+            return
+        if syntax is H265 and len(units) < 2:
+            self.offend(AGGREGATION, pktno, "AP with fewer than two aggregation units")
+        for nal in units:
+            if len(nal) >= syntax.header_len:
+                inner = syntax.nal_type(nal)
+                if inner in syntax.aggregation or inner in syntax.fragmentation:
+                    self.offend(TYPES, pktno, f"aggregation packet carries a type {inner} packet")
+                    continue
+            self.nal(nal, pktno)
+
+
+def split_aggregate(body: bytes, *, donl: bool) -> list[bytes] | None:
+    """The NAL units of an aggregation packet's payload (after its header), or None when the
+    size fields do not fit it exactly or a unit is empty."""
+    units = []
+    pos = 0
+    first = True
+    while pos < len(body):
+        if donl:
+            pos += DON_FIELD if first else DOND_FIELD
+        if pos + SIZE_FIELD > len(body):
+            return None
+        size = int.from_bytes(body[pos : pos + SIZE_FIELD], "big")
+        pos += SIZE_FIELD
+        if size == 0 or pos + size > len(body):
+            return None
+        units.append(body[pos : pos + size])
+        pos += size
+        first = False
+    return units or None
+
+
+def read_h26x(
+    packets: list[SeqPacket], syntax: NalSyntax, encoding: str, parameters: dict[str, str]
+) -> H26xReading:
+    """Read packets in sequence order (first copies only) as one H.264/H.265 stream."""
+    reader = _Reader(syntax, encoding, parameters)
+    prev_ext: int | None = None
+    prev_marker = False
+    for ext, pktno, t, ts, marker, payload in packets:
+        lost = prev_ext is not None and ext != prev_ext + 1
+        au = reader.au
+        if au is None or ts != au.timestamp:
+            if au is not None and not prev_marker:
+                if lost:
+                    au.complete = False  # the lost packets may have been its end
+                else:
+                    reader.offend(
+                        MARKER, au.last_pktno, "access unit's last packet lacks the marker"
+                    )
+            reader.open_au(pktno, t, ts, ext, lost)
+        else:
+            if prev_marker and not lost:
+                reader.offend(
+                    MARKER, au.last_pktno, "marker on a packet that is not the access unit's last"
+                )
+            if lost:
+                reader.current.complete = False
+        au = reader.current
+        au.packets += 1
+        au.last_pktno, au.end_time, au.marker_last, au.last_ext = pktno, t, marker, ext
+        # A capture may begin inside a fragmented NAL unit: its first packet is excused too.
+        reader.packet(pktno, payload, lost or prev_ext is None)
+        prev_ext, prev_marker = ext, marker
+    if reader.au is not None:
+        if reader.fu is not None:
+            reader.fu = None
+            reader.reading.missing_fragments += 1
+            reader.current.complete = False  # the capture ends inside a fragmented NAL unit
+        if not reader.au.marker_last:
+            reader.current.complete = False  # the capture may end inside it
+        if not reader.current.complete:
+            reader.reading.incomplete += 1
+    for text in reader.sdp_problems:
+        reader.offend(PARAMETER_SETS, packets[0][1] if packets else 0, f"SDP: {text}")
+    return reader.reading

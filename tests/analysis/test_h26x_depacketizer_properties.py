@@ -1,0 +1,108 @@
+"""Round trips through the checker's H.264/H.265 depacketizer: any access units, any MTU,
+any packet loss. Nothing raises; a whole stream comes back NAL unit for NAL unit with no
+problem named; with losses, every access unit that lost a packet is left incomplete (or
+is gone), and an access unit called complete is exactly the one sent."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from analysis.craft.h26x import PARAMETER_SETS, packetize, slice_nal
+from analysis.payloads.h26x import KINDS, read_h26x
+from analysis.payloads.nal_syntax import H264, H265
+
+SYNTAXES = {"H264": H264, "H265": H265}
+TICKS = 3000  # 90 kHz at 30 fps
+
+
+@st.composite
+def streams(draw):
+    encoding = draw(st.sampled_from(sorted(SYNTAXES)))
+    syntax = SYNTAXES[encoding]
+    count = draw(st.integers(1, 6))
+    aus = []
+    for i in range(count):
+        slices = draw(st.integers(1, 3))
+        sizes = draw(st.lists(st.integers(3, 700), min_size=slices, max_size=slices))
+        nals = list(PARAMETER_SETS[syntax.name]) if i == 0 else []
+        nals += [slice_nal(syntax, idr=i == 0, first=k == 0, size=n) for k, n in enumerate(sizes)]
+        aus.append(nals)
+    mtu = draw(st.integers(syntax.header_len + 3, 1400))
+    aggregate = draw(st.booleans())
+    return encoding, syntax, aus, mtu, aggregate
+
+
+def packets_of(syntax, aus, mtu, aggregate):
+    packets = []
+    for i, nals in enumerate(aus):
+        payloads = packetize(syntax, nals, mtu, aggregate=aggregate)
+        for k, p in enumerate(payloads):
+            n = len(packets)
+            packets.append((n, n + 1, n * 0.001, i * TICKS, k == len(payloads) - 1, p))
+    return packets
+
+
+PARAMS = {"packetization-mode": "1"}
+
+
+def vcl(syntax, nals):
+    return [n for n in nals if syntax.nal_type(n) in syntax.vcl]
+
+
+@settings(max_examples=150, deadline=None)
+@given(streams())
+def test_whole_stream_round_trips(case):
+    encoding, syntax, aus, mtu, aggregate = case
+    reading = read_h26x(packets_of(syntax, aus, mtu, aggregate), syntax, encoding, PARAMS)
+    assert [f.parts for f in reading.frames] == aus
+    assert all(f.complete for f in reading.frames)
+    assert {k: v for k, v in reading.problems.items() if v} == {}
+    assert (reading.missing_fragments, reading.incomplete) == (0, 0)
+    assert set(reading.problems) == set(KINDS)
+
+
+@settings(max_examples=200, deadline=None)
+@given(streams(), st.data())
+def test_losses_leave_access_units_incomplete_never_wrong(case, data):
+    encoding, syntax, aus, mtu, aggregate = case
+    packets = packets_of(syntax, aus, mtu, aggregate)
+    lost = data.draw(st.sets(st.integers(0, len(packets) - 1), max_size=len(packets)))
+    kept = [p for n, p in enumerate(packets) if n not in lost]
+    reading = read_h26x(kept, syntax, encoding, PARAMS)
+    # Packets lost before the first one received are unseen: the capture starts later.
+    first = min((n for n in range(len(packets)) if n not in lost), default=len(packets))
+    damaged = {packets[n][3] // TICKS for n in lost if n > first}
+    by_index = {f.timestamp // TICKS: f for f in reading.frames}
+    for index in damaged & set(by_index):
+        assert not by_index[index].complete
+    for index, frame in by_index.items():
+        if frame.complete and index == packets[first][3] // TICKS:
+            # Unseen leading losses may take parameter sets, never a piece of the picture.
+            assert vcl(syntax, frame.parts) == vcl(syntax, aus[index])
+        elif frame.complete:
+            assert frame.parts == aus[index]
+    # A loss is the network's doing: no fragmentation offence is laid on the sender.
+    assert reading.problems["fragments"] == []
+    assert reading.incomplete == sum(1 for f in reading.frames if not f.complete)
+    data_, written, left_out = reading.elementary_stream()
+    assert written + left_out == len(reading.frames)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(sorted(SYNTAXES)),
+    st.lists(st.tuples(st.integers(0, 3), st.booleans(), st.binary(max_size=60)), max_size=12),
+    st.dictionaries(
+        st.sampled_from(["packetization-mode", "sprop-max-don-diff", "sprop-parameter-sets",
+                         "sprop-sps", "profile-level-id", "profile-id", "level-id"]),
+        st.text(max_size=12),
+    ),
+)  # fmt: skip
+def test_hostile_payloads_never_raise(encoding, items, params):
+    packets = [
+        (n, n + 1, float(n), ts * TICKS, marker, payload)
+        for n, (ts, marker, payload) in enumerate(items)
+    ]
+    reading = read_h26x(packets, SYNTAXES[encoding], encoding, params)
+    assert reading.incomplete <= len(reading.frames)
