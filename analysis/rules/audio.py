@@ -19,12 +19,10 @@ from analysis.rules.registry import (
     rule,
     verdict,
 )
-from analysis.streams.rtp import CapturedStream
+from analysis.streams.rtp import SEQ_MODULUS, TS_MODULUS, CapturedStream
 
 G711 = ("PCMU", "PCMA")
 G711_OCTETS_PER_MS = 8  # RFC 3551 §4.5.14: 8000 samples a second, one octet each
-SEQ_MODULUS = 1 << 16
-TS_MODULUS = 1 << 32
 AAC = "MPEG4-GENERIC"
 AU_HEADERS_LENGTH_FIELD = 2  # RFC 3640 §3.2.1: octets of AU-headers-length, counted in bits
 
