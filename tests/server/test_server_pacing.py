@@ -44,6 +44,17 @@ def play_sessions(handler, count: int, now: float, url: str) -> list[tuple[float
     return out
 
 
+def setup_to(client: RTSPTestClient, rtp) -> str:
+    """SETUP of the clip's track to the UDP socket ``rtp`` (and the next port); its session."""
+    port = rtp.getsockname()[1]
+    answer = client.request(
+        "SETUP",
+        f"{client.base}/clip.Mjpeg/track1",
+        {"Transport": f"RTP/AVP;unicast;client_port={port}-{port + 1}"},
+    )
+    return SessionHeader.parse(answer.headers["Session"]).id
+
+
 def test_sessions_played_together_take_turns_in_the_interval(media_dir):
     fps = 25.0
     options = ServerOptions(media=media_dir, fps=fps, max_sessions=100)
@@ -64,13 +75,7 @@ def test_first_packet_timestamp_is_rtp_info_rtptime_after_the_wait(media_dir):
         clients = []
         for _ in range(3):  # three sessions: three slots, three different waits
             client = RTSPTestClient("127.0.0.1", server.port)
-            port = rtp.getsockname()[1]
-            answer = client.request(
-                "SETUP",
-                f"{client.base}/clip.Mjpeg/track1",
-                {"Transport": f"RTP/AVP;unicast;client_port={port}-{port + 1}"},
-            )
-            clients.append((client, SessionHeader.parse(answer.headers["Session"]).id))
+            clients.append((client, setup_to(client, rtp)))
         firsts: dict[int, int] = {}
         rtptimes = []
         for client, session in clients:
@@ -104,13 +109,7 @@ def arrival_spreads(media_dir, pace: float, frames: int = 6) -> list[float]:
     with RTSPServer(options=options) as server:
         rtp, rtcp = udp_port_pair()
         client = RTSPTestClient("127.0.0.1", server.port)
-        port = rtp.getsockname()[1]
-        answer = client.request(
-            "SETUP",
-            f"{client.base}/clip.Mjpeg/track1",
-            {"Transport": f"RTP/AVP;unicast;client_port={port}-{port + 1}"},
-        )
-        session = SessionHeader.parse(answer.headers["Session"]).id
+        session = setup_to(client, rtp)
         client.request("PLAY", f"{client.base}/clip.Mjpeg", {"Session": session})
         times: dict[int, list[float]] = {}
         rtp.settimeout(5)
