@@ -8,6 +8,7 @@ clip's own (ffmpeg -f framemd5 on both), as many as ffprobe counts in the clip.
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 from pathlib import Path
 
@@ -67,12 +68,8 @@ def tools():
     return require_tool("tshark", "ffmpeg", "ffprobe", "gst-launch-1.0")
 
 
-CASES = [
-    ("h264", "ffmpeg", "udp"),
-    ("h264", "gstreamer", "tcp"),
-    ("h265", "ffmpeg", "tcp"),
-    ("h265", "gstreamer", "udp"),
-]
+# Every codec, played by each client over each transport, as the issue asks.
+CASES = list(itertools.product(("h264", "h265"), ("ffmpeg", "gstreamer"), ("udp", "tcp")))
 
 
 @pytest.mark.parametrize(("codec", "client", "transport"), CASES)
