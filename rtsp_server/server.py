@@ -410,9 +410,11 @@ class RTSPServer:
         """Send a frame's packets at once or, with --pace, in bursts over part of the interval
         (counted from now: a late tick still spreads them)."""
         assert self._udp is not None and self._loop is not None
+        if not self.options.pace:  # the default, on every frame: no plan, no copies
+            self._udp.send_frame(address, headers, payloads)
+            return
         now = self._loop.time()
-        span = self.options.pace / self.options.fps
-        for offset, start, end in frame_bursts(len(payloads), span):
+        for offset, start, end in frame_bursts(len(payloads), self.options.pace / self.options.fps):
             burst = (address, headers[start:end], payloads[start:end])
             if offset == 0:
                 self._udp.send_frame(*burst)
