@@ -15,88 +15,89 @@ import fcntl
 import os
 import zlib
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-
-
-@dataclass(frozen=True)
-class SharedLimit:
-    """A maximum that holds across worker processes: per-worker counts in shared memory."""
-
-    maximum: int
-    counts: Any  # a shared ctypes array, one int per worker; changed only under the file lock
-    lock_path: str
-
-    def try_take(self, index: int) -> bool:
-        """Count one more for worker ``index``, unless the total is at the maximum."""
-        with self._locked():
-            if sum(self.counts) >= self.maximum:
-                return False
-            self.counts[index] += 1
-            return True
-
-    def give_back(self, index: int) -> None:
-        """Count one less for worker ``index``."""
-        with self._locked():
-            self.counts[index] = max(0, self.counts[index] - 1)
-
-    def clear(self, index: int) -> None:
-        """Forget worker ``index``'s counts (it died: what it held is gone with it)."""
-        with self._locked():
-            self.counts[index] = 0
-
-    def total(self) -> int:
-        """The count over all workers."""
-        return sum(self.counts)
-
-    def _locked(self) -> AbstractContextManager[None]:
-        return _locked(self.lock_path)
-
 
 PEER_BUCKETS = 4096  # peer addresses hash into this many counters (two sharing one: stricter)
 
 
 @dataclass(frozen=True)
-class SharedPeerCounts:
-    """Sessions per peer address across worker processes: per worker, a row of counters the
-    addresses hash into (crc32), so that --max-sessions-per-peer holds for the server."""
+class SharedCounts:
+    """Counts that hold across worker processes: per worker, a row of ``buckets`` counters in
+    shared memory that keys hash into (crc32), changed only under the file lock."""
 
-    counts: Any  # a shared ctypes array of workers x PEER_BUCKETS ints
+    counts: Any  # a shared ctypes array of workers x buckets ints
     lock_path: str
+    buckets: int = 1
 
-    def try_take(self, index: int, peer: str, maximum: int) -> bool:
-        """Count one more session of ``peer`` for worker ``index``, unless it holds ``maximum``."""
-        bucket = self._bucket(peer)
+    def try_take(self, index: int, key: str, maximum: int) -> bool:
+        """Count one more of ``key`` for worker ``index``, unless all hold ``maximum``."""
+        bucket = self._bucket(key)
         with _locked(self.lock_path):
             if self._held(bucket) >= maximum:
                 return False
-            self.counts[index * PEER_BUCKETS + bucket] += 1
+            self.counts[index * self.buckets + bucket] += 1
             return True
 
-    def give_back(self, index: int, peer: str) -> None:
-        """Count one session of ``peer`` less for worker ``index``."""
-        at = index * PEER_BUCKETS + self._bucket(peer)
+    def give_back(self, index: int, key: str) -> None:
+        """Count one of ``key`` less for worker ``index``."""
+        at = index * self.buckets + self._bucket(key)
         with _locked(self.lock_path):
             self.counts[at] = max(0, self.counts[at] - 1)
 
     def clear(self, index: int) -> None:
-        """Forget worker ``index``'s sessions (it died with them)."""
+        """Forget worker ``index``'s counts (it died: what it held is gone with it)."""
         with _locked(self.lock_path):
-            for at in range(index * PEER_BUCKETS, (index + 1) * PEER_BUCKETS):
+            for at in range(index * self.buckets, (index + 1) * self.buckets):
                 self.counts[at] = 0
 
-    def held(self, peer: str) -> int:
-        """Sessions ``peer`` holds in every worker (as far as its bucket tells)."""
-        return self._held(self._bucket(peer))
+    def held(self, key: str) -> int:
+        """What all workers hold of ``key`` (as far as its bucket tells)."""
+        return self._held(self._bucket(key))
 
     def _held(self, bucket: int) -> int:
-        workers = len(self.counts) // PEER_BUCKETS
-        return sum(self.counts[w * PEER_BUCKETS + bucket] for w in range(workers))
+        return sum(self.counts[bucket :: self.buckets])
 
-    @staticmethod
-    def _bucket(peer: str) -> int:
-        return zlib.crc32(peer.encode()) % PEER_BUCKETS
+    def _bucket(self, key: str) -> int:
+        return zlib.crc32(key.encode()) % self.buckets if self.buckets > 1 else 0
+
+
+@dataclass(frozen=True)
+class SharedLimit:
+    """A maximum that holds across worker processes: one count per worker."""
+
+    maximum: int
+    counts: Any  # a shared ctypes array, one int per worker
+    lock_path: str
+
+    def try_take(self, index: int) -> bool:
+        """Count one more for worker ``index``, unless the total is at the maximum."""
+        return self._shared.try_take(index, "", self.maximum)
+
+    def give_back(self, index: int) -> None:
+        """Count one less for worker ``index``."""
+        self._shared.give_back(index, "")
+
+    def clear(self, index: int) -> None:
+        """Forget worker ``index``'s count (it died: what it held is gone with it)."""
+        self._shared.clear(index)
+
+    def total(self) -> int:
+        """The count over all workers."""
+        return self._shared.held("")
+
+    @property
+    def _shared(self) -> SharedCounts:
+        return SharedCounts(self.counts, self.lock_path)
+
+
+@dataclass(frozen=True)
+class SharedPeerCounts(SharedCounts):
+    """Sessions or connections per peer address across worker processes, so that the
+    per-peer limits hold for the server."""
+
+    buckets: int = PEER_BUCKETS
 
 
 @dataclass(frozen=True)
