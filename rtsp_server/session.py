@@ -7,7 +7,7 @@ import math
 import secrets
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from rtsp_server.media import MediaTrack
@@ -106,6 +106,8 @@ class Session:
     ready_timeout: float = math.inf
     played: bool = False
 
+    created: float = field(init=False)  # when it was set up: its first activity
+
     def __post_init__(self) -> None:
         self.created = self.last_activity
 
@@ -121,19 +123,16 @@ class Session:
     def expired(self, now: float) -> bool:
         """True when no activity came within ``timeout`` seconds before ``now``, or when it
         was never played within ``ready_timeout`` of its SETUP."""
-        return (
-            now - self.last_activity > self.timeout or self.unplayed_for(now) > self.ready_timeout
-        )
+        return self.expiry(now) is not None
 
-    def unplayed_for(self, now: float) -> float:
-        """Seconds since its SETUP while it has never been played (0 once it has)."""
-        return 0.0 if self.played else now - self.created
-
-    def expiry(self, now: float) -> str:
-        """Why it expired, for the log: ``idle for 61 s`` or ``never played in 30 s``."""
-        if self.unplayed_for(now) > self.ready_timeout:
+    def expiry(self, now: float) -> str | None:
+        """Why it has expired at ``now``, for the log (``idle for 61 s``, ``never played in
+        30 s``), or None while it has not."""
+        if not self.played and now - self.created > self.ready_timeout:
             return f"never played in {now - self.created:.0f} s"
-        return f"idle for {now - self.last_activity:.0f} s"
+        if now - self.last_activity > self.timeout:
+            return f"idle for {now - self.last_activity:.0f} s"
+        return None
 
     def apply(self, method: str) -> None:
         """Move along the state table; InvalidTransition when ``method`` is not allowed now."""
