@@ -66,6 +66,23 @@ class CheckResult:
         """Failed rules of that severity or worse."""
         return [r for r in self.rules if r.failed and r.rule.severity.rank >= at_least.rank]
 
+    def failed_counts(self) -> dict[Severity, int]:
+        """How many rules of each severity failed (expected findings do not count)."""
+        counts = dict.fromkeys(Severity, 0)
+        for r in self.rules:
+            if r.failed:
+                counts[r.rule.severity] += 1
+        return counts
+
+    def verdict(self, at_least: Severity = Severity.ERROR) -> str:
+        """``damaged`` (read only in part), ``failed`` (a rule at or above ``at_least``),
+        ``nothing judged`` (no rule found anything to judge) or ``passed``."""
+        if self.error is not None:
+            return "damaged"
+        if self.failures(at_least):
+            return "failed"
+        return "nothing judged" if self.judged_nothing else "passed"
+
     @property
     def judged_nothing(self) -> bool:
         """True when no rule found anything to judge: no RTSP, RTP or RTCP it can read."""

@@ -88,24 +88,16 @@ def check_one(
     except Exception as exc:  # a checker bug costs this capture, not the batch
         return CaptureVerdict(capture, "unreadable", message=f"{type(exc).__name__}: {exc}")
     threshold = Severity(fail_on)
-    failed = result.failures(threshold)
+    counts = result.failed_counts()
     verdict = CaptureVerdict(
         capture,
-        "damaged"
-        if result.error
-        else "failed"
-        if failed
-        else "nothing judged"
-        if result.judged_nothing
-        else "passed",
+        result.verdict(threshold),
         packets=result.packets_read,
         sessions=len(result.sessions),
         streams=len(result.streams),
-        errors=sum(r.rule.severity is Severity.ERROR for r in result.failures()),
-        warnings=sum(
-            r.rule.severity is Severity.WARNING for r in result.failures(Severity.WARNING)
-        ),
-        failed_rules=tuple(r.rule.id for r in failed),
+        errors=counts[Severity.ERROR],
+        warnings=counts[Severity.WARNING],
+        failed_rules=tuple(r.rule.id for r in result.failures(threshold)),
         message=str(result.error or "")
         or (result.nothing_judged_reason() if result.judged_nothing else ""),
     )

@@ -39,6 +39,7 @@ VERDICT_STYLE = {
     "nothing judged": "yellow",
 }
 EXIT_NOTHING_JUDGED = 3  # a check that checked nothing is not a pass
+VERDICT_EXIT = {"passed": 0, "failed": 1, "damaged": 1, "nothing judged": EXIT_NOTHING_JUDGED}
 SHOWN_PACKETS = 5  # packet numbers listed per non-media row
 
 
@@ -221,9 +222,7 @@ def print_summary(result: CheckResult, console: Console) -> None:
             detail.append(f"\nexpected: {reason}", style="magenta")
         rules.add_row(r.rule.id, _styled(r.rule.severity.value, SEVERITY_STYLE), outcome, detail)
     print_table(console, rules)
-    counts = {
-        sev: len([r for r in result.failures(sev) if r.rule.severity is sev]) for sev in Severity
-    }
+    counts = result.failed_counts()
     expected_rules = sum(1 for r in result.rules if r.outcome is Outcome.EXPECTED)
     console.print(
         f"failed: [red]{counts[Severity.ERROR]} error[/], [yellow]{counts[Severity.WARNING]} "
@@ -383,12 +382,9 @@ def run(args: argparse.Namespace) -> int:
         return error("check", f"cannot write {exc.filename}: {exc.strerror}")
     except AnalysisError as exc:
         return error("check", f"cannot annotate {args.capture}: {exc}")
-    threshold = Severity(args.fail_on)
-    if result.failures(threshold) or result.error is not None:
-        return 1
-    if result.judged_nothing:
+    verdict = result.verdict(Severity(args.fail_on))
+    if verdict == "nothing judged":
         console.print(
             f"[yellow]nothing judged:[/] {escape(result.nothing_judged_reason())}", soft_wrap=True
         )
-        return EXIT_NOTHING_JUDGED
-    return 0
+    return VERDICT_EXIT[verdict]
