@@ -103,13 +103,13 @@ class _Input:
     def __init__(self, stream: BinaryIO, name: str) -> None:
         self.stream, self.name, self.offset = stream, name, 0
 
-    def read(self, n: int, what: str) -> bytes:
+    def read(self, n: int, what: str, may_end: bool = False) -> bytes:
         try:
             data = self.stream.read(n)
         except Exception as exc:  # each decompressor raises its own types for corrupt data
             raise _Stop(f"unreadable {what} at byte {self.offset} ({exc})") from exc
         if len(data) < n:
-            if not data and what.startswith("next"):
+            if not data and may_end:
                 raise _Stop("")  # the end of the file, between two records: no damage
             raise _Stop(f"truncated {what} at byte {self.offset} ({len(data)} of {n} bytes)")
         self.offset += n
@@ -160,7 +160,7 @@ class _Copy:
         try:
             while True:
                 sec, frac, incl, orig = record.unpack(
-                    self.inp.read(PCAP_RECORD_HEADER_LEN, "next record header")
+                    self.inp.read(PCAP_RECORD_HEADER_LEN, "record header", may_end=True)
                 )
                 if incl > limit:
                     raise _Stop(f"corrupt record header (captured length {incl} exceeds {limit})")
@@ -179,7 +179,7 @@ class _Copy:
         head = magic
         try:
             while True:
-                head = head or self.inp.read(4, "next block header")
+                head = head or self.inp.read(4, "block header", may_end=True)
                 rest = self.inp.read(4, "block header")
                 btype = struct.unpack("<I", head)[0]  # SHB's type reads alike in both orders
                 if btype == PCAPNG_SHB:
