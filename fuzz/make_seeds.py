@@ -178,6 +178,12 @@ def seeds() -> dict[str, dict[str, bytes]]:
             "public": b"OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN",
             "uri": b"rtsp://user:pa%40ss@[::1]:8554/sub/movie.Mjpeg/track1?x=1",
         },
+        "uri": {
+            "credentials": b"rtsp://user:pa%40ss@[::1]:8554/sub/movie.Mjpeg/track1?x=1",
+            "ipv4": b"rtsp://192.168.1.64:554/Streaming/Channels/101",
+            "lab": b"movie.Mjpeg",
+            "any": b"*",
+        },
         "auth_headers": AUTH_HEADERS,
         "sdp": {"mjpeg": SDP.encode(), "h264": H264_SDP.encode()},
         "rtp": {

@@ -274,6 +274,27 @@ def analysis_rtcp(data: bytes) -> None:
     read_compound(RTCPFlow(Endpoint("127.0.0.1", 5001), Endpoint("127.0.0.1", 6001)), 1, 0.0, data)
 
 
+def uri(data: bytes) -> None:
+    """The server's Request-URI reader and the client's URL reader (host, port, path and
+    percent-decoded credentials). The client's documented refusal is ValueError, the
+    server's ParseError; anything else escaping either is a finding."""
+    from rtsp_client.connection import split_url, url_credentials
+    from rtsp_common.uri import parse_request_uri
+
+    value = text(data)
+    try:
+        parsed = parse_request_uri(value)
+    except ParseError:
+        pass
+    else:
+        assert parsed.port is None or 0 <= parsed.port <= 65535, parsed
+    for read in (split_url, url_credentials):
+        try:
+            read(value)
+        except ValueError:
+            pass
+
+
 # The analysis_h26x target's first byte: bit 0 picks H.265, bit 1 announces DONL fields,
 # bits 2-3 the H.264 packetization-mode.
 
@@ -304,6 +325,7 @@ TARGETS: dict[str, Target] = {
         Target(
             "rtsp_headers", rtsp_headers, (ParseError,), "Session, Transport, Range, RTP-Info, URIs"
         ),
+        Target("uri", uri, (), "Request-URIs and the client's rtsp:// URLs"),
         Target("auth_headers", auth_headers, (ParseError,), "WWW-Authenticate, Authorization"),
         Target("sdp", sdp, (ParseError,), "the SDP of DESCRIBE replies"),
         Target("rtp", rtp, (ParseError,), "the RTP fixed header, CSRCs, extension, padding"),

@@ -14,7 +14,7 @@ import dataclasses
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from rtsp_client.authentication import Authenticator, UnanswerableChallenge, offered
 from rtsp_client.errors import (
@@ -67,9 +67,20 @@ KEEPALIVE_REFUSALS = (Status.NOT_IMPLEMENTED, Status.METHOD_NOT_ALLOWED)
 SESSIONLESS = ("OPTIONS", "DESCRIBE", "SETUP")
 
 
+def _split(url: str) -> SplitResult:
+    """urlsplit with the authority read at once, so a bad host or port is one ValueError
+    that names the URL (urlsplit's own words alone do not say which argument was wrong)."""
+    try:
+        parts = urlsplit(url)
+        parts.hostname, parts.port  # noqa: B018 - each may raise for a bad authority
+    except ValueError as exc:
+        raise ValueError(f"not a valid rtsp:// URL {url!r}: {exc}") from None
+    return parts
+
+
 def split_url(url: str) -> tuple[str, int, str]:
     """``rtsp://host[:port]/path`` -> (host, port, path); ValueError for anything else."""
-    parts = urlsplit(url)
+    parts = _split(url)
     if parts.scheme.lower() not in ("rtsp", "rtspu") or not parts.hostname:
         raise ValueError(f"not an rtsp:// URL: {url!r}")
     return parts.hostname, parts.port or DEFAULT_RTSP_PORT, parts.path.lstrip("/")
@@ -78,7 +89,7 @@ def split_url(url: str) -> tuple[str, int, str]:
 def url_credentials(url: str) -> tuple[str, str] | None:
     """(user, password) from ``rtsp://user:password@host/...``, percent-decoded (RFC 3986
     §3.2.1), or None when the URL names no user."""
-    parts = urlsplit(url)
+    parts = _split(url)
     if parts.username is None:
         return None
     return unquote(parts.username), unquote(parts.password or "")

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rtsp_client.connection import ClientConnection, split_url
+from rtsp_client.connection import ClientConnection, split_url, url_credentials
 from rtsp_client.errors import ProtocolViolation, RTSPError, StateError
 from rtsp_client.events import InterleavedReceived, NotRTSP, ReplyReceived, ServerRequestRefused
 from rtsp_client.options import ClientOptions, Dialect, LowerTransport
@@ -221,3 +221,18 @@ def test_bad_settings_are_refused_with_their_reason():
     with pytest.raises(ValueError, match="transport must be 'udp' or 'tcp'"):
         ClientOptions(transport="sctp")  # type: ignore[arg-type]
     assert split_url("rtsp://cam.local/live") == ("cam.local", 554, "live")
+
+
+@pytest.mark.parametrize(
+    "url, why",
+    [
+        ("rtsp://[::1/x", "Invalid IPv6 URL"),
+        ("rtsp://cam:99999/x", "Port out of range"),
+        ("rtsp://user:pw@cam:abc/x", "could not be cast"),
+    ],
+)
+def test_a_malformed_url_is_one_error_naming_the_url(url, why):
+    # urlsplit's own words alone ("Invalid IPv6 URL") do not say which argument was wrong.
+    for read in (split_url, url_credentials):
+        with pytest.raises(ValueError, match=f"not a valid rtsp:// URL '.*': .*{why}"):
+            read(url)
