@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import os
 import shutil
 import subprocess
@@ -11,6 +10,7 @@ import sys
 import pytest
 from media_samples import decode
 from realtools import require_tool
+from tk_player import player_window, player_window_of
 
 from rtsp_client import RTSPClient
 from rtsp_client.player import run_until as pump
@@ -35,59 +35,54 @@ def widget_pixels(app, tmp_path):
 def test_player_shows_the_source_frame_and_tears_down_on_close(
     display, lab_movie, tmp_path, artifacts_dir, three_buttons
 ):
-    import tkinter as tk
-
-    from rtsp_client.player import PlayerApp
-
     with RTSPServer(
         options=ServerOptions(port=0, media=lab_movie, host="127.0.0.1", fps=30)
     ) as server:
         client = RTSPClient("127.0.0.1", server.port, 0, "movie.Mjpeg")
-        root = tk.Tk()
-        app = PlayerApp(root, client, three_buttons=three_buttons)
-        expected = (
-            ["Play", "Pause", "Stop"] if three_buttons else ["Setup", "Play", "Pause", "Teardown"]
-        )
-        assert list(app.buttons) == [*expected, "Describe"]
-        if not three_buttons:
-            app.buttons["Setup"].invoke()
-            assert pump(root, lambda: client.state is ClientState.READY)
-        app.buttons["Play"].invoke()
-        assert pump(root, lambda: app.shown_index is not None and app.shown_index >= 3)
-        app.buttons["Pause"].invoke()
-        assert pump(root, lambda: client.state is ClientState.READY)
-        pump(root, lambda: False, 0.3)  # let the last frames in flight be shown
-        index = app.shown_index
-        with open_media(lab_movie) as media:
-            source = decode(media[index])
-        assert widget_pixels(app, tmp_path).tobytes() == source.tobytes()
-        assert pump(root, lambda: "kbit/s" in app.status.cget("text"))
-        assert "loss 0.00%" in app.status.cget("text")
-
-        app.buttons["Describe"].invoke()
-        assert pump(root, lambda: app.sdp_window is not None)
-        sdp = app.sdp_window.winfo_children()[0].get("1.0", "end")
-        assert "m=video" in sdp and "JPEG/90000" in sdp
-        app.sdp_window.destroy()
-        pump(root, lambda: False, 0.2)
-
-        name = "player-three-buttons.png" if three_buttons else "player.png"
-        shot = artifacts_dir / name
-        if shutil.which("import"):
-            subprocess.run(
-                ["import", "-display", display, "-window", "root", str(shot)],
-                check=True,
-                timeout=20,
+        with player_window(client, three_buttons=three_buttons) as (root, app):
+            expected = (
+                ["Play", "Pause", "Stop"]
+                if three_buttons
+                else ["Setup", "Play", "Pause", "Teardown"]
             )
-        else:
-            widget_pixels(app, tmp_path).save(shot)
-        assert shot.stat().st_size > 1000
+            assert list(app.buttons) == [*expected, "Describe"]
+            if not three_buttons:
+                app.buttons["Setup"].invoke()
+                assert pump(root, lambda: client.state is ClientState.READY)
+            app.buttons["Play"].invoke()
+            assert pump(root, lambda: app.shown_index is not None and app.shown_index >= 3)
+            app.buttons["Pause"].invoke()
+            assert pump(root, lambda: client.state is ClientState.READY)
+            pump(root, lambda: False, 0.3)  # let the last frames in flight be shown
+            index = app.shown_index
+            with open_media(lab_movie) as media:
+                source = decode(media[index])
+            assert widget_pixels(app, tmp_path).tobytes() == source.tobytes()
+            assert pump(root, lambda: "kbit/s" in app.status.cget("text"))
+            assert "loss 0.00%" in app.status.cget("text")
 
-        app.close()  # the window's close button: TEARDOWN, then gone
-        assert app.closed
-        assert server.stats()["sessions"] == 0
-        app = root = None  # drop the last references here, on the Tk thread
-        gc.collect()  # Tcl objects must be freed on this (the Tk) thread
+            app.buttons["Describe"].invoke()
+            assert pump(root, lambda: app.sdp_window is not None)
+            sdp = app.sdp_window.winfo_children()[0].get("1.0", "end")
+            assert "m=video" in sdp and "JPEG/90000" in sdp
+            app.sdp_window.destroy()
+            pump(root, lambda: False, 0.2)
+
+            name = "player-three-buttons.png" if three_buttons else "player.png"
+            shot = artifacts_dir / name
+            if shutil.which("import"):
+                subprocess.run(
+                    ["import", "-display", display, "-window", "root", str(shot)],
+                    check=True,
+                    timeout=20,
+                )
+            else:
+                widget_pixels(app, tmp_path).save(shot)
+            assert shot.stat().st_size > 1000
+
+            app.close()  # the window's close button: TEARDOWN, then gone
+            assert app.closed
+            assert server.stats()["sessions"] == 0
 
 
 @pytest.mark.parametrize(
@@ -107,11 +102,7 @@ def test_launchers_open_the_player_window(display, lab_movie, command):
     ) as server:
         proc = subprocess.Popen(command(server.port), env={**os.environ, "DISPLAY": display})
         try:
-            found = subprocess.run(
-                ["xdotool", "search", "--sync", "--name", "RTSP player"],
-                capture_output=True, text=True, timeout=20, env={**os.environ, "DISPLAY": display},
-            )  # fmt: skip
-            assert found.returncode == 0 and found.stdout.strip()
+            assert player_window_of(display, proc.pid)
             assert proc.poll() is None  # the window is up and running its loop
         finally:
             proc.terminate()

@@ -4,8 +4,6 @@ frame on screen, end of stream, jitter only on a known clock); Describe shows cl
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import logging
 import os
 import signal
@@ -15,6 +13,7 @@ import time
 
 import pytest
 from realtools import require_tool
+from tk_player import player_window, player_window_of, xdotool
 
 from rtsp_client import RTSPClient
 from rtsp_client.options import ClientOptions, Dialect
@@ -26,7 +25,6 @@ from workbench.sample import make_sample
 
 pytestmark = pytest.mark.gui
 
-WINDOW_TIMEOUT_S = 20.0
 EXIT_TIMEOUT_S = 15.0
 
 
@@ -37,18 +35,6 @@ def clips(tmp_path_factory):
     make_sample(folder / "movie.Mjpeg", size=(320, 240), frames=60, fps=30)
     make_sample(folder / "short.Mjpeg", size=(160, 120), frames=15, fps=30)
     return folder
-
-
-def xdotool(display: str, *args: str) -> str:
-    done = subprocess.run(
-        ["xdotool", *args],
-        capture_output=True,
-        text=True,
-        timeout=WINDOW_TIMEOUT_S,
-        env={**os.environ, "DISPLAY": display},
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
 
 
 def wait_for(condition, seconds: float = 10.0) -> bool:
@@ -79,7 +65,7 @@ def test_a_signal_tears_the_session_down_and_exits_0_without_a_trace(
             text=True,
         )
         try:
-            window = xdotool(display, "search", "--sync", "--name", "RTSP player")
+            window = player_window_of(display, proc.pid)
             # The buttons' keys: s is Setup, p is Play.
             xdotool(display, "windowfocus", "--sync", window, "key", "s")
             assert wait_for(lambda: server.stats()["sessions"] == 1)
@@ -142,24 +128,6 @@ def test_the_window_keeps_its_geometry_from_open_to_teardown(
             assert pump(root, lambda: app.state is PlayerState.TORN_DOWN)
             seen["torn down"] = geometry(root, app)
             assert all(g == opened for g in seen.values()), seen
-
-
-@contextlib.contextmanager
-def player_window(client, **options):
-    """A PlayerApp in its own Tk root, closed (and its Tcl objects freed on this thread)
-    whatever the test does."""
-    import tkinter as tk
-
-    from rtsp_client.player import PlayerApp
-
-    root = tk.Tk()
-    app = PlayerApp(root, client, **options)
-    try:
-        yield root, app
-    finally:
-        app.close()
-        app = root = None
-        gc.collect()  # Tcl objects must be freed on this (the Tk) thread
 
 
 def status(app) -> str:
