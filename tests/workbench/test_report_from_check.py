@@ -261,3 +261,56 @@ def test_an_audio_stream_is_judged_on_packets_not_frames(tmp_path):
     (stream,) = [t for t in book.tests if "0x00000A0D" in t.title]
     assert stream.outcome is Outcome.PASSED
     assert stream.observed == "100 packets, 0 lost, PCMU/8000 (RFC 3551 static payload type)"
+
+
+def test_a_long_connection_is_drawn_by_its_head_and_tail_with_the_count_left_out(tmp_path):
+    from workbench.report.from_check import LADDER_HEAD, LADDER_TAIL
+
+    b = SessionBuilder()
+    b.handshake()
+    b.describe()
+    b.setup()
+    b.play()
+    keepalives = 300  # hours of a camera's keep-alives, each a request and its reply
+    for _ in range(keepalives):
+        b.options()
+        b.advance(0.5)
+    b.teardown()
+    analysis = analyse_capture(b.write(tmp_path / "long.pcap"), tshark=False)
+    report = build_report(Catalog.load("en"), "long", [], analysis, tmp_path / "r")
+    (ladder,) = report.ladder
+    total = 2 * (4 + keepalives)
+    assert len(ladder.messages) == LADDER_HEAD + LADDER_TAIL
+    assert ladder.left_out == total - LADDER_HEAD - LADDER_TAIL
+    assert ladder.messages[0].first_line.startswith("DESCRIBE")
+    assert ladder.messages[-2].first_line.startswith("TEARDOWN")
+    drawn = [m.first_line.split(" ")[0] for m in ladder.messages if m.from_client]
+    # DESCRIBE, SETUP, PLAY and 17 keep-alives at the head; 4 keep-alives and TEARDOWN at the end
+    assert drawn == ["DESCRIBE", "SETUP", "PLAY"] + ["OPTIONS"] * 21 + ["TEARDOWN"]
+    rendered = render_report(report, tmp_path / "r", Catalog.load("en"))
+    markdown = rendered.markdown.read_text()
+    assert markdown.count("-- OPTIONS rtsp://") == 21
+    for text in (rendered.html.read_text(), markdown):
+        assert f"{ladder.left_out:,} messages left out" in text
+
+
+def test_only_the_first_connections_are_drawn_and_the_rest_counted(tmp_path, monkeypatch):
+    from workbench.report import build
+
+    monkeypatch.setattr(build, "MAX_LADDER_CONNECTIONS", 1)
+    b = SessionBuilder()
+    b.start()
+    b.teardown()
+    b.close()
+    second = SessionBuilder(client_tcp_port=40001, session_id="1B2C", start_time=1_700_000_010.0)
+    second.start()
+    second.teardown()
+    b.packets += second.packets
+    path = b.write(tmp_path / "two.pcap")
+    analysis = analyse_capture(path, tshark=False)
+    assert len(analysis.check.connections) == 2
+    report = build_report(Catalog.load("pt"), "two", [], analysis, tmp_path / "r")
+    assert len(report.ladder) == 1 and report.ladder_left_out == 1
+    rendered = render_report(report, tmp_path / "r", Catalog.load("pt"))
+    assert "Outras 1 conexões RTSP" in rendered.html.read_text()
+    assert "Outras 1 conexões RTSP" in rendered.markdown.read_text()

@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 # Severities the conformance test judges; information is shown, never failed on.
 JUDGED = ("error", "warning")
 MAX_PLOTTED_STREAMS = 4
+MAX_LADDER_CONNECTIONS = 40  # RTSP connections drawn; a count says how many more there are
 STANDARD_SESSIONS = 2  # the demo's UDP and TCP sessions
 
 
@@ -324,12 +325,14 @@ def build_report(
     if analysis.error:
         report.notes.append(analysis.error)
     origin = capture_origin(check)
-    for n, connection in enumerate(check.connections, start=1):
+    for n, connection in enumerate(check.connections[:MAX_LADDER_CONNECTIONS], start=1):
         report.ladder.append(
             ladder_from_connection(
                 connection, origin, catalog.t("ladder.connection", n=n, label=connection.label)
             )
         )
+    if len(check.connections) > MAX_LADDER_CONNECTIONS:
+        report.ladder_left_out = len(check.connections) - MAX_LADDER_CONNECTIONS
     # matplotlib takes a third of a second to import: only a report that draws loads it.
     from workbench.report.plots import plot_stream
 

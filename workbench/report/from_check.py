@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 SEQ_MODULUS = 1 << 16  # RFC 3550 §5.1: 16-bit sequence number
 TS_MODULUS = 1 << 32  # RFC 3550 §5.1: 32-bit timestamp
 PERCENT = 100.0
+# A connection's ladder: its opening (the handshake and PLAY) and its end are what a reader
+# studies; the keep-alives of a long capture between them are counted, not drawn.
+LADDER_HEAD = 40
+LADDER_TAIL = 10
 
 
 def unwrap(values: Iterable[int], modulus: int) -> list[int]:
@@ -122,9 +126,15 @@ def stat_row(
 def ladder_from_connection(
     connection: CapturedConnection, origin: float, title: str | None = None
 ) -> LadderSession:
-    """Every RTSP message of a connection, in capture order."""
+    """The RTSP messages of a connection in capture order: all of them, or for a long
+    connection its first LADDER_HEAD and last LADDER_TAIL with the count left out."""
     session = LadderSession(title or connection.label)
-    for message in connection.messages:
+    messages = connection.messages
+    if len(messages) > LADDER_HEAD + LADDER_TAIL:
+        session.left_out = len(messages) - LADDER_HEAD - LADDER_TAIL
+        session.left_out_after = LADDER_HEAD
+        messages = [*messages[:LADDER_HEAD], *messages[-LADDER_TAIL:]]
+    for message in messages:
         text = message.raw.decode("utf-8", "replace")
         session.messages.append(
             LadderMessage(

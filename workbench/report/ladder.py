@@ -37,11 +37,16 @@ def text_arrow(message: LadderMessage) -> str:
     return f"|{body}|"
 
 
-def text_ladder(session: LadderSession, client: str = "client", server: str = "server") -> str:
-    """The whole session as a fixed-width ladder for a Markdown code block."""
+def text_ladder(
+    session: LadderSession, client: str = "client", server: str = "server", left_out: str = ""
+) -> str:
+    """The session as a fixed-width ladder for a Markdown code block; ``left_out`` is the
+    line standing for the messages a long connection leaves out."""
     header = client.ljust(ARROW_WIDTH + 1) + server
     lines = [header]
-    for message in session.messages:
+    for index, message in enumerate(session.messages):
+        if session.left_out and index == session.left_out_after:
+            lines.append(f"|{left_out.center(ARROW_WIDTH)}|")
         when = f"  {message.time:7.3f} s" if message.time is not None else ""
         lines.append(text_arrow(message) + when)
     return "\n".join(lines)

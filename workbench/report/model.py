@@ -140,6 +140,10 @@ class LadderSession:
 
     title: str
     messages: list[LadderMessage] = field(default_factory=list)
+    # A long connection (hours of keep-alives) is drawn by its head and its tail: this many
+    # messages between them are left out, after the first ``left_out_after`` drawn.
+    left_out: int = 0
+    left_out_after: int = 0
 
 
 @dataclass
@@ -175,6 +179,7 @@ class Report:
     stats: list[StatRow] = field(default_factory=list)
     conformance: list[ConformanceRow] = field(default_factory=list)
     ladder: list[LadderSession] = field(default_factory=list)
+    ladder_left_out: int = 0  # RTSP connections of the capture not drawn on the ladder
     capture: Path | None = None
     wireshark_command: str | None = None
     annotated_capture: Path | None = None  # the capture with findings as packet comments

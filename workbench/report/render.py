@@ -166,7 +166,12 @@ def render_report(report: Report, folder: Path, catalog: Catalog) -> RenderedRep
         "rule_evidence": lambda row: rule_evidence(row, catalog),
         "rule_source": lambda row: rule_source(row, catalog),
         "ladders": [
-            text_ladder(s, catalog.t("ladder.client"), catalog.t("ladder.server"))
+            text_ladder(
+                s,
+                catalog.t("ladder.client"),
+                catalog.t("ladder.server"),
+                catalog.t("ladder.left_out", n=s.left_out),
+            )
             for s in report.ladder
         ],
     }
