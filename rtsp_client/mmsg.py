@@ -17,6 +17,8 @@ import socket
 import struct
 import sys
 
+from rtsp_client.receiver import Datagram  # its bytes, sender, kernel receive time or None
+
 logger = logging.getLogger(__name__)
 
 # socket(7), Linux: SO_TIMESTAMPNS makes recvmsg carry the kernel's receive time as a
@@ -37,9 +39,7 @@ _SCOPE_ID = struct.Struct("@I")  # sin6_scope_id, host order, after the address
 _SOCKADDR_STORAGE_SIZE = 128  # sizeof(struct sockaddr_storage)
 MAX_ADDRESSES = 64  # decoded sender addresses remembered
 _RETRY_LATER = (errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR)
-
-# One datagram read: its bytes, the sender's address, the kernel's receive time (or None).
-Datagram = tuple[bytes, tuple | None, float | None]
+_SOL_SOCKET = socket.SOL_SOCKET
 
 
 class _IOVec(ctypes.Structure):
@@ -70,6 +70,8 @@ _LEN_AT = _MMsgHdr.msg_len.offset
 _LENGTHS = struct.Struct(
     f"@{_NAMELEN_AT}xI{_CONTROLLEN_AT - _NAMELEN_AT - 4}xN{_LEN_AT - _CONTROLLEN_AT - _CMSG_ALIGN}xI"
 )
+# The same lengths as one whole mmsghdr, so a batch's headers are read in one pass.
+_LENGTHS_ROW = struct.Struct(f"{_LENGTHS.format}{_STRIDE - _LENGTHS.size}x")
 # One SO_TIMESTAMPNS control message: cmsghdr then the timespec (x86-64 and the like:
 # the data starts right after the aligned header).
 _STAMPED = struct.Struct("@Niill")
@@ -114,12 +116,14 @@ class BatchReader:
         self._names = bytearray(count * _SOCKADDR_STORAGE_SIZE)
         self._names_view = memoryview(self._names)
         self._controls = bytearray(count * control)
+        self._controls_view = memoryview(self._controls)
         data = (ctypes.c_char * len(self._data)).from_buffer(self._data)
         names = (ctypes.c_char * len(self._names)).from_buffer(self._names)
         controls = (ctypes.c_char * len(self._controls)).from_buffer(self._controls)
         self._keep = (data, names, controls)  # the C views must live as long as the arrays
         self._iovecs = (_IOVec * count)()
         self._headers = bytearray(count * _STRIDE)
+        self._headers_view = memoryview(self._headers)
         self._messages = (_MMsgHdr * count).from_buffer(self._headers)
         for i in range(count):
             self._iovecs[i].iov_base = ctypes.addressof(data) + i * size
@@ -154,29 +158,35 @@ class BatchReader:
             if code in _RETRY_LATER:
                 return []
             raise OSError(code, os.strerror(code))
-        view, size, control, headers = self._data_view, self._size, self._control, self._headers
-        controls, stride, lengths = self._controls, _STRIDE, _LENGTHS.unpack_from
-        stamped = _STAMPED.unpack_from
+        view, size, control = self._data_view, self._size, self._control
         names, addresses = self._names_view, self._addresses
+        rows = _LENGTHS_ROW.iter_unpack(self._headers_view[: received * _STRIDE])
+        if control == _STAMPED.size:  # one control message per datagram: read them in one pass
+            stamps = _STAMPED.iter_unpack(self._controls_view[: received * control])
+        else:
+            stamps = iter(((0, 0, 0, 0, 0),) * received)
         batch: list[Datagram] = []
-        for i in range(received):
-            namelen, controllen, length = lengths(headers, i * stride)
-            start = i * size
-            data = bytes(view[start : start + min(length, size)])
-            at = i * _SOCKADDR_STORAGE_SIZE
+        append = batch.append
+        start = at = 0
+        for (namelen, controllen, length), (cmsg_len, level, kind, seconds, nanoseconds) in zip(
+            rows, stamps
+        ):
+            data = bytes(view[start : start + (length if length < size else size)])
             raw = bytes(names[at : at + min(namelen, _SOCKADDR_STORAGE_SIZE)])
             sender = addresses[raw] if raw in addresses else self._sender(raw)
-            at = i * control
-            if controllen >= _STAMPED.size:  # the usual case: our one option, first
-                cmsg_len, level, kind, seconds, nanoseconds = stamped(controls, at)
-                if (
-                    level == socket.SOL_SOCKET
-                    and kind == SO_TIMESTAMPNS
-                    and cmsg_len == _STAMPED.size
-                ):
-                    batch.append((data, sender, seconds + nanoseconds * 1e-9))
-                    continue
-            batch.append((data, sender, self._timestamp(at, controllen)))
+            # The usual case: our one option, first (the buffer is reused: the kernel's
+            # length says whether this datagram's message is there at all).
+            if (
+                controllen >= _STAMPED.size
+                and cmsg_len == _STAMPED.size
+                and kind == SO_TIMESTAMPNS
+                and level == _SOL_SOCKET
+            ):
+                append((data, sender, seconds + nanoseconds * 1e-9))
+            else:
+                append((data, sender, self._timestamp(start // size * control, controllen)))
+            start += size
+            at += _SOCKADDR_STORAGE_SIZE
         return batch
 
     def _sender(self, raw: bytes) -> tuple | None:

@@ -30,7 +30,7 @@ from rtsp_client.events import (
     ServerRequestRefused,
 )
 from rtsp_client.options import ClientOptions, Dialect, LowerTransport
-from rtsp_client.receiver import Frame, Receiver
+from rtsp_client.receiver import Datagram, Frame, Receiver
 from rtsp_client.state import ClientState
 from rtsp_client.stats import ReceptionStats
 from rtsp_client.udp_media import UDPMedia
@@ -184,7 +184,7 @@ class ClientCore:
         if self._options.transport is LowerTransport.UDP and self.media is None:
             self.media = await UDPMedia.open(
                 connection.rtp_port,
-                self._rtp_in,
+                self._rtp_batch_in,
                 self._rtcp_in,
                 self._schedule_poll,
                 self._options.batch_interval,
@@ -326,6 +326,23 @@ class ClientCore:
             self.first_packet_time = now
         self.last_packet_time = now
         frames = receiver.rtp_received(data, sender, now)
+        if frames:
+            self._deliver(frames)
+            return True
+        return False
+
+    def _rtp_batch_in(self, batch: list[Datagram], now: float) -> bool:
+        """RTP datagrams read together off the UDP socket (arrival None: ``now``): to the
+        receiver in one call; True when a frame completed."""
+        receiver = self.receiver
+        if receiver is None:
+            return False  # before SETUP's reply: read, so the socket stops being ready
+        if self.first_packet_time is None:
+            first = batch[0][2]
+            self.first_packet_time = now if first is None else first
+        last = batch[-1][2]
+        self.last_packet_time = now if last is None else last
+        frames = receiver.rtp_batch(batch, now)
         if frames:
             self._deliver(frames)
             return True

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import struct
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -25,6 +26,10 @@ from rtsp_common.rtp import RTP_HEADER_SIZE, RTP_VERSION, RTPPacket
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_FRAME_BYTES = 8 * 1024 * 1024  # reassembly memory bound per frame
+
+# One datagram as the socket readers give it: its bytes, the sender's address, and its
+# arrival time (None: not known, so the time the batch was read).
+Datagram = tuple[bytes, tuple | None, float | None]
 
 
 class DropReason(StrEnum):
@@ -117,18 +122,32 @@ class Receiver:
         )
         self._depacketizer_dropped = 0
         self._depacketizer_malformed = 0
+        self._encoding = payload_format.encoding
         self._index = 0
 
     # --- input ---------------------------------------------------------------
 
     def rtp_received(self, data: bytes, addr: tuple | None, now: float) -> list[Frame]:
         """One RTP datagram (or interleaved payload); returns frames completed by it."""
-        try:
-            return self._rtp(data, addr, now)
-        except Exception:  # the receive path must survive our own bugs too
-            logger.exception("unexpected error on the RTP receive path")
-            self.drops[DropReason.INTERNAL] += 1
-            return []
+        return self.rtp_batch(((data, addr, now),), now)
+
+    def rtp_batch(self, datagrams: Iterable[Datagram], now: float) -> list[Frame]:
+        """RTP datagrams read together, each (data, sender, arrival time or None for
+        ``now``); returns the frames they completed, in order.
+
+        The per-packet work is the packet's own; what the depacketizer dropped is counted
+        once per batch.
+        """
+        frames: list[Frame] = []
+        rtp = self._rtp
+        for data, addr, arrival in datagrams:
+            try:
+                rtp(data, addr, now if arrival is None else arrival, frames)
+            except Exception:  # the receive path must survive our own bugs too
+                logger.exception("unexpected error on the RTP receive path")
+                self.drops[DropReason.INTERNAL] += 1
+        self._count_depacketizer_outcomes()
+        return frames
 
     def rtcp_received(self, data: bytes, addr: tuple | None, now: float) -> None:
         """One RTCP datagram: remembers SR times for LSR/DLSR, notes a BYE."""
@@ -140,12 +159,14 @@ class Receiver:
 
     def poll(self, now: float) -> list[Frame]:
         """Frames released because a reorder gap waited too long."""
+        frames: list[Frame] = []
         try:
-            return self._reassemble(self._reorder.poll(now))
+            self._reassemble(self._reorder.poll(now), frames)
         except Exception:
             logger.exception("unexpected error while releasing reordered packets")
             self.drops[DropReason.INTERNAL] += 1
-            return []
+        self._count_depacketizer_outcomes()
+        return frames
 
     def deadline(self) -> float | None:
         """When ``poll`` should next be called, or None."""
@@ -170,15 +191,16 @@ class Receiver:
     def _from_server(self, addr: tuple | None) -> bool:
         return self.server_host is None or addr is None or addr[0] == self.server_host
 
-    def _rtp(self, data: bytes, addr: tuple | None, now: float) -> list[Frame]:
+    def _rtp(self, data: bytes, addr: tuple | None, now: float, frames: list[Frame]) -> None:
+        """One datagram; the frames it completes are appended to ``frames``."""
         server_host = self.server_host  # _from_server, inlined on the per-packet path
         if server_host is not None and addr is not None and addr[0] != server_host:
             self.drops[DropReason.FOREIGN_ADDRESS] += 1
-            return []
+            return
         if len(data) > RTP_HEADER_SIZE and data[0] == _PLAIN_FIRST_OCTET:
-            # The fast path for the usual packet: read the fixed header in place.
+            # The fast path for the usual packet: read the fixed header in place, once.
             second, sequence, timestamp, ssrc = _FIXED.unpack_from(data, 1)
-            payload_type, marker = second & _PT_MASK, bool(second & _MARKER_BIT)
+            payload_type, marker = second & _PT_MASK, second >= _MARKER_BIT
             payload: bytes | memoryview = memoryview(data)[RTP_HEADER_SIZE:]
         else:
             try:
@@ -186,25 +208,26 @@ class Receiver:
             except ParseError as exc:
                 logger.debug("malformed RTP from %s: %s", addr, exc)
                 self.drops[DropReason.MALFORMED_RTP] += 1
-                return []
+                return
             payload_type, marker, sequence = packet.payload_type, packet.marker, packet.sequence
             timestamp, ssrc, payload = packet.timestamp, packet.ssrc, packet.payload
         if self.payload_type is not None and payload_type != self.payload_type:
             self.drops[DropReason.PAYLOAD_TYPE] += 1
-            return []
+            return
         if self.ssrc is None:
             self.ssrc = ssrc
             logger.debug("latched onto SSRC %08x", ssrc)
         elif ssrc != self.ssrc:
             self.drops[DropReason.FOREIGN_SSRC] += 1
-            return []
+            return
         if not self.stats.packet(sequence, timestamp, now, len(payload)):
             self.drops[DropReason.NOT_COUNTED] += 1
-            return []
+            return
         reorder = self._reorder
         if reorder.take_in_order(sequence):
             # The usual case: in order with nothing waiting, so straight to reassembly.
-            return self._reassemble_one(sequence, timestamp, marker, payload, now)
+            self._reassemble_one(sequence, timestamp, marker, payload, now, frames)
+            return
         # A gap that waited past its deadline is given up first, as the poll timer would
         # have done before this packet came in (datagrams may be read in late batches).
         released = reorder.poll(now)
@@ -213,15 +236,13 @@ class Receiver:
         released += reorder.push(sequence, pending, now)
         if reorder.late != late_before:
             self.drops[DropReason.LATE] += 1
-        return self._reassemble(released)
+        self._reassemble(released, frames)
 
-    def _reassemble(self, pending: list[_Pending]) -> list[Frame]:
-        frames: list[Frame] = []
+    def _reassemble(self, pending: list[_Pending], frames: list[Frame]) -> None:
         for item in pending:
-            frames += self._reassemble_one(
-                item.sequence, item.timestamp, item.marker, item.payload, item.arrival
+            self._reassemble_one(
+                item.sequence, item.timestamp, item.marker, item.payload, item.arrival, frames
             )
-        return frames
 
     def _reassemble_one(
         self,
@@ -230,25 +251,27 @@ class Receiver:
         marker: bool,
         payload: bytes | memoryview,
         arrival: float,
-    ) -> list[Frame]:
-        depacketizer = self._depacketizer
-        completed = depacketizer.push(payload, timestamp, marker, sequence)
-        if depacketizer.packets_malformed != self._depacketizer_malformed:
-            self._depacketizer_malformed = depacketizer.packets_malformed
-            logger.debug("bad payload seq %d: %s", sequence, depacketizer.last_error)
-            self.drops[self._malformed] += 1
-        if depacketizer.frames_dropped != self._depacketizer_dropped:
-            self._count_depacketizer_drops()
-        frames = []
-        encoding = self.payload_format.encoding
-        for frame_timestamp, data in completed:
+        frames: list[Frame],
+    ) -> None:
+        for frame_timestamp, data in self._depacketizer.push(payload, timestamp, marker, sequence):
             self.stats.frame_complete(arrival)
-            frames.append(Frame(bytes(data), frame_timestamp, arrival, self._index, encoding))
+            frames.append(Frame(bytes(data), frame_timestamp, arrival, self._index, self._encoding))
             self._index += 1
-        return frames
 
-    def _count_depacketizer_drops(self) -> None:
-        dropped = self._depacketizer.frames_dropped
+    def _count_depacketizer_outcomes(self) -> None:
+        """Count what the depacketizer refused or gave up since the last call (once per
+        batch: its counters are properties, too dear to read for every packet)."""
+        depacketizer = self._depacketizer
+        malformed = depacketizer.packets_malformed
+        if malformed != self._depacketizer_malformed:
+            logger.debug(
+                "%d bad payload(s), the last: %s",
+                malformed - self._depacketizer_malformed,
+                depacketizer.last_error,
+            )
+            self.drops[self._malformed] += malformed - self._depacketizer_malformed
+            self._depacketizer_malformed = malformed
+        dropped = depacketizer.frames_dropped
         if dropped > self._depacketizer_dropped:
             self.stats.frames_dropped(dropped - self._depacketizer_dropped)
         self._depacketizer_dropped = dropped

@@ -38,8 +38,9 @@ DATAGRAM_OVERHEAD = 768  # bytes: roughly what an sk_buff adds to a datagram's s
 MIN_BATCH_INTERVAL = 0.005  # seconds: the shortest the batch timer adapts down to
 FIRST_BATCH_INTERVAL = 0.05  # seconds: batches start short and grow while they stay small
 
-# (datagram, sender, arrival time) -> True when it completed a frame.
-PacketHandler = Callable[[bytes, tuple | None, float], bool]
+# (datagrams read together, the time they were read: the arrival of those the kernel did
+# not stamp) -> True when they completed a frame.
+BatchHandler = Callable[[list[Datagram], float], bool]
 
 
 def bind_port_pair(host: str, rtp_port: int) -> tuple[socket.socket, socket.socket]:
@@ -174,7 +175,8 @@ class _RTCPDatagrams(asyncio.DatagramProtocol):
 
 
 class UDPMedia:
-    """An open RTP/RTCP port pair: RTP datagrams to ``on_rtp``, RTCP ones to ``on_rtcp``.
+    """An open RTP/RTCP port pair: RTP datagrams to ``on_rtp`` a batch at a time (as many as
+    one read gave), RTCP ones to ``on_rtcp``.
 
     ``after_read`` runs after each drain of the RTP socket (the core schedules its reorder
     timer there). With ``batch_interval`` > 0 and kernel timestamps, reading moves from
@@ -185,7 +187,7 @@ class UDPMedia:
         self,
         rtp_sock: socket.socket,
         rtcp: asyncio.DatagramTransport,
-        on_rtp: PacketHandler,
+        on_rtp: BatchHandler,
         after_read: Callable[[], None],
         batch_interval: float,
     ) -> None:
@@ -213,7 +215,7 @@ class UDPMedia:
     async def open(
         cls,
         rtp_port: int,
-        on_rtp: PacketHandler,
+        on_rtp: BatchHandler,
         on_rtcp: Callable[[bytes, tuple | None], None],
         after_read: Callable[[], None],
         batch_interval: float = 0.0,
@@ -268,11 +270,10 @@ class UDPMedia:
                 if not batch:
                     return taken
                 read += len(batch)
-                for data, sender, stamp in batch:
-                    taken += len(data) + DATAGRAM_OVERHEAD
-                    completed = on_rtp(data, sender, clock() if stamp is None else stamp)
-                    if completed and self._batch_interval > 0 and self.batching is None:
-                        self._start_batching()
+                taken += sum(len(data) for data, _, _ in batch) + DATAGRAM_OVERHEAD * len(batch)
+                completed = on_rtp(batch, clock())
+                if completed and self._batch_interval > 0 and self.batching is None:
+                    self._start_batching()
             return taken  # the limit (or a listener closed us): more may wait
         finally:
             self._after_read()

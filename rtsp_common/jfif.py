@@ -428,8 +428,26 @@ def build_jpeg(
     ``type``, the standard Annex K Huffman tables, DRI when ``restart_interval``,
     SOS, ``scan``, EOI.
     """
+    return build_jpeg_from_pieces(
+        type, width, height, qtables, restart_interval, (scan,), precision
+    )
+
+
+def build_jpeg_from_pieces(
+    type: int,
+    width: int,
+    height: int,
+    qtables: Sequence[bytes],
+    restart_interval: int,
+    pieces: Sequence[bytes | bytearray | memoryview],
+    precision: int = 0,
+) -> bytes:
+    """``build_jpeg`` for a scan given in consecutive pieces (a frame's fragments, in
+    order): each piece is copied once, straight into the JPEG file."""
     header = _jpeg_header(
         type, width, height, tuple(bytes(t) for t in qtables), restart_interval, precision
     )
-    tail = b"" if bytes(scan[-2:]) == EOI_BYTES else EOI_BYTES
-    return b"".join((header, scan, tail))
+    last = pieces[-1] if pieces else b""
+    ending = bytes(last[-2:]) if len(last) >= 2 else b"".join(pieces)[-2:]
+    tail = b"" if ending == EOI_BYTES else EOI_BYTES
+    return b"".join((header, *pieces, tail))

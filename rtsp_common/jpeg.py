@@ -28,6 +28,7 @@ from rtsp_common.jfif import (
     TYPE_RESTART_FLAG,
     JPEGFrame,
     build_jpeg,
+    build_jpeg_from_pieces,
     parse_jpeg,
 )
 from rtsp_common.jpeg_tables import MAX_Q_FACTOR, MIN_Q_FACTOR, quant_tables
@@ -231,7 +232,8 @@ class _PendingFrame:
     tail: int  # type, Q, width/8, height/8 as one big-endian word: every fragment must match
     restart_interval: int
     fast_tail: int  # ``tail`` when fragments may take push's fast path, else -1 (never matches)
-    fragments: dict[int, bytes] = field(default_factory=dict)
+    # Fragments by offset: views of the packets when those cannot change (see ``_keep``).
+    fragments: dict[int, bytes | memoryview] = field(default_factory=dict)
     held: int = 0  # bytes stored, overlaps included
     reach: int = 0  # the furthest end of any stored fragment
     end: int | None = None  # scan length, known once the marker packet arrived
@@ -296,7 +298,7 @@ class Depacketizer:
                 fragments = frame.fragments
                 limit = self.max_frame_bytes
                 if fits and offset and stop <= limit and held <= limit and offset not in fragments:
-                    fragments[offset] = bytes(payload[MAIN_HEADER_SIZE:])
+                    fragments[offset] = _keep(payload, MAIN_HEADER_SIZE)
                     frame.held = held
                     if stop > frame.reach:
                         frame.reach = stop
@@ -417,7 +419,7 @@ class Depacketizer:
         frame.held += len(data)
         if frame.held > self.max_frame_bytes:
             raise _Conflict(f"frame holds more than max_frame_bytes ({self.max_frame_bytes})")
-        frame.fragments[offset] = data.tobytes()
+        frame.fragments[offset] = _keep(data, 0)
         frame.reach = max(frame.reach, stop)
 
     def _take_tables(
@@ -451,7 +453,7 @@ class Depacketizer:
             self._drop(timestamp, f"no quantization tables known for Q={frame.header.q}")
             return None
         h = frame.header
-        jpeg = build_jpeg(
+        jpeg = build_jpeg_from_pieces(
             h.type, h.width, h.height, frame.qtables, frame.restart_interval, scan, frame.precision
         )
         del self._pending[timestamp]
@@ -460,16 +462,28 @@ class Depacketizer:
         return jpeg
 
 
-def _assemble(fragments: dict[int, bytes], end: int) -> bytes | None:
-    """Join fragments into ``end`` bytes; None when a gap remains, _Conflict on disagreeing overlap."""
+def _keep(payload: bytes | bytearray | memoryview, start: int) -> bytes | memoryview:
+    """The payload from ``start``, to hold until its frame completes: a view, not a copy,
+    when the payload cannot change under us (a view of a ``bytes`` object, as the receiver
+    passes); anything mutable is copied."""
+    if type(payload) is memoryview and type(payload.obj) is bytes:
+        return payload[start:]
+    return bytes(payload[start:])
+
+
+def _assemble(
+    fragments: dict[int, bytes | memoryview], end: int
+) -> list[bytes | bytearray | memoryview] | None:
+    """The scan's ``end`` bytes as consecutive pieces; None when a gap remains, _Conflict on
+    disagreeing overlap."""
     ordered = sorted(fragments)
     pos = 0
-    for off in ordered:  # the usual case: contiguous, no overlap, joined in one copy
+    for off in ordered:  # the usual case: contiguous, no overlap, the fragments themselves
         if off != pos:
             break
         pos += len(fragments[off])
     else:
-        return b"".join(fragments[off] for off in ordered) if pos == end else None
+        return [fragments[off] for off in ordered] if pos == end else None
     buf = bytearray(end)
     pos = 0
     for off in ordered:
@@ -488,4 +502,4 @@ def _assemble(fragments: dict[int, bytes], end: int) -> bytes | None:
         pos = max(pos, stop)
     if pos < end:
         return None
-    return bytes(buf)
+    return [buf]

@@ -281,3 +281,26 @@ def test_in_band_tables_of_any_declared_precision_rebuild_or_raise_parse_error(
     assert out is not None and out.startswith(b"\xff\xd8") and out.endswith(b"\xff\xd9")
     assert dep.frames_complete == 1
     assert pixels(out)[0] == (frame.width, frame.height)  # Pillow decodes it
+
+
+@pytest.mark.parametrize("kind", ["bytes", "view of bytes", "bytearray", "view of bytearray"])
+def test_fragments_held_until_the_frame_completes_cannot_change_under_it(kind):
+    # Views of immutable packets are kept without a copy; a buffer the caller reuses (a
+    # socket's receive buffer) is copied, so rewriting it after push changes nothing.
+    dep = Depacketizer()
+    reused = []
+    result = None
+    for payload, marker in PACKETS:
+        if kind == "bytes":
+            given = payload
+        elif kind == "view of bytes":
+            given = memoryview(payload)[0:]
+        else:
+            buffer = bytearray(payload)
+            reused.append(buffer)
+            given = buffer if kind == "bytearray" else memoryview(buffer)
+        result = dep.push(given, 3000, marker)
+        for buffer in reused[:-1]:  # earlier packets' buffers are overwritten meanwhile
+            buffer[:] = bytes(len(buffer))
+    assert result is not None
+    assert pixels(result) == SOURCE_PIXELS
