@@ -4,9 +4,10 @@ The RTSP conversation itself (CSeq, Session, the dialects, the state table) is t
 ``ClientConnection``; this module writes its bytes to a TCP connection, feeds it what
 arrives, and waits for each reply. Media arrives over a UDP even/odd port pair
 (``rtsp_client.udp_media``) or interleaved on the RTSP connection (RTP/AVP/TCP); either way
-every packet goes through ``_rtp_in`` to the sans-I/O ``Receiver``, and complete frames to
-the listeners. While a session exists the core sends RTCP receiver reports with an SDES
-CNAME about every 5 s and keeps the session alive at half the server's timeout.
+every batch of packets (one, when interleaved) goes through ``_rtp_batch_in`` to the
+sans-I/O ``Receiver``, and complete frames to the listeners. While a session exists the
+core sends RTCP receiver reports with an SDES CNAME about every 5 s and keeps the session
+alive at half the server's timeout.
 """
 
 from __future__ import annotations
@@ -318,22 +319,12 @@ class ClientCore:
     # --- media -------------------------------------------------------------------
 
     def _rtp_in(self, data: bytes, sender: tuple | None, now: float) -> bool:
-        """Every RTP packet, over UDP or TCP: to the receiver; True when a frame completed."""
-        receiver = self.receiver
-        if receiver is None:
-            return False  # before SETUP's reply: read, so the socket stops being ready
-        if self.first_packet_time is None:
-            self.first_packet_time = now
-        self.last_packet_time = now
-        frames = receiver.rtp_received(data, sender, now)
-        if frames:
-            self._deliver(frames)
-            return True
-        return False
+        """One RTP packet (an interleaved one off the RTSP connection): as a batch of one."""
+        return self._rtp_batch_in([(data, sender, now)], now)
 
     def _rtp_batch_in(self, batch: list[Datagram], now: float) -> bool:
-        """RTP datagrams read together off the UDP socket (arrival None: ``now``): to the
-        receiver in one call; True when a frame completed."""
+        """RTP datagrams read together (arrival None: ``now``): to the receiver in one
+        call; True when a frame completed."""
         receiver = self.receiver
         if receiver is None:
             return False  # before SETUP's reply: read, so the socket stops being ready

@@ -7,7 +7,8 @@ datagram keeps the kernel's receive time (SO_TIMESTAMPNS), so arrival times stay
 however late we read. That is what lets reading go on a timer once frames flow
 (``batch_interval``): far fewer wake-ups, the same statistics.
 
-Every datagram, however it was read, goes to the one per-packet handler the core gives.
+The datagrams of each read, however it was done, go together to the one batch handler the
+core gives.
 """
 
 from __future__ import annotations
