@@ -13,6 +13,8 @@ import logging
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
+from rtsp_server.precise_timer import PreciseTimer
+
 log = logging.getLogger(__name__)
 
 BATCH_WINDOW = 0.0005  # s: deadlines this close to now go out in the same tick
@@ -91,20 +93,32 @@ class PacingQueue:
 
 
 class Scheduler:
-    """Drives a PacingQueue from the event loop with a single timer."""
+    """Drives a PacingQueue from the event loop with a single timer: a timerfd where the
+    system has one (``rtsp_server.precise_timer``: on time to the microsecond, where
+    asyncio's own timers fire up to 1 ms late by a varying amount), else asyncio's."""
 
     def __init__(
-        self, loop: asyncio.AbstractEventLoop, send: Callable[[Hashable, float], bool]
+        self,
+        loop: asyncio.AbstractEventLoop,
+        send: Callable[[Hashable, float], bool],
+        precise: bool = True,
     ) -> None:
-        """``send(key, deadline)`` sends one frame; False ends the key's run."""
+        """``send(key, deadline)`` sends one frame; False ends the key's run. ``precise``
+        False keeps asyncio's timers even where a timerfd is available."""
         self._loop = loop
         self._send = send
         self.queue = PacingQueue()
+        self._precise = PreciseTimer.create(loop, self._tick) if precise else None
         self._timer: asyncio.TimerHandle | None = None
-        self._timer_at: float | None = None
+        self._timer_at: float | None = None  # when the armed timer fires; None: unarmed
 
     def __len__(self) -> int:
         return len(self.queue)
+
+    @property
+    def precise(self) -> bool:
+        """True when the timer is a timerfd."""
+        return self._precise is not None
 
     def add(self, key: Hashable, fps: float, start: float | None = None) -> None:
         """Pace ``key`` from clock time ``start`` (now by default)."""
@@ -116,21 +130,33 @@ class Scheduler:
         self.queue.remove(key)
 
     def close(self) -> None:
-        """Cancel the timer (at shutdown)."""
+        """Cancel the timer and release it (at shutdown)."""
+        self._disarm()
+        if self._precise is not None:
+            self._precise.close()
+            self._precise = None
+
+    def _disarm(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._timer_at is not None and self._precise is not None:
+            self._precise.cancel()
+        self._timer_at = None
 
     def _arm(self) -> None:
         when = self.queue.next_deadline()
         if when is None:
-            self.close()
+            self._disarm()
             return
-        if self._timer is not None and self._timer_at is not None and self._timer_at <= when:
+        if self._timer_at is not None and self._timer_at <= when:
+            return
+        self._timer_at = when
+        if self._precise is not None:
+            self._precise.set(when)
             return
         if self._timer is not None:
             self._timer.cancel()
-        self._timer_at = when
         self._timer = self._loop.call_at(when, self._tick)
 
     def _tick(self) -> None:
