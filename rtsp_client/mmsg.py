@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import logging
+import mmap
 import os
 import socket
 import struct
@@ -111,7 +112,9 @@ class BatchReader:
         self._count = count
         self._size = size
         self._control = control
-        self._data = bytearray(count * size)
+        # Anonymous memory: pages are zeroed by the kernel as datagrams first touch them, so
+        # slots sized for the largest datagram cost only what the usual small ones fill.
+        self._data = mmap.mmap(-1, count * size)
         self._data_view = memoryview(self._data)
         self._names = bytearray(count * _SOCKADDR_STORAGE_SIZE)
         self._names_view = memoryview(self._names)

@@ -31,7 +31,7 @@ MAX_DATAGRAM = 65536  # the largest UDP payload, so no datagram is ever truncate
 ANCILLARY_SPACE = socket.CMSG_SPACE(TIMESPEC.size)  # one SO_TIMESTAMPNS control message
 RTP_DRAIN_LIMIT = 64  # datagrams read per wake-up before yielding to the loop
 RTP_BATCH_DRAIN_LIMIT = 4096  # the same when woken by the batch timer (a batch is bigger)
-RTP_DATAGRAMS_PER_CALL = 16  # recvmmsg batch: a frame's packets at 640x480 (16 x 64 KiB)
+RTP_DATAGRAMS_PER_CALL = 64  # recvmmsg batch: several frames' packets at 640x480 per call
 # A batch should fill at most this share of the socket's receive buffer, or a burst could
 # overflow it; each datagram is counted with an allowance for the kernel's bookkeeping.
 BATCH_BUFFER_SHARE = 0.25
