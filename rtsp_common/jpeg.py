@@ -73,6 +73,7 @@ _HEADER_WORDS = struct.Struct(">II")
 _SOI_SHIFT = 32 - 8 * len(SOI_BYTES)
 _SOI_WORD = int.from_bytes(SOI_BYTES, "big")
 SUPPORTED_TYPES = (TYPE_422, TYPE_420, TYPE_422 + TYPE_RESTART_FLAG, TYPE_420 + TYPE_RESTART_FLAG)
+Piece = bytes | bytearray | memoryview  # part of a scan: a fragment, or a view of one
 
 
 @dataclass(frozen=True)
@@ -232,8 +233,7 @@ class _PendingFrame:
     tail: int  # type, Q, width/8, height/8 as one big-endian word: every fragment must match
     restart_interval: int
     fast_tail: int  # ``tail`` when fragments may take push's fast path, else -1 (never matches)
-    # Fragments by offset: views of the packets when those cannot change (see ``_keep``).
-    fragments: dict[int, bytes | memoryview] = field(default_factory=dict)
+    fragments: dict[int, Piece] = field(default_factory=dict)  # by offset (see ``_keep``)
     held: int = 0  # bytes stored, overlaps included
     reach: int = 0  # the furthest end of any stored fragment
     end: int | None = None  # scan length, known once the marker packet arrived
@@ -462,20 +462,15 @@ class Depacketizer:
         return jpeg
 
 
-def _keep(payload: bytes | bytearray | memoryview, start: int) -> bytes | memoryview:
-    """The payload from ``start``, to hold until its frame completes: a view, not a copy,
-    when the payload cannot change under us (a view of a ``bytes`` object, as the receiver
-    passes); anything mutable is copied."""
+def _keep(payload: Piece, start: int) -> Piece:
+    """The payload from ``start``, to hold: a view if it views immutable ``bytes``, else a copy."""
     if type(payload) is memoryview and type(payload.obj) is bytes:
         return payload[start:]
     return bytes(payload[start:])
 
 
-def _assemble(
-    fragments: dict[int, bytes | memoryview], end: int
-) -> list[bytes | bytearray | memoryview] | None:
-    """The scan's ``end`` bytes as consecutive pieces; None when a gap remains, _Conflict on
-    disagreeing overlap."""
+def _assemble(fragments: dict[int, Piece], end: int) -> list[Piece] | None:
+    """The scan as consecutive pieces; None when a gap remains, _Conflict on a disagreeing overlap."""
     ordered = sorted(fragments)
     pos = 0
     for off in ordered:  # the usual case: contiguous, no overlap, the fragments themselves
