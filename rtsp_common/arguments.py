@@ -107,6 +107,14 @@ def positive_int(text: str) -> int:
     return value
 
 
+def count(text: str) -> int:
+    """A count of 0 or more (0 usually turns the feature off)."""
+    value = int(number(text, int))
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is not 0 or more")
+    return value
+
+
 def positive_seconds(text: str) -> float:
     """A finite duration above zero (NaN and infinity are refused)."""
     value = float(number(text, float))

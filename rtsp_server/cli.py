@@ -9,6 +9,7 @@ from typing import Any
 
 from rtsp_common.arguments import (
     add_option,
+    count,
     error_line,
     port,
     positive_int,
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--max-sessions-per-peer", "max_sessions_per_peer", type=positive_int)
     add("--max-connections-per-peer", "max_connections_per_peer", type=positive_int)
     add("--max-interleaved-sessions", "max_interleaved_sessions", type=positive_int)
+    add("--unreachable-limit", "unreachable_limit", type=count, metavar="N")
     add("--rtp-port", "rtp_port", type=rtp_port)
     add("--workers", "workers", type=worker_count, metavar="N|auto")
     add("--gso", "use_gso", action=argparse.BooleanOptionalAction, dest="gso")
@@ -114,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             max_sessions_per_peer=args.max_sessions_per_peer,
             max_connections_per_peer=args.max_connections_per_peer,
             max_interleaved_sessions=args.max_interleaved_sessions,
+            unreachable_limit=args.unreachable_limit,
             rtp_port=args.rtp_port,
             use_gso=args.gso,
             auth=args.auth,

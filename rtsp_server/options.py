@@ -47,6 +47,13 @@ class ServerOptions:
         30.0, "seconds a session set up but never played keeps its slot, keep-alives or not"
     )
     max_connections: int = option(1000, "most RTSP connections")
+    # One stray ICMP must not end a stream (a NAT may answer before the client's packets
+    # open its path); three within 10 s of a peer whose port is closed do, within 0.1 s at
+    # 30 fps on a LAN (Linux sends at most one a second to a remote host: about 3 s).
+    unreachable_limit: int = option(
+        3,
+        "ICMP port unreachables within 10 s that end a UDP session's stream (Linux; 0: never)",
+    )
     # One address must not take every slot; a tenth of the server leaves room for a site
     # behind one NAT address and for this project's own load tests (60 sessions on loopback).
     max_sessions_per_peer: int = option(
@@ -144,6 +151,8 @@ class ServerOptions:
             raise ValueError(
                 f"max_connections_per_peer must be 1 or more, not {self.max_connections_per_peer}"
             )
+        if self.unreachable_limit < 0:
+            raise ValueError(f"unreachable_limit must be 0 or more, not {self.unreachable_limit}")
         if self.max_sessions_per_peer < 1:
             raise ValueError(
                 f"max_sessions_per_peer must be 1 or more, not {self.max_sessions_per_peer}"

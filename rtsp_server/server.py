@@ -51,6 +51,8 @@ from rtsp_server.rtcp_reports import (
 from rtsp_server.rtp_sender import UDPSender, frame_bursts, interleaved_frame
 from rtsp_server.scheduler import Scheduler
 from rtsp_server.session import InterleavedChannels, Session, SessionRegistry, UDPDestination
+from rtsp_server.udp_port import UDPPort, enable_error_queue
+from rtsp_server.unreachable import UnreachableCounter
 from rtsp_server.worker_slot import WorkerSlot
 
 log = logging.getLogger(__name__)
@@ -59,21 +61,6 @@ log.addFilter(PEER_DRIVEN)  # what a peer can make us log is bounded
 T = TypeVar("T")
 
 HOUSEKEEPING_INTERVAL = 0.25  # s between checks for idle sessions
-
-
-class _Discard(asyncio.DatagramProtocol):
-    """Reads and drops what clients send to the RTP port (e.g. NAT keep-alives)."""
-
-    def datagram_received(self, data: bytes, addr: Any) -> None:
-        pass
-
-
-class _RTCPReceiver(asyncio.DatagramProtocol):
-    def __init__(self, server: RTSPServer) -> None:
-        self.server = server
-
-    def datagram_received(self, data: bytes, addr: Any) -> None:
-        self.server.rtcp_received(data, addr[0], addr[1])
 
 
 class RTSPServer:
@@ -119,6 +106,7 @@ class RTSPServer:
         self._scheduler: Scheduler | None = None
         self._udp: UDPSender | None = None
         self._rtcp_sock: socket.socket | None = None
+        self._unreachable = UnreachableCounter(self.options.unreachable_limit)
         self.cname = f"rtsp-workbench@{socket.gethostname()}"
 
     # running ---------------------------------------------------------------------------------
@@ -143,9 +131,16 @@ class RTSPServer:
         self.rtp_port = rtp_sock.getsockname()[1]
         self._udp = UDPSender(rtp_sock, options.use_gso)
         self._rtcp_sock = rtcp_sock
-        rtp_transport, _ = await loop.create_datagram_endpoint(_Discard, sock=rtp_sock)
-        rtcp_transport, _ = await loop.create_datagram_endpoint(
-            lambda: _RTCPReceiver(self), sock=rtcp_sock
+        if options.unreachable_limit:
+            for sock in (rtp_sock, rtcp_sock):
+                enable_error_queue(sock)
+        # What clients send to the RTP port (e.g. NAT keep-alives) is read and dropped.
+        rtp_port = UDPPort(loop, rtp_sock, lambda data, addr: None, self.peer_unreachable)
+        rtcp_port = UDPPort(
+            loop,
+            rtcp_sock,
+            lambda data, addr: self.rtcp_received(data, addr[0], addr[1]),
+            self.peer_unreachable,
         )
         self._scheduler = Scheduler(loop, self._send_frame)
         try:
@@ -196,8 +191,9 @@ class RTSPServer:
             housekeeping.cancel()
             await asyncio.gather(housekeeping, return_exceptions=True)
             await asyncio.sleep(0)
-            rtp_transport.close()
-            rtcp_transport.close()
+            for port in (rtp_port, rtcp_port):
+                port.close()
+                port.sock.close()
             await tcp.wait_closed()
             await asyncio.sleep(0)
             self._ready.clear()
@@ -487,6 +483,29 @@ class RTSPServer:
         while True:
             await asyncio.sleep(HOUSEKEEPING_INTERVAL)
             self.expire_sessions(self.loop_time())
+
+    def peer_unreachable(self, destination: tuple[str, int]) -> None:
+        """An ICMP port unreachable about what we sent to ``destination``: past the limit,
+        every UDP session streaming there is torn down (TCP-interleaved sessions never send
+        to a UDP address, so none of theirs is touched)."""
+        if not self._unreachable.record(destination, self.loop_time()):
+            return
+        host, port = destination
+        for session in list(self.sessions):
+            target = session.destination
+            if (
+                isinstance(target, UDPDestination)
+                and target.host == host
+                and port in (target.rtp_port, target.rtcp_port)
+            ):
+                self.sessions.remove(session.id)
+                log.warning(
+                    "session %s: %s:%d answers ICMP port unreachable: torn down",
+                    session.id,
+                    host,
+                    port,
+                )
+                self._end(session, "peer unreachable", bye=False)
 
     def expire_sessions(self, now: float) -> None:
         """End the sessions idle past their timeout (connections keep their own time)."""

@@ -29,7 +29,13 @@ def setup(client: RTSPTestClient, url: str) -> str:
 def test_a_session_never_played_is_reclaimed_despite_keep_alives(media_dir, caplog):
     caplog.set_level("INFO")
     options = ServerOptions(
-        port=0, media=media_dir, host="127.0.0.1", fps=50, loop=True, ready_timeout=READY_TIMEOUT
+        port=0,
+        media=media_dir,
+        host="127.0.0.1",
+        fps=50,
+        loop=True,
+        ready_timeout=READY_TIMEOUT,
+        unreachable_limit=0,  # the played session streams to a port nobody listens on
     )
     with RTSPServer(options=options) as server:
         url = f"rtsp://127.0.0.1:{server.port}/clip.Mjpeg"
