@@ -103,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
         parser, "--transport", ClientOptions, "transport", choices=[t.value for t in LowerTransport]
     )
     add_option(parser, "--rtp-port", ClientOptions, "rtp_port", type=rtp_port)
+    add_option(parser, "--announce-port", ClientOptions, "announce_port", type=rtp_port)
     stop = parser.add_mutually_exclusive_group()
     stop.add_argument("--duration", type=positive_seconds, help="stop after S seconds of playing")
     stop.add_argument("--frames", type=positive_int, help="stop after N frames")
@@ -147,6 +148,7 @@ def session_options(args: argparse.Namespace, batch_interval: float = 0.0) -> Cl
     return ClientOptions(
         transport=args.transport,
         rtp_port=args.rtp_port,
+        announce_port=args.announce_port,
         dialect=args.dialect,
         timeout=args.timeout,
         batch_interval=batch_interval,

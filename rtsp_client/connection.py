@@ -174,7 +174,13 @@ class ClientConnection:
         """The Transport SETUP offers (RFC 2326 §12.39)."""
         if self.options.transport is LowerTransport.TCP:
             return str(Transport("RTP/AVP/TCP", interleaved=INTERLEAVED_CHANNELS))
-        return str(Transport("RTP/AVP", client_port=(self.rtp_port, self.rtp_port + 1)))
+        port = self.announced_port
+        return str(Transport("RTP/AVP", client_port=(port, port + 1)))
+
+    @property
+    def announced_port(self) -> int:
+        """The RTP port SETUP names: the bound one, or the port forward's in front of it."""
+        return self.options.announce_port or self.rtp_port
 
     # --- out ----------------------------------------------------------------------------
 
@@ -217,7 +223,7 @@ class ClientConnection:
             # The lab's Client.py: LF lines, the server reads fields by position.
             lines = [f"{method} {uri} RTSP/1.0", f"CSeq: {cseq}"]
             if method == "SETUP":
-                lines.append(f"Transport: RTP/UDP; client_port= {self.rtp_port}")
+                lines.append(f"Transport: RTP/UDP; client_port= {self.announced_port}")
             elif session is not None:
                 lines.append(f"Session: {session}")
             return ("\n".join(lines) + "\n\n").encode()

@@ -40,6 +40,12 @@ class ClientOptions:
         LowerTransport.UDP, "udp: RTP on an even/odd UDP port pair; tcp: interleaved on RTSP"
     )
     rtp_port: int = option(0, "even local UDP port for RTP, RTCP on the next; 0 picks a free pair")
+    # Behind a port forward (a NAT, a relay, a test's impairment proxy) the server must send
+    # to the outside port, which forwards to the one bound here.
+    announce_port: int = option(
+        0,
+        "even UDP port SETUP names instead of the bound one (a port forward or relay); 0: the bound",
+    )
     dialect: Dialect = option(Dialect.STANDARD, "'lab' speaks the lab's Client.py wire form")
     timeout: float = option(5.0, "seconds to wait for a reply")
     max_frame_bytes: int = option(
@@ -77,6 +83,10 @@ class ClientOptions:
         if not 0 <= self.rtp_port < MAX_PORT:
             # RTCP takes the port above RTP's (RFC 3550 §11), so RTP stops one short.
             raise ValueError(f"RTP port {self.rtp_port} is not a port for RTP (0-{MAX_PORT - 1})")
+        if not 0 <= self.announce_port < MAX_PORT or self.announce_port % 2:
+            raise ValueError(f"announced port {self.announce_port} is not an even port for RTP")
+        if self.announce_port and self.transport is LowerTransport.TCP:
+            raise ValueError("an announced UDP port needs the UDP transport")
         if not self.timeout > 0:
             raise ValueError(f"timeout must be a positive number of seconds, not {self.timeout}")
         if self.frame_queue_bytes < 1:

@@ -236,3 +236,18 @@ def test_a_malformed_url_is_one_error_naming_the_url(url, why):
     for read in (split_url, url_credentials):
         with pytest.raises(ValueError, match=f"not a valid rtsp:// URL '.*': .*{why}"):
             read(url)
+
+
+@pytest.mark.parametrize("dialect", [Dialect.STANDARD, Dialect.LAB])
+def test_setup_names_the_announced_port_of_a_port_forward_not_the_bound_one(dialect):
+    conn = connection(rtp_port=25000, announce_port=40000, dialect=dialect)
+    assert "client_port=40000-40001" in conn.transport_header()
+    setup = conn.send_request("SETUP", conn.track_url(), [("Transport", conn.transport_header())])
+    assert b"40000" in setup.data and b"25000" not in setup.data
+
+
+def test_an_announced_port_must_be_an_even_udp_port():
+    with pytest.raises(ValueError, match="not an even port"):
+        ClientOptions(announce_port=40001)
+    with pytest.raises(ValueError, match="needs the UDP transport"):
+        ClientOptions(announce_port=40000, transport=LowerTransport.TCP)
