@@ -51,7 +51,7 @@ from rtsp_server.rtcp_reports import (
 from rtsp_server.rtp_sender import UDPSender, frame_bursts, interleaved_frame
 from rtsp_server.scheduler import Scheduler
 from rtsp_server.session import InterleavedChannels, Session, SessionRegistry, UDPDestination
-from rtsp_server.udp_port import UDPPort, enable_error_queue
+from rtsp_server.udp_port import UDPPort
 from rtsp_server.unreachable import UnreachableCounter
 from rtsp_server.worker_slot import WorkerSlot
 
@@ -131,16 +131,11 @@ class RTSPServer:
         self.rtp_port = rtp_sock.getsockname()[1]
         self._udp = UDPSender(rtp_sock, options.use_gso)
         self._rtcp_sock = rtcp_sock
-        if options.unreachable_limit:
-            for sock in (rtp_sock, rtcp_sock):
-                enable_error_queue(sock)
+        unreachable = self.peer_unreachable if options.unreachable_limit else None
         # What clients send to the RTP port (e.g. NAT keep-alives) is read and dropped.
-        rtp_port = UDPPort(loop, rtp_sock, lambda data, addr: None, self.peer_unreachable)
+        rtp_port = UDPPort(loop, rtp_sock, lambda data, addr: None, unreachable)
         rtcp_port = UDPPort(
-            loop,
-            rtcp_sock,
-            lambda data, addr: self.rtcp_received(data, addr[0], addr[1]),
-            self.peer_unreachable,
+            loop, rtcp_sock, lambda d, a: self.rtcp_received(d, *a[:2]), unreachable
         )
         self._scheduler = Scheduler(loop, self._send_frame)
         try:
@@ -191,9 +186,8 @@ class RTSPServer:
             housekeeping.cancel()
             await asyncio.gather(housekeeping, return_exceptions=True)
             await asyncio.sleep(0)
-            for port in (rtp_port, rtcp_port):
-                port.close()
-                port.sock.close()
+            rtp_port.close()
+            rtcp_port.close()
             await tcp.wait_closed()
             await asyncio.sleep(0)
             self._ready.clear()
@@ -486,24 +480,14 @@ class RTSPServer:
 
     def peer_unreachable(self, destination: tuple[str, int]) -> None:
         """An ICMP port unreachable about what we sent to ``destination``: past the limit,
-        every UDP session streaming there is torn down (TCP-interleaved sessions never send
-        to a UDP address, so none of theirs is touched)."""
-        if not self._unreachable.record(destination, self.loop_time()):
-            return
-        host, port = destination
-        for session in list(self.sessions):
-            target = session.destination
-            if (
-                isinstance(target, UDPDestination)
-                and target.host == host
-                and port in (target.rtp_port, target.rtcp_port)
-            ):
+        every UDP session sending there is torn down."""
+        if self._unreachable.record(destination, self.loop_time()):
+            for session in self.sessions.sending_to(*destination):
                 self.sessions.remove(session.id)
                 log.warning(
-                    "session %s: %s:%d answers ICMP port unreachable: torn down",
+                    "session %s: %s:%d answers port unreachable: torn down",
                     session.id,
-                    host,
-                    port,
+                    *destination,
                 )
                 self._end(session, "peer unreachable", bye=False)
 

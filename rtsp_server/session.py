@@ -259,6 +259,17 @@ class SessionRegistry:
         """The sessions idle past their timeout at ``now``."""
         return [s for s in self._sessions.values() if s.expired(now)]
 
+    def sending_to(self, host: str, port: int) -> list[Session]:
+        """The UDP sessions whose RTP or RTCP goes to ``host``:``port`` (what an ICMP error
+        names); TCP-interleaved sessions send to no UDP address."""
+        return [
+            s
+            for s in self._sessions.values()
+            if isinstance(s.destination, UDPDestination)
+            and s.destination.host == host
+            and port in (s.destination.rtp_port, s.destination.rtcp_port)
+        ]
+
     def by_ssrc(self, ssrc: int) -> Session | None:
         """The session whose stream has ``ssrc`` (what an RTCP report block names), or None."""
         for session in self._sessions.values():

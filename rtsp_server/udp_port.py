@@ -48,25 +48,29 @@ def enable_error_queue(sock: socket.socket) -> bool:
 
 
 class UDPPort:
-    """Reads one non-blocking UDP socket on the event loop until ``close``."""
+    """Reads one non-blocking UDP socket on the event loop until ``close``, which closes
+    the socket too. With ``on_unreachable`` the kernel is asked for its ICMP errors."""
 
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
         sock: socket.socket,
         on_datagram: DatagramHandler,
-        on_unreachable: UnreachableHandler,
+        on_unreachable: UnreachableHandler | None = None,
     ) -> None:
         self.sock = sock
         self.loop = loop
         self.on_datagram = on_datagram
         self.on_unreachable = on_unreachable
         self.errors_read = 0
+        if on_unreachable is not None:
+            enable_error_queue(sock)
         loop.add_reader(sock.fileno(), self._readable)
 
     def close(self) -> None:
-        """Stop reading; the socket is the caller's to close."""
+        """Stop reading and close the socket."""
         self.loop.remove_reader(self.sock.fileno())
+        self.sock.close()
 
     def _readable(self) -> None:
         for _ in range(READS_PER_WAKEUP):
@@ -93,5 +97,5 @@ class UDPPort:
                 log.debug("error queue of UDP port %s: %s", self.sock.getsockname()[1], exc)
                 return
             self.errors_read += 1
-            if destination and is_port_unreachable(ancillary):
+            if self.on_unreachable and destination and is_port_unreachable(ancillary):
                 self.on_unreachable((destination[0], destination[1]))
