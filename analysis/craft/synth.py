@@ -13,7 +13,7 @@ import struct
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from analysis.craft.jpeg_source import JPEGSourceError, read_scan_image
 from analysis.payloads.jpeg import (
@@ -55,10 +55,13 @@ def _ip(addr: str) -> bytes:
 
 
 class PcapSynth:
-    """Collects Ethernet/IPv4 frames and writes them as a classic microsecond pcap."""
+    """Collects Ethernet/IPv4 frames and writes them as a classic microsecond pcap.
 
-    def __init__(self) -> None:
-        self._out = io.BytesIO()
+    ``out``, when given, is a binary file the frames stream into as they are made (a
+    capture of gigabytes never sits in memory); else they collect in memory."""
+
+    def __init__(self, out: BinaryIO | None = None) -> None:
+        self._out: BinaryIO = io.BytesIO() if out is None else out
         self._writer = PcapFileWriter(self._out)
         self.count = 0
         self._ip_id = 0
@@ -120,7 +123,9 @@ class PcapSynth:
         return self._ip_packet(t, src[0], dst[0], IPPROTO_TCP, l4)
 
     def getvalue(self) -> bytes:
-        """The pcap file's bytes so far."""
+        """The pcap file's bytes so far (collected in memory only)."""
+        if not isinstance(self._out, io.BytesIO):
+            raise TypeError("this capture streams into a file: read the file")
         return self._out.getvalue()
 
     def write(self, path: str | Path) -> Path:
@@ -422,15 +427,8 @@ class SynthSession:
         t = self.play_time + 0.004
         while self.sender_reports and t < self.teardown_time:
             sent = [p for p in self.rtp if p.t < t and p.ssrc == self.ssrc]
-            ntp = t + NTP_UNIX_OFFSET
-            rtp_ts = (
-                self.ts0 + round((t - self.play_time - 0.005) * VIDEO_CLOCK_RATE)
-            ) % TS_MODULUS
-            sr = struct.pack(
-                "!BBHIIIIII", RTCP_VERSION << RTP_VERSION_SHIFT, RTCP_SR, SR_LENGTH_WORDS,
-                self.ssrc, int(ntp), int((ntp % 1) * NTP_FRACTION), rtp_ts,
-                len(sent), sum(len(p.payload) for p in sent),
-            )  # fmt: skip
+            rtp_ts = self.ts0 + round((t - self.play_time - 0.005) * VIDEO_CLOCK_RATE)
+            sr = sender_report(self.ssrc, t, rtp_ts, len(sent), sum(len(p.payload) for p in sent))
             out.append((t, sr))
             t += self.report_interval
         return out
@@ -456,6 +454,15 @@ class SynthSession:
         synth = PcapSynth()
         self.write_into(synth)
         return synth.write(path)
+
+
+def sender_report(ssrc: int, t: float, rtp_ts: int, packets: int, octets: int) -> bytes:
+    """An RTCP sender report without report blocks (RFC 3550 §6.4.1) sent at Unix time ``t``."""
+    ntp = t + NTP_UNIX_OFFSET
+    return struct.pack(
+        "!BBHIIIIII", RTCP_VERSION << RTP_VERSION_SHIFT, RTCP_SR, SR_LENGTH_WORDS, ssrc,
+        int(ntp), int((ntp % 1) * NTP_FRACTION), rtp_ts % TS_MODULUS, packets, octets,
+    )  # fmt: skip
 
 
 def write_sessions(synth: PcapSynth, sessions: list[SynthSession]) -> None:
