@@ -43,6 +43,16 @@ RtpPacket = tuple[int, float, int, int, int, int, bytes]
 _EMPTY = np.zeros(0, dtype=np.int64)
 
 
+def unwrapped(values: np.ndarray, modulus: int) -> np.ndarray:
+    """Sequence numbers or timestamps counted on past their wrap-around (RFC 3550 A.1):
+    each step taken as the nearest signed one, from the first value as it is."""
+    if not len(values):
+        return np.zeros(0, dtype=np.int64)
+    half = modulus // 2
+    steps = (np.diff(values.astype(np.int64)) + half) % modulus - half
+    return np.concatenate(([0], np.cumsum(steps))) + int(values[0])
+
+
 @dataclass
 class StreamStats:
     """Receiver statistics of one stream (RFC 3550 A.3 and A.8), in plain numbers.

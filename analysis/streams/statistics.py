@@ -24,7 +24,12 @@ from analysis.payloads.h26x import read_h26x
 from analysis.payloads.nal_syntax import SYNTAX_BY_ENCODING
 from analysis.streams.jitter import jitter_figures
 from analysis.streams.media_format import MediaFormat
-from analysis.streams.rtp import SEQ_HALF, SEQ_MODULUS, TS_HALF, TS_MODULUS, CapturedStream
+from analysis.streams.rtp import (
+    SEQ_MODULUS,
+    TS_MODULUS,
+    CapturedStream,
+    unwrapped,
+)
 
 
 def analyse(
@@ -52,9 +57,7 @@ def analyse(
     seq = stream.seq
     stats.first_seq, stats.first_timestamp = int(seq[0]), int(stream.ts[0])
     stats.cut_packets = int(np.count_nonzero(stream.cut))
-    # A.1: extended sequence numbers; each step taken as the nearest signed 16-bit one.
-    steps = (np.diff(seq) + SEQ_HALF) % SEQ_MODULUS - SEQ_HALF
-    ext = np.concatenate(([0], np.cumsum(steps))) + int(seq[0])
+    ext = unwrapped(seq, SEQ_MODULUS)  # A.1: extended sequence numbers
     uniq, first = np.unique(ext, return_index=True)
     is_first = np.zeros(n, dtype=bool)
     is_first[first] = True
@@ -83,8 +86,7 @@ def analyse(
     period = stream.segments(stream.time)
     resync = np.concatenate(([False], period[1:] != period[:-1])) if len(play_starts) > 1 else None
     if rate:
-        ts_steps = (np.diff(stream.ts) + TS_HALF) % TS_MODULUS - TS_HALF
-        ext_ts = np.concatenate(([0], np.cumsum(ts_steps))) + int(stream.ts[0])
+        ext_ts = unwrapped(stream.ts, TS_MODULUS)
         figures = jitter_figures(
             stream.time, ext_ts, stream.b1, rate, resync, decoding_order=fmt.may_reorder
         )
@@ -181,16 +183,7 @@ def assemble_stream(stream: CapturedStream, order: np.ndarray, ext: np.ndarray) 
 
 def extended_timestamps(timestamps: list[int]) -> list[int]:
     """Timestamps unwrapped across 2^32 (each step taken as a signed 32-bit difference)."""
-    if not timestamps:
-        return []
-    out = [timestamps[0]]
-    prev = timestamps[0]
-    acc = prev
-    for ts in timestamps[1:]:
-        acc += (ts - prev + TS_HALF) % TS_MODULUS - TS_HALF
-        out.append(acc)
-        prev = ts
-    return out
+    return unwrapped(np.asarray(timestamps, dtype=np.int64), TS_MODULUS).tolist()
 
 
 MIN_DRIFT_SPAN_S = 1.0  # shorter spans say more about pacing jitter than about clocks

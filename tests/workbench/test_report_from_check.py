@@ -12,7 +12,7 @@ import pytest
 from analysis.craft.session_builder import SessionBuilder
 from workbench.report.build import analyse_capture, build_report, capture_origin
 from workbench.report.from_capture import add_capture_tests
-from workbench.report.from_check import series_from_stream, unwrap
+from workbench.report.from_check import series_from_stream
 from workbench.report.functional import TestBook
 from workbench.report.i18n import Catalog
 from workbench.report.model import Outcome
@@ -109,10 +109,6 @@ def test_a_refusal_is_judged_against_what_the_request_deserved(tmp_path):
     play, frob = book.tests[0], book.tests[1]
     assert play.outcome is Outcome.PASSED and "455" in play.observed
     assert frob.outcome is Outcome.FAILED and "501" in frob.observed
-
-
-def test_unwrap_helper():
-    assert unwrap([65534, 65535, 0, 1, 0xFFFF], 1 << 16) == [65534, 65535, 65536, 65537, 65535]
 
 
 def test_report_command_finds_rtp_by_port_without_the_rtsp_part(tmp_path):

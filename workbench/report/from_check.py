@@ -9,9 +9,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
+import numpy as np
+
 from analysis.rules import Outcome, RuleResult
 from analysis.sessions.rebuild import CapturedConnection
-from analysis.streams.rtp import CapturedStream
+from analysis.streams.decimate import keep_extremes
+from analysis.streams.rtp import SEQ_MODULUS, TS_MODULUS, CapturedStream, unwrapped
 from analysis.wire.rtsp import Kind
 from workbench.report.model import (
     MAX_EVIDENCE,
@@ -24,28 +27,12 @@ from workbench.report.model import (
 
 log = logging.getLogger(__name__)
 
-SEQ_MODULUS = 1 << 16  # RFC 3550 §5.1: 16-bit sequence number
-TS_MODULUS = 1 << 32  # RFC 3550 §5.1: 32-bit timestamp
+MS_PER_S = 1000.0
 PERCENT = 100.0
 # A connection's ladder: its opening (the handshake and PLAY) and its end are what a reader
 # studies; the keep-alives of a long capture between them are counted, not drawn.
 LADDER_HEAD = 40
 LADDER_TAIL = 10
-
-
-def unwrap(values: Iterable[int], modulus: int) -> list[int]:
-    """Values counted on past their wrap-around (each step taken as the signed nearest)."""
-    result: list[int] = []
-    half = modulus // 2
-    for value in values:
-        if not result:
-            result.append(value)
-            continue
-        step = (value - result[-1]) % modulus
-        if step >= half:
-            step -= modulus
-        result.append(result[-1] + step)
-    return result
 
 
 def stream_label(stream: CapturedStream) -> str:
@@ -60,21 +47,31 @@ def series_from_stream(
     label: str | None = None,
     pauses: Iterable[tuple[float, float]] = (),
 ) -> StreamSeries:
-    """Per-packet and per-frame measurements of a stream, times relative to ``origin``."""
-    packets = stream.packets
-    times = [p[1] for p in packets]
-    timestamps = unwrap((p[3] for p in packets), TS_MODULUS)
-    series = StreamSeries(label or stream_label(stream))
-    series.arrival = [t - origin for t in times]
-    series.sequence = unwrap((p[2] for p in packets), SEQ_MODULUS)
-    series.timestamp = timestamps
-    series.clock_rate = stream.clock_rate or None
+    """Per-packet and per-frame measurements of a stream, times relative to ``origin``.
+
+    A long stream's per-packet series are decimated (``keep_extremes``): at most
+    MAX_SERIES_POINTS packets, the extremes of inter-arrival, jitter, sequence and
+    timestamp kept, so that a spike or a jump still shows."""
+    times = stream.time
+    sequence = unwrapped(stream.seq, SEQ_MODULUS)
+    timestamps = unwrapped(stream.ts, TS_MODULUS)
+    interarrival = np.diff(times, prepend=np.nan) * MS_PER_S
+    jitter = stream.jitter_ms_series()
     # None when the clock rate is unknown: no jitter is drawn rather than a guessed one.
-    series.jitter_ms = stream.jitter_ms_series() or []
+    jitter_ms = np.asarray(jitter) if jitter is not None else None
+    measured = [interarrival, sequence, timestamps] + ([jitter_ms] if jitter_ms is not None else [])
+    keep = keep_extremes(len(times), measured)
+    series = StreamSeries(label or stream_label(stream))
+    series.arrival = (times[keep] - origin).tolist()
+    series.sequence = sequence[keep].tolist()
+    series.timestamp = timestamps[keep].tolist()
+    series.interarrival_ms = interarrival[keep[1:]].tolist()  # the first packet has none
+    series.clock_rate = stream.clock_rate or None
+    series.jitter_ms = jitter_ms[keep].tolist() if jitter_ms is not None else []
     series.frame_arrival = [f.time - origin for f in stream.frames]
     series.frame_sizes = [f.size for f in stream.frames]
-    if times:
-        first, last = times[0], times[-1]
+    if len(times):
+        first, last = float(times[0]), float(times[-1])
         series.pauses = [
             (start - origin, end - origin) for start, end in pauses if first < end and start < last
         ]

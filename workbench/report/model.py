@@ -151,7 +151,10 @@ class StreamSeries:
     """Per-packet and per-frame measurements of one RTP stream, for the plots.
 
     ``arrival`` is in seconds since the capture began; ``pauses`` are (start, end) times
-    in the same clock during which the stream was paused.
+    in the same clock during which the stream was paused. A long stream's per-packet lists
+    are decimated (analysis.streams.decimate); ``interarrival_ms`` then holds, for each
+    point after the first, the time since the packet just before it in the capture, which
+    the decimated arrivals alone no longer give (empty: computed from ``arrival``).
     """
 
     label: str
@@ -159,6 +162,7 @@ class StreamSeries:
     sequence: list[int] = field(default_factory=list)
     timestamp: list[int] = field(default_factory=list)
     jitter_ms: list[float] = field(default_factory=list)
+    interarrival_ms: list[float] = field(default_factory=list)
     frame_arrival: list[float] = field(default_factory=list)
     frame_sizes: list[int] = field(default_factory=list)
     pauses: list[tuple[float, float]] = field(default_factory=list)

@@ -85,8 +85,8 @@ def _caption(key: str, series: StreamSeries, catalog: Catalog) -> str:
 
 def _interarrival_ms(series: StreamSeries) -> tuple[list[float], list[float]]:
     times = series.arrival
-    gaps = [max((b - a) * 1000.0, MIN_SHOWN_MS) for a, b in zip(times, times[1:])]
-    return times[1:], gaps
+    gaps = series.interarrival_ms or [(b - a) * 1000.0 for a, b in zip(times, times[1:])]
+    return times[1:], [max(gap, MIN_SHOWN_MS) for gap in gaps]
 
 
 def _broken(x: list[float], y: list[float]) -> tuple[list[float], list[float]]:

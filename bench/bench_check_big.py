@@ -1,0 +1,105 @@
+"""`check` against `tshark -q -z rtp,streams` on captures of 0.4 and 1.6 GB: time, and peak
+resident memory as the capture grows (the goal: bounded by the number of streams, not
+packets, at most 300 MB).
+
+The captures (bench.check_capture, 20 sessions of 640x480 MJPEG at 30 fps, ~510 packets a
+second each) are written to a temporary directory and deleted after. Both readers run as
+subprocesses measured alike (bench.child_usage: wall time, peak RSS of that child alone),
+alternately, several rounds; medians are compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.check_capture import write_capture
+from bench.child_usage import ChildUsage, run_measured
+
+SESSIONS = 20
+SIZES_S = (28.0, 113.0)  # seconds of each session: about 0.4 GB and 1.6 GB (1.15M packets)
+BYTES_PER_SESSION_SECOND = 740_000  # 17 packets a frame of ~1440 bytes on the wire, 30 fps
+TARGET_RATIO = 3.0
+TARGET_PEAK_RSS = 300e6
+ROUNDS = 3
+MB = 1e6
+
+
+def _median(runs: list[ChildUsage]) -> tuple[float, float, float]:
+    """Median seconds, and the highest peak RSS and peak anonymous memory of the runs."""
+    return (
+        statistics.median(r.seconds for r in runs),
+        max(r.peak_rss for r in runs),
+        max(r.peak_anonymous for r in runs),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, nargs="+", default=list(SIZES_S))
+    parser.add_argument("--rounds", type=int, default=ROUNDS)
+    args = parser.parse_args(argv or [])
+    tshark = shutil.which("tshark")
+    if tshark is None:
+        print("tshark not found: no ratio")
+        return 1
+    needed = max(args.seconds) * SESSIONS * BYTES_PER_SESSION_SECOND * 1.1
+    with tempfile.TemporaryDirectory() as tmp:
+        free = shutil.disk_usage(tmp).free
+        if free < needed:
+            print(f"{tmp}: {free / MB:.0f} MB free, {needed / MB:.0f} MB needed: not run")
+            return 1
+        failed = False
+        peaks = []
+        for seconds in args.seconds:
+            path = Path(tmp) / "big.pcap"
+            started = time.perf_counter()
+            count = write_capture(path, SESSIONS, seconds)
+            size = path.stat().st_size
+            print(
+                f"capture: {count} packets, {size / 1e9:.2f} GB, {SESSIONS} sessions x "
+                f"{seconds:g} s (built in {time.perf_counter() - started:.1f} s)",
+                flush=True,
+            )
+            check_cmd = [sys.executable, "-m", "workbench", "check", str(path)]
+            tshark_cmd = [tshark, "-q", "-z", "rtp,streams", "-r", str(path)]
+            checks, peers = [], []
+            for _ in range(args.rounds):  # alternately, so that load on the machine hits both
+                checks.append(run_measured(check_cmd))
+                peers.append(run_measured(tshark_cmd))
+            check_s, check_rss, check_anon = _median(checks)
+            peer_s, peer_rss, peer_anon = _median(peers)
+            ratio = peer_s / check_s
+            peaks.append(check_rss)
+            verdict = "meets" if ratio >= TARGET_RATIO else "misses"
+            rss_verdict = "meets" if check_rss <= TARGET_PEAK_RSS else "misses"
+            print(
+                f"  check: median {check_s:.2f} s of "
+                f"{', '.join(f'{r.seconds:.2f}' for r in checks)}, peak RSS {check_rss / MB:.0f} MB "
+                f"(anonymous {check_anon / MB:.0f} MB; exit {checks[0].returncode})\n"
+                f"  tshark -q -z rtp,streams: median {peer_s:.2f} s of "
+                f"{', '.join(f'{r.seconds:.2f}' for r in peers)}, peak RSS {peer_rss / MB:.0f} MB "
+                f"(anonymous {peer_anon / MB:.0f} MB)\n"
+                f"  ratio tshark/check: {ratio:.2f}x ({verdict} the {TARGET_RATIO:g}x target); "
+                f"check's peak RSS {rss_verdict} the {TARGET_PEAK_RSS / MB:.0f} MB target",
+                flush=True,
+            )
+            failed |= ratio < TARGET_RATIO or check_rss > TARGET_PEAK_RSS
+            path.unlink()
+        if len(peaks) > 1:
+            print(
+                f"check's peak RSS from the smallest to the largest capture: "
+                f"{peaks[0] / MB:.0f} -> {peaks[-1] / MB:.0f} MB "
+                f"({peaks[-1] / peaks[0]:.2f}x for {max(args.seconds) / min(args.seconds):.1f}x "
+                f"the packets)"
+            )
+        return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
