@@ -12,6 +12,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from analysis.errors import CaptureFileError
 from analysis.expected import Expectation
 from analysis.pcap.duplicates import DUPLICATE_WINDOW_S
@@ -20,7 +22,8 @@ from analysis.rules import Context, Outcome, RuleResult, Severity, run_all
 from analysis.sessions.build import build
 from analysis.sessions.rebuild import CapturedConnection, CaptureSessions, RTSPSession
 from analysis.sessions.source_validation import NonMedia
-from analysis.streams.rtp import CapturedStream
+from analysis.streams.decimate import keep_extremes
+from analysis.streams.rtp import SEQ_MODULUS, CapturedStream, unwrapped
 from analysis.wire.flows import Traffic, decode
 from analysis.wire.rtcp import RTCPFlow
 from analysis.wire.sdp import SDPInfo
@@ -40,7 +43,8 @@ class CheckResult:
       validation), linked to its session or found by ports or validity. Each has
       ``stats`` (:class:`analysis.streams.rtp.StreamStats`), ``fmt`` (encoding and clock),
       ``frames`` (:class:`analysis.payloads.frames.Frame`, with ``jpeg()``), and ``series()``:
-      per-packet lists ``pktno, time, seq, timestamp, marker, size`` for plots.
+      per-packet lists ``pktno, time, seq, timestamp, marker, size`` for plots (decimated
+      in ``to_dict``, ``analysis.streams.decimate``).
     - ``non_media``: keep-alives and datagrams that fail source validation
       (:class:`analysis.sessions.source_validation.NonMedia`): listed, never judged.
     - ``notes``: what the capture itself lacks or holds twice (snap length, duplicates,
@@ -134,8 +138,13 @@ class CheckResult:
 
 
 def stream_dict(s: CapturedStream) -> dict:
-    """One stream as plain data: identity, statistics, series and frame sizes."""
+    """One stream as plain data: identity, statistics, series and frame sizes.
+
+    The series of a long stream are decimated (``series_points`` says how many of how
+    many packets): the extremes of inter-arrival, sequence and size are kept."""
     st = s.stats
+    interarrival = np.diff(s.time, prepend=np.nan)
+    keep = keep_extremes(len(s), [interarrival, unwrapped(s.seq, SEQ_MODULUS), s.size])
     return {
         "ssrc": s.ssrc,
         "src": str(s.src),
@@ -146,7 +155,8 @@ def stream_dict(s: CapturedStream) -> dict:
         "payload_type": s.payload_type,
         "format": s.format.value,
         "stats": {k: getattr(st, k) for k in st.__dataclass_fields__},
-        "series": s.series(),
+        "series": s.series(keep),
+        "series_points": {"kept": len(keep), "of": len(s)},
         "frames": {
             "time": [f.time for f in s.frames],
             "timestamp": [f.timestamp for f in s.frames],

@@ -214,15 +214,17 @@ class CapturedStream:
             ]  # fmt: skip
         return self._packets
 
-    def series(self) -> dict[str, list]:
-        """Per-packet series in arrival order, for plots: time, seq, timestamp, marker, size."""
+    def series(self, keep: np.ndarray | None = None) -> dict[str, list]:
+        """Per-packet series in arrival order, for plots: time, seq, timestamp, marker, size
+        of every packet, or of the packets at indices ``keep``."""
+        rows = slice(None) if keep is None else keep
         return {
-            "pktno": self.pktno.tolist(),
-            "time": self.time.tolist(),
-            "seq": self.seq.tolist(),
-            "timestamp": self.ts.tolist(),
-            "marker": (self.b1 >> RTP_MARKER_SHIFT).tolist(),
-            "size": self.size.tolist(),
+            "pktno": self.pktno[rows].tolist(),
+            "time": self.time[rows].tolist(),
+            "seq": self.seq[rows].tolist(),
+            "timestamp": self.ts[rows].tolist(),
+            "marker": (self.b1[rows] >> RTP_MARKER_SHIFT).tolist(),
+            "size": self.size[rows].tolist(),
         }
 
 

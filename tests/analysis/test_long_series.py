@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from analysis.check import stream_dict
 from analysis.streams.decimate import MAX_SERIES_POINTS, keep_extremes
 from analysis.streams.rtp import SEQ_MODULUS, TS_MODULUS, CapturedStream, unwrapped
 from analysis.wire.flows import Endpoint
@@ -77,3 +78,15 @@ def test_report_series_of_a_long_stream_is_decimated_with_its_spike_and_jump():
     assert series.sequence[-1] - series.sequence[0] == PACKETS - 1 + 500
     assert series.timestamp[-1] > TS_MODULUS  # unwrapped past 2^32
     assert series.jitter_ms[0] == 0.0 and abs(series.jitter_ms[-1] - 10.0) < 1e-9
+
+
+def test_json_series_of_a_long_stream_is_decimated_and_says_so():
+    stream = _long_stream()
+    data = stream_dict(stream)
+    series = data["series"]
+    kept = len(series["pktno"])
+    assert kept <= MAX_SERIES_POINTS
+    assert data["series_points"] == {"kept": kept, "of": PACKETS}
+    assert all(len(values) == kept for values in series.values())
+    assert LATE_PACKET + 1 in series["pktno"]  # packet numbers count from 1
+    assert series["pktno"][0] == 1 and series["pktno"][-1] == PACKETS
