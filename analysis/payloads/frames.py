@@ -81,14 +81,17 @@ class Frame:
     whole: bytes | None = None  # the lab's format: the payload is the JPEG
     # The scan data as spans of a capture buffer, when the vectorized path built the frame.
     source: bytes | memoryview | None = None
-    spans: tuple[list[int], list[int]] | None = None  # (starts, ends) in ``source``
+    # (starts, ends) in ``source``: views of the stream's columns, 8 bytes a packet, not
+    # a Python int each (a capture of a million packets keeps every frame).
+    spans: tuple[np.ndarray, np.ndarray] | None = None
 
     def scan_parts(self) -> list:
         """The frame's scan data pieces."""
         if self.spans is not None:
             source = self.source
             assert source is not None  # spans are always given with their source
-            return [source[a:b] for a, b in zip(*self.spans, strict=True)]
+            starts, ends = self.spans
+            return [source[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
         return self.parts
 
     def header(self) -> bytes | None:
@@ -426,8 +429,8 @@ def fast_rfc2435(stream, order: np.ndarray, ext: np.ndarray) -> list[Frame] | No
     expected = offset[:-1] + data_len[:-1]
     if n > 1 and (offset[1:][~starts[1:]] != expected[~starts[1:]]).any():
         return None
-    pstart = (p + header).tolist()
-    pend = (p + length).tolist()
+    pstart = p + header
+    pend = p + length
     pktnos = stream.pktno[order].tolist()
     times = stream.time[order].tolist()
     exts = ext.tolist()
