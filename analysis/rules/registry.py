@@ -21,7 +21,9 @@ from analysis.streams.rtp import CapturedStream
 from analysis.wire.flows import Traffic
 
 MAX_PACKETS_LISTED = 10  # first offending packet numbers kept per result
-MAX_OFFENCES_LISTED = 1000  # offences written to JSON per rule (the count stays exact)
+# Offences kept per rule (in JSON, on the annotated copy): a rule that fires on every
+# packet of a capture of millions keeps these first ones; counts and owners stay exact.
+MAX_OFFENCES_LISTED = 1000
 
 
 class Severity(Enum):
@@ -96,7 +98,8 @@ class RuleResult:
     """A rule's verdict on one capture.
 
     ``count``, ``packets`` and ``evidence`` describe the unexpected offences when there
-    are any, else the expected ones; ``offences`` holds them all, attributed."""
+    are any, else the expected ones; ``offences`` holds the first MAX_OFFENCES_LISTED of
+    them, attributed, and ``expected_total``, ``owners`` and ``reasons`` count them all."""
 
     rule: Rule
     outcome: Outcome
@@ -104,6 +107,9 @@ class RuleResult:
     packets: list[int]
     evidence: str
     offences: list[Offence] = field(default_factory=list)
+    expected_total: int = 0
+    owners: dict[str, int] = field(default_factory=dict)
+    reasons: list[str] = field(default_factory=list)  # why offences were expected
 
     @property
     def failed(self) -> bool:
@@ -113,15 +119,11 @@ class RuleResult:
     @property
     def expected_count(self) -> int:
         """Offences an expectation covers."""
-        return sum(1 for o in self.offences if o.expected is not None)
+        return self.expected_total
 
     def by_owner(self) -> dict[str, int]:
         """Offence counts per session (or per flow, for offences outside any session)."""
-        counts: dict[str, int] = {}
-        for o in self.offences:
-            owner = o.scope.describe()
-            counts[owner] = counts.get(owner, 0) + 1
-        return counts
+        return dict(self.owners)
 
     def to_dict(self) -> dict:
         """The result and its rule's description, as JSON-ready values."""
@@ -137,7 +139,7 @@ class RuleResult:
             "evidence": self.evidence,
             "expected": self.expected_count,
             "by_owner": self.by_owner(),
-            "offences": [o.to_dict() for o in self.offences[:MAX_OFFENCES_LISTED]],
+            "offences": [o.to_dict() for o in self.offences],
         }
 
 
@@ -273,12 +275,20 @@ def run_rules(rules: Iterable[Rule], context: Context) -> list[RuleResult]:
             )
             continue
         offences = []
+        owners: dict[str, int] = {}
         for pktno, text in finding.offences:
             scope = attribution.scope(pktno)
             reason = expected_reason(context.expectations, r.id, scope)
             offences.append(Offence(pktno, text, scope, reason))
+            owner = scope.describe()
+            owners[owner] = owners.get(owner, 0) + 1
         unexpected = [o for o in offences if o.expected is None]
         outcome = Outcome.FAILED if unexpected else Outcome.EXPECTED
         count, packets, evidence = _summarize(unexpected or offences)
-        results.append(RuleResult(r, outcome, count, packets, evidence, offences))
+        reasons = sorted({o.expected for o in offences if o.expected is not None})
+        kept = offences[:MAX_OFFENCES_LISTED]
+        expected = len(offences) - len(unexpected)
+        results.append(
+            RuleResult(r, outcome, count, packets, evidence, kept, expected, owners, reasons)
+        )
     return results

@@ -218,7 +218,7 @@ def print_summary(result: CheckResult, console: Console) -> None:
         detail = Text(f"{r.rule.title} ({r.rule.rfc} §{r.rule.section})")
         if r.evidence:
             detail.append("\n" + r.evidence, style="dim")
-        for reason in sorted({o.expected for o in r.offences if o.expected}):
+        for reason in r.reasons:
             detail.append(f"\nexpected: {reason}", style="magenta")
         rules.add_row(r.rule.id, _styled(r.rule.severity.value, SEVERITY_STYLE), outcome, detail)
     print_table(console, rules)

@@ -182,7 +182,7 @@ def conformance_rows(results: Iterable[RuleResult]) -> list[ConformanceRow]:
         owners = r.by_owner()
         if len(owners) > 1:
             detail += " — " + "; ".join(f"{owner}: {n}" for owner, n in owners.items())
-        reasons = sorted({o.expected for o in r.offences if o.expected})
+        reasons = r.reasons
         expected = "; ".join(reasons) if r.outcome is Outcome.EXPECTED else ""
         if reasons:  # say which findings were expected, and why
             detail += f" (expected: {'; '.join(reasons)})"
