@@ -49,7 +49,7 @@ def unwrapped(values: np.ndarray, modulus: int) -> np.ndarray:
     if not len(values):
         return np.zeros(0, dtype=np.int64)
     half = modulus // 2
-    steps = (np.diff(values.astype(np.int64)) + half) % modulus - half
+    steps = np.mod(np.diff(values.astype(np.int64)) + half, modulus) - half
     return np.concatenate(([0], np.cumsum(steps))) + int(values[0])
 
 
