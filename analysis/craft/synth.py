@@ -55,10 +55,8 @@ def _ip(addr: str) -> bytes:
 
 
 class PcapSynth:
-    """Collects Ethernet/IPv4 frames and writes them as a classic microsecond pcap.
-
-    ``out``, when given, is a binary file the frames stream into as they are made (a
-    capture of gigabytes never sits in memory); else they collect in memory."""
+    """Collects Ethernet/IPv4 frames as a classic microsecond pcap: in memory, or streamed
+    into the binary file ``out`` as they are made (so a capture of GB never sits in memory)."""
 
     def __init__(self, out: BinaryIO | None = None) -> None:
         self._out: BinaryIO = io.BytesIO() if out is None else out
@@ -124,9 +122,7 @@ class PcapSynth:
 
     def getvalue(self) -> bytes:
         """The pcap file's bytes so far (collected in memory only)."""
-        if not isinstance(self._out, io.BytesIO):
-            raise TypeError("this capture streams into a file: read the file")
-        return self._out.getvalue()
+        return self._out.getvalue()  # type: ignore[attr-defined]  # BytesIO unless ``out``
 
     def write(self, path: str | Path) -> Path:
         """Write the pcap file to ``path``."""
