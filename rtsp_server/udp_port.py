@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 MSG_ERRQUEUE = getattr(socket, "MSG_ERRQUEUE", 0x2000)
 MAX_DATAGRAM = 65535
-ERROR_COPY = 16  # bytes of the offending datagram the kernel hands back: unused but for size
+ERROR_COPY = 16  # bytes of the offending datagram to take back with an error (not read)
 ERROR_ANCILLARY = 512  # room for sock_extended_err and the offender's address
 READS_PER_WAKEUP = 64  # datagrams or errors read per wake-up: others' turn comes after
 
@@ -62,7 +62,6 @@ class UDPPort:
         self.loop = loop
         self.on_datagram = on_datagram
         self.on_unreachable = on_unreachable
-        self.errors_read = 0
         if on_unreachable is not None:
             enable_error_queue(sock)
         loop.add_reader(sock.fileno(), self._readable)
@@ -96,6 +95,5 @@ class UDPPort:
             except OSError as exc:
                 log.debug("error queue of UDP port %s: %s", self.sock.getsockname()[1], exc)
                 return
-            self.errors_read += 1
             if self.on_unreachable and destination and is_port_unreachable(ancillary):
                 self.on_unreachable((destination[0], destination[1]))

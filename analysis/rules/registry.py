@@ -99,7 +99,7 @@ class RuleResult:
 
     ``count``, ``packets`` and ``evidence`` describe the unexpected offences when there
     are any, else the expected ones; ``offences`` holds the first MAX_OFFENCES_LISTED of
-    them, attributed, and ``expected_total``, ``owners`` and ``reasons`` count them all."""
+    them, attributed, and ``expected_count``, ``owners`` and ``reasons`` count them all."""
 
     rule: Rule
     outcome: Outcome
@@ -107,7 +107,7 @@ class RuleResult:
     packets: list[int]
     evidence: str
     offences: list[Offence] = field(default_factory=list)
-    expected_total: int = 0
+    expected_count: int = 0  # offences an expectation covers
     owners: dict[str, int] = field(default_factory=dict)
     reasons: list[str] = field(default_factory=list)  # why offences were expected
 
@@ -115,11 +115,6 @@ class RuleResult:
     def failed(self) -> bool:
         """True when the rule found offences that no expectation covers."""
         return self.outcome is Outcome.FAILED
-
-    @property
-    def expected_count(self) -> int:
-        """Offences an expectation covers."""
-        return self.expected_total
 
     def by_owner(self) -> dict[str, int]:
         """Offence counts per session (or per flow, for offences outside any session)."""

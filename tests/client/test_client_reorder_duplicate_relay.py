@@ -38,7 +38,6 @@ class Relay:
     seed: int = 7
     swapped: int = 0
     duplicated: int = 0
-    forwarded: int = 0
     port: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -61,9 +60,8 @@ class Relay:
         for sock in (self._rtp, self._rtcp, self._out):
             sock.close()
 
-    def _send(self, packet: bytes, port: int) -> None:
-        self._out.sendto(packet, (LOOPBACK, port))
-        self.forwarded += 1
+    def _send(self, packet: bytes) -> None:
+        self._out.sendto(packet, (LOOPBACK, self.target))
 
     def _run(self) -> None:
         rng = random.Random(self.seed)
@@ -71,7 +69,7 @@ class Relay:
         while not self._stop.is_set():
             ready, _, _ = select.select([self._rtp, self._rtcp], [], [], HOLD_TIMEOUT)
             if not ready and held is not None:
-                self._send(held, self.target)  # nothing came after it: out alone, in order
+                self._send(held)  # nothing came after it: out alone, in order
                 held = None
             if self._rtcp in ready:
                 self._out.sendto(self._rtcp.recv(65536), (LOOPBACK, self.target + 1))
@@ -79,8 +77,8 @@ class Relay:
                 continue
             packet = self._rtp.recv(65536)
             if held is not None:
-                self._send(packet, self.target)
-                self._send(held, self.target)  # after its successor: one reordered packet
+                self._send(packet)
+                self._send(held)  # after its successor: one reordered packet
                 self.swapped += 1
                 held = None
                 continue
@@ -88,11 +86,11 @@ class Relay:
             if draw < SWAP_PROBABILITY:
                 held = packet
             elif draw < SWAP_PROBABILITY + DUPLICATE_PROBABILITY:
-                self._send(packet, self.target)
-                self._send(packet, self.target)
+                self._send(packet)
+                self._send(packet)
                 self.duplicated += 1
             else:
-                self._send(packet, self.target)
+                self._send(packet)
 
 
 def test_reordered_and_duplicated_packets_are_counted_as_the_relay_made_them(lab_movie):
