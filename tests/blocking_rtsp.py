@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 
 from rtsp_common.headers import Headers
+from rtsp_common.headers import Session as SessionHeader
 from rtsp_common.rtsp import InterleavedFrame, MessageParser, Request, Response
 
 
@@ -44,6 +45,16 @@ class RTSPTestClient:
         items = [("CSeq", str(self.cseq))] + list((headers or {}).items())
         self.send_raw(Request(method, url, Headers(items)).to_bytes())
         return self.read_response()
+
+    def setup_udp(self, track_url: str, client_rtp_port: int) -> str:
+        """SETUP over UDP to ``client_rtp_port`` and its pair; the session id (asserts 200)."""
+        reply = self.request(
+            "SETUP",
+            track_url,
+            {"Transport": f"RTP/AVP;unicast;client_port={client_rtp_port}-{client_rtp_port + 1}"},
+        )
+        assert reply.status == 200, reply
+        return SessionHeader.parse(reply.headers["Session"]).id
 
     def read_response(self, timeout: float | None = None) -> Response:
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)

@@ -12,6 +12,7 @@ import sys
 import time
 
 import pytest
+from polling import wait_for
 from realtools import require_tool
 from tk_player import player_window, player_window_of, xdotool
 
@@ -35,15 +36,6 @@ def clips(tmp_path_factory):
     make_sample(folder / "movie.Mjpeg", size=(320, 240), frames=60, fps=30)
     make_sample(folder / "short.Mjpeg", size=(160, 120), frames=15, fps=30)
     return folder
-
-
-def wait_for(condition, seconds: float = 10.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])

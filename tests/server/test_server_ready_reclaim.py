@@ -10,7 +10,6 @@ import pytest
 from blocking_rtsp import RTSPTestClient
 from local_ports import free_port
 
-from rtsp_common.headers import Session as SessionHeader
 from rtsp_server import RTSPServer
 from rtsp_server.options import ServerOptions
 
@@ -18,12 +17,7 @@ READY_TIMEOUT = 1.0
 
 
 def setup(client: RTSPTestClient, url: str) -> str:
-    port = free_port(pair=True)
-    answer = client.request(
-        "SETUP", url + "/track1", {"Transport": f"RTP/AVP;unicast;client_port={port}-{port + 1}"}
-    )
-    assert answer.status == 200, answer
-    return SessionHeader.parse(answer.headers["Session"]).id
+    return client.setup_udp(url + "/track1", free_port(pair=True))
 
 
 def test_a_session_never_played_is_reclaimed_despite_keep_alives(media_dir, caplog):

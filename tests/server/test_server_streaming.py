@@ -10,6 +10,7 @@ from blocking_rtsp import RTSPTestClient
 from lab_client import LabClient
 from local_ports import udp_port_pair
 from media_samples import noise_jpeg, rgb_bytes
+from polling import wait_for
 from server_harness import drain, frames_of, receive_rtp, write_clip
 
 from rtsp_common.headers import Session as SessionHeader
@@ -295,15 +296,6 @@ def send_receiver_report(sock: socket.socket, server: RTSPServer, ssrc: int) -> 
     sock.sendto(
         ReceiverReport(ssrc=0x1234, reports=(block,)).to_bytes(), ("127.0.0.1", server.rtp_port + 1)
     )
-
-
-def wait_for(predicate, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def test_idle_session_times_out_and_receiver_reports_keep_it_alive(media_dir, caplog):

@@ -12,6 +12,8 @@ import time
 
 import pytest
 from blocking_rtsp import RTSPTestClient
+from local_ports import free_port
+from polling import wait_for
 
 from rtsp_server import RTSPServer
 from rtsp_server.options import ServerOptions
@@ -72,34 +74,9 @@ def test_spoofed_unreachables_for_many_destinations_cannot_grow_the_table():
 def setup_and_play(port: int, client_rtp_port: int) -> str:
     client = RTSPTestClient("127.0.0.1", port)
     url = f"{client.base}/clip.Mjpeg"
-    reply = client.request(
-        "SETUP",
-        f"{url}/track1",
-        {"Transport": f"RTP/AVP;unicast;client_port={client_rtp_port}-{client_rtp_port + 1}"},
-    )
-    assert reply.status == 200, reply
-    session = reply.headers.get("Session").split(";")[0]
+    session = client.setup_udp(f"{url}/track1", client_rtp_port)
     assert client.request("PLAY", url, {"Session": session}).status == 200
     return session
-
-
-def closed_udp_port_pair() -> int:
-    """An even port whose pair nobody listens on (bound for a moment, then released)."""
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        if port % 2 == 0 and port < 65534:
-            return port
-
-
-def wait_until(condition, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @linux_only
@@ -114,8 +91,8 @@ def test_a_closed_client_port_ends_its_session_while_another_streams_on(media_di
         listener.settimeout(5)
         live_port = listener.getsockname()[1]
         setup_and_play(server.port, live_port)
-        dead = setup_and_play(server.port, closed_udp_port_pair())
-        assert wait_until(lambda: server.stats()["sessions"] == 1, timeout=10)
+        dead = setup_and_play(server.port, free_port(pair=True))
+        assert wait_for(lambda: server.stats()["sessions"] == 1, timeout=10)
         lines = [r.getMessage() for r in caplog.records if "port unreachable" in r.getMessage()]
         assert len(lines) == 1 and dead in lines[0], lines
         # The live session streams on at full rate: a second's worth of frames in about 1 s.
@@ -133,6 +110,6 @@ def test_with_the_limit_off_a_closed_port_keeps_its_session_until_the_timeout(me
         port=0, media=media_dir, host="127.0.0.1", fps=FPS, loop=True, unreachable_limit=0
     )
     with RTSPServer(options=options) as server:
-        setup_and_play(server.port, closed_udp_port_pair())
+        setup_and_play(server.port, free_port(pair=True))
         time.sleep(1.0)  # 30 frames to a closed port: far past any limit
         assert server.stats()["sessions"] == 1 and server.stats()["streaming"] == 1
