@@ -6,6 +6,7 @@ fragment are counted incomplete and never handed over torn."""
 from __future__ import annotations
 
 import io
+import itertools
 import re
 import subprocess
 import time
@@ -67,11 +68,7 @@ def test_client_loss_equals_the_kernels_drops_and_no_frame_is_torn(lab_movie):
     ):
         client.setup()
         client.play()
-        shown = []
-        for frame in client.frames(timeout=5):
-            shown.append(frame)
-            if len(shown) == FRAMES // 2:
-                break
+        shown = list(itertools.islice(client.frames(timeout=5), FRAMES // 2))
         client.pause()
         time.sleep(0.5)  # what was sent before PAUSE arrives, or is dropped
         stats = client.stats()

@@ -6,6 +6,7 @@ equal the relay's, with no loss, and every frame must come out whole and equal t
 
 from __future__ import annotations
 
+import itertools
 import random
 import select
 import socket
@@ -106,11 +107,7 @@ def test_reordered_and_duplicated_packets_are_counted_as_the_relay_made_them(lab
     ):
         client.setup()
         client.play()
-        shown = []
-        for frame in client.frames(timeout=5):
-            shown.append(frame)
-            if len(shown) == FRAMES:
-                break
+        shown = list(itertools.islice(client.frames(timeout=5), FRAMES))
         client.pause()
         # The last packets before PAUSE, a held one too, reach the client before counting.
         sent = server.call(lambda: sum(s.stream.packet_count for s in server.sessions))
