@@ -16,7 +16,7 @@ import pytest
 from gst_peer import count_video_frames, gst_rtsp_server, make_h26x_clip, require_gst_peer
 from local_ports import free_port
 from PIL import Image
-from realtools import require_raw_socket, require_tool
+from realtools import only_pause_after_eos, require_raw_socket, require_tool
 from tshark_streams import live_capture
 
 from analysis.check import check_capture
@@ -81,7 +81,12 @@ def test_real_h26x_capture_passes_and_frames_decode_as_the_clip(
     low = free_port(pair=True)
     with gst_rtsp_server(clip, codec=codec, audio=True) as peer:
         with live_capture(tools["tshark"], pcap, capture_filter(peer.port, low)):
-            subprocess.run(play_command(client, peer.url, transport, low), check=True, timeout=90)
+            played = subprocess.run(
+                play_command(client, peer.url, transport, low),
+                capture_output=True, text=True, timeout=90,
+            )  # fmt: skip
+    # rtspsrc may fail on its own PAUSE after end-of-stream; the frames below are the proof.
+    assert played.returncode == 0 or only_pause_after_eos(played.stderr), played.stderr
     result = check_capture(pcap)
     failures = {(r.rule.id, r.evidence) for r in result.rules if r.outcome is Outcome.FAILED}
     assert failures == set()
