@@ -17,7 +17,8 @@ import numpy as np
 from analysis.errors import CaptureFileError
 from analysis.expected import Expectation
 from analysis.pcap.duplicates import DUPLICATE_WINDOW_S
-from analysis.pcap.reader import Records, read_records
+from analysis.pcap.reader import read_records
+from analysis.pcap.records import Records
 from analysis.rules import Context, Outcome, RuleResult, Severity, run_all
 from analysis.sessions.build import build
 from analysis.sessions.rebuild import CapturedConnection, CaptureSessions, RTSPSession

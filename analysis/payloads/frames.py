@@ -18,6 +18,7 @@ import numpy as np
 
 from analysis.payloads import jpeg as rfc2435
 from analysis.payloads.jpeg_tables import scaled_tables
+from analysis.pcap.byte_columns import gather
 
 log = logging.getLogger(__name__)
 
@@ -383,7 +384,7 @@ def fast_rfc2435(stream, order: np.ndarray, ext: np.ndarray) -> list[Frame] | No
     if (length < rfc2435.MAIN_HEADER_LEN).any():
         return None
     i64 = np.int64
-    offset = (buf[p + 1].astype(i64) << 16) | (buf[p + 2].astype(i64) << 8) | buf[p + 3]
+    offset = gather(stream.buffer, p, 4) & rfc2435.FRAGMENT_OFFSET_MASK
     jtype, q = buf[p + 4].astype(i64), buf[p + 5].astype(i64)
     width, height = buf[p + 6].astype(i64), buf[p + 7].astype(i64)
     starts = offset == 0
@@ -431,20 +432,22 @@ def fast_rfc2435(stream, order: np.ndarray, ext: np.ndarray) -> list[Frame] | No
         return None
     pstart = p + header
     pend = p + length
-    pktnos = stream.pktno[order].tolist()
-    times = stream.time[order].tolist()
-    exts = ext.tolist()
-    ts_list, types, qs = ts.tolist(), jtype.tolist(), q.tolist()
-    widths, heights = width.tolist(), height.tolist()
-    sizes = np.add.reduceat(data_len, first).tolist()
+    pktno, time = stream.pktno[order], stream.time[order]
+    # Per-frame values only: the first and last packet of each frame, not every packet.
+    per_frame = zip(
+        first.tolist(), last.tolist(), ts[first].tolist(), pktno[first].tolist(),
+        time[first].tolist(), ext[first].tolist(), ext[last].tolist(), pktno[last].tolist(),
+        time[last].tolist(), np.add.reduceat(data_len, first).tolist(), jtype[first].tolist(),
+        q[first].tolist(), (width[first] * rfc2435.PIXELS_PER_UNIT).tolist(),
+        (height[first] * rfc2435.PIXELS_PER_UNIT).tolist(), strict=True,
+    )  # fmt: skip
     standard: dict[int, bytes] = {}
     view = memoryview(stream.buffer)  # slices of a view copy nothing until joined
     frames = []
     # Problem lists of a regular frame: none, and never appended to; one shared empty tuple
     # stands for them all (typed as the lists it stands for).
     empty: list = cast(list, ())
-    for a, b, size in zip(first.tolist(), last.tolist(), sizes, strict=True):
-        qa = qs[a]
+    for a, b, ts_a, pk_a, t_a, ext_a, ext_b, pk_b, t_b, size, jt, qa, w, h in per_frame:
         if qa >= rfc2435.Q_INBAND_FIRST:
             tables, precision = tables_at[a]
         else:
@@ -452,11 +455,9 @@ def fast_rfc2435(stream, order: np.ndarray, ext: np.ndarray) -> list[Frame] | No
             precision = 0
         frames.append(
             Frame(
-                ts_list[a], pktnos[a], times[a], exts[a], exts[b], pktnos[b], times[b],
-                b - a + 1, size, True, True, empty, empty, empty, empty, empty, empty,
-                types[a], qa, widths[a] * rfc2435.PIXELS_PER_UNIT,
-                heights[a] * rfc2435.PIXELS_PER_UNIT, 0, tables, precision, empty, None,
-                view, (pstart[a : b + 1], pend[a : b + 1]),
+                ts_a, pk_a, t_a, ext_a, ext_b, pk_b, t_b, b - a + 1, size, True, True,
+                empty, empty, empty, empty, empty, empty, jt, qa, w, h, 0, tables, precision,
+                empty, None, view, (pstart[a : b + 1], pend[a : b + 1]),
             )
         )  # fmt: skip
     return frames

@@ -24,12 +24,7 @@ from typing import BinaryIO
 
 from analysis.errors import CaptureFileError
 from analysis.pcap.compressed import open_capture
-from analysis.pcap.reader import (
-    MAX_RECORD_LEN,
-    PCAP_GLOBAL_HEADER_LEN,
-    PCAP_MAGIC_NS,
-    PCAP_MAGIC_US,
-    PCAP_RECORD_HEADER_LEN,
+from analysis.pcap.pcapng import (
     PCAPNG_BYTE_ORDER_MAGIC,
     PCAPNG_EPB,
     PCAPNG_IDB,
@@ -38,6 +33,13 @@ from analysis.pcap.reader import (
     PCAPNG_SHB,
     PCAPNG_SPB,
 )
+from analysis.pcap.reader import (
+    PCAP_GLOBAL_HEADER_LEN,
+    PCAP_MAGIC_NS,
+    PCAP_MAGIC_US,
+    PCAP_RECORD_HEADER_LEN,
+)
+from analysis.pcap.records import MAX_RECORD_LEN
 
 OPT_COMMENT = 1  # opt_comment, valid in every block (pcapng §3.5)
 PCAPNG_VERSION = (1, 0)

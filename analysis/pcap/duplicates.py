@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from analysis.pcap.reader import Records
+from analysis.pcap.records import Records
 
 # Both copies of a loopback datagram are taken within microseconds; two interfaces of one
 # host path within a fraction of a millisecond. Beyond this they are two transmissions.

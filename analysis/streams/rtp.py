@@ -16,6 +16,7 @@ from analysis.payloads.frames import (
     PayloadFormat,
 )
 from analysis.payloads.h26x import H26xReading
+from analysis.pcap.byte_columns import gather
 from analysis.streams.media_format import MediaFormat, media_format
 from analysis.wire.flows import Endpoint, UDPFlow, flow_label
 
@@ -245,18 +246,11 @@ def split_by_ssrc(
     s = starts[keep]
     wire = flow.wire_lengths[keep]
     cut = wire > sizes[keep]
-    u32 = np.uint32
     b0 = buf[s]
     b1 = buf[s + 1].astype(np.int64)
-    seq = (buf[s + 2].astype(np.int64) << 8) | buf[s + 3]
-    ts = (
-        (buf[s + 4].astype(u32) << 24) | (buf[s + 5].astype(u32) << 16)
-        | (buf[s + 6].astype(u32) << 8) | buf[s + 7].astype(u32)
-    ).astype(np.int64)  # fmt: skip
-    ssrc = (
-        (buf[s + 8].astype(u32) << 24) | (buf[s + 9].astype(u32) << 16)
-        | (buf[s + 10].astype(u32) << 8) | buf[s + 11].astype(u32)
-    ).astype(np.int64)  # fmt: skip
+    seq = gather(flow.buffer, s + 2, 2)
+    ts = gather(flow.buffer, s + 4, 4)
+    ssrc = gather(flow.buffer, s + 8, 4)
     pstart = s + RTP_HEADER_LEN
     pend = ends[keep].copy()
     bad_version: list[int] = []

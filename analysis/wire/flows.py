@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from analysis.pcap.byte_columns import gather, words
 from analysis.pcap.duplicates import (
     DUPLICATE_WINDOW_S,
     CaptureDuplicates,
     RecentRecords,
     confirm_copies,
 )
-from analysis.pcap.reader import Records
+from analysis.pcap.records import Records
 from analysis.wire.inet import (
     ETHER_HEADER_LEN,
     ETHERTYPE_IPV4,
@@ -193,11 +194,10 @@ def _fast_udp(records: Records, traffic: Traffic) -> np.ndarray:
         (np.asarray(records.linktypes) == LINKTYPE_ETHERNET) & (lens >= FAST_PAYLOAD)
     )[0]
     o = offs[candidates]
-    frag = (buf[o + FAST_IP + 6].astype(np.int64) << 8) | buf[o + FAST_IP + 7]
-    total = (buf[o + FAST_IP + 2].astype(np.int64) << 8) | buf[o + FAST_IP + 3]
+    frag = gather(records.buffer, o + FAST_IP + 6, 2)
+    total = gather(records.buffer, o + FAST_IP + 2, 2)
     ok = (
-        (buf[o + ETHERTYPE_OFFSET] == ETHERTYPE_IPV4 >> 8)
-        & (buf[o + ETHERTYPE_OFFSET + 1] == ETHERTYPE_IPV4 & 0xFF)
+        (gather(records.buffer, o + ETHERTYPE_OFFSET, 2) == ETHERTYPE_IPV4)
         & (buf[o + FAST_IP] == IPV4_NO_OPTIONS)
         & (buf[o + FAST_IP + IPV4_PROTO_OFFSET] == IPPROTO_UDP)
         & ((frag & IPV4_FRAGMENT_BITS) == 0)
@@ -210,11 +210,11 @@ def _fast_udp(records: Records, traffic: Traffic) -> np.ndarray:
     o = offs[index]
     wire_ends = o + ETHER_HEADER_LEN + total[ok]
     ends = np.minimum(wire_ends, o + lens[index])
-    keys = buf[o[:, None] + np.arange(FAST_IP + 12, FAST_UDP + 4)]  # addresses and ports
-    packed = np.ascontiguousarray(keys).view(np.dtype((np.void, keys.shape[1]))).ravel()
-    order = np.argsort(packed, kind="stable")  # one sort groups flows, capture order kept
-    ordered = packed[order]
-    new_flow = ordered[1:] != ordered[:-1]
+    addresses = words(records.buffer, 8)[o + FAST_IP + 12]  # source then destination
+    ports = words(records.buffer, 4)[o + FAST_UDP]  # source then destination
+    order = np.lexsort((ports, addresses))  # one stable sort groups flows, capture order kept
+    addresses, ports = addresses[order], ports[order]
+    new_flow = (addresses[1:] != addresses[:-1]) | (ports[1:] != ports[:-1])
     cuts = np.nonzero(new_flow)[0] + 1
     bounds = np.concatenate((cuts, [len(order)]))
     times = np.asarray(records.times, dtype=np.float64)
@@ -224,9 +224,14 @@ def _fast_udp(records: Records, traffic: Traffic) -> np.ndarray:
         members = order[first:bound]
         if copies is not None:
             members = members[~copies[members]]
-        kb = ordered[first].tobytes()
+        pair, port_pair = int(addresses[first]), int(ports[first])
         first = bound
-        key = (kb[0:4], int.from_bytes(kb[8:10], "big"), kb[4:8], int.from_bytes(kb[10:12], "big"))
+        key = (
+            (pair >> 32).to_bytes(4, "big"),
+            port_pair >> 16,
+            (pair & 0xFFFFFFFF).to_bytes(4, "big"),
+            port_pair & 0xFFFF,
+        )
         rows = index[members]
         payload_at = o[members] + FAST_PAYLOAD
         traffic.udp[key] = UDPFlow(
@@ -253,7 +258,7 @@ def _fast_copies(
 ) -> np.ndarray | None:
     """Which fast-path datagrams repeat the one before them in their flow: the same IP
     identification and length within DUPLICATE_WINDOW_S, and the same bytes."""
-    ipid = (buf[o + FAST_IP + 4].astype(np.int64) << 8) | buf[o + FAST_IP + 5]
+    ipid = gather(records.buffer, o + FAST_IP + 4, 2)
     later, earlier = order[1:], order[:-1]
     delay = times[later] - times[earlier]
     alike = (
