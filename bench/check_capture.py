@@ -50,9 +50,25 @@ def _frames() -> list[JPEGParts]:
     return parts
 
 
-def write_capture(path: Path, sessions: int, seconds: float) -> int:
+TABLES_END = 8 + 4 + 128  # RFC 2435 main and quantization table headers, two 8-bit tables
+
+
+def _counted(first: bytes, counter: int) -> bytes:
+    """A frame's first payload with ``counter`` written into the last three quantization
+    table entries (each 1..255: a zero quantizer is not valid JPEG)."""
+    digits = bytes(1 + (counter // 255**k) % 255 for k in range(3))
+    return first[: TABLES_END - 3] + digits + first[TABLES_END:]
+
+
+def write_capture(path: Path, sessions: int, seconds: float, distinct: bool = False) -> int:
     """Write ``sessions`` sessions of ``seconds`` of video each to ``path``; returns the
-    packet count."""
+    packet count.
+
+    By default every session streams the same 8 frames, as a server streams one clip to
+    many clients: the checker decodes each distinct frame once. With ``distinct`` every
+    frame of every session differs, as a camera's do: its in-band quantization tables
+    carry a frame counter in their last entries, so each frame must be decoded (the scan
+    data, whose decoding is the cost, stays the same size)."""
     parts = _frames()
     payloads = [rfc2435_payloads(p) for p in parts]
     count = round(seconds * FPS)
@@ -97,6 +113,9 @@ def write_capture(path: Path, sessions: int, seconds: float) -> int:
                     )  # fmt: skip
                     next_report[i] += REPORT_INTERVAL_S
                 frame_payloads = payloads[frame % len(payloads)]
+                if distinct:
+                    frame_payloads = [_counted(frame_payloads[0], i * count + frame)]
+                    frame_payloads += payloads[frame % len(payloads)][1:]
                 last = len(frame_payloads) - 1
                 for k, payload in enumerate(frame_payloads):
                     header = rtp_header(seqs[i], rtp_ts, s.ssrc, marker=k == last)

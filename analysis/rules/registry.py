@@ -144,7 +144,6 @@ class Context:
 
     traffic: Traffic
     capture: CaptureSessions
-    decode_cache: dict = field(default_factory=dict)
     memo: dict = field(default_factory=dict)  # facts several rules derive alike, computed once
     expectations: list[Expectation] = field(default_factory=list)
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 from PIL import Image
 
@@ -93,51 +95,60 @@ def restart(ctx: Context) -> Finding:
     return _frame_rule(ctx, "restart_problems")
 
 
-def decode_problem(frame: Frame, cache: dict) -> str:
+def decode_problem(frame: Frame) -> str:
     """Why the frame does not decode to width x height, or "" when it does."""
-    key = frame.content_key()
-    if key is None:
-        return "frame could not be rebuilt"
-    key = (*key, frame.width, frame.height)
-    if key in cache:
-        return cache[key]
     data = frame.jpeg()
-    problem = ""
+    if data is None:
+        return "frame could not be rebuilt"
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            image = Image.open(io.BytesIO(data or b""))
-            size = image.size
-            image.draft("RGB", (max(size[0] // DECODE_SCALE, 1), max(size[1] // DECODE_SCALE, 1)))
-            image.load()
-        if frame.width and size != (frame.width, frame.height):
-            problem = f"decodes to {size[0]}x{size[1]}, header says {frame.width}x{frame.height}"
+        image = Image.open(io.BytesIO(data))
+        size = image.size
+        image.draft("RGB", (max(size[0] // DECODE_SCALE, 1), max(size[1] // DECODE_SCALE, 1)))
+        image.load()
     except Exception as exc:  # Pillow raises many types for broken JPEG data
-        problem = f"Pillow cannot decode it: {exc}"
-    cache[key] = problem
-    return problem
+        return f"Pillow cannot decode it: {exc}"
+    if frame.width and size != (frame.width, frame.height):
+        return f"decodes to {size[0]}x{size[1]}, header says {frame.width}x{frame.height}"
+    return ""
+
+
+def decode_workers() -> int:
+    """Threads to decode with: one per usable core (Pillow lets go of the GIL while it
+    decodes, so a camera capture's thousands of distinct frames decode on every core)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 @rule("JPEG-DEC-1", RFC, "4, Appendix B", Severity.ERROR, "each frame decodes to width x height")
 def decodes(ctx: Context) -> Finding:
     """Each complete, well-formed frame decodes with Pillow to its header's size. Not
-    applicable without such a frame in an RFC 2435 stream whose payloads are whole."""
+    applicable without such a frame in an RFC 2435 stream whose payloads are whole.
+
+    Frames with the same headers and scan data (one clip streamed to many clients) are
+    decoded once; the distinct ones are decoded across ``decode_workers()`` threads."""
     streams, na = payload_streams(ctx, PayloadFormat.RFC2435)
     if na:
         return na
-    offences = []
-    decoded = 0
-    for s in streams:
-        for f in s.frames:
-            if not f.structurally_sound:
-                continue  # incomplete or already reported by the header rules
-            decoded += 1
-            problem = decode_problem(f, ctx.decode_cache)
-            if problem:
-                offences.append((f.first_pktno, f"{problem} ({s.label})"))
+    judged = [(f, s) for s in streams for f in s.frames if f.structurally_sound]
+    keys = [(f.content_key(), f.width, f.height) for f, _ in judged]
+    distinct: dict[tuple, Frame] = {}
+    for key, (f, _) in zip(keys, judged, strict=True):
+        distinct.setdefault(key, f)
+    # Pillow lets go of the GIL while it decodes. Its warnings on odd data are silenced
+    # once, here: the filters are shared by all threads.
+    with ThreadPoolExecutor(decode_workers()) as pool, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        problems = dict(zip(distinct, pool.map(decode_problem, distinct.values())))
+    offences = [
+        (f.first_pktno, f"{problems[key]} ({s.label})")
+        for (f, s), key in zip(judged, keys, strict=True)
+        if problems[key]
+    ]
     return verdict_if_judged(
-        decoded,
+        len(judged),
         offences,
-        f"{decoded} frame(s) decode with Pillow",
+        f"{len(judged)} frame(s) decode with Pillow",
         "no complete, well-formed frame to decode",
     )
