@@ -408,6 +408,7 @@ def fast_rfc2435(stream, order: np.ndarray, ext: np.ndarray) -> list[Frame] | No
     header = np.full(n, rfc2435.MAIN_HEADER_LEN, dtype=i64)
     inband = starts & (q >= rfc2435.Q_INBAND_FIRST)
     tables_at = {}
+    shared: dict[bytes, bytes] = {}  # one copy of the tables that frame after frame repeats
     if inband.any():
         at = np.nonzero(inband)[0]
         if (length[at] < rfc2435.MAIN_HEADER_LEN + rfc2435.QT_HEADER_LEN).any():
@@ -425,7 +426,8 @@ def fast_rfc2435(stream, order: np.ndarray, ext: np.ndarray) -> list[Frame] | No
         data = stream.buffer
         for k, row in enumerate(at.tolist()):
             a = int(pq[k]) + rfc2435.QT_HEADER_LEN
-            tables_at[row] = (data[a : a + int(take[k])], int(precision[k]))
+            tables = data[a : a + int(take[k])]
+            tables_at[row] = (shared.setdefault(tables, tables), int(precision[k]))
     data_len = length - header
     expected = offset[:-1] + data_len[:-1]
     if n > 1 and (offset[1:][~starts[1:]] != expected[~starts[1:]]).any():

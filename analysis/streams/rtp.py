@@ -115,7 +115,8 @@ class CapturedStream:
     size: np.ndarray = field(default_factory=lambda: _EMPTY)
     pstart: np.ndarray = field(default_factory=lambda: _EMPTY)
     pend: np.ndarray = field(default_factory=lambda: _EMPTY)
-    uncaptured: np.ndarray = field(default_factory=lambda: _EMPTY)  # bytes the snap length cut
+    # Bytes the snap length cut from each packet; empty when it cut none.
+    uncaptured: np.ndarray = field(default_factory=lambda: _EMPTY)
     bad_version: list[int] = field(default_factory=list)
     length_problems: list[tuple[int, str]] = field(default_factory=list)
     media_format: MediaFormat | None = None
@@ -276,7 +277,7 @@ def split_by_ssrc(
                 src, dst, value, buffer=flow.buffer, pktno=flow.pktnos[keep[rows]],
                 time=flow.times[keep[rows]], seq=seq[rows], ts=ts[rows], b1=b1[rows],
                 size=wire[rows], pstart=pstart[rows], pend=pend[rows],
-                uncaptured=(wire - sizes[keep])[rows], **where,
+                uncaptured=(wire - sizes[keep])[rows] if cut.any() else _EMPTY, **where,
             )  # fmt: skip
             pks = set(stream.pktno.tolist()) if (bad_version or problems) else set()
             stream.bad_version = [p for p in bad_version if p in pks]
