@@ -43,6 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, nargs="+", default=list(SIZES_S))
     parser.add_argument("--rounds", type=int, default=ROUNDS)
+    parser.add_argument(
+        "--distinct",
+        action="store_true",
+        help="every frame distinct, as a camera's (each one decoded), not one clip repeated",
+    )
     args = parser.parse_args(argv or [])
     tshark = shutil.which("tshark")
     if tshark is None:
@@ -59,11 +64,12 @@ def main(argv: list[str] | None = None) -> int:
         for seconds in args.seconds:
             path = Path(tmp) / "big.pcap"
             started = time.perf_counter()
-            count = write_capture(path, SESSIONS, seconds)
+            count = write_capture(path, SESSIONS, seconds, args.distinct)
             size = path.stat().st_size
             print(
                 f"capture: {count} packets, {size / 1e9:.2f} GB, {SESSIONS} sessions x "
-                f"{seconds:g} s (built in {time.perf_counter() - started:.1f} s)",
+                f"{seconds:g} s{', every frame distinct' if args.distinct else ''} "
+                f"(built in {time.perf_counter() - started:.1f} s)",
                 flush=True,
             )
             check_cmd = [sys.executable, "-m", "workbench", "check", str(path)]

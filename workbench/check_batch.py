@@ -110,6 +110,13 @@ def check_one(
     return verdict
 
 
+def _share_cores(threads: int) -> None:
+    """A worker's start: JPEG frames are decoded with its share of the cores."""
+    from analysis.rules.rfc2435 import limit_decode_threads
+
+    limit_decode_threads(threads)
+
+
 def check_many(
     captures: list[Path],
     roots: list[str],
@@ -129,8 +136,14 @@ def check_many(
             yield check_one(*task)
         return
     # forkserver: workers start from a clean process, not a fork of one that may hold threads.
+    # The workers share the cores: each decodes JPEG frames with its share of them.
+    from analysis.rules.rfc2435 import usable_cores
+
     context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+    share = max(1, usable_cores() // jobs)
+    with ProcessPoolExecutor(
+        max_workers=jobs, mp_context=context, initializer=_share_cores, initargs=(share,)
+    ) as pool:
         yield from pool.map(check_one, *zip(*tasks, strict=True))
 
 

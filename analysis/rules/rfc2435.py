@@ -112,13 +112,29 @@ def decode_problem(frame: Frame) -> str:
     return ""
 
 
-def decode_workers() -> int:
-    """Threads to decode with: one per usable core (Pillow lets go of the GIL while it
-    decodes, so a camera capture's thousands of distinct frames decode on every core)."""
+def usable_cores() -> int:
+    """The cores this process may run on."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+_thread_limit: int | None = None  # set in worker processes checking side by side
+
+
+def limit_decode_threads(count: int | None) -> None:
+    """Decode with at most ``count`` threads (None: no limit): for a worker process of
+    several checking captures at once (``check --jobs``), which share the cores."""
+    global _thread_limit
+    _thread_limit = None if count is None else max(1, count)
+
+
+def decode_workers() -> int:
+    """Threads to decode with: one per usable core, unless limited (Pillow lets go of the
+    GIL while it decodes, so a camera capture's thousands of distinct frames decode on
+    every core)."""
+    return min(usable_cores(), _thread_limit or usable_cores())
 
 
 @rule("JPEG-DEC-1", RFC, "4, Appendix B", Severity.ERROR, "each frame decodes to width x height")
