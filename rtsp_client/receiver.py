@@ -42,6 +42,7 @@ class DropReason(StrEnum):
     MALFORMED_JPEG = "malformed_jpeg"  # bad RFC 2435 header or fragment
     MALFORMED_PAYLOAD = "malformed_payload"  # a payload breaking RFC 6184 / RFC 7798
     LATE = "late"  # behind what the reorder buffer already released
+    DUPLICATE = "duplicate"  # a copy of a packet already taken (RFC 3550 A.1 counts it too)
     NOT_COUNTED = "not_counted"  # RFC 3550 A.1 refused the sequence number
     MALFORMED_RTCP = "malformed_rtcp"
     INTERNAL = "internal_error"  # a bug of ours, caught so the session survives
@@ -220,7 +221,9 @@ class Receiver:
         elif ssrc != self.ssrc:
             self.drops[DropReason.FOREIGN_SSRC] += 1
             return
-        if not self.stats.packet(sequence, timestamp, now, len(payload)):
+        stats = self.stats
+        duplicates = stats.duplicates
+        if not stats.packet(sequence, timestamp, now, len(payload)):
             self.drops[DropReason.NOT_COUNTED] += 1
             return
         reorder = self._reorder
@@ -235,7 +238,8 @@ class Receiver:
         pending = _Pending(sequence, timestamp, marker, payload, now)
         released += reorder.push(sequence, pending, now)
         if reorder.late != late_before:
-            self.drops[DropReason.LATE] += 1
+            copy = stats.duplicates != duplicates  # a copy, not a packet arriving too late
+            self.drops[DropReason.DUPLICATE if copy else DropReason.LATE] += 1
         self._reassemble(released, frames)
 
     def _reassemble(self, pending: list[_Pending], frames: list[Frame]) -> None:

@@ -171,3 +171,18 @@ def test_unattended_cli_counts_what_arrived_after_its_last_batch(server, tmp_pat
     assert stats["packets_lost"] == 0 and stats["frames_incomplete"] == 0
     assert stats["frames_complete"] >= int(1.5 * FPS) - 3, stats["frames_complete"]
     assert stats["frames_complete"] <= int(elapsed * FPS) + 3
+
+
+def test_a_copy_is_dropped_as_a_duplicate_and_a_straggler_as_late(small_jpegs):
+    packets = _packets(small_jpegs[:2])
+    receiver = Receiver(server_host="127.0.0.1", ssrc=SSRC, payload_type=PT)
+    source = ("127.0.0.1", 5004)
+    receiver.rtp_received(packets[0], source, 0.0)
+    receiver.rtp_received(packets[2], source, 0.001)  # packet 1 is missing for now
+    receiver.rtp_received(packets[2], source, 0.002)  # a copy of a packet held back
+    receiver.rtp_received(packets[0], source, 0.003)  # a copy of one already released
+    receiver.poll(0.2)  # the gap is given up
+    receiver.rtp_received(packets[1], source, 0.3)  # the missing one, too late
+    assert receiver.drops[DropReason.DUPLICATE] == 2
+    assert receiver.drops[DropReason.LATE] == 1
+    assert receiver.stats.duplicates == 2

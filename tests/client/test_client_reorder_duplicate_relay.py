@@ -120,6 +120,9 @@ def test_reordered_and_duplicated_packets_are_counted_as_the_relay_made_them(lab
     assert stats.packets_expected == sent
     assert stats.reordered == relay.swapped
     assert stats.duplicates == relay.duplicated
+    # Each copy is refused as a duplicate, none as late: the relay's holds stay in the window.
+    assert stats.dropped.get("duplicate") == relay.duplicated
+    assert "late" not in stats.dropped
     # RFC 3550 A.3: lost = expected - received, so each duplicate counts as one less lost.
     assert stats.packets_lost == -relay.duplicated
     assert stats.frames_incomplete == 0
