@@ -112,7 +112,7 @@ def check_one(
 
 def _share_cores(threads: int) -> None:
     """A worker's start: JPEG frames are decoded with its share of the cores."""
-    from analysis.rules.rfc2435 import limit_decode_threads
+    from analysis.payloads.jpeg_decoding import limit_decode_threads
 
     limit_decode_threads(threads)
 
@@ -137,7 +137,7 @@ def check_many(
         return
     # forkserver: workers start from a clean process, not a fork of one that may hold threads.
     # The workers share the cores: each decodes JPEG frames with its share of them.
-    from analysis.rules.rfc2435 import usable_cores
+    from analysis.payloads.jpeg_decoding import usable_cores
 
     context = multiprocessing.get_context("forkserver")
     share = max(1, usable_cores() // jobs)

@@ -9,7 +9,6 @@ Facts are gathered here in one pass; rules judge them.
 from __future__ import annotations
 
 import logging
-import zlib
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import cast
@@ -104,19 +103,6 @@ class Frame:
             self.jpeg_type, self.width, self.height, self.tables, self.precision, self.dri
         )
 
-    def content_key(self) -> tuple | None:
-        """Identifies the frame's image without building it: headers, length and CRC-32 of
-        the scan data (frames shared by many sessions decode once)."""
-        if self.whole is not None:
-            return (len(self.whole), zlib.crc32(self.whole))
-        header = self.header()
-        if header is None:
-            return None
-        # One joined copy hashes faster than chaining zlib.crc32 over ~1.4 KB pieces,
-        # whose per-call cost dominates (measured with bench.bench_check).
-        scan = b"".join(self.scan_parts())
-        return (header, len(scan), zlib.crc32(scan))
-
     @property
     def structurally_sound(self) -> bool:
         """Complete and free of header, fragment, table and restart problems."""
@@ -136,9 +122,9 @@ class Frame:
         header = self.header()
         if header is None or not parts:
             return None
-        scan = b"".join(parts)
-        tail = b"" if scan.endswith(rfc2435.EOI) else rfc2435.EOI
-        return header + scan + tail
+        ends = bytes(parts[-1][-2:]) if len(parts[-1]) >= 2 else b"".join(parts)[-2:]
+        tail = [] if ends == rfc2435.EOI else [rfc2435.EOI]  # RFC 2435 senders may leave it out
+        return b"".join([header, *parts, *tail])  # one copy of the scan data
 
 
 def detect_format(

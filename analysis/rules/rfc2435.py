@@ -6,15 +6,11 @@ answer "not applicable" for streams whose payloads the capture's snap length cut
 
 from __future__ import annotations
 
-import io
 import logging
-import os
-import warnings
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 
-from PIL import Image
-
-from analysis.payloads.frames import Frame, PayloadFormat
+from analysis.payloads.frames import PayloadFormat
+from analysis.payloads.jpeg_decoding import FrameDecoder
 from analysis.rules.registry import (
     Context,
     Finding,
@@ -28,7 +24,6 @@ from analysis.rules.registry import (
 log = logging.getLogger(__name__)
 
 RFC = "RFC 2435"
-DECODE_SCALE = 8  # decode at 1/8 scale: every coefficient is still entropy-decoded
 
 
 def _frame_rule(ctx: Context, attribute: str) -> Finding:
@@ -95,73 +90,27 @@ def restart(ctx: Context) -> Finding:
     return _frame_rule(ctx, "restart_problems")
 
 
-def decode_problem(frame: Frame) -> str:
-    """Why the frame does not decode to width x height, or "" when it does."""
-    data = frame.jpeg()
-    if data is None:
-        return "frame could not be rebuilt"
-    try:
-        image = Image.open(io.BytesIO(data))
-        size = image.size
-        image.draft("RGB", (max(size[0] // DECODE_SCALE, 1), max(size[1] // DECODE_SCALE, 1)))
-        image.load()
-    except Exception as exc:  # Pillow raises many types for broken JPEG data
-        return f"Pillow cannot decode it: {exc}"
-    if frame.width and size != (frame.width, frame.height):
-        return f"decodes to {size[0]}x{size[1]}, header says {frame.width}x{frame.height}"
-    return ""
-
-
-def usable_cores() -> int:
-    """The cores this process may run on."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-_thread_limit: int | None = None  # set in worker processes checking side by side
-
-
-def limit_decode_threads(count: int | None) -> None:
-    """Decode with at most ``count`` threads (None: no limit): for a worker process of
-    several checking captures at once (``check --jobs``), which share the cores."""
-    global _thread_limit
-    _thread_limit = None if count is None else max(1, count)
-
-
-def decode_workers() -> int:
-    """Threads to decode with: one per usable core, unless limited (Pillow lets go of the
-    GIL while it decodes, so a camera capture's thousands of distinct frames decode on
-    every core)."""
-    return min(usable_cores(), _thread_limit or usable_cores())
-
-
 @rule("JPEG-DEC-1", RFC, "4, Appendix B", Severity.ERROR, "each frame decodes to width x height")
 def decodes(ctx: Context) -> Finding:
     """Each complete, well-formed frame decodes with Pillow to its header's size. Not
     applicable without such a frame in an RFC 2435 stream whose payloads are whole.
 
-    Frames with the same headers and scan data (one clip streamed to many clients) are
-    decoded once; the distinct ones are decoded across ``decode_workers()`` threads."""
+    Frames with the same bytes (one clip streamed to many clients) are decoded once; the
+    distinct ones on every core (``analysis.payloads.jpeg_decoding``)."""
     streams, na = payload_streams(ctx, PayloadFormat.RFC2435)
     if na:
         return na
     judged = [(f, s) for s in streams for f in s.frames if f.structurally_sound]
-    keys = [(f.content_key(), f.width, f.height) for f, _ in judged]
-    distinct: dict[tuple, Frame] = {}
-    for key, (f, _) in zip(keys, judged, strict=True):
-        distinct.setdefault(key, f)
-    # Pillow lets go of the GIL while it decodes. Its warnings on odd data are silenced
-    # once, here: the filters are shared by all threads.
-    with ThreadPoolExecutor(decode_workers()) as pool, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        problems = dict(zip(distinct, pool.map(decode_problem, distinct.values())))
-    offences = [
-        (f.first_pktno, f"{problems[key]} ({s.label})")
-        for (f, s), key in zip(judged, keys, strict=True)
-        if problems[key]
-    ]
+    verdicts: list[Future[str] | None] = []
+    with FrameDecoder() as decoder:
+        for f, _ in judged:
+            data = f.jpeg()
+            verdicts.append(None if data is None else decoder.submit(data, f.width, f.height))
+    offences = []
+    for (f, s), decoded in zip(judged, verdicts, strict=True):
+        problem = "frame could not be rebuilt" if decoded is None else decoded.result()
+        if problem:
+            offences.append((f.first_pktno, f"{problem} ({s.label})"))
     return verdict_if_judged(
         len(judged),
         offences,

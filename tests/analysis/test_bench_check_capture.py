@@ -5,9 +5,9 @@ distinct frames decoded on several threads, a broken one is named."""
 from __future__ import annotations
 
 from analysis.check import check_capture
+from analysis.payloads.jpeg_decoding import decode_threads, limit_decode_threads, usable_cores
 from analysis.pcap.reader import read_records
 from analysis.rules.registry import Outcome
-from analysis.rules.rfc2435 import decode_workers, limit_decode_threads, usable_cores
 from bench.check_capture import DISTINCT_FRAMES, FPS, write_capture
 
 SESSIONS = 2
@@ -17,7 +17,7 @@ RTP_HEADER_LEN = 12
 
 
 def _frame_keys(result) -> set:
-    return {f.content_key() for s in result.streams for f in s.frames}
+    return {f.jpeg() for s in result.streams for f in s.frames}
 
 
 def test_repeated_frames_are_the_clip_s_eight(tmp_path):
@@ -63,7 +63,7 @@ def test_among_distinct_frames_decoded_on_several_threads_the_broken_one_is_name
 def test_a_worker_process_decodes_with_its_share_of_the_cores():
     limit_decode_threads(1)
     try:
-        assert decode_workers() == 1
+        assert decode_threads() == 1
     finally:
         limit_decode_threads(None)
-    assert decode_workers() == usable_cores()
+    assert decode_threads() == usable_cores()
