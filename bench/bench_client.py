@@ -31,6 +31,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.child_usage import compiled_env
 from rtsp_client import RTSPClient
 from rtsp_server import RTSPServer
 from rtsp_server.options import ServerOptions
@@ -124,15 +125,6 @@ def run_measured(command: list[str], timeout: float, env: dict[str, str] | None 
     return Measured(usage.ru_utime + usage.ru_stime, steady, os.waitstatus_to_exitcode(status))
 
 
-def compiled_env(folder: Path) -> dict[str, str]:
-    """An environment whose bytecode cache is private and already filled for rtsp-client."""
-    env = dict(os.environ, PYTHONPYCACHEPREFIX=str(folder / "pycache"))
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    subprocess.run([sys.executable, "-m", "rtsp_client", "--help"], env=env,
-                   stdout=subprocess.DEVNULL, check=True)  # fmt: skip
-    return env
-
-
 def our_client(url: str, folder: Path, env: dict[str, str]) -> tuple[Measured, dict]:
     stats_file = folder / "client-stats.json"
     command = [sys.executable, "-m", "rtsp_client", url, "--duration", str(DURATION),
@@ -193,7 +185,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         media = media_path(folder)
-        env = compiled_env(folder)
+        env = compiled_env(folder, [sys.executable, "-m", "rtsp_client", "--help"])
         with RTSPServer(
             options=ServerOptions(port=0, media=media, host="127.0.0.1", fps=FPS, loop=True)
         ) as server:

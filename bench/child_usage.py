@@ -11,6 +11,7 @@ import os
 import subprocess
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 KIB = 1024  # Linux reports ru_maxrss and /proc/PID/status sizes in kilobytes
 SAMPLE_S = 0.01
@@ -39,10 +40,20 @@ class ChildUsage:
     returncode: int
 
 
-def run_measured(command: list[str]) -> ChildUsage:
-    """Run ``command`` with its output discarded and measure it."""
+def compiled_env(folder: Path, warm_up: list[str]) -> dict[str, str]:
+    """An environment whose bytecode cache is private (in ``folder``) and filled by running
+    ``warm_up`` once, so that measured runs start from compiled bytecode, as an installed
+    package does: neither PYTHONDONTWRITEBYTECODE nor a stale cache makes them compile."""
+    env = dict(os.environ, PYTHONPYCACHEPREFIX=str(folder / "pycache"))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    subprocess.run(warm_up, env=env, stdout=subprocess.DEVNULL, check=True)
+    return env
+
+
+def run_measured(command: list[str], env: dict[str, str] | None = None) -> ChildUsage:
+    """Run ``command`` (in ``env``) with its output discarded and measure it."""
     start = time.perf_counter()
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     anonymous = 0
     while True:
         anonymous = max(anonymous, _anonymous(proc.pid))
