@@ -42,6 +42,8 @@ SPB_MIN_LEN = 16
 SPB_DATA_AT = 12  # original length
 
 _HEAD = {e: struct.Struct(e + "II").unpack_from for e in "<>"}
+# The section header's byte-order magic as each byte order writes it.
+_BYTE_ORDERS = {struct.pack(e + "I", PCAPNG_BYTE_ORDER_MAGIC): e for e in "<>"}
 _U32 = {e: struct.Struct(e + "I").unpack_from for e in "<>"}
 
 
@@ -89,46 +91,46 @@ def _walk(buf, name: str) -> tuple[list[int], list[_Era], CaptureFileError | Non
     head = _HEAD[endian]
     interfaces: list[_Interface] = []
     off = 0
-
-    def fail(message: str) -> CaptureFileError:
-        return CaptureFileError(f"{name}: {message}", off, len(packets))
-
+    damage = ""
     while off < n:
         if off + BLOCK_MIN_LEN > n:
-            return packets, eras, fail(f"truncated block header ({n - off} bytes present)")
+            damage = f"truncated block header ({n - off} bytes present)"
+            break
         btype, blen = head(buf, off)
         if btype == PCAPNG_SHB:  # a palindrome: read alike in either byte order
-            bom = buf[off + 8 : off + 12]
-            if bom not in (b"\x4d\x3c\x2b\x1a", b"\x1a\x2b\x3c\x4d"):
-                return packets, eras, fail(f"bad byte-order magic {bom.hex()} in section header")
-            endian = "<" if bom == b"\x4d\x3c\x2b\x1a" else ">"
+            bom = bytes(buf[off + 8 : off + 12])
+            if bom not in _BYTE_ORDERS:
+                damage = f"bad byte-order magic {bom.hex()} in section header"
+                break
+            endian = _BYTE_ORDERS[bom]
             head = _HEAD[endian]
             blen = head(buf, off)[1]
             interfaces = []
             eras.append(_Era(len(packets), endian, ()))
         if blen < BLOCK_MIN_LEN or blen % 4 or blen > MAX_BLOCK_LEN:
-            return packets, eras, fail(f"corrupt block length {blen}")
+            damage = f"corrupt block length {blen}"
+            break
         if off + blen > n:
-            return packets, eras, fail(f"truncated block ({n - off} of {blen} bytes present)")
+            damage = f"truncated block ({n - off} of {blen} bytes present)"
+            break
         if btype == PCAPNG_EPB or btype == PCAPNG_SPB:
             add_packet(off)  # checked with all the others once the walk is done
-        else:
-            trailer = _U32[endian](buf, off + blen - 4)[0]
-            if trailer != blen:
-                return (
-                    packets,
-                    eras,
-                    fail(f"block length {blen} and trailing length {trailer} differ"),
-                )
-            if btype == PCAPNG_IDB:
-                if blen < IDB_MIN_LEN:
-                    return packets, eras, fail("interface description block too short")
-                linktype = struct.unpack_from(endian + "H", buf, off + 8)[0]
-                tsresol = _tsresol(buf, off + 16, off + blen - 4, endian)
-                interfaces.append(_Interface(linktype, tsresol))
-                eras.append(_Era(len(packets), endian, tuple(interfaces)))
+            off += blen
+            continue
+        trailer = _U32[endian](buf, off + blen - 4)[0]
+        if trailer != blen:
+            damage = f"block length {blen} and trailing length {trailer} differ"
+            break
+        if btype == PCAPNG_IDB:
+            if blen < IDB_MIN_LEN:
+                damage = "interface description block too short"
+                break
+            linktype = struct.unpack_from(endian + "H", buf, off + 8)[0]
+            interfaces.append(_Interface(linktype, _tsresol(buf, off + 16, off + blen - 4, endian)))
+            eras.append(_Era(len(packets), endian, tuple(interfaces)))
         off += blen
-    return packets, eras, None
+    error = CaptureFileError(f"{name}: {damage}", off, len(packets)) if damage else None
+    return packets, eras, error
 
 
 def _packet_blocks(
@@ -138,7 +140,7 @@ def _packet_blocks(
     packet blocks at ``at``, and the first damaged one among them."""
     count = len(at)
     era = np.searchsorted([e.first for e in eras], np.arange(count), side="right") - 1
-    big = np.asarray([e.endian == ">" for e in eras], dtype=bool)[era] if count else era > 0
+    big = np.asarray([e.endian == ">" for e in eras], dtype=bool)[era]
 
     def u32(offsets: np.ndarray) -> np.ndarray:
         little = gather(buf, offsets, 4, "<")
@@ -149,11 +151,11 @@ def _packet_blocks(
     enhanced = btype == PCAPNG_EPB
     # Interfaces of every era side by side: era k's interface i is row base[k] + i.
     described = np.asarray([len(e.interfaces) for e in eras], dtype=np.int64)
-    base = np.concatenate(([0], np.cumsum(described)[:-1])) if len(eras) else described
+    base = np.concatenate(([0], np.cumsum(described)[:-1])).astype(np.int64)
     flat = [i for e in eras for i in e.interfaces] or [_Interface(0, PCAPNG_DEFAULT_TSRESOL)]
     linktype_of = np.asarray([i.linktype for i in flat], dtype=np.int64)
     tsresol_of = np.asarray([i.tsresol for i in flat], dtype=np.float64)
-    known = described[era] if count else described[:0]
+    known = described[era]
     # Fields read only where the block is long enough to hold them (else at offset 0).
     long_epb = enhanced & (blen >= EPB_MIN_LEN)
     long_spb = ~enhanced & (blen >= SPB_MIN_LEN)
@@ -173,15 +175,14 @@ def _packet_blocks(
     if len(damaged):
         i = int(damaged[0])
         text = next(text for bad, text in checks if bad[i])
-        fields = {"blen": blen[i], "trailer": trailer[i], "ifid": ifid[i], "known": known[i]}
-        message = text.format(incl=incl[i], **fields)
+        values = {"blen": blen, "trailer": trailer, "ifid": ifid, "known": known, "incl": incl}
+        message = text.format(**{key: column[i] for key, column in values.items()})
         error = CaptureFileError(f"{name}: {message}", int(at[i]), i)
     usable = long_epb & (ifid < known)
     interface = np.minimum(base[era] + np.where(usable, ifid, 0), len(flat) - 1)
     stamped = np.where(long_epb, at, 0)
-    ts = (u32(stamped + 12).astype(np.uint64) << np.uint64(32)) | u32(stamped + 16).astype(
-        np.uint64
-    )
+    high, low = u32(stamped + 12).astype(np.uint64), u32(stamped + 16).astype(np.uint64)
+    ts = (high << np.uint64(32)) | low
     times = np.where(enhanced, ts * tsresol_of[interface], np.nan)
     if not enhanced.all():  # a simple packet block has no timestamp: the previous one's
         last = np.maximum.accumulate(np.where(enhanced, np.arange(count), -1))
