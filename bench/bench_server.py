@@ -9,8 +9,9 @@ packet loss, each session's frame rate, and the ratio ours/GStreamer.
 The servers take turns, ROUNDS times, and the medians give the ratios (a shared machine is
 noisy).
 
-Our server runs twice: with one sendmsg (scatter/gather) per packet, the default, and with
-UDP GSO (--gso), one syscall per frame.
+Our server runs twice: by default (one sendmmsg per scheduler tick, one datagram per packet)
+and with UDP GSO (--gso), one syscall per frame. The rows keep their names: ours-sg is the
+default mode.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Putting RTP packets on the wire: UDP with GSO or scatter/gather, TCP interleaved.
+"""Putting RTP packets on the wire: UDP with GSO, in one sendmmsg per tick, or scatter/gather;
+TCP interleaved.
 
 Payloads are shared among sessions (packetized once per file and MTU); only the 12-byte header
 differs, so the send path hands the kernel (header, payload) pairs without copying payloads.
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 
 from rtsp_common.rtp import MAX_UDP_PAYLOAD
 from rtsp_common.rtsp import INTERLEAVED_MAGIC
+from rtsp_server.datagram_batch import DatagramBatch
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +30,44 @@ _SEGMENT_SIZE = struct.Struct("=H")
 class UDPSender:
     """Sends a frame's packets to one address with as few syscalls as the kernel allows."""
 
-    def __init__(self, sock: socket.socket, use_gso: bool = True) -> None:
+    def __init__(self, sock: socket.socket, use_gso: bool = True, batch: bool = True) -> None:
+        """``batch`` False sends every queued frame at once, one sendmsg per packet."""
         self.sock = sock
         self.use_gso = use_gso and sock.family in (socket.AF_INET, socket.AF_INET6)
         self.packets_dropped = 0  # refused by a full socket buffer
         self._gso_works = False  # set by the first accepted GSO send: later errors are not GSO's
         self.syscalls = 0
+        internet = sock.family in (socket.AF_INET, socket.AF_INET6)
+        self._batch = DatagramBatch.create(sock.family) if batch and internet else None
+
+    @property
+    def batches(self) -> bool:
+        """True when queued frames leave together in one sendmmsg at flush()."""
+        return self._batch is not None and not self.use_gso
+
+    def queue_frame(
+        self, address: tuple[str, int], headers: Sequence[bytes], payloads: Sequence[bytes]
+    ) -> None:
+        """Send packets header[i] + payload[i] at the next flush(), with every other frame
+        queued until then; at once where they cannot be batched (GSO already sends a frame
+        in one call)."""
+        batch = self._batch
+        if batch is None or self.use_gso:
+            self.send_frame(address, headers, payloads)
+            return
+        if len(batch) + len(payloads) > batch.capacity:
+            self.flush()
+        if not batch.add(address, headers, payloads):
+            self.send_frame(address, headers, payloads)
+
+    def flush(self) -> int:
+        """Send every queued frame; return how many packets the kernel accepted."""
+        if self._batch is None or len(self._batch) == 0:
+            return 0
+        result = self._batch.send(self.sock.fileno())
+        self.packets_dropped += result.dropped
+        self.syscalls += result.syscalls
+        return result.sent
 
     def send_frame(
         self, address: tuple[str, int], headers: Sequence[bytes], payloads: Sequence[bytes]

@@ -102,11 +102,14 @@ class Scheduler:
         loop: asyncio.AbstractEventLoop,
         send: Callable[[Hashable, float], bool],
         precise: bool = True,
+        flush: Callable[[], object] | None = None,
     ) -> None:
         """``send(key, deadline)`` sends one frame; False ends the key's run. ``precise``
-        False keeps asyncio's timers even where a timerfd is available."""
+        False keeps asyncio's timers even where a timerfd is available. ``flush()`` runs at
+        the end of every tick: the frames ``send`` queued leave together."""
         self._loop = loop
         self._send = send
+        self._flush = flush
         self.queue = PacingQueue()
         self._precise = PreciseTimer.create(loop, self._tick) if precise else None
         self._timer: asyncio.TimerHandle | None = None
@@ -162,12 +165,16 @@ class Scheduler:
     def _tick(self) -> None:
         self._timer = None
         self._timer_at = None
-        for key, deadline in self.queue.pop_due(self._loop.time()):
-            try:
-                keep = self._send(key, deadline)
-            except Exception:  # one session's failure must not stop every other stream
-                log.exception("sending a frame of %s failed", key)
-                keep = False
-            if not keep:
-                self.queue.remove(key)
+        try:
+            for key, deadline in self.queue.pop_due(self._loop.time()):
+                try:
+                    keep = self._send(key, deadline)
+                except Exception:  # one session's failure must not stop every other stream
+                    log.exception("sending a frame of %s failed", key)
+                    keep = False
+                if not keep:
+                    self.queue.remove(key)
+        finally:
+            if self._flush is not None:
+                self._flush()
         self._arm()

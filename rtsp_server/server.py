@@ -9,9 +9,10 @@ Decisions where RFC 2326 leaves a choice:
 - A session's activity is any RTSP request naming it or an RTCP report about its stream.
 - At the end of a file without --loop: RTCP BYE, the session is kept until TEARDOWN, and a
   PLAY without Range starts over.
-- RTP goes out with one sendmsg per packet (header and shared payload gathered) by default;
-  use_gso=True (--gso) sends a whole frame in one syscall with UDP GSO, but a capture on the
-  sending host (Wireshark on lo) then sees one unsegmented datagram per frame.
+- RTP goes out, by default, with one sendmmsg per scheduler tick for every frame due in it
+  (header and shared payload gathered, one datagram per packet); use_gso=True (--gso) sends
+  each frame in one syscall with UDP GSO, but a capture on the sending host (Wireshark on lo)
+  then sees one unsegmented datagram per frame.
 - The lab's client (Transport "RTP/UDP") gets its own reply layout and whole-JPEG datagrams
   numbered by frame, and no RTCP (it has no RTCP port).
 """
@@ -137,7 +138,7 @@ class RTSPServer:
         rtcp_port = UDPPort(
             loop, rtcp_sock, lambda d, a: self.rtcp_received(d, *a[:2]), unreachable
         )
-        self._scheduler = Scheduler(loop, self._send_frame)
+        self._scheduler = Scheduler(loop, self._send_frame, flush=self._udp.flush)
         try:
             tcp = await loop.create_server(
                 lambda: RTSPConnection(
@@ -397,11 +398,11 @@ class RTSPServer:
     def _send_udp(
         self, address: tuple[str, int], headers: list[bytes], payloads: list[bytes]
     ) -> None:
-        """Send a frame's packets at once or, with --pace, in bursts over part of the interval
-        (counted from now: a late tick still spreads them)."""
+        """Send a frame's packets with the tick's other frames or, with --pace, in bursts over
+        part of the interval (counted from now: a late tick still spreads them)."""
         assert self._udp is not None and self._loop is not None
         if not self.options.pace:  # the default, on every frame: no plan, no copies
-            self._udp.send_frame(address, headers, payloads)
+            self._udp.queue_frame(address, headers, payloads)
             return
         now = self._loop.time()
         for offset, start, end in frame_bursts(len(payloads), self.options.pace / self.options.fps):
