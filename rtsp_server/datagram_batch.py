@@ -31,7 +31,9 @@ from rtsp_common.rtp import RTP_HEADER_SIZE as HEADER_SIZE
 log = logging.getLogger(__name__)
 
 CAPACITY = 1024  # datagrams per batch: UIO_MAXIOV, the most one sendmmsg takes
-TEMPLATE_CACHE_LIMIT = 65536  # payload lists whose vector rows are kept (one per clip frame)
+# Payload bytes the prepared vector rows keep alive beyond the clips' own caches (a replaced
+# clip's frames stay until the next clear): a clip of a few hundred frames fits.
+TEMPLATE_BYTES_LIMIT = 64 << 20
 ADDRESS_CACHE_LIMIT = 4096  # destinations whose socket addresses are kept
 
 
@@ -127,6 +129,7 @@ class DatagramBatch:
         self._frames: list[tuple[tuple, int, int]] = []  # (address, first, end) for the log
         self._held: list[Sequence[bytes]] = []  # payloads in flight stay alive until sent
         self._templates: dict[int, tuple[Sequence[bytes], np.ndarray]] = {}
+        self._template_bytes = 0
         self._addresses: dict[tuple, ctypes.Array | None] = {}
 
     @classmethod
@@ -203,8 +206,9 @@ class DatagramBatch:
         self._count = 0
         self._frames.clear()
         self._held.clear()
-        if len(self._templates) > TEMPLATE_CACHE_LIMIT:
+        if self._template_bytes > TEMPLATE_BYTES_LIMIT:
             self._templates.clear()
+            self._template_bytes = 0
         if len(self._addresses) > ADDRESS_CACHE_LIMIT:
             self._addresses.clear()
 
@@ -224,6 +228,7 @@ class DatagramBatch:
             rows["iov_len"][2 * i + 1] = len(payload)
         # the list is held with its rows, so its id() is not reused while the rows are cached
         self._templates[id(payloads)] = (payloads, rows)
+        self._template_bytes += int(rows["iov_len"][1::2].sum())
         return rows
 
     def _socket_address(self, address: tuple) -> ctypes.Array | None:

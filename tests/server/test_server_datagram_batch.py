@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import weakref
 
 import pytest
 from server_harness import drain
 
+from rtsp_server import datagram_batch
 from rtsp_server.datagram_batch import DatagramBatch
 from rtsp_server.rtp_sender import UDPSender
 from rtsp_server.scheduler import Scheduler
@@ -155,3 +157,23 @@ def test_the_scheduler_flushes_once_per_tick_after_every_due_send():
     finally:
         loop.close()
     assert events == ["send a", "send broken", "send b", "flush"]
+
+
+class _Payloads(list):
+    """A payload list that can be watched with a weak reference (a plain list cannot)."""
+
+
+def test_payloads_of_replaced_clips_are_let_go_past_the_byte_budget(sockets, monkeypatch):
+    monkeypatch.setattr(datagram_batch, "TEMPLATE_BYTES_LIMIT", 1500)
+    receiver, sender_sock = sockets(), sockets()
+    batch = DatagramBatch(socket.AF_INET)
+    stream = RTPStream.create(30, 10)
+    watched = []
+    for size in (1000, 1000):  # the second list takes the kept payloads past 1500 bytes
+        payloads = _Payloads([bytes(size)])
+        watched.append(weakref.ref(payloads))
+        assert batch.add(receiver.getsockname(), stream.frame_headers(payloads), payloads)
+        del payloads
+        assert batch.send(sender_sock.fileno()).sent == 1
+    assert [ref() for ref in watched] == [None, None]  # nothing but the batch held them
+    assert len(drain(receiver, quiet=0.2)) == 2
