@@ -7,7 +7,10 @@ prints the RFC 3550 interarrival jitter per stream as `tshark -q -z rtp,streams`
 between two frames' last packets in any stream (read from the same capture); then the ratios
 ours/GStreamer. The goal: jitter and largest gap no larger than GStreamer's.
 
-    python -m bench.bench_pacing [--sessions 20,60] [--seconds 8]
+The servers take turns, ROUNDS times (a shared machine is noisy, and one run's worst stream
+is one moment's luck); each figure's median over the rounds decides.
+
+    python -m bench.bench_pacing [--sessions 20,60] [--seconds 8] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -31,19 +34,15 @@ from bench.rtsp_load import close_sessions, open_session, run_load
 WARMUP = 1.5  # s of streaming before the window
 
 
-@dataclass
+@dataclass(frozen=True)
 class Pacing:
+    """One server's pacing in one run (or the medians of several)."""
+
     name: str
-    max_jitters_ms: list[float]  # per stream, tshark's maximum jitter
+    streams: int
+    median_max: float  # ms: the median over streams of tshark's maximum jitter per stream
+    worst: float  # ms: the largest of those maxima
     largest_gap_ms: float
-
-    @property
-    def median_max(self) -> float:
-        return statistics.median(self.max_jitters_ms)
-
-    @property
-    def worst(self) -> float:
-        return max(self.max_jitters_ms)
 
 
 def measure(name: str, server: Served, sessions: int, seconds: float, folder: Path) -> Pacing:
@@ -60,11 +59,13 @@ def measure(name: str, server: Served, sessions: int, seconds: float, folder: Pa
         close_sessions(opened)
     streams = tshark_rtp_streams(tshark, capture, rtp_ports=ports)
     jitters = [row["max_jitter"] for row in streams.values()]
+    assert jitters, f"tshark found no RTP stream in {capture}"
     gaps = []
     for stream in check_capture(capture, ports).streams:
         ends = [f.time for f in stream.frames]
         gaps += [b - a for a, b in zip(ends, ends[1:], strict=False)]
-    return Pacing(name, jitters, 1000 * max(gaps, default=0.0))
+    largest_gap = 1000 * max(gaps, default=0.0)
+    return Pacing(name, len(jitters), statistics.median(jitters), max(jitters), largest_gap)
 
 
 def report(run: Pacing, peer: Pacing | None) -> None:
@@ -75,17 +76,39 @@ def report(run: Pacing, peer: Pacing | None) -> None:
             f"{run.worst / peer.worst:.2f}x, gap {run.largest_gap_ms / peer.largest_gap_ms:.2f}x"
         )
     print(
-        f"{run.name:<14} streams={len(run.max_jitters_ms):<3} jitter max per stream: median "
+        f"{run.name:<14} streams={run.streams:<3} jitter max per stream: median "
         f"{run.median_max:.3f} ms, worst {run.worst:.3f} ms; largest frame gap "
         f"{run.largest_gap_ms:.1f} ms{ratio}",
         flush=True,
     )
 
 
+def medians(name: str, runs: list[Pacing]) -> Pacing:
+    """Each figure's median over ``runs``."""
+    return Pacing(
+        f"{name} (median)",
+        runs[0].streams,
+        statistics.median(r.median_max for r in runs),
+        statistics.median(r.worst for r in runs),
+        statistics.median(r.largest_gap_ms for r in runs),
+    )
+
+
+def verdict(ours: Pacing, peer: Pacing) -> str:
+    """Whether the medians meet the goal: every figure no larger than GStreamer's."""
+    met = (
+        ours.median_max <= peer.median_max
+        and ours.worst <= peer.worst
+        and ours.largest_gap_ms <= peer.largest_gap_ms
+    )
+    return f"{'meets' if met else 'misses'} the goal: jitter and largest gap <= GStreamer's"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", default="20,60")
     parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--rounds", type=int, default=3, help="turns each server takes")
     args = parser.parse_args(argv)
     missing = [t for t in ("ffmpeg", "tshark") if shutil.which(t) is None]
     if missing:
@@ -99,23 +122,34 @@ def main(argv: list[str] | None = None) -> int:
         )
         mkv = remux_to_mkv(raw, FPS)
         for sessions in (int(n) for n in args.sessions.split(",")):
-            peer = None
-            if reason is None:
-                try:
-                    with gst_rtsp_server(mkv, path="/clip") as gst:
-                        served = Served(gst.pid, gst.port, gst.url)
-                        peer = measure("gstreamer", served, sessions, args.seconds, folder)
-                except GstPeerError as exc:
-                    print(f"GStreamer peer failed: {exc}")
-            runs = []
-            for name, options in (("ours", ()), ("ours-pace-0.5", ("--pace", "0.5"))):
-                with our_server(folder, sessions, "--loop", *options) as served:
-                    runs.append(measure(name, served, sessions, args.seconds, folder))
-            print(f"-- {sessions} sessions, {args.seconds:.0f} s window")
-            if peer is not None:
-                report(peer, None)
-            for run in runs:
-                report(run, peer)
+            print(f"-- {sessions} sessions, {args.seconds:.0f} s window", flush=True)
+            runs: dict[str, list[Pacing]] = {}
+            for _ in range(args.rounds):
+                peer = None
+                if reason is None:
+                    try:
+                        with gst_rtsp_server(mkv, path="/clip") as gst:
+                            served = Served(gst.pid, gst.port, gst.url)
+                            peer = measure("gstreamer", served, sessions, args.seconds, folder)
+                    except GstPeerError as exc:
+                        print(f"GStreamer peer failed: {exc}")
+                    else:
+                        runs.setdefault(peer.name, []).append(peer)
+                        report(peer, None)
+                for name, options in (("ours", ()), ("ours-pace-0.5", ("--pace", "0.5"))):
+                    with our_server(folder, sessions, "--loop", *options) as served:
+                        run = measure(name, served, sessions, args.seconds, folder)
+                    runs.setdefault(name, []).append(run)
+                    report(run, peer)
+            summary = {name: medians(name, own) for name, own in runs.items()}
+            peer_medians = summary.pop("gstreamer", None)
+            print(f"medians over {args.rounds} round(s), {sessions} sessions:")
+            if peer_medians is not None:
+                report(peer_medians, None)
+            for run in summary.values():
+                report(run, peer_medians)
+            if peer_medians is not None:
+                print(f"ours, {sessions} sessions: {verdict(summary['ours'], peer_medians)}")
         if reason is not None:
             print(f"GStreamer peer not run ({reason}): no ratio")
     return 0
