@@ -32,12 +32,12 @@ class UDPSender:
 
     def __init__(self, sock: socket.socket, use_gso: bool = True, batch: bool = True) -> None:
         """``batch`` False sends every queued frame at once, one sendmsg per packet."""
+        internet = sock.family in (socket.AF_INET, socket.AF_INET6)
         self.sock = sock
-        self.use_gso = use_gso and sock.family in (socket.AF_INET, socket.AF_INET6)
+        self.use_gso = use_gso and internet
         self.packets_dropped = 0  # refused by a full socket buffer
         self._gso_works = False  # set by the first accepted GSO send: later errors are not GSO's
         self.syscalls = 0
-        internet = sock.family in (socket.AF_INET, socket.AF_INET6)
         self._batch = DatagramBatch.create(sock.family) if batch and internet else None
 
     @property
