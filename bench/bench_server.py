@@ -9,9 +9,8 @@ packet loss, each session's frame rate, and the ratio ours/GStreamer.
 The servers take turns, ROUNDS times, and the medians give the ratios (a shared machine is
 noisy).
 
-Our server runs twice: by default (one sendmmsg per scheduler tick, one datagram per packet)
-and with UDP GSO (--gso), one syscall per frame. The rows keep their names: ours-sg is the
-default mode.
+Our server runs twice: as "ours", its default (one sendmmsg per scheduler tick, one datagram
+per packet), and as "ours-gso", with UDP GSO (--gso), one syscall per frame.
 """
 
 from __future__ import annotations
@@ -139,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         # Turns, so every server meets the same moods of a shared machine; medians decide.
         runs: dict[str, list[ServerRun]] = {}
         for _ in range(args.rounds):
-            for name, gso in (("ours-sg", False), ("ours-gso", True)):
+            for name, gso in (("ours", False), ("ours-gso", True)):
                 with our_server(folder, args.sessions, "--gso" if gso else "--no-gso") as served:
                     runs.setdefault(name, []).append(
                         measure(name, served, args.sessions, args.seconds)
@@ -161,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"GStreamer peer failed: {exc}: no ratio")
                 return 1
             report(runs["gstreamer"][-1])
-        ours = {name: runs[name] for name in ("ours-sg", "ours-gso")}
+        ours = {name: runs[name] for name in ("ours", "ours-gso")}
         if "gstreamer" not in runs:
             return 0 if all(healthy(r) for rs in ours.values() for r in rs) else 1
         gst_cpu = statistics.median(r.cpu_per_stream_second for r in runs["gstreamer"])
