@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import itertools
 import logging
 import mmap
 import os
 import socket
 import struct
 import sys
+from collections.abc import Iterable
 
 from rtsp_client.receiver import Datagram  # its bytes, sender, kernel receive time or None
 
@@ -73,9 +75,15 @@ _LENGTHS = struct.Struct(
 )
 # The same lengths as one whole mmsghdr, so a batch's headers are read in one pass.
 _LENGTHS_ROW = struct.Struct(f"{_LENGTHS.format}{_STRIDE - _LENGTHS.size}x")
+_NAMELEN_ROW = struct.Struct(f"@{_NAMELEN_AT}xI{_STRIDE - _NAMELEN_AT - 4}x")
 # One SO_TIMESTAMPNS control message: cmsghdr then the timespec (x86-64 and the like:
 # the data starts right after the aligned header).
 _STAMPED = struct.Struct("@Niill")
+# The same message with its header as bytes: one comparison with the header the kernel
+# writes tells it is the timestamp, complete.
+_STAMP_HEADER = _CMSG_HEADER.pack(_STAMPED.size, socket.SOL_SOCKET, SO_TIMESTAMPNS)
+_STAMPED_AFTER_HEADER = struct.Struct(f"@{_CMSG_HEADER.size}sll")
+_NO_STAMP = (b"", 0, 0)
 
 
 def _load_recvmmsg() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
@@ -115,7 +123,6 @@ class BatchReader:
         # Anonymous memory: pages are zeroed by the kernel as datagrams first touch them, so
         # slots sized for the largest datagram cost only what the usual small ones fill.
         self._data = mmap.mmap(-1, count * size)
-        self._data_view = memoryview(self._data)
         self._names = bytearray(count * _SOCKADDR_STORAGE_SIZE)
         self._names_view = memoryview(self._names)
         self._controls = bytearray(count * control)
@@ -161,36 +168,45 @@ class BatchReader:
             if code in _RETRY_LATER:
                 return []
             raise OSError(code, os.strerror(code))
-        view, size, control = self._data_view, self._size, self._control
-        names, addresses = self._names_view, self._addresses
+        data_buffer, size, control = self._data, self._size, self._control
         rows = _LENGTHS_ROW.iter_unpack(self._headers_view[: received * _STRIDE])
         if control == _STAMPED.size:  # one control message per datagram: read them in one pass
-            stamps = _STAMPED.iter_unpack(self._controls_view[: received * control])
+            stamps = _STAMPED_AFTER_HEADER.iter_unpack(self._controls_view[: received * control])
         else:
-            stamps = iter(((0, 0, 0, 0, 0),) * received)
+            stamps = itertools.repeat(_NO_STAMP, received)
         batch: list[Datagram] = []
         append = batch.append
-        start = at = 0
-        for (namelen, controllen, length), (cmsg_len, level, kind, seconds, nanoseconds) in zip(
-            rows, stamps
+        start = 0
+        for sender, (_, controllen, length), (header, seconds, nanoseconds) in zip(
+            self._senders(received), rows, stamps
         ):
-            data = bytes(view[start : start + (length if length < size else size)])
-            raw = bytes(names[at : at + min(namelen, _SOCKADDR_STORAGE_SIZE)])
-            sender = addresses[raw] if raw in addresses else self._sender(raw)
+            data = data_buffer[start : start + (length if length < size else size)]  # a copy
             # The usual case: our one option, first (the buffer is reused: the kernel's
             # length says whether this datagram's message is there at all).
-            if (
-                controllen >= _STAMPED.size
-                and cmsg_len == _STAMPED.size
-                and kind == SO_TIMESTAMPNS
-                and level == _SOL_SOCKET
-            ):
+            if controllen >= _STAMPED.size and header == _STAMP_HEADER:
                 append((data, sender, seconds + nanoseconds * 1e-9))
             else:
                 append((data, sender, self._timestamp(start // size * control, controllen)))
             start += size
-            at += _SOCKADDR_STORAGE_SIZE
         return batch
+
+    def _senders(self, received: int) -> Iterable[tuple | None]:
+        """The sender of each datagram read; decoded once when one sender sent them all,
+        as a stream's server does (their address slots are then byte for byte the same)."""
+        slots = bytes(self._names_view[: received * _SOCKADDR_STORAGE_SIZE])
+        lengths = _NAMELEN_ROW.iter_unpack(self._headers_view[: received * _STRIDE])
+        first = slots[:_SOCKADDR_STORAGE_SIZE]
+        if received and slots == first * received:
+            (namelen,) = next(lengths)
+            return itertools.repeat(self._sender_of(first, namelen), received)
+        return [
+            self._sender_of(slots[at : at + _SOCKADDR_STORAGE_SIZE], namelen)
+            for at, (namelen,) in zip(range(0, len(slots), _SOCKADDR_STORAGE_SIZE), lengths)
+        ]
+
+    def _sender_of(self, slot: bytes, namelen: int) -> tuple | None:
+        raw = slot[: min(namelen, _SOCKADDR_STORAGE_SIZE)]
+        return self._addresses[raw] if raw in self._addresses else self._sender(raw)
 
     def _sender(self, raw: bytes) -> tuple | None:
         sender = _decode_sockaddr(raw)

@@ -71,6 +71,28 @@ def test_datagrams_come_in_order_with_sender_and_kernel_time(pair):
     assert reader.read() == []
 
 
+def test_each_datagram_keeps_its_own_sender_when_several_share_a_batch(pair):
+    receiver, first = pair
+    reader = _reader(receiver)
+    others = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2)]
+    try:
+        for other in others:
+            other.bind(("127.0.0.1", 0))
+        senders = [first, *others]
+        order = [0, 0, 1, 2, 1, 0, 2, 2]  # one batch: a stream's server and two strangers
+        for i, which in enumerate(order):
+            senders[which].sendto(bytes([i]), receiver.getsockname())
+        got = _read_all(reader, len(order))
+        assert [(data, addr) for data, addr, _ in got] == [
+            (bytes([i]), senders[which].getsockname()) for i, which in enumerate(order)
+        ]
+        first.sendto(b"alone", receiver.getsockname())  # one sender again: decoded once
+        assert [(d, a) for d, a, _ in _read_all(reader, 1)] == [(b"alone", first.getsockname())]
+    finally:
+        for other in others:
+            other.close()
+
+
 def test_without_the_timestamp_option_the_time_is_none(pair):
     receiver, sender = pair
     reader = _reader(receiver)
