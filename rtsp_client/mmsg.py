@@ -17,10 +17,10 @@ import mmap
 import os
 import socket
 import struct
-import sys
 from collections.abc import Iterable
 
 from rtsp_client.receiver import Datagram  # its bytes, sender, kernel receive time or None
+from rtsp_common.linux_calls import IOVec, MMsgHdr, MsgHdr, libc_function
 
 logger = logging.getLogger(__name__)
 
@@ -45,37 +45,16 @@ _RETRY_LATER = (errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR)
 _SOL_SOCKET = socket.SOL_SOCKET
 
 
-class _IOVec(ctypes.Structure):
-    _fields_ = [("iov_base", ctypes.c_void_p), ("iov_len", ctypes.c_size_t)]
-
-
-class _MsgHdr(ctypes.Structure):
-    _fields_ = [
-        ("msg_name", ctypes.c_void_p),
-        ("msg_namelen", ctypes.c_uint32),  # socklen_t
-        ("msg_iov", ctypes.POINTER(_IOVec)),
-        ("msg_iovlen", ctypes.c_size_t),
-        ("msg_control", ctypes.c_void_p),
-        ("msg_controllen", ctypes.c_size_t),
-        ("msg_flags", ctypes.c_int),
-    ]
-
-
-class _MMsgHdr(ctypes.Structure):
-    _fields_ = [("msg_hdr", _MsgHdr), ("msg_len", ctypes.c_uint)]
-
-
-_STRIDE = ctypes.sizeof(_MMsgHdr)
-_NAMELEN_AT = _MMsgHdr.msg_hdr.offset + _MsgHdr.msg_namelen.offset
-_CONTROLLEN_AT = _MMsgHdr.msg_hdr.offset + _MsgHdr.msg_controllen.offset
-_LEN_AT = _MMsgHdr.msg_len.offset
+_STRIDE = ctypes.sizeof(MMsgHdr)
+_NAMELEN_AT = MMsgHdr.msg_hdr.offset + MsgHdr.msg_namelen.offset
+_CONTROLLEN_AT = MMsgHdr.msg_hdr.offset + MsgHdr.msg_controllen.offset
+_LEN_AT = MMsgHdr.msg_len.offset
 # msg_namelen, msg_controllen and msg_len of one mmsghdr, read in one call.
 _LENGTHS = struct.Struct(
     f"@{_NAMELEN_AT}xI{_CONTROLLEN_AT - _NAMELEN_AT - 4}xN{_LEN_AT - _CONTROLLEN_AT - _CMSG_ALIGN}xI"
 )
 # The same lengths as one whole mmsghdr, so a batch's headers are read in one pass.
 _LENGTHS_ROW = struct.Struct(f"{_LENGTHS.format}{_STRIDE - _LENGTHS.size}x")
-_NAMELEN_ROW = struct.Struct(f"@{_NAMELEN_AT}xI{_STRIDE - _NAMELEN_AT - 4}x")
 # One SO_TIMESTAMPNS control message: cmsghdr then the timespec (x86-64 and the like:
 # the data starts right after the aligned header).
 _STAMPED = struct.Struct("@Niill")
@@ -86,27 +65,10 @@ _STAMPED_AFTER_HEADER = struct.Struct(f"@{_CMSG_HEADER.size}sll")
 _NO_STAMP = (b"", 0, 0)
 
 
-def _load_recvmmsg() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        function = libc.recvmmsg
-    except (OSError, AttributeError) as exc:
-        logger.debug("recvmmsg unavailable: %s", exc)
-        return None
-    function.argtypes = [
-        ctypes.c_int,
-        ctypes.POINTER(_MMsgHdr),
-        ctypes.c_uint,
-        ctypes.c_int,
-        ctypes.c_void_p,
-    ]
-    function.restype = ctypes.c_int
-    return function
-
-
-_recvmmsg = _load_recvmmsg()
+_recvmmsg = libc_function(
+    "recvmmsg",
+    [ctypes.c_int, ctypes.POINTER(MMsgHdr), ctypes.c_uint, ctypes.c_int, ctypes.c_void_p],
+)
 
 
 class BatchReader:
@@ -131,16 +93,16 @@ class BatchReader:
         names = (ctypes.c_char * len(self._names)).from_buffer(self._names)
         controls = (ctypes.c_char * len(self._controls)).from_buffer(self._controls)
         self._keep = (data, names, controls)  # the C views must live as long as the arrays
-        self._iovecs = (_IOVec * count)()
+        self._iovecs = (IOVec * count)()
         self._headers = bytearray(count * _STRIDE)
         self._headers_view = memoryview(self._headers)
-        self._messages = (_MMsgHdr * count).from_buffer(self._headers)
+        self._messages = (MMsgHdr * count).from_buffer(self._headers)
         for i in range(count):
             self._iovecs[i].iov_base = ctypes.addressof(data) + i * size
             self._iovecs[i].iov_len = size
             header = self._messages[i].msg_hdr
             header.msg_name = ctypes.addressof(names) + i * _SOCKADDR_STORAGE_SIZE
-            header.msg_iov = ctypes.pointer(self._iovecs[i])
+            header.msg_iov = ctypes.addressof(self._iovecs[i])
             header.msg_iovlen = 1
             header.msg_control = ctypes.addressof(controls) + i * control
             header.msg_namelen = _SOCKADDR_STORAGE_SIZE
@@ -169,7 +131,7 @@ class BatchReader:
                 return []
             raise OSError(code, os.strerror(code))
         data_buffer, size, control = self._data, self._size, self._control
-        rows = _LENGTHS_ROW.iter_unpack(self._headers_view[: received * _STRIDE])
+        rows = list(_LENGTHS_ROW.iter_unpack(self._headers_view[: received * _STRIDE]))
         if control == _STAMPED.size:  # one control message per datagram: read them in one pass
             stamps = _STAMPED_AFTER_HEADER.iter_unpack(self._controls_view[: received * control])
         else:
@@ -178,7 +140,7 @@ class BatchReader:
         append = batch.append
         start = 0
         for sender, (_, controllen, length), (header, seconds, nanoseconds) in zip(
-            self._senders(received), rows, stamps
+            self._senders(rows), rows, stamps
         ):
             data = data_buffer[start : start + (length if length < size else size)]  # a copy
             # The usual case: our one option, first (the buffer is reused: the kernel's
@@ -190,18 +152,18 @@ class BatchReader:
             start += size
         return batch
 
-    def _senders(self, received: int) -> Iterable[tuple | None]:
-        """The sender of each datagram read; decoded once when one sender sent them all,
-        as a stream's server does (their address slots are then byte for byte the same)."""
+    def _senders(self, rows: list[tuple[int, int, int]]) -> Iterable[tuple | None]:
+        """The sender of each datagram read (``rows``: their lengths); decoded once when one
+        sender sent them all, as a stream's server does (their address slots are then byte
+        for byte the same)."""
+        received = len(rows)
         slots = bytes(self._names_view[: received * _SOCKADDR_STORAGE_SIZE])
-        lengths = _NAMELEN_ROW.iter_unpack(self._headers_view[: received * _STRIDE])
         first = slots[:_SOCKADDR_STORAGE_SIZE]
         if received and slots == first * received:
-            (namelen,) = next(lengths)
-            return itertools.repeat(self._sender_of(first, namelen), received)
+            return itertools.repeat(self._sender_of(first, rows[0][0]), received)
         return [
             self._sender_of(slots[at : at + _SOCKADDR_STORAGE_SIZE], namelen)
-            for at, (namelen,) in zip(range(0, len(slots), _SOCKADDR_STORAGE_SIZE), lengths)
+            for at, (namelen, _, _) in zip(range(0, len(slots), _SOCKADDR_STORAGE_SIZE), rows)
         ]
 
     def _sender_of(self, slot: bytes, namelen: int) -> tuple | None:

@@ -21,12 +21,13 @@ import logging
 import os
 import socket
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from rtsp_common.rtp import RTP_HEADER_SIZE as HEADER_SIZE
+from rtsp_common.linux_calls import IOVec, MMsgHdr, MsgHdr, libc_function
+from rtsp_common.rtp import RTP_HEADER_SIZE
 
 log = logging.getLogger(__name__)
 
@@ -35,26 +36,6 @@ CAPACITY = 1024  # datagrams per batch: UIO_MAXIOV, the most one sendmmsg takes
 # clip's frames stay until the next clear): a clip of a few hundred frames fits.
 TEMPLATE_BYTES_LIMIT = 64 << 20
 ADDRESS_CACHE_LIMIT = 4096  # destinations whose socket addresses are kept
-
-
-class _IOVec(ctypes.Structure):  # <sys/uio.h>
-    _fields_ = [("iov_base", ctypes.c_void_p), ("iov_len", ctypes.c_size_t)]
-
-
-class _MsgHdr(ctypes.Structure):  # <sys/socket.h>
-    _fields_ = [
-        ("msg_name", ctypes.c_void_p),
-        ("msg_namelen", ctypes.c_uint32),
-        ("msg_iov", ctypes.c_void_p),
-        ("msg_iovlen", ctypes.c_size_t),
-        ("msg_control", ctypes.c_void_p),
-        ("msg_controllen", ctypes.c_size_t),
-        ("msg_flags", ctypes.c_int),
-    ]
-
-
-class _MMsgHdr(ctypes.Structure):  # <sys/socket.h>
-    _fields_ = [("msg_hdr", _MsgHdr), ("msg_len", ctypes.c_uint)]
 
 
 def _numpy_view(array: ctypes.Array, structure: type[ctypes.Structure]) -> np.ndarray:
@@ -76,20 +57,7 @@ def _numpy_view(array: ctypes.Array, structure: type[ctypes.Structure]) -> np.nd
     return np.frombuffer(memoryview(array).cast("B"), dtype=dtype)
 
 
-def _load_sendmmsg() -> Callable[..., int] | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        function = ctypes.CDLL(None, use_errno=True).sendmmsg
-    except (OSError, AttributeError) as exc:
-        log.debug("sendmmsg unavailable: %s", exc)
-        return None
-    function.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_uint, ctypes.c_int]
-    function.restype = ctypes.c_int
-    return function
-
-
-_SENDMMSG = _load_sendmmsg()
+_SENDMMSG = libc_function("sendmmsg", [ctypes.c_int, ctypes.c_void_p, ctypes.c_uint, ctypes.c_int])
 
 
 @dataclass
@@ -110,24 +78,24 @@ class DatagramBatch:
             raise OSError("sendmmsg is not available on this system")
         self.capacity = capacity
         self._family = family
-        self._messages = (_MMsgHdr * capacity)()
-        self._vectors = (_IOVec * (2 * capacity))()
-        self._headers = (ctypes.c_char * (HEADER_SIZE * capacity))()
+        self._messages = (MMsgHdr * capacity)()
+        self._vectors = (IOVec * (2 * capacity))()
+        self._headers = (ctypes.c_char * (RTP_HEADER_SIZE * capacity))()
         self._header_bytes = memoryview(self._headers).cast("B")
-        messages = _numpy_view(self._messages, _MsgHdr)  # the msghdr heads each mmsghdr
+        messages = _numpy_view(self._messages, MsgHdr)  # the msghdr heads each mmsghdr
         self._names = messages["msg_name"]
         self._name_lengths = messages["msg_namelen"]
-        messages["msg_iov"] = ctypes.addressof(self._vectors) + ctypes.sizeof(_IOVec) * 2 * (
+        messages["msg_iov"] = ctypes.addressof(self._vectors) + ctypes.sizeof(IOVec) * 2 * (
             np.arange(capacity, dtype=np.uint64)
         )
         messages["msg_iovlen"] = 2
-        self._rows = _numpy_view(self._vectors, _IOVec)
-        # header i of the batch sits at HEADER_SIZE * i in the header area
-        self._header_offsets = np.arange(capacity, dtype=np.uint64) * HEADER_SIZE
+        self._rows = _numpy_view(self._vectors, IOVec)
+        # header i of the batch sits at RTP_HEADER_SIZE * i in the header area
+        self._header_offsets = np.arange(capacity, dtype=np.uint64) * RTP_HEADER_SIZE
         self._header_area = ctypes.addressof(self._headers)
         self._count = 0
-        self._frames: list[tuple[tuple, int, int]] = []  # (address, first, end) for the log
-        self._held: list[Sequence[bytes]] = []  # payloads in flight stay alive until sent
+        # Each payload list's rows, with the list: its id() is not reused and its payloads stay
+        # alive while they are cached (they are let go only after a send, see _clear).
         self._templates: dict[int, tuple[Sequence[bytes], np.ndarray]] = {}
         self._template_bytes = 0
         self._addresses: dict[tuple, ctypes.Array | None] = {}
@@ -150,20 +118,18 @@ class DatagramBatch:
         if end > self.capacity or len(headers) != count:
             return False
         joined = b"".join(headers)
-        if len(joined) != HEADER_SIZE * count:
+        if len(joined) != RTP_HEADER_SIZE * count:
             return False
         name = self._socket_address(address)
         template = self._template(payloads)
         if name is None or template is None:
             return False
-        self._header_bytes[HEADER_SIZE * first : HEADER_SIZE * end] = joined
+        self._header_bytes[RTP_HEADER_SIZE * first : RTP_HEADER_SIZE * end] = joined
         rows = self._rows[2 * first : 2 * end]
         rows[:] = template
         rows["iov_base"][::2] = self._header_offsets[first:end] + self._header_area
         self._names[first:end] = ctypes.addressof(name)
         self._name_lengths[first:end] = ctypes.sizeof(name)
-        self._frames.append((address, first, end))
-        self._held.append(payloads)
         self._count = end
         return True
 
@@ -177,7 +143,7 @@ class DatagramBatch:
         result = BatchResult()
         done = 0
         base = ctypes.addressof(self._messages)
-        size = ctypes.sizeof(_MMsgHdr)
+        size = ctypes.sizeof(MMsgHdr)
         assert _SENDMMSG is not None
         while done < self._count:
             taken = _SENDMMSG(fd, base + size * done, self._count - done, 0)
@@ -197,15 +163,15 @@ class DatagramBatch:
         return result
 
     def _address_of(self, index: int) -> tuple | None:
-        for address, first, end in self._frames:
-            if first <= index < end:
+        """The destination of queued datagram ``index`` (for the log: errors are rare)."""
+        name = int(self._names[index])
+        for address, built in self._addresses.items():
+            if built is not None and ctypes.addressof(built) == name:
                 return address
         return None
 
     def _clear(self) -> None:
         self._count = 0
-        self._frames.clear()
-        self._held.clear()
         if self._template_bytes > TEMPLATE_BYTES_LIMIT:
             self._templates.clear()
             self._template_bytes = 0
@@ -218,7 +184,7 @@ class DatagramBatch:
         if cached is not None and cached[0] is payloads:
             return cached[1]
         rows = np.zeros(2 * len(payloads), dtype=self._rows.dtype)
-        rows["iov_len"][::2] = HEADER_SIZE
+        rows["iov_len"][::2] = RTP_HEADER_SIZE
         for i, payload in enumerate(payloads):
             if not isinstance(payload, bytes):
                 return None  # only a bytes object's buffer is known not to move
@@ -226,7 +192,6 @@ class DatagramBatch:
                 ctypes.cast(ctypes.c_char_p(payload), ctypes.c_void_p).value or 0
             )
             rows["iov_len"][2 * i + 1] = len(payload)
-        # the list is held with its rows, so its id() is not reused while the rows are cached
         self._templates[id(payloads)] = (payloads, rows)
         self._template_bytes += int(rows["iov_len"][1::2].sum())
         return rows

@@ -20,6 +20,8 @@ import sys
 import time
 from collections.abc import Callable
 
+from rtsp_common.linux_calls import libc_function
+
 logger = logging.getLogger(__name__)
 
 # timerfd_create(2), Linux: the clock and flags of <sys/timerfd.h>.
@@ -43,21 +45,13 @@ def _load_timerfd() -> tuple[Callable[..., int], Callable[..., int]] | None:
         "clock_gettime(CLOCK_MONOTONIC)"
     ):
         return None
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        create, settime = libc.timerfd_create, libc.timerfd_settime
-    except (OSError, AttributeError) as exc:
-        logger.debug("timerfd unavailable: %s", exc)
+    create = libc_function("timerfd_create", [ctypes.c_int, ctypes.c_int])
+    settime = libc_function(
+        "timerfd_settime",
+        [ctypes.c_int, ctypes.c_int, ctypes.POINTER(_Itimerspec), ctypes.POINTER(_Itimerspec)],
+    )
+    if create is None or settime is None:
         return None
-    create.argtypes = [ctypes.c_int, ctypes.c_int]
-    create.restype = ctypes.c_int
-    settime.argtypes = [
-        ctypes.c_int,
-        ctypes.c_int,
-        ctypes.POINTER(_Itimerspec),
-        ctypes.POINTER(_Itimerspec),
-    ]
-    settime.restype = ctypes.c_int
     return create, settime
 
 
