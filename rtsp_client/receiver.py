@@ -21,7 +21,7 @@ from rtsp_client.stats import VIDEO_CLOCK_RATE, ReceptionStats, StatsAccumulator
 from rtsp_common.errors import ParseError
 from rtsp_common.payload_formats import PAYLOAD_FORMATS, PayloadFormat
 from rtsp_common.rtcp import Bye, SenderReport, parse_compound
-from rtsp_common.rtp import RTP_HEADER_SIZE, RTP_VERSION, RTPPacket
+from rtsp_common.rtp import RTP_HEADER_SIZE, RTP_VERSION, SEQ_MOD, RTPPacket
 
 logger = logging.getLogger(__name__)
 
@@ -136,15 +136,58 @@ class Receiver:
         """RTP datagrams read together, each (data, sender, arrival time or None for
         ``now``); returns the frames they completed, in order.
 
-        The per-packet work is the packet's own; what the depacketizer dropped is counted
+        The usual packet (the next in order from the session's source) goes straight to
+        reassembly after one read of its header; such runs are accounted in the
+        statistics and the reorder position once per run (see ``_account_run``). Any other
+        packet takes the general path (``_rtp``). What the depacketizer dropped is counted
         once per batch.
         """
         frames: list[Frame] = []
-        rtp = self._rtp
+        server_host, payload_type = self.server_host, self.payload_type
+        push, unpack = self._depacketizer.push, _FIXED.unpack_from
+        # The run of in-order packets not yet accounted: their timestamps, arrival times
+        # and payload sizes; ``expected`` is the sequence number that continues it.
+        timestamps: list[int] = []
+        arrivals: list[float] = []
+        sizes: list[int] = []
+        expected = self._next_in_order()
         for data, addr, arrival in datagrams:
+            if arrival is None:
+                arrival = now
             try:
-                rtp(data, addr, now if arrival is None else arrival, frames)
+                if (
+                    len(data) > RTP_HEADER_SIZE
+                    and data[0] == _PLAIN_FIRST_OCTET
+                    and (server_host is None or addr is None or addr[0] == server_host)
+                ):
+                    second, sequence, timestamp, ssrc = unpack(data, 1)
+                    if (
+                        sequence == expected
+                        and ssrc == self.ssrc
+                        and (payload_type is None or second & _PT_MASK == payload_type)
+                    ):
+                        expected = (sequence + 1) % SEQ_MOD
+                        timestamps.append(timestamp)
+                        arrivals.append(arrival)
+                        sizes.append(len(data) - RTP_HEADER_SIZE)
+                        payload = memoryview(data)[RTP_HEADER_SIZE:]
+                        completed = push(payload, timestamp, second >= _MARKER_BIT, sequence)
+                        if completed:
+                            # Statistics first: a frame's figures count the packets before it.
+                            self._account_run(timestamps, arrivals, sizes, sequence)
+                            self._hand_over(completed, arrival, frames)
+                        continue
+                if timestamps:
+                    self._account_run(timestamps, arrivals, sizes, (expected - 1) % SEQ_MOD)
+                self._rtp(data, addr, arrival, frames)
+                expected = self._next_in_order()
             except Exception:  # the receive path must survive our own bugs too
+                logger.exception("unexpected error on the RTP receive path")
+                self.drops[DropReason.INTERNAL] += 1
+        if timestamps:
+            try:
+                self._account_run(timestamps, arrivals, sizes, (expected - 1) % SEQ_MOD)
+            except Exception:
                 logger.exception("unexpected error on the RTP receive path")
                 self.drops[DropReason.INTERNAL] += 1
         self._count_depacketizer_outcomes()
@@ -257,10 +300,39 @@ class Receiver:
         arrival: float,
         frames: list[Frame],
     ) -> None:
-        for frame_timestamp, data in self._depacketizer.push(payload, timestamp, marker, sequence):
+        completed = self._depacketizer.push(payload, timestamp, marker, sequence)
+        if completed:
+            self._hand_over(completed, arrival, frames)
+
+    def _hand_over(
+        self, completed: list[tuple[int, bytes]], arrival: float, frames: list[Frame]
+    ) -> None:
+        """Count the depacketizer's completed frames and append them to ``frames``."""
+        for frame_timestamp, data in completed:
             self.stats.frame_complete(arrival)
             frames.append(Frame(bytes(data), frame_timestamp, arrival, self._index, self._encoding))
             self._index += 1
+
+    def _next_in_order(self) -> int:
+        """The sequence number that would continue an in-order run: the statistics' and
+        the reorder buffer's next, from a known source; -1 when there is none."""
+        expected = self.stats.next_in_order()
+        if expected is None or self.ssrc is None:
+            return -1
+        return expected if self._reorder.would_take_in_order(expected) else -1
+
+    def _account_run(
+        self, timestamps: list[int], arrivals: list[float], sizes: list[int], last: int
+    ) -> None:
+        """Account the in-order run gathered by ``rtp_batch`` (up to sequence ``last``)
+        in the statistics and the reorder position, and empty it."""
+        try:
+            self.stats.in_order_run(timestamps, arrivals, sum(sizes))
+            self._reorder.took_in_order(last)
+        finally:  # a run is accounted once, whatever happens
+            timestamps.clear()
+            arrivals.clear()
+            sizes.clear()
 
     def _count_depacketizer_outcomes(self) -> None:
         """Count what the depacketizer refused or gave up since the last call (once per

@@ -52,10 +52,19 @@ class ReorderBuffer(Generic[T]):
     def take_in_order(self, seq: int) -> bool:
         """True, and the position advanced past ``seq``, when it is the very next number and
         nothing waits: the caller uses the packet at once, without ``push`` holding it."""
-        if self._held or (self._next is not None and seq != self._next):
+        if not self.would_take_in_order(seq):
             return False
-        self._next = (seq + 1) % SEQ_MOD
+        self.took_in_order(seq)
         return True
+
+    def would_take_in_order(self, seq: int) -> bool:
+        """Whether ``take_in_order(seq)`` would take it (nothing changes)."""
+        return not self._held and (self._next is None or seq == self._next)
+
+    def took_in_order(self, last: int) -> None:
+        """The caller used a run of packets in order, up to ``last``, each of which
+        ``take_in_order`` would have taken: advance past it."""
+        self._next = (last + 1) % SEQ_MOD
 
     def push(self, seq: int, item: T, now: float) -> list[T]:
         """Offer one packet; return those now releasable, in order."""

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 from rtsp_common.rtcp import CUMULATIVE_LOST_MAX, CUMULATIVE_LOST_MIN, ReportBlock
-from rtsp_common.rtp import SEQ_MOD
+from rtsp_common.rtp import SEQ_MOD, TS_MOD
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +27,7 @@ MAX_DROPOUT = 3000  # RFC 3550 A.1: a jump ahead this large is a restart, not lo
 MAX_MISORDER = 100  # RFC 3550 A.1: a step back within this is a late packet
 FRACTION_SCALE = 256  # RFC 3550 §6.4.1: fraction lost is 8-bit fixed point
 JITTER_GAIN = 16  # RFC 3550 A.8: J += (|D| - J) / 16
+TIMESTAMP_HALF = TS_MOD // 2  # RFC 3550 A.8: a transit difference past this is a wrap
 DLSR_UNITS = 65536  # RFC 3550 §6.4.1: DLSR counts 1/65536 s
 VIDEO_CLOCK_RATE = 90_000  # RFC 2435 §3 / RFC 3551: JPEG's RTP clock
 DUPLICATE_WINDOW = 1024  # sequence numbers remembered to tell duplicates from late packets
@@ -166,38 +168,52 @@ class StatsAccumulator:
         delta = (seq - self.max_seq + SEQ_MOD // 2) % SEQ_MOD - SEQ_MOD // 2
         return highest + delta
 
+    def next_in_order(self) -> int | None:
+        """The sequence number that would be A.1's usual case (the next after the highest
+        of a valid source), or None while the source is new or on probation."""
+        if not self._started or self._probation:
+            return None
+        return (self.max_seq + 1) % SEQ_MOD
+
     def packet(self, seq: int, timestamp: int, arrival: float, size: int) -> bool:
         """Account one RTP packet; ``arrival`` in seconds, ``size`` payload octets.
 
         Returns False when A.1 does not count it (source on probation, or a jump that
         looks like a restart and has not been confirmed).
         """
+        if seq == self.next_in_order():
+            self.in_order_run([timestamp], [arrival], size)
+            return True
         if self._first_arrival is None:
             self._first_arrival = arrival
         self._last_arrival = arrival
-        max_seq = self.max_seq
-        if seq == (max_seq + 1) % SEQ_MOD and self._started and not self._probation:
-            # A.1's usual case, inlined (it runs per packet): the next number of a valid
-            # source. A new highest number is neither a duplicate nor reordered.
-            if seq == 0:
-                self.cycles += SEQ_MOD
-            self.max_seq = seq
-            extended = self.cycles + seq
-            self._recent[extended % DUPLICATE_WINDOW] = extended
-            self.received += 1
-            self.bytes_received += size
-            self._unframed_bytes += size
-            clock_rate = self.clock_rate
-            if clock_rate is not None:
-                transit = arrival * clock_rate - timestamp  # A.8, as in _jitter
-                if self._transit is not None:
-                    d = abs(transit - self._transit)
-                    if d > (1 << 31):
-                        d = abs(d - (1 << 32))
-                    self.jitter += (d - self.jitter) / JITTER_GAIN
-                self._transit = transit
-            return True
         return self._account(seq, timestamp, arrival, size)
+
+    def in_order_run(self, timestamps: list[int], arrivals: list[float], size: int) -> None:
+        """Account packets that followed one another from ``next_in_order()`` on (A.1's
+        usual case, so none is a duplicate or reordered): their RTP timestamps and arrival
+        times, in order, and their payload octets together.
+
+        The receive path's per-packet work is gathering these; the bookkeeping is done
+        here once per run.
+        """
+        count = len(timestamps)
+        if not count:
+            return
+        if self._first_arrival is None:
+            self._first_arrival = arrivals[0]
+        self._last_arrival = arrivals[-1]
+        first = self.cycles + self.max_seq + 1  # extended sequence numbers of the run
+        last = first + count - 1
+        self.cycles = last - last % SEQ_MOD
+        self.max_seq = last % SEQ_MOD
+        recent = self._recent
+        for extended in range(max(first, last - DUPLICATE_WINDOW + 1), last + 1):
+            recent[extended % DUPLICATE_WINDOW] = extended
+        self.received += count
+        self.bytes_received += size
+        self._unframed_bytes += size
+        self._jitter(timestamps, arrivals)
 
     def _account(self, seq: int, timestamp: int, arrival: float, size: int) -> bool:
         """The general A.1 path of ``packet`` (arrival times already noted)."""
@@ -212,21 +228,25 @@ class StatsAccumulator:
         self.received += 1
         self.bytes_received += size
         self._unframed_bytes += size
-        self._jitter(timestamp, arrival)
+        self._jitter((timestamp,), (arrival,))
         return True
 
-    def _jitter(self, timestamp: int, arrival: float) -> None:
+    def _jitter(self, timestamps: Sequence[int], arrivals: Sequence[float]) -> None:
         # RFC 3550 A.8: transit = arrival (in RTP units) - timestamp; J += (|D| - J)/16.
-        if self.clock_rate is None:
+        clock_rate = self.clock_rate
+        if clock_rate is None:
             return
-        transit = arrival * self.clock_rate - timestamp
-        if self._transit is not None:
-            d = abs(transit - self._transit)
-            # A timestamp wrap makes one huge difference; fold it back.
-            if d > (1 << 31):
-                d = abs(d - (1 << 32))
-            self.jitter += (d - self.jitter) / JITTER_GAIN
-        self._transit = transit
+        previous, jitter = self._transit, self.jitter
+        for timestamp, arrival in zip(timestamps, arrivals):
+            transit = arrival * clock_rate - timestamp
+            if previous is not None:
+                d = abs(transit - previous)
+                # A timestamp wrap makes one huge difference; fold it back.
+                if d > TIMESTAMP_HALF:
+                    d = abs(d - TS_MOD)
+                jitter += (d - jitter) / JITTER_GAIN
+            previous = transit
+        self._transit, self.jitter = previous, jitter
 
     # --- frames --------------------------------------------------------------
 
