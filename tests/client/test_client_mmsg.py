@@ -100,6 +100,25 @@ def test_without_the_timestamp_option_the_time_is_none(pair):
     assert _read_all(reader, 1) == [(b"abc", sender.getsockname(), None)]
 
 
+def test_an_ipv6_sender_reads_as_recvfrom_gives_it():
+    try:
+        receiver = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        receiver.bind(("::1", 0))
+    except OSError as exc:
+        pytest.skip(f"no IPv6 loopback here: {exc}")
+    with receiver, socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sender:
+        receiver.setblocking(False)
+        sender.bind(("::1", 0))
+        reader = _reader(receiver)
+        sender.sendto(b"six", receiver.getsockname())
+        sender.sendto(b"six", receiver.getsockname())
+        got = _read_all(reader, 2)
+        receiver.setblocking(True)
+        sender.sendto(b"six", receiver.getsockname())
+        _, expected = receiver.recvfrom(16)
+        assert got == [(b"six", expected, None)] * 2
+
+
 def test_a_large_datagram_is_not_truncated(pair):
     receiver, sender = pair
     receiver.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
