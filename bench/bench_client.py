@@ -36,7 +36,12 @@ from rtsp_client import RTSPClient
 from rtsp_server import RTSPServer
 from rtsp_server.options import ServerOptions
 
-LAB_MOVIE = Path(__file__).resolve().parents[2] / "shared" / "lab" / "movie.Mjpeg"
+# The lab's movie beside the checkout (../shared/lab), or where RTSP_WORKBENCH_LAB_MOVIE
+# says (as for the tests: a worktree elsewhere still measures the same stream).
+LAB_MOVIE = Path(
+    os.environ.get("RTSP_WORKBENCH_LAB_MOVIE")
+    or Path(__file__).resolve().parents[2] / "shared" / "lab" / "movie.Mjpeg"
+)
 DURATION = 10.0  # seconds each receiver runs
 FPS = 30.0
 FIRST_FRAME_TARGET = 0.100  # seconds from the PLAY reply
