@@ -43,7 +43,6 @@ PROG = "rtsp-client"
 NO_RTP_TIMEOUT = 5.0  # seconds after PLAY (or after the last packet) before giving up
 STATUS_INTERVAL = 0.5  # seconds between live status line updates
 POLL = 0.1  # seconds: how often the main loop looks at its stop conditions
-FLOWING_POLL = 0.5  # seconds: the same while frames keep coming (every wake-up costs CPU)
 FLOWING = 1.0  # seconds: frames count as flowing when the last one is this recent
 # Headless and unattended, frames are read off the socket in batches this many seconds
 # apart once the first one is in: a few wake-ups a second instead of one per frame.
@@ -244,6 +243,9 @@ class FrameSink:
         self.last_frame: float | None = None
         self.error: Exception | None = None
         self.done = threading.Event()  # the frame limit was reached or recording failed
+        self.stopping = False  # the server said BYE or the connection went
+        # Set with ``done`` and when the stream stops: the main thread need not poll for them.
+        self.wake = threading.Event()
 
     def __call__(self, jpeg: bytes, timestamp: int, arrival: float, index: int) -> None:
         if self.done.is_set():
@@ -252,22 +254,33 @@ class FrameSink:
             self.recorder.add(jpeg, index)
         except (MediaFileError, OSError) as exc:
             self.error = exc
-            self.done.set()
+            self._finish()
             return
         self.count += 1
         self.last_frame = time.monotonic()
         if self.limit is not None and self.count >= self.limit:
-            self.done.set()
+            self._finish()
+
+    def stream_stopped(self) -> None:
+        """The server said BYE or the connection went (on the network thread)."""
+        self.stopping = True
+        self.wake.set()
+
+    def _finish(self) -> None:
+        self.done.set()
+        self.wake.set()
 
 
 def run_session(client: RTSPClient, args: argparse.Namespace, recorder: Recorder) -> str:
     """SETUP, PLAY, receive until a stop condition; return why it stopped (clean cases).
 
-    Frames are handled on the network thread; this thread only wakes a few times a
-    second to look at the stop conditions and the status line.
+    Frames are handled on the network thread; while they flow, this thread sleeps until
+    the duration is over, the stream goes silent for --rtp-timeout, the frame limit is
+    reached or the stream stops (``FrameSink.wake``), or the status line is due.
     """
     sink = FrameSink(recorder, args.frames)
     client.on_frame = sink
+    client.on_stream_stop = sink.stream_stopped
     client.setup()
     recorder.start(client.media_format, client.stream_header)
     client.play()
@@ -275,7 +288,9 @@ def run_session(client: RTSPClient, args: argparse.Namespace, recorder: Recorder
     last_status = 0.0
     live = sys.stderr.isatty()
     while True:
-        finished = sink.done.wait(wait_time(sink.last_frame, played, last_status, live, args))
+        sink.wake.wait(wait_time(sink.last_frame, played, last_status, live, args, sink.stopping))
+        sink.wake.clear()  # what woke it is state, looked at below
+        finished = sink.done.is_set()
         if sink.error is not None:
             raise sink.error
         if finished:
@@ -314,12 +329,16 @@ def wait_time(
     last_status: float,
     live: bool,
     args: argparse.Namespace,
+    stopping: bool = False,
 ) -> float:
-    """How long the main thread may sleep before a stop condition or the status line is due."""
+    """How long the main thread may sleep before a stop condition or the status line is due
+    (``stopping``: the stream stopped, so the last frames are watched for)."""
     now = time.monotonic()
     timeout = POLL
-    if last_frame is not None and now - last_frame < FLOWING:
-        timeout = FLOWING_POLL  # the stream's end shows within this, the duration below
+    if last_frame is not None and now - last_frame < FLOWING and not stopping:
+        # Flowing: the end of the stream and the frame limit wake the thread; silence
+        # shows when --rtp-timeout has passed since the last frame.
+        timeout = last_frame + args.rtp_timeout - now
     if args.duration is not None:
         timeout = min(timeout, played + args.duration - now)
     if live:

@@ -69,7 +69,8 @@ class RTSPClient:
     'movie.Mjpeg')``); ``rtp_port`` 0 picks a free even/odd UDP pair, and a non-zero one
     overrides ``options.rtp_port``. ``options`` says the rest (transport, dialect, timeouts).
     ``on_frame`` is called from the network thread with (jpeg, rtp_timestamp, arrival_time,
-    index); ``queue_frames=False`` skips the iterator's queue when only the callback is used.
+    index), ``on_stream_stop`` (an attribute) with no arguments when the server says RTCP
+    BYE or the connection goes (``stream_ended``, ``connection_closed``); ``queue_frames=False`` skips the iterator's queue when only the callback is used.
     ``user`` and ``password`` answer a server that asks for them (they override ``options``).
     """
 
@@ -94,6 +95,7 @@ class RTSPClient:
         self._core = ClientCore(server_host, int(server_port), video_file, options)
         self.timeout = options.timeout
         self.on_frame = on_frame
+        self.on_stream_stop: Callable[[], None] | None = None
         # False when only the callback consumes frames (nothing reads the iterator).
         self.queue_frames = queue_frames
         self._frames = FrameQueue(options.frame_queue_bytes)
@@ -258,6 +260,7 @@ class RTSPClient:
         if self._loop is None:
             self._loop = _LoopThread()
             self._loop.call(lambda: self._core.add_listener(self._on_frame))
+            self._loop.call(lambda: self._core.add_stop_listener(self._on_stream_stop))
         if not self._connected:
             self._loop.run(self._core.connect())
             self._connected = True
@@ -301,6 +304,10 @@ class RTSPClient:
                 logger.exception("on_frame callback failed")
         if self.queue_frames:
             self._frames.put(frame)  # a slow reader loses the oldest frames, counted
+
+    def _on_stream_stop(self) -> None:
+        if self.on_stream_stop is not None:
+            self.on_stream_stop()
 
     def _end(self) -> None:
         if self._ended:

@@ -96,7 +96,8 @@ class ClientCore:
     """One RTSP client session on the running event loop.
 
     ``options`` says how (transport, dialect, timeouts...). Listeners added with
-    ``add_listener`` are called on the loop for every complete frame.
+    ``add_listener`` are called on the loop for every complete frame, those added with
+    ``add_stop_listener`` when the stream stops.
     """
 
     def __init__(
@@ -115,6 +116,7 @@ class ClientCore:
         self.ssrc = random.getrandbits(32)  # ours, for RTCP (RFC 3550 §8.1)
         self.cname = f"rtsp-client-{os.getpid()}@{socket.gethostname()}"
         self._listeners: list[FrameListener] = []
+        self._stop_listeners: list[Callable[[], None]] = []
         self._stream: _RTSPStream | None = None
         self._pending: dict[int, asyncio.Future[Response]] = {}
         self._lock = asyncio.Lock()
@@ -138,6 +140,11 @@ class ClientCore:
     def add_listener(self, listener: FrameListener) -> None:
         """Call ``listener(frame)`` on the loop for every complete frame."""
         self._listeners.append(listener)
+
+    def add_stop_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` on the loop when the stream stops: the server said RTCP BYE
+        for our source, or the RTSP connection is gone (once for each)."""
+        self._stop_listeners.append(listener)
 
     async def connect(self) -> None:
         """Open the RTSP connection; ConnectionLost names the cause when it fails."""
@@ -340,8 +347,19 @@ class ClientCore:
         return False
 
     def _rtcp_in(self, data: bytes, sender: tuple | None) -> None:
-        if self.receiver is not None:
-            self.receiver.rtcp_received(data, sender, time.time())
+        receiver = self.receiver
+        if receiver is not None:
+            said_bye = receiver.bye
+            receiver.rtcp_received(data, sender, time.time())
+            if receiver.bye and not said_bye:
+                self._tell_stopped()
+
+    def _tell_stopped(self) -> None:
+        for listener in self._stop_listeners:
+            try:
+                listener()
+            except Exception:  # a listener's bug must not stop the loop
+                logger.exception("stop listener failed")
 
     def _schedule_poll(self) -> None:
         receiver = self.receiver
@@ -444,6 +462,7 @@ class ClientCore:
         self.closed.set()
         self.connection.connection_lost()
         self._fail_pending(ConnectionLost(self.close_reason))
+        self._tell_stopped()
 
     def _fail_pending(self, exc: Exception) -> None:
         for future in self._pending.values():

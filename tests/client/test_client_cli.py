@@ -161,6 +161,33 @@ def test_server_gone_mid_stream(lab_movie, capsys):
     assert "server gone" in one_line(capsys.readouterr().err)
 
 
+@pytest.mark.parametrize("how", ["bye", "connection"])
+def test_a_stopped_stream_ends_the_session_long_before_the_silence_timeout(lab_movie, capsys, how):
+    # While frames flow the main thread sleeps until --rtp-timeout of silence; the server's
+    # BYE (end of a clip not looped) or its closed connection must wake it at once.
+    timeout = 60.0
+    server = RTSPServer(options=ServerOptions(port=0, media=lab_movie, host="127.0.0.1", fps=240))
+    server.__enter__()
+    stopper = threading.Timer(0.5, server.__exit__, args=(None, None, None))
+    if how == "connection":
+        stopper.start()
+    started = time.monotonic()
+    try:
+        code = main([f"rtsp://127.0.0.1:{server.port}/movie.Mjpeg", "--rtp-timeout", str(timeout)])
+    finally:
+        if how == "connection":
+            stopper.join()
+        else:
+            server.__exit__(None, None, None)
+    elapsed = time.monotonic() - started
+    captured = capsys.readouterr()
+    if how == "bye":
+        assert code == ExitCode.OK and "frames:   240 complete" in captured.out, captured
+    else:
+        assert code == ExitCode.SERVER_GONE and "server gone" in one_line(captured.err)
+    assert elapsed < timeout / 4, elapsed
+
+
 def test_lab_dialect_from_the_command_line(lab_movie, tmp_path, capsys):
     from lab_server import LabServer
 
