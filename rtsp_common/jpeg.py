@@ -121,9 +121,11 @@ def _split_tables(section: memoryview, precision: int) -> tuple[tuple[bytes, byt
     )
 
 
-def _read_payload(
-    view: memoryview,
-) -> tuple[int, int, int, int, int, int, int, tuple[bytes, bytes] | None, int, int]:
+# What _read_payload returns (see there).
+_PayloadValues = tuple[int, int, int, int, int, int, int, tuple[bytes, bytes] | None, int, int]
+
+
+def _read_payload(view: memoryview) -> _PayloadValues:
     """Read the RFC 2435 headers as plain values; ParseError on bogus headers.
 
     Returns (type_specific, offset, type, q, width/8, height/8, restart interval,
@@ -268,6 +270,9 @@ class Depacketizer:
         self._finished: deque[int] = deque(maxlen=self.FINISHED_MEMORY)
         self._recent: deque[int] = deque(maxlen=self.IN_FLIGHT)  # last timestamps opened
         self._qtable_cache: dict[int, tuple[tuple[bytes, bytes], int]] = {}
+        # The last first fragment's headers, as bytes, with their reading: the next
+        # frame's usually repeat them byte for byte (same size, Q and tables).
+        self._last_first: tuple[bytes, _PayloadValues, MainHeader] | None = None
 
     def push(
         self, payload: bytes | bytearray | memoryview, timestamp: int, marker: bool
@@ -315,7 +320,12 @@ class Depacketizer:
         if payload[:2] == SOI_BYTES:
             return self._whole_jpeg(payload)
         view = memoryview(payload)
-        specific, offset, ftype, q, w8, h8, restart, qtables, precision, pos = _read_payload(view)
+        last = self._last_first
+        if last is not None and view[: len(last[0])] == last[0]:
+            values, header = last[1], last[2]  # read and checked already
+        else:
+            values, header = _read_payload(view), None
+        specific, offset, ftype, q, w8, h8, restart, qtables, precision, pos = values
         tail = ftype << 24 | q << 16 | w8 << 8 | h8
         timestamp %= TS_MOD
         frame = self._pending.get(timestamp)
@@ -323,9 +333,12 @@ class Depacketizer:
             if timestamp in self._finished:
                 self.packets_late += 1
                 return None
-            header = MainHeader(
-                specific, offset, ftype, q, w8 * DIMENSION_UNIT, h8 * DIMENSION_UNIT
-            )
+            if header is None:
+                header = MainHeader(
+                    specific, offset, ftype, q, w8 * DIMENSION_UNIT, h8 * DIMENSION_UNIT
+                )
+                if offset == 0:
+                    self._last_first = (view[:pos].tobytes(), values, header)
             frame = self._open(timestamp, header, tail, restart)
         try:
             self._add(frame, offset, tail, restart, q, qtables, precision, view[pos:], marker)

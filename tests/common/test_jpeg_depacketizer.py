@@ -192,6 +192,20 @@ def test_q_255_requires_tables_in_every_frame():
         dep.push(first, 4000, False)
 
 
+def test_each_frame_gets_its_own_headers_when_they_repeat_or_change():
+    # The first fragment's headers are read once while they repeat; a frame whose tables
+    # (Q=255: in every frame) or size differ from the one before must not get the old ones.
+    sources = [make_jpeg(96, 64, quality=30), make_jpeg(96, 64, quality=90), make_jpeg(64, 48)]
+    order = [0, 0, 1, 1, 0, 2, 2, 1, 0]
+    dep = Depacketizer()
+    for n, which in enumerate(order):
+        source = sources[which]
+        payloads = _handmade_payloads(source, 255, b"".join(parse_jpeg(source).qtables))
+        frames = deliver(payloads, n * 3000, dep)
+        alone = deliver(payloads, 0, Depacketizer())
+        assert frames == alone and pixels(frames[0]) == pixels(source), n
+
+
 @pytest.mark.parametrize("q", [0, 100, 127])
 def test_reserved_q_values_are_rejected(q):
     first, _ = _handmade_payloads(SOURCE, 50, None)[0]
