@@ -69,8 +69,9 @@ class RTSPClient:
     'movie.Mjpeg')``); ``rtp_port`` 0 picks a free even/odd UDP pair, and a non-zero one
     overrides ``options.rtp_port``. ``options`` says the rest (transport, dialect, timeouts).
     ``on_frame`` is called from the network thread with (jpeg, rtp_timestamp, arrival_time,
-    index), ``on_stream_stop`` (an attribute) with no arguments when the server says RTCP
-    BYE or the connection goes (``stream_ended``, ``connection_closed``); ``queue_frames=False`` skips the iterator's queue when only the callback is used.
+    index), and ``on_stream_stop`` (an attribute) with no arguments when the server says
+    RTCP BYE or the connection goes; ``queue_frames=False`` skips the iterator's queue when
+    only the callback is used.
     ``user`` and ``password`` answer a server that asks for them (they override ``options``).
     """
 
