@@ -17,7 +17,8 @@ from pathlib import Path
 
 from media_samples import read_lab_frames, rotating_frames
 
-from rtsp_common.jpeg import Depacketizer, packetize
+from rtsp_common.jpeg import packetize
+from rtsp_common.jpeg_depacketizer import Depacketizer
 
 LAB_MOVIE = Path(__file__).resolve().parents[2] / "shared" / "lab" / "movie.Mjpeg"
 MAX_PAYLOAD = 1400

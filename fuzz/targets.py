@@ -156,7 +156,7 @@ def records(data: bytes) -> Iterator[tuple[int, bool, bytes]]:
 
 
 def rfc2435(data: bytes) -> None:
-    from rtsp_common.jpeg import Depacketizer
+    from rtsp_common.jpeg_depacketizer import Depacketizer
 
     depacketizer = Depacketizer(max_frame_bytes=1 << 16)
     for timestamp, marker, payload in records(data):

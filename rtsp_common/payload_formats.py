@@ -15,7 +15,7 @@ from rtsp_common import h264, h265
 from rtsp_common.access_units import AccessUnitDepacketizer
 from rtsp_common.annex_b import join_nal_units
 from rtsp_common.errors import ParseError
-from rtsp_common.jpeg import Depacketizer as JPEGDepacketizer
+from rtsp_common.jpeg_depacketizer import Depacketizer as JPEGDepacketizer
 from rtsp_common.rtp import TS_MOD
 from rtsp_common.status import Status
 
@@ -74,7 +74,7 @@ class PayloadFormat:
 
 
 class JPEGFrames:
-    """RFC 2435 through ``rtsp_common.jpeg.Depacketizer``, as a FrameDepacketizer."""
+    """RFC 2435 through ``rtsp_common.jpeg_depacketizer.Depacketizer``, as a FrameDepacketizer."""
 
     stream_header = b""
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable
 
-from rtsp_common.jpeg import Depacketizer, packetize
+from rtsp_common.jpeg import packetize
+from rtsp_common.jpeg_depacketizer import Depacketizer
 
 
 def segments(jpeg: bytes) -> list[tuple[int, bytes]]:

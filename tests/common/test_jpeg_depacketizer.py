@@ -10,7 +10,8 @@ from jpeg_samples import deliver, marked
 from media_samples import make_jpeg, pixels
 
 from rtsp_common.errors import ParseError, UnsupportedJPEG
-from rtsp_common.jpeg import Depacketizer, packetize, parse_jpeg
+from rtsp_common.jpeg import packetize, parse_jpeg
+from rtsp_common.jpeg_depacketizer import Depacketizer
 
 SOURCE = make_jpeg(160, 120, quality=80)
 SOURCE_PIXELS = pixels(SOURCE)

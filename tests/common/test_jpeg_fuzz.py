@@ -8,7 +8,8 @@ from jpeg_samples import marked
 from media_samples import make_jpeg
 
 from rtsp_common.errors import ParseError
-from rtsp_common.jpeg import Depacketizer, packetize, parse_jpeg
+from rtsp_common.jpeg import packetize, parse_jpeg
+from rtsp_common.jpeg_depacketizer import Depacketizer
 
 VALID = make_jpeg(48, 32, quality=70, restart_marker_blocks=2)
 VALID_PACKETS = marked(packetize(VALID, 300))

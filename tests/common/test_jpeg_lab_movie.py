@@ -9,7 +9,8 @@ from jpeg_samples import deliver, marked
 from media_samples import SUB_422, make_jpeg, pixels, read_lab_frames
 from realtools import require_tool
 
-from rtsp_common.jpeg import Depacketizer, packetize, parse_jpeg
+from rtsp_common.jpeg import packetize, parse_jpeg
+from rtsp_common.jpeg_depacketizer import Depacketizer
 
 
 @pytest.fixture(scope="module")

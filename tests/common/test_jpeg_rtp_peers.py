@@ -10,7 +10,8 @@ import pytest
 from media_samples import SUB_422, make_jpeg, pixels
 from realtools import require_tool
 
-from rtsp_common.jpeg import Depacketizer, packetize
+from rtsp_common.jpeg import packetize
+from rtsp_common.jpeg_depacketizer import Depacketizer
 from rtsp_common.rtp import RTPPacket, pack_header
 
 pytestmark = pytest.mark.interop

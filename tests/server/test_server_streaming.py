@@ -15,7 +15,7 @@ from server_harness import drain, frames_of, receive_rtp, write_clip
 
 from rtsp_common.headers import Session as SessionHeader
 from rtsp_common.headers import Transport, parse_rtp_info
-from rtsp_common.jpeg import Depacketizer
+from rtsp_common.jpeg_depacketizer import Depacketizer
 from rtsp_common.rtcp import Bye, ReceiverReport, ReportBlock, SenderReport, parse_compound
 from rtsp_common.rtp import RTPPacket
 from rtsp_common.rtsp import InterleavedFrame

@@ -153,7 +153,8 @@ def test_ensure_sample_makes_the_default_sample_once(tmp_path):
 
 def test_sample_frames_cross_rfc2435_and_stay_identifiable(tmp_path):
     # What a client shows: the sample frame packetized, reassembled and decoded.
-    from rtsp_common.jpeg import Depacketizer, packetize
+    from rtsp_common.jpeg import packetize
+    from rtsp_common.jpeg_depacketizer import Depacketizer
 
     make_sample(tmp_path / "s.Mjpeg", frames=3)
     depacketizer = Depacketizer()
