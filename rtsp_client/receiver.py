@@ -87,6 +87,28 @@ _MARKER_BIT = 0x80
 _PT_MASK = 0x7F
 
 
+class _Run:
+    """In-order packets ``rtp_batch`` passed straight to reassembly, not yet accounted:
+    their RTP timestamps, arrival times and payload sizes, and the frames they completed
+    as (packets of the run up to and with its last, arrival time). The statistics take
+    them in one call per run (``StatsAccumulator.in_order_run``), usually once a batch:
+    frames reach listeners only after the batch, so none sees the figures lag."""
+
+    __slots__ = ("timestamps", "arrivals", "sizes", "frames")
+
+    def __init__(self) -> None:
+        self.timestamps: list[int] = []
+        self.arrivals: list[float] = []
+        self.sizes: list[int] = []
+        self.frames: list[tuple[int, float]] = []
+
+    def clear(self) -> None:
+        self.timestamps.clear()
+        self.arrivals.clear()
+        self.sizes.clear()
+        self.frames.clear()
+
+
 class Receiver:
     """Sans-I/O RTP receiver: call ``rtp_received``/``rtcp_received`` and ``poll``.
 
@@ -145,11 +167,10 @@ class Receiver:
         frames: list[Frame] = []
         server_host, payload_type = self.server_host, self.payload_type
         push, unpack = self._depacketizer.push, _FIXED.unpack_from
-        # The run of in-order packets not yet accounted: their timestamps, arrival times
-        # and payload sizes; ``expected`` is the sequence number that continues it.
-        timestamps: list[int] = []
-        arrivals: list[float] = []
-        sizes: list[int] = []
+        # The run of in-order packets not yet accounted (``_Run``); ``expected`` is the
+        # sequence number that continues it.
+        run = _Run()
+        timestamps, arrivals, sizes = run.timestamps, run.arrivals, run.sizes
         expected = self._next_in_order()
         for data, addr, arrival in datagrams:
             if arrival is None:
@@ -173,12 +194,11 @@ class Receiver:
                         payload = memoryview(data)[RTP_HEADER_SIZE:]
                         completed = push(payload, timestamp, second >= _MARKER_BIT, sequence)
                         if completed:
-                            # Statistics first: a frame's figures count the packets before it.
-                            self._account_run(timestamps, arrivals, sizes, sequence)
-                            self._hand_over(completed, arrival, frames)
+                            run.frames.extend([(len(timestamps), arrival)] * len(completed))
+                            self._new_frames(completed, arrival, frames)
                         continue
                 if timestamps:
-                    self._account_run(timestamps, arrivals, sizes, (expected - 1) % SEQ_MOD)
+                    self._account_run(run, (expected - 1) % SEQ_MOD)
                 self._rtp(data, addr, arrival, frames)
                 expected = self._next_in_order()
             except Exception:  # the receive path must survive our own bugs too
@@ -186,7 +206,7 @@ class Receiver:
                 self.drops[DropReason.INTERNAL] += 1
         if timestamps:
             try:
-                self._account_run(timestamps, arrivals, sizes, (expected - 1) % SEQ_MOD)
+                self._account_run(run, (expected - 1) % SEQ_MOD)
             except Exception:
                 logger.exception("unexpected error on the RTP receive path")
                 self.drops[DropReason.INTERNAL] += 1
@@ -308,8 +328,15 @@ class Receiver:
         self, completed: list[tuple[int, bytes]], arrival: float, frames: list[Frame]
     ) -> None:
         """Count the depacketizer's completed frames and append them to ``frames``."""
-        for frame_timestamp, data in completed:
+        for _ in completed:
             self.stats.frame_complete(arrival)
+        self._new_frames(completed, arrival, frames)
+
+    def _new_frames(
+        self, completed: list[tuple[int, bytes]], arrival: float, frames: list[Frame]
+    ) -> None:
+        """Append the depacketizer's completed frames to ``frames`` (counted elsewhere)."""
+        for frame_timestamp, data in completed:
             frames.append(Frame(bytes(data), frame_timestamp, arrival, self._index, self._encoding))
             self._index += 1
 
@@ -321,18 +348,14 @@ class Receiver:
             return -1
         return expected if self._reorder.would_take_in_order(expected) else -1
 
-    def _account_run(
-        self, timestamps: list[int], arrivals: list[float], sizes: list[int], last: int
-    ) -> None:
+    def _account_run(self, run: _Run, last: int) -> None:
         """Account the in-order run gathered by ``rtp_batch`` (up to sequence ``last``)
         in the statistics and the reorder position, and empty it."""
         try:
-            self.stats.in_order_run(timestamps, arrivals, sum(sizes))
+            self.stats.in_order_run(run.timestamps, run.arrivals, run.sizes, run.frames)
             self._reorder.took_in_order(last)
         finally:  # a run is accounted once, whatever happens
-            timestamps.clear()
-            arrivals.clear()
-            sizes.clear()
+            run.clear()
 
     def _count_depacketizer_outcomes(self) -> None:
         """Count what the depacketizer refused or gave up since the last call (once per

@@ -182,20 +182,27 @@ class StatsAccumulator:
         looks like a restart and has not been confirmed).
         """
         if seq == self.next_in_order():
-            self.in_order_run([timestamp], [arrival], size)
+            self.in_order_run([timestamp], [arrival], [size])
             return True
         if self._first_arrival is None:
             self._first_arrival = arrival
         self._last_arrival = arrival
         return self._account(seq, timestamp, arrival, size)
 
-    def in_order_run(self, timestamps: list[int], arrivals: list[float], size: int) -> None:
+    def in_order_run(
+        self,
+        timestamps: list[int],
+        arrivals: list[float],
+        sizes: list[int],
+        frames: Sequence[tuple[int, float]] = (),
+    ) -> None:
         """Account packets that followed one another from ``next_in_order()`` on (A.1's
-        usual case, so none is a duplicate or reordered): their RTP timestamps and arrival
-        times, in order, and their payload octets together.
+        usual case, so none is a duplicate or reordered): their RTP timestamps, arrival
+        times and payload octets, in order. ``frames``: each frame the run completed, as
+        (how many of the run's packets came up to and with its last, its arrival time).
 
         The receive path's per-packet work is gathering these; the bookkeeping is done
-        here once per run.
+        here once per run, which may span many frames.
         """
         count = len(timestamps)
         if not count:
@@ -207,13 +214,26 @@ class StatsAccumulator:
         last = first + count - 1
         self.cycles = last - last % SEQ_MOD
         self.max_seq = last % SEQ_MOD
-        recent = self._recent
-        for extended in range(max(first, last - DUPLICATE_WINDOW + 1), last + 1):
-            recent[extended % DUPLICATE_WINDOW] = extended
+        self._remember_run(max(first, last - DUPLICATE_WINDOW + 1), last)
         self.received += count
-        self.bytes_received += size
-        self._unframed_bytes += size
+        self.bytes_received += sum(sizes)
+        taken = 0  # packets whose octets are in _unframed_bytes
+        for position, arrival in frames:
+            self._unframed_bytes += sum(sizes[taken:position])
+            taken = position
+            self.frame_complete(arrival)
+        self._unframed_bytes += sum(sizes[taken:])
         self._jitter(timestamps, arrivals)
+
+    def _remember_run(self, low: int, high: int) -> None:
+        """Note extended numbers ``low``..``high`` (at most the window) as received: two
+        slice assignments rather than one store per packet."""
+        start = low % DUPLICATE_WINDOW
+        head = min(high + 1 - low, DUPLICATE_WINDOW - start)
+        recent = self._recent
+        recent[start : start + head] = range(low, low + head)
+        if low + head <= high:  # the run wrapped round the window
+            recent[: high + 1 - low - head] = range(low + head, high + 1)
 
     def _account(self, seq: int, timestamp: int, arrival: float, size: int) -> bool:
         """The general A.1 path of ``packet`` (arrival times already noted)."""

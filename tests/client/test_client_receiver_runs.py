@@ -121,40 +121,59 @@ def _figures(stats: StatsAccumulator) -> tuple:
     )
 
 
+def _size(step: int) -> int:
+    return 100 + step % 7  # payload octets vary, so each frame's share is told apart
+
+
 @settings(max_examples=100, deadline=None)
 @given(
     start=st.integers(0, SEQ_MOD - 1),
     runs=st.lists(st.integers(1, DUPLICATE_WINDOW + 40), min_size=1, max_size=4),
     copy_back=st.integers(1, DUPLICATE_WINDOW + 40),
+    frame_every=st.integers(1, 50),
 )
-def test_a_run_accounted_at_once_equals_its_packets_one_by_one(start, runs, copy_back):
+def test_a_run_accounted_at_once_equals_its_packets_one_by_one(start, runs, copy_back, frame_every):
     at_once, one_by_one = StatsAccumulator(), StatsAccumulator()
 
-    def general(seq: int, timestamp: int, arrival: float) -> bool:
-        """RFC 3550 A.1's general path for one packet, with no shortcut."""
+    def ends_frame(step: int) -> bool:
+        return step % frame_every == frame_every - 1
+
+    def general(seq: int, timestamp: int, arrival: float, size: int, frame: bool) -> bool:
+        """RFC 3550 A.1's general path for one packet, with no shortcut; ``frame``: the
+        packet ends a frame."""
         if one_by_one._first_arrival is None:
             one_by_one._first_arrival = arrival
         one_by_one._last_arrival = arrival
-        return one_by_one._account(seq, timestamp, arrival, 100)
+        counted = one_by_one._account(seq, timestamp, arrival, size)
+        if frame:
+            one_by_one.frame_complete(arrival)
+        return counted
 
     seq, step = start, 0
     for run in runs:
-        timestamps = [(step + i) * 300 % (1 << 32) for i in range(run)]
-        arrivals = [(step + i) / 100 + (i % 3) * 1e-4 for i in range(run)]
+        steps = list(range(step, step + run))
+        timestamps = [s * 300 % (1 << 32) for s in steps]
+        arrivals = [s / 100 + (s % 3) * 1e-4 for s in steps]
         first = at_once.next_in_order()
         if first is None:  # a new source: its first packet starts it (A.1 init_seq)
-            at_once.packet(seq, timestamps[0], arrivals[0], 100)
-            timestamps, arrivals, run = timestamps[1:], arrivals[1:], run - 1
-            assert general(seq, step * 300, step / 100)
-            seq, step = (seq + 1) % SEQ_MOD, step + 1
+            at_once.packet(seq, timestamps[0], arrivals[0], _size(step))
+            if ends_frame(step):
+                at_once.frame_complete(arrivals[0])
+            assert general(seq, timestamps[0], arrivals[0], _size(step), ends_frame(step))
+            steps, timestamps, arrivals = steps[1:], timestamps[1:], arrivals[1:]
+            seq, step, run = (seq + 1) % SEQ_MOD, step + 1, run - 1
         else:
             assert first == seq
-        at_once.in_order_run(timestamps, arrivals, 100 * run)
-        for timestamp, arrival in zip(timestamps, arrivals):
-            assert general(seq, timestamp, arrival)
+        # The frames the run completed: (packets up to and with its last, its arrival).
+        frames = [(n + 1, arrivals[n]) for n, s in enumerate(steps) if ends_frame(s)]
+        at_once.in_order_run(timestamps, arrivals, [_size(s) for s in steps], frames)
+        for s, timestamp, arrival in zip(steps, timestamps, arrivals):
+            assert general(seq, timestamp, arrival, _size(s), ends_frame(s))
             seq = (seq + 1) % SEQ_MOD
         step += run
     # A copy of an earlier packet: a duplicate while it is within the window remembered.
     copy = (seq - min(copy_back, sum(runs))) % SEQ_MOD
-    assert at_once.packet(copy, 0, 99.0, 100) == general(copy, 0, 99.0)
+    assert at_once.packet(copy, 0, 99.0, 100) == general(copy, 0, 99.0, 100, False)
+    # Each frame's octets, for the bit rate (before the snapshots, which trim the window).
+    assert at_once._window == one_by_one._window
     assert _figures(at_once) == _figures(one_by_one)
