@@ -17,7 +17,10 @@ def accept_until_stopped(
 ) -> Iterator[tuple[socket.socket, Any]]:
     """Each accepted (connection, address), one at a time, until ``stop`` is set or the
     listener is closed; each connection gets the ``poll`` timeout too."""
-    listener.settimeout(poll)
+    try:
+        listener.settimeout(poll)
+    except OSError:  # closed before the thread got here (a test that ends at once)
+        return
     while not stop.is_set():
         try:
             conn, addr = listener.accept()
