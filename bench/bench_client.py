@@ -9,8 +9,9 @@ It prints both CPU figures and their ratio, over a steady window sampled from /p
 both stream (start-up excluded for both) and over the whole run, and the delay from the PLAY reply to the first
 complete frame (target: under 100 ms on loopback).
 
-Fairness: the two receivers take turns, ROUNDS times, and the medians decide (a shared
-machine is noisy). Our child runs from compiled bytecode, as an installed package does: it
+Fairness: the two receivers take turns, ``--rounds`` times (5), and the medians decide: a
+shared machine is noisy, and a receiver's few milliseconds of CPU a second move by 20%
+from one run to the next. Our child runs from compiled bytecode, as an installed package does: it
 gets a private bytecode cache (PYTHONPYCACHEPREFIX) filled by a warm-up run, so neither
 PYTHONDONTWRITEBYTECODE nor stale caches make it compile its sources while measured.
 Headless, rtsp-client reads RTP in batches (up to 0.5 s apart) once the first frame is in;
@@ -19,6 +20,7 @@ the first-frame delay is measured with the library's default, reading on every b
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -48,7 +50,7 @@ FIRST_FRAME_TARGET = 0.100  # seconds from the PLAY reply
 FIRST_FRAME_TRIALS = 5
 STEADY_FROM = 2.0  # seconds after a child starts: start-up and PLAY are behind it
 STEADY_SPAN = 7.0  # seconds of steady reception measured (both children stream 10 s)
-ROUNDS = 3  # turns each receiver takes; the medians are reported
+ROUNDS = 5  # turns each receiver takes by default; the medians are reported
 
 
 def fmt(value: float | None) -> str:
@@ -185,7 +187,10 @@ def ratio(ours: float | None, theirs: float | None) -> float | None:
     return ours / theirs if ours is not None and theirs else None
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="turns each receiver takes")
+    args = parser.parse_args(argv or [])
     rounds: list[tuple[Measured, Measured | None]] = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -195,12 +200,12 @@ def main() -> int:
             options=ServerOptions(port=0, media=media, host="127.0.0.1", fps=FPS, loop=True)
         ) as server:
             url = f"rtsp://127.0.0.1:{server.port}/{media.name}"
-            for _ in range(ROUNDS):  # turns, so both meet the same moods of the machine
+            for _ in range(args.rounds):  # turns, so both meet the same moods of the machine
                 ours, stats = our_client(url, folder, env)
                 rounds.append((ours, ffmpeg_client(url)))
             delays = first_frame_delays(url)
     print(f"stream: {media.name} 640x480 at {FPS:g} fps over UDP, {DURATION:g} s per receiver, "
-          f"{ROUNDS} rounds taking turns")  # fmt: skip
+          f"{args.rounds} rounds taking turns")  # fmt: skip
     print(
         f"rtsp-client received {stats['frames_complete']} frames, "
         f"{stats['packets_received']} packets, {stats['packets_lost']} lost, "
@@ -226,6 +231,12 @@ def main() -> int:
     else:
         median = statistics.median(steady_ratios)
         print(f"  median ratio rtsp-client / ffmpeg while receiving: {median:.2f} (target < 1)")
+        ours_cpu = [o.steady for o, t in rounds if o.steady is not None and t and t.steady]
+        theirs_cpu = [t.steady for o, t in rounds if o.steady is not None and t and t.steady]
+        per_second = 1000 / STEADY_SPAN
+        print(f"  median CPU while receiving: rtsp-client "
+              f"{statistics.median(ours_cpu) * per_second:.2f} ms/s, ffmpeg "
+              f"{statistics.median(theirs_cpu) * per_second:.2f} ms/s")  # fmt: skip
         print(f"  median ratio over the whole run: {statistics.median(whole_ratios):.2f} "
               "(Python start-up and imports included)")  # fmt: skip
         ok = median < 1
@@ -244,4 +255,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
