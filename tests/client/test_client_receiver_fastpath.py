@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import astuple
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from stats_figures import figures
 
 from rtsp_client.reorder import ReorderBuffer
 from rtsp_client.stats import SEQ_MOD, StatsAccumulator
@@ -23,22 +22,6 @@ STEPS = st.lists(
     ),
     max_size=300,
 )
-
-
-def figures(stats: StatsAccumulator) -> tuple:
-    return (
-        stats.received,
-        stats.duplicates,
-        stats.reordered,
-        stats.cycles,
-        stats.max_seq,
-        stats.base_seq,
-        stats.bytes_received,
-        stats.jitter,
-        stats.expected,
-        stats.lost,
-        astuple(stats.report_block(ssrc=1, now=100.0)),
-    )
 
 
 @settings(max_examples=200, deadline=None)

@@ -3,11 +3,10 @@ RFC 3550 figures, the same frames byte for byte, the same drop reasons."""
 
 from __future__ import annotations
 
-from dataclasses import astuple
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from media_samples import gradient_jpeg
+from stats_figures import figures
 
 from rtsp_client.receiver import DropReason, Frame, Receiver
 from rtsp_client.stats import DUPLICATE_WINDOW, SEQ_MOD, StatsAccumulator
@@ -106,21 +105,6 @@ def test_runs_in_batches_match_the_packet_by_packet_path(seed_order, batch):
     assert _outcome(receiver, frames) == _outcome(*_packet_by_packet(datagrams))
 
 
-def _figures(stats: StatsAccumulator) -> tuple:
-    return (
-        stats.received,
-        stats.duplicates,
-        stats.reordered,
-        stats.cycles,
-        stats.max_seq,
-        stats.bytes_received,
-        stats.jitter,
-        stats.expected,
-        astuple(stats.report_block(ssrc=1, now=100.0)),
-        astuple(stats.snapshot(now=100.0)),
-    )
-
-
 def _size(step: int) -> int:
     return 100 + step % 7  # payload octets vary, so each frame's share is told apart
 
@@ -176,4 +160,4 @@ def test_a_run_accounted_at_once_equals_its_packets_one_by_one(start, runs, copy
     assert at_once.packet(copy, 0, 99.0, 100) == general(copy, 0, 99.0, 100, False)
     # Each frame's octets, for the bit rate (before the snapshots, which trim the window).
     assert at_once._window == one_by_one._window
-    assert _figures(at_once) == _figures(one_by_one)
+    assert figures(at_once) == figures(one_by_one)
