@@ -1,21 +1,23 @@
 """The client's receive cost against ffmpeg on the same 640x480, 30 fps RTSP stream.
 
 Our server streams the lab's movie (640x480 MJPEG) at 30 fps, looping. In the same run,
-one after the other for the same duration:
+one after the other for the same duration (``--seconds``, 10):
 - ``rtsp-client URL --duration D`` in a child process (RTP over UDP, RFC 2435 reassembly,
   statistics, RTCP), its CPU seconds from the child's rusage;
 - ``ffmpeg -rtsp_transport udp -i URL -c copy -f null -`` for the same duration.
 It prints both CPU figures and their ratio, over a steady window sampled from /proc while
-both stream (start-up excluded for both) and over the whole run, and the delay from the PLAY reply to the first
-complete frame (target: under 100 ms on loopback).
+both stream (from 2 s after start to 1 s before the end: start-up excluded for both) and
+over the whole run, and the delay from the PLAY reply to the first complete frame
+(target: under 100 ms on loopback).
 
 Fairness: the two receivers take turns, ``--rounds`` times (5), and the medians decide: a
 shared machine is noisy, and a receiver's few milliseconds of CPU a second move by 20%
-from one run to the next. Our child runs from compiled bytecode, as an installed package does: it
-gets a private bytecode cache (PYTHONPYCACHEPREFIX) filled by a warm-up run, so neither
-PYTHONDONTWRITEBYTECODE nor stale caches make it compile its sources while measured.
-Headless, rtsp-client reads RTP in batches (up to 0.5 s apart) once the first frame is in;
-the first-frame delay is measured with the library's default, reading on every burst.
+from one 7 s window to the next (longer ``--seconds`` narrow that). Our child runs from
+compiled bytecode, as an installed package does: it gets a private bytecode cache
+(PYTHONPYCACHEPREFIX) filled by a warm-up run, so neither PYTHONDONTWRITEBYTECODE nor
+stale caches make it compile its sources while measured. Headless, rtsp-client reads RTP
+in batches (up to 0.5 s apart) once the first frame is in; the first-frame delay is
+measured with the library's default, reading on every burst.
 """
 
 from __future__ import annotations
@@ -44,12 +46,12 @@ LAB_MOVIE = Path(
     os.environ.get("RTSP_WORKBENCH_LAB_MOVIE")
     or Path(__file__).resolve().parents[2] / "shared" / "lab" / "movie.Mjpeg"
 )
-DURATION = 10.0  # seconds each receiver runs
+DURATION = 10.0  # seconds each receiver runs by default (--seconds)
 FPS = 30.0
 FIRST_FRAME_TARGET = 0.100  # seconds from the PLAY reply
 FIRST_FRAME_TRIALS = 5
 STEADY_FROM = 2.0  # seconds after a child starts: start-up and PLAY are behind it
-STEADY_SPAN = 7.0  # seconds of steady reception measured (both children stream 10 s)
+STEADY_END = 1.0  # seconds before a child stops: the steady window ends this far from it
 ROUNDS = 5  # turns each receiver takes by default; the medians are reported
 
 
@@ -105,19 +107,21 @@ class Measured:
     code: int
 
 
-def run_measured(command: list[str], timeout: float, env: dict[str, str] | None = None) -> Measured:
-    """Run a child; total CPU from its rusage, steady-state CPU sampled from /proc."""
+def run_measured(command: list[str], seconds: float, env: dict[str, str] | None = None) -> Measured:
+    """Run a child that streams for ``seconds``; total CPU from its rusage, steady-state
+    CPU sampled from /proc between STEADY_FROM and STEADY_END before its end."""
     proc = subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True, env=env
     )
     started = time.monotonic()
-    deadline = started + timeout
+    deadline = started + seconds + 20
+    window_end = seconds - STEADY_END
     samples: dict[str, float | None] = {}
     while True:
         elapsed = time.monotonic() - started
         if "start" not in samples and elapsed >= STEADY_FROM:
             samples["start"] = proc_cpu(proc.pid)
-        if "end" not in samples and elapsed >= STEADY_FROM + STEADY_SPAN:
+        if "end" not in samples and elapsed >= window_end:
             samples["end"] = proc_cpu(proc.pid)
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
@@ -132,22 +136,24 @@ def run_measured(command: list[str], timeout: float, env: dict[str, str] | None 
     return Measured(usage.ru_utime + usage.ru_stime, steady, os.waitstatus_to_exitcode(status))
 
 
-def our_client(url: str, folder: Path, env: dict[str, str]) -> tuple[Measured, dict]:
+def our_client(
+    url: str, folder: Path, env: dict[str, str], seconds: float
+) -> tuple[Measured, dict]:
     stats_file = folder / "client-stats.json"
-    command = [sys.executable, "-m", "rtsp_client", url, "--duration", str(DURATION),
+    command = [sys.executable, "-m", "rtsp_client", url, "--duration", str(seconds),
                "--stats-json", str(stats_file)]  # fmt: skip
-    measured = run_measured(command, DURATION + 20, env)
+    measured = run_measured(command, seconds, env)
     if measured.code != 0 or not stats_file.exists():
         raise RuntimeError(f"rtsp-client exited {measured.code}")
     return measured, json.loads(stats_file.read_text())
 
 
-def ffmpeg_client(url: str) -> Measured | None:
+def ffmpeg_client(url: str, seconds: float) -> Measured | None:
     if shutil.which("ffmpeg") is None:
         return None
     command = ["ffmpeg", "-nostdin", "-v", "error", "-rtsp_transport", "udp", "-i", url,
-               "-t", str(DURATION), "-c", "copy", "-f", "null", "-"]  # fmt: skip
-    measured = run_measured(command, DURATION + 20)
+               "-t", str(seconds), "-c", "copy", "-f", "null", "-"]  # fmt: skip
+    measured = run_measured(command, seconds)
     return measured if measured.code == 0 else None
 
 
@@ -190,7 +196,13 @@ def ratio(ours: float | None, theirs: float | None) -> float | None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=ROUNDS, help="turns each receiver takes")
+    parser.add_argument(
+        "--seconds", type=float, default=DURATION, help="how long each receiver streams"
+    )
     args = parser.parse_args(argv or [])
+    window = args.seconds - STEADY_END - STEADY_FROM  # seconds of steady reception measured
+    if window <= 0:
+        parser.error(f"--seconds must exceed {STEADY_FROM + STEADY_END:g}")
     rounds: list[tuple[Measured, Measured | None]] = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -201,17 +213,17 @@ def main(argv: list[str] | None = None) -> int:
         ) as server:
             url = f"rtsp://127.0.0.1:{server.port}/{media.name}"
             for _ in range(args.rounds):  # turns, so both meet the same moods of the machine
-                ours, stats = our_client(url, folder, env)
-                rounds.append((ours, ffmpeg_client(url)))
+                ours, stats = our_client(url, folder, env, args.seconds)
+                rounds.append((ours, ffmpeg_client(url, args.seconds)))
             delays = first_frame_delays(url)
-    print(f"stream: {media.name} 640x480 at {FPS:g} fps over UDP, {DURATION:g} s per receiver, "
+    print(f"stream: {media.name} 640x480 at {FPS:g} fps over UDP, {args.seconds:g} s per receiver, "
           f"{args.rounds} rounds taking turns")  # fmt: skip
     print(
         f"rtsp-client received {stats['frames_complete']} frames, "
         f"{stats['packets_received']} packets, {stats['packets_lost']} lost, "
         f"{stats['average_bitrate_kbps']:.0f} kbit/s (last round)"
     )
-    print(f"CPU-s while receiving, from {STEADY_FROM:g} s to {STEADY_FROM + STEADY_SPAN:g} s "
+    print(f"CPU-s while receiving, from {STEADY_FROM:g} s to {STEADY_FROM + window:g} s "
           "after start (start-up excluded for both); whole run in brackets:")  # fmt: skip
     steady_ratios, whole_ratios = [], []
     for n, (ours, theirs) in enumerate(rounds, 1):
@@ -233,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  median ratio rtsp-client / ffmpeg while receiving: {median:.2f} (target < 1)")
         ours_cpu = [o.steady for o, t in rounds if o.steady is not None and t and t.steady]
         theirs_cpu = [t.steady for o, t in rounds if o.steady is not None and t and t.steady]
-        per_second = 1000 / STEADY_SPAN
+        per_second = 1000 / window
         print(f"  median CPU while receiving: rtsp-client "
               f"{statistics.median(ours_cpu) * per_second:.2f} ms/s, ffmpeg "
               f"{statistics.median(theirs_cpu) * per_second:.2f} ms/s")  # fmt: skip
