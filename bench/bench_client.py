@@ -243,8 +243,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         median = statistics.median(steady_ratios)
         print(f"  median ratio rtsp-client / ffmpeg while receiving: {median:.2f} (target < 1)")
-        ours_cpu = [o.steady for o, t in rounds if o.steady is not None and t and t.steady]
-        theirs_cpu = [t.steady for o, t in rounds if o.steady is not None and t and t.steady]
+        ours_cpu, theirs_cpu = zip(
+            *((o.steady, t.steady) for o, t in rounds if o.steady is not None and t and t.steady)
+        )
         per_second = 1000 / window
         print(f"  median CPU while receiving: rtsp-client "
               f"{statistics.median(ours_cpu) * per_second:.2f} ms/s, ffmpeg "

@@ -68,8 +68,7 @@ class ReorderBuffer(Generic[T]):
 
     def push(self, seq: int, item: T, now: float) -> list[T]:
         """Offer one packet; return those now releasable, in order."""
-        if not self._held and (self._next is None or seq == self._next):
-            self._next = (seq + 1) % SEQ_MOD  # the common case: in order, nothing waiting
+        if self.take_in_order(seq):  # the common case: in order, nothing waiting
             return [item]
         if self._next is None:
             self._next = seq

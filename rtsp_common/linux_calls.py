@@ -9,6 +9,7 @@ portable path. Nothing here makes a call.
 from __future__ import annotations
 
 import ctypes
+import functools
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -43,6 +44,12 @@ class MMsgHdr(ctypes.Structure):
     _fields_ = [("msg_hdr", MsgHdr), ("msg_len", ctypes.c_uint)]
 
 
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    """The process's C library, loaded once for every function taken from it."""
+    return ctypes.CDLL(None, use_errno=True)
+
+
 def libc_function(
     name: str, argtypes: Sequence[Any], restype: Any = ctypes.c_int
 ) -> Callable[..., Any] | None:
@@ -51,7 +58,7 @@ def libc_function(
     if not sys.platform.startswith("linux"):
         return None
     try:
-        function = getattr(ctypes.CDLL(None, use_errno=True), name)
+        function = getattr(_libc(), name)
     except (OSError, AttributeError) as exc:
         logger.debug("%s unavailable: %s", name, exc)
         return None

@@ -16,7 +16,6 @@ import ctypes
 import logging
 import math
 import os
-import sys
 import time
 from collections.abc import Callable
 
@@ -41,9 +40,8 @@ class _Itimerspec(ctypes.Structure):
 
 
 def _load_timerfd() -> tuple[Callable[..., int], Callable[..., int]] | None:
-    if not sys.platform.startswith("linux") or time.get_clock_info("monotonic").implementation != (
-        "clock_gettime(CLOCK_MONOTONIC)"
-    ):
+    # timerfd counts on the clock time.monotonic() reads (libc_function says if it is Linux).
+    if time.get_clock_info("monotonic").implementation != "clock_gettime(CLOCK_MONOTONIC)":
         return None
     create = libc_function("timerfd_create", [ctypes.c_int, ctypes.c_int])
     settime = libc_function(
