@@ -88,25 +88,29 @@ _PT_MASK = 0x7F
 
 
 class _Run:
-    """In-order packets ``rtp_batch`` passed straight to reassembly, not yet accounted:
-    their RTP timestamps, arrival times and payload sizes, and the frames they completed
-    as (packets of the run up to and with its last, arrival time). The statistics take
-    them in one call per run (``StatsAccumulator.in_order_run``), usually once a batch:
-    frames reach listeners only after the batch, so none sees the figures lag."""
+    """In-order packets ``rtp_batch`` gathered, not yet reassembled nor accounted: their
+    payloads, RTP timestamps, markers, arrival times and payload sizes, from sequence
+    number ``first``. They go to the depacketizer in one call (``push_run``), and to the
+    statistics and the reorder position in one more (``StatsAccumulator.in_order_run``),
+    usually once a batch: frames reach listeners only after the batch, so none sees the
+    figures lag."""
 
-    __slots__ = ("timestamps", "arrivals", "sizes", "frames")
+    __slots__ = ("first", "payloads", "timestamps", "markers", "arrivals", "sizes")
 
     def __init__(self) -> None:
+        self.first = 0
+        self.payloads: list[memoryview] = []
         self.timestamps: list[int] = []
+        self.markers: list[bool] = []
         self.arrivals: list[float] = []
         self.sizes: list[int] = []
-        self.frames: list[tuple[int, float]] = []
 
     def clear(self) -> None:
+        self.payloads.clear()
         self.timestamps.clear()
+        self.markers.clear()
         self.arrivals.clear()
         self.sizes.clear()
-        self.frames.clear()
 
 
 class Receiver:
@@ -158,19 +162,20 @@ class Receiver:
         """RTP datagrams read together, each (data, sender, arrival time or None for
         ``now``); returns the frames they completed, in order.
 
-        The usual packet (the next in order from the session's source) goes straight to
-        reassembly after one read of its header; such runs are accounted in the
-        statistics and the reorder position once per run (see ``_account_run``). Any other
-        packet takes the general path (``_rtp``). What the depacketizer dropped is counted
+        The usual packet (the next in order from the session's source) joins a run after
+        one read of its header; a run goes to the depacketizer, the statistics and the
+        reorder position in one call each (see ``_take_run``), so a frame it holds whole
+        is built in one step. Any other packet takes the general path (``_rtp``). What the depacketizer dropped is counted
         once per batch.
         """
         frames: list[Frame] = []
         server_host, payload_type = self.server_host, self.payload_type
-        push, unpack = self._depacketizer.push, _FIXED.unpack_from
-        # The run of in-order packets not yet accounted (``_Run``); ``expected`` is the
+        unpack = _FIXED.unpack_from
+        # The run of in-order packets not yet taken (``_Run``); ``expected`` is the
         # sequence number that continues it.
         run = _Run()
-        timestamps, arrivals, sizes = run.timestamps, run.arrivals, run.sizes
+        payloads, timestamps, markers = run.payloads, run.timestamps, run.markers
+        arrivals, sizes = run.arrivals, run.sizes
         expected = self._next_in_order()
         for data, addr, arrival in datagrams:
             if arrival is None:
@@ -187,18 +192,17 @@ class Receiver:
                         and ssrc == self.ssrc
                         and (payload_type is None or second & _PT_MASK == payload_type)
                     ):
+                        if not timestamps:
+                            run.first = sequence
                         expected = (sequence + 1) % SEQ_MOD
+                        payloads.append(memoryview(data)[RTP_HEADER_SIZE:])
                         timestamps.append(timestamp)
+                        markers.append(second >= _MARKER_BIT)
                         arrivals.append(arrival)
                         sizes.append(len(data) - RTP_HEADER_SIZE)
-                        payload = memoryview(data)[RTP_HEADER_SIZE:]
-                        completed = push(payload, timestamp, second >= _MARKER_BIT, sequence)
-                        if completed:
-                            run.frames.extend([(len(timestamps), arrival)] * len(completed))
-                            self._new_frames(completed, arrival, frames)
                         continue
                 if timestamps:
-                    self._account_run(run, (expected - 1) % SEQ_MOD)
+                    self._take_run(run, frames)
                 self._rtp(data, addr, arrival, frames)
                 expected = self._next_in_order()
             except Exception:  # the receive path must survive our own bugs too
@@ -206,7 +210,7 @@ class Receiver:
                 self.drops[DropReason.INTERNAL] += 1
         if timestamps:
             try:
-                self._account_run(run, (expected - 1) % SEQ_MOD)
+                self._take_run(run, frames)
             except Exception:
                 logger.exception("unexpected error on the RTP receive path")
                 self.drops[DropReason.INTERNAL] += 1
@@ -330,13 +334,14 @@ class Receiver:
         """Count the depacketizer's completed frames and append them to ``frames``."""
         for _ in completed:
             self.stats.frame_complete(arrival)
-        self._new_frames(completed, arrival, frames)
+        self._new_frames([(timestamp, data, arrival) for timestamp, data in completed], frames)
 
     def _new_frames(
-        self, completed: list[tuple[int, bytes]], arrival: float, frames: list[Frame]
+        self, completed: Iterable[tuple[int, bytes, float]], frames: list[Frame]
     ) -> None:
-        """Append the depacketizer's completed frames to ``frames`` (counted elsewhere)."""
-        for frame_timestamp, data in completed:
+        """Append frames completed, as (RTP timestamp, data, arrival time), to ``frames``
+        (counted elsewhere)."""
+        for frame_timestamp, data, arrival in completed:
             frames.append(Frame(bytes(data), frame_timestamp, arrival, self._index, self._encoding))
             self._index += 1
 
@@ -348,13 +353,26 @@ class Receiver:
             return -1
         return expected if self._reorder.would_take_in_order(expected) else -1
 
-    def _account_run(self, run: _Run, last: int) -> None:
-        """Account the in-order run gathered by ``rtp_batch`` (up to sequence ``last``)
-        in the statistics and the reorder position, and empty it."""
+    def _take_run(self, run: _Run, frames: list[Frame]) -> None:
+        """Reassemble the in-order run gathered by ``rtp_batch``, append the frames it
+        completed to ``frames``, account it in the statistics and the reorder position,
+        and empty it."""
         try:
-            self.stats.in_order_run(run.timestamps, run.arrivals, run.sizes, run.frames)
-            self._reorder.took_in_order(last)
-        finally:  # a run is accounted once, whatever happens
+            completed = self._depacketizer.push_run(
+                run.payloads, run.timestamps, run.markers, run.first
+            )
+            arrivals = run.arrivals
+            self._new_frames(
+                [(timestamp, data, arrivals[index]) for index, timestamp, data in completed], frames
+            )
+            self.stats.in_order_run(
+                run.timestamps,
+                arrivals,
+                run.sizes,
+                [(index + 1, arrivals[index]) for index, _, _ in completed],
+            )
+            self._reorder.took_in_order((run.first + len(run.timestamps) - 1) % SEQ_MOD)
+        finally:  # a run is taken once, whatever happens
             run.clear()
 
     def _count_depacketizer_outcomes(self) -> None:

@@ -13,6 +13,7 @@ that).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from rtsp_common.annex_b import START_CODE
@@ -97,6 +98,26 @@ class AccessUnitDepacketizer:
         if marker:
             done += self._finish()
         return done
+
+    def push_run(
+        self,
+        payloads: Sequence[bytes | bytearray | memoryview],
+        timestamps: Sequence[int],
+        markers: Sequence[bool],
+        first_sequence: int,
+    ) -> list[tuple[int, int, bytes]]:
+        """Packets with consecutive sequence numbers from ``first_sequence``, each through
+        ``push``; the access units completed, each as (index of the packet that completed
+        it, RTP timestamp, access unit)."""
+        return [
+            (i, timestamp, unit)
+            for i, (payload, packet_timestamp, marker) in enumerate(
+                zip(payloads, timestamps, markers, strict=True)
+            )
+            for timestamp, unit in self.push(
+                payload, packet_timestamp, marker, (first_sequence + i) % SEQ_MOD
+            )
+        ]
 
     def flush(self) -> list[tuple[int, bytes]]:
         """End of stream: the access unit still open, if it is whole (one that ended without

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import struct
 from collections import OrderedDict, deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from rtsp_common.errors import ParseError
@@ -166,6 +167,72 @@ class Depacketizer:
             self._drop(timestamp, "bogus fragment")
             raise
         return self._try_complete(timestamp, frame)
+
+    def take_whole_frame(
+        self,
+        payloads: Sequence[Piece],
+        timestamps: Sequence[int],
+        markers: Sequence[bool],
+        start: int,
+    ) -> tuple[int, bytes] | None:
+        """The frame that packets ``start``.. of a run in sequence order hold whole, as
+        (index of its marker packet, JPEG file); None, changing nothing, unless it is the
+        usual frame that ``push`` would take packet by packet without a problem.
+
+        Usual means: a new timestamp; a first fragment whose headers repeat the last first
+        fragment's byte for byte (so they were read and checked then); later fragments
+        with the same timestamp and header words, each starting where the one before
+        ended; the marker on the last; tables known; within ``max_frame_bytes``. The frame
+        is then built straight from the payloads, with the same effects as ``push``."""
+        last = self._last_first
+        if last is None or self._pending.get(timestamps[start] % TS_MOD) is not None:
+            return None
+        head, values, header = last
+        first = payloads[start]
+        if bytes(first[: len(head)]) != head or header.type >= TYPE_RESTART_FLAG:
+            return None
+        timestamp = timestamps[start] % TS_MOD
+        if timestamp in self._finished:
+            return None
+        tail = values[2] << 24 | values[3] << 16 | values[4] << 8 | values[5]
+        limit = self.max_frame_bytes
+        pieces = [memoryview(first)[len(head) :]]
+        stop = len(pieces[0])
+        end = start
+        while not markers[end]:
+            end += 1
+            if end == len(payloads) or timestamps[end] % TS_MOD != timestamp:
+                return None  # the frame goes on past the run: packet by packet
+            payload = payloads[end]
+            size = len(payload) - MAIN_HEADER_SIZE
+            word, words_tail = _HEADER_WORDS.unpack_from(payload) if size > 0 else (0, -1)
+            if (
+                words_tail != tail
+                or word & MAX_FRAGMENT_OFFSET != stop
+                or word >> _SOI_SHIFT == _SOI_WORD
+            ):
+                return None
+            pieces.append(memoryview(payload)[MAIN_HEADER_SIZE:])
+            stop += size
+        q, qtables, precision = values[3], values[7], values[8]
+        if not pieces[0] or stop > limit or not self._tables_known(q, qtables):
+            return None
+        frame = self._open(timestamp, header, tail, values[6])
+        self._take_tables(frame, q, qtables, precision)
+        assert frame.qtables is not None  # _tables_known said so
+        del self._pending[timestamp]
+        self._finished.append(timestamp)
+        self.frames_complete += 1
+        jpeg = build_jpeg_from_pieces(
+            header.type, header.width, header.height, frame.qtables, values[6], pieces, precision
+        )
+        return end, jpeg
+
+    def _tables_known(self, q: int, qtables: tuple[bytes, bytes] | None) -> bool:
+        """Whether ``_take_tables`` finds tables for a frame of this Q."""
+        if q < Q_INBAND_MIN:
+            return MIN_Q_FACTOR <= q <= MAX_Q_FACTOR
+        return qtables is not None or q in self._qtable_cache
 
     def flush(self) -> int:
         """Drop every incomplete frame (end of stream); return how many were dropped."""

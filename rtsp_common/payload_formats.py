@@ -7,7 +7,7 @@ is one module with its depacketizer and one entry in ``PAYLOAD_FORMATS``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -51,6 +51,18 @@ class FrameDepacketizer(Protocol):
     ) -> list[tuple[int, bytes]]:
         """One packet's payload, in sequence order; the frames it completed, each with its
         RTP timestamp."""
+        ...  # pragma: no cover
+
+    def push_run(
+        self,
+        payloads: Sequence[bytes | bytearray | memoryview],
+        timestamps: Sequence[int],
+        markers: Sequence[bool],
+        first_sequence: int,
+    ) -> list[tuple[int, int, bytes]]:
+        """Packets with consecutive sequence numbers from ``first_sequence``, as ``push``
+        would take them one by one; the frames they completed, each as (index of the packet
+        that completed it, RTP timestamp, frame)."""
         ...  # pragma: no cover
 
     def flush(self) -> list[tuple[int, bytes]]:
@@ -106,6 +118,30 @@ class JPEGFrames:
             self.last_error = str(exc)
             return []
         return [] if jpeg is None else [(timestamp % TS_MOD, jpeg)]
+
+    def push_run(
+        self,
+        payloads: Sequence[bytes | bytearray | memoryview],
+        timestamps: Sequence[int],
+        markers: Sequence[bool],
+        first_sequence: int,
+    ) -> list[tuple[int, int, bytes]]:
+        """Packets in sequence order (see ``FrameDepacketizer.push_run``): a frame they
+        hold whole, as a server usually sends it, is built in one step; any other packet
+        goes through ``push``."""
+        completed = []
+        take_whole_frame, push = self._depacketizer.take_whole_frame, self.push
+        i, count = 0, len(payloads)
+        while i < count:
+            whole = take_whole_frame(payloads, timestamps, markers, i)
+            if whole is not None:
+                i, jpeg = whole
+                completed.append((i, timestamps[i] % TS_MOD, jpeg))
+            else:
+                for timestamp, jpeg in push(payloads[i], timestamps[i], markers[i]):
+                    completed.append((i, timestamp, jpeg))
+            i += 1
+        return completed
 
     def flush(self) -> list[tuple[int, bytes]]:
         """Incomplete JPEGs are never whole: count them dropped."""

@@ -264,3 +264,25 @@ def test_arbitrary_payloads_never_raise(codec, packets):
         for _, unit in depacketizer.push(payload, timestamp, marker, sequence):
             assert unit.startswith(b"\x00\x00\x00\x01")
     depacketizer.flush()
+
+
+@pytest.mark.parametrize("codec", CODECS)
+def test_a_run_of_packets_completes_what_they_complete_one_by_one(codec):
+    # Two access units in one run from a sequence number that wraps, then a run after a
+    # gap: the unit the gap broke is dropped, as push drops it.
+    reader, packetize, units, _ = CODECS[codec]
+    payloads = packetize(units, 1200)
+    timestamps = [3000] * len(payloads) + [6000] * len(payloads)
+    markers = [i == len(payloads) - 1 for i in range(len(payloads))] * 2
+    first = 65536 - 3
+    by_run = AccessUnitDepacketizer(reader())
+    completed = by_run.push_run(payloads * 2, timestamps, markers, first)
+    assert [(i, ts) for i, ts, _ in completed] == [
+        (len(payloads) - 1, 3000),
+        (2 * len(payloads) - 1, 6000),
+    ]
+    assert all(unit == join_nal_units(units) for _, _, unit in completed)
+    later = (first + 2 * len(payloads) + 1) % 65536  # one packet lost before this run
+    rest = len(payloads) - 1
+    assert by_run.push_run(payloads[1:], [9000] * rest, markers[1 : rest + 1], later) == []
+    assert by_run.frames_dropped == 1
