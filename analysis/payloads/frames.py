@@ -17,7 +17,7 @@ import numpy as np
 
 from analysis.payloads import jpeg as rfc2435
 from analysis.payloads.jpeg_tables import scaled_tables
-from analysis.pcap.byte_columns import gather
+from analysis.pcap.byte_columns import byte_rows, column
 
 log = logging.getLogger(__name__)
 
@@ -370,9 +370,11 @@ def fast_rfc2435(stream, order: np.ndarray, ext: np.ndarray) -> list[Frame] | No
     if (length < rfc2435.MAIN_HEADER_LEN).any():
         return None
     i64 = np.int64
-    offset = gather(stream.buffer, p, 4) & rfc2435.FRAGMENT_OFFSET_MASK
-    jtype, q = buf[p + 4].astype(i64), buf[p + 5].astype(i64)
-    width, height = buf[p + 6].astype(i64), buf[p + 7].astype(i64)
+    header = byte_rows(stream.buffer, p, rfc2435.MAIN_HEADER_LEN)
+    offset = column(header, 0, 4) & rfc2435.FRAGMENT_OFFSET_MASK
+    jtype, q = column(header, 4, 1), column(header, 5, 1)
+    width, height = column(header, 6, 1), column(header, 7, 1)
+    del header
     starts = offset == 0
     if not starts[0]:
         return None
@@ -388,13 +390,12 @@ def fast_rfc2435(stream, order: np.ndarray, ext: np.ndarray) -> list[Frame] | No
     if not marker[last].all() or marker.sum() != len(first):
         return None  # a missing or misplaced marker, or the capture ends inside a frame
     fields = (jtype << 24) | (q << 16) | (width << 8) | height  # one code per header
-    for column in (ts, fields):
-        if (column != column[first][frame_of]).any():
+    for values in (ts, fields):
+        if (values != values[first][frame_of]).any():
             return None
     header = np.full(n, rfc2435.MAIN_HEADER_LEN, dtype=i64)
     inband = starts & (q >= rfc2435.Q_INBAND_FIRST)
     tables_at = {}
-    shared: dict[bytes, bytes] = {}  # one copy of the tables that frame after frame repeats
     if inband.any():
         at = np.nonzero(inband)[0]
         if (length[at] < rfc2435.MAIN_HEADER_LEN + rfc2435.QT_HEADER_LEN).any():
@@ -409,11 +410,13 @@ def fast_rfc2435(stream, order: np.ndarray, ext: np.ndarray) -> list[Frame] | No
             return None
         header[at] += rfc2435.QT_HEADER_LEN + qlen
         take = np.where(qlen >= two, two, one)
-        data = stream.buffer
-        for k, row in enumerate(at.tolist()):
-            a = int(pq[k]) + rfc2435.QT_HEADER_LEN
-            tables = data[a : a + int(take[k])]
-            tables_at[row] = (shared.setdefault(tables, tables), int(precision[k]))
+        tables_at = dict(
+            zip(
+                at.tolist(),
+                _inband_tables(stream.buffer, pq + rfc2435.QT_HEADER_LEN, take, precision),
+                strict=True,
+            )
+        )
     data_len = length - header
     expected = offset[:-1] + data_len[:-1]
     if n > 1 and (offset[1:][~starts[1:]] != expected[~starts[1:]]).any():
@@ -449,3 +452,24 @@ def fast_rfc2435(stream, order: np.ndarray, ext: np.ndarray) -> list[Frame] | No
             )
         )  # fmt: skip
     return frames
+
+
+def _inband_tables(
+    buffer, at: np.ndarray, take: np.ndarray, precision: np.ndarray
+) -> list[tuple[bytes, int]]:
+    """Each frame's in-band tables (``take`` bytes at ``at``) with their precision: one
+    bytes object for each run of frames that repeat them, as frame after frame does."""
+    shared: dict[bytes, bytes] = {}  # one copy of tables that come back after others
+    if not (take == take[0]).all():  # tables of several sizes: rare, read one by one
+        tables = (buffer[a : a + t] for a, t in zip(at.tolist(), take.tolist(), strict=True))
+        return [
+            (shared.setdefault(t, t), p) for t, p in zip(tables, precision.tolist(), strict=True)
+        ]
+    table = byte_rows(buffer, at, int(take[0]))
+    changed = np.ones(len(at), dtype=bool)
+    changed[1:] = (table[1:] != table[:-1]).any(axis=1) | (precision[1:] != precision[:-1])
+    runs = []
+    for k in np.nonzero(changed)[0].tolist():
+        tables = table[k].tobytes()
+        runs.append((shared.setdefault(tables, tables), int(precision[k])))
+    return [runs[k] for k in (np.cumsum(changed) - 1).tolist()]

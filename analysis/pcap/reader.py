@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from analysis.errors import CaptureFileError
-from analysis.pcap.byte_columns import gather
+from analysis.pcap.byte_columns import byte_rows, column
 from analysis.pcap.compressed import compression_of, decompress
 from analysis.pcap.pcapng import PCAPNG_SHB, read_pcapng
 from analysis.pcap.records import MAX_RECORD_LEN, Records
@@ -112,7 +112,8 @@ def _read_pcap(buf: bytes | mmap.mmap, name: str, endian: str, nanos: bool) -> R
         h_append(off)
         off += PCAP_RECORD_HEADER_LEN + captured_len(buf, off + 8)[0]
     at = np.asarray(heads, dtype=np.int64)
-    lengths = gather(buf, at + 8, 4, endian)
+    header = byte_rows(buf, at, PCAP_RECORD_HEADER_LEN)  # seconds, fraction, captured, original
+    lengths = column(header, 8, 4, endian)
     bad = np.nonzero((lengths > limit) | (at + PCAP_RECORD_HEADER_LEN + lengths > n))[0]
     if len(bad):
         first = int(bad[0])
@@ -123,17 +124,17 @@ def _read_pcap(buf: bytes | mmap.mmap, name: str, endian: str, nanos: bool) -> R
             present = n - where - PCAP_RECORD_HEADER_LEN
             message = f"truncated record ({present} of {incl} bytes present)"
         records.error = CaptureFileError(f"{name}: {message}", where, first)
-        at, lengths = at[:first], lengths[:first]
+        at, lengths, header = at[:first], lengths[:first], header[:first]
     elif off != n:
         records.error = CaptureFileError(
             f"{name}: truncated record header ({n - off} of 16 bytes present)",
             off,
             len(heads),
         )
-    records.original_lengths = np.maximum(gather(buf, at + 12, 4, endian), lengths)
+    records.original_lengths = np.maximum(column(header, 12, 4, endian), lengths)
     records.offsets = at + PCAP_RECORD_HEADER_LEN
     records.lengths = lengths
-    records.times = gather(buf, at, 4, endian) + gather(buf, at + 4, 4, endian) * scale
+    records.times = column(header, 0, 4, endian) + column(header, 4, 4, endian) * scale
     records.linktypes = np.full(len(at), linktype, dtype=np.int64)
     if records.error:
         log.warning("%s", records.error)

@@ -16,7 +16,7 @@ from analysis.payloads.frames import (
     PayloadFormat,
 )
 from analysis.payloads.h26x import H26xReading
-from analysis.pcap.byte_columns import gather
+from analysis.pcap.byte_columns import byte_rows, column
 from analysis.streams.media_format import MediaFormat, media_format
 from analysis.wire.flows import Endpoint, UDPFlow, flow_label
 
@@ -239,7 +239,6 @@ def split_by_ssrc(
     them); a datagram the snap length cut is read as far as it goes (``CapturedStream.cut``)."""
     flow = datagrams if isinstance(datagrams, UDPFlow) else UDPFlow.from_datagrams(datagrams)
     flow, super_datagrams = split_gso(flow)
-    buf = np.frombuffer(flow.buffer, dtype=np.uint8)
     starts, ends = flow.starts, flow.ends
     sizes = ends - starts
     long_enough = sizes >= RTP_HEADER_LEN
@@ -247,11 +246,12 @@ def split_by_ssrc(
     s = starts[keep]
     wire = flow.wire_lengths[keep]
     cut = wire > sizes[keep]
-    b0 = buf[s]
-    b1 = buf[s + 1].astype(np.int64)
-    seq = gather(flow.buffer, s + 2, 2)
-    ts = gather(flow.buffer, s + 4, 4)
-    ssrc = gather(flow.buffer, s + 8, 4)
+    header = byte_rows(flow.buffer, s, RTP_HEADER_LEN)
+    b0 = header[:, 0]
+    b1 = column(header, 1, 1)
+    seq = column(header, 2, 2)
+    ts = column(header, 4, 4)
+    ssrc = column(header, 8, 4)
     pstart = s + RTP_HEADER_LEN
     pend = ends[keep].copy()
     bad_version: list[int] = []

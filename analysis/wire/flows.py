@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from analysis.pcap.byte_columns import gather, words
+from analysis.pcap.byte_columns import byte_rows, column
 from analysis.pcap.duplicates import (
     DUPLICATE_WINDOW_S,
     CaptureDuplicates,
@@ -187,19 +187,19 @@ def _fast_udp(records: Records, traffic: Traffic) -> np.ndarray:
     handled = np.zeros(n, dtype=bool)
     if not n:
         return handled
-    buf = np.frombuffer(records.buffer, dtype=np.uint8)
     offs = np.asarray(records.offsets, dtype=np.int64)
     lens = np.asarray(records.lengths, dtype=np.int64)
     candidates = np.nonzero(
         (np.asarray(records.linktypes) == LINKTYPE_ETHERNET) & (lens >= FAST_PAYLOAD)
     )[0]
     o = offs[candidates]
-    frag = gather(records.buffer, o + FAST_IP + 6, 2)
-    total = gather(records.buffer, o + FAST_IP + 2, 2)
+    headers = byte_rows(records.buffer, o, FAST_PAYLOAD)  # Ethernet, IPv4 and UDP headers
+    frag = column(headers, FAST_IP + 6, 2)
+    total = column(headers, FAST_IP + 2, 2)
     ok = (
-        (gather(records.buffer, o + ETHERTYPE_OFFSET, 2) == ETHERTYPE_IPV4)
-        & (buf[o + FAST_IP] == IPV4_NO_OPTIONS)
-        & (buf[o + FAST_IP + IPV4_PROTO_OFFSET] == IPPROTO_UDP)
+        (column(headers, ETHERTYPE_OFFSET, 2) == ETHERTYPE_IPV4)
+        & (headers[:, FAST_IP] == IPV4_NO_OPTIONS)
+        & (headers[:, FAST_IP + IPV4_PROTO_OFFSET] == IPPROTO_UDP)
         & ((frag & IPV4_FRAGMENT_BITS) == 0)
         & (total >= IPV4_MIN_HEADER_LEN + UDP_HEADER_LEN)
     )
@@ -208,17 +208,20 @@ def _fast_udp(records: Records, traffic: Traffic) -> np.ndarray:
         return handled
     handled[index] = True
     o = offs[index]
+    headers = headers[ok]
     wire_ends = o + ETHER_HEADER_LEN + total[ok]
     ends = np.minimum(wire_ends, o + lens[index])
-    addresses = words(records.buffer, 8)[o + FAST_IP + 12]  # source then destination
-    ports = words(records.buffer, 4)[o + FAST_UDP]  # source then destination
+    addresses = column(headers, FAST_IP + 12, 8)  # source then destination
+    ports = column(headers, FAST_UDP, 4)  # source then destination
+    ipid = column(headers, FAST_IP + 4, 2)
+    del headers
     order = np.lexsort((ports, addresses))  # one stable sort groups flows, capture order kept
     addresses, ports = addresses[order], ports[order]
     new_flow = (addresses[1:] != addresses[:-1]) | (ports[1:] != ports[:-1])
     cuts = np.nonzero(new_flow)[0] + 1
     bounds = np.concatenate((cuts, [len(order)]))
     times = np.asarray(records.times, dtype=np.float64)
-    copies = _fast_copies(records, traffic, buf, o, total[ok], times[index], order, new_flow, index)
+    copies = _fast_copies(records, traffic, ipid, total[ok], times[index], order, new_flow, index)
     first = 0
     for bound in bounds.tolist():
         members = order[first:bound]
@@ -248,8 +251,7 @@ def _fast_udp(records: Records, traffic: Traffic) -> np.ndarray:
 def _fast_copies(
     records: Records,
     traffic: Traffic,
-    buf: np.ndarray,
-    o: np.ndarray,
+    ipid: np.ndarray,
     total: np.ndarray,
     times: np.ndarray,
     order: np.ndarray,
@@ -258,7 +260,6 @@ def _fast_copies(
 ) -> np.ndarray | None:
     """Which fast-path datagrams repeat the one before them in their flow: the same IP
     identification and length within DUPLICATE_WINDOW_S, and the same bytes."""
-    ipid = gather(records.buffer, o + FAST_IP + 4, 2)
     later, earlier = order[1:], order[:-1]
     delay = times[later] - times[earlier]
     alike = (

@@ -1,5 +1,6 @@
 """Numbers read at many unaligned byte offsets at once agree with struct, in both byte
-orders, and a buffer too short for one number gives none."""
+orders, whether gathered one field at a time or as rows of a header; a buffer too short
+for one number gives none."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import struct
 import numpy as np
 import pytest
 
-from analysis.pcap.byte_columns import gather, words
+from analysis.pcap.byte_columns import byte_rows, column, gather, words
 
 
 @pytest.mark.parametrize(("width", "code"), [(2, "H"), (4, "I"), (8, "Q")])
@@ -34,3 +35,19 @@ def test_a_view_copies_nothing():
     view = words(data, 2)
     data[1] = 0xFF
     assert view[0] == 0x00FF and view[1] == 0xFF02
+
+
+@pytest.mark.parametrize("endian", ["<", ">"])
+def test_fields_of_header_rows_agree_with_struct(endian):
+    data = random.Random(7).randbytes(400) + b"\xff" * 8  # an 8-byte word past int64
+    at = np.array([0, 3, 150, 301, len(data) - 16])
+    table = byte_rows(data, at, 16)
+    assert table.shape == (5, 16)
+    for start, width, code in [(0, 1, "B"), (1, 2, "H"), (5, 4, "I"), (8, 8, "Q")]:
+        expected = [struct.unpack_from(endian + code, data, a + start)[0] for a in at.tolist()]
+        assert column(table, start, width, endian).tolist() == expected
+    assert column(table, 8, 8, endian)[-1] == 2**64 - 1
+
+
+def test_header_rows_of_a_buffer_too_short_are_none():
+    assert byte_rows(b"abc", np.zeros(0, dtype=np.int64), 4).shape == (0, 4)
