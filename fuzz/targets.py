@@ -156,14 +156,32 @@ def records(data: bytes) -> Iterator[tuple[int, bool, bytes]]:
 
 
 def rfc2435(data: bytes) -> None:
-    from rtsp_common.jpeg_depacketizer import Depacketizer
+    """Records through the RFC 2435 depacketizer, packet by packet and in runs (a new run
+    where bit 1 of the flags byte is set): a bad packet is dropped and counted, the next
+    one still works, and both ways give the same frames from the same packets."""
+    from rtsp_common.payload_formats import JPEGFrames
 
-    depacketizer = Depacketizer(max_frame_bytes=1 << 16)
-    for timestamp, marker, payload in records(data):
-        try:
-            depacketizer.push(payload, timestamp, marker)
-        except ParseError:
-            pass  # a bad packet is dropped and counted; the next one must still work
+    packets = list(flagged_records(data))
+    one_by_one, in_runs = JPEGFrames(1 << 16), JPEGFrames(1 << 16)
+    expected = [
+        (i, timestamp, jpeg)
+        for i, (packet_timestamp, flags, payload) in enumerate(packets)
+        for timestamp, jpeg in one_by_one.push(payload, packet_timestamp, bool(flags & 1))
+    ]
+    got: list[tuple[int, int, bytes]] = []
+    starts = [i for i, (_, flags, _) in enumerate(packets) if i == 0 or flags & 2]
+    for start, end in zip(starts, [*starts[1:], len(packets)][: len(starts)], strict=True):
+        run = packets[start:end]
+        done = in_runs.push_run(
+            [payload for _, _, payload in run],
+            [timestamp for timestamp, _, _ in run],
+            [bool(flags & 1) for _, flags, _ in run],
+            0,
+        )
+        got += [(start + i, timestamp, jpeg) for i, timestamp, jpeg in done]
+    assert got == expected, "frames taken in runs differ from those taken packet by packet"
+    counts = ("frames_complete", "frames_dropped", "packets_malformed")
+    assert [getattr(in_runs, c) for c in counts] == [getattr(one_by_one, c) for c in counts]
 
 
 def _nal_unit_records(reader, data: bytes) -> None:
