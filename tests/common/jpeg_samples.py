@@ -10,7 +10,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable
 
-from rtsp_common.jpeg import packetize
+from rtsp_common.jpeg import packetize, parse_jpeg
 from rtsp_common.jpeg_depacketizer import Depacketizer
 
 
@@ -82,3 +82,18 @@ def round_trip(jpeg: bytes, max_payload: int = 1400) -> bytes:
     frames = deliver(marked(packetize(jpeg, max_payload)))
     assert len(frames) == 1, f"expected one frame, got {len(frames)}"
     return frames[0]
+
+
+def payloads_with_q(jpeg: bytes, q: int, tables: bytes | None, chunk: int = 500) -> list[bytes]:
+    """RFC 2435 payloads of one JPEG written here by hand with a chosen Q: 1-99 (Appendix A
+    tables), 128-254 (``tables`` in band, or none: cached from an earlier frame) or 255."""
+    frame = parse_jpeg(jpeg)
+    scan = bytes(frame.scan)
+    payloads = []
+    for offset in range(0, len(scan), chunk):
+        header = struct.pack(">IBBBB", offset, frame.type, q, frame.width // 8, frame.height // 8)
+        if q >= 128 and offset == 0:
+            data = tables or b""
+            header += struct.pack(">BBH", 0, frame.precision, len(data)) + data
+        payloads.append(header + scan[offset : offset + chunk])
+    return payloads

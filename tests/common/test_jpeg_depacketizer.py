@@ -6,7 +6,7 @@ import random
 import struct
 
 import pytest
-from jpeg_samples import deliver, marked
+from jpeg_samples import deliver, marked, payloads_with_q
 from media_samples import make_jpeg, pixels
 
 from rtsp_common.errors import ParseError, UnsupportedJPEG
@@ -146,17 +146,8 @@ def test_third_timestamp_drops_the_oldest_incomplete_frame():
 
 
 def _handmade_payloads(jpeg: bytes, q: int, tables: bytes | None, chunk: int = 500) -> list:
-    """RFC 2435 payloads written here by hand with a chosen Q and optional table data."""
-    frame = parse_jpeg(jpeg)
-    scan = bytes(frame.scan)
-    payloads = []
-    for offset in range(0, len(scan), chunk):
-        header = struct.pack(">IBBBB", offset, frame.type, q, frame.width // 8, frame.height // 8)
-        if q >= 128 and offset == 0:
-            data = tables or b""
-            header += struct.pack(">BBH", 0, frame.precision, len(data)) + data
-        payloads.append(header + scan[offset : offset + chunk])
-    return marked(payloads)
+    """``payloads_with_q``, each with its marker."""
+    return marked(payloads_with_q(jpeg, q, tables, chunk))
 
 
 @pytest.mark.parametrize("q", [1, 20, 50, 75, 99])

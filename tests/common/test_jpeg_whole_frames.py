@@ -4,11 +4,10 @@ the packets (lost, copied, swapped, cut short, with tables in band or not)."""
 
 from __future__ import annotations
 
-import struct
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from jpeg_samples import payloads_with_q
 from media_samples import gradient_jpeg
 
 from rtsp_common.jpeg import packetize, parse_jpeg
@@ -17,27 +16,16 @@ from rtsp_common.payload_formats import JPEGFrames
 TICK = 3000  # 90 kHz at 30 fps
 
 
-def _payloads_with_q(jpeg: bytes, q: int, tables: bool, chunk: int) -> list[bytes]:
-    """RFC 2435 payloads of one JPEG with the Q chosen here: 1-99 (Appendix A tables),
-    128-254 (tables in band, or cached from an earlier frame) or 255."""
-    frame = parse_jpeg(jpeg)
-    scan = bytes(frame.scan)
-    payloads = []
-    for offset in range(0, len(scan), chunk):
-        header = struct.pack(">IBBBB", offset, frame.type, q, frame.width // 8, frame.height // 8)
-        if q >= 128 and offset == 0:
-            data = b"".join(frame.qtables[:2]) if tables else b""
-            header += struct.pack(">BBH", 0, frame.precision, len(data)) + data
-        payloads.append(header + scan[offset : offset + chunk])
-    return payloads
+def _tables(jpeg: bytes) -> bytes:
+    return b"".join(parse_jpeg(jpeg).qtables[:2])
 
 
 # Each kind of frame: how its payloads are written.
 FRAME_KINDS = {
     "q255": lambda jpeg: packetize(jpeg, 200),  # in-band tables in every frame
-    "q200 tables": lambda jpeg: _payloads_with_q(jpeg, 200, True, 180),
-    "q200 cached": lambda jpeg: _payloads_with_q(jpeg, 200, False, 180),
-    "q50": lambda jpeg: _payloads_with_q(jpeg, 50, False, 150),
+    "q200 tables": lambda jpeg: payloads_with_q(jpeg, 200, _tables(jpeg), 180),
+    "q200 cached": lambda jpeg: payloads_with_q(jpeg, 200, None, 180),
+    "q50": lambda jpeg: payloads_with_q(jpeg, 50, None, 150),
     "one packet": lambda jpeg: packetize(jpeg, 4000),
 }
 JPEGS = [gradient_jpeg(seed=seed) for seed in range(3)] + [gradient_jpeg(48, 32, seed=7)]
