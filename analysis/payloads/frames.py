@@ -81,17 +81,22 @@ class Frame:
     whole: bytes | None = None  # the lab's format: the payload is the JPEG
     # The scan data as spans of a capture buffer, when the vectorized path built the frame.
     source: bytes | memoryview | None = None
-    # (starts, ends) in ``source``: views of the stream's columns, 8 bytes a packet, not
-    # a Python int each (a capture of a million packets keeps every frame).
-    spans: tuple[np.ndarray, np.ndarray] | None = None
+    # (starts, ends, first, stop): the frame's packets are rows first..stop-1 of the
+    # stream's scan starts and ends in ``source``, columns every frame of the stream shares
+    # (8 bytes a packet, not a Python int each: a capture of a million packets keeps
+    # every frame).
+    spans: tuple[np.ndarray, np.ndarray, int, int] | None = None
 
     def scan_parts(self) -> list:
         """The frame's scan data pieces."""
         if self.spans is not None:
             source = self.source
             assert source is not None  # spans are always given with their source
-            starts, ends = self.spans
-            return [source[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+            starts, ends, first, stop = self.spans
+            return [
+                source[a:b]
+                for a, b in zip(starts[first:stop].tolist(), ends[first:stop].tolist(), strict=True)
+            ]
         return self.parts
 
     def header(self) -> bytes | None:
@@ -364,9 +369,13 @@ def fast_rfc2435(stream, order: np.ndarray, ext: np.ndarray) -> list[Frame] | No
     n = len(order)
     if n == 0 or (n > 1 and not (np.diff(ext) == 1).all()):
         return None
+    rows: np.ndarray | slice = order
+    if n == len(stream.pstart) and (order == np.arange(n)).all():
+        rows = slice(None)  # arrived in sequence order: the columns as they are, not copies
     buf = np.frombuffer(stream.buffer, dtype=np.uint8)
-    p = stream.pstart[order]
-    length = stream.pend[order] - p
+    p = stream.pstart[rows]
+    pend = stream.pend[rows]
+    length = pend - p
     if (length < rfc2435.MAIN_HEADER_LEN).any():
         return None
     i64 = np.int64
@@ -385,8 +394,8 @@ def fast_rfc2435(stream, order: np.ndarray, ext: np.ndarray) -> list[Frame] | No
     frame_of = np.cumsum(starts) - 1
     first = np.nonzero(starts)[0]
     last = np.concatenate((first[1:] - 1, [n - 1]))
-    ts = stream.ts[order]
-    marker = (stream.b1[order] >> RTP_MARKER_SHIFT).astype(bool)
+    ts = stream.ts[rows]
+    marker = (stream.b1[rows] >> RTP_MARKER_SHIFT).astype(bool)
     if not marker[last].all() or marker.sum() != len(first):
         return None  # a missing or misplaced marker, or the capture ends inside a frame
     fields = (jtype << 24) | (q << 16) | (width << 8) | height  # one code per header
@@ -422,8 +431,7 @@ def fast_rfc2435(stream, order: np.ndarray, ext: np.ndarray) -> list[Frame] | No
     if n > 1 and (offset[1:][~starts[1:]] != expected[~starts[1:]]).any():
         return None
     pstart = p + header
-    pend = p + length
-    pktno, time = stream.pktno[order], stream.time[order]
+    pktno, time = stream.pktno[rows], stream.time[rows]
     # Per-frame values only: the first and last packet of each frame, not every packet.
     per_frame = zip(
         first.tolist(), last.tolist(), ts[first].tolist(), pktno[first].tolist(),
@@ -448,7 +456,7 @@ def fast_rfc2435(stream, order: np.ndarray, ext: np.ndarray) -> list[Frame] | No
             Frame(
                 ts_a, pk_a, t_a, ext_a, ext_b, pk_b, t_b, b - a + 1, size, True, True,
                 empty, empty, empty, empty, empty, empty, jt, qa, w, h, 0, tables, precision,
-                empty, None, view, (pstart[a : b + 1], pend[a : b + 1]),
+                empty, None, view, (pstart, pend, a, b + 1),
             )
         )  # fmt: skip
     return frames

@@ -243,8 +243,9 @@ def split_by_ssrc(
     sizes = ends - starts
     long_enough = sizes >= RTP_HEADER_LEN
     keep = np.nonzero(long_enough)[0]
-    s = starts[keep]
-    wire = flow.wire_lengths[keep]
+    whole = len(keep) == len(sizes)  # the usual flow: every datagram holds a header
+    s = starts if whole else starts[keep]
+    wire = flow.wire_lengths if whole else flow.wire_lengths[keep]
     cut = wire > sizes[keep]
     header = byte_rows(flow.buffer, s, RTP_HEADER_LEN)
     b0 = header[:, 0]
@@ -271,11 +272,15 @@ def split_by_ssrc(
     if len(keep):
         uniq, first_index, inverse = np.unique(ssrc, return_index=True, return_inverse=True)
         for u in np.argsort(first_index, kind="stable").tolist():
-            rows = np.nonzero(inverse.ravel() == u)[0] if len(uniq) > 1 else np.arange(len(keep))
-            value = int(uniq[u])
+            # One source takes the columns as they are: a view, not a copy (a flow of one
+            # stream, the usual one, then shares its columns with it).
+            rows: np.ndarray | slice = (
+                np.nonzero(inverse.ravel() == u)[0] if len(uniq) > 1 else slice(None)
+            )
+            flow_rows = rows if whole else keep[rows]
             stream = CapturedStream(
-                src, dst, value, buffer=flow.buffer, pktno=flow.pktnos[keep[rows]],
-                time=flow.times[keep[rows]], seq=seq[rows], ts=ts[rows], b1=b1[rows],
+                src, dst, int(uniq[u]), buffer=flow.buffer, pktno=flow.pktnos[flow_rows],
+                time=flow.times[flow_rows], seq=seq[rows], ts=ts[rows], b1=b1[rows],
                 size=wire[rows], pstart=pstart[rows], pend=pend[rows],
                 uncaptured=(wire - sizes[keep])[rows] if cut.any() else _EMPTY, **where,
             )  # fmt: skip
