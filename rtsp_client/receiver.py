@@ -165,8 +165,8 @@ class Receiver:
         The usual packet (the next in order from the session's source) joins a run after
         one read of its header; a run goes to the depacketizer, the statistics and the
         reorder position in one call each (see ``_take_run``), so a frame it holds whole
-        is built in one step. Any other packet takes the general path (``_rtp``). What the depacketizer dropped is counted
-        once per batch.
+        is built in one step. Any other packet takes the general path (``_rtp``). What
+        the depacketizer dropped is counted once per batch.
         """
         frames: list[Frame] = []
         server_host, payload_type = self.server_host, self.payload_type

@@ -185,14 +185,12 @@ class Depacketizer:
         ended; the marker on the last; tables known; within ``max_frame_bytes``. The frame
         is then built straight from the payloads, with the same effects as ``push``."""
         last = self._last_first
-        if last is None or self._pending.get(timestamps[start] % TS_MOD) is not None:
+        timestamp = timestamps[start] % TS_MOD
+        if last is None or timestamp in self._pending or timestamp in self._finished:
             return None
         head, values, header = last
         first = payloads[start]
-        if bytes(first[: len(head)]) != head or header.type >= TYPE_RESTART_FLAG:
-            return None
-        timestamp = timestamps[start] % TS_MOD
-        if timestamp in self._finished:
+        if header.type >= TYPE_RESTART_FLAG or bytes(first[: len(head)]) != head:
             return None
         tail = values[2] << 24 | values[3] << 16 | values[4] << 8 | values[5]
         limit = self.max_frame_bytes

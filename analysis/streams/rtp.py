@@ -254,7 +254,7 @@ def split_by_ssrc(
     ts = column(header, 4, 4)
     ssrc = column(header, 8, 4)
     pstart = s + RTP_HEADER_LEN
-    pend = ends[keep].copy()
+    pend = ends.copy() if whole else ends[keep]
     bad_version: list[int] = []
     problems: list[tuple[int, str]] = []
     for i in np.nonzero((b0 != RTP_PLAIN_FIRST_BYTE) | cut)[0].tolist():
