@@ -207,14 +207,13 @@ def _fast_udp(records: Records, traffic: Traffic) -> np.ndarray:
     if not len(index):
         return handled
     handled[index] = True
+    addresses = column(headers, FAST_IP + 12, 8)[ok]  # source then destination
+    ports = column(headers, FAST_UDP, 4)[ok]  # source then destination
+    ipid = column(headers, FAST_IP + 4, 2)[ok]
+    del headers, frag  # the largest temporaries, before the sort makes more
     o = offs[index]
-    headers = headers[ok]
     wire_ends = o + ETHER_HEADER_LEN + total[ok]
     ends = np.minimum(wire_ends, o + lens[index])
-    addresses = column(headers, FAST_IP + 12, 8)  # source then destination
-    ports = column(headers, FAST_UDP, 4)  # source then destination
-    ipid = column(headers, FAST_IP + 4, 2)
-    del headers
     order = np.lexsort((ports, addresses))  # one stable sort groups flows, capture order kept
     addresses, ports = addresses[order], ports[order]
     new_flow = (addresses[1:] != addresses[:-1]) | (ports[1:] != ports[:-1])
