@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from analysis.errors import CaptureFileError
-from analysis.pcap.byte_columns import gather
+from analysis.pcap.byte_columns import byte_rows, column
 from analysis.pcap.records import MAX_RECORD_LEN, Records
 
 log = logging.getLogger(__name__)
@@ -142,12 +142,16 @@ def _packet_blocks(
     era = np.searchsorted([e.first for e in eras], np.arange(count), side="right") - 1
     big = np.asarray([e.endian == ">" for e in eras], dtype=bool)[era]
 
-    def u32(offsets: np.ndarray) -> np.ndarray:
-        little = gather(buf, offsets, 4, "<")
-        return np.where(big, gather(buf, offsets, 4, ">"), little) if big.any() else little
+    def u32(table: np.ndarray, start: int) -> np.ndarray:
+        """Field ``start`` of each block's row, in its section's byte order."""
+        little = column(table, start, 4, "<")
+        return np.where(big, column(table, start, 4, ">"), little) if big.any() else little
 
-    btype, blen = u32(at), u32(at + 4)
-    trailer = u32(at + blen - 4)
+    # Every block holds at least BLOCK_MIN_LEN bytes (the walk checked): type, length,
+    # and the interface of an enhanced packet block or the length of a simple one.
+    head = byte_rows(buf, at, BLOCK_MIN_LEN)
+    btype, blen = u32(head, 0), u32(head, 4)
+    trailer = u32(byte_rows(buf, at + blen - 4, 4), 0)
     enhanced = btype == PCAPNG_EPB
     # Interfaces of every era side by side: era k's interface i is row base[k] + i.
     described = np.asarray([len(e.interfaces) for e in eras], dtype=np.int64)
@@ -159,9 +163,13 @@ def _packet_blocks(
     # Fields read only where the block is long enough to hold them (else at offset 0).
     long_epb = enhanced & (blen >= EPB_MIN_LEN)
     long_spb = ~enhanced & (blen >= SPB_MIN_LEN)
-    ifid = np.where(long_epb, u32(np.where(long_epb, at + 8, 0)), 0)
-    incl = np.where(long_epb, u32(np.where(long_epb, at + 20, 0)), 0)
-    orig = u32(np.where(long_epb, at + 24, np.where(long_spb, at + 8, 0)))
+    # An enhanced packet block's fields, read where it is long enough to hold them (the
+    # other rows are read at offset 0 and never used).
+    fields = byte_rows(buf, np.where(long_epb, at, 0), EPB_DATA_AT) if long_epb.any() else None
+    ifid = np.where(long_epb, u32(head, 8), 0)
+    incl = np.where(long_epb, u32(fields, 20), 0) if fields is not None else np.zeros_like(at)
+    spb_orig = np.where(long_spb, u32(head, 8), 0)
+    orig = np.where(long_epb, u32(fields, 24), spb_orig) if fields is not None else spb_orig
     checks = (  # in the order a block is checked: the first failed one is reported
         (trailer != blen, "block length {blen} and trailing length {trailer} differ"),
         (enhanced & ~long_epb, "enhanced packet block too short"),
@@ -180,9 +188,11 @@ def _packet_blocks(
         error = CaptureFileError(f"{name}: {message}", int(at[i]), i)
     usable = long_epb & (ifid < known)
     interface = np.minimum(base[era] + np.where(usable, ifid, 0), len(flat) - 1)
-    stamped = np.where(long_epb, at, 0)
-    high, low = u32(stamped + 12).astype(np.uint64), u32(stamped + 16).astype(np.uint64)
-    ts = (high << np.uint64(32)) | low
+    if fields is not None:
+        high, low = u32(fields, 12).astype(np.uint64), u32(fields, 16).astype(np.uint64)
+        ts = np.where(long_epb, (high << np.uint64(32)) | low, np.uint64(0))
+    else:
+        ts = np.zeros(count, dtype=np.uint64)
     times = np.where(enhanced, ts * tsresol_of[interface], np.nan)
     if not enhanced.all():  # a simple packet block has no timestamp: the previous one's
         last = np.maximum.accumulate(np.where(enhanced, np.arange(count), -1))
