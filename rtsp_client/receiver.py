@@ -89,28 +89,25 @@ _PT_MASK = 0x7F
 
 class _Run:
     """In-order packets ``rtp_batch`` gathered, not yet reassembled nor accounted: their
-    payloads, RTP timestamps, markers, arrival times and payload sizes, from sequence
-    number ``first``. They go to the depacketizer in one call (``push_run``), and to the
-    statistics and the reorder position in one more (``StatsAccumulator.in_order_run``),
-    usually once a batch: frames reach listeners only after the batch, so none sees the
-    figures lag."""
+    payloads, RTP timestamps, markers and arrival times. They follow on from the
+    statistics' ``next_in_order()``, which stays put until the run is taken. They go to
+    the depacketizer in one call (``push_run``), and to the statistics and the reorder
+    position in one more (``StatsAccumulator.in_order_run``), usually once a batch: frames
+    reach listeners only after the batch, so none sees the figures lag."""
 
-    __slots__ = ("first", "payloads", "timestamps", "markers", "arrivals", "sizes")
+    __slots__ = ("payloads", "timestamps", "markers", "arrivals")
 
     def __init__(self) -> None:
-        self.first = 0
         self.payloads: list[memoryview] = []
         self.timestamps: list[int] = []
         self.markers: list[bool] = []
         self.arrivals: list[float] = []
-        self.sizes: list[int] = []
 
     def clear(self) -> None:
         self.payloads.clear()
         self.timestamps.clear()
         self.markers.clear()
         self.arrivals.clear()
-        self.sizes.clear()
 
 
 class Receiver:
@@ -174,8 +171,8 @@ class Receiver:
         # The run of in-order packets not yet taken (``_Run``); ``expected`` is the
         # sequence number that continues it.
         run = _Run()
-        payloads, timestamps, markers = run.payloads, run.timestamps, run.markers
-        arrivals, sizes = run.arrivals, run.sizes
+        payloads, timestamps = run.payloads, run.timestamps
+        markers, arrivals = run.markers, run.arrivals
         expected = self._next_in_order()
         for data, addr, arrival in datagrams:
             if arrival is None:
@@ -192,14 +189,11 @@ class Receiver:
                         and ssrc == self.ssrc
                         and (payload_type is None or second & _PT_MASK == payload_type)
                     ):
-                        if not timestamps:
-                            run.first = sequence
                         expected = (sequence + 1) % SEQ_MOD
                         payloads.append(memoryview(data)[RTP_HEADER_SIZE:])
                         timestamps.append(timestamp)
                         markers.append(second >= _MARKER_BIT)
                         arrivals.append(arrival)
-                        sizes.append(len(data) - RTP_HEADER_SIZE)
                         continue
                 if timestamps:
                     self._take_run(run, frames)
@@ -358,20 +352,20 @@ class Receiver:
         completed to ``frames``, account it in the statistics and the reorder position,
         and empty it."""
         try:
-            completed = self._depacketizer.push_run(
-                run.payloads, run.timestamps, run.markers, run.first
-            )
-            arrivals = run.arrivals
+            stats, payloads, arrivals = self.stats, run.payloads, run.arrivals
+            first = stats.next_in_order()
+            assert first is not None  # a run starts only from a valid source's next number
+            completed = self._depacketizer.push_run(payloads, run.timestamps, run.markers, first)
             self._new_frames(
                 [(timestamp, data, arrivals[index]) for index, timestamp, data in completed], frames
             )
-            self.stats.in_order_run(
+            stats.in_order_run(
                 run.timestamps,
                 arrivals,
-                run.sizes,
+                list(map(len, payloads)),
                 [(index + 1, arrivals[index]) for index, _, _ in completed],
             )
-            self._reorder.took_in_order((run.first + len(run.timestamps) - 1) % SEQ_MOD)
+            self._reorder.took_in_order(stats.max_seq)  # the run's last number
         finally:  # a run is taken once, whatever happens
             run.clear()
 

@@ -174,16 +174,17 @@ class Depacketizer:
         timestamps: Sequence[int],
         markers: Sequence[bool],
         start: int,
-    ) -> tuple[int, bytes] | None:
+    ) -> tuple[int, bytes | None] | None:
         """The frame that packets ``start``.. of a run in sequence order hold whole, as
-        (index of its marker packet, JPEG file); None, changing nothing, unless it is the
-        usual frame that ``push`` would take packet by packet without a problem.
+        (index of its marker packet, JPEG file, or None when no tables are known and it was
+        dropped); None, changing nothing, unless it is the usual frame that ``push`` would
+        take packet by packet.
 
         Usual means: a new timestamp; a first fragment whose headers repeat the last first
         fragment's byte for byte (so they were read and checked then); later fragments
         with the same timestamp and header words, each starting where the one before
-        ended; the marker on the last; tables known; within ``max_frame_bytes``. The frame
-        is then built straight from the payloads, with the same effects as ``push``."""
+        ended; the marker on the last; within ``max_frame_bytes``. The frame is then
+        finished straight from the payloads, with the same effects as ``push``."""
         last = self._last_first
         timestamp = timestamps[start] % TS_MOD
         if last is None or timestamp in self._pending or timestamp in self._finished:
@@ -212,25 +213,11 @@ class Depacketizer:
                 return None
             pieces.append(memoryview(payload)[MAIN_HEADER_SIZE:])
             stop += size
-        q, qtables, precision = values[3], values[7], values[8]
-        if not pieces[0] or stop > limit or not self._tables_known(q, qtables):
+        if not pieces[0] or stop > limit:
             return None
         frame = self._open(timestamp, header, tail, values[6])
-        self._take_tables(frame, q, qtables, precision)
-        assert frame.qtables is not None  # _tables_known said so
-        del self._pending[timestamp]
-        self._finished.append(timestamp)
-        self.frames_complete += 1
-        jpeg = build_jpeg_from_pieces(
-            header.type, header.width, header.height, frame.qtables, values[6], pieces, precision
-        )
-        return end, jpeg
-
-    def _tables_known(self, q: int, qtables: tuple[bytes, bytes] | None) -> bool:
-        """Whether ``_take_tables`` finds tables for a frame of this Q."""
-        if q < Q_INBAND_MIN:
-            return MIN_Q_FACTOR <= q <= MAX_Q_FACTOR
-        return qtables is not None or q in self._qtable_cache
+        self._take_tables(frame, values[3], values[7], values[8])
+        return end, self._complete(timestamp, frame, pieces)
 
     def flush(self) -> int:
         """Drop every incomplete frame (end of stream); return how many were dropped."""
@@ -344,6 +331,13 @@ class Depacketizer:
             return None
         if scan is None:
             return None
+        return self._complete(timestamp, frame, scan)
+
+    def _complete(
+        self, timestamp: int, frame: _PendingFrame, scan: Sequence[Piece]
+    ) -> bytes | None:
+        """Finish a frame whose scan is whole: its JPEG file, or None when no tables are
+        known for its Q (the frame is then dropped)."""
         if frame.qtables is None:
             self._drop(timestamp, f"no quantization tables known for Q={frame.header.q}")
             return None

@@ -136,7 +136,8 @@ class JPEGFrames:
             whole = take_whole_frame(payloads, timestamps, markers, i)
             if whole is not None:
                 i, jpeg = whole
-                completed.append((i, timestamps[i] % TS_MOD, jpeg))
+                if jpeg is not None:
+                    completed.append((i, timestamps[i] % TS_MOD, jpeg))
             else:
                 for timestamp, jpeg in push(payloads[i], timestamps[i], markers[i]):
                     completed.append((i, timestamp, jpeg))

@@ -372,13 +372,11 @@ def fast_rfc2435(stream, order: np.ndarray, ext: np.ndarray) -> list[Frame] | No
     rows: np.ndarray | slice = order
     if n == len(stream.pstart) and (order == np.arange(n)).all():
         rows = slice(None)  # arrived in sequence order: the columns as they are, not copies
-    buf = np.frombuffer(stream.buffer, dtype=np.uint8)
     p = stream.pstart[rows]
     pend = stream.pend[rows]
     length = pend - p
     if (length < rfc2435.MAIN_HEADER_LEN).any():
         return None
-    i64 = np.int64
     header = byte_rows(stream.buffer, p, rfc2435.MAIN_HEADER_LEN)
     offset = column(header, 0, 4) & rfc2435.FRAGMENT_OFFSET_MASK
     jtype, q = column(header, 4, 1), column(header, 5, 1)
@@ -402,7 +400,7 @@ def fast_rfc2435(stream, order: np.ndarray, ext: np.ndarray) -> list[Frame] | No
     for values in (ts, fields):
         if (values != values[first][frame_of]).any():
             return None
-    header = np.full(n, rfc2435.MAIN_HEADER_LEN, dtype=i64)
+    header = np.full(n, rfc2435.MAIN_HEADER_LEN, dtype=np.int64)
     inband = starts & (q >= rfc2435.Q_INBAND_FIRST)
     tables_at = {}
     if inband.any():
@@ -410,10 +408,11 @@ def fast_rfc2435(stream, order: np.ndarray, ext: np.ndarray) -> list[Frame] | No
         if (length[at] < rfc2435.MAIN_HEADER_LEN + rfc2435.QT_HEADER_LEN).any():
             return None
         pq = p[at] + rfc2435.MAIN_HEADER_LEN
-        mbz, precision = buf[pq], buf[pq + 1].astype(i64)
-        qlen = (buf[pq + 2].astype(i64) << 8) | buf[pq + 3]
-        one = np.where(precision & 1, rfc2435.TABLE_BYTES_16BIT, rfc2435.TABLE_BYTES_8BIT)
-        two = one + np.where(precision & 2, rfc2435.TABLE_BYTES_16BIT, rfc2435.TABLE_BYTES_8BIT)
+        table_header = byte_rows(stream.buffer, pq, rfc2435.QT_HEADER_LEN)
+        mbz, precisions = column(table_header, 0, 1), column(table_header, 1, 1)
+        qlen = column(table_header, 2, 2)
+        one = np.where(precisions & 1, rfc2435.TABLE_BYTES_16BIT, rfc2435.TABLE_BYTES_8BIT)
+        two = one + np.where(precisions & 2, rfc2435.TABLE_BYTES_16BIT, rfc2435.TABLE_BYTES_8BIT)
         room = length[at] - rfc2435.MAIN_HEADER_LEN - rfc2435.QT_HEADER_LEN
         if (mbz != 0).any() or (qlen < one).any() or (qlen > room).any():
             return None
@@ -422,7 +421,7 @@ def fast_rfc2435(stream, order: np.ndarray, ext: np.ndarray) -> list[Frame] | No
         tables_at = dict(
             zip(
                 at.tolist(),
-                _inband_tables(stream.buffer, pq + rfc2435.QT_HEADER_LEN, take, precision),
+                _inband_tables(stream.buffer, pq + rfc2435.QT_HEADER_LEN, take, precisions),
                 strict=True,
             )
         )

@@ -1,28 +1,14 @@
 """Numbers read at many byte offsets of one buffer at once.
 
-A capture's headers sit at arbitrary, unaligned offsets. Rather than gathering each byte
-and shifting (four gathers and three ors for a 32-bit field), the buffer is viewed as
-overlapping unaligned integers, one starting at every byte, and a field is one gather.
+A capture's headers sit at arbitrary, unaligned offsets. The buffer is viewed as
+overlapping blocks of a header's width, one starting at every byte, so every header is
+copied out in one gather (``byte_rows``); its fields are then read from that compact copy
+(``column``), not gathered from the buffer one by one.
 """
 
 from __future__ import annotations
 
 import numpy as np
-
-
-def words(buffer, width: int, endian: str = ">") -> np.ndarray:
-    """The buffer seen as ``width``-byte unsigned integers starting at every byte offset:
-    element ``i`` is the integer in ``buffer[i : i + width]`` (``endian`` ``>`` for
-    network order, ``<`` for little-endian). A view: nothing is copied."""
-    size = len(buffer) - width + 1
-    if size <= 0:
-        return np.zeros(0, dtype=f"{endian}u{width}")
-    return np.ndarray((size,), dtype=f"{endian}u{width}", buffer=buffer, strides=(1,))
-
-
-def gather(buffer, at: np.ndarray, width: int, endian: str = ">") -> np.ndarray:
-    """The ``width``-byte unsigned integers at byte offsets ``at``, as int64."""
-    return words(buffer, width, endian)[at].astype(np.int64)
 
 
 def byte_rows(buffer, at: np.ndarray, width: int) -> np.ndarray:

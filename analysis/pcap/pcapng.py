@@ -165,11 +165,14 @@ def _packet_blocks(
     long_spb = ~enhanced & (blen >= SPB_MIN_LEN)
     # An enhanced packet block's fields, read where it is long enough to hold them (the
     # other rows are read at offset 0 and never used).
-    fields = byte_rows(buf, np.where(long_epb, at, 0), EPB_DATA_AT) if long_epb.any() else None
+    fields = (
+        byte_rows(buf, np.where(long_epb, at, 0), EPB_DATA_AT)
+        if long_epb.any()
+        else np.zeros((count, EPB_DATA_AT), dtype=np.uint8)
+    )
     ifid = np.where(long_epb, u32(head, 8), 0)
-    incl = np.where(long_epb, u32(fields, 20), 0) if fields is not None else np.zeros_like(at)
-    spb_orig = np.where(long_spb, u32(head, 8), 0)
-    orig = np.where(long_epb, u32(fields, 24), spb_orig) if fields is not None else spb_orig
+    incl = np.where(long_epb, u32(fields, 20), 0)
+    orig = np.where(long_epb, u32(fields, 24), np.where(long_spb, u32(head, 8), 0))
     checks = (  # in the order a block is checked: the first failed one is reported
         (trailer != blen, "block length {blen} and trailing length {trailer} differ"),
         (enhanced & ~long_epb, "enhanced packet block too short"),
@@ -188,11 +191,8 @@ def _packet_blocks(
         error = CaptureFileError(f"{name}: {message}", int(at[i]), i)
     usable = long_epb & (ifid < known)
     interface = np.minimum(base[era] + np.where(usable, ifid, 0), len(flat) - 1)
-    if fields is not None:
-        high, low = u32(fields, 12).astype(np.uint64), u32(fields, 16).astype(np.uint64)
-        ts = np.where(long_epb, (high << np.uint64(32)) | low, np.uint64(0))
-    else:
-        ts = np.zeros(count, dtype=np.uint64)
+    high, low = u32(fields, 12).astype(np.uint64), u32(fields, 16).astype(np.uint64)
+    ts = (high << np.uint64(32)) | low
     times = np.where(enhanced, ts * tsresol_of[interface], np.nan)
     if not enhanced.all():  # a simple packet block has no timestamp: the previous one's
         last = np.maximum.accumulate(np.where(enhanced, np.arange(count), -1))
