@@ -271,8 +271,7 @@ class PlayerApp:
                 self.decoder = AccessUnitDecoder(media_format.encoding, self.client.stream_header)
             except DecoderUnavailable as exc:
                 self.no_decoder = f"cannot show {media_format.encoding} video: {exc}"
-                message = self.no_decoder
-                self.results.put(lambda: self._set_message(message))
+                self.results.put(self._render_status)
                 return
         self.decode_worker.submit(self._decode, self.decoder, data, index)
 
@@ -350,7 +349,10 @@ class PlayerApp:
     def _render_status(self) -> None:
         figures = figures_text(self.stats, self.shown_index)
         state = state_text(self.state, self.three_buttons)
-        self.status.configure(text=status_text(state, self.message, figures))
+        # Why no picture can be shown stays in view: the first access unit may come before
+        # the PLAY request's outcome is shown ("PLAY done"), which must not hide it.
+        note = self.no_decoder or ""
+        self.status.configure(text=status_text(state, self.message, figures, note))
 
     def _show_sdp(self, text: str) -> None:
         text = text.replace("\r\n", "\n")  # SDP lines end in CRLF (RFC 4566 §5); Tk shows CR

@@ -73,6 +73,7 @@ def figures_text(stats: ReceptionStats | None, shown_frame: int | None) -> str:
     return "  ".join(parts)
 
 
-def status_text(state: str, message: str, figures: str) -> str:
-    """The whole status bar: state, the last request's outcome, then the figures."""
-    return SEPARATOR.join(part for part in (state, message, figures) if part)
+def status_text(state: str, message: str, figures: str, note: str = "") -> str:
+    """The whole status bar: state, the last request's outcome, a standing ``note`` (why
+    no picture can be shown: it outlasts the messages), then the figures."""
+    return SEPARATOR.join(part for part in (state, message, note, figures) if part)

@@ -54,3 +54,18 @@ def test_player_without_pyav_says_so_in_the_window(display, h264_clip, monkeypat
             assert "cannot show H264 video" in app.status.cget("text")
             assert "pip install" in app.status.cget("text")
             assert app.shown_index is None
+
+
+def test_why_no_picture_shows_outlasts_a_later_request_outcome(display, h264_clip, monkeypatch):
+    # The first access unit may come before the PLAY request's outcome is shown: "PLAY
+    # done" (or any later outcome) must not hide why the window stays black.
+    monkeypatch.setitem(sys.modules, "av", None)
+    with gst_rtsp_server(h264_clip, codec="h264") as peer:
+        client = RTSPClient.from_url(peer.url)
+        with player_window(client) as (root, app):
+            play(app, root, client)
+            assert pump(root, lambda: app.no_decoder is not None, 20)
+            app._done("PLAY")  # the PLAY outcome, shown late
+            root.update()
+            assert "PLAY done" in app.status.cget("text")
+            assert "PyAV" in app.status.cget("text")

@@ -59,3 +59,7 @@ def test_jitter_is_shown_only_on_a_known_clock():
 def test_the_status_bar_leaves_out_empty_parts():
     assert status_text("playing", "", "frame 3") == "playing  |  frame 3"
     assert status_text("ready: press Play", "SETUP done", "") == "ready: press Play  |  SETUP done"
+    assert (
+        status_text("playing", "PLAY done", "frame 0", "cannot show H264 video")
+        == "playing  |  PLAY done  |  cannot show H264 video  |  frame 0"
+    )
