@@ -9,6 +9,7 @@ block, as the walk would have: the packets before it are kept.
 
 from __future__ import annotations
 
+import array
 import logging
 import mmap
 import struct
@@ -66,7 +67,7 @@ def read_pcapng(buf: bytes | mmap.mmap, name: str) -> Records:
     """Every packet of a pcapng file (enhanced and simple packet blocks), in file order."""
     packets, eras, walk_error = _walk(buf, name)
     records = Records(name, "pcapng", buf)
-    at = np.asarray(packets, dtype=np.int64)
+    at = np.frombuffer(packets, dtype=np.int64)
     columns, block_error = _packet_blocks(buf, at, eras, name)
     errors = [e for e in (walk_error, block_error) if e is not None]
     if errors:
@@ -79,12 +80,12 @@ def read_pcapng(buf: bytes | mmap.mmap, name: str) -> Records:
     return records
 
 
-def _walk(buf, name: str) -> tuple[list[int], list[_Era], CaptureFileError | None]:
-    """Offsets of the packet blocks, the eras of byte order and interfaces, and the
+def _walk(buf, name: str) -> tuple[array.array, list[_Era], CaptureFileError | None]:
+    """Offsets of the packet blocks (machine words, not Python ints: 8 bytes each), the eras of byte order and interfaces, and the
     damage that stopped the walk (a bad length, a truncated block, a bad section or
     interface block)."""
     n = len(buf)
-    packets: list[int] = []
+    packets = array.array("q")
     add_packet = packets.append
     eras: list[_Era] = []
     endian = "<"

@@ -13,6 +13,7 @@ gzip (and, with their modules, zstd and LZ4) files are decompressed first, as Wi
 
 from __future__ import annotations
 
+import array
 import logging
 import mmap
 import os
@@ -102,16 +103,17 @@ def _read_pcap(buf: bytes | mmap.mmap, name: str, endian: str, nanos: bool) -> R
     limit = max(snaplen, MAX_RECORD_LEN)
     scale = 1e-9 if nanos else 1e-6
     # Walk the chain of record headers reading only each captured length; the rest of
-    # every header is then gathered for all records at once.
+    # every header is then gathered for all records at once. The offsets go to an array
+    # of machine words, 8 bytes each, not a list of Python ints (36).
     captured_len = struct.Struct(endian + "I").unpack_from
-    heads: list[int] = []
+    heads = array.array("q")
     h_append = heads.append
     off = PCAP_GLOBAL_HEADER_LEN
     end_hdr = n - PCAP_RECORD_HEADER_LEN
     while off <= end_hdr:  # checks on each record's length follow, vectorized
         h_append(off)
         off += PCAP_RECORD_HEADER_LEN + captured_len(buf, off + 8)[0]
-    at = np.asarray(heads, dtype=np.int64)
+    at = np.frombuffer(heads, dtype=np.int64)
     header = byte_rows(buf, at, PCAP_RECORD_HEADER_LEN)  # seconds, fraction, captured, original
     lengths = column(header, 8, 4, endian)
     bad = np.nonzero((lengths > limit) | (at + PCAP_RECORD_HEADER_LEN + lengths > n))[0]
@@ -135,7 +137,7 @@ def _read_pcap(buf: bytes | mmap.mmap, name: str, endian: str, nanos: bool) -> R
     records.offsets = at + PCAP_RECORD_HEADER_LEN
     records.lengths = lengths
     records.times = column(header, 0, 4, endian) + column(header, 4, 4, endian) * scale
-    records.linktypes = np.full(len(at), linktype, dtype=np.int64)
+    records.linktypes = np.broadcast_to(np.int64(linktype), len(at))  # one for all: no column
     if records.error:
         log.warning("%s", records.error)
     return records
