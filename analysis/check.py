@@ -16,6 +16,7 @@ import numpy as np
 
 from analysis.errors import CaptureFileError
 from analysis.expected import Expectation
+from analysis.freed_memory import release_freed_memory
 from analysis.pcap.duplicates import DUPLICATE_WINDOW_S
 from analysis.pcap.reader import read_records
 from analysis.pcap.records import Records
@@ -182,8 +183,10 @@ def check_capture(
     records = read_records(path)
     traffic = decode(records)
     packets_read, error, notes = len(records), records.error, capture_notes(records, traffic)
-    del records  # its per-record columns, a sixth of the peak: the flows hold what is needed
+    del records  # its per-record columns: the flows hold what is needed
+    release_freed_memory()  # the records' and decoding's temporaries, before building
     capture = build(traffic, rtp_ports, sdps)
+    release_freed_memory()  # building's temporaries, before the rules
     result = CheckResult(
         str(path),
         packets_read,
