@@ -254,10 +254,12 @@ def split_by_ssrc(
     ts = column(header, 4, 4)
     ssrc = column(header, 8, 4)
     pstart = s + RTP_HEADER_LEN
-    pend = ends.copy() if whole else ends[keep]
+    unusual = np.nonzero((b0 != RTP_PLAIN_FIRST_BYTE) | cut)[0]  # padding, extension, CSRCs
+    # The flow's payload ends serve as they are unless some are moved (a copy then).
+    pend = (ends.copy() if len(unusual) else ends) if whole else ends[keep]
     bad_version: list[int] = []
     problems: list[tuple[int, str]] = []
-    for i in np.nonzero((b0 != RTP_PLAIN_FIRST_BYTE) | cut)[0].tolist():
+    for i in unusual.tolist():
         first = int(b0[i])
         pktno = int(flow.pktnos[keep[i]])
         if first >> RTP_VERSION_SHIFT != RTP_VERSION:
