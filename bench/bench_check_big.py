@@ -1,6 +1,12 @@
 """`check` against `tshark -q -z rtp,streams` on captures of 0.4 and 1.6 GB: time, and peak
-resident memory as the capture grows (the goal: bounded by the number of streams, not
-packets, at most 300 MB).
+memory as the capture grows (the goal: bounded by the number of streams, not packets, at
+most 300 MB).
+
+Memory is judged as the checker's own: its peak anonymous memory, which the issue's figures
+measured too. Its peak RSS is printed beside it; that also counts the pages of the capture
+file it maps (page cache, shared and reclaimable by the kernel at any time), and reading a
+capture of N GB that way shows N GB there. Bounded means both at most 300 MB and no
+growth with the capture: on 4x the packets, at most MAX_GROWTH times the smallest's.
 
 The captures (bench.check_capture, 20 sessions of 640x480 MJPEG at 30 fps, ~510 packets a
 second each) are written to a temporary directory and deleted after. Both readers run as
@@ -26,7 +32,8 @@ SESSIONS = 20
 SIZES_S = (28.0, 113.0)  # seconds of each session: about 0.4 GB and 1.6 GB (1.15M packets)
 BYTES_PER_SESSION_SECOND = 740_000  # 17 packets a frame of ~1440 bytes on the wire, 30 fps
 TARGET_RATIO = 3.0
-TARGET_PEAK_RSS = 300e6
+TARGET_PEAK_MEMORY = 300e6
+MAX_GROWTH = 1.25  # largest over smallest capture's peak: flat, but for noise
 ROUNDS = 3
 MB = 1e6
 
@@ -86,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
             peaks.append(check_rss)
             anonymous.append(check_anon)
             verdict = "meets" if ratio >= TARGET_RATIO else "misses"
-            rss_verdict = "meets" if check_rss <= TARGET_PEAK_RSS else "misses"
+            memory_verdict = "meets" if check_anon <= TARGET_PEAK_MEMORY else "misses"
             print(
                 f"  check: median {check_s:.2f} s of "
                 f"{', '.join(f'{r.seconds:.2f}' for r in checks)}, peak RSS {check_rss / MB:.0f} MB "
@@ -95,19 +102,23 @@ def main(argv: list[str] | None = None) -> int:
                 f"{', '.join(f'{r.seconds:.2f}' for r in peers)}, peak RSS {peer_rss / MB:.0f} MB "
                 f"(anonymous {peer_anon / MB:.0f} MB)\n"
                 f"  ratio tshark/check: {ratio:.2f}x ({verdict} the {TARGET_RATIO:g}x target); "
-                f"check's peak RSS {rss_verdict} the {TARGET_PEAK_RSS / MB:.0f} MB target",
+                f"check's peak anonymous memory {memory_verdict} the "
+                f"{TARGET_PEAK_MEMORY / MB:.0f} MB target (its RSS adds the mapped capture)",
                 flush=True,
             )
-            failed |= ratio < TARGET_RATIO or check_rss > TARGET_PEAK_RSS
+            failed |= ratio < TARGET_RATIO or check_anon > TARGET_PEAK_MEMORY
             path.unlink()
         if len(peaks) > 1:
+            growth = anonymous[-1] / anonymous[0]
+            bounded = "bounded" if growth <= MAX_GROWTH else "not bounded: it grows with packets"
             print(
                 f"check from the smallest to the largest capture "
-                f"({args.seconds[-1] / args.seconds[0]:.1f}x the packets): peak RSS "
-                f"{peaks[0] / MB:.0f} -> {peaks[-1] / MB:.0f} MB "
-                f"({peaks[-1] / peaks[0]:.2f}x), anonymous {anonymous[0] / MB:.0f} -> "
-                f"{anonymous[-1] / MB:.0f} MB ({anonymous[-1] / anonymous[0]:.2f}x)"
+                f"({args.seconds[-1] / args.seconds[0]:.1f}x the packets): anonymous "
+                f"{anonymous[0] / MB:.0f} -> {anonymous[-1] / MB:.0f} MB ({growth:.2f}x, "
+                f"{bounded}); peak RSS {peaks[0] / MB:.0f} -> {peaks[-1] / MB:.0f} MB "
+                f"({peaks[-1] / peaks[0]:.2f}x)"
             )
+            failed |= growth > MAX_GROWTH
         return 1 if failed else 0
 
 
