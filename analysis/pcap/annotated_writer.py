@@ -6,16 +6,21 @@ Information, and filters on them: ``frame.comment contains "RTP-SEQ-1"``. So a u
 the annotated copy sees every finding on its packet without carrying numbers by hand.
 
 The copy is a second pass over the file, block by block: its memory does not grow with the
-capture. Every packet is written with its bytes, original length and timestamp unchanged:
-a classic pcap becomes one section with one interface (its link type, snap length and
-timestamp resolution); a pcapng keeps its sections, interfaces, options and other blocks as
-they are, and a packet's own comments stay before the new ones. Packets are numbered as
+capture. It reads and writes a megabyte at a time, and a pcapng block no finding names goes
+out as it came in: a read or a write per packet would cost more than the packet (a million
+packets are copied in seconds, not tens of seconds).
+
+Every packet is written with its bytes, original length and timestamp unchanged: a classic
+pcap becomes one section with one interface (its link type, snap length and timestamp
+resolution); a pcapng keeps its sections, interfaces, options and other blocks as they are,
+and a packet's own comments stay before the new ones. Packets are numbered as
 :mod:`analysis.pcap.reader` numbers them, which is Wireshark's numbering. Damage stops the copy
 where the reader stops, with what came before written whole.
 """
 
 from __future__ import annotations
 
+import io
 import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -46,6 +51,11 @@ PCAPNG_VERSION = (1, 0)
 SECTION_LENGTH_UNKNOWN = -1  # pcapng §4.1: the sections' lengths change as comments are added
 TSRESOL_MICROSECONDS, TSRESOL_NANOSECONDS = 6, 9  # if_tsresol values: 10^-6 s, 10^-9 s
 MAX_OPTION_LEN = 0xFFFF  # an option's length is 16 bits
+READ_AT_ONCE = 1 << 20  # bytes of the source read ahead at a time
+WRITE_AT_ONCE = 1 << 20  # bytes of the copy gathered before each write
+EPB_FIXED_LEN = 32  # block type and length, interface, time (2 words), lengths, trailer
+_EPB_HEAD = struct.Struct("<7I").pack  # type, length, interface, time high, low, lengths
+_EPB_TAILS = [struct.Struct(f"<{pad}xI").pack for pad in range(4)]  # padding, length again
 # Comments on one packet past this many bytes are summed up in a last one, so that the
 # block stays well within what readers (ours, Wireshark's) accept.
 MAX_COMMENT_BYTES = 16384
@@ -72,7 +82,10 @@ def annotate_capture(
     Raises CaptureFileError when ``source`` is not a capture, OSError when ``destination``
     cannot be written."""
     with open_capture(source) as raw, Path(destination).open("wb") as out:
-        return annotate_stream(raw, out, comments, section_comment, str(source))
+        # A decompressing stream that meets damage loses what it decompressed in that same
+        # read: it is read as needed, so that every packet before the damage is copied.
+        read_ahead = isinstance(raw, io.BufferedReader)
+        return annotate_stream(raw, out, comments, section_comment, str(source), read_ahead)
 
 
 def annotate_stream(
@@ -81,17 +94,24 @@ def annotate_stream(
     comments: Mapping[int, Sequence[str]],
     section_comment: str,
     name: str = "<capture>",
+    read_ahead: bool = True,
 ) -> AnnotationSummary:
-    """:func:`annotate_capture` from an uncompressed capture stream to a binary stream."""
-    copy = _Copy(_Input(source, name), destination, comments, section_comment)
+    """:func:`annotate_capture` from an uncompressed capture stream to a binary stream
+    (``read_ahead`` False: a stream that may fail part-way is read only as far as needed)."""
+    out = _Output(destination)
+    inp = _Input(source, name, READ_AT_ONCE if read_ahead else 0)
+    copy = _Copy(inp, out, comments, section_comment)
     try:
-        magic = copy.inp.read(4, "file header")
+        magic = bytes(copy.inp.read(4, "file header"))
     except _Stop as stop:
         raise CaptureFileError(f"{name}: {stop}", 0) from None
-    if struct.unpack("<I", magic)[0] == PCAPNG_SHB:
-        copy.pcapng(magic)
-    else:
-        copy.pcap(magic)
+    try:
+        if struct.unpack("<I", magic)[0] == PCAPNG_SHB:
+            copy.pcapng(magic)
+        else:
+            copy.pcap(magic)
+    finally:
+        out.flush()
     return copy.summary
 
 
@@ -100,29 +120,70 @@ class _Stop(Exception):
 
 
 class _Input:
-    """Exact reads from a capture stream, counting the offset for messages."""
+    """Exact reads from a capture stream, counting the offset for messages. They are served
+    from a buffer filled ``read_ahead`` bytes at a time, as views of it (a view stays valid
+    after the buffer is refilled: it holds the bytes it shows)."""
 
-    def __init__(self, stream: BinaryIO, name: str) -> None:
+    def __init__(self, stream: BinaryIO, name: str, read_ahead: int) -> None:
         self.stream, self.name, self.offset = stream, name, 0
+        self.read_ahead = read_ahead
+        self._buffer = memoryview(b"")
+        self._at = 0
 
-    def read(self, n: int, what: str, may_end: bool = False) -> bytes:
-        try:
-            data = self.stream.read(n)
-        except Exception as exc:  # each decompressor raises its own types for corrupt data
-            raise _Stop(f"unreadable {what} at byte {self.offset} ({exc})") from exc
-        if len(data) < n:
-            if not data and may_end:
-                raise _Stop("")  # the end of the file, between two records: no damage
-            raise _Stop(f"truncated {what} at byte {self.offset} ({len(data)} of {n} bytes)")
+    def read(self, n: int, what: str, may_end: bool = False) -> memoryview:
+        end = self._at + n
+        if end > len(self._buffer):
+            self._fill(n, what, may_end)
+            end = n
+        data = self._buffer[self._at : end]
+        self._at = end
         self.offset += n
         return data
+
+    def _fill(self, n: int, what: str, may_end: bool) -> None:
+        """Make the buffer start at the next unread byte and hold at least ``n`` bytes."""
+        pieces = [self._buffer[self._at :].tobytes()]
+        have = len(pieces[0])
+        while have < n:
+            try:
+                more = self.stream.read(max(self.read_ahead, n - have))
+            except Exception as exc:  # each decompressor raises its own types for corrupt data
+                raise _Stop(f"unreadable {what} at byte {self.offset} ({exc})") from exc
+            if not more:
+                break
+            pieces.append(more)
+            have += len(more)
+        self._buffer, self._at = memoryview(b"".join(pieces)), 0
+        if have < n:
+            if not have and may_end:
+                raise _Stop("")  # the end of the file, between two records: no damage
+            raise _Stop(f"truncated {what} at byte {self.offset} ({have} of {n} bytes)")
+
+
+class _Output:
+    """The copy's bytes, gathered and written WRITE_AT_ONCE at a time."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        self._parts: list[bytes | memoryview] = []
+        self._size = 0
+
+    def write(self, part: bytes | memoryview) -> None:
+        self._parts.append(part)
+        self._size += len(part)
+        if self._size >= WRITE_AT_ONCE:
+            self.flush()
+
+    def flush(self) -> None:
+        self.stream.write(b"".join(self._parts))
+        self._parts, self._size = [], 0
 
 
 class _Copy:
     def __init__(
         self,
         inp: _Input,
-        out: BinaryIO,
+        out: _Output,
         comments: Mapping[int, Sequence[str]],
         section_comment: str,
     ) -> None:
@@ -132,9 +193,10 @@ class _Copy:
 
     def _comments_for_next_packet(self) -> list[bytes]:
         self.summary.packets += 1
-        texts = self.comments.get(self.summary.packets, ())
-        if texts:
-            self.summary.annotated += 1
+        texts = self.comments.get(self.summary.packets)
+        if not texts:
+            return []
+        self.summary.annotated += 1
         return _encoded(texts)
 
     # classic pcap ---------------------------------------------------------------------
@@ -158,18 +220,27 @@ class _Copy:
         self.out.write(_block(PCAPNG_IDB, _idb_body(linktype & 0xFFFF, snaplen, resolution)))
         limit = max(snaplen, MAX_RECORD_LEN)
         units = 10**resolution
-        record = struct.Struct(endian + "IIII")
+        record = struct.Struct(endian + "IIII").unpack
+        read, write, commented = self.inp.read, self.out.write, self.comments.get
         try:
-            while True:
-                sec, frac, incl, orig = record.unpack(
-                    self.inp.read(PCAP_RECORD_HEADER_LEN, "record header", may_end=True)
+            while True:  # the loop of a million packets: names bound once, a packet in few steps
+                sec, frac, incl, orig = record(
+                    read(PCAP_RECORD_HEADER_LEN, "record header", may_end=True)
                 )
                 if incl > limit:
                     raise _Stop(f"corrupt record header (captured length {incl} exceeds {limit})")
-                data = self.inp.read(incl, "record")
-                notes = self._comments_for_next_packet()
+                data = read(incl, "record")
                 ts = sec * units + frac
-                self.out.write(_epb(0, ts >> 32, ts & 0xFFFFFFFF, data, max(orig, incl), [], notes))
+                if commented(self.summary.packets + 1):
+                    notes = self._comments_for_next_packet()
+                    write(_epb(0, ts >> 32, ts & 0xFFFFFFFF, data, max(orig, incl), [], notes))
+                    continue
+                self.summary.packets += 1
+                pad = -incl & 3
+                blen = EPB_FIXED_LEN + incl + pad
+                orig = orig if orig > incl else incl
+                head = _EPB_HEAD(PCAPNG_EPB, blen, 0, ts >> 32, ts & 0xFFFFFFFF, incl, orig)
+                write(head + data + _EPB_TAILS[pad](blen))  # a copy costs less than two calls
         except _Stop as stop:
             self.summary.stopped = str(stop) or None
 
@@ -179,35 +250,36 @@ class _Copy:
         interfaces = 0
         last_ts = (0, 0)  # a simple packet block given a comment takes the previous time
         head = magic
+        read, write = self.inp.read, self.out.write
         try:
             while True:
-                head = head or self.inp.read(4, "block header", may_end=True)
-                rest = self.inp.read(4, "block header")
+                head = head or bytes(read(4, "block header", may_end=True))
+                rest = bytes(read(4, "block header"))
                 btype = struct.unpack("<I", head)[0]  # SHB's type reads alike in both orders
                 if btype == PCAPNG_SHB:
-                    bom = self.inp.read(4, "section header")
+                    bom = bytes(read(4, "section header"))
                     endian = _byte_order(bom)
                     interfaces = 0
                 btype, blen = struct.unpack(endian + "II", head + rest)
                 _check_length(blen, btype)
-                body = self.inp.read(blen - 8 - (4 if btype == PCAPNG_SHB else 0), "block")
-                if btype == PCAPNG_SHB:
-                    body = bom + body
-                if struct.unpack_from(endian + "I", body, blen - 12)[0] != blen:
+                block = read(blen - 8 - (4 if btype == PCAPNG_SHB else 0), "block")
+                if struct.unpack_from(endian + "I", block, len(block) - 4)[0] != blen:
                     raise _Stop(f"block length {blen} and its trailing length differ")
-                body, head = body[:-4], b""
+                body = block[:-4]
+                replacement: bytes | None = None  # None: the block goes out as it came in
                 if btype == PCAPNG_SHB:
-                    self.out.write(_block(PCAPNG_SHB, self._shb(body, endian), endian))
-                    continue
-                if btype == PCAPNG_IDB:
+                    replacement = _block(PCAPNG_SHB, self._shb(bom + body, endian), endian)
+                elif btype == PCAPNG_IDB:
                     interfaces += 1
                 elif btype == PCAPNG_EPB:
-                    last_ts = self._epb(body, endian, interfaces)
-                    continue
+                    last_ts, replacement = self._epb(body, endian, interfaces)
                 elif btype == PCAPNG_SPB:
-                    self._spb(body, endian, interfaces, last_ts)
-                    continue
-                self.out.write(_block(btype, body, endian))
+                    replacement = self._spb(body, endian, interfaces, last_ts)
+                if replacement is None:
+                    write(head + rest + block)
+                else:
+                    write(replacement)
+                head = b""
         except _Stop as stop:
             self.summary.stopped = str(stop) or None
 
@@ -220,7 +292,10 @@ class _Copy:
         length = struct.pack(endian + "q", SECTION_LENGTH_UNKNOWN)
         return bom + major + minor + length + _pack_options(options, endian)
 
-    def _epb(self, body: bytes, endian: str, interfaces: int) -> tuple[int, int]:
+    def _epb(
+        self, body: memoryview, endian: str, interfaces: int
+    ) -> tuple[tuple[int, int], bytes | None]:
+        """The packet's time, and its block rewritten with comments (None: unchanged)."""
         if len(body) < 20:
             raise _Stop("enhanced packet block too short")
         ifid, ts_hi, ts_lo, incl, orig = struct.unpack_from(endian + "IIIII", body)
@@ -231,25 +306,25 @@ class _Copy:
             raise _Stop(f"captured length {incl} exceeds its block")
         notes = self._comments_for_next_packet()
         if not notes:
-            self.out.write(_block(PCAPNG_EPB, body, endian))
-        else:
-            data = body[20 : 20 + incl]
-            kept = _options(body[padded:], endian)
-            self.out.write(_epb(ifid, ts_hi, ts_lo, data, orig, kept, notes, endian))
-        return ts_hi, ts_lo
+            return (ts_hi, ts_lo), None
+        data = body[20 : 20 + incl]
+        kept = _options(body[padded:], endian)
+        return (ts_hi, ts_lo), _epb(ifid, ts_hi, ts_lo, data, orig, kept, notes, endian)
 
-    def _spb(self, body: bytes, endian: str, interfaces: int, last_ts: tuple[int, int]) -> None:
+    def _spb(
+        self, body: memoryview, endian: str, interfaces: int, last_ts: tuple[int, int]
+    ) -> bytes | None:
+        """The simple packet block rewritten with comments (None: unchanged)."""
         if not interfaces:
             raise _Stop("simple packet block before any interface description")
         orig = struct.unpack_from(endian + "I", body)[0]
         notes = self._comments_for_next_packet()
         if not notes:
-            self.out.write(_block(PCAPNG_SPB, body, endian))
-            return
+            return None
         # A simple packet block holds no options: it becomes an enhanced one on interface 0,
         # with the previous packet's time (as readers show a simple block's).
         data = body[4 : 4 + min(orig, len(body) - 4)]
-        self.out.write(_epb(0, *last_ts, data, orig, [], notes, endian))
+        return _epb(0, *last_ts, data, orig, [], notes, endian)
 
 
 def _byte_order(bom: bytes) -> str:
@@ -289,7 +364,7 @@ def _encoded(texts: Sequence[str]) -> list[bytes]:
     return out
 
 
-def _options(raw: bytes, endian: str) -> list[tuple[int, bytes]]:
+def _options(raw: bytes | memoryview, endian: str) -> list[tuple[int, bytes | memoryview]]:
     """The options in ``raw`` up to opt_endofopt (or as many as are whole)."""
     options = []
     at = 0
@@ -302,7 +377,7 @@ def _options(raw: bytes, endian: str) -> list[tuple[int, bytes]]:
     return options
 
 
-def _pack_options(options: Sequence[tuple[int, bytes]], endian: str) -> bytes:
+def _pack_options(options: Sequence[tuple[int, bytes | memoryview]], endian: str) -> bytes:
     if not options:
         return b""
     parts = [
@@ -333,9 +408,9 @@ def _epb(
     ifid: int,
     ts_hi: int,
     ts_lo: int,
-    data: bytes,
+    data: bytes | memoryview,
     orig: int,
-    kept: Sequence[tuple[int, bytes]],
+    kept: Sequence[tuple[int, bytes | memoryview]],
     notes: Sequence[bytes],
     endian: str = "<",
 ) -> bytes:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import subprocess
 import tracemalloc
 from pathlib import Path
@@ -18,7 +19,8 @@ from analysis.check import check_capture
 from analysis.craft.synth import PcapSynth, write_sessions
 from analysis.errors import CaptureFileError
 from analysis.finding_comments import finding_comments, section_comment
-from analysis.pcap.annotated_writer import annotate_capture
+from analysis.pcap import annotated_writer
+from analysis.pcap.annotated_writer import annotate_capture, annotate_stream
 from analysis.pcap.reader import read_records
 from workbench.cli import main
 
@@ -175,6 +177,34 @@ def test_nanosecond_and_gzip_captures_keep_their_timestamps(tmp_path):
     same_packets(nanos, tmp_path / "out.pcapng")
 
 
+@pytest.mark.parametrize("read_at_once", [1, 5, 17, 1500])
+def test_the_copy_is_the_same_whatever_is_read_and_written_at_once(tmp_path, read_at_once):
+    """Records and blocks cut anywhere by the buffer's refills, and writes of any size,
+    give the same bytes as one read of the whole file: classic pcap and pcapng, with
+    comments on some packets and a truncated last record."""
+    tools = require_tool("editcap")
+    capture = write_defect("gap", tmp_path)
+    as_pcapng = tmp_path / "gap.pcapng"
+    subprocess.run(
+        [tools["editcap"], "-F", "pcapng", str(capture), str(as_pcapng)], check=True, timeout=60
+    )
+    comments = {n: [f"finding {n}"] for n in range(1, 400, 7)}
+    for source in (capture, as_pcapng):
+        data = source.read_bytes()
+        for name, blob in (("whole", data), ("cut", data[:-30])):
+            copies = []
+            for reads, writes in ((len(blob), 1 << 30), (read_at_once, read_at_once)):
+                with pytest.MonkeyPatch.context() as patch:
+                    patch.setattr(annotated_writer, "READ_AT_ONCE", reads)
+                    patch.setattr(annotated_writer, "WRITE_AT_ONCE", writes)
+                    out = io.BytesIO()
+                    summary = annotate_stream(io.BytesIO(blob), out, comments, "section")
+                copies.append((out.getvalue(), summary))
+            assert copies[0] == copies[1], (source.name, name)
+            assert copies[0][1].annotated > 10
+            assert (copies[0][1].stopped is None) == (name == "whole")
+
+
 def test_a_truncated_capture_is_copied_up_to_the_damage(tmp_path):
     capture = write_defect("gap", tmp_path)
     data = capture.read_bytes()
@@ -183,6 +213,21 @@ def test_a_truncated_capture_is_copied_up_to_the_damage(tmp_path):
     result, summary = annotate(cut, tmp_path / "out.pcapng")
     assert result.error is not None
     assert summary.packets == result.packets_read and "truncated record" in summary.stopped
+    assert len(read_records(tmp_path / "out.pcapng")) == result.packets_read
+
+
+def test_a_truncated_gzip_capture_is_copied_up_to_the_damage(tmp_path):
+    """A decompressing stream fails on the read that meets the damage: the copy reads it
+    only as far as each record needs, so no packet before the damage is lost."""
+    synth = PcapSynth()
+    write_sessions(synth, [distinct_session(i) for i in range(16)])
+    whole = gzip.compress(synth.write(tmp_path / "whole.pcap").read_bytes())
+    cut = tmp_path / "cut.pcap.gz"
+    cut.write_bytes(whole[: len(whole) // 2])
+    result, summary = annotate(cut, tmp_path / "out.pcapng")
+    assert result.packets_read > 100 and result.error is not None
+    assert summary.packets == result.packets_read
+    assert summary.stopped is not None and "Compressed file ended" in summary.stopped
     assert len(read_records(tmp_path / "out.pcapng")) == result.packets_read
 
 
@@ -195,8 +240,11 @@ def test_a_file_that_is_not_a_capture_or_is_missing_is_a_clear_error(tmp_path):
         annotate_capture(tmp_path / "missing.pcap", tmp_path / "out.pcapng", {}, "")
 
 
-def test_memory_stays_flat_as_the_capture_grows(tmp_path):
-    """The copy holds a block at a time: peak memory does not follow the packet count."""
+def test_memory_stays_flat_as_the_capture_grows(tmp_path, monkeypatch):
+    """The copy holds a block at a time: peak memory does not follow the packet count.
+    Both captures are larger than what is read and written at once, made small here."""
+    monkeypatch.setattr(annotated_writer, "READ_AT_ONCE", 16 * 1024)
+    monkeypatch.setattr(annotated_writer, "WRITE_AT_ONCE", 16 * 1024)
 
     def peak(sessions: int) -> tuple[int, int]:
         synth = PcapSynth()
