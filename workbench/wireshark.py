@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import re
 import shlex
 import shutil
 import subprocess
@@ -167,23 +168,29 @@ def check_with_tshark(
     udp_ports: list[int] | None = None,
     rtsp_ports: list[int] | None = None,
     heuristic: bool = True,
+    tcp_ssrcs: list[int] | None = None,
 ) -> TsharkCheck:
     """Run tshark on ``capture`` with the Wireshark command's options and count the RTP
-    packets it decodes, per SSRC."""
+    packets it decodes, per SSRC; for the SSRCs of ``tcp_ssrcs`` (interleaved on TCP),
+    also the captured frames that hold them.
+
+    tshark's RTP streams statistics count the packets: a pass without a display filter,
+    four times quicker than listing every RTP header (-Y rtp -T fields) on a large
+    capture. Its IO statistics count the frames that hold a given SSRC."""
     tshark = shutil.which("tshark")
     if tshark is None:
         return TsharkCheck(TsharkStatus.MISSING)
+    ssrcs = sorted(set(tcp_ssrcs or []))
+    frames_by = ",".join(f"rtp.ssrc=={ssrc:#x}" for ssrc in ssrcs)
     command = [
         tshark,
         "-r",
         str(capture),
         *wireshark_options(udp_ports, rtsp_ports, heuristic),
-        "-Y",
-        "rtp",
-        "-T",
-        "fields",
-        "-e",
-        "rtp.ssrc",
+        "-q",
+        "-z",
+        "rtp,streams",
+        *(["-z", f"io,stat,0,{frames_by}"] if ssrcs else []),
     ]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=TSHARK_TIMEOUT)
@@ -192,16 +199,34 @@ def check_with_tshark(
     if done.returncode != 0:
         reason = done.stderr.strip().splitlines()[-1:] or ["no message"]
         return TsharkCheck(TsharkStatus.REFUSED, detail=reason[0])
-    by_ssrc: Counter[int] = Counter()
-    frames: Counter[int] = Counter()
-    for line in done.stdout.splitlines():
-        # One line per captured frame; an interleaved TCP segment lists several SSRCs.
-        ssrcs = []
-        for value in filter(None, line.strip().split(",")):
-            try:
-                ssrcs.append(int(value, 16))
-            except ValueError:
-                log.debug("tshark gave an SSRC that is not hex: %r", value)
-        by_ssrc.update(ssrcs)
-        frames.update(set(ssrcs))
-    return TsharkCheck(TsharkStatus.DECODED, dict(by_ssrc), dict(frames))
+    frames = dict(zip(ssrcs, _io_stat_frames(done.stdout), strict=False))
+    return TsharkCheck(TsharkStatus.DECODED, _rtp_stream_packets(done.stdout), frames)
+
+
+# A row of tshark's RTP streams table: times, source, port, destination, port, SSRC, payload
+# (which may hold spaces), packets, lost (negative with duplicates) and its percentage, ...
+_RTP_STREAM_ROW = re.compile(
+    r"^\s*[\d.]+\s+[\d.]+\s+\S+\s+\d+\s+\S+\s+\d+\s+(0x[0-9A-Fa-f]+)\s+.*?\s(\d+)\s+-?\d+ \("
+)
+
+
+def _rtp_stream_packets(report: str) -> dict[int, int]:
+    """RTP packets per SSRC in tshark's RTP streams table (a source on several flows, or
+    sent by several, is summed)."""
+    packets: Counter[int] = Counter()
+    for line in report.splitlines():
+        row = _RTP_STREAM_ROW.match(line)
+        if row:
+            packets[int(row[1], 16)] += int(row[2])
+        elif "0x" in line:  # a row, in a layout this version of tshark changed
+            log.debug("tshark RTP streams row not read: %r", line)
+    return dict(packets)
+
+
+def _io_stat_frames(report: str) -> list[int]:
+    """The frame count of each column of tshark's one-interval IO statistics, in order."""
+    for line in report.splitlines():
+        if "<>" in line:  # the interval's row: | start <> end | frames | bytes | ...
+            cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+            return [int(cell) for cell in cells[1::2]]
+    return []

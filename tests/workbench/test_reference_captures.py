@@ -3,13 +3,15 @@ by rule, that their frames come out whole, and that tshark decodes their RTP."""
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 from realtools import ROOT, require_tool
 
 from analysis.check import check_capture
 from analysis.payloads.frames import PayloadFormat
 from workbench.reference_captures import REFERENCES
-from workbench.wireshark import check_with_tshark
+from workbench.wireshark import check_with_tshark, wireshark_options
 
 FOLDER = ROOT / "pcaps" / "reference"
 # Exactly these rules fail, and no other: a new false alarm fails as surely as a miss.
@@ -53,6 +55,27 @@ def test_tshark_decodes_every_rtp_packet(name):
     decoded = check_with_tshark(FOLDER / name, udp_ports, rtsp_ports)
     assert decoded.accepted, decoded.message
     assert decoded.by_ssrc == {stream.ssrc: stream.stats.packets}
+
+
+@pytest.mark.interop
+def test_tshark_counts_the_tcp_segments_that_carry_interleaved_rtp():
+    """Several interleaved RTP packets travel in one TCP segment: the frames tshark shows
+    for the stream are the rows of its packet list that hold an RTP header of it."""
+    tools = require_tool("tshark")
+    result = check_capture(FOLDER / "tcp.pcap")
+    (stream,) = result.streams
+    rtsp_ports = [c.server.port for c in result.connections]
+    decoded = check_with_tshark(FOLDER / "tcp.pcap", [], rtsp_ports, tcp_ssrcs=[stream.ssrc])
+    listed = subprocess.run(
+        [tools["tshark"], "-r", str(FOLDER / "tcp.pcap"), *wireshark_options([], rtsp_ports)]
+        + ["-Y", "rtp", "-T", "fields", "-e", "rtp.ssrc"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.split()
+    assert decoded.frames_by_ssrc == {stream.ssrc: len(listed)}
+    assert len(listed) < decoded.by_ssrc[stream.ssrc] == stream.stats.packets
 
 
 def test_frames_come_out_as_jpegs(tmp_path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -133,12 +134,26 @@ def analyse_capture(
     decode = DecodeAs.of(result.check)
     result.not_decoded = decode.not_decoded
     result.wireshark = decode.command(path)
-    if annotate_to is not None:
-        _annotate(result, decode, annotate_to)
-    if tshark:
-        result.tshark = check_with_tshark(
-            path, decode.udp_ports, decode.rtsp_ports, decode.heuristic
+    tcp_ssrcs = [s.ssrc for s in result.check.streams if s.transport == "tcp"]
+    # tshark reads the capture on one core while the annotated copy is written on the
+    # other: on a capture of a GB, each takes seconds.
+    with ThreadPoolExecutor(1) as beside:
+        decoded = (
+            beside.submit(
+                check_with_tshark,
+                path,
+                decode.udp_ports,
+                decode.rtsp_ports,
+                decode.heuristic,
+                tcp_ssrcs,
+            )
+            if tshark
+            else None
         )
+        if annotate_to is not None:
+            _annotate(result, decode, annotate_to)
+        if decoded is not None:
+            result.tshark = decoded.result()
     return result
 
 
