@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RTP_HEURISTIC = "rtp_udp"  # Wireshark's name for its RTP-over-UDP heuristic dissector
-TSHARK_TIMEOUT = 60.0  # seconds
+TSHARK_TIMEOUT = 60.0  # seconds, for captures of up to 2 GB
+TSHARK_SECONDS_PER_GB = 30.0  # beyond: tshark reads a GB in seconds, a slow disk slower
 
 
 def wireshark_options(
@@ -157,7 +158,7 @@ class TsharkCheck:
         if self.status is TsharkStatus.MISSING:
             return "tshark is not installed"
         if self.status is TsharkStatus.TIMEOUT:
-            return f"tshark took longer than {TSHARK_TIMEOUT:.0f} s"
+            return f"tshark took longer than {self.detail} s"
         if self.status is TsharkStatus.REFUSED:
             return f"tshark refused the options: {self.detail}"
         return f"tshark decodes {self.rtp_packets} RTP packets"
@@ -192,15 +193,25 @@ def check_with_tshark(
         "rtp,streams",
         *(["-z", f"io,stat,0,{frames_by}"] if ssrcs else []),
     ]
+    timeout = tshark_timeout(capture)
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=TSHARK_TIMEOUT)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        return TsharkCheck(TsharkStatus.TIMEOUT)
+        return TsharkCheck(TsharkStatus.TIMEOUT, detail=f"{timeout:.0f}")
     if done.returncode != 0:
         reason = done.stderr.strip().splitlines()[-1:] or ["no message"]
         return TsharkCheck(TsharkStatus.REFUSED, detail=reason[0])
     frames = dict(zip(ssrcs, _io_stat_frames(done.stdout), strict=False))
     return TsharkCheck(TsharkStatus.DECODED, _rtp_stream_packets(done.stdout), frames)
+
+
+def tshark_timeout(capture: Path) -> float:
+    """Seconds tshark may take to read ``capture``: a minute, more for captures of GB."""
+    try:
+        size = capture.stat().st_size
+    except OSError:
+        size = 0  # tshark says what is wrong with it
+    return max(TSHARK_TIMEOUT, size / 1e9 * TSHARK_SECONDS_PER_GB)
 
 
 # A row of tshark's RTP streams table: times, source, port, destination, port, SSRC, payload

@@ -9,7 +9,16 @@ import pytest
 from realtools import require_tool
 from scapy.all import IP, UDP, Raw, wrpcap
 
-from workbench.wireshark import check_with_tshark, wireshark_command, wireshark_options
+from workbench import wireshark
+from workbench.report.build import tshark_reason
+from workbench.report.i18n import Catalog
+from workbench.wireshark import (
+    TsharkStatus,
+    check_with_tshark,
+    tshark_timeout,
+    wireshark_command,
+    wireshark_options,
+)
 
 RTP_V2 = 0x80
 PT_JPEG = 26
@@ -64,3 +73,23 @@ def test_corrupt_capture_is_reported_not_raised(tmp_path):
     check = check_with_tshark(bad)
     assert check.ran and not check.accepted
     assert check.rtp_packets == 0 and check.message
+
+
+def test_tshark_gets_more_time_for_a_capture_of_many_gb(tmp_path):
+    small = _rtp_pcap(tmp_path / "rtp.pcap")
+    large = tmp_path / "large.pcap"
+    with large.open("wb") as f:
+        f.truncate(5 * 10**9)  # sparse: 5 GB long, no disk used
+    assert tshark_timeout(small) == tshark_timeout(tmp_path / "missing.pcap") == 60
+    assert tshark_timeout(large) == 150
+
+
+@pytest.mark.interop
+def test_tshark_out_of_time_is_reported_with_its_limit(tmp_path, monkeypatch):
+    require_tool("tshark")
+    monkeypatch.setattr(wireshark, "TSHARK_TIMEOUT", 0.001)
+    check = check_with_tshark(_rtp_pcap(tmp_path / "rtp.pcap"), [50000])
+    assert check.status is TsharkStatus.TIMEOUT and not check.accepted
+    assert check.message == "tshark took longer than 0 s"
+    reason = tshark_reason(check, Catalog.load("en"))
+    assert reason == "tshark took longer than 0 s"
