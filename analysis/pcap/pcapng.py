@@ -81,9 +81,9 @@ def read_pcapng(buf: bytes | mmap.mmap, name: str) -> Records:
 
 
 def _walk(buf, name: str) -> tuple[array.array, list[_Era], CaptureFileError | None]:
-    """Offsets of the packet blocks (machine words, not Python ints: 8 bytes each), the eras of byte order and interfaces, and the
-    damage that stopped the walk (a bad length, a truncated block, a bad section or
-    interface block)."""
+    """Offsets of the packet blocks (machine words, 8 bytes each, not Python ints), the
+    eras of byte order and interfaces, and the damage that stopped the walk (a bad length,
+    a truncated block, a bad section or interface block)."""
     n = len(buf)
     packets = array.array("q")
     add_packet = packets.append
