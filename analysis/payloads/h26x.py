@@ -108,6 +108,10 @@ class _Reader:
         self.random_access_seen = False
         self.au: Frame | None = None
         self.fu: tuple[int, bytes, list[bytes]] | None = None  # start pktno, header, parts
+        # The payload header and FU header (S and E clear) that the middle fragments of the
+        # open fragmented NAL unit repeat, when its start broke no rule: read_h26x then
+        # only adds their data. None: each packet is read in full.
+        self.lane: tuple[bytes, int] | None = None
         self.closed: deque[int] = deque(maxlen=CLOSED_TIMESTAMPS_KEPT)
         self.returned = False  # the open access unit came back to a closed timestamp
         self.vcl_seen = False  # the open access unit has a coded slice
@@ -233,13 +237,13 @@ class _Reader:
         problem = syntax.header_problem(header)
         if problem:
             self.offend(HEADER, pktno, f"payload header: {problem}")
-        self.check_type_allowed(kind, pktno)
+        clean = self.check_type_allowed(kind, pktno) and not problem
         if self.fu is not None and (lost or kind not in syntax.fragmentation):
             self.drop_fragment(lost=lost, why=f"a type {kind} packet came before it")
         if kind not in syntax.fragmentation:
             self.orphaned = False
         if kind in syntax.fragmentation:
-            self.fragment(pktno, payload, lost)
+            self.fragment(pktno, payload, lost, clean)
         elif kind in syntax.aggregation:
             self.aggregate(pktno, kind, payload)
         elif kind == H265_PACI and syntax is H265:
@@ -255,7 +259,8 @@ class _Reader:
                 body = body[DON_FIELD:]
             self.nal(header + body, pktno)
 
-    def check_type_allowed(self, kind: int, pktno: int) -> None:
+    def check_type_allowed(self, kind: int, pktno: int) -> bool:
+        """Names a payload type the packetization mode does not allow; True when allowed."""
         syntax = self.syntax
         if syntax is H264:
             allowed = H264_MODE_TYPES.get(self.mode, H264_MODE_TYPES[0])
@@ -265,10 +270,14 @@ class _Reader:
                     pktno,
                     f"payload type {kind} not allowed in packetization-mode {self.mode}",
                 )
+                return False
         elif kind > H265_PACI:
             self.offend(TYPES, pktno, f"payload header type {kind} is unspecified (RFC 7798 §4.4)")
+            return False
+        return True
 
-    def fragment(self, pktno: int, payload: bytes, lost: bool) -> None:
+    def fragment(self, pktno: int, payload: bytes, lost: bool, clean: bool) -> None:
+        """One fragmentation unit (``clean``: its payload header broke no rule)."""
         syntax = self.syntax
         offset = syntax.header_len
         if syntax is H264 and syntax.nal_type(payload) == 29:
@@ -281,6 +290,7 @@ class _Reader:
         inner = syntax.nal_type(nal_header)
         if inner in syntax.aggregation or inner in syntax.fragmentation:
             self.offend(TYPES, pktno, f"fragmentation unit carries a type {inner} packet")
+            clean = False
         body = payload[syntax.header_len + 1 :]
         if start and end:
             self.offend(FRAGMENTS, pktno, "fragmentation unit with both start and end bits")
@@ -294,6 +304,8 @@ class _Reader:
                 body = body[DON_FIELD:]
             self.fu = (pktno, nal_header, [body])
             self.orphaned = False
+            header = payload[: syntax.header_len]
+            self.lane = (header, fu_header & 0x3F) if clean and not end else None
         elif self.fu is None:
             self.current.complete = False
             if not lost and not self.orphaned:
@@ -362,9 +374,30 @@ def read_h26x(
     reader = _Reader(syntax, encoding, parameters)
     prev_ext: int | None = None
     prev_marker = False
+    header_len = syntax.header_len
     for ext, pktno, t, ts, marker, payload in packets:
-        lost = prev_ext is not None and ext != prev_ext + 1
         au = reader.au
+        lane = reader.lane
+        if (
+            reader.fu is not None
+            and lane is not None
+            and not prev_marker
+            and ext == prev_ext + 1  # type: ignore[operator]  # an open fragment had packets
+            and au is not None
+            and ts == au.timestamp
+            and len(payload) > header_len + 1
+            and payload[header_len] == lane[1]
+            and payload[:header_len] == lane[0]
+        ):
+            # A middle fragment repeating its clean start's headers, in order, within its
+            # access unit: all the packet-by-packet path would do is add its data. Most
+            # packets of a camera's stream are these (RFC 6184 §5.8, RFC 7798 §4.4.3).
+            reader.fu[2].append(payload[header_len + 1 :])
+            au.packets += 1
+            au.last_pktno, au.end_time, au.marker_last, au.last_ext = pktno, t, marker, ext
+            prev_ext, prev_marker = ext, marker
+            continue
+        lost = prev_ext is not None and ext != prev_ext + 1
         if au is None or ts != au.timestamp:
             if au is not None and not prev_marker:
                 if lost:

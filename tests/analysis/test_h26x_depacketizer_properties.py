@@ -5,11 +5,12 @@ is gone), and an access unit called complete is exactly the one sent."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analysis.craft.h26x import PARAMETER_SETS, packetize, slice_nal
-from analysis.payloads.h26x import KINDS, read_h26x
+from analysis.payloads.h26x import KINDS, _Reader, read_h26x
 from analysis.payloads.nal_syntax import H264, H265
 
 SYNTAXES = {"H264": H264, "H265": H265}
@@ -106,3 +107,57 @@ def test_hostile_payloads_never_raise(encoding, items, params):
     ]
     reading = read_h26x(packets, SYNTAXES[encoding], encoding, params)
     assert reading.incomplete <= len(reading.frames)
+
+
+def read_plain(packets, syntax, encoding, params):
+    """read_h26x with every packet read in full: no fragment lane."""
+    full = _Reader.fragment
+
+    def without_lane(self, *args):
+        full(self, *args)
+        self.lane = None
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_Reader, "fragment", without_lane)
+        return read_h26x(packets, syntax, encoding, params)
+
+
+def outcome(reading):
+    frames = [
+        (f.timestamp, f.first_pktno, f.time, f.first_ext, f.last_ext, f.last_pktno, f.end_time,
+         f.packets, f.size, f.complete, f.marker_last, f.parts)
+        for f in reading.frames
+    ]  # fmt: skip
+    return frames, dict(reading.problems), reading.incomplete, reading.missing_fragments
+
+
+@settings(max_examples=300, deadline=None)
+@given(streams(), st.data())
+def test_the_fragment_lane_reads_what_the_packet_path_reads(case, data):
+    """Middle fragments taken in one step (read_h26x's lane) give the same access units,
+    NAL units and problems as reading each packet in full, whatever befalls the packets:
+    loss, a marker or a new timestamp mid-unit, flipped header bits, a cut payload, any
+    packetization mode or DONL setting."""
+    encoding, syntax, aus, mtu, aggregate = case
+    packets = packets_of(syntax, aus, mtu, aggregate)
+    for n in data.draw(st.sets(st.integers(0, len(packets) - 1), max_size=len(packets))):
+        ext, pktno, t, ts, marker, payload = packets[n]
+        change = data.draw(st.sampled_from(["lose", "marker", "timestamp", "bit", "cut"]))
+        if change == "marker":
+            marker = not marker
+        elif change == "timestamp":
+            ts += TICKS // 2
+        elif change == "bit" and payload:
+            at = data.draw(st.integers(0, min(len(payload), syntax.header_len + 2) - 1))
+            payload = payload[:at] + bytes([payload[at] ^ (1 << data.draw(st.integers(0, 7)))])
+            payload += packets[n][5][at + 1 :]
+        elif change == "cut":
+            payload = payload[: data.draw(st.integers(0, syntax.header_len + 2))]
+        packets[n] = None if change == "lose" else (ext, pktno, t, ts, marker, payload)
+    kept = [p for p in packets if p is not None]
+    params = {
+        "packetization-mode": data.draw(st.sampled_from(["0", "1", "2"])),
+        "sprop-max-don-diff": data.draw(st.sampled_from(["0", "1"])),
+    }
+    laned = read_h26x(kept, syntax, encoding, params)
+    assert outcome(laned) == outcome(read_plain(kept, syntax, encoding, params))
