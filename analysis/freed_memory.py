@@ -16,8 +16,11 @@ from collections.abc import Callable
 
 
 def _malloc_trim() -> Callable[[int], int] | None:
+    name = ctypes.util.find_library("c")
+    if name is None:  # no C library by that name (Windows)
+        return None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"))
+        libc = ctypes.CDLL(name)
     except OSError:
         return None
     trim = getattr(libc, "malloc_trim", None)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from analysis import freed_memory
 from analysis.freed_memory import release_freed_memory
 
 MB = 1 << 20
@@ -29,3 +30,10 @@ def test_holes_left_in_the_heap_are_given_back():
     assert release_freed_memory()
     assert held - anonymous_resident_bytes() > 60 * MB
     assert top.sum() == MB // 8  # held until here
+
+
+def test_without_a_c_library_to_ask_it_does_nothing(monkeypatch):
+    monkeypatch.setattr(freed_memory.ctypes.util, "find_library", lambda name: None)
+    assert freed_memory._malloc_trim() is None
+    monkeypatch.setattr(freed_memory, "_TRIM", None)
+    assert release_freed_memory() is False
