@@ -249,7 +249,7 @@ def split_by_ssrc(
     cut = wire > sizes[keep]
     header = byte_rows(flow.buffer, s, RTP_HEADER_LEN)
     b0 = header[:, 0]
-    b1 = column(header, 1, 1)
+    b1 = header[:, 1].copy()  # marker and payload type: one octet a packet, not eight
     seq = column(header, 2, 2)
     ts = column(header, 4, 4)
     ssrc = column(header, 8, 4)
