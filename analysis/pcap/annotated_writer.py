@@ -54,8 +54,11 @@ MAX_OPTION_LEN = 0xFFFF  # an option's length is 16 bits
 READ_AT_ONCE = 1 << 20  # bytes of the source read ahead at a time
 WRITE_AT_ONCE = 1 << 20  # bytes of the copy gathered before each write
 EPB_FIXED_LEN = 32  # block type and length, interface, time (2 words), lengths, trailer
-_EPB_HEAD = struct.Struct("<7I").pack  # type, length, interface, time high, low, lengths
-_EPB_TAILS = [struct.Struct(f"<{pad}xI").pack for pad in range(4)]  # padding, length again
+# type, length, interface, time high and low, captured and original length; and the length
+# again at the end: in either byte order.
+_EPB_HEAD = {e: struct.Struct(e + "7I").pack for e in "<>"}
+_BLOCK_TRAILER = {e: struct.Struct(e + "I").pack for e in "<>"}
+_PADDING = [bytes(n) for n in range(4)]
 # Comments on one packet past this many bytes are summed up in a last one, so that the
 # block stays well within what readers (ours, Wireshark's) accept.
 MAX_COMMENT_BYTES = 16384
@@ -221,7 +224,7 @@ class _Copy:
         limit = max(snaplen, MAX_RECORD_LEN)
         units = 10**resolution
         record = struct.Struct(endian + "IIII").unpack
-        read, write, commented = self.inp.read, self.out.write, self.comments.get
+        read, write = self.inp.read, self.out.write
         try:
             while True:  # the loop of a million packets: names bound once, a packet in few steps
                 sec, frac, incl, orig = record(
@@ -230,17 +233,9 @@ class _Copy:
                 if incl > limit:
                     raise _Stop(f"corrupt record header (captured length {incl} exceeds {limit})")
                 data = read(incl, "record")
+                notes = self._comments_for_next_packet()
                 ts = sec * units + frac
-                if commented(self.summary.packets + 1):
-                    notes = self._comments_for_next_packet()
-                    write(_epb(0, ts >> 32, ts & 0xFFFFFFFF, data, max(orig, incl), [], notes))
-                    continue
-                self.summary.packets += 1
-                pad = -incl & 3
-                blen = EPB_FIXED_LEN + incl + pad
-                orig = orig if orig > incl else incl
-                head = _EPB_HEAD(PCAPNG_EPB, blen, 0, ts >> 32, ts & 0xFFFFFFFF, incl, orig)
-                write(head + data + _EPB_TAILS[pad](blen))  # a copy costs less than two calls
+                write(_epb(0, ts >> 32, ts & 0xFFFFFFFF, data, max(orig, incl), (), notes))
         except _Stop as stop:
             self.summary.stopped = str(stop) or None
 
@@ -414,11 +409,13 @@ def _epb(
     notes: Sequence[bytes],
     endian: str = "<",
 ) -> bytes:
-    options = [*kept, *((OPT_COMMENT, note) for note in notes)]
-    body = (
-        struct.pack(endian + "IIIII", ifid, ts_hi, ts_lo, len(data), orig)
-        + data
-        + bytes(_pad(len(data)) - len(data))
-        + _pack_options(options, endian)
+    """An enhanced packet block, made in one copy of its data (the copy writes one a packet)."""
+    options = (
+        _pack_options([*kept, *((OPT_COMMENT, note) for note in notes)], endian)
+        if kept or notes
+        else b""
     )
-    return _block(PCAPNG_EPB, body, endian)
+    pad = -len(data) & 3
+    blen = EPB_FIXED_LEN + len(data) + pad + len(options)
+    head = _EPB_HEAD[endian](PCAPNG_EPB, blen, ifid, ts_hi, ts_lo, len(data), orig)
+    return b"".join((head, data, _PADDING[pad], options, _BLOCK_TRAILER[endian](blen)))
