@@ -107,11 +107,11 @@ class _Reader:
         self.sps_checked: set[bytes] = set()
         self.random_access_seen = False
         self.au: Frame | None = None
-        self.fu: tuple[int, bytes, list[bytes]] | None = None  # start pktno, header, parts
-        # The payload header and FU header (S and E clear) that the middle fragments of the
-        # open fragmented NAL unit repeat, when its start broke no rule: read_h26x then
-        # only adds their data. None: each packet is read in full.
-        self.lane: tuple[bytes, int] | None = None
+        # The open fragmented NAL unit: its start's packet number, its NAL unit header, its
+        # parts so far, and its lane: the payload header and FU header (S and E clear) that
+        # its middle fragments repeat when its start broke no rule (read_h26x then only adds
+        # their data; None: each packet is read in full).
+        self.fu: tuple[int, bytes, list[bytes], tuple[bytes, int] | None] | None = None
         self.closed: deque[int] = deque(maxlen=CLOSED_TIMESTAMPS_KEPT)
         self.returned = False  # the open access unit came back to a closed timestamp
         self.vcl_seen = False  # the open access unit has a coded slice
@@ -151,7 +151,7 @@ class _Reader:
     def drop_fragment(self, *, lost: bool, why: str) -> None:
         if self.fu is None:
             return
-        start, _, _ = self.fu
+        start = self.fu[0]
         self.fu = None
         self.reading.missing_fragments += 1
         self.current.complete = False
@@ -302,10 +302,9 @@ class _Reader:
                     self.offend(DONL, pktno, "start fragment too short for its DON field")
                     return
                 body = body[DON_FIELD:]
-            self.fu = (pktno, nal_header, [body])
+            lane = (payload[: syntax.header_len], fu_header & 0x3F) if clean and not end else None
+            self.fu = (pktno, nal_header, [body], lane)
             self.orphaned = False
-            header = payload[: syntax.header_len]
-            self.lane = (header, fu_header & 0x3F) if clean and not end else None
         elif self.fu is None:
             self.current.complete = False
             if not lost and not self.orphaned:
@@ -315,7 +314,7 @@ class _Reader:
         else:
             self.fu[2].append(body)
         if end and self.fu is not None:
-            _, nal_header, parts = self.fu
+            _, nal_header, parts, _ = self.fu
             self.fu = None
             self.nal(nal_header + b"".join(parts), pktno)
 
@@ -377,10 +376,10 @@ def read_h26x(
     header_len = syntax.header_len
     for ext, pktno, t, ts, marker, payload in packets:
         au = reader.au
-        lane = reader.lane
+        fu = reader.fu
         if (
-            reader.fu is not None
-            and lane is not None
+            fu is not None
+            and (lane := fu[3]) is not None
             and not prev_marker
             and ext == prev_ext + 1  # type: ignore[operator]  # an open fragment had packets
             and au is not None
@@ -392,7 +391,7 @@ def read_h26x(
             # A middle fragment repeating its clean start's headers, in order, within its
             # access unit: all the packet-by-packet path would do is add its data. Most
             # packets of a camera's stream are these (RFC 6184 §5.8, RFC 7798 §4.4.3).
-            reader.fu[2].append(payload[header_len + 1 :])
+            fu[2].append(payload[header_len + 1 :])
             au.packets += 1
             au.last_pktno, au.end_time, au.marker_last, au.last_ext = pktno, t, marker, ext
             prev_ext, prev_marker = ext, marker

@@ -115,7 +115,8 @@ def read_plain(packets, syntax, encoding, params):
 
     def without_lane(self, *args):
         full(self, *args)
-        self.lane = None
+        if self.fu is not None:
+            self.fu = (*self.fu[:3], None)
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(_Reader, "fragment", without_lane)
