@@ -211,11 +211,11 @@ def _fast_udp(records: Records, traffic: Traffic) -> np.ndarray:
     new_flow = (addresses[1:] != addresses[:-1]) | (ports[1:] != ports[:-1])
     times = np.asarray(records.times, dtype=np.float64)
     copies = _fast_copies(records, traffic, ipid, total, times, order, new_flow, index)
+    begins = np.concatenate(([True], new_flow))  # the datagrams that begin their flow
     if copies is not None:  # a copy never begins its flow: every flow keeps a datagram
         kept = ~copies[order]
-        order, addresses, ports = order[kept], addresses[kept], ports[kept]
-        new_flow = (addresses[1:] != addresses[:-1]) | (ports[1:] != ports[:-1])
-    firsts = np.concatenate(([0], np.nonzero(new_flow)[0] + 1))
+        order, addresses, ports, begins = order[kept], addresses[kept], ports[kept], begins[kept]
+    firsts = np.nonzero(begins)[0]
     flows = list(
         zip(
             addresses[firsts].tolist(),
@@ -228,7 +228,7 @@ def _fast_udp(records: Records, traffic: Traffic) -> np.ndarray:
     # Each column is made once, in flow order, and every flow takes a slice of it.
     rows = index[order]
     wire = total[order].astype(np.int64) - (IPV4_MIN_HEADER_LEN + UDP_HEADER_LEN)
-    del index, order, addresses, ports, ipid, total, new_flow
+    del index, order, addresses, ports, ipid, total, new_flow, begins
     starts = offs[rows] + FAST_PAYLOAD
     ends = starts + np.minimum(wire, lens[rows] - FAST_PAYLOAD)
     pktnos, times = rows + 1, times[rows]
