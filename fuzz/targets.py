@@ -320,6 +320,7 @@ def uri(data: bytes) -> None:
 def analysis_h26x(data: bytes) -> None:
     from analysis.payloads.h26x import read_h26x
     from analysis.payloads.nal_syntax import H264, H265
+    from analysis.payloads.seq_columns import SeqColumns
 
     if not data:
         return
@@ -332,7 +333,7 @@ def analysis_h26x(data: bytes) -> None:
         (n, n + 1, float(n), ts, marker, payload)
         for n, (ts, marker, payload) in enumerate(records(data[1:]))
     ]
-    reading = read_h26x(packets, syntax, encoding, params)
+    reading = read_h26x(SeqColumns.of_packets(packets), syntax, encoding, params)
     reading.elementary_stream(incomplete=True)
 
 

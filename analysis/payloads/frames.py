@@ -17,12 +17,12 @@ import numpy as np
 
 from analysis.payloads import jpeg as rfc2435
 from analysis.payloads.jpeg_tables import scaled_tables
+from analysis.payloads.seq_columns import RTP_MARKER_SHIFT, sequence_rows
 from analysis.pcap.byte_columns import byte_rows, column
 
 log = logging.getLogger(__name__)
 
 JPEG_SOI_PREFIX = b"\xff\xd8\xff"
-RTP_MARKER_SHIFT = 7  # RFC 3550 §5.1: M is the top bit of the second octet
 FORMAT_SAMPLE = 50  # payloads looked at to tell whole JPEGs from RFC 2435
 
 
@@ -77,7 +77,8 @@ class Frame:
     dri: int = 0
     tables: bytes | None = None
     precision: int = 0
-    parts: list[bytes] = field(default_factory=list)
+    # RFC 2435 scan data pieces; H.264/H.265 NAL units (``analysis.payloads.h26x.Nal``).
+    parts: list = field(default_factory=list)
     whole: bytes | None = None  # the lab's format: the payload is the JPEG
     # The scan data as spans of a capture buffer, when the vectorized path built the frame.
     source: bytes | memoryview | None = None
@@ -369,9 +370,7 @@ def fast_rfc2435(stream, order: np.ndarray, ext: np.ndarray) -> list[Frame] | No
     n = len(order)
     if n == 0 or (n > 1 and not (np.diff(ext) == 1).all()):
         return None
-    rows: np.ndarray | slice = order
-    if n == len(stream.pstart) and (order == np.arange(n)).all():
-        rows = slice(None)  # arrived in sequence order: the columns as they are, not copies
+    rows = sequence_rows(order, len(stream.pstart))
     p = stream.pstart[rows]
     pend = stream.pend[rows]
     length = pend - p

@@ -7,14 +7,21 @@ with one timestamp is an access unit (RFC 6184 §5.1, RFC 7798 §4.1). A packet 
 offence of the sender: it only leaves the access unit incomplete and the fragmented NAL
 unit it cut counted as missing. Facts are gathered here; the rules in
 ``analysis.rules.h26x`` judge them.
+
+NAL units stay where the capture holds them (:class:`NalSpan`): a reading keeps a few
+integers a packet, not a copy of the stream. Runs of middle fragments that only add data
+are found for the whole stream at once (``_middle_runs``) and taken in one step.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from analysis.payloads.frames import Frame, SeqPacket
+import numpy as np
+
+from analysis.payloads.frames import Frame
 from analysis.payloads.nal_syntax import (
     H264,
     H264_MODE_TYPES,
@@ -25,6 +32,8 @@ from analysis.payloads.nal_syntax import (
     sdp_profile_level,
     sps_profile_level,
 )
+from analysis.payloads.seq_columns import SeqColumns
+from analysis.pcap.byte_columns import byte_rows, column
 from analysis.wire.ascii_numbers import is_decimal
 
 START_CODE = b"\x00\x00\x00\x01"  # H.264/H.265 Annex B byte stream
@@ -50,10 +59,25 @@ KINDS = (
 )  # fmt: skip
 
 
+class NalSpan(NamedTuple):
+    """A NAL unit left in the capture: ``header``, then the bodies of packet rows
+    ``first`` to ``stop - 1`` (:meth:`H26xReading.nal_bytes` joins them)."""
+
+    header: bytes
+    first: int
+    stop: int
+
+
+Nal = bytes | NalSpan  # a NAL unit: its octets, or where the capture holds them
+
+FU_START, FU_END = 0x80, 0x40  # RFC 6184 §5.8, RFC 7798 §4.4.3: S and E of the FU header
+
+
 @dataclass
 class H26xReading:
     """A stream read as H.264/H.265: its access units (frames whose ``parts`` are the NAL
-    units), the SDP's parameter sets, problems by kind, and counts of what was lost."""
+    units, :data:`Nal`), the SDP's parameter sets, problems by kind, and counts of what was
+    lost. Row ``r``'s NAL unit data is ``source[body_start[r]:body_end[r]]``."""
 
     syntax: NalSyntax
     frames: list[Frame] = field(default_factory=list)
@@ -63,6 +87,34 @@ class H26xReading:
     )
     missing_fragments: int = 0  # fragmented NAL units a loss left unfinished
     incomplete: int = 0  # access units with a NAL unit or packet missing
+    source: bytes | memoryview = b""
+    body_start: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    body_end: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    def nal_bytes(self, nal: Nal) -> bytes:
+        """A NAL unit's octets."""
+        if isinstance(nal, bytes):
+            return nal
+        source = self.source
+        bodies = zip(
+            self.body_start[nal.first : nal.stop].tolist(),
+            self.body_end[nal.first : nal.stop].tolist(),
+            strict=True,
+        )
+        return b"".join([nal.header, *(source[a:b] for a, b in bodies)])
+
+    def nal_head(self, nal: NalSpan, count: int) -> bytes:
+        """The first ``count`` octets of a NAL unit the capture holds (fewer if it is shorter)."""
+        head, row = nal.header, nal.first
+        while len(head) < count and row < nal.stop:
+            a, b = int(self.body_start[row]), int(self.body_end[row])
+            head += self.source[a : min(b, a + count - len(head))]
+            row += 1
+        return head
+
+    def nal_units(self, frame: Frame) -> list[bytes]:
+        """The octets of each NAL unit of an access unit."""
+        return [self.nal_bytes(nal) for nal in frame.parts]
 
     @property
     def suffix(self) -> str:
@@ -79,17 +131,42 @@ class H26xReading:
             if not frame.parts or not (frame.complete or incomplete):
                 left_out += 1
                 continue
-            out.extend(START_CODE + nal for nal in frame.parts)
+            for nal in frame.parts:
+                out += (START_CODE, self.nal_bytes(nal))
             written += 1
         return b"".join(out), written, left_out
+
+
+@dataclass(slots=True)
+class _OpenFragment:
+    """A fragmented NAL unit begun and not yet ended: its header, and its bodies so far,
+    rows ``start_row`` to ``stop - 1`` (or, once a packet between them was not one of them,
+    copied out in ``scattered``)."""
+
+    start_pktno: int
+    start_row: int
+    header: bytes
+    stop: int
+    size: int  # octets so far, its header included
+    # Its start broke no rule and did not end it: middle fragments that repeat the start's
+    # headers (``_middle_runs``) only add data, and read_h26x takes them in one step.
+    clean: bool
+    scattered: list[bytes] | None = None
 
 
 class _Reader:
     """The state of one pass: the open access unit and fragmented NAL unit."""
 
-    def __init__(self, syntax: NalSyntax, encoding: str, parameters: dict[str, str]) -> None:
+    def __init__(
+        self, syntax: NalSyntax, encoding: str, parameters: dict[str, str], packets: SeqColumns
+    ) -> None:
         self.syntax = syntax
-        self.reading = H26xReading(syntax)
+        self.reading = H26xReading(syntax, source=packets.source, body_end=packets.end)
+        # A middle fragment's data follows its payload header and FU header; rows whose
+        # data starts elsewhere (start fragments with a DON, single NAL unit packets) are
+        # written as they are read.
+        self.body_start = self.reading.body_start = packets.start + (syntax.header_len + 1)
+        self.payload_start = packets.start
         self.problems = self.reading.problems
         mode_text = parameters.get("packetization-mode", "0")
         self.mode = int(mode_text) if is_decimal(mode_text) else 0
@@ -107,11 +184,7 @@ class _Reader:
         self.sps_checked: set[bytes] = set()
         self.random_access_seen = False
         self.au: Frame | None = None
-        # The open fragmented NAL unit: its start's packet number, its NAL unit header, its
-        # parts so far, and its lane: the payload header and FU header (S and E clear) that
-        # its middle fragments repeat when its start broke no rule (read_h26x then only adds
-        # their data; None: each packet is read in full).
-        self.fu: tuple[int, bytes, list[bytes], tuple[bytes, int] | None] | None = None
+        self.fu: _OpenFragment | None = None
         self.closed: deque[int] = deque(maxlen=CLOSED_TIMESTAMPS_KEPT)
         self.returned = False  # the open access unit came back to a closed timestamp
         self.vcl_seen = False  # the open access unit has a coded slice
@@ -151,7 +224,7 @@ class _Reader:
     def drop_fragment(self, *, lost: bool, why: str) -> None:
         if self.fu is None:
             return
-        start = self.fu[0]
+        start = self.fu.start_pktno
         self.fu = None
         self.reading.missing_fragments += 1
         self.current.complete = False
@@ -160,22 +233,27 @@ class _Reader:
 
     # --- NAL units --------------------------------------------------------------------------
 
-    def nal(self, nal: bytes, pktno: int) -> None:
-        """A whole NAL unit for the open access unit."""
+    def whole_nal(self, nal: bytes, pktno: int) -> None:
+        """A NAL unit, copied out, for the open access unit."""
+        self.nal(nal, nal[: self.syntax.header_len + 1], len(nal), pktno)
+
+    def nal(self, nal: Nal, head: bytes, size: int, pktno: int) -> None:
+        """A whole NAL unit for the open access unit: ``head``, its first octets (its
+        header and the one after), and its ``size``."""
         syntax = self.syntax
-        if len(nal) < syntax.header_len:
-            self.offend(AGGREGATION, pktno, f"NAL unit of {len(nal)} octet(s) has no header")
+        if size < syntax.header_len:
+            self.offend(AGGREGATION, pktno, f"NAL unit of {size} octet(s) has no header")
             return
-        problem = syntax.header_problem(nal)
+        problem = syntax.header_problem(head)
         if problem:
             self.offend(HEADER, pktno, f"NAL unit header: {problem}")
-        kind = syntax.nal_type(nal)
+        kind = syntax.nal_type(head)
         if kind in syntax.parameter_sets:
             self.params_seen.add(kind)
             if syntax.parameter_sets[kind] == "SPS":
-                self.check_profile(nal, pktno)
+                self.check_profile(self.reading.nal_bytes(nal), pktno)
         if kind in syntax.vcl:
-            self.check_picture_start(nal, pktno)
+            self.check_picture_start(head, pktno)
             if kind in syntax.random_access and not self.random_access_seen:
                 self.random_access_seen = True
                 missing = [n for t, n in syntax.parameter_sets.items() if t not in self.params_seen]
@@ -187,10 +265,10 @@ class _Reader:
                         f"{'/'.join(missing)} before it, in band or in the SDP",
                     )
         self.current.parts.append(nal)
-        self.current.size += len(nal)
+        self.current.size += size
 
-    def check_picture_start(self, nal: bytes, pktno: int) -> None:
-        starts = self.syntax.starts_picture(nal)
+    def check_picture_start(self, head: bytes, pktno: int) -> None:
+        starts = self.syntax.starts_picture(head)
         if not self.vcl_seen and not starts and len(self.reading.frames) == 1:
             self.current.complete = False  # the capture began inside this picture
         if (
@@ -227,7 +305,7 @@ class _Reader:
 
     # --- packets ----------------------------------------------------------------------------
 
-    def packet(self, pktno: int, payload: bytes, lost: bool) -> None:
+    def packet(self, row: int, pktno: int, payload: bytes, lost: bool) -> None:
         syntax = self.syntax
         if len(payload) <= syntax.header_len:
             self.offend(AGGREGATION, pktno, f"payload of {len(payload)} octet(s) holds no NAL unit")
@@ -243,21 +321,24 @@ class _Reader:
         if kind not in syntax.fragmentation:
             self.orphaned = False
         if kind in syntax.fragmentation:
-            self.fragment(pktno, payload, lost, clean)
+            self.fragment(row, pktno, payload, lost, clean)
         elif kind in syntax.aggregation:
             self.aggregate(pktno, kind, payload)
         elif kind == H265_PACI and syntax is H265:
             self.current.complete = False  # PACI not read: its NAL unit is left out
         elif kind <= syntax.max_nal_type:
-            body = payload[syntax.header_len :]
             if self.donl:
+                body = payload[syntax.header_len :]
                 if len(body) < DON_FIELD:
                     self.offend(
                         DONL, pktno, "packet too short for the DONL field the SDP announces"
                     )
                     return
-                body = body[DON_FIELD:]
-            self.nal(header + body, pktno)
+                self.whole_nal(header + body[DON_FIELD:], pktno)
+            else:
+                self.body_start[row] = self.payload_start[row]  # the payload is the NAL unit
+                self.nal(NalSpan(b"", row, row + 1), payload[: syntax.header_len + 1],
+                         len(payload), pktno)  # fmt: skip
 
     def check_type_allowed(self, kind: int, pktno: int) -> bool:
         """Names a payload type the packetization mode does not allow; True when allowed."""
@@ -276,12 +357,9 @@ class _Reader:
             return False
         return True
 
-    def fragment(self, pktno: int, payload: bytes, lost: bool, clean: bool) -> None:
+    def fragment(self, row: int, pktno: int, payload: bytes, lost: bool, clean: bool) -> None:
         """One fragmentation unit (``clean``: its payload header broke no rule)."""
         syntax = self.syntax
-        offset = syntax.header_len
-        if syntax is H264 and syntax.nal_type(payload) == 29:
-            offset += DON_FIELD  # FU-B: DON after the FU header (applies to the start only)
         if len(payload) < syntax.header_len + 2:
             self.offend(FRAGMENTS, pktno, "fragmentation unit without payload")
             return
@@ -291,19 +369,21 @@ class _Reader:
         if inner in syntax.aggregation or inner in syntax.fragmentation:
             self.offend(TYPES, pktno, f"fragmentation unit carries a type {inner} packet")
             clean = False
-        body = payload[syntax.header_len + 1 :]
+        skip = syntax.header_len + 1  # the payload header and FU header
         if start and end:
             self.offend(FRAGMENTS, pktno, "fragmentation unit with both start and end bits")
         if start:
             if self.fu is not None:
                 self.drop_fragment(lost=lost, why="another start came before it")
+            # FU-B, or DONL: a DON after the FU header, in the start only.
             if self.donl or (syntax is H264 and syntax.nal_type(payload) == 29):
-                if len(body) < DON_FIELD:
+                if len(payload) < skip + DON_FIELD:
                     self.offend(DONL, pktno, "start fragment too short for its DON field")
                     return
-                body = body[DON_FIELD:]
-            lane = (payload[: syntax.header_len], fu_header & 0x3F) if clean and not end else None
-            self.fu = (pktno, nal_header, [body], lane)
+                skip += DON_FIELD
+                self.body_start[row] += DON_FIELD
+            size = len(nal_header) + len(payload) - skip
+            self.fu = _OpenFragment(pktno, row, nal_header, row + 1, size, clean and not end)
             self.orphaned = False
         elif self.fu is None:
             self.current.complete = False
@@ -312,11 +392,26 @@ class _Reader:
             self.orphaned = not end
             return
         else:
-            self.fu[2].append(body)
+            self.add_body(self.fu, row, payload[skip:])
         if end and self.fu is not None:
-            _, nal_header, parts, _ = self.fu
-            self.fu = None
-            self.nal(nal_header + b"".join(parts), pktno)
+            fu, self.fu = self.fu, None
+            if fu.scattered is not None:
+                self.whole_nal(fu.header + b"".join(fu.scattered), pktno)
+            else:
+                nal = NalSpan(fu.header, fu.start_row, fu.stop)
+                head = self.reading.nal_head(nal, syntax.header_len + 1)
+                self.nal(nal, head, fu.size, pktno)
+
+    def add_body(self, fu: _OpenFragment, row: int, body: bytes) -> None:
+        """A middle or end fragment's data: the next row of its NAL unit, or (when a
+        malformed packet came between) a copy."""
+        if fu.scattered is None and row != fu.stop:
+            fu.scattered = [self.reading.nal_bytes(NalSpan(b"", fu.start_row, fu.stop))]
+        if fu.scattered is None:
+            fu.stop = row + 1
+        else:
+            fu.scattered.append(body)
+        fu.size += len(body)
 
     def aggregate(self, pktno: int, kind: int, payload: bytes) -> None:
         syntax = self.syntax
@@ -342,7 +437,7 @@ class _Reader:
                 if inner in syntax.aggregation or inner in syntax.fragmentation:
                     self.offend(TYPES, pktno, f"aggregation packet carries a type {inner} packet")
                     continue
-            self.nal(nal, pktno)
+            self.whole_nal(nal, pktno)
 
 
 def split_aggregate(body: bytes, *, donl: bool) -> list[bytes] | None:
@@ -367,36 +462,24 @@ def split_aggregate(body: bytes, *, donl: bool) -> list[bytes] | None:
 
 
 def read_h26x(
-    packets: list[SeqPacket], syntax: NalSyntax, encoding: str, parameters: dict[str, str]
+    packets: SeqColumns, syntax: NalSyntax, encoding: str, parameters: dict[str, str]
 ) -> H26xReading:
     """Read packets in sequence order (first copies only) as one H.264/H.265 stream."""
-    reader = _Reader(syntax, encoding, parameters)
+    reader = _Reader(syntax, encoding, parameters, packets)
+    runs, run_sizes = _middle_runs(packets, syntax)
+    source = packets.source
+    exts, pktnos, times, tss, markers, starts, ends = (
+        c.tolist()
+        for c in (packets.ext, packets.pktno, packets.time, packets.ts, packets.marker,
+                  packets.start, packets.end)
+    )  # fmt: skip
     prev_ext: int | None = None
     prev_marker = False
-    header_len = syntax.header_len
-    for ext, pktno, t, ts, marker, payload in packets:
-        au = reader.au
-        fu = reader.fu
-        if (
-            fu is not None
-            and (lane := fu[3]) is not None
-            and not prev_marker
-            and ext == prev_ext + 1  # type: ignore[operator]  # an open fragment had packets
-            and au is not None
-            and ts == au.timestamp
-            and len(payload) > header_len + 1
-            and payload[header_len] == lane[1]
-            and payload[:header_len] == lane[0]
-        ):
-            # A middle fragment repeating its clean start's headers, in order, within its
-            # access unit: all the packet-by-packet path would do is add its data. Most
-            # packets of a camera's stream are these (RFC 6184 §5.8, RFC 7798 §4.4.3).
-            fu[2].append(payload[header_len + 1 :])
-            au.packets += 1
-            au.last_pktno, au.end_time, au.marker_last, au.last_ext = pktno, t, marker, ext
-            prev_ext, prev_marker = ext, marker
-            continue
+    row = 0
+    while row < len(exts):
+        ext, pktno, t, ts, marker = exts[row], pktnos[row], times[row], tss[row], markers[row]
         lost = prev_ext is not None and ext != prev_ext + 1
+        au = reader.au
         if au is None or ts != au.timestamp:
             if au is not None and not prev_marker:
                 if lost:
@@ -417,8 +500,21 @@ def read_h26x(
         au.packets += 1
         au.last_pktno, au.end_time, au.marker_last, au.last_ext = pktno, t, marker, ext
         # A capture may begin inside a fragmented NAL unit: its first packet is excused too.
-        reader.packet(pktno, payload, lost or prev_ext is None)
+        reader.packet(row, pktno, bytes(source[starts[row] : ends[row]]), lost or prev_ext is None)
         prev_ext, prev_marker = ext, marker
+        fu = reader.fu
+        if runs[row] and fu is not None and fu.clean and fu.start_row == row:
+            # This clean start's middle fragments: all reading each in full would do is add
+            # its data. Most packets of a camera's stream are these (RFC 6184 §5.8, RFC 7798
+            # §4.4.3).
+            last = row + runs[row]
+            fu.stop = last + 1
+            fu.size += run_sizes[row]
+            au.packets += runs[row]
+            au.last_pktno, au.end_time, au.last_ext = pktnos[last], times[last], exts[last]
+            au.marker_last = prev_marker = markers[last]
+            prev_ext, row = exts[last], last
+        row += 1
     if reader.au is not None:
         if reader.fu is not None:
             reader.fu = None
@@ -429,5 +525,39 @@ def read_h26x(
         if not reader.current.complete:
             reader.reading.incomplete += 1
     for text in reader.sdp_problems:
-        reader.offend(PARAMETER_SETS, packets[0][1] if packets else 0, f"SDP: {text}")
+        reader.offend(PARAMETER_SETS, pktnos[0] if pktnos else 0, f"SDP: {text}")
     return reader.reading
+
+
+def _middle_runs(packets: SeqColumns, syntax: NalSyntax) -> tuple[list[int], list[int]]:
+    """For each row, how many rows right after it continue its fragmentation unit
+    unchanged, and their data's octets (0 and 0 where none): middle fragments (S and E
+    clear) that repeat its payload header and FU header, in sequence, under its timestamp,
+    after no marker. read_h26x takes them in one step after a clean start."""
+    count, header_len = len(packets), syntax.header_len
+    runs = np.zeros(count, dtype=np.int64)
+    sizes = np.zeros(count, dtype=np.int64)
+    if count < 2 or len(packets.source) <= header_len:
+        return runs.tolist(), sizes.tolist()
+    length = packets.end - packets.start
+    has_data = length > header_len + 1
+    head = byte_rows(packets.source, np.where(has_data, packets.start, 0), header_len + 1)
+    header, fu = column(head, 0, header_len), column(head, header_len, 1)
+    kind = header & 0x1F if header_len == 1 else (header >> 9) & 0x3F
+    fragment = has_data & np.isin(kind, sorted(syntax.fragmentation))
+    middle = np.zeros(count, dtype=bool)
+    middle[1:] = (
+        fragment[1:]
+        & fragment[:-1]
+        & (header[1:] == header[:-1])
+        & (fu[1:] == fu[:-1] & ~(FU_START | FU_END))  # the start's, or the last middle's
+        & (packets.ext[1:] == packets.ext[:-1] + 1)
+        & ~packets.marker[:-1]
+        & (packets.ts[1:] == packets.ts[:-1])
+    )
+    edges = np.diff(middle.astype(np.int8), prepend=0, append=0)
+    begin, stop = np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0]
+    data = np.concatenate(([0], np.cumsum(length - (header_len + 1))))
+    runs[begin - 1] = stop - begin
+    sizes[begin - 1] = data[stop] - data[begin]
+    return runs.tolist(), sizes.tolist()

@@ -22,6 +22,7 @@ from analysis.payloads.frames import (
 )
 from analysis.payloads.h26x import read_h26x
 from analysis.payloads.nal_syntax import SYNTAX_BY_ENCODING
+from analysis.payloads.seq_columns import SeqColumns
 from analysis.streams.jitter import jitter_figures
 from analysis.streams.media_format import MediaFormat
 from analysis.streams.rtp import (
@@ -158,6 +159,12 @@ def assemble_stream(stream: CapturedStream, order: np.ndarray, ext: np.ndarray) 
         frames = fast_rfc2435(stream, order, ext)
         if frames is not None:
             return frames
+    encoding = stream.fmt.encoding or ""
+    syntax = SYNTAX_BY_ENCODING.get(encoding)
+    if fmt in (PayloadFormat.H264, PayloadFormat.H265) and syntax and not stream.payload_cut:
+        columns = SeqColumns.of_stream(stream, order, ext)
+        stream.h26x = read_h26x(columns, syntax, encoding, dict(stream.fmt.parameters))
+        return stream.h26x.frames
     buf = stream.buffer
     packets: list[SeqPacket] = [
         (e, pk, t, ts, b1 >> RTP_MARKER_SHIFT == 1, buf[a:b])
@@ -167,11 +174,6 @@ def assemble_stream(stream: CapturedStream, order: np.ndarray, ext: np.ndarray) 
             stream.pstart[order].tolist(), stream.pend[order].tolist(),
         )
     ]  # fmt: skip
-    encoding = stream.fmt.encoding or ""
-    syntax = SYNTAX_BY_ENCODING.get(encoding)
-    if fmt in (PayloadFormat.H264, PayloadFormat.H265) and syntax and not stream.payload_cut:
-        stream.h26x = read_h26x(packets, syntax, encoding, dict(stream.fmt.parameters))
-        return stream.h26x.frames
     frames = assemble(packets, fmt)
     if stream.payload_cut and fmt is PayloadFormat.WHOLE_JPEG:
         cut = set(stream.pktno[stream.cut].tolist())

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from analysis.craft.h26x import PARAMETER_SETS, packetize, slice_nal
 from analysis.payloads.h26x import KINDS, _Reader, read_h26x
 from analysis.payloads.nal_syntax import H264, H265
+from analysis.payloads.seq_columns import SeqColumns
 
 SYNTAXES = {"H264": H264, "H265": H265}
 TICKS = 3000  # 90 kHz at 30 fps
@@ -47,6 +48,10 @@ def packets_of(syntax, aus, mtu, aggregate):
 PARAMS = {"packetization-mode": "1"}
 
 
+def read(packets, syntax, encoding, params):
+    return read_h26x(SeqColumns.of_packets(packets), syntax, encoding, params)
+
+
 def vcl(syntax, nals):
     return [n for n in nals if syntax.nal_type(n) in syntax.vcl]
 
@@ -55,8 +60,8 @@ def vcl(syntax, nals):
 @given(streams())
 def test_whole_stream_round_trips(case):
     encoding, syntax, aus, mtu, aggregate = case
-    reading = read_h26x(packets_of(syntax, aus, mtu, aggregate), syntax, encoding, PARAMS)
-    assert [f.parts for f in reading.frames] == aus
+    reading = read(packets_of(syntax, aus, mtu, aggregate), syntax, encoding, PARAMS)
+    assert [reading.nal_units(f) for f in reading.frames] == aus
     assert all(f.complete for f in reading.frames)
     assert {k: v for k, v in reading.problems.items() if v} == {}
     assert (reading.missing_fragments, reading.incomplete) == (0, 0)
@@ -70,7 +75,7 @@ def test_losses_leave_access_units_incomplete_never_wrong(case, data):
     packets = packets_of(syntax, aus, mtu, aggregate)
     lost = data.draw(st.sets(st.integers(0, len(packets) - 1), max_size=len(packets)))
     kept = [p for n, p in enumerate(packets) if n not in lost]
-    reading = read_h26x(kept, syntax, encoding, PARAMS)
+    reading = read(kept, syntax, encoding, PARAMS)
     # Packets lost before the first one received are unseen: the capture starts later.
     first = min((n for n in range(len(packets)) if n not in lost), default=len(packets))
     damaged = {packets[n][3] // TICKS for n in lost if n > first}
@@ -80,9 +85,9 @@ def test_losses_leave_access_units_incomplete_never_wrong(case, data):
     for index, frame in by_index.items():
         if frame.complete and index == packets[first][3] // TICKS:
             # Unseen leading losses may take parameter sets, never a piece of the picture.
-            assert vcl(syntax, frame.parts) == vcl(syntax, aus[index])
+            assert vcl(syntax, reading.nal_units(frame)) == vcl(syntax, aus[index])
         elif frame.complete:
-            assert frame.parts == aus[index]
+            assert reading.nal_units(frame) == aus[index]
     # A loss is the network's doing: no fragmentation offence is laid on the sender.
     assert reading.problems["fragments"] == []
     assert reading.incomplete == sum(1 for f in reading.frames if not f.complete)
@@ -105,7 +110,7 @@ def test_hostile_payloads_never_raise(encoding, items, params):
         (n, n + 1, float(n), ts * TICKS, marker, payload)
         for n, (ts, marker, payload) in enumerate(items)
     ]
-    reading = read_h26x(packets, SYNTAXES[encoding], encoding, params)
+    reading = read(packets, SYNTAXES[encoding], encoding, params)
     assert reading.incomplete <= len(reading.frames)
 
 
@@ -116,17 +121,17 @@ def read_plain(packets, syntax, encoding, params):
     def without_lane(self, *args):
         full(self, *args)
         if self.fu is not None:
-            self.fu = (*self.fu[:3], None)
+            self.fu.clean = False
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(_Reader, "fragment", without_lane)
-        return read_h26x(packets, syntax, encoding, params)
+        return read(packets, syntax, encoding, params)
 
 
 def outcome(reading):
     frames = [
         (f.timestamp, f.first_pktno, f.time, f.first_ext, f.last_ext, f.last_pktno, f.end_time,
-         f.packets, f.size, f.complete, f.marker_last, f.parts)
+         f.packets, f.size, f.complete, f.marker_last, reading.nal_units(f))
         for f in reading.frames
     ]  # fmt: skip
     return frames, dict(reading.problems), reading.incomplete, reading.missing_fragments
@@ -137,13 +142,15 @@ def outcome(reading):
 def test_the_fragment_lane_reads_what_the_packet_path_reads(case, data):
     """Middle fragments taken in one step (read_h26x's lane) give the same access units,
     NAL units and problems as reading each packet in full, whatever befalls the packets:
-    loss, a marker or a new timestamp mid-unit, flipped header bits, a cut payload, any
-    packetization mode or DONL setting."""
+    loss, a marker or a new timestamp mid-unit, flipped header bits (the F bit on its own
+    too), a cut payload, any packetization mode or DONL setting."""
     encoding, syntax, aus, mtu, aggregate = case
     packets = packets_of(syntax, aus, mtu, aggregate)
     for n in data.draw(st.sets(st.integers(0, len(packets) - 1), max_size=len(packets))):
         ext, pktno, t, ts, marker, payload = packets[n]
-        change = data.draw(st.sampled_from(["lose", "marker", "timestamp", "bit", "cut"]))
+        change = data.draw(
+            st.sampled_from(["lose", "marker", "timestamp", "bit", "forbidden", "cut"])
+        )
         if change == "marker":
             marker = not marker
         elif change == "timestamp":
@@ -152,6 +159,8 @@ def test_the_fragment_lane_reads_what_the_packet_path_reads(case, data):
             at = data.draw(st.integers(0, min(len(payload), syntax.header_len + 2) - 1))
             payload = payload[:at] + bytes([payload[at] ^ (1 << data.draw(st.integers(0, 7)))])
             payload += packets[n][5][at + 1 :]
+        elif change == "forbidden" and payload:
+            payload = bytes([payload[0] | 0x80]) + payload[1:]  # F set: the payload header differs
         elif change == "cut":
             payload = payload[: data.draw(st.integers(0, syntax.header_len + 2))]
         packets[n] = None if change == "lose" else (ext, pktno, t, ts, marker, payload)
@@ -160,5 +169,5 @@ def test_the_fragment_lane_reads_what_the_packet_path_reads(case, data):
         "packetization-mode": data.draw(st.sampled_from(["0", "1", "2"])),
         "sprop-max-don-diff": data.draw(st.sampled_from(["0", "1"])),
     }
-    laned = read_h26x(kept, syntax, encoding, params)
+    laned = read(kept, syntax, encoding, params)
     assert outcome(laned) == outcome(read_plain(kept, syntax, encoding, params))
