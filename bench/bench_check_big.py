@@ -9,7 +9,7 @@ capture of N GB that way shows N GB there. Bounded means both at most 300 MB and
 growth with the capture: on 4x the packets, at most MAX_GROWTH times the smallest's.
 
 The captures (bench.check_capture, 20 sessions of 640x480 MJPEG at 30 fps, ~510 packets a
-second each) are written to a temporary directory and deleted after. Both readers run as
+second each; with --h264, H.264 in as many packets) are written to a temporary directory and deleted after. Both readers run as
 subprocesses measured alike (bench.child_usage: wall time, peak RSS of that child alone;
 ours from compiled bytecode, as installed), alternately, several rounds; medians are
 compared.
@@ -51,10 +51,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, nargs="+", default=list(SIZES_S))
     parser.add_argument("--rounds", type=int, default=ROUNDS)
-    parser.add_argument(
+    payload = parser.add_mutually_exclusive_group()
+    payload.add_argument(
         "--distinct",
         action="store_true",
         help="every frame distinct, as a camera's (each one decoded), not one clip repeated",
+    )
+    payload.add_argument(
+        "--h264", action="store_true", help="H.264 (RFC 6184, FU-A) instead of MJPEG"
     )
     args = parser.parse_args(argv or [])
     tshark = shutil.which("tshark")
@@ -72,11 +76,12 @@ def main(argv: list[str] | None = None) -> int:
         for seconds in args.seconds:
             path = Path(tmp) / "big.pcap"
             started = time.perf_counter()
-            count = write_capture(path, SESSIONS, seconds, args.distinct)
+            count = write_capture(path, SESSIONS, seconds, args.distinct, args.h264)
             size = path.stat().st_size
             print(
                 f"capture: {count} packets, {size / 1e9:.2f} GB, {SESSIONS} sessions x "
-                f"{seconds:g} s{', every frame distinct' if args.distinct else ''} "
+                f"{seconds:g} s{', every frame distinct' if args.distinct else ''}"
+                f"{', H.264' if args.h264 else ''} "
                 f"(built in {time.perf_counter() - started:.1f} s)",
                 flush=True,
             )

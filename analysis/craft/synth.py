@@ -304,6 +304,8 @@ class SynthSession:
     editable lists, so that tests can put one defect in before writing.
 
     ``messages`` and ``rtp`` hold everything in order; ``write_into`` frames them.
+    ``media_description`` replaces the SDP's JPEG m= section; ``rtp`` stays JPEG, so a
+    caller that announces other media sends that media itself.
     """
 
     def __init__(
@@ -327,6 +329,7 @@ class SynthSession:
         sender_reports: bool = True,
         interleaved: bool = False,
         q: int = Q_ALWAYS_INBAND,
+        media_description: str | None = None,
     ) -> None:
         self.client_ip, self.server_ip = client_ip, server_ip
         self.rtsp_client_port, self.rtsp_port = rtsp_client_port, rtsp_port
@@ -337,10 +340,13 @@ class SynthSession:
         url = f"rtsp://{host}:{rtsp_port}/clip"
         family = "IP6" if ":" in server_ip else "IP4"
         w, h = frames[0].width, frames[0].height
+        media = media_description or (
+            f"m=video 0 RTP/AVP 26\r\na=rtpmap:26 JPEG/90000\r\na=framerate:{fps}\r\n"
+            f"a=x-dimensions:{w},{h}\r\n"
+        )
         sdp = (
             f"v=0\r\no=- 1 1 IN {family} {server_ip}\r\ns=clip\r\nc=IN {family} {server_ip}\r\nt=0 0\r\n"
-            f"m=video 0 RTP/AVP 26\r\na=rtpmap:26 JPEG/90000\r\na=framerate:{fps}\r\n"
-            f"a=x-dimensions:{w},{h}\r\na=control:stream=0\r\n"
+            f"{media}a=control:stream=0\r\n"
         ).encode()
         self.interleaved = interleaved
         if interleaved:  # RFC 2326 §10.12: RTP on channel 0, RTCP on 1 of the RTSP connection
