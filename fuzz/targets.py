@@ -334,7 +334,7 @@ def analysis_h26x(data: bytes) -> None:
         for n, (ts, marker, payload) in enumerate(records(data[1:]))
     ]
     reading = read_h26x(SeqColumns.of_packets(packets), syntax, encoding, params)
-    reading.elementary_stream(incomplete=True)
+    reading.write_elementary_stream(io.BytesIO(), incomplete=True)
 
 
 TARGETS: dict[str, Target] = {

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
 import numpy as np
 
@@ -121,20 +121,22 @@ class H26xReading:
         """The usual file suffix of the elementary stream: ``.h264`` or ``.h265``."""
         return ".h264" if self.syntax is H264 else ".h265"
 
-    def elementary_stream(self, *, incomplete: bool = False) -> tuple[bytes, int, int]:
-        """The stream as an Annex B byte stream (H.264/H.265 Annex B) that decoders read:
-        the SDP's parameter sets first, then each complete access unit (every one with
-        ``incomplete``). Returns the bytes, access units written and access units left out."""
-        out = [START_CODE + nal for nal in self.sdp_nals]
+    def write_elementary_stream(
+        self, out: BinaryIO, *, incomplete: bool = False
+    ) -> tuple[int, int]:
+        """Write the stream as an Annex B byte stream (H.264/H.265 Annex B) that decoders
+        read: the SDP's parameter sets first, then each complete access unit (every one with
+        ``incomplete``), one at a time: a stream of GB is never held whole. Returns the
+        access units written and those left out."""
+        out.write(b"".join(START_CODE + nal for nal in self.sdp_nals))
         written = left_out = 0
         for frame in self.frames:
             if not frame.parts or not (frame.complete or incomplete):
                 left_out += 1
                 continue
-            for nal in frame.parts:
-                out += (START_CODE, self.nal_bytes(nal))
+            out.write(b"".join(START_CODE + self.nal_bytes(nal) for nal in frame.parts))
             written += 1
-        return b"".join(out), written, left_out
+        return written, left_out
 
 
 @dataclass(slots=True)

@@ -5,6 +5,7 @@ H.264 packets cost as little as one of MJPEG."""
 from __future__ import annotations
 
 import gc
+import io
 import tracemalloc
 
 import pytest
@@ -72,3 +73,26 @@ def test_middle_fragments_are_taken_in_one_step(syntax, monkeypatch):
     assert len(read_in_full) == 2 * PICTURES + idrs
     assert len(packets) > 16 * PICTURES
     assert [reading.nal_units(f) for f in reading.frames] == aus
+
+
+class Writes(io.BytesIO):
+    """A file that remembers the size of each write."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sizes: list[int] = []
+
+    def write(self, data) -> int:
+        self.sizes.append(len(data))
+        return super().write(data)
+
+
+def test_the_elementary_stream_is_written_an_access_unit_at_a_time():
+    aus, packets = camera_stream(H264)
+    reading = read_h26x(packets, H264, "H264", PARAMS)
+    out = Writes()
+    assert reading.write_elementary_stream(out) == (PICTURES, 0)
+    start = b"\x00\x00\x00\x01"
+    assert out.getvalue() == b"".join(start + nal for au in aus for nal in au)
+    largest = max(sum(len(start) + len(nal) for nal in au) for au in aus)
+    assert max(out.sizes) == largest  # never the whole stream in memory at once

@@ -105,10 +105,10 @@ def write_h26x(stream, folder: Path, incomplete: bool, images: bool) -> int:
     pictures decoded by ffmpeg into ``folder``. Returns the access units written."""
     from workbench.h26x_pictures import decode_pictures
 
-    data, written, left_out = stream.h26x.elementary_stream(incomplete=incomplete)
     path = folder.with_suffix(stream.h26x.suffix)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+    with path.open("wb") as out:
+        written, left_out = stream.h26x.write_elementary_stream(out, incomplete=incomplete)
     missing = stream.h26x.missing_fragments
     print(
         f"{path}: {written} access unit(s); {left_out} left out as incomplete "

@@ -37,10 +37,10 @@ def _decoded_pictures(stream) -> dict[int, bytes]:
     if stream.h26x is None:
         return {}
     written = [f for f in stream.h26x.frames if f.complete and f.parts]
-    data, _, _ = stream.h26x.elementary_stream()
     with tempfile.TemporaryDirectory(prefix="h26x-pictures-") as tmp:
         path = Path(tmp) / f"stream{stream.h26x.suffix}"
-        path.write_bytes(data)
+        with path.open("wb") as out:
+            stream.h26x.write_elementary_stream(out)
         try:
             decode_pictures(path, Path(tmp) / "pictures")
         except MediaFileError as exc:
