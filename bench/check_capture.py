@@ -17,15 +17,13 @@ from pathlib import Path
 from PIL import Image
 
 from analysis.craft.h26x import access_unit, packetize, sdp_media
+from analysis.craft.jpeg_parts import JPEGParts, rfc2435_payloads, split_jpeg
 from analysis.craft.synth import (
-    JPEGParts,
     PcapSynth,
     SynthSession,
     TCPConversation,
-    rfc2435_payloads,
     rtp_header,
     sender_report,
-    split_jpeg,
 )
 from analysis.payloads.jpeg import PT_JPEG
 from analysis.payloads.nal_syntax import H264

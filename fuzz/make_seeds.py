@@ -14,7 +14,8 @@ from PIL import Image
 
 from analysis.craft.h26x import access_unit
 from analysis.craft.h26x import packetize as packetize_h26x
-from analysis.craft.synth import PcapSynth, SynthSession, split_jpeg
+from analysis.craft.jpeg_parts import split_jpeg
+from analysis.craft.synth import PcapSynth, SynthSession
 from analysis.payloads.nal_syntax import H264, H265
 from fuzz.targets import RECORD
 from rtsp_common.jpeg import packetize

@@ -1,8 +1,8 @@
 """Synthetic traffic written straight to classic pcap, fast enough for benchmarks.
 
 Scapy builds a packet in tens of microseconds; a benchmark capture of 80,000 packets
-wants raw bytes. This writer frames payloads in Ethernet/IPv4/UDP or TCP itself, and
-packetizes JPEGs by RFC 2435 (the JPEG itself is read by ``analysis.craft.jpeg_source``).
+wants raw bytes. This writer frames payloads in Ethernet/IPv4/UDP or TCP itself; its
+sessions send JPEGs packetized by ``analysis.craft.jpeg_parts``.
 """
 
 from __future__ import annotations
@@ -15,15 +15,8 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from analysis.craft.jpeg_source import JPEGSourceError, read_scan_image
-from analysis.payloads.jpeg import (
-    FRAGMENT_OFFSET_MASK,
-    PIXELS_PER_UNIT,
-    PT_JPEG,
-    Q_ALWAYS_INBAND,
-    Q_INBAND_FIRST,
-    TABLE_BYTES_8BIT,
-)
+from analysis.craft.jpeg_parts import JPEGParts, rfc2435_payloads
+from analysis.payloads.jpeg import PT_JPEG, Q_ALWAYS_INBAND
 from analysis.pcap.writer import PcapFileWriter
 from analysis.streams.media_format import VIDEO_CLOCK_RATE
 from analysis.streams.rtp import (
@@ -189,56 +182,6 @@ def rtp_header(
         ts % TS_MODULUS,
         ssrc,
     )
-
-
-@dataclass
-class JPEGParts:
-    """What RFC 2435 carries of a baseline JPEG."""
-
-    jtype: int  # 0 (4:2:2) or 1 (4:2:0)
-    width: int
-    height: int
-    tables: bytes  # luma then chroma, zig-zag order, 8-bit
-    scan: bytes  # entropy-coded data up to (not including) EOI
-
-
-def split_jpeg(jpeg: bytes) -> JPEGParts:
-    """What RFC 2435 carries of a baseline JPEG, as ``jpeg_source.read_scan_image`` reads it.
-
-    ``JPEGSourceError`` (a ValueError) for what these streams cannot send: besides what
-    RFC 2435 refuses, restart intervals (no Restart Marker header is written) and 16-bit
-    tables (the Quantization Table header is written with precision 0).
-    """
-    image = read_scan_image(jpeg)
-    if image.restart_interval:
-        raise JPEGSourceError("synthetic streams carry no Restart Marker header: use no DRI")
-    if image.precision:
-        raise JPEGSourceError("synthetic streams send 8-bit quantization tables only")
-    tables = image.qtables
-    if len(tables) == TABLE_BYTES_8BIT:
-        tables += tables  # one table shared by every component: send it as luma and chroma
-    return JPEGParts(image.jpeg_type, image.width_pixels, image.height_pixels, tables, image.scan)
-
-
-def rfc2435_payloads(
-    parts: JPEGParts, max_payload: int = 1400, q: int = Q_ALWAYS_INBAND
-) -> list[bytes]:
-    """RFC 2435 payloads of one frame; Q >= 128 sends the tables in-band on the first."""
-    out: list[bytes] = []
-    offset = 0
-    scan = parts.scan
-    while offset < len(scan) or not out:
-        header = struct.pack(
-            "!IBBBB", offset & FRAGMENT_OFFSET_MASK, parts.jtype, q,
-            parts.width // PIXELS_PER_UNIT, parts.height // PIXELS_PER_UNIT,
-        )  # fmt: skip
-        if offset == 0 and q >= Q_INBAND_FIRST:
-            header += struct.pack("!BBH", 0, 0, len(parts.tables)) + parts.tables
-        room = max_payload - len(header)
-        piece = scan[offset : offset + room]
-        out.append(header + piece)
-        offset += len(piece)
-    return out
 
 
 INTERLEAVED_RTP_CHANNEL = 0  # the Transport header's interleaved=0-1: RTCP on channel 1

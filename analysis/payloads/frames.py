@@ -17,7 +17,7 @@ import numpy as np
 
 from analysis.payloads import jpeg as rfc2435
 from analysis.payloads.jpeg_tables import scaled_tables
-from analysis.payloads.seq_columns import RTP_MARKER_SHIFT, sequence_rows
+from analysis.payloads.seq_columns import RTP_MARKER_SHIFT, SeqPacket, sequence_rows
 from analysis.pcap.byte_columns import byte_rows, column
 
 log = logging.getLogger(__name__)
@@ -43,10 +43,6 @@ class PayloadFormat(Enum):
 
 # rtpmap encoding names (upper case) of the formats chosen by the SDP alone.
 FORMATS_BY_ENCODING = {"H264": PayloadFormat.H264, "H265": PayloadFormat.H265}
-
-
-# One packet in sequence order: extended seq, packet number, arrival, timestamp, marker, payload.
-SeqPacket = tuple[int, int, float, int, bool, bytes]
 
 
 @dataclass(slots=True, eq=False)

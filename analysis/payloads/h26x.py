@@ -8,20 +8,34 @@ offence of the sender: it only leaves the access unit incomplete and the fragmen
 unit it cut counted as missing. Facts are gathered here; the rules in
 ``analysis.rules.h26x`` judge them.
 
-NAL units stay where the capture holds them (:class:`NalSpan`): a reading keeps a few
-integers a packet, not a copy of the stream. Runs of middle fragments that only add data
-are found for the whole stream at once (``_middle_runs``) and taken in one step.
+NAL units stay where the capture holds them (``analysis.payloads.h26x_reading``): a reading
+keeps a few integers a packet, not a copy of the stream. The fragments that only add data to a NAL unit
+are found for the whole stream at once (``_continuations``) and taken in one step.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
-from typing import BinaryIO, NamedTuple
+from dataclasses import dataclass
 
 import numpy as np
 
 from analysis.payloads.frames import Frame
+from analysis.payloads.h26x_reading import (
+    AGGREGATION,
+    DONL,
+    FRAGMENTS,
+    HEADER,
+    MARKER,
+    ORDER,
+    PARAMETER_SETS,
+    PROFILE,
+    TIMESTAMP,
+    TYPES,
+    H26xReading,
+    Nal,
+    NalSpan,
+)
 from analysis.payloads.nal_syntax import (
     H264,
     H264_MODE_TYPES,
@@ -36,107 +50,13 @@ from analysis.payloads.seq_columns import SeqColumns
 from analysis.pcap.byte_columns import byte_rows, column
 from analysis.wire.ascii_numbers import is_decimal
 
-START_CODE = b"\x00\x00\x00\x01"  # H.264/H.265 Annex B byte stream
 SIZE_FIELD = 2  # RFC 6184 §5.7.1, RFC 7798 §4.4.2: NAL unit size before each aggregated unit
 DON_FIELD = 2  # RFC 6184 §5.7.1 (STAP-B DON), RFC 7798 §4.4.1 (DONL)
 DOND_FIELD = 1  # RFC 7798 §4.4.2: DOND before each later aggregation unit
 STAP_B = 25
 CLOSED_TIMESTAMPS_KEPT = 16  # recent access units a packet may wrongly return to
 
-# Problem kinds, one per rule of analysis.rules.h26x.
-HEADER = "header"  # F bit, H.265 TID 0
-TYPES = "types"  # payload structure not allowed (mode, nesting, unspecified types)
-FRAGMENTS = "fragments"  # FU start/end runs
-AGGREGATION = "aggregation"  # aggregation packet sizes
-ORDER = "order"  # transmission order is decoding order
-MARKER = "marker"  # marker on the access unit's last packet
-TIMESTAMP = "timestamp"  # one timestamp per access unit
-PARAMETER_SETS = "parameter-sets"  # before the first random access point
-PROFILE = "profile"  # SDP profile/level against the SPS
-DONL = "donl"  # H.265 DONL/DOND only when sprop-max-don-diff > 0
-KINDS = (
-    HEADER, TYPES, FRAGMENTS, AGGREGATION, ORDER, MARKER, TIMESTAMP, PARAMETER_SETS, PROFILE, DONL
-)  # fmt: skip
-
-
-class NalSpan(NamedTuple):
-    """A NAL unit left in the capture: ``header``, then the bodies of packet rows
-    ``first`` to ``stop - 1`` (:meth:`H26xReading.nal_bytes` joins them)."""
-
-    header: bytes
-    first: int
-    stop: int
-
-
-Nal = bytes | NalSpan  # a NAL unit: its octets, or where the capture holds them
-
 FU_START, FU_END = 0x80, 0x40  # RFC 6184 §5.8, RFC 7798 §4.4.3: S and E of the FU header
-
-
-@dataclass
-class H26xReading:
-    """A stream read as H.264/H.265: its access units (frames whose ``parts`` are the NAL
-    units, :data:`Nal`), the SDP's parameter sets, problems by kind, and counts of what was
-    lost. Row ``r``'s NAL unit data is ``source[body_start[r]:body_end[r]]``."""
-
-    syntax: NalSyntax
-    frames: list[Frame] = field(default_factory=list)
-    sdp_nals: list[bytes] = field(default_factory=list)
-    problems: dict[str, list[tuple[int, str]]] = field(
-        default_factory=lambda: {k: [] for k in KINDS}
-    )
-    missing_fragments: int = 0  # fragmented NAL units a loss left unfinished
-    incomplete: int = 0  # access units with a NAL unit or packet missing
-    source: bytes | memoryview = b""
-    body_start: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    body_end: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-
-    def nal_bytes(self, nal: Nal) -> bytes:
-        """A NAL unit's octets."""
-        if isinstance(nal, bytes):
-            return nal
-        source = self.source
-        bodies = zip(
-            self.body_start[nal.first : nal.stop].tolist(),
-            self.body_end[nal.first : nal.stop].tolist(),
-            strict=True,
-        )
-        return b"".join([nal.header, *(source[a:b] for a, b in bodies)])
-
-    def nal_head(self, nal: NalSpan, count: int) -> bytes:
-        """The first ``count`` octets of a NAL unit the capture holds (fewer if it is shorter)."""
-        head, row = nal.header, nal.first
-        while len(head) < count and row < nal.stop:
-            a, b = int(self.body_start[row]), int(self.body_end[row])
-            head += self.source[a : min(b, a + count - len(head))]
-            row += 1
-        return head
-
-    def nal_units(self, frame: Frame) -> list[bytes]:
-        """The octets of each NAL unit of an access unit."""
-        return [self.nal_bytes(nal) for nal in frame.parts]
-
-    @property
-    def suffix(self) -> str:
-        """The usual file suffix of the elementary stream: ``.h264`` or ``.h265``."""
-        return ".h264" if self.syntax is H264 else ".h265"
-
-    def write_elementary_stream(
-        self, out: BinaryIO, *, incomplete: bool = False
-    ) -> tuple[int, int]:
-        """Write the stream as an Annex B byte stream (H.264/H.265 Annex B) that decoders
-        read: the SDP's parameter sets first, then each complete access unit (every one with
-        ``incomplete``), one at a time: a stream of GB is never held whole. Returns the
-        access units written and those left out."""
-        out.write(b"".join(START_CODE + nal for nal in self.sdp_nals))
-        written = left_out = 0
-        for frame in self.frames:
-            if not frame.parts or not (frame.complete or incomplete):
-                left_out += 1
-                continue
-            out.write(b"".join(START_CODE + self.nal_bytes(nal) for nal in frame.parts))
-            written += 1
-        return written, left_out
 
 
 @dataclass(slots=True)
@@ -150,8 +70,8 @@ class _OpenFragment:
     header: bytes
     stop: int
     size: int  # octets so far, its header included
-    # Its start broke no rule and did not end it: middle fragments that repeat the start's
-    # headers (``_middle_runs``) only add data, and read_h26x takes them in one step.
+    # Its start broke no rule and did not end it: the fragments that repeat the start's
+    # headers (``_continuations``) only add data, and read_h26x takes them in one step.
     clean: bool
     scattered: list[bytes] | None = None
 
@@ -396,13 +316,16 @@ class _Reader:
         else:
             self.add_body(self.fu, row, payload[skip:])
         if end and self.fu is not None:
-            fu, self.fu = self.fu, None
-            if fu.scattered is not None:
-                self.whole_nal(fu.header + b"".join(fu.scattered), pktno)
-            else:
-                nal = NalSpan(fu.header, fu.start_row, fu.stop)
-                head = self.reading.nal_head(nal, syntax.header_len + 1)
-                self.nal(nal, head, fu.size, pktno)
+            self.finish_fragment(self.fu, pktno)
+
+    def finish_fragment(self, fu: _OpenFragment, pktno: int) -> None:
+        """The end of the open fragmented NAL unit came (in packet ``pktno``)."""
+        self.fu = None
+        if fu.scattered is not None:
+            self.whole_nal(fu.header + b"".join(fu.scattered), pktno)
+        else:
+            nal = NalSpan(fu.header, fu.start_row, fu.stop)
+            self.nal(nal, self.reading.nal_head(nal, self.syntax.header_len + 1), fu.size, pktno)
 
     def add_body(self, fu: _OpenFragment, row: int, body: bytes) -> None:
         """A middle or end fragment's data: the next row of its NAL unit, or (when a
@@ -468,7 +391,7 @@ def read_h26x(
 ) -> H26xReading:
     """Read packets in sequence order (first copies only) as one H.264/H.265 stream."""
     reader = _Reader(syntax, encoding, parameters, packets)
-    runs, run_sizes = _middle_runs(packets, syntax)
+    runs, run_sizes, run_ends = _continuations(packets, syntax)
     source = packets.source
     exts, pktnos, times, tss, markers, starts, ends = (
         c.tolist()
@@ -506,9 +429,9 @@ def read_h26x(
         prev_ext, prev_marker = ext, marker
         fu = reader.fu
         if runs[row] and fu is not None and fu.clean and fu.start_row == row:
-            # This clean start's middle fragments: all reading each in full would do is add
-            # its data. Most packets of a camera's stream are these (RFC 6184 §5.8, RFC 7798
-            # §4.4.3).
+            # This clean start's other fragments: all reading each in full would do is add
+            # its data, and end it. Most packets of a camera's stream are these (RFC 6184
+            # §5.8, RFC 7798 §4.4.3).
             last = row + runs[row]
             fu.stop = last + 1
             fu.size += run_sizes[row]
@@ -516,6 +439,8 @@ def read_h26x(
             au.last_pktno, au.end_time, au.last_ext = pktnos[last], times[last], exts[last]
             au.marker_last = prev_marker = markers[last]
             prev_ext, row = exts[last], last
+            if run_ends[row]:
+                reader.finish_fragment(fu, pktnos[row])
         row += 1
     if reader.au is not None:
         if reader.fu is not None:
@@ -531,35 +456,40 @@ def read_h26x(
     return reader.reading
 
 
-def _middle_runs(packets: SeqColumns, syntax: NalSyntax) -> tuple[list[int], list[int]]:
-    """For each row, how many rows right after it continue its fragmentation unit
-    unchanged, and their data's octets (0 and 0 where none): middle fragments (S and E
-    clear) that repeat its payload header and FU header, in sequence, under its timestamp,
-    after no marker. read_h26x takes them in one step after a clean start."""
+def _continuations(
+    packets: SeqColumns, syntax: NalSyntax
+) -> tuple[list[int], list[int], list[bool]]:
+    """For each row: how many rows right after it continue its fragmentation unit
+    unchanged, their data's octets (0 and 0 where none), and whether the last of them ends
+    it. A continuation repeats the previous row's payload header and FU header (but for
+    S, and E on an end), in sequence, under its timestamp, after no marker. read_h26x takes
+    them in one step after a clean start."""
     count, header_len = len(packets), syntax.header_len
     runs = np.zeros(count, dtype=np.int64)
     sizes = np.zeros(count, dtype=np.int64)
     if count < 2 or len(packets.source) <= header_len:
-        return runs.tolist(), sizes.tolist()
+        return runs.tolist(), sizes.tolist(), [False] * count
     length = packets.end - packets.start
     has_data = length > header_len + 1
     head = byte_rows(packets.source, np.where(has_data, packets.start, 0), header_len + 1)
     header, fu = column(head, 0, header_len), column(head, header_len, 1)
     kind = header & 0x1F if header_len == 1 else (header >> 9) & 0x3F
     fragment = has_data & np.isin(kind, sorted(syntax.fragmentation))
-    middle = np.zeros(count, dtype=bool)
-    middle[1:] = (
+    ends = (fu & FU_END) != 0
+    goes_on = np.zeros(count, dtype=bool)
+    goes_on[1:] = (
         fragment[1:]
-        & fragment[:-1]
+        & ~ends[:-1]
         & (header[1:] == header[:-1])
-        & (fu[1:] == fu[:-1] & ~(FU_START | FU_END))  # the start's, or the last middle's
+        & (fu[1:] & ~FU_END == fu[:-1] & ~(FU_START | FU_END))  # the start's, a middle's
         & (packets.ext[1:] == packets.ext[:-1] + 1)
         & ~packets.marker[:-1]
         & (packets.ts[1:] == packets.ts[:-1])
     )
-    edges = np.diff(middle.astype(np.int8), prepend=0, append=0)
+    edges = np.diff(goes_on.astype(np.int8), prepend=0, append=0)
     begin, stop = np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0]
     data = np.concatenate(([0], np.cumsum(length - (header_len + 1))))
     runs[begin - 1] = stop - begin
     sizes[begin - 1] = data[stop] - data[begin]
-    return runs.tolist(), sizes.tolist()
+    # An end is always a run's last row: nothing continues past it.
+    return runs.tolist(), sizes.tolist(), (ends & goes_on).tolist()

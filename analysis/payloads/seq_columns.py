@@ -8,14 +8,13 @@ integers a packet, not a copy of every payload.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 RTP_MARKER_SHIFT = 7  # RFC 3550 §5.1: M is the top bit of the second octet
 
-if TYPE_CHECKING:
-    from analysis.payloads.frames import SeqPacket
+# One packet in sequence order: extended seq, packet number, arrival, timestamp, marker, payload.
+SeqPacket = tuple[int, int, float, int, bool, bytes]
 
 
 def sequence_rows(order: np.ndarray, count: int) -> np.ndarray | slice:

@@ -15,7 +15,7 @@ from analysis.payloads.frames import (
     Frame,
     PayloadFormat,
 )
-from analysis.payloads.h26x import H26xReading
+from analysis.payloads.h26x_reading import H26xReading
 from analysis.pcap.byte_columns import byte_rows, column
 from analysis.streams.media_format import MediaFormat, media_format
 from analysis.wire.flows import Endpoint, UDPFlow, flow_label

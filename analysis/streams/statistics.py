@@ -15,14 +15,13 @@ from analysis.payloads.frames import (
     RTP_MARKER_SHIFT,
     Frame,
     PayloadFormat,
-    SeqPacket,
     assemble,
     detect_format,
     fast_rfc2435,
 )
 from analysis.payloads.h26x import read_h26x
 from analysis.payloads.nal_syntax import SYNTAX_BY_ENCODING
-from analysis.payloads.seq_columns import SeqColumns
+from analysis.payloads.seq_columns import SeqColumns, SeqPacket
 from analysis.streams.jitter import jitter_figures
 from analysis.streams.media_format import MediaFormat
 from analysis.streams.rtp import (

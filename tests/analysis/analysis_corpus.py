@@ -14,7 +14,8 @@ from pathlib import Path
 from media_samples import encode_jpeg
 from PIL import Image
 
-from analysis.craft.synth import JPEGParts, SynthMessage, SynthRTP, SynthSession, split_jpeg
+from analysis.craft.jpeg_parts import JPEGParts, split_jpeg
+from analysis.craft.synth import SynthMessage, SynthRTP, SynthSession
 
 WIDTH, HEIGHT = 64, 48
 DEFECT_FRAME = 10

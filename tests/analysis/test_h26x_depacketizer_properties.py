@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analysis.craft.h26x import PARAMETER_SETS, packetize, slice_nal
-from analysis.payloads.h26x import KINDS, _Reader, read_h26x
+from analysis.payloads.h26x import _Reader, read_h26x
+from analysis.payloads.h26x_reading import KINDS
 from analysis.payloads.nal_syntax import H264, H265
 from analysis.payloads.seq_columns import SeqColumns
 
@@ -142,16 +143,17 @@ def outcome(reading):
 @settings(max_examples=300, deadline=None)
 @given(streams(), st.data())
 def test_the_fragment_lane_reads_what_the_packet_path_reads(case, data):
-    """Middle fragments taken in one step (read_h26x's lane) give the same access units,
-    NAL units and problems as reading each packet in full, whatever befalls the packets:
-    loss, a marker or a new timestamp mid-unit, flipped header bits (the F bit on its own
-    too), a cut payload, any packetization mode or DONL setting."""
+    """Fragments taken in one step after their start (read_h26x's lane) give the same
+    access units, NAL units and problems as reading each packet in full, whatever befalls
+    the packets: loss, a marker or a new timestamp mid-unit, flipped header bits (the F
+    bit, and the FU header's S and E, on their own too), a cut payload, any packetization
+    mode or DONL setting."""
     encoding, syntax, aus, mtu, aggregate = case
     packets = packets_of(syntax, aus, mtu, aggregate)
     for n in data.draw(st.sets(st.integers(0, len(packets) - 1), max_size=len(packets))):
         ext, pktno, t, ts, marker, payload = packets[n]
         change = data.draw(
-            st.sampled_from(["lose", "marker", "timestamp", "bit", "forbidden", "cut"])
+            st.sampled_from(["lose", "marker", "timestamp", "bit", "forbidden", "start/end", "cut"])
         )
         if change == "marker":
             marker = not marker
@@ -163,6 +165,9 @@ def test_the_fragment_lane_reads_what_the_packet_path_reads(case, data):
             payload += packets[n][5][at + 1 :]
         elif change == "forbidden" and payload:
             payload = bytes([payload[0] | 0x80]) + payload[1:]  # F set: the payload header differs
+        elif change == "start/end" and len(payload) > syntax.header_len:
+            at, flip = syntax.header_len, data.draw(st.sampled_from([0x80, 0x40]))
+            payload = payload[:at] + bytes([payload[at] ^ flip]) + payload[at + 1 :]  # S or E
         elif change == "cut":
             payload = payload[: data.draw(st.integers(0, syntax.header_len + 2))]
         packets[n] = None if change == "lose" else (ext, pktno, t, ts, marker, payload)

@@ -12,7 +12,8 @@ from media_samples import decode, encode_jpeg
 from PIL import Image, ImageChops
 
 from analysis.check import check_capture
-from analysis.craft.synth import PcapSynth, SynthSession, rfc2435_payloads, rtp_header, split_jpeg
+from analysis.craft.jpeg_parts import rfc2435_payloads, split_jpeg
+from analysis.craft.synth import PcapSynth, SynthSession, rtp_header
 from analysis.payloads import jpeg as rfc2435
 from analysis.payloads.frames import PayloadFormat
 
