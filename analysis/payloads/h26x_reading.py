@@ -86,6 +86,51 @@ class H26xReading:
         """The octets of each NAL unit of an access unit."""
         return [self.nal_bytes(nal) for nal in frame.parts]
 
+    def nal_type(self, nal: Nal) -> int:
+        """The type of a NAL unit (read from its header, wherever it is)."""
+        header_len = self.syntax.header_len
+        return self.syntax.nal_type(
+            nal if isinstance(nal, bytes) else self.nal_head(nal, header_len)
+        )
+
+    def decodable(self) -> list[Frame]:
+        """The access units a decoder can show from the stream as captured: complete ones
+        reached from a random access point (H.264 IDR, H.265 IRAP) through complete ones."""
+        shown, reached = [], False
+        for frame in self.frames:
+            reached = frame.complete and (reached or self.is_random_access(frame))
+            if reached:
+                shown.append(frame)
+        return shown
+
+    def is_random_access(self, frame: Frame) -> bool:
+        """True when a decoder may start at this access unit (it holds an IDR/IRAP slice)."""
+        return any(self.nal_type(nal) in self.syntax.random_access for nal in frame.parts)
+
+    def write_decoding_of(self, out: BinaryIO, frame: Frame) -> int:
+        """Write what a decoder needs to show ``frame`` (one of :meth:`decodable`), as
+        Annex B: the parameter sets known before it (the SDP's, then those sent in band),
+        then the access units from the last random access point up to ``frame``, which is
+        the last picture it decodes (cameras send no reordered pictures). Returns the access
+        units written."""
+        end = next(i for i, f in enumerate(self.frames) if f is frame) + 1
+        start = end - 1
+        while start >= 0 and not self.is_random_access(self.frames[start]):
+            start -= 1
+        if start < 0:
+            raise ValueError(f"no random access point up to packet {frame.first_pktno}")
+        known = [*self.sdp_nals]
+        for earlier in self.frames[:start]:
+            known += (
+                self.nal_bytes(nal)
+                for nal in earlier.parts
+                if self.nal_type(nal) in self.syntax.parameter_sets
+            )
+        out.write(b"".join(START_CODE + nal for nal in known))
+        for unit in self.frames[start:end]:
+            out.write(b"".join(START_CODE + self.nal_bytes(nal) for nal in unit.parts))
+        return end - start
+
     @property
     def suffix(self) -> str:
         """The usual file suffix of the elementary stream: ``.h264`` or ``.h265``."""

@@ -3,7 +3,7 @@
 For each stream: the first frame, the last before each pause and the first after it,
 and the last frame, rebuilt from the captured packets. With the source clip at hand
 each is shown beside the source frame of the same number. H.264/H.265 access units are
-decoded by ffmpeg (workbench.h26x_pictures) from the stream's Annex B bytes.
+decoded by ffmpeg (workbench.h26x_pictures), each from the random access point before it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from analysis.check import CheckResult
 from analysis.payloads.frames import Frame
 from rtsp_common.errors import MediaFileError
 from rtsp_common.mjpeg import MediaReader
-from workbench.h26x_pictures import decode_pictures
+from workbench.h26x_pictures import last_picture
 from workbench.report.i18n import Catalog
 from workbench.report.model import Screenshot
 from workbench.report.screenshots import ReceivedFrame, make_screenshots
@@ -31,24 +31,25 @@ def _received(frame: Frame, index: int, pictures: dict[int, bytes]) -> ReceivedF
     return ReceivedFrame(image, frame.time, index) if image else None
 
 
-def _decoded_pictures(stream) -> dict[int, bytes]:
-    """PNG bytes of each complete access unit of an H.264/H.265 stream, by ``id(frame)``;
-    {} for other streams or when ffmpeg cannot decode it (logged)."""
-    if stream.h26x is None:
-        return {}
-    written = [f for f in stream.h26x.frames if f.complete and f.parts]
+def _decoded_pictures(stream, frames: list[Frame]) -> dict[int, bytes]:
+    """PNG bytes of these access units of an H.264/H.265 stream, by ``id(frame)``: each
+    decoded alone, from the random access point before it, so a capture of hours costs a
+    few groups of pictures, not all of them. Those ffmpeg cannot decode are left out
+    (logged)."""
+    reading = stream.h26x
+    pictures = {}
     with tempfile.TemporaryDirectory(prefix="h26x-pictures-") as tmp:
-        path = Path(tmp) / f"stream{stream.h26x.suffix}"
-        with path.open("wb") as out:
-            stream.h26x.write_elementary_stream(out)
-        try:
-            decode_pictures(path, Path(tmp) / "pictures")
-        except MediaFileError as exc:
-            log.warning("no pictures for %s: %s", stream.label, exc)
-            return {}
-        # Without reordering (as cameras send) pictures come out in access unit order.
-        pngs = sorted((Path(tmp) / "pictures").glob("*.png"))
-        return {id(f): p.read_bytes() for f, p in zip(written, pngs, strict=False)}
+        path = Path(tmp) / f"stream{reading.suffix}"
+        for frame in frames:
+            with path.open("wb") as out:
+                reading.write_decoding_of(out, frame)
+            try:
+                pictures[id(frame)] = last_picture(path)
+            except MediaFileError as exc:
+                log.warning(
+                    "no picture at packet %d of %s: %s", frame.first_pktno, stream.label, exc
+                )
+    return pictures
 
 
 def _pauses(check: CheckResult, session_id: str | None) -> list[tuple[float, float]]:
@@ -71,10 +72,9 @@ def capture_screenshots(
     streams = [s for s in check.streams if s.frames][:MAX_STREAMS]
     for number, stream in enumerate(streams, start=1):
         label = f"{'TCP' if stream.transport == 'tcp' else 'UDP'} SSRC 0x{stream.ssrc:08X}"
-        pictures = _decoded_pictures(stream) if stream.h26x is not None else {}
-        frames = [f for f in stream.frames if id(f) in pictures] if pictures else stream.frames
+        frames = stream.h26x.decodable() if stream.h26x is not None else stream.frames
         if not frames:
-            continue  # an H.264/H.265 stream ffmpeg could not decode
+            continue  # an H.264/H.265 stream without a picture a decoder could show
         picks: list[tuple[str, Frame]] = [(catalog.t("shots.first", transport=label), frames[0])]
         for start, end in _pauses(check, stream.session_id):
             before = [f for f in frames if f.time < start]
@@ -85,6 +85,10 @@ def capture_screenshots(
                 picks.append((catalog.t("shots.after_resume", transport=label), after[0]))
         if frames[-1] is not picks[-1][1]:
             picks.append((catalog.t("shots.last", transport=label), frames[-1]))
+        pictures = {}
+        if stream.h26x is not None:
+            chosen = {id(frame): frame for _, frame in picks}  # a frame may be picked twice
+            pictures = _decoded_pictures(stream, list(chosen.values()))
         received = []
         for index, (text, frame) in enumerate(picks):
             rebuilt = _received(frame, index, pictures)
