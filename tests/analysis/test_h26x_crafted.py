@@ -265,9 +265,8 @@ def test_timestamp_changes_inside_an_access_unit(tmp_path, syntax):
     assert offences == {f"{prefix}-TS-1"}
 
 
-def test_frames_leaves_out_an_access_unit_that_lost_a_fragment(tmp_path, capsys):
-    """`frames` writes the SDP's parameter sets and every whole access unit; the one whose
-    fragment was lost is counted and left out, or written with --incomplete."""
+def h264_session():
+    """A whole H.264 session of FRAMES access units, and the packets of each (to edit)."""
     b = SessionBuilder()
     b.media_description = sdp_media(H264, PT)
     b.start()
@@ -282,6 +281,13 @@ def test_frames_leaves_out_an_access_unit_that_lost_a_fragment(tmp_path, capsys)
         )
         b.next_frame()
     b.teardown()
+    return b, sent
+
+
+def test_frames_leaves_out_an_access_unit_that_lost_a_fragment(tmp_path, capsys):
+    """`frames` writes the SDP's parameter sets and every whole access unit; the one whose
+    fragment was lost is counted and left out, or written with --incomplete."""
+    b, sent = h264_session()
     b.drop(sent[4][2])  # a middle fragment of the large slice
     pcap = b.write(tmp_path / "lost.pcap")
     assert main(["frames", str(pcap), "-o", str(tmp_path / "out")]) == 0
@@ -303,20 +309,7 @@ def test_packets_reordered_on_the_way_are_read_in_sequence_order(tmp_path):
     """Two fragments of one NAL unit arriving swapped: the access units are rebuilt in
     sequence order, byte for byte, and no H.264 rule is offended (a network's reordering
     is no sender's fault)."""
-    b = SessionBuilder()
-    b.media_description = sdp_media(H264, PT)
-    b.start()
-    sent = []
-    for i in range(FRAMES):
-        payloads = packetize(H264, units(H264, i), MTU)
-        sent.append(
-            [
-                b.rtp(p, marker=k == len(payloads) - 1, payload_type=PT)
-                for k, p in enumerate(payloads)
-            ]
-        )
-        b.next_frame()
-    b.teardown()
+    b, sent = h264_session()
     b.swap(sent[4][2], sent[4][3])
     result = check_capture(b.write(tmp_path / "reordered.pcap"))
     (stream,) = result.streams
