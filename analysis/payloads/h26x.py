@@ -8,9 +8,10 @@ offence of the sender: it only leaves the access unit incomplete and the fragmen
 unit it cut counted as missing. Facts are gathered here; the rules in
 ``analysis.rules.h26x`` judge them.
 
-NAL units stay where the capture holds them (``analysis.payloads.h26x_reading``): a reading
-keeps a few integers a packet, not a copy of the stream. The fragments that only add data to a NAL unit
-are found for the whole stream at once (``_continuations``) and taken in one step.
+NAL units stay where the capture holds them (``analysis.payloads.h26x_reading``): a
+reading keeps a few integers a packet, not a copy of the stream. The fragments that only
+add data to a NAL unit are found for the whole stream at once (``_continuations``) and
+taken in one step.
 """
 
 from __future__ import annotations
@@ -438,9 +439,10 @@ def read_h26x(
             au.packets += runs[row]
             au.last_pktno, au.end_time, au.last_ext = pktnos[last], times[last], exts[last]
             au.marker_last = prev_marker = markers[last]
-            prev_ext, row = exts[last], last
-            if run_ends[row]:
-                reader.finish_fragment(fu, pktnos[row])
+            prev_ext = exts[last]
+            if run_ends[last]:
+                reader.finish_fragment(fu, pktnos[last])
+            row = last
         row += 1
     if reader.au is not None:
         if reader.fu is not None:
