@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from realtools import require_tool
 
 from analysis.check import check_capture
 from analysis.craft.h26x import access_unit, packetize, sdp_media, slice_nal
@@ -319,3 +320,19 @@ def test_packets_reordered_on_the_way_are_read_in_sequence_order(tmp_path):
     ]
     assert stream.h26x.incomplete == 0
     assert not {r for r in failed(result) if r.startswith("H264")}
+
+
+def test_screenshots_of_pictures_ffmpeg_cannot_decode_are_left_out(tmp_path, caplog):
+    """The crafted NAL units are syntax only: ffmpeg shows no picture from them. The report's
+    screenshots then leave the stream out, each pick logged, and nothing raises."""
+    from workbench.report.capture_frames import capture_screenshots
+    from workbench.report.i18n import Catalog
+
+    require_tool("ffmpeg")
+    result = build(tmp_path, H264)
+    (stream,) = result.streams
+    assert stream.h26x.decodable() == stream.h26x.frames  # every unit is there to show
+    assert capture_screenshots(result, tmp_path / "shots", Catalog.load("en")) == []
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 2  # the first and the last picture
+    assert all("no picture at packet" in w and "ffmpeg" in w for w in warnings)
