@@ -9,10 +9,10 @@ capture of N GB that way shows N GB there. Bounded means both at most 300 MB and
 growth with the capture: on 4x the packets, at most MAX_GROWTH times the smallest's.
 
 The captures (bench.check_capture, 20 sessions of 640x480 MJPEG at 30 fps, ~510 packets a
-second each; with --h264, H.264 in as many packets) are written to a temporary directory and deleted after. Both readers run as
-subprocesses measured alike (bench.child_usage: wall time, peak RSS of that child alone;
-ours from compiled bytecode, as installed), alternately, several rounds; medians are
-compared.
+second each; with --h264, H.264 in as many packets) are written to a temporary directory
+and deleted after. Both readers run as subprocesses measured alike (bench.child_usage: wall
+time, peak RSS of that child alone; ours from compiled bytecode, as installed), alternately,
+several rounds; medians are compared.
 """
 
 from __future__ import annotations

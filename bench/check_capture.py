@@ -82,14 +82,14 @@ def write_capture(
     an IDR with its parameter sets once a second. Its NAL units are syntax only
     (``analysis.craft.h26x``): the checker reads H.264, it does not decode it."""
     parts = _frames()
-    payloads = [rfc2435_payloads(p) for p in parts]
-    media = None
     if h264:
         payloads = [
             packetize(H264, access_unit(H264, idr=k == 0, size=H264_PICTURE_BYTES), MAX_PAYLOAD)
             for k in range(FPS)
         ]
-        media = sdp_media(H264, H264_PAYLOAD_TYPE)
+        media: str | None = sdp_media(H264, H264_PAYLOAD_TYPE)
+    else:
+        payloads, media = [rfc2435_payloads(p) for p in parts], None
     count = round(seconds * FPS)
     setups = [
         SynthSession(

@@ -17,10 +17,10 @@ from typing import Any, BinaryIO
 
 from analysis.craft.jpeg_parts import JPEGParts, rfc2435_payloads
 from analysis.payloads.jpeg import PT_JPEG, Q_ALWAYS_INBAND
+from analysis.payloads.seq_columns import RTP_MARKER_SHIFT
 from analysis.pcap.writer import PcapFileWriter
 from analysis.streams.media_format import VIDEO_CLOCK_RATE
 from analysis.streams.rtp import (
-    RTP_MARKER_SHIFT,
     RTP_VERSION,
     RTP_VERSION_SHIFT,
     SEQ_MODULUS,

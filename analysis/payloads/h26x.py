@@ -475,8 +475,7 @@ def _continuations(
     has_data = length > header_len + 1
     head = byte_rows(packets.source, np.where(has_data, packets.start, 0), header_len + 1)
     header, fu = column(head, 0, header_len), column(head, header_len, 1)
-    kind = header & 0x1F if header_len == 1 else (header >> 9) & 0x3F
-    fragment = has_data & np.isin(kind, sorted(syntax.fragmentation))
+    fragment = has_data & np.isin(syntax.type_in(head[:, 0]), sorted(syntax.fragmentation))
     ends = (fu & FU_END) != 0
     goes_on = np.zeros(count, dtype=bool)
     goes_on[1:] = (

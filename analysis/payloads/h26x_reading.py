@@ -126,9 +126,9 @@ class H26xReading:
                 for nal in earlier.parts
                 if self.nal_type(nal) in self.syntax.parameter_sets
             )
-        out.write(b"".join(START_CODE + nal for nal in known))
+        _write_annex_b(out, known)
         for unit in self.frames[start:end]:
-            out.write(b"".join(START_CODE + self.nal_bytes(nal) for nal in unit.parts))
+            _write_annex_b(out, self.nal_units(unit))
         return end - start
 
     @property
@@ -143,12 +143,17 @@ class H26xReading:
         read: the SDP's parameter sets first, then each complete access unit (every one with
         ``incomplete``), one at a time: a stream of GB is never held whole. Returns the
         access units written and those left out."""
-        out.write(b"".join(START_CODE + nal for nal in self.sdp_nals))
+        _write_annex_b(out, self.sdp_nals)
         written = left_out = 0
         for frame in self.frames:
             if not frame.parts or not (frame.complete or incomplete):
                 left_out += 1
                 continue
-            out.write(b"".join(START_CODE + self.nal_bytes(nal) for nal in frame.parts))
+            _write_annex_b(out, self.nal_units(frame))
             written += 1
         return written, left_out
+
+
+def _write_annex_b(out: BinaryIO, nals: list[bytes]) -> None:
+    """NAL units behind start codes, in one write."""
+    out.write(b"".join(START_CODE + nal for nal in nals))

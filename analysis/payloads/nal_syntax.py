@@ -31,9 +31,13 @@ class NalSyntax:
 
     def nal_type(self, header: bytes) -> int:
         """The type field of a NAL unit (or payload) header."""
+        return self.type_in(header[0])
+
+    def type_in(self, first_octet):
+        """The type field in a header's first octet: an int, or a numpy column of them."""
         if self.header_len == 1:
-            return header[0] & 0x1F
-        return (header[0] >> 1) & 0x3F
+            return first_octet & 0x1F
+        return (first_octet >> 1) & 0x3F
 
     def starts_picture(self, nal: bytes) -> bool:
         """True when the slice NAL unit opens a picture: H.264 first_mb_in_slice == 0 (its

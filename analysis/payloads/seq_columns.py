@@ -54,9 +54,21 @@ class SeqColumns:
             stream.pstart[rows], stream.pend[rows],
         )  # fmt: skip
 
+    def packets(self) -> list[SeqPacket]:
+        """The packets as tuples (each payload a copy), for the packet-by-packet readers."""
+        source = self.source
+        return [
+            (e, pk, t, ts, m, bytes(source[a:b]))
+            for e, pk, t, ts, m, a, b in zip(
+                self.ext.tolist(), self.pktno.tolist(), self.time.tolist(), self.ts.tolist(),
+                self.marker.tolist(), self.start.tolist(), self.end.tolist(),
+            )
+        ]  # fmt: skip
+
     @classmethod
     def of_packets(cls, packets: list[SeqPacket]) -> SeqColumns:
-        """Columns of packet tuples, their payloads laid end to end in one new buffer."""
+        """Columns of packet tuples (the inverse of :meth:`packets`), their payloads laid
+        end to end in one new buffer."""
         sizes = np.fromiter((len(p[5]) for p in packets), dtype=np.int64, count=len(packets))
         end = np.cumsum(sizes)
 

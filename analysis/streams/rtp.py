@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from analysis.payloads.frames import (
-    RTP_MARKER_SHIFT,
     Frame,
     PayloadFormat,
 )
 from analysis.payloads.h26x_reading import H26xReading
+from analysis.payloads.seq_columns import RTP_MARKER_SHIFT
 from analysis.pcap.byte_columns import byte_rows, column
 from analysis.streams.media_format import MediaFormat, media_format
 from analysis.wire.flows import Endpoint, UDPFlow, flow_label

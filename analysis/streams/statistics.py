@@ -12,7 +12,6 @@ import numpy as np
 
 from analysis.payloads.frames import (
     FORMAT_SAMPLE,
-    RTP_MARKER_SHIFT,
     Frame,
     PayloadFormat,
     assemble,
@@ -21,7 +20,7 @@ from analysis.payloads.frames import (
 )
 from analysis.payloads.h26x import read_h26x
 from analysis.payloads.nal_syntax import SYNTAX_BY_ENCODING
-from analysis.payloads.seq_columns import SeqColumns, SeqPacket
+from analysis.payloads.seq_columns import SeqColumns
 from analysis.streams.jitter import jitter_figures
 from analysis.streams.media_format import MediaFormat
 from analysis.streams.rtp import (
@@ -158,22 +157,13 @@ def assemble_stream(stream: CapturedStream, order: np.ndarray, ext: np.ndarray) 
         frames = fast_rfc2435(stream, order, ext)
         if frames is not None:
             return frames
+    columns = SeqColumns.of_stream(stream, order, ext)
     encoding = stream.fmt.encoding or ""
     syntax = SYNTAX_BY_ENCODING.get(encoding)
     if fmt in (PayloadFormat.H264, PayloadFormat.H265) and syntax and not stream.payload_cut:
-        columns = SeqColumns.of_stream(stream, order, ext)
         stream.h26x = read_h26x(columns, syntax, encoding, dict(stream.fmt.parameters))
         return stream.h26x.frames
-    buf = stream.buffer
-    packets: list[SeqPacket] = [
-        (e, pk, t, ts, b1 >> RTP_MARKER_SHIFT == 1, buf[a:b])
-        for e, pk, t, ts, b1, a, b in zip(
-            ext.tolist(), stream.pktno[order].tolist(), stream.time[order].tolist(),
-            stream.ts[order].tolist(), stream.b1[order].tolist(),
-            stream.pstart[order].tolist(), stream.pend[order].tolist(),
-        )
-    ]  # fmt: skip
-    frames = assemble(packets, fmt)
+    frames = assemble(columns.packets(), fmt)
     if stream.payload_cut and fmt is PayloadFormat.WHOLE_JPEG:
         cut = set(stream.pktno[stream.cut].tolist())
         for frame in frames:
